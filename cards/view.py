@@ -1,0 +1,75 @@
+"""The approval view: everything a card shows, and nothing about where it goes.
+
+The gateway builds one :class:`ApprovalView` per approver and per state; every
+renderer in this package turns it into a platform payload without any I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CardState(StrEnum):
+    """What the card is showing."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    FAILED = "failed"  # the decision could not be submitted to the backend
+    TEST = "test"  # a support test card: buttons answer with a toast only
+
+
+class Locale(StrEnum):
+    """Languages a card is rendered in."""
+
+    ZH_CN = "zh-CN"
+    EN_US = "en-US"
+
+
+class ViewField(BaseModel):
+    """One name/value line of the ticket, as the backend sent it (untrusted text)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: str
+
+
+class ViewDecision(BaseModel):
+    """Who decided, when, and what they said (shown in final states)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    by: str  # display name of the approver who decided
+    at: datetime
+    comment: str | None = None  # approve comment or reject reason
+
+
+class ApprovalView(BaseModel):
+    """Input of every renderer: one approver's card for one request in one state.
+
+    All text fields are untrusted ticket text; renderers escape and truncate them.
+    ``action_ref`` is the opaque value the card's buttons carry back on a click: it
+    resolves to the delivery on the gateway's side and is not a secret.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    title: str
+    summary: str = ""
+    fields: tuple[ViewField, ...] = ()
+    submitter: str
+    approver: str  # display name of the approver holding this card
+    console_url: str
+    expires_at: datetime
+    locale: Locale = Locale.EN_US
+    state: CardState = CardState.PENDING
+    decision: ViewDecision | None = None
+    action_ref: str = Field(default="", description="opaque token echoed back by button clicks")
+    note: str | None = None  # extra line, e.g. why a submission failed
