@@ -1,0 +1,170 @@
+"""What a card says, independent of platform: the view cut to a :class:`Budget`.
+
+Every string here is plain, cleaned and truncated but not escaped; each renderer
+escapes it for its own markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from cards.actions import APPROVE, REJECT, TEST, ClickAction, ref_is_usable
+from cards.budget import Budget
+from cards.i18n import UiText, format_time, ui
+from cards.text import clean, one_line, safe_url, truncate
+from cards.view import ApprovalView, CardState, Locale
+
+TICKET_ID_MAX = 64
+INTERACTIVE = frozenset({CardState.PENDING, CardState.TEST})
+
+
+@dataclass(frozen=True)
+class Actions:
+    """The two buttons of an interactive card and the ref they echo."""
+
+    approve: ClickAction
+    reject: ClickAction
+    ref: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Who decided, when, and their comment under the right label."""
+
+    by: str
+    at: str
+    comment: str | None
+    comment_label: str
+
+
+@dataclass(frozen=True)
+class Content:
+    """A card's text after cleaning and truncation (see module docstring)."""
+
+    state: CardState
+    locale: Locale
+    text: UiText
+    title: str
+    status: str
+    summary: str
+    fields: tuple[tuple[str, str], ...]
+    hidden_fields: int
+    ticket_id: str
+    submitter: str
+    approver: str
+    expires: str
+    decision: Decision | None
+    notices: tuple[str, ...]
+    actions: Actions | None
+    console_url: str | None
+
+
+@dataclass
+class _Cutter:
+    budget: Budget
+    cut: bool = field(default=False)
+
+    def line(self, raw: str, limit: int) -> str:
+        return self._keep(truncate(one_line(raw), limit))
+
+    def block(self, raw: str, limit: int) -> str:
+        return self._keep(truncate(clean(raw).strip(), limit))
+
+    def _keep(self, result: tuple[str, bool]) -> str:
+        self.cut = self.cut or result[1]
+        return result[0]
+
+
+def build_content(view: ApprovalView, budget: Budget) -> Content:
+    """Cut ``view`` down to ``budget``; notices explain anything left out."""
+    text, cut = ui(view.locale), _Cutter(budget)
+    shown = view.fields[: budget.fields]
+    fields = tuple(
+        (cut.line(f.name, budget.field_name), cut.block(f.value, budget.field_value)) for f in shown
+    )
+    content = Content(
+        state=view.state,
+        locale=view.locale,
+        text=text,
+        title=_title(view, text, cut),
+        status=text.states[view.state],
+        summary=cut.block(view.summary, budget.summary),
+        fields=fields,
+        hidden_fields=len(view.fields) - len(shown),
+        ticket_id=truncate(one_line(view.ticket_id), TICKET_ID_MAX)[0],
+        submitter=cut.line(view.submitter, budget.name),
+        approver=cut.line(view.approver, budget.name),
+        expires=format_time(view.expires_at),
+        decision=_decision(view, text, cut),
+        notices=(),
+        actions=_actions(view),
+        console_url=safe_url(view.console_url),
+    )
+    return _with_notices(content, view, cut)
+
+
+def _title(view: ApprovalView, text: UiText, cut: _Cutter) -> str:
+    title = cut.line(view.title, cut.budget.title)
+    # an empty header is rejected by Lark and unreadable anywhere else
+    return title or f"{text.ticket} {one_line(view.ticket_id)[:TICKET_ID_MAX]}".strip()
+
+
+def _decision(view: ApprovalView, text: UiText, cut: _Cutter) -> Decision | None:
+    if view.decision is None or view.state in INTERACTIVE:
+        return None
+    comment = cut.block(view.decision.comment or "", cut.budget.comment) or None
+    label = text.reason if view.state is CardState.REJECTED else text.comment
+    return Decision(
+        by=cut.line(view.decision.by, cut.budget.name),
+        at=format_time(view.decision.at),
+        comment=comment,
+        comment_label=label,
+    )
+
+
+def _actions(view: ApprovalView) -> Actions | None:
+    if view.state not in INTERACTIVE or not ref_is_usable(view.action_ref):
+        return None
+    if view.state is CardState.TEST:
+        return Actions(approve=TEST, reject=TEST, ref=view.action_ref)
+    return Actions(approve=APPROVE, reject=REJECT, ref=view.action_ref)
+
+
+def _with_notices(content: Content, view: ApprovalView, cut: _Cutter) -> Content:
+    text, notices = content.text, []
+    state_notice = {
+        CardState.FAILED: text.failed,
+        CardState.TEST: text.test,
+        CardState.EXPIRED: text.expired.format(at=content.expires),
+        CardState.WITHDRAWN: text.withdrawn,
+    }.get(view.state)
+    notices.append(state_notice or "")
+    notices.append(cut.block(view.note or "", cut.budget.comment))
+    if view.state is CardState.PENDING and content.actions is None:
+        notices.append(text.no_actions)
+    if content.hidden_fields:
+        notices.append(text.more_fields.format(count=content.hidden_fields))
+    if cut.cut:
+        notices.append(text.shortened)
+    return replace(content, notices=tuple(n for n in notices if n))
+
+
+def meta_rows(content: Content) -> list[tuple[str, str]]:
+    """Label/value rows with the ticket's facts, empty values left out."""
+    t = content.text
+    rows = [
+        (t.ticket, content.ticket_id),
+        (t.submitter, content.submitter),
+        (t.approver, content.approver),
+        (t.expires, content.expires),
+    ]
+    return [(label, value) for label, value in rows if value]
+
+
+def decision_rows(content: Content) -> list[tuple[str, str]]:
+    """Label/value rows saying who decided, when, and what they said."""
+    d, t = content.decision, content.text
+    if d is None:
+        return []
+    rows = [(t.decided_by, d.by), (t.decided_at, d.at)]
+    return [*rows, (d.comment_label, d.comment)] if d.comment else rows

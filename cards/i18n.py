@@ -1,0 +1,153 @@
+"""Every UI string of every card, for each locale, in one table.
+
+Strings with ``{placeholders}`` are filled with :meth:`str.format`; the values
+put into them are untrusted and get escaped by the renderer afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from cards.view import CardState, Locale
+
+
+@dataclass(frozen=True)
+class UiText:
+    """The strings of one locale."""
+
+    states: Mapping[CardState, str]  # the status line under the title
+    subject_tags: Mapping[CardState, str]  # the email subject prefix
+    approve: str
+    reject: str
+    open_console: str
+    comment_placeholder: str
+    ticket: str
+    submitter: str
+    approver: str
+    expires: str
+    decided_by: str
+    decided_at: str
+    comment: str
+    reason: str
+    more_fields: str  # {count}
+    shortened: str
+    no_actions: str
+    failed: str
+    test: str
+    test_tag: str
+    expired: str  # {at}
+    withdrawn: str
+    email_intro: str  # {approver}
+    email_pending: str
+    email_closed: str
+    email_footer: str
+
+
+_EN = UiText(
+    states={
+        CardState.PENDING: "Waiting for your approval",
+        CardState.APPROVED: "Approved",
+        CardState.REJECTED: "Rejected",
+        CardState.EXPIRED: "Expired",
+        CardState.WITHDRAWN: "Withdrawn",
+        CardState.FAILED: "Decision not submitted",
+        CardState.TEST: "Test card",
+    },
+    subject_tags={
+        CardState.PENDING: "[Approval needed]",
+        CardState.APPROVED: "[Approved]",
+        CardState.REJECTED: "[Rejected]",
+        CardState.EXPIRED: "[Expired]",
+        CardState.WITHDRAWN: "[Withdrawn]",
+        CardState.FAILED: "[Action needed]",
+        CardState.TEST: "[Test]",
+    },
+    approve="Approve",
+    reject="Reject",
+    open_console="Open in console",
+    comment_placeholder="Comment (optional to approve, required to reject)",
+    ticket="Ticket",
+    submitter="Submitter",
+    approver="Approver",
+    expires="Expires",
+    decided_by="Decided by",
+    decided_at="At",
+    comment="Comment",
+    reason="Reason",
+    more_fields="{count} more fields: see the console",
+    shortened="Some text was shortened: open the console for the full ticket.",
+    no_actions="Open the console to approve or reject this request.",
+    failed="Your decision could not be submitted: open the console and decide there.",
+    test="This is a test card. The buttons only check that clicks reach the gateway; "
+    "nothing is approved or rejected.",
+    test_tag="TEST",
+    expired="This request expired at {at} without a decision.",
+    withdrawn="The submitter withdrew this request; no decision is needed.",
+    email_intro="Hello {approver},",
+    email_pending="A change request is waiting for your approval. "
+    "Review it and decide in the console:",
+    email_closed="This request is closed; no action is needed from you.",
+    email_footer="You receive this email because you are an approver of this request.",
+)
+
+_ZH = UiText(
+    states={
+        CardState.PENDING: "等待你审批",
+        CardState.APPROVED: "已同意",
+        CardState.REJECTED: "已拒绝",
+        CardState.EXPIRED: "已过期",
+        CardState.WITHDRAWN: "已撤回",
+        CardState.FAILED: "审批结果未提交",
+        CardState.TEST: "测试卡片",
+    },
+    subject_tags={
+        CardState.PENDING: "【待审批】",
+        CardState.APPROVED: "【已同意】",
+        CardState.REJECTED: "【已拒绝】",
+        CardState.EXPIRED: "【已过期】",
+        CardState.WITHDRAWN: "【已撤回】",
+        CardState.FAILED: "【需处理】",
+        CardState.TEST: "【测试】",
+    },
+    approve="同意",
+    reject="拒绝",
+    open_console="在控制台打开",
+    comment_placeholder="审批意见（同意时可选，拒绝时必填）",
+    ticket="工单",
+    submitter="提交人",
+    approver="审批人",
+    expires="截止时间",
+    decided_by="操作人",
+    decided_at="时间",
+    comment="意见",
+    reason="拒绝原因",
+    more_fields="还有 {count} 个字段：请在控制台查看",
+    shortened="部分内容已截断：请在控制台查看完整工单。",
+    no_actions="请在控制台中同意或拒绝此申请。",
+    failed="你的审批结果未能提交：请在控制台中重新审批。",
+    test="这是一张测试卡片。按钮只用于检查点击能否到达网关，不会同意或拒绝任何申请。",
+    test_tag="测试",
+    expired="此申请已于 {at} 过期，未作出审批。",
+    withdrawn="提交人已撤回此申请，无需审批。",
+    email_intro="{approver}，你好：",
+    email_pending="有一个变更申请等待你审批。请在控制台中查看并审批：",
+    email_closed="此申请已结束，你无需再操作。",
+    email_footer="你收到此邮件，是因为你是此申请的审批人。",
+)
+
+_TABLE: Mapping[Locale, UiText] = {Locale.EN_US: _EN, Locale.ZH_CN: _ZH}
+
+
+def ui(locale: Locale) -> UiText:
+    """The strings for ``locale``."""
+    return _TABLE[locale]
+
+
+def format_time(at: datetime) -> str:
+    """``2026-11-23 18:00 UTC``: the time in the zone it was given in."""
+    zone = at.tzname()
+    # not strftime: it does not zero-pad years before 1000 on every platform
+    stamp = f"{at.year:04d}-{at.month:02d}-{at.day:02d} {at.hour:02d}:{at.minute:02d}"
+    return f"{stamp} {zone}" if zone else stamp
