@@ -7,7 +7,9 @@ The template itself is built in DingTalk's card builder; its definition ships as
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from importlib import resources
+from typing import Any, Final
 
 from cards.actions import APPROVE, REJECT
 from cards.budget import DINGTALK_CARD_LIMIT, Budget, fit, json_size
@@ -15,6 +17,8 @@ from cards.content import Content, build_content, decision_rows, meta_rows
 from cards.palette import STATE_COLORS
 from cards.text import escape_dingtalk as esc
 from cards.view import ApprovalView, CardState
+
+TEMPLATE_FILE: Final = "dingtalk_approval_card.json"
 
 # Every key render_dingtalk() produces; the template definition lists the same.
 PARAM_KEYS: Final = (
@@ -100,3 +104,10 @@ def _lines(lines: list[str]) -> str:
 
 def _rows(rows: list[tuple[str, str]]) -> str:
     return _lines([f"**{esc(label)}**: {esc(value)}" for label, value in rows])
+
+
+def template_definition() -> dict[str, Any]:
+    """The card template definition shipped as ``templates/dingtalk_approval_card.json``."""
+    raw = resources.files("cards").joinpath("templates", TEMPLATE_FILE).read_text("utf-8")
+    definition: dict[str, Any] = json.loads(raw)
+    return definition
