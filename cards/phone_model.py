@@ -1,0 +1,76 @@
+"""What the phone preview draws: a card reduced to header, blocks and buttons.
+
+Both platform readers produce these; the ``phone.html.j2`` template draws them.
+All text is plain (markup already undone); the template escapes it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+_BACKSLASH: Final = re.compile(r"\\(.)")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of text, bold or not."""
+
+    text: str
+    bold: bool = False
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button: submits ``action`` inside a form, or opens ``url`` (None: inert)."""
+
+    label: str
+    kind: str  # primary | danger | default
+    action: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    """One vertical piece of the card body."""
+
+    kind: Literal["markdown", "hr", "form", "buttons"]
+    lines: tuple[tuple[Span, ...], ...] = ()
+    placeholder: str | None = None  # the comment input, forms only
+    buttons: tuple[Button, ...] = ()
+    ref: str = ""  # what the form's buttons echo
+
+
+@dataclass(frozen=True)
+class PhoneCard:
+    """A whole card as drawn on the phone."""
+
+    title: str
+    subtitle: str
+    color: str  # validated #RRGGBB
+    tags: tuple[str, ...]
+    blocks: tuple[Block, ...]
+
+
+def spans(line: str, decode: Callable[[str], str]) -> tuple[Span, ...]:
+    """Split one markdown line on ``**`` into plain and bold spans, decoded."""
+    parts = line.split("**")
+    return tuple(Span(decode(part), bool(i % 2)) for i, part in enumerate(parts) if part)
+
+
+def lark_markdown(text: str) -> tuple[tuple[Span, ...], ...]:
+    """Lines of spans from Lark markdown (HTML entities decoded)."""
+    return tuple(spans(line, html.unescape) for line in text.split("\n"))
+
+
+def dingtalk_markdown(text: str) -> tuple[tuple[Span, ...], ...]:
+    """Lines of spans from DingTalk markdown (backslash escapes and entities undone)."""
+    lines = [line.rstrip() for line in text.split("\n")]
+    return tuple(spans(line, _undo_dingtalk) for line in lines)
+
+
+def _undo_dingtalk(text: str) -> str:
+    return html.unescape(_BACKSLASH.sub(r"\1", text))
