@@ -1,0 +1,281 @@
+"""The HTTP side of the Lark sandbox: OpenAPI endpoints plus long-connection discovery.
+
+Envelopes are the platform's: ``{"code": 0, "msg": "success", "data": {...}}`` on
+success, a non-zero ``code`` with a ``msg`` otherwise, and rate limits as HTTP 429 with
+``code`` 99991400 and ``x-ogw-ratelimit-*`` headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.sandbox.lark_models import RequestRecord, SandboxMessage
+from bot.sandbox.lark_store import (
+    APP_ID_INVALID,
+    APP_SECRET_INVALID,
+    CARD_CONTENT_ERROR,
+    FIELD_INVALID,
+    INVALID_PARAM,
+    RATE_LIMITED,
+    RECEIVE_ID_TYPES,
+    USER_OUT_OF_SCOPE,
+    USER_RATE_LIMITED,
+    ApiError,
+    LarkStore,
+)
+from bot.sandbox.lark_ws import WsHub
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+LOOKUP_LIMIT = 50  # batch_get_id accepts at most 50 emails and 50 mobiles
+USER_ID_TYPES = ("open_id", "union_id", "user_id")
+_AUTH_PATH = "/open-apis/auth/"
+
+
+def ok(data: dict[str, Any] | None = None, **extra: Any) -> web.Response:
+    """A success envelope."""
+    body: dict[str, Any] = {"code": 0, "msg": "success", **extra}
+    if data is not None:
+        body["data"] = data
+    return web.json_response(body)
+
+
+def error(exc: ApiError, headers: dict[str, str] | None = None) -> web.Response:
+    """An error envelope with the platform's code."""
+    return web.json_response({"code": exc.code, "msg": exc.msg}, status=exc.status, headers=headers)
+
+
+class Faults:
+    """Misbehaviour switched on by tests: throttling, latency, per-user send limits."""
+
+    def __init__(self) -> None:
+        self.throttle_calls = 0
+        self.throttle_reset = 1
+        self.delay = 0.0
+        self.user_qps: int | None = None
+
+
+class OpenApi:
+    """aiohttp routes of the platform's HTTP surface, bound to one app's credentials."""
+
+    def __init__(self, *, app_id: str, app_secret: str, store: LarkStore, hub: WsHub) -> None:
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.store = store
+        self.hub = hub
+        self.faults = Faults()
+        self.requests_log: list[RequestRecord] = []
+
+    def install(self, app: web.Application) -> None:
+        """Add the routes and the OpenAPI middleware to ``app``."""
+        app.middlewares.append(self._middleware)
+        app.router.add_post("/callback/ws/endpoint", self.ws_endpoint)
+        app.router.add_get("/ws", self.hub.handle_ws)
+        app.router.add_post("/open-apis/auth/v3/tenant_access_token/internal", self.token)
+        app.router.add_post("/open-apis/im/v1/messages", self.create_message)
+        app.router.add_patch("/open-apis/im/v1/messages/{message_id}", self.patch_message)
+        app.router.add_post("/open-apis/interactive/v1/card/update", self.delayed_update)
+        app.router.add_post("/open-apis/contact/v3/users/batch_get_id", self.batch_get_id)
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/open-apis/"):
+            return await self._answer(request, handler)
+        if self.faults.delay:
+            await asyncio.sleep(self.faults.delay)
+        response = self._throttled(request) or await self._answer(request, handler)
+        response.headers["X-Tt-Logid"] = secrets.token_hex(12)
+        self._log(request, response)
+        return response
+
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            path = request.path
+            if path.startswith("/open-apis/") and not path.startswith(_AUTH_PATH):
+                self.store.check_token(request.headers.get("Authorization"))
+            return await handler(request)
+        except ApiError as exc:
+            return error(exc)
+
+    def _throttled(self, request: web.Request) -> web.Response | None:
+        # Token fetches are exempt: a throttled token call makes the SDK raise instead of
+        # returning the 429 the gateway is supposed to back off from.
+        if self.faults.throttle_calls <= 0 or request.path.startswith(_AUTH_PATH):
+            return None
+        self.faults.throttle_calls -= 1
+        headers = {
+            "x-ogw-ratelimit-limit": "50",
+            "x-ogw-ratelimit-reset": str(self.faults.throttle_reset),
+        }
+        return error(ApiError(429, RATE_LIMITED, "request trigger frequency limit"), headers)
+
+    def _log(self, request: web.Request, response: web.StreamResponse) -> None:
+        code = None
+        if isinstance(response, web.Response) and response.body is not None:
+            body = response.body
+            if isinstance(body, bytes):
+                code = json.loads(body).get("code")
+        record = RequestRecord(
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            code=code,
+            at=self.store.now(),
+        )
+        self.requests_log.append(record)
+
+    async def _json(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, FIELD_INVALID, "request body is not JSON") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, FIELD_INVALID, "request body must be an object")
+        return body
+
+    def _credentials_error(self, app_id: object, secret: object) -> ApiError | None:
+        if app_id != self.app_id:
+            return ApiError(200, APP_ID_INVALID, "invalid app_id")
+        if secret != self.app_secret:
+            return ApiError(200, APP_SECRET_INVALID, "app secret invalid")
+        return None
+
+    async def ws_endpoint(self, request: web.Request) -> web.Response:
+        """``POST /callback/ws/endpoint``: long-connection URL for valid credentials."""
+        body = await self._json(request)
+        failure = self._credentials_error(body.get("AppID"), body.get("AppSecret"))
+        if failure is not None:
+            # any code but 0, 1 and 1000040343 makes the SDK raise ClientException, no retry
+            return error(failure)
+        host = request.host
+        return web.json_response(
+            {"code": 0, "msg": "ok", "data": self.hub.endpoint(f"ws://{host}")}
+        )
+
+    async def token(self, request: web.Request) -> web.Response:
+        """``POST /open-apis/auth/v3/tenant_access_token/internal``."""
+        body = await self._json(request)
+        failure = self._credentials_error(body.get("app_id"), body.get("app_secret"))
+        if failure is not None:
+            return error(failure)
+        token, expire = self.store.issue_token()
+        # expire must stay above 600: the SDK caches until expire - 600 s
+        return web.json_response(
+            {"code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire}
+        )
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        """``POST /open-apis/im/v1/messages``: send to a user, honouring ``uuid``.
+
+        A receiver the sandbox does not know answers code 230013 ("Bot has NO
+        availability to this user"), the platform's answer for users outside the app's
+        availability scope; the platform does not distinguish a non-existent user.
+        """
+        id_type = request.query.get("receive_id_type", "")
+        if id_type not in RECEIVE_ID_TYPES:
+            raise ApiError(400, FIELD_INVALID, f"invalid receive_id_type: {id_type!r}")
+        body = await self._json(request)
+        user = self.store.find_user(id_type, str(body.get("receive_id", "")))
+        if user is None:
+            raise ApiError(400, USER_OUT_OF_SCOPE, "Bot has NO availability to this user.")
+        msg_type, content = _content(body)
+        qps = self.faults.user_qps
+        if qps is not None and not self.store.note_send(user.open_id, qps):
+            raise ApiError(400, USER_RATE_LIMITED, "This operation triggers the frequency limit.")
+        uuid = body.get("uuid") or None
+        msg, _ = self.store.create_message(user, msg_type, content, uuid)
+        return ok(_message_data(msg, body["content"], self.app_id))
+
+    async def patch_message(self, request: web.Request) -> web.Response:
+        """``PATCH /open-apis/im/v1/messages/{message_id}``: replace a shared card."""
+        body = await self._json(request)
+        _, card = _content({"msg_type": "interactive", "content": body.get("content")})
+        current = self.store.message(request.match_info["message_id"])
+        if current.msg_type != "interactive" or current.sender != "bot":
+            raise ApiError(400, INVALID_PARAM, "only cards sent by the bot can be patched")
+        if not (_is_shared(current.content) and _is_shared(card)):
+            raise ApiError(400, CARD_CONTENT_ERROR, "both cards must set config.update_multi=true")
+        self.store.update_card(current.message_id, card, "patch")
+        return ok({})
+
+    async def delayed_update(self, request: web.Request) -> web.Response:
+        """``POST /open-apis/interactive/v1/card/update`` with a click's callback token."""
+        body = await self._json(request)
+        card = body.get("card")
+        if not isinstance(card, dict):
+            raise ApiError(400, INVALID_PARAM, "card must be an object")
+        message_id = self.store.use_card_token(str(body.get("token", "")))
+        self.store.update_card(message_id, card, "delayed_update")
+        return web.json_response({"code": 0, "msg": "success"})
+
+    async def batch_get_id(self, request: web.Request) -> web.Response:
+        """``POST /open-apis/contact/v3/users/batch_get_id``: find users by email/mobile."""
+        id_type = request.query.get("user_id_type", "open_id")
+        if id_type not in USER_ID_TYPES:
+            raise ApiError(400, FIELD_INVALID, f"invalid user_id_type: {id_type!r}")
+        body = await self._json(request)
+        emails, mobiles = body.get("emails") or [], body.get("mobiles") or []
+        if len(emails) > LOOKUP_LIMIT or len(mobiles) > LOOKUP_LIMIT:
+            raise ApiError(400, FIELD_INVALID, "at most 50 emails and 50 mobiles")
+        found = [self._lookup("email", e, id_type) for e in emails]
+        found += [self._lookup("mobile", m, id_type) for m in mobiles]
+        return ok({"user_list": found})
+
+    def _lookup(self, field: str, value: str, id_type: str) -> dict[str, Any]:
+        user = self.store.find_user(field, value)
+        if user is None:
+            return {field: value}  # unknown and out-of-scope users look the same
+        return {"user_id": getattr(user, id_type), field: value, "status": _ACTIVE}
+
+
+_ACTIVE = {
+    "is_frozen": False,
+    "is_resigned": False,
+    "is_activated": True,
+    "is_exited": False,
+    "is_unjoin": False,
+}
+
+
+def _content(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Validate ``msg_type`` and the JSON-string ``content``; return the parsed content."""
+    msg_type, raw = body.get("msg_type"), body.get("content")
+    if msg_type not in ("interactive", "text"):
+        raise ApiError(400, INVALID_PARAM, f"msg_type {msg_type!r} is not supported by the sandbox")
+    if not isinstance(raw, str):
+        raise ApiError(400, INVALID_PARAM, "content must be a JSON string")
+    try:
+        content = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, INVALID_PARAM, "content is not valid JSON") from None
+    if not isinstance(content, dict) or (msg_type == "text" and "text" not in content):
+        raise ApiError(400, INVALID_PARAM, "invalid message content")
+    return msg_type, content
+
+
+def _is_shared(card: dict[str, Any]) -> bool:
+    """Whether a card may be patched: JSON 2.0 cards always, 1.0 only with update_multi."""
+    if card.get("schema") == "2.0" or card.get("type") == "template":
+        return True
+    return bool(card.get("config", {}).get("update_multi"))
+
+
+def _message_data(msg: SandboxMessage, content: str, app_id: str) -> dict[str, Any]:
+    millis = str(int(msg.versions[0].at * 1000))
+    return {
+        "message_id": msg.message_id,
+        "msg_type": msg.msg_type,
+        "create_time": millis,
+        "update_time": millis,
+        "chat_id": msg.chat_id,
+        "deleted": False,
+        "updated": False,
+        "sender": {"id": app_id, "id_type": "app_id", "sender_type": "app"},
+        "body": {"content": content},
+        "mentions": [],
+    }

@@ -1,0 +1,209 @@
+"""The long-connection side of the Lark sandbox: endpoint discovery and the frame socket.
+
+Delivery follows the platform: each event goes to one connected client (cluster mode),
+the client answers with an ACK frame carrying the same ``message_id``, and an event
+whose ACK does not arrive within ``ack_timeout`` is sent again - to whichever client is
+connected by then, so a delivery survives a reconnect. Everything here runs on the
+sandbox loop only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from bot.sandbox.lark_frames import (
+    CONTROL,
+    DATA,
+    client_config,
+    data_frames,
+    decode_ack,
+    parse_frame,
+    pong_frame,
+)
+from bot.sandbox.lark_models import DeliveryInfo
+
+SERVICE_ID = 7  # any integer: the SDK echoes it back in its pings
+
+
+class DeliveryError(Exception):
+    """An event was not acknowledged in time (or the sandbox gave up redelivering it)."""
+
+
+@dataclass
+class _Connection:
+    ws: web.WebSocketResponse
+    device_id: str
+
+
+@dataclass
+class Delivery:
+    """One event on its way to the app, and what came back."""
+
+    message_id: str
+    event_type: str
+    payload: bytes
+    parts: int
+    sent: int = 0  # how many times it went out (1 + redeliveries)
+    acks: int = 0  # ACK frames that reached the sandbox (duplicates included)
+    acks_lost: int = 0  # ACK frames dropped while hold_acks was on
+    ack: dict[str, Any] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def info(self) -> DeliveryInfo:
+        """A frozen snapshot for tests and the support page."""
+        return DeliveryInfo(
+            message_id=self.message_id,
+            event_type=self.event_type,
+            sent=self.sent,
+            acks=self.acks,
+            acks_lost=self.acks_lost,
+            acked=self.ack is not None,
+        )
+
+
+class WsHub:
+    """Issues long-connection URLs, serves ``/ws`` and delivers events with redelivery."""
+
+    def __init__(self, *, ping_interval: int, ack_timeout: float, max_sends: int = 5) -> None:
+        self.ping_interval = ping_interval
+        self.ack_timeout = ack_timeout
+        self.max_sends = max_sends
+        self.hold_acks = False
+        self.connections_opened = 0
+        self.pings = 0
+        self.deliveries: dict[str, Delivery] = {}
+        self._issued: set[str] = set()
+        self._devices = itertools.count(1)
+        self._conns: list[_Connection] = []
+        self._turn = itertools.count()
+        self._connected = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def connected(self) -> bool:
+        """True while at least one client holds an open socket."""
+        return bool(self._conns)
+
+    def endpoint(self, base_ws_url: str) -> dict[str, Any]:
+        """The ``data`` of a ``/callback/ws/endpoint`` answer: a fresh URL and ClientConfig."""
+        device_id = f"dev{next(self._devices)}"
+        self._issued.add(device_id)
+        url = f"{base_ws_url}/ws?device_id={device_id}&service_id={SERVICE_ID}"
+        return {"URL": url, "ClientConfig": client_config(self.ping_interval)}
+
+    async def handle_ws(self, request: web.Request) -> web.StreamResponse:
+        """``GET /ws``: accept a client that discovered its URL first, then pump frames."""
+        device_id = request.query.get("device_id", "")
+        if device_id not in self._issued:
+            # The SDK turns these handshake headers into a ClientException (no retry).
+            headers = {"handshake-status": "403", "handshake-msg": "unknown device_id"}
+            return web.Response(status=403, headers=headers)
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        conn = _Connection(ws, device_id)
+        self._conns.append(conn)
+        self.connections_opened += 1
+        self._connected.set()
+        try:
+            await self._pump(conn)
+        finally:
+            self._forget(conn)
+        return ws
+
+    def _forget(self, conn: _Connection) -> None:
+        if conn in self._conns:
+            self._conns.remove(conn)
+        if not self._conns:
+            self._connected.clear()
+
+    async def _pump(self, conn: _Connection) -> None:
+        async for msg in conn.ws:
+            if msg.type != WSMsgType.BINARY:
+                continue
+            method, headers, payload = parse_frame(msg.data)
+            if method == CONTROL and headers.get("type") == "ping":
+                self.pings += 1
+                await conn.ws.send_bytes(pong_frame(SERVICE_ID, self.ping_interval))
+            elif method == DATA:
+                self._on_ack(headers.get("message_id", ""), payload)
+
+    def _on_ack(self, message_id: str, payload: bytes) -> None:
+        delivery = self.deliveries.get(message_id)
+        if delivery is None:
+            return
+        if self.hold_acks:
+            delivery.acks_lost += 1  # as if the ACK was lost on the way back
+            return
+        delivery.acks += 1
+        if delivery.ack is None:
+            delivery.ack = decode_ack(payload)
+            delivery.done.set()
+
+    async def wait_connected(self, within: float) -> None:
+        """Return once a client is connected; TimeoutError otherwise."""
+        await asyncio.wait_for(self._connected.wait(), within)
+
+    def deliver(self, event: dict[str, Any], *, parts: int = 1) -> Delivery:
+        """Start delivering an event; redelivery runs in the background until ACKed."""
+        payload = json.dumps(event, ensure_ascii=False).encode()
+        delivery = Delivery(
+            message_id=secrets.token_hex(16),
+            event_type=str(event["header"]["event_type"]),
+            payload=payload,
+            parts=parts,
+        )
+        self.deliveries[delivery.message_id] = delivery
+        task = asyncio.get_running_loop().create_task(self._drive(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return delivery
+
+    async def _drive(self, delivery: Delivery) -> None:
+        while delivery.ack is None and delivery.sent < self.max_sends:
+            await self._connected.wait()
+            await self._send(delivery)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(delivery.done.wait(), self.ack_timeout)
+        delivery.done.set()  # acknowledged, or given up: wake whoever waits
+
+    async def _send(self, delivery: Delivery) -> None:
+        conn = self._conns[next(self._turn) % len(self._conns)]  # one client per event
+        delivery.sent += 1
+        trace_id = secrets.token_hex(8)
+        frames = data_frames(
+            SERVICE_ID, delivery.message_id, trace_id, delivery.payload, delivery.parts
+        )
+        try:
+            for frame in frames:
+                await conn.ws.send_bytes(frame)
+        except ConnectionError:
+            pass  # the socket died under us; the ACK timeout triggers a redelivery
+
+    async def wait_ack(self, delivery: Delivery, within: float) -> dict[str, Any]:
+        """The decoded ACK of a delivery; DeliveryError when none came in time."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(delivery.done.wait(), within)
+        if delivery.ack is None:
+            raise DeliveryError(f"no ACK for {delivery.message_id} after {delivery.sent} sends")
+        return delivery.ack
+
+    async def drop(self) -> None:
+        """Close every client socket from the server side, as a platform restart would."""
+        for conn in list(self._conns):
+            await conn.ws.close()
+            self._forget(conn)
+
+    async def close(self, _app: web.Application | None = None) -> None:
+        """Stop redelivery and close all sockets (aiohttp ``on_shutdown`` hook)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.drop()
