@@ -15,9 +15,11 @@ from typing import Any, Literal
 from cards.phone_read import dingtalk_card, lark_card
 from cards.templating import html_env
 
+PhoneChannel = Literal["lark", "dingtalk"]
+
 
 def render_phone_html(
-    channel: Literal["lark", "dingtalk"],
+    channel: PhoneChannel,
     payload: Mapping[str, Any],
     *,
     form_action: str | None = None,

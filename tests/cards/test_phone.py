@@ -1,0 +1,90 @@
+"""Phone HTML: drawn from the payload alone, escaped, buttons live only with a form action."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+from cards import (
+    ApprovalView,
+    CardState,
+    Locale,
+    phone_css,
+    render_dingtalk,
+    render_lark,
+    render_phone_html,
+    sample_view,
+)
+from cards.phone import PhoneChannel as Channel
+
+RENDER: dict[Channel, Callable[[ApprovalView], Mapping[str, Any]]] = {
+    "lark": render_lark,
+    "dingtalk": render_dingtalk,
+}
+CHANNELS: list[Channel] = ["lark", "dingtalk"]
+
+
+def _view(state: CardState = CardState.PENDING, title: str = "t") -> ApprovalView:
+    return sample_view(state, Locale.EN_US).model_copy(update={"title": title})
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_script_in_title_is_escaped(channel: Channel) -> None:
+    view = _view(title="<script>alert(1)</script>")
+    html = render_phone_html(channel, RENDER[channel](view))
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_buttons_submit_with_form_action(channel: Channel) -> None:
+    payload = RENDER[channel](_view())
+    html = render_phone_html(channel, payload, form_action="/sandbox/click?x=1&y=2")
+    assert '<form class="phone-form" method="post" action="/sandbox/click?x=1&amp;y=2">' in html
+    assert '<input type="hidden" name="ref" value="dlv_7f3a9c2e41b8">' in html
+    assert 'name="comment"' in html
+    for action in ("approve", "reject"):
+        assert f'type="submit" name="action" value="{action}"' in html
+    assert "disabled" not in html
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_buttons_disabled_without_form_action(channel: Channel) -> None:
+    html = render_phone_html(channel, RENDER[channel](_view()))
+    assert "<form" not in html and 'type="submit"' not in html
+    assert len(re.findall(r'<button[^>]*type="button" disabled>', html)) == 2
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_final_state_has_no_form(channel: Channel) -> None:
+    payload = RENDER[channel](_view(CardState.APPROVED))
+    html = render_phone_html(channel, payload, form_action="/x")
+    assert "<form" not in html and "<button" not in html
+    assert 'href="https://dms.example.com/tickets/DMS-20261123-0042"' in html
+
+
+def test_hostile_payload_is_contained() -> None:
+    card = {
+        "header": {"title": {"content": "<b>x</b>"}, "template": "red;background:url(x)"},
+        "body": {
+            "elements": [
+                {"tag": "markdown", "content": "&#60;img src=x onerror=alert(1)&#62;"},
+                {
+                    "tag": "button",
+                    "behaviors": [{"type": "open_url", "default_url": "javascript:x"}],
+                },
+                "junk",
+            ]
+        },
+    }
+    html = render_phone_html("lark", card)
+    assert "<img" not in html and "<b>" not in html and "javascript:" not in html
+    assert "background-color: #8F959E" in html
+    assert render_phone_html("dingtalk", {"headerColor": "red;x", "markdown": 5})
+
+
+def test_css_ships_with_the_package() -> None:
+    assert ".phone-card" in phone_css()
