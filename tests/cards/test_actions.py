@@ -91,3 +91,9 @@ def test_form_value_wins_over_value() -> None:
         action="approve", ref="r1", comment="from form"
     )
     assert parse_click(value, None) == Click(action="approve", ref="r1", comment="from value")
+
+
+def test_dingtalk_template_documents_every_param() -> None:
+    variables = [v["name"] for v in template_definition()["variables"]]
+    assert variables == list(render_dingtalk(sample_view(CardState.PENDING, Locale.EN_US)))
+    assert all(v["description"] for v in template_definition()["variables"])
