@@ -1,0 +1,109 @@
+"""An in-memory chat channel: keeps every card it is given and lets a test or the demo click.
+
+It reaches every approver by account id, so it needs no binding; it is a sandbox channel and is
+never routed to in a deployment with real platforms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.channels.present import card_view, toast_text
+from bot.core.models import ActionResult, Approver, ClickAction, InboundAction
+from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
+from bot.errors import ChannelError
+from cards import ApprovalView
+
+
+@dataclass
+class MemoryCard:
+    """One card as the approver holds it, with every version it was drawn in."""
+
+    delivery_id: str
+    address: str
+    versions: list[ApprovalView] = field(default_factory=list)
+
+    @property
+    def view(self) -> ApprovalView:
+        """The card as it looks now."""
+        return self.versions[-1]
+
+
+@dataclass(frozen=True)
+class MemoryClick:
+    """What a click got back."""
+
+    result: ActionResult
+    toast: str
+
+
+class MemoryChannel:
+    """Channel port implementation that keeps cards in a dict."""
+
+    kind: Literal["chat", "email"] = "chat"
+    china_only = False
+
+    def __init__(self, name: str = "memory") -> None:
+        self.name = name
+        self.cards: dict[str, MemoryCard] = {}
+        self._sink: InboundSink | None = None
+
+    async def start(self, sink: InboundSink) -> None:
+        """Remember where clicks go."""
+        self._sink = sink
+
+    async def stop(self) -> None:
+        """Forget the sink."""
+        self._sink = None
+
+    def health(self) -> ChannelHealth:
+        """Connected while started."""
+        return ChannelHealth(connected=self._sink is not None)
+
+    def default_address(self, approver: Approver) -> str | None:
+        """Every account is reachable by its id."""
+        return approver.account_id
+
+    async def send(self, card: OutgoingCard) -> SendReceipt:
+        """Keep the card; a second send of the same delivery keeps one card."""
+        held = self.cards.setdefault(
+            card.delivery.id,
+            MemoryCard(delivery_id=card.delivery.id, address=card.delivery.address or ""),
+        )
+        if not held.versions:
+            held.versions.append(card_view(card.request, card.delivery))
+        return SendReceipt(external_ref=card.delivery.id, detail="held in memory")
+
+    async def update(self, card: OutgoingCard) -> SendReceipt:
+        """Redraw the held card."""
+        held = self.cards.get(card.delivery.id)
+        if held is None:
+            raise ChannelError("no such card", retryable=False)
+        held.versions.append(card_view(card.request, card.delivery))
+        return SendReceipt(external_ref=card.delivery.id, detail=str(held.view.state))
+
+    def held_by(self, address: str) -> list[MemoryCard]:
+        """The cards one approver holds."""
+        return [card for card in self.cards.values() if card.address == address]
+
+    async def click(
+        self, address: str, delivery_id: str, action: ClickAction, comment: str | None = None
+    ) -> MemoryClick:
+        """Press a button on a card as ``address``; the answer redraws that person's card."""
+        if self._sink is None:
+            raise ChannelError("channel is not started", retryable=False)
+        result = await self._sink.action(
+            InboundAction(
+                channel=self.name,
+                actor=address,
+                ref=delivery_id,
+                action=action,
+                comment=comment,
+                source="memory",
+            )
+        )
+        held = self.cards.get(delivery_id)
+        if held is not None and held.address == address and result.request and result.delivery:
+            held.versions.append(card_view(result.request, result.delivery))
+        return MemoryClick(result=result, toast=toast_text(result))

@@ -1,0 +1,115 @@
+"""From domain state to what a person sees: card views and click toasts.
+
+Every channel renders through here, so an approver sees the same words whatever the platform.
+"""
+
+from __future__ import annotations
+
+from bot.core.models import (
+    ActionResult,
+    ActionStatus,
+    Delivery,
+    ForwardState,
+    RequestStatus,
+    StoredRequest,
+)
+from cards import ApprovalView, CardState, Locale, ViewDecision, ViewField
+
+_STATE = {
+    RequestStatus.PENDING: CardState.PENDING,
+    RequestStatus.APPROVED: CardState.APPROVED,
+    RequestStatus.REJECTED: CardState.REJECTED,
+    RequestStatus.WITHDRAWN: CardState.WITHDRAWN,
+    RequestStatus.EXPIRED: CardState.EXPIRED,
+}
+
+
+def card_state(request: StoredRequest) -> CardState:
+    """The state a card of this request shows now."""
+    decision = request.decision
+    if decision is not None and decision.forward_state is ForwardState.FAILED:
+        return CardState.FAILED
+    return _STATE[request.status]
+
+
+def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
+    """The approval view of ``request`` for the approver of ``delivery``."""
+    ticket = request.ticket
+    approver = request.approver(delivery.account_id)
+    decision = request.decision
+    return ApprovalView(
+        ticket_id=ticket.ticket_id,
+        title=ticket.title,
+        summary=ticket.summary,
+        fields=tuple(ViewField(name=f.name, value=f.value) for f in ticket.fields),
+        submitter=ticket.submitter.display_name,
+        approver=approver.display_name if approver else delivery.account_id,
+        console_url=str(ticket.console_url),
+        expires_at=ticket.expires_at,
+        locale=Locale(ticket.locale),
+        state=card_state(request),
+        decision=None
+        if decision is None
+        else ViewDecision(
+            by=decision.display_name, at=decision.decided_at, comment=decision.comment
+        ),
+        action_ref=delivery.id,
+        note=decision.forward_detail
+        if decision is not None and decision.forward_state is ForwardState.FAILED
+        else None,
+    )
+
+
+_TOASTS: dict[ActionStatus, dict[str, str]] = {
+    ActionStatus.DECIDED: {
+        "en-US": "Thanks — your decision was recorded.",
+        "zh-CN": "已记录你的审批意见。",
+    },
+    ActionStatus.ALREADY_DECIDED: {
+        "en-US": "Already decided by {by} at {at}.",
+        "zh-CN": "已由 {by} 于 {at} 处理。",
+    },
+    ActionStatus.CLOSED: {"en-US": "This request is {status}.", "zh-CN": "该审批已{status}。"},
+    ActionStatus.NOT_APPROVER: {
+        "en-US": "You are not an approver of this ticket.",
+        "zh-CN": "你不是该工单的审批人。",
+    },
+    ActionStatus.UNKNOWN_CARD: {
+        "en-US": "This card is no longer valid.",
+        "zh-CN": "该卡片已失效。",
+    },
+    ActionStatus.REASON_REQUIRED: {
+        "en-US": "Please enter a reason to reject.",
+        "zh-CN": "驳回时请填写原因。",
+    },
+    ActionStatus.TEST: {
+        "en-US": "Test card: nothing was submitted.",
+        "zh-CN": "测试卡片：未提交任何审批。",
+    },
+}
+_CLOSED_WORDS = {
+    "zh-CN": {"withdrawn": "撤回", "expired": "过期"},
+}
+
+
+def toast_text(result: ActionResult) -> str:
+    """What the clicker reads after tapping a button."""
+    locale = result.request.ticket.locale if result.request else "en-US"
+    template = _TOASTS[result.status][locale]
+    request = result.request
+    if result.status is ActionStatus.ALREADY_DECIDED and request and request.decision:
+        at = request.decision.decided_at.strftime("%Y-%m-%d %H:%M UTC")
+        return template.format(by=request.decision.display_name, at=at)
+    if result.status is ActionStatus.CLOSED and request:
+        status = str(request.status)
+        return template.format(status=_CLOSED_WORDS.get(locale, {}).get(status, status))
+    return template
+
+
+def toast_kind(result: ActionResult) -> str:
+    """success / info / error, as both platforms name toast types."""
+    if result.ok:
+        return "success"
+    if result.status in (ActionStatus.ALREADY_DECIDED, ActionStatus.CLOSED):
+        return "info"
+    return "error"

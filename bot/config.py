@@ -1,0 +1,145 @@
+"""Settings: environment variables prefixed ``APPROVAL_GATEWAY_`` and an optional TOML file.
+
+Nested groups use ``__`` in variable names (``APPROVAL_GATEWAY_OUTBOX__LEASE_SECONDS``). Precedence,
+highest first: environment, ``--config`` TOML file, defaults. The defaults alone give the embedded
+deployment: SQLite in ``./data``, sandbox platforms, a backend secret generated on first start.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from bot.errors import ConfigError
+
+ENV_PREFIX = "APPROVAL_GATEWAY_"
+SECRET_FILE = "backend_secret"
+
+
+class OutboxSettings(BaseModel):
+    """How the outbox worker claims and retries jobs."""
+
+    lease_seconds: float = Field(30.0, gt=0, description="a claimed job is re-tried after this")
+    poll_seconds: float = Field(1.0, gt=0, description="idle poll interval")
+    concurrency: int = Field(8, ge=1, le=256)
+    backoff_base_seconds: float = Field(1.0, gt=0)
+    backoff_cap_seconds: float = Field(300.0, gt=0)
+    give_up_after_hours: float = Field(24.0, gt=0, description="then the job is failed for good")
+    expiry_sweep_seconds: float = Field(5.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """All gateway settings; see README for the table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+    toml_path: ClassVar[Path | None] = None
+
+    data_dir: Path = Field(Path("./data"), description="holds gateway.db and generated secrets")
+    listen: str = Field("127.0.0.1:8080", description="host:port of the HTTP API")
+    public_url: str | None = Field(None, description="external base URL, for links and callbacks")
+    backend_url: str | None = Field(None, description="where decisions are POSTed")
+    backend_secret: SecretStr | None = Field(
+        None, description="Standard Webhooks secret shared with the backend (whsec_...)"
+    )
+    sandbox: bool = Field(True, description="run the local sandbox platforms (embedded default)")
+    log_level: str = "INFO"
+    default_locale: str = Field("en-US", pattern=r"^(zh-CN|en-US)$")
+    backend_timeout_seconds: float = Field(10.0, gt=0)
+    channel_order: list[str] = Field(
+        default_factory=lambda: ["dingtalk", "dingtalk_enterprise", "lark", "email"],
+        description="deployment's default channel preference",
+    )
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("must be host:port")
+        return value
+
+    @field_validator("backend_secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("whsec_"):
+            raise ValueError("must be a Standard Webhooks secret starting with whsec_")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        return (*sources, file_secret_settings)
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "gateway.db"
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from the environment and the optional TOML file; raise ConfigError."""
+    from pydantic import ValidationError
+
+    if config is not None and not config.is_file():
+        raise ConfigError(f"config file not found: {config}")
+    Settings.toml_path = config
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
+    finally:
+        Settings.toml_path = None
+
+
+def ensure_backend_secret(settings: Settings) -> str:
+    """The configured backend secret, or one generated once into the data dir (mode 0600)."""
+    if settings.backend_secret is not None:
+        return settings.backend_secret.get_secret_value()
+    path = settings.data_dir / SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    # O_EXCL: two processes starting at once must not both write a different secret.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def masked(secret: str) -> str:
+    """A secret shown to a person: enough to recognise it, never enough to use it."""
+    return secret[:10] + "…" if len(secret) > 10 else "…"

@@ -1,0 +1,164 @@
+"""What each outbox job does. The worker claims and retries; these only do one job's work.
+
+A handler raises ChannelError / BackendError to be retried (the worker's RetryStrategy decides
+when), and ``give_up`` records the permanent failure where support and the backend can see it.
+Network calls happen outside transactions; each result is then committed with its follow-ups.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from bot.core.models import (
+    Decision,
+    DeliveryState,
+    ForwardState,
+    Job,
+    RequestStatus,
+    StoredRequest,
+)
+from bot.core.ports import Backend, Channel, Clock, DecisionEvent, OutgoingCard, Store, Tx
+from bot.core.service import FORWARD_DECISION, SEND_CARD, UPDATE_CARD, refresh_cards
+from bot.errors import BackendError, ChannelError, GatewayError
+from bot.logs import bind
+
+log = logging.getLogger("bot.jobs")
+FINAL = (DeliveryState.SENT, DeliveryState.UPDATED)
+
+
+class JobRunner:
+    """Runs one claimed outbox job by kind."""
+
+    def __init__(
+        self, store: Store, clock: Clock, channels: Mapping[str, Channel], backend: Backend
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._channels = channels
+        self._backend = backend
+        self._kinds: dict[str, Callable[[Job], Awaitable[None]]] = {
+            SEND_CARD: self._send_card,
+            UPDATE_CARD: self._update_card,
+            FORWARD_DECISION: self._forward,
+        }
+
+    async def run(self, job: Job) -> None:
+        """Do the job; raises a GatewayError subclass when it must be retried or failed."""
+        handler = self._kinds.get(job.kind)
+        if handler is None:
+            raise GatewayError(f"unknown job kind {job.kind}")
+        await handler(job)
+
+    async def give_up(self, job: Job, error: GatewayError) -> None:
+        """Record a job that will never succeed on the delivery or decision it was for."""
+        now = self._clock.now()
+        async with self._store.write() as tx:
+            if job.kind == FORWARD_DECISION:
+                await self._forward_failed(tx, job.ref, error.message)
+            elif job.kind in (SEND_CARD, UPDATE_CARD):
+                await tx.set_delivery_state(
+                    job.ref, DeliveryState.FAILED, now, error.message, reason=error.message
+                )
+
+    async def _load(self, delivery_id: str) -> OutgoingCard | None:
+        async with self._store.read() as tx:
+            delivery = await tx.get_delivery(delivery_id)
+            request = await tx.get_request(delivery.request_id) if delivery else None
+        if delivery is None or request is None:
+            return None
+        return OutgoingCard(delivery=delivery, request=request)
+
+    def _channel(self, name: str) -> Channel:
+        channel = self._channels.get(name)
+        if channel is None:
+            raise ChannelError(f"channel {name} is not running", retryable=False)
+        return channel
+
+    async def _send_card(self, job: Job) -> None:
+        card = await self._load(job.ref)
+        if card is None or card.delivery.state is not DeliveryState.QUEUED:
+            return  # already handled by an earlier attempt that committed
+        with bind(delivery_id=card.delivery.id, ticket_id=card.request.ticket.ticket_id):
+            if card.request.status is not RequestStatus.PENDING:
+                await self._mark(card, DeliveryState.SKIPPED, f"request {card.request.status}")
+                return
+            receipt = await self._channel(card.delivery.channel).send(card)
+            now = self._clock.now()
+            async with self._store.write() as tx:
+                await tx.set_delivery_state(
+                    card.delivery.id,
+                    DeliveryState.SENT,
+                    now,
+                    receipt.detail,
+                    external_ref=receipt.external_ref,
+                )
+                # Decided while we were sending: this card must show the outcome too.
+                current = await tx.get_request(card.request.id)
+                if current is not None and current.status is not RequestStatus.PENDING:
+                    await tx.enqueue(UPDATE_CARD, card.delivery.id, now)
+            log.info("card sent", extra={"channel": card.delivery.channel})
+
+    async def _update_card(self, job: Job) -> None:
+        card = await self._load(job.ref)
+        if card is None or card.delivery.state not in FINAL:
+            return
+        with bind(delivery_id=card.delivery.id, ticket_id=card.request.ticket.ticket_id):
+            receipt = await self._channel(card.delivery.channel).update(card)
+            await self._mark(card, DeliveryState.UPDATED, receipt.detail or _state_of(card.request))
+            log.info("card updated", extra={"state": _state_of(card.request)})
+
+    async def _mark(self, card: OutgoingCard, state: DeliveryState, detail: str) -> None:
+        async with self._store.write() as tx:
+            await tx.set_delivery_state(card.delivery.id, state, self._clock.now(), detail)
+
+    async def _forward(self, job: Job) -> None:
+        async with self._store.read() as tx:
+            decision, request = await _decision_and_request(tx, job.ref)
+        if decision.forward_state is not ForwardState.PENDING:
+            return
+        with bind(ticket_id=request.ticket.ticket_id, decision_id=decision.id):
+            receipt = await self._backend.deliver(_event(decision, request))
+            detail = "already decided there (409)" if receipt.already_decided else "accepted"
+            async with self._store.write() as tx:
+                await tx.set_forward_state(
+                    decision.id,
+                    ForwardState.FORWARDED,
+                    self._clock.now(),
+                    f"{receipt.status} {detail}",
+                )
+            log.info("decision forwarded", extra={"status": receipt.status})
+
+    async def _forward_failed(self, tx: Tx, decision_id: str, why: str) -> None:
+        now = self._clock.now()
+        await tx.set_forward_state(decision_id, ForwardState.FAILED, now, why)
+        _, request = await _decision_and_request(tx, decision_id)
+        # Every card says "could not submit — open the console", so nobody believes it went through.
+        await refresh_cards(tx, request, now)
+        log.error("decision could not be forwarded", extra={"reason": why})
+
+
+def _state_of(request: StoredRequest) -> str:
+    decision = request.decision
+    if decision is not None and decision.forward_state is ForwardState.FAILED:
+        return "could not submit"
+    return str(request.status)
+
+
+async def _decision_and_request(tx: Tx, decision_id: str) -> tuple[Decision, StoredRequest]:
+    request = await tx.get_request_by_decision(decision_id)
+    if request is None or request.decision is None:
+        raise BackendError(f"decision {decision_id} not found", retryable=False)
+    return request.decision, request
+
+
+def _event(decision: Decision, request: StoredRequest) -> DecisionEvent:
+    return DecisionEvent(
+        event_id=decision.id,
+        ticket_id=request.ticket.ticket_id,
+        decision=decision.outcome.value,
+        approver={"account_id": decision.account_id, "display_name": decision.display_name},
+        channel=decision.channel,
+        comment=decision.comment,
+        decided_at=decision.decided_at,
+    )

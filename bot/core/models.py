@@ -1,0 +1,248 @@
+"""The approval domain: what a request, a delivery and a decision are.
+
+Wire models (what the backend sends) are strict pydantic models that name the offending field;
+stored entities are frozen so a handler cannot change state behind the service's back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+)
+
+Locale = Literal["zh-CN", "en-US"]
+ChannelName = str  # "lark", "dingtalk", "dingtalk_enterprise", "email", "memory", ...
+
+
+def _no_control(value: str) -> str:
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_control)]
+
+
+class Wire(BaseModel):
+    """Base of every model read from the network: unknown fields are an error the caller sees."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class AccountType(StrEnum):
+    """Kinds of cloud account; routing depends on it."""
+
+    MAIN = "main"
+    RAM = "ram"
+    ROLE = "role"
+
+
+class TicketField(Wire):
+    """A name/value line shown on the card."""
+
+    name: Text = Field(min_length=1, max_length=200)
+    value: Text = Field(max_length=10_000)
+
+
+class Person(Wire):
+    """Someone identified by their cloud account."""
+
+    account_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")
+    display_name: Text = Field(min_length=1, max_length=200)
+
+
+class Approver(Person):
+    """An account that may decide the request."""
+
+    account_type: AccountType
+    region: str = Field("cn", min_length=2, max_length=32, pattern=r"^[a-z0-9-]+$")
+
+
+class ApprovalRequest(Wire):
+    """What the ticket backend submits: the ticket and who must sign it off."""
+
+    ticket_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    title: Text = Field(min_length=1, max_length=2_000)
+    summary: Text = Field("", max_length=20_000)
+    fields: list[TicketField] = Field(default_factory=list, max_length=100)
+    submitter: Person
+    approvers: list[Approver] = Field(min_length=1, max_length=50)
+    console_url: HttpUrl
+    expires_at: AwareDatetime
+    locale: Locale = "en-US"
+
+    @field_validator("approvers")
+    @classmethod
+    def _unique_approvers(cls, approvers: list[Approver]) -> list[Approver]:
+        seen: set[str] = set()
+        for approver in approvers:
+            if approver.account_id in seen:
+                raise ValueError(f"approver {approver.account_id} is listed twice")
+            seen.add(approver.account_id)
+        return approvers
+
+
+class RequestStatus(StrEnum):
+    """Life of a request: pending until decided, withdrawn or expired; then final."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class DeliveryState(StrEnum):
+    """Life of one card to one approver on one channel."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    UPDATED = "updated"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    SKIPPED = "skipped"  # the request closed before the card went out
+
+
+class Outcome(StrEnum):
+    """What an approver decided."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ForwardState(StrEnum):
+    """Whether the backend has the decision."""
+
+    PENDING = "pending"
+    FORWARDED = "forwarded"
+    FAILED = "failed"
+    NOT_NEEDED = "not_needed"  # decided in the console: the backend already knows
+
+
+class Entity(BaseModel):
+    """Base of stored entities: immutable snapshots."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class DeliveryEvent(Entity):
+    """One hop in a delivery's history (the trace support reads)."""
+
+    at: datetime
+    state: DeliveryState
+    detail: str = ""
+
+
+class Delivery(Entity):
+    """One approver's card on one channel."""
+
+    id: str
+    request_id: str
+    account_id: str
+    channel: ChannelName
+    address: str | None
+    state: DeliveryState
+    reason: str | None = None
+    external_ref: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    history: tuple[DeliveryEvent, ...] = ()
+
+
+class Decision(Entity):
+    """The first valid decision on a request; ``id`` is the event id sent to the backend."""
+
+    id: str
+    request_id: str
+    outcome: Outcome
+    account_id: str
+    display_name: str
+    channel: ChannelName
+    comment: str | None
+    decided_at: datetime
+    source: str
+    forward_state: ForwardState
+    forward_detail: str | None = None
+    forwarded_at: datetime | None = None
+
+
+class StoredRequest(Entity):
+    """A request as the gateway holds it."""
+
+    id: str
+    ticket: ApprovalRequest
+    status: RequestStatus
+    created_at: datetime
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    deliveries: tuple[Delivery, ...] = ()
+    decision: Decision | None = None
+
+    def approver(self, account_id: str) -> Approver | None:
+        """The approver with this account, if any."""
+        return next((a for a in self.ticket.approvers if a.account_id == account_id), None)
+
+
+class ClickAction(StrEnum):
+    """What a card button asks for."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    TEST = "test"
+
+
+class InboundAction(Entity):
+    """A button click, whichever transport brought it (stream frame or HTTP callback)."""
+
+    channel: ChannelName
+    actor: str  # the clicker's identity on that channel (open_id, userId, ...)
+    ref: str  # the delivery id the card carries
+    action: ClickAction
+    comment: str | None = None
+    source: str  # e.g. "stream:<connection id>" or "http": kept in the audit trail
+
+
+class ActionStatus(StrEnum):
+    """How the gateway answered a click."""
+
+    DECIDED = "decided"
+    ALREADY_DECIDED = "already_decided"
+    CLOSED = "closed"  # withdrawn or expired
+    NOT_APPROVER = "not_approver"
+    UNKNOWN_CARD = "unknown_card"
+    REASON_REQUIRED = "reason_required"
+    TEST = "test"
+
+
+class ActionResult(Entity):
+    """The domain's answer to a click; the channel turns it into a toast and a card."""
+
+    status: ActionStatus
+    request: StoredRequest | None = None
+    delivery: Delivery | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (ActionStatus.DECIDED, ActionStatus.TEST)
+
+
+class Job(Entity):
+    """An outbox job claimed by a worker."""
+
+    id: int
+    kind: str
+    ref: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    last_error: str | None = None

@@ -1,0 +1,231 @@
+"""Ports: what the domain needs from the edges, and nothing about how the edges do it.
+
+The store, the chat/mail channels, the ticket backend and the clock are reached only through
+these protocols; adapters live in ``bot.store``, ``bot.channels`` and ``bot.backend``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Literal, Protocol
+
+from bot.core.models import (
+    ActionResult,
+    Approver,
+    ChannelName,
+    Decision,
+    Delivery,
+    DeliveryState,
+    Entity,
+    ForwardState,
+    InboundAction,
+    Job,
+    RequestStatus,
+    StoredRequest,
+)
+
+
+class Clock(Protocol):
+    """Source of the current time (aware, UTC); injected so tests can move it."""
+
+    def now(self) -> datetime: ...
+
+
+# --------------------------------------------------------------------------- store
+
+
+class IntakeRecord(Entity):
+    """A remembered submission, keyed by the backend's ``webhook-id``."""
+
+    key: str
+    body_hash: str
+    response: str
+
+
+class Tx(Protocol):
+    """One database transaction. Everything done through it commits, or none of it does."""
+
+    # idempotency and replay protection
+    async def get_intake(self, key: str) -> IntakeRecord | None: ...
+    async def put_intake(self, record: IntakeRecord, at: datetime) -> None: ...
+    async def remember_signature(self, key: str, expires_at: datetime, now: datetime) -> bool:
+        """Record a seen signature; False when it was already seen (a replay)."""
+        ...
+
+    # requests, deliveries, decisions
+    async def insert_request(self, request: StoredRequest) -> None: ...
+    async def get_request(self, request_id: str) -> StoredRequest | None: ...
+    async def find_request(self, ticket_id: str) -> StoredRequest | None: ...
+    async def get_request_by_decision(self, decision_id: str) -> StoredRequest | None: ...
+    async def close_request(
+        self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
+    ) -> bool:
+        """Move a pending request to a final status; False if it was no longer pending."""
+        ...
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]: ...
+    async def insert_delivery(self, delivery: Delivery) -> None: ...
+    async def get_delivery(self, delivery_id: str) -> Delivery | None: ...
+    async def set_delivery_state(
+        self,
+        delivery_id: str,
+        state: DeliveryState,
+        at: datetime,
+        detail: str = "",
+        *,
+        reason: str | None = None,
+        external_ref: str | None = None,
+    ) -> None: ...
+    async def insert_decision(self, decision: Decision) -> None: ...
+    async def set_forward_state(
+        self, decision_id: str, state: ForwardState, at: datetime, detail: str | None
+    ) -> None: ...
+
+    # identities
+    async def binding_address(self, account_id: str, channel: ChannelName) -> str | None: ...
+
+    # outbox
+    async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None: ...
+    async def claim(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Job]:
+        """Lease up to ``limit`` due jobs to ``owner``; an expired lease is claimable again."""
+        ...
+
+    async def complete(self, job_id: int, owner: str) -> None: ...
+    async def reschedule(self, job_id: int, owner: str, run_at: datetime, error: str) -> None: ...
+    async def bury(self, job_id: int, owner: str, error: str) -> None: ...
+
+
+class Store(Protocol):
+    """The durable store. ``write()`` transactions are serialised; ``read()`` ones are not."""
+
+    def write(self) -> AbstractAsyncContextManager[Tx]: ...
+    def read(self) -> AbstractAsyncContextManager[Tx]: ...
+
+
+# --------------------------------------------------------------------------- channels
+
+
+class InboundMessage(Entity):
+    """A chat message someone wrote to the bot (used for ``bind CODE``)."""
+
+    channel: ChannelName
+    sender: str
+    text: str
+    source: str
+
+
+class InboundSink(Protocol):
+    """Where channels hand what arrives on their stream or callback."""
+
+    async def action(self, action: InboundAction) -> ActionResult: ...
+    async def message(self, message: InboundMessage) -> str | None:
+        """Answer a chat message; the returned text is sent back to the sender."""
+        ...
+
+
+class ChannelHealth(Entity):
+    """Is the channel's stream up, and since when."""
+
+    connected: bool
+    detail: str = ""
+
+
+class OutgoingCard(Entity):
+    """A card to send or update: the delivery, and the request it shows."""
+
+    delivery: Delivery
+    request: StoredRequest
+
+
+class SendReceipt(Entity):
+    """What the platform answered: its id for the message, to update it later."""
+
+    external_ref: str | None = None
+    detail: str = ""
+
+
+class Channel(Protocol):
+    """A chat or mail platform: sends and updates cards, feeds clicks and messages back."""
+
+    name: ChannelName
+    kind: Literal["chat", "email"]
+
+    async def start(self, sink: InboundSink) -> None:
+        """Open the inbound stream (if any); returns once it is connecting."""
+        ...
+
+    async def stop(self) -> None:
+        """Close the stream and release threads; nothing may be left running."""
+        ...
+
+    def health(self) -> ChannelHealth: ...
+
+    async def send(self, card: OutgoingCard) -> SendReceipt:
+        """Deliver the card; raise ChannelError (retryable or not) on failure."""
+        ...
+
+    async def update(self, card: OutgoingCard) -> SendReceipt:
+        """Redraw an already delivered card to the request's current state."""
+        ...
+
+    def default_address(self, approver: Approver) -> str | None:
+        """An address that needs no binding (only sandbox channels have one)."""
+        ...
+
+
+# --------------------------------------------------------------------------- backend
+
+
+class DecisionEvent(Entity):
+    """The webhook body the backend receives for a decision."""
+
+    event_id: str
+    ticket_id: str
+    decision: str
+    approver: dict[str, str]
+    channel: ChannelName
+    comment: str | None
+    decided_at: datetime
+
+
+class BackendReceipt(Entity):
+    """The backend took the decision (``already_decided`` when it answered 409)."""
+
+    status: int
+    already_decided: bool = False
+
+
+class Backend(Protocol):
+    """The ticket backend that receives decisions."""
+
+    async def deliver(self, event: DecisionEvent) -> BackendReceipt:
+        """POST the signed event; raise BackendError (retryable or not) if not taken."""
+        ...
+
+
+class Wakeup(Protocol):
+    """Tells the outbox worker new jobs are waiting, so it need not wait for its poll."""
+
+    def notify(self) -> None: ...
+
+
+__all__ = [
+    "Backend",
+    "BackendReceipt",
+    "Channel",
+    "ChannelHealth",
+    "Clock",
+    "DecisionEvent",
+    "InboundMessage",
+    "InboundSink",
+    "IntakeRecord",
+    "OutgoingCard",
+    "SendReceipt",
+    "Store",
+    "Tx",
+    "Wakeup",
+]

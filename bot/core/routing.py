@@ -1,0 +1,81 @@
+"""Which channel reaches an approver: pure rules, table-tested.
+
+| channel kind | main | ram | role | approve from the message |
+|--------------|------|-----|------|--------------------------|
+| chat         | yes  | yes | yes  | yes                      |
+| email        | yes  | no  | yes  | no (console link)        |
+
+China-only channels (DingTalk) are not offered to accounts whose region is outside China. The
+first channel in the approver's preference order that is authorized, allowed and bound wins;
+the rest stay in order as fallbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Literal
+
+from bot.core.models import AccountType, Approver, ChannelName, Entity
+
+CHINA_REGIONS: frozenset[str] = frozenset({"cn", "cn-hangzhou", "cn-shanghai", "cn-beijing"})
+
+
+class ChannelOffer(Entity):
+    """What routing needs to know about one configured channel."""
+
+    name: ChannelName
+    kind: Literal["chat", "email"]
+    china_only: bool = False
+    authorized: bool = True
+
+
+class RouteChoice(Entity):
+    """One usable way to reach the approver."""
+
+    channel: ChannelName
+    address: str
+
+
+class RoutePlan(Entity):
+    """Usable channels in order (first is used), or why there is none."""
+
+    choices: tuple[RouteChoice, ...]
+    unreachable_reason: str | None = None
+
+
+def _in_china(region: str, china_regions: Collection[str]) -> bool:
+    return region in china_regions or region.startswith("cn-")
+
+
+def refusal(offer: ChannelOffer, approver: Approver, china_regions: Collection[str]) -> str | None:
+    """Why this channel may not serve this approver, or None when it may."""
+    if not offer.authorized:
+        return f"{offer.name} is not authorized"
+    if offer.kind == "email" and approver.account_type is AccountType.RAM:
+        return "email does not serve RAM users"
+    if offer.china_only and not _in_china(approver.region, china_regions):
+        return f"{offer.name} is not offered outside China"
+    return None
+
+
+def plan_route(
+    approver: Approver,
+    offers: Sequence[ChannelOffer],
+    addresses: Mapping[ChannelName, str | None],
+    china_regions: Collection[str] = CHINA_REGIONS,
+) -> RoutePlan:
+    """Order the usable channels for ``approver``; chat before email whatever the preference."""
+    choices: list[RouteChoice] = []
+    reasons: list[str] = []
+    ordered = [o for o in offers if o.kind == "chat"] + [o for o in offers if o.kind == "email"]
+    for offer in ordered:
+        why_not = refusal(offer, approver, china_regions)
+        address = addresses.get(offer.name)
+        if why_not is None and not address:
+            why_not = f"no {offer.name} identity bound"
+        if why_not is None and address:
+            choices.append(RouteChoice(channel=offer.name, address=address))
+        else:
+            reasons.append(why_not or "")
+    reason = None if choices else ("; ".join(reasons) or "no channel configured")
+    return RoutePlan(choices=tuple(choices), unreachable_reason=reason)

@@ -1,0 +1,322 @@
+"""ApprovalService: the approval rules, applied inside one transaction per state change.
+
+Every change of state commits together with the outbox jobs it implies (send a card, update
+cards, forward a decision), so a crash can lose neither: the worker finds the jobs on restart.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from bot.core.models import (
+    ActionResult,
+    ActionStatus,
+    ApprovalRequest,
+    Approver,
+    ClickAction,
+    Decision,
+    Delivery,
+    DeliveryEvent,
+    DeliveryState,
+    Entity,
+    ForwardState,
+    InboundAction,
+    Outcome,
+    Person,
+    RequestStatus,
+    StoredRequest,
+    Wire,
+)
+from bot.core.ports import Clock, IntakeRecord, Store, Tx, Wakeup
+from bot.core.router import Router
+from bot.errors import Conflict, InvalidInput, NotFound
+
+SEND_CARD = "send_card"
+UPDATE_CARD = "update_card"
+FORWARD_DECISION = "forward_decision"
+NO_CHANNEL = "none"
+
+
+class PlannedDelivery(Entity):
+    """A delivery as the submitter is told about it."""
+
+    delivery_id: str
+    account_id: str
+    channel: str
+    state: DeliveryState
+    reason: str | None = None
+
+
+class SubmitReceipt(Entity):
+    """The answer to a submission (replayed verbatim for an idempotent resubmit)."""
+
+    request_id: str
+    ticket_id: str
+    status: RequestStatus
+    deliveries: tuple[PlannedDelivery, ...]
+
+
+class Withdrawal(Wire):
+    """The backend closes a request: withdrawn, or decided in the console."""
+
+    reason: str = "withdrawn"
+    outcome: Outcome | None = None
+    decided_by: Person | None = None
+    comment: str | None = None
+
+
+def new_id() -> str:
+    """A random id for requests, deliveries and decision events."""
+    return uuid.uuid4().hex
+
+
+class ApprovalService:
+    """Submissions, clicks, withdrawals and expiry: every rule about a request's life."""
+
+    def __init__(self, store: Store, clock: Clock, router: Router, wakeup: Wakeup) -> None:
+        self._store = store
+        self._clock = clock
+        self._router = router
+        self._wakeup = wakeup
+
+    async def submit(self, ticket: ApprovalRequest, key: str, body_hash: str) -> tuple[bool, str]:
+        """Store the request and plan its deliveries; returns (created, receipt JSON)."""
+        now = self._clock.now()
+        if ticket.expires_at <= now:
+            raise InvalidInput("the request has already expired", {"expires_at": "in the past"})
+        async with self._store.write() as tx:
+            prior = await tx.get_intake(key)
+            if prior is not None:
+                if prior.body_hash != body_hash:
+                    raise Conflict("webhook-id was already used for a different body")
+                return False, prior.response
+            receipt = await self._create(tx, ticket, now)
+            response = receipt.model_dump_json()
+            await tx.put_intake(IntakeRecord(key=key, body_hash=body_hash, response=response), now)
+        self._wakeup.notify()
+        return True, response
+
+    async def _create(self, tx: Tx, ticket: ApprovalRequest, now: datetime) -> SubmitReceipt:
+        existing = await tx.find_request(ticket.ticket_id)
+        if existing is not None:
+            raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
+        request = StoredRequest(
+            id=new_id(), ticket=ticket, status=RequestStatus.PENDING, created_at=now
+        )
+        await tx.insert_request(request)
+        planned = [await self._plan(tx, request, approver, now) for approver in ticket.approvers]
+        return SubmitReceipt(
+            request_id=request.id,
+            ticket_id=ticket.ticket_id,
+            status=request.status,
+            deliveries=tuple(planned),
+        )
+
+    async def _plan(
+        self, tx: Tx, request: StoredRequest, approver: Approver, now: datetime
+    ) -> PlannedDelivery:
+        plan = await self._router.plan(tx, approver)
+        choice = plan.choices[0] if plan.choices else None
+        state = DeliveryState.QUEUED if choice else DeliveryState.UNREACHABLE
+        delivery = Delivery(
+            id=new_id(),
+            request_id=request.id,
+            account_id=approver.account_id,
+            channel=choice.channel if choice else NO_CHANNEL,
+            address=choice.address if choice else None,
+            state=state,
+            reason=plan.unreachable_reason,
+            created_at=now,
+            updated_at=now,
+            history=(DeliveryEvent(at=now, state=state, detail=plan.unreachable_reason or ""),),
+        )
+        await tx.insert_delivery(delivery)
+        if choice:
+            await tx.enqueue(SEND_CARD, delivery.id, now)
+        return PlannedDelivery(
+            delivery_id=delivery.id,
+            account_id=delivery.account_id,
+            channel=delivery.channel,
+            state=state,
+            reason=delivery.reason,
+        )
+
+    async def get(self, ticket_id: str) -> StoredRequest:
+        """The request with its deliveries, their history and the decision."""
+        async with self._store.read() as tx:
+            request = await tx.find_request(ticket_id)
+        if request is None:
+            raise NotFound(f"no request for ticket {ticket_id}")
+        return request
+
+    async def handle_action(self, action: InboundAction) -> ActionResult:
+        """Apply a click: the first valid decision wins, everything else is answered."""
+        async with self._store.write() as tx:
+            result = await self._apply(tx, action, self._clock.now())
+        if result.status is ActionStatus.DECIDED:
+            self._wakeup.notify()
+        return result
+
+    async def _apply(self, tx: Tx, action: InboundAction, now: datetime) -> ActionResult:
+        card = await tx.get_delivery(action.ref)
+        request = await tx.get_request(card.request_id) if card else None
+        if card is None or request is None:
+            return ActionResult(status=ActionStatus.UNKNOWN_CARD)
+        clicker = _clicker_delivery(request, action)
+        if clicker is None:
+            return ActionResult(status=ActionStatus.NOT_APPROVER, delivery=card)
+        if action.action is ClickAction.TEST:
+            return ActionResult(status=ActionStatus.TEST, request=request, delivery=clicker)
+        if request.status is RequestStatus.PENDING and now >= request.ticket.expires_at:
+            await self._close(tx, request, RequestStatus.EXPIRED, now, "expired")
+            request = await _reload(tx, request.id)
+        if request.status is not RequestStatus.PENDING:
+            status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
+            return ActionResult(status=status, request=request, delivery=clicker)
+        if action.action is ClickAction.REJECT and not action.comment:
+            return ActionResult(
+                status=ActionStatus.REASON_REQUIRED, request=request, delivery=clicker
+            )
+        await self._decide(tx, request, clicker, action, now)
+        request = await _reload(tx, request.id)
+        return ActionResult(status=ActionStatus.DECIDED, request=request, delivery=clicker)
+
+    async def _decide(
+        self, tx: Tx, request: StoredRequest, clicker: Delivery, action: InboundAction, at: datetime
+    ) -> None:
+        approver = request.approver(clicker.account_id)
+        assert approver is not None
+        outcome = Outcome.APPROVED if action.action is ClickAction.APPROVE else Outcome.REJECTED
+        decision = Decision(
+            id=new_id(),
+            request_id=request.id,
+            outcome=outcome,
+            account_id=approver.account_id,
+            display_name=approver.display_name,
+            channel=action.channel,
+            comment=action.comment,
+            decided_at=at,
+            source=action.source,
+            forward_state=ForwardState.PENDING,
+        )
+        await self._close(tx, request, RequestStatus(outcome.value), at, None, answered=clicker.id)
+        await tx.insert_decision(decision)
+        await tx.enqueue(FORWARD_DECISION, decision.id, at)
+
+    async def _close(
+        self,
+        tx: Tx,
+        request: StoredRequest,
+        status: RequestStatus,
+        at: datetime,
+        reason: str | None,
+        *,
+        answered: str | None = None,
+    ) -> None:
+        if not await tx.close_request(request.id, status, at, reason):
+            raise Conflict(f"ticket {request.ticket.ticket_id} is already {request.status}")
+        await refresh_cards(tx, request, at, answered=answered)
+
+    async def withdraw(self, ticket_id: str, body: Withdrawal) -> StoredRequest:
+        """Close a pending request from the backend's side; idempotent for a repeat."""
+        now = self._clock.now()
+        async with self._store.write() as tx:
+            request = await tx.find_request(ticket_id)
+            if request is None:
+                raise NotFound(f"no request for ticket {ticket_id}")
+            if _already_closed_this_way(request, body):
+                return request
+            if request.status is not RequestStatus.PENDING:
+                raise Conflict(f"ticket {ticket_id} is already {request.status}")
+            await self._close_from_console(tx, request, body, now)
+            request = await _reload(tx, request.id)
+        self._wakeup.notify()
+        return request
+
+    async def _close_from_console(
+        self, tx: Tx, request: StoredRequest, body: Withdrawal, now: datetime
+    ) -> None:
+        if body.reason == "withdrawn":
+            await self._close(tx, request, RequestStatus.WITHDRAWN, now, "withdrawn")
+            return
+        if body.outcome is None or body.decided_by is None:
+            raise InvalidInput(
+                "a console decision names its outcome and who decided",
+                {"outcome": "required when reason is decided", "decided_by": "required"},
+            )
+        status = RequestStatus(body.outcome.value)
+        await self._close(tx, request, status, now, "decided in the console")
+        await tx.insert_decision(
+            Decision(
+                id=new_id(),
+                request_id=request.id,
+                outcome=body.outcome,
+                account_id=body.decided_by.account_id,
+                display_name=body.decided_by.display_name,
+                channel="console",
+                comment=body.comment,
+                decided_at=now,
+                source="backend",
+                forward_state=ForwardState.NOT_NEEDED,
+            )
+        )
+
+    async def expire_due(self, limit: int = 100) -> int:
+        """Expire pending requests past their deadline; returns how many."""
+        now = self._clock.now()
+        async with self._store.write() as tx:
+            due = await tx.due_for_expiry(now, limit)
+            for request_id in due:
+                request = await _reload(tx, request_id)
+                await self._close(tx, request, RequestStatus.EXPIRED, now, "expired")
+        if due:
+            self._wakeup.notify()
+        return len(due)
+
+
+async def refresh_cards(
+    tx: Tx, request: StoredRequest, at: datetime, *, answered: str | None = None
+) -> None:
+    """Queue a card update for every delivered card; the clicker's was redrawn in the reply."""
+    for delivery in request.deliveries:
+        if delivery.state not in (DeliveryState.SENT, DeliveryState.UPDATED):
+            continue
+        if delivery.id == answered:
+            await tx.set_delivery_state(
+                delivery.id, DeliveryState.UPDATED, at, "redrawn in the click answer"
+            )
+        else:
+            await tx.enqueue(UPDATE_CARD, delivery.id, at)
+
+
+def _clicker_delivery(request: StoredRequest, action: InboundAction) -> Delivery | None:
+    # The clicker is whoever we delivered to on that channel: addresses come from bindings,
+    # so a forwarded card clicked by someone else matches no delivery.
+    return next(
+        (
+            d
+            for d in request.deliveries
+            if d.channel == action.channel and d.address is not None and d.address == action.actor
+        ),
+        None,
+    )
+
+
+def _already_closed_this_way(request: StoredRequest, body: Withdrawal) -> bool:
+    if body.reason == "withdrawn":
+        return request.status is RequestStatus.WITHDRAWN
+    decision = request.decision
+    return (
+        decision is not None
+        and decision.channel == "console"
+        and body.outcome is not None
+        and decision.outcome is body.outcome
+    )
+
+
+async def _reload(tx: Tx, request_id: str) -> StoredRequest:
+    request = await tx.get_request(request_id)
+    if request is None:
+        raise NotFound(f"request {request_id} vanished")
+    return request

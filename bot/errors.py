@@ -1,0 +1,140 @@
+"""One error root for the whole gateway; edges translate these to HTTP answers or toasts.
+
+::
+
+    GatewayError
+    ├── ConfigError              settings are missing or contradict each other
+    ├── StoreError               the database failed or holds something unexpected
+    ├── VerificationError        an inbound call is not authentic (signature, token, replay)
+    ├── AccessDenied             authentic, but the caller may not do this
+    ├── InvalidInput             the request body or parameters are wrong (carries field errors)
+    │   └── MalformedBody        the body is not JSON at all (400 rather than 422)
+    ├── NotFound                 the named ticket, delivery or binding does not exist
+    ├── Conflict                 the call contradicts what is already stored (idempotency key reuse, ...)
+    ├── InvalidTransition        a state change the domain rules forbid
+    ├── ChannelError             a chat or mail platform call failed (retryable or permanent)
+    │   └── ChannelThrottled     the platform asked us to slow down (retry_after)
+    └── BackendError             the ticket backend refused or failed a decision webhook
+
+Each class's docstring is its default message, so ``raise NotFound()`` still says something useful.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class GatewayError(Exception):
+    """The approval gateway failed."""
+
+    code = "gateway_error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or self.code).strip().splitlines()[0]
+        super().__init__(self.message)
+
+
+class ConfigError(GatewayError):
+    """The configuration is invalid."""
+
+    code = "config_error"
+
+
+class StoreError(GatewayError):
+    """The store failed."""
+
+    code = "store_error"
+
+
+class VerificationError(GatewayError):
+    """The request could not be authenticated."""
+
+    code = "unauthenticated"
+
+
+class AccessDenied(GatewayError):
+    """The caller is not allowed to do this."""
+
+    code = "forbidden"
+
+
+class InvalidInput(GatewayError):
+    """The request is invalid."""
+
+    code = "invalid_input"
+    status = 422
+
+    def __init__(self, message: str | None = None, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields: dict[str, str] = dict(fields or {})
+
+
+class MalformedBody(InvalidInput):
+    """The body is not UTF-8 JSON."""
+
+    code = "invalid_json"
+    status = 400
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, {"body": "invalid JSON"})
+
+
+class NotFound(GatewayError):
+    """Not found."""
+
+    code = "not_found"
+
+
+class Conflict(GatewayError):
+    """The request conflicts with the current state."""
+
+    code = "conflict"
+
+
+class InvalidTransition(GatewayError):
+    """This state change is not allowed."""
+
+    code = "invalid_transition"
+
+
+class ChannelError(GatewayError):
+    """A channel platform call failed."""
+
+    code = "channel_error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ChannelThrottled(ChannelError):
+    """The channel platform throttled us."""
+
+    code = "channel_throttled"
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message, retryable=True, retry_after=retry_after)
+
+
+class BackendError(GatewayError):
+    """The ticket backend did not accept the decision."""
+
+    code = "backend_error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after

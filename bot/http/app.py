@@ -1,0 +1,31 @@
+"""The aiohttp application: routes, middleware and the OpenAPI document."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.http import approvals, health
+from bot.http.deps import DEPS, HttpDeps
+from bot.http.errors import errors_middleware
+from bot.http.openapi import document
+
+MAX_BODY = 1024 * 1024  # 1 MiB: far above any real ticket, small enough to refuse abuse early
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[_OPENAPI])
+
+
+_OPENAPI = web.AppKey("openapi", dict)
+
+
+def create_app(deps: HttpDeps) -> web.Application:
+    """Build the web application around the given services."""
+    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    app[DEPS] = deps
+    app[_OPENAPI] = document()
+    app.add_routes(approvals.routes)
+    app.add_routes(health.routes)
+    app.router.add_get("/v1/openapi.json", _openapi)
+    app.add_routes(deps.extra_routes)
+    return app

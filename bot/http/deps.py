@@ -1,0 +1,30 @@
+"""What the HTTP handlers need, handed over by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from bot.core.ports import Channel, Clock
+from bot.core.service import ApprovalService
+from bot.http.auth import Authenticator
+from bot.metrics import Metrics
+from bot.store.sqlite import SqliteStore
+
+
+@dataclass
+class HttpDeps:
+    """Services behind the routes."""
+
+    service: ApprovalService
+    auth: Authenticator
+    store: SqliteStore
+    metrics: Metrics
+    clock: Clock
+    channels: Mapping[str, Channel]
+    extra_routes: list[web.RouteDef] = field(default_factory=list)
+
+
+DEPS = web.AppKey("deps", HttpDeps)

@@ -1,0 +1,91 @@
+"""Middleware: a request id on every call, and every error as ``{"error": {...}}`` JSON.
+
+Domain errors map to their 4xx here, at the edge; anything unexpected is logged with the request
+id and answered 500 without internals, so a caller never sees a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.errors import (
+    AccessDenied,
+    Conflict,
+    GatewayError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    VerificationError,
+)
+from bot.logs import bind
+
+log = logging.getLogger("bot.http")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_STATUS: list[tuple[type[GatewayError], int]] = [
+    (VerificationError, 401),
+    (AccessDenied, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidTransition, 409),
+    (InvalidInput, 422),
+]
+
+
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, str] | None = None
+) -> web.Response:
+    """The one error shape of the API."""
+    body: dict[str, object] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return web.json_response({"error": body}, status=status)
+
+
+def validation_fields(exc: ValidationError) -> dict[str, str]:
+    """pydantic errors as ``{"approvers.0.account_type": "Input should be ..."}``."""
+    fields: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in err["loc"]) or "body"
+        fields.setdefault(where, err["msg"])
+    return fields
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Translate errors into JSON answers, bound to the request id."""
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    with bind(request_id=request_id):
+        response = await _answer(request, handler)
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, "http_error", exc.reason)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            return error_response(
+                400, "invalid_json", "the body is not valid JSON", {"body": "invalid JSON"}
+            )
+        return error_response(422, "invalid_input", "the body is invalid", validation_fields(exc))
+    except InvalidInput as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.fields)
+    except GatewayError as exc:
+        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 503)
+        if status >= 500:
+            log.error("request failed", extra={"error": exc.message})
+        return error_response(status, exc.code, exc.message)
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path})
+        return error_response(500, "internal_error", "internal error; see the gateway log")

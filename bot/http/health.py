@@ -1,0 +1,56 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.http.deps import DEPS, HttpDeps
+from bot.metrics import Snapshot
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """The process is up."""
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Ready only when the store is open and every channel's stream is connected."""
+    deps = request.app[DEPS]
+    checks = {"store": deps.store.is_open}
+    details = {"store": "open" if deps.store.is_open else "closed"}
+    for name, channel in deps.channels.items():
+        health = channel.health()
+        checks[name] = health.connected
+        details[name] = health.detail or ("connected" if health.connected else "disconnected")
+    ready = all(checks.values())
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": details},
+        status=200 if ready else 503,
+    )
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition."""
+    deps = request.app[DEPS]
+    body = deps.metrics.render(await _snapshot(deps))
+    return web.Response(body=body, headers={"content-type": "text/plain; version=0.0.4"})
+
+
+async def _snapshot(deps: HttpDeps) -> Snapshot:
+    async with deps.store.read() as tx:
+        outbox = await tx.outbox_depth()
+        deliveries = await tx.delivery_counts()
+        requests = await tx.request_counts()
+    return {
+        "outbox": {(kind,): float(n) for kind, n in outbox.items()},
+        "deliveries": {key: float(n) for key, n in deliveries.items()},
+        "requests_by_status": {(status,): float(n) for status, n in requests.items()},
+        "channels": {
+            (name,): 1.0 if ch.health().connected else 0.0 for name, ch in deps.channels.items()
+        },
+    }

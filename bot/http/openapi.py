@@ -1,0 +1,128 @@
+"""The OpenAPI 3.1 document, generated from the same pydantic models the handlers use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+import bot
+from bot.core.models import ApprovalRequest
+from bot.core.service import SubmitReceipt, Withdrawal
+from bot.http.schemas import ApprovalOut, ErrorBody
+
+_MODELS: list[type[BaseModel]] = [
+    ApprovalRequest,
+    SubmitReceipt,
+    Withdrawal,
+    ApprovalOut,
+    ErrorBody,
+]
+_SIGNED: list[dict[str, list[str]]] = [{"standardWebhooks": []}]
+_READ: list[dict[str, list[str]]] = [{"standardWebhooks": []}, {"bearer": []}]
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "not JSON",
+        401: "not authenticated",
+        403: "forbidden",
+        404: "not found",
+        409: "conflict",
+        422: "invalid fields (named in error.fields)",
+    }
+    return {str(code): _json(ErrorBody, text[code]) for code in codes}
+
+
+def _paths() -> dict[str, Any]:
+    ticket = [{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "/v1/approvals": {
+            "post": {
+                "summary": "Submit an approval request (webhook-id is the idempotency key)",
+                "security": _SIGNED,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(ApprovalRequest)}},
+                },
+                "responses": {
+                    "202": _json(SubmitReceipt, "accepted and stored"),
+                    **_errors(400, 401, 409, 422),
+                },
+            }
+        },
+        "/v1/approvals/{ticket_id}": {
+            "get": {
+                "summary": "State, deliveries with history, decision",
+                "parameters": ticket,
+                "security": _READ,
+                "responses": {"200": _json(ApprovalOut, "the trace"), **_errors(401, 403, 404)},
+            }
+        },
+        "/v1/approvals/{ticket_id}/withdraw": {
+            "post": {
+                "summary": "Close a request: withdrawn, or decided in the console",
+                "parameters": ticket,
+                "security": _SIGNED,
+                "requestBody": {"content": {"application/json": {"schema": _ref(Withdrawal)}}},
+                "responses": {
+                    "200": _json(ApprovalOut, "closed"),
+                    **_errors(400, 401, 404, 409, 422),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": {"description": "up"}},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness: store open, every stream connected",
+                "security": [],
+                "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "security": [],
+                "responses": {"200": {"description": "text exposition"}},
+            }
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    _, schemas = models_json_schema(
+        [(model, "validation") for model in _MODELS], ref_template="#/components/schemas/{model}"
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Approval gateway", "version": bot.__version__},
+        "paths": _paths(),
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {
+                "standardWebhooks": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "webhook-signature",
+                    "description": "Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature",
+                },
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }

@@ -1,0 +1,170 @@
+"""Composition root: settings in, a running gateway out.
+
+This is the only module that knows every part: store, channels, service, worker, HTTP. Start
+order is store → channels → worker → HTTP; stop is the reverse, so nothing accepts work that
+cannot be stored or handed on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aiohttp import web
+
+from bot.backend import WebhookBackend
+from bot.clock import SystemClock
+from bot.config import Settings, ensure_backend_secret
+from bot.core.jobs import JobRunner
+from bot.core.models import ActionResult, InboundAction
+from bot.core.ports import Channel, Clock, InboundMessage
+from bot.core.retry import RetryStrategy
+from bot.core.router import Router
+from bot.core.service import ApprovalService
+from bot.http.app import create_app
+from bot.http.auth import Authenticator, WebhookVerifier
+from bot.http.deps import HttpDeps
+from bot.metrics import Metrics
+from bot.outbox.worker import OutboxWorker
+from bot.store.sqlite import SqliteStore
+from bot.store.tokens import TokenStore
+
+log = logging.getLogger("bot.runtime")
+
+
+class ServiceSink:
+    """Hands what channels receive to the domain, counting clicks on the way."""
+
+    def __init__(self, service: ApprovalService, metrics: Metrics) -> None:
+        self._service = service
+        self._metrics = metrics
+
+    async def action(self, action: InboundAction) -> ActionResult:
+        """A click from any channel."""
+        result = await self._service.handle_action(action)
+        self._metrics.clicks.labels(channel=action.channel, status=result.status.value).inc()
+        log.info(
+            "click answered",
+            extra={
+                "channel": action.channel,
+                "status": result.status.value,
+                "source": action.source,
+            },
+        )
+        return result
+
+    async def message(self, message: InboundMessage) -> str | None:
+        """A chat message to the bot; nothing is answered yet."""
+        return None
+
+
+class _LateWakeup:
+    # The service needs a wakeup at construction; the worker that provides it comes later.
+    def __init__(self) -> None:
+        self.target: OutboxWorker | None = None
+
+    def notify(self) -> None:
+        if self.target is not None:
+            self.target.notify()
+
+
+@dataclass
+class Gateway:
+    """A running gateway and handles on its parts (for the CLI, the demo and tests)."""
+
+    settings: Settings
+    channels: Mapping[str, Channel]
+    backend_url: str
+    clock: Clock = field(default_factory=SystemClock)
+    extra_routes: list[web.RouteDef] = field(default_factory=list)
+    store: SqliteStore = field(init=False)
+    service: ApprovalService = field(init=False)
+    worker: OutboxWorker = field(init=False)
+    metrics: Metrics = field(init=False)
+    url: str = field(init=False, default="")
+    _backend: WebhookBackend = field(init=False)
+    _runner: web.AppRunner | None = field(init=False, default=None)
+    _worker_task: asyncio.Task[None] | None = field(init=False, default=None)
+
+    async def start(self) -> None:
+        """Open the store, start channels, the worker and the HTTP listener."""
+        settings = self.settings
+        secret = ensure_backend_secret(settings)
+        self.store = SqliteStore(settings.db_path)
+        await self.store.open()
+        self.metrics = Metrics()
+        wakeup = _LateWakeup()
+        router = Router(self.channels, settings.channel_order)
+        self.service = ApprovalService(self.store, self.clock, router, wakeup)
+        self._backend = WebhookBackend(
+            self.backend_url, secret, timeout=settings.backend_timeout_seconds
+        )
+        self.worker = self._make_worker()
+        wakeup.target = self.worker
+        sink = ServiceSink(self.service, self.metrics)
+        for channel in self.channels.values():
+            await channel.start(sink)
+        self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
+        await self._serve(secret)
+        log.info("gateway started", extra={"url": self.url, "channels": list(self.channels)})
+
+    def _make_worker(self) -> OutboxWorker:
+        outbox = self.settings.outbox
+        runner = JobRunner(self.store, self.clock, self.channels, self._backend)
+        retry = RetryStrategy(
+            base=outbox.backoff_base_seconds,
+            cap=outbox.backoff_cap_seconds,
+            give_up_after=timedelta(hours=outbox.give_up_after_hours),
+        )
+        return OutboxWorker(
+            self.store,
+            self.clock,
+            runner,
+            self.service,
+            self.metrics,
+            retry=retry,
+            lease_seconds=outbox.lease_seconds,
+            poll_seconds=outbox.poll_seconds,
+            concurrency=outbox.concurrency,
+            expiry_sweep_seconds=outbox.expiry_sweep_seconds,
+        )
+
+    async def _serve(self, secret: str) -> None:
+        auth = Authenticator(
+            WebhookVerifier(secret, self.store, self.clock), TokenStore(self.store)
+        )
+        deps = HttpDeps(
+            service=self.service,
+            auth=auth,
+            store=self.store,
+            metrics=self.metrics,
+            clock=self.clock,
+            channels=self.channels,
+            extra_routes=self.extra_routes,
+        )
+        self._runner = web.AppRunner(create_app(deps), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        """Stop accepting, finish in-flight jobs, close streams and the store."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._worker_task is not None:
+            self.worker.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker_task
+            self._worker_task = None
+        for channel in self.channels.values():
+            await channel.stop()
+        await self._backend.close()
+        await self.store.close()
+        log.info("gateway stopped")

@@ -1,0 +1,146 @@
+"""The SQLite store (aiosqlite, WAL): the embedded default.
+
+Writes go through one connection, serialised by a lock and run as ``BEGIN IMMEDIATE`` so a second
+process on the same file waits instead of failing mid-transaction. Reads use their own connection
+inside a deferred transaction, which in WAL mode is a consistent snapshot that never blocks a
+writer. ``synchronous=FULL``: an accepted request survives a power cut, not just a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+from bot.errors import StoreError
+from bot.store.migrations import LATEST, MIGRATIONS
+from bot.store.tx import SqliteTx
+
+log = logging.getLogger("bot.store")
+
+
+class SqliteStore:
+    """Store implementation over one SQLite file."""
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
+        self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+
+    async def open(self, *, migrate: bool = True) -> None:
+        """Open both connections and bring the schema up to date."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer = await self._connect()
+            if migrate:
+                await self.migrate()
+            self._reader = await self._connect()
+        except Exception as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        for pragma in (
+            f"busy_timeout = {self._busy_timeout_ms}",
+            "journal_mode = WAL",
+            "synchronous = FULL",
+            "foreign_keys = ON",
+        ):
+            await conn.execute(f"PRAGMA {pragma}")
+        return conn
+
+    async def close(self) -> None:
+        """Close the connections (idempotent)."""
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    @property
+    def is_open(self) -> bool:
+        """Both connections are usable."""
+        return self._writer is not None and self._reader is not None
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; returns the versions applied."""
+        async with self._transaction(self._need(self._writer), "BEGIN IMMEDIATE") as conn:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            async with conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as c:
+                row = await c.fetchone()
+            current = int(row[0]) if row else 0
+            if current > LATEST:
+                raise StoreError(f"database schema {current} is newer than this gateway ({LATEST})")
+            applied = []
+            for version, description, sql in MIGRATIONS:
+                if version > current:
+                    await _run_script(conn, sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        (version, description, datetime.now(UTC).isoformat()),
+                    )
+                    applied.append(version)
+        if applied:
+            log.info("schema migrated", extra={"versions": applied})
+        return applied
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[SqliteTx]:
+        """A serialised read-write transaction."""
+        async with (
+            self._write_lock,
+            self._transaction(self._need(self._writer), "BEGIN IMMEDIATE") as conn,
+        ):
+            yield SqliteTx(conn, writable=True)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqliteTx]:
+        """A consistent read-only snapshot."""
+        async with (
+            self._read_lock,
+            self._transaction(self._need(self._reader), "BEGIN") as conn,
+        ):
+            yield SqliteTx(conn, writable=False)
+
+    @asynccontextmanager
+    async def _transaction(
+        self, conn: aiosqlite.Connection, begin: str
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        try:
+            await conn.execute(begin)
+        except aiosqlite.Error as exc:
+            raise StoreError(f"cannot start a transaction: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            await conn.rollback()
+            raise
+        try:
+            await conn.commit()
+        except aiosqlite.Error as exc:
+            await conn.rollback()
+            raise StoreError(f"commit failed: {exc}") from exc
+
+    def _need(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
+        if conn is None:
+            raise StoreError("the store is not open")
+        return conn
+
+
+async def _run_script(conn: aiosqlite.Connection, sql: str) -> None:
+    # executescript() would COMMIT our transaction first; run statement by statement instead.
+    for statement in (part.strip() for part in sql.split(";")):
+        if statement:
+            await conn.execute(statement)

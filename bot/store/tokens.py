@@ -1,0 +1,81 @@
+"""API tokens for admins and support staff, stored as SHA-256 hashes only."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+
+from bot.core.models import Entity
+from bot.errors import NotFound
+from bot.store.codec import opt_ts, parse_ts, ts
+from bot.store.sqlite import SqliteStore
+from bot.store.tx import Row
+
+
+class ApiToken(Entity):
+    """A token's record (never the token itself)."""
+
+    id: str
+    role: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+def token_hash(token: str) -> str:
+    """What is stored and compared: tokens are high-entropy, so a plain hash suffices."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    """Creates, lists, revokes and resolves API tokens."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def create(self, token: str, role: str, label: str, now: datetime) -> ApiToken:
+        """Record a new token under ``role``."""
+        record = ApiToken(id=uuid.uuid4().hex[:12], role=role, label=label, created_at=now)
+        async with self._store.write() as tx:
+            await tx.conn.execute(
+                "INSERT INTO api_tokens (id, role, token_hash, label, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (record.id, role, token_hash(token), label, ts(now)),
+            )
+        return record
+
+    async def resolve(self, token: str) -> ApiToken | None:
+        """The live token record for ``token``, or None."""
+        async with self._store.read() as tx:
+            row = await tx.fetch_one(
+                "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                (token_hash(token),),
+            )
+        return _token(row) if row else None
+
+    async def list(self) -> list[ApiToken]:
+        """Every token record, newest first."""
+        async with self._store.read() as tx:
+            rows = await tx.fetch_all("SELECT * FROM api_tokens ORDER BY created_at DESC")
+        return [_token(row) for row in rows]
+
+    async def revoke(self, token_id: str, now: datetime) -> None:
+        """Revoke a token by its id; it stops working at once."""
+        async with self._store.write() as tx:
+            cursor = await tx.conn.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (ts(now), token_id),
+            )
+            if cursor.rowcount != 1:
+                raise NotFound(f"no live token {token_id}")
+
+
+def _token(row: Row) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        role=row["role"],
+        label=row["label"],
+        created_at=parse_ts(row["created_at"]),
+        revoked_at=opt_ts(row["revoked_at"]),
+    )
