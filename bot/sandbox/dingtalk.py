@@ -310,8 +310,11 @@ def point_sdk_at(base_url: str) -> None:
     """Redirect the already-imported ``dingtalk_stream`` SDK to ``base_url``, process-wide.
 
     The SDK reads ``DINGTALK_OPENAPI_ENDPOINT`` once at import and copies it into four
-    names; all four must change. This is one endpoint for every client in the process:
-    see the channel code for per-client endpoints.
+    names; all four must change. This is one endpoint for every client in the process.
+    A per-client endpoint needs a subclass overriding ``open_connection`` (and
+    ``get_access_token`` if the SDK's token helper is used): 0.24.3 reads
+    ``DingTalkStreamClient.OPEN_CONNECTION_API`` through the class name, so setting the
+    attribute on a subclass or an instance has no effect.
     """
     import dingtalk_stream.card_replier as card_replier
     import dingtalk_stream.chatbot as chatbot

@@ -70,6 +70,8 @@ class OpenApi:
             web.post("/robot/sendBySession", self._session_reply),
             web.post("/topapi/v2/user/getbymobile", self._oapi(self._user_by_mobile)),
             web.post("/topapi/v2/user/get", self._oapi(self._user_get)),
+            # Last, so it only catches what nothing above serves.
+            web.route("*", "/v1.0/{tail:.*}", self._not_implemented),
         ]
 
     def session_webhook(self, user_id: str) -> str:
@@ -114,6 +116,12 @@ class OpenApi:
             return web.json_response(handler(body))
 
         return wrapped
+
+    async def _not_implemented(self, request: web.Request) -> web.StreamResponse:
+        error = ApiError(404, "NotImplemented", f"the sandbox does not serve {request.path}")
+        if not self._state.token_ok(request.headers.get("x-acs-dingtalk-access-token")):
+            error = ApiError(401, "InvalidAuthentication", "不合法的access_token")
+        return error.response(uuid.uuid4().hex)
 
     # -- stream registration and tokens ------------------------------------------------
     def _open_connection(self, body: dict[str, Any]) -> dict[str, Any]:

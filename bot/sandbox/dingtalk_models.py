@@ -93,8 +93,11 @@ class AckFrame:
     message_id: str
 
     def decoded(self) -> Any:
-        """``data`` parsed as JSON (the SDK always sends a JSON string)."""
-        return json.loads(self.data) if self.data else None
+        """``data`` parsed as JSON (the SDK sends a JSON string); None if empty or not JSON."""
+        try:
+            return json.loads(self.data) if self.data else None
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,10 @@ class StreamHub:
 
     def issue_ticket(self, subscriptions: Iterable[Subscription]) -> str:
         """A single-use ticket for ``/connect``, valid for 90 s."""
+        now = time.monotonic()
+        self._tickets = {t: v for t, v in self._tickets.items() if v[1] > now}
         ticket = str(uuid.uuid4())
-        self._tickets[ticket] = (frozenset(subscriptions), time.monotonic() + TICKET_TTL)
+        self._tickets[ticket] = (frozenset(subscriptions), now + TICKET_TTL)
         return ticket
 
     async def handle_connect(self, request: web.Request) -> web.StreamResponse:

@@ -535,6 +535,8 @@ async def test_expired_token_must_be_refreshed(
     assert fresh != old
     status, _ = await call(http, sandbox, "POST", path, approval_card("d-11", "manager1"), fresh)
     assert status == 200
+    status, body = await call(http, sandbox, "POST", "/v1.0/im/interactiveCards/send", {}, fresh)
+    assert (status, body["code"]) == (404, "NotImplemented")
 
 
 async def test_two_sandboxes_at_once(run_client: Runner, http: aiohttp.ClientSession) -> None:
@@ -581,6 +583,33 @@ async def test_chatbot_message_and_session_webhook_reply(
     assert incoming.session_webhook.startswith(sandbox.base_url + "/robot/sendBySession?session=")
     (reply,) = sandbox.messages("dev2")
     assert (reply.kind, reply.msg_key, reply.text) == ("session_reply", "text", "echo: bind me")
+
+
+class MarkdownBot(dingtalk_stream.ChatbotHandler):  # type: ignore[misc]
+    """Answers with the SDK's own two-step card helper (create, then deliver)."""
+
+    async def process(self, message: dingtalk_stream.CallbackMessage) -> tuple[int, str]:
+        self.reply_markdown_card("**pending**", ChatbotMessage.from_dict(message.data))
+        return AckMessage.STATUS_OK, "OK"
+
+
+async def test_sdk_card_helper_creates_and_delivers(
+    sandbox: DingTalkSandbox, sdk_endpoint: None
+) -> None:
+    point_sdk_at(sandbox.base_url)  # CardReplier and get_access_token use the module endpoint
+    client = dingtalk_stream.DingTalkStreamClient(
+        dingtalk_stream.Credential(sandbox.client_id, "sandbox-secret"), logger=SDK_LOG
+    )
+    client.register_callback_handler(ChatbotMessage.TOPIC, MarkdownBot())
+    runner = SdkThread(client).start()
+    try:
+        await sandbox.wait_connected()
+        await sandbox.send_text("dev2", "status?")
+    finally:
+        runner.stop()
+    (card,) = sandbox.cards("dev2")
+    assert card.spaces == ("dtv1.card//IM_ROBOT.dev2",)
+    assert card.params["markdown"] == "**pending**"
 
 
 async def test_robot_batch_send(sandbox: DingTalkSandbox, http: aiohttp.ClientSession) -> None:
