@@ -463,7 +463,7 @@ async def test_unacked_callback_is_redelivered_after_disconnect_and_handled_once
     await sandbox.disconnect()
     await sandbox.wait_connections(2, timeout=3)
     result = await click
-    assert time.monotonic() - started < 0.9  # the SDK itself reconnects, before the grace close
+    assert time.monotonic() - started < 5  # no 10 s back-off after a SYSTEM disconnect
 
     (first_id, first_conn, _), (again_id, again_conn, _) = handler.seen
     assert first_id == again_id and first_conn != again_conn
