@@ -107,6 +107,8 @@ class DeliveryInfo(BaseModel):
     message_id: str
     event_type: str
     sent: int  # 1 + redeliveries
+    frames: int  # DATA frames written, counting every part of every send
+    devices: tuple[str, ...]  # device_id of the connection each send went to
     acks: int  # ACK frames received, duplicates included
     acks_lost: int  # ACK frames dropped by hold_acks
     acked: bool

@@ -52,6 +52,8 @@ class Delivery:
     payload: bytes
     parts: int
     sent: int = 0  # how many times it went out (1 + redeliveries)
+    frames: int = 0  # DATA frames written, parts of every send included
+    devices: list[str] = field(default_factory=list)  # the connection of each send
     acks: int = 0  # ACK frames that reached the sandbox (duplicates included)
     acks_lost: int = 0  # ACK frames dropped while hold_acks was on
     ack: dict[str, Any] | None = None
@@ -63,6 +65,8 @@ class Delivery:
             message_id=self.message_id,
             event_type=self.event_type,
             sent=self.sent,
+            frames=self.frames,
+            devices=tuple(self.devices),
             acks=self.acks,
             acks_lost=self.acks_lost,
             acked=self.ack is not None,
@@ -177,6 +181,7 @@ class WsHub:
     async def _send(self, delivery: Delivery) -> None:
         conn = self._conns[next(self._turn) % len(self._conns)]  # one client per event
         delivery.sent += 1
+        delivery.devices.append(conn.device_id)
         trace_id = secrets.token_hex(8)
         frames = data_frames(
             SERVICE_ID, delivery.message_id, trace_id, delivery.payload, delivery.parts
@@ -184,6 +189,7 @@ class WsHub:
         try:
             for frame in frames:
                 await conn.ws.send_bytes(frame)
+                delivery.frames += 1
         except ConnectionError:
             pass  # the socket died under us; the ACK timeout triggers a redelivery
 

@@ -450,7 +450,7 @@ async def test_multi_part_frames_are_reassembled(
     [text] = recorder.texts
     assert json.loads(text.event.message.content) == {"text": "status please"}
     assert text.event.message.chat_type == "p2p"
-    assert [(d.sent, d.acks) for d in sandbox.deliveries()] == [(1, 1), (1, 1)]
+    assert [(d.sent, d.frames, d.acks) for d in sandbox.deliveries()] == [(1, 3, 1), (1, 4, 1)]
 
 
 async def test_unacked_frame_is_redelivered_after_reconnect(
@@ -459,16 +459,15 @@ async def test_unacked_frame_is_redelivered_after_reconnect(
     sandbox.hold_acks(True)
     sending = asyncio.create_task(sandbox.send_text(ALICE, "hello", timeout=5))
     await wait_until(lambda: any(d.acks_lost for d in sandbox.deliveries()))
-    sandbox.hold_acks(False)
-
     await sandbox.drop_connection()
-    assert not sandbox.connected
+    sandbox.hold_acks(False)
     await sandbox.wait_connected(5)
     await sending
 
     assert sandbox.connections_opened == 2
     [delivery] = sandbox.deliveries()
     assert (delivery.sent, delivery.acks, delivery.acks_lost) == (2, 1, 1)
+    assert delivery.devices == ("dev1", "dev2")  # the redelivery went to the new socket
     first, second = recorder.texts
     # at-least-once: the app saw the event twice and must dedupe on header.event_id
     assert first.header.event_id == second.header.event_id
