@@ -11,7 +11,7 @@ import base64
 import os
 import secrets
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -39,6 +39,37 @@ class OutboxSettings(BaseModel):
     expiry_sweep_seconds: float = Field(5.0, gt=0)
 
 
+class LarkSettings(BaseModel):
+    """Lark / Feishu app credentials; the channel runs when ``app_id`` is set."""
+
+    app_id: str | None = None
+    app_secret: SecretStr | None = None
+    domain: str = Field("https://open.feishu.cn", description="or https://open.larksuite.com")
+    mode: Literal["stream", "http"] = "stream"
+    encrypt_key: SecretStr | None = None
+    verification_token: SecretStr | None = None
+    receive_id_type: Literal["open_id", "user_id", "union_id", "email"] = "open_id"
+    app_qps: float = Field(45.0, gt=0, description="below the documented 50/s per app")
+    user_qps: float = Field(4.5, gt=0, description="below the documented 5/s per user")
+
+
+class DingTalkSettings(BaseModel):
+    """One DingTalk app (DingTalk, or DingTalk Enterprise); runs when ``client_id`` is set."""
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    robot_code: str | None = None
+    corp_id: str | None = Field(None, description="only clicks from this organisation count")
+    api_base: str = "https://api.dingtalk.com"
+    mode: Literal["stream", "http"] = "stream"
+    card_template_id: str = Field(
+        "approval_gateway.schema", description="card template built from cards/templates"
+    )
+    callback_token: SecretStr | None = None
+    callback_aes_key: SecretStr | None = None
+    qps: float = Field(18.0, gt=0, description="below the documented 20/s per app and API")
+
+
 class Settings(BaseSettings):
     """All gateway settings; see README for the table."""
 
@@ -55,6 +86,9 @@ class Settings(BaseSettings):
         None, description="Standard Webhooks secret shared with the backend (whsec_...)"
     )
     sandbox: bool = Field(True, description="run the local sandbox platforms (embedded default)")
+    sandbox_platforms: list[str] = Field(
+        default_factory=lambda: ["memory"], description="which sandbox platforms to run"
+    )
     log_level: str = "INFO"
     default_locale: str = Field("en-US", pattern=r"^(zh-CN|en-US)$")
     backend_timeout_seconds: float = Field(10.0, gt=0)
@@ -63,6 +97,13 @@ class Settings(BaseSettings):
         description="deployment's default channel preference",
     )
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    lark: LarkSettings = Field(default_factory=LarkSettings)
+    dingtalk: DingTalkSettings = Field(default_factory=DingTalkSettings)
+    dingtalk_enterprise: DingTalkSettings = Field(default_factory=DingTalkSettings)
+    china_regions: list[str] = Field(
+        default_factory=lambda: ["cn", "cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen"],
+        description="regions where DingTalk is offered",
+    )
 
     @field_validator("listen")
     @classmethod

@@ -1,8 +1,9 @@
 """``approval-gateway demo``: the whole flow on the embedded defaults, hop by hop.
 
-Submits a sample ticket with two approvers through the signed API, waits for their cards, has one
-approver approve, waits for the signed decision at the sandbox backend and for every card to show
-the outcome. Exits non-zero if any hop does not happen in time.
+Seats one approver on every sandbox channel, submits a sample ticket through the signed API,
+waits for the cards, has the first approver approve over that platform's real callback protocol,
+waits for the signed decision at the sandbox backend and for every card to show the outcome.
+Exits non-zero if any hop does not happen in time.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from bot.config import Settings, load_settings
 from bot.core.models import ClickAction
 from bot.embedded import Embedded, start
 from bot.errors import GatewayError
+from bot.sandbox.backend import SandboxBackend
+from bot.sandbox.platform import Seat
 from bot.sandbox.tickets import approver, sample_ticket
 
-HOP_TIMEOUT = 15.0
+HOP_TIMEOUT = 20.0
+NAMES = ["Li Na", "Wang Wei", "Zhang Min", "Liu Yang", "Chen Jing", "Zhao Lei"]
 
 
 class DemoFailed(GatewayError):
@@ -30,7 +34,7 @@ class DemoFailed(GatewayError):
 
 
 def _say(step: str, text: str) -> None:
-    print(f"  {step:<22} {text}", flush=True)
+    print(f"  {step:<20} {text}", flush=True)
 
 
 async def _until(what: str, probe: Callable[[], Awaitable[Any]]) -> Any:
@@ -45,7 +49,7 @@ async def _until(what: str, probe: Callable[[], Awaitable[Any]]) -> Any:
 
 
 async def run_demo(settings: Settings, *, keep: bool = False) -> None:
-    """Run the flow against a started embedded gateway, printing each hop."""
+    """Start the embedded gateway, run the flow, print each hop."""
     embedded = await start(settings)
     try:
         await _flow(embedded)
@@ -56,48 +60,55 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> None:
         await embedded.stop()
 
 
+async def _seats(embedded: Embedded) -> list[Seat]:
+    channels = list(embedded.gateway.channels)
+    return [
+        await embedded.seat(channel, f"20{i:02d}", NAMES[i % len(NAMES)])
+        for i, channel in enumerate(channels, start=1)
+    ]
+
+
 async def _flow(embedded: Embedded) -> None:
-    backend, memory = embedded.backend, embedded.memory
-    assert backend is not None and memory is not None
+    backend = embedded.backend
+    assert backend is not None
     ticket_id = f"DMS-{uuid.uuid4().hex[:6].upper()}"
     print(f"Approval gateway demo — gateway {embedded.gateway.url}, ticket {ticket_id}\n")
-    ticket = sample_ticket(
-        ticket_id, [approver("2001", "Li Na"), approver("2002", "Wang Wei", "ram")]
-    )
+    seats = await _seats(embedded)
+    ticket = sample_ticket(ticket_id, [approver(s.account_id, s.display_name) for s in seats])
     status, receipt = await backend.submit(ticket)
     if status != 202:
         raise DemoFailed(f"submission refused: {status} {receipt}")
     _say("request accepted", f"202, {len(receipt['deliveries'])} deliveries planned")
+    deliveries = {d["account_id"]: d["delivery_id"] for d in receipt["deliveries"]}
+    await _until("cards sent", lambda: _all_in(backend, ticket_id, "sent"))
+    for seat in seats:
+        _say("card sent", f"{seat.display_name} ({seat.account_id}) via {seat.channel}")
+    await _decide(embedded, seats[0], deliveries[seats[0].account_id], ticket_id)
+    await _until("cards updated", lambda: _all_in(backend, ticket_id, "updated"))
+    for seat in seats:
+        state = embedded.platform_of(seat.channel).card_state(seat, deliveries[seat.account_id])
+        _say("card updated", f"{seat.display_name} on {seat.channel}: {state}")
+    print("\nDone: one signed decision at the backend, every card shows the outcome.")
 
-    async def trace() -> dict[str, Any]:
-        return (await backend.trace(ticket_id))[1]  # type: ignore[no-any-return]
 
-    async def all_in(*states: str) -> bool:
-        return all(d["state"] in states for d in (await trace())["deliveries"])
-
-    await _until("cards sent", lambda: all_in("sent"))
-    for d in (await trace())["deliveries"]:
-        _say("card sent", f"{d['account_id']} via {d['channel']}")
-    first = receipt["deliveries"][0]
-    click = await memory.click(
-        first["account_id"], first["delivery_id"], ClickAction.APPROVE, "LGTM"
-    )
-    _say("click", f"{first['account_id']} pressed Approve → “{click.toast}”")
+async def _decide(embedded: Embedded, seat: Seat, delivery_id: str, ticket_id: str) -> None:
+    backend = embedded.backend
+    assert backend is not None
+    platform = embedded.platform_of(seat.channel)
+    outcome = await platform.click(seat, delivery_id, ClickAction.APPROVE, "LGTM")
+    _say("click", f"{seat.display_name} pressed Approve on {seat.channel} → “{outcome.toast}”")
     decision = await backend.wait_for_decision(ticket_id, HOP_TIMEOUT)
     body = decision.body
     _say(
         "decision forwarded",
-        f"signed webhook {decision.webhook_id[:8]}… {body['decision']} "
-        f"by {body['approver']['display_name']} arrived at the sandbox backend",
+        f"signed webhook {decision.webhook_id[:8]}…: {body['decision']} by "
+        f"{body['approver']['display_name']} via {body['channel']}, verified by the sandbox backend",
     )
-    await _until("cards updated", lambda: all_in("updated"))
-    for card in memory.cards.values():
-        _say(
-            "card updated",
-            f"{card.address}: {card.view.state} by {card.view.decision.by if card.view.decision else '-'}",
-        )
-    attempts = [a for a in backend.attempts if a.webhook_id == decision.webhook_id]
-    print(f"\nDone: one decision, {len(attempts)} delivery attempt(s), all cards final.")
+
+
+async def _all_in(backend: SandboxBackend, ticket_id: str, state: str) -> bool:
+    status, body = await backend.trace(ticket_id)
+    return status == 200 and all(d["state"] == state for d in body["deliveries"])
 
 
 def main(keep: bool, config: Path | None) -> int:

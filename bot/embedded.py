@@ -1,11 +1,13 @@
 """The embedded deployment: sandbox platforms and a sandbox backend, started in-process.
 
-Used by ``serve`` when ``APPROVAL_GATEWAY_SANDBOX`` is on (the default) and by ``demo``. Platform
-SDKs are imported only here and in their channels, never at CLI start-up.
+Used by ``serve`` when ``APPROVAL_GATEWAY_SANDBOX`` is on (the default) and by ``demo``. Each
+platform module is imported only when it is switched on, because the platform SDKs take seconds
+to import and the CLI must stay quick.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 
 from bot.channels.memory import MemoryChannel
@@ -14,6 +16,22 @@ from bot.core.ports import Channel
 from bot.errors import ConfigError
 from bot.runtime import Gateway
 from bot.sandbox.backend import SandboxBackend
+from bot.sandbox.platform import SandboxPlatform, Seat
+from bot.store.bindings import BindingStore
+
+# name -> "module:class"; a platform lands here when its channel does.
+PLATFORMS: dict[str, str] = {
+    "memory": "bot.sandbox.memory:MemoryPlatform",
+}
+
+
+def load_platform(name: str) -> SandboxPlatform:
+    """Instantiate a sandbox platform by name (imports its SDK only now)."""
+    if name not in PLATFORMS:
+        raise ConfigError(f"unknown sandbox platform {name!r}; known: {', '.join(PLATFORMS)}")
+    module, _, cls = PLATFORMS[name].partition(":")
+    platform: SandboxPlatform = getattr(importlib.import_module(module), cls)()
+    return platform
 
 
 @dataclass
@@ -22,33 +40,67 @@ class Embedded:
 
     gateway: Gateway
     backend: SandboxBackend | None
-    memory: MemoryChannel | None
-    extras: list[object] = field(default_factory=list)
+    platforms: list[SandboxPlatform] = field(default_factory=list)
+
+    @property
+    def memory(self) -> MemoryChannel | None:
+        """The in-memory channel, when the memory platform runs."""
+        channel = self.gateway.channels.get("memory")
+        return channel if isinstance(channel, MemoryChannel) else None
+
+    def platform_of(self, channel: str) -> SandboxPlatform:
+        """The platform serving ``channel``."""
+        return next(p for p in self.platforms if channel in p.channels())
+
+    async def seat(self, channel: str, account_id: str, display_name: str) -> Seat:
+        """A sandbox user for an approver on ``channel``, bound to the account."""
+        seat = self.platform_of(channel).seat(channel, account_id, display_name)
+        await BindingStore(self.gateway.store).set(
+            account_id,
+            channel,
+            seat.address,
+            by="sandbox",
+            method="sandbox",
+            at=self.gateway.clock.now(),
+        )
+        return seat
 
     async def stop(self) -> None:
         """Stop the gateway, then the sandbox parts."""
         await self.gateway.stop()
+        for platform in self.platforms:
+            platform.stop()
         if self.backend is not None:
             await self.backend.stop()
 
 
 async def start(settings: Settings) -> Embedded:
     """Start the gateway, with sandbox platforms and backend where the settings ask for them."""
-    backend: SandboxBackend | None = None
-    backend_url = settings.backend_url
-    if backend_url is None:
-        if not settings.sandbox:
-            raise ConfigError("APPROVAL_GATEWAY_BACKEND_URL is required when the sandbox is off")
-        backend = SandboxBackend(secret=ensure_backend_secret(settings))
-        await backend.start()
-        backend_url = backend.url
+    backend, backend_url = await _backend(settings)
+    platforms = [load_platform(n) for n in settings.sandbox_platforms] if settings.sandbox else []
     channels: dict[str, Channel] = {}
-    memory = None
-    if settings.sandbox:
-        memory = MemoryChannel()
-        channels[memory.name] = memory
-    gateway = Gateway(settings=settings, channels=channels, backend_url=backend_url)
-    await gateway.start()
+    try:
+        for platform in platforms:
+            platform.start(settings)
+            channels.update(platform.channels())
+        gateway = Gateway(settings=settings, channels=channels, backend_url=backend_url)
+        await gateway.start()
+    except BaseException:
+        for platform in platforms:
+            platform.stop()
+        if backend is not None:
+            await backend.stop()
+        raise
     if backend is not None:
         backend.gateway_url = gateway.url
-    return Embedded(gateway=gateway, backend=backend, memory=memory)
+    return Embedded(gateway=gateway, backend=backend, platforms=platforms)
+
+
+async def _backend(settings: Settings) -> tuple[SandboxBackend | None, str]:
+    if settings.backend_url is not None:
+        return None, settings.backend_url
+    if not settings.sandbox:
+        raise ConfigError("APPROVAL_GATEWAY_BACKEND_URL is required when the sandbox is off")
+    backend = SandboxBackend(secret=ensure_backend_secret(settings))
+    await backend.start()
+    return backend, backend.url

@@ -98,7 +98,7 @@ class Gateway:
         await self.store.open()
         self.metrics = Metrics()
         wakeup = _LateWakeup()
-        router = Router(self.channels, settings.channel_order)
+        router = Router(self.channels, settings.channel_order, settings.china_regions)
         self.service = ApprovalService(self.store, self.clock, router, wakeup)
         self._backend = WebhookBackend(
             self.backend_url, secret, timeout=settings.backend_timeout_seconds

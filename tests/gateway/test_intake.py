@@ -1,0 +1,199 @@
+"""Submissions are stored before the answer, idempotent by webhook-id, and bad input is a 4xx."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.embedded import Embedded, start
+from bot.sandbox.tickets import approver, sample_ticket
+from tests.conftest import fast_settings
+from tests.gateway.helpers import parts, row_counts
+
+
+async def test_accepted_request_is_stored_with_its_planned_deliveries(stack: object) -> None:
+    gateway, backend, _ = parts(stack)
+    ticket = sample_ticket("T-1", [approver("a1", "Ann"), approver("a2", "Bob", "ram")])
+    status, receipt = await backend.submit(ticket)
+    assert status == 202
+    assert receipt["ticket_id"] == "T-1" and receipt["status"] == "pending"
+    assert {d["account_id"] for d in receipt["deliveries"]} == {"a1", "a2"}
+    assert row_counts(gateway.gateway.settings.db_path)["deliveries"] == 2
+
+
+async def test_idempotent_resubmit_gives_the_same_answer_and_writes_nothing(stack: object) -> None:
+    gateway, backend, _ = parts(stack)
+    ticket = sample_ticket("T-IDEM", [approver("a1", "Ann")])
+    first = await backend.submit(ticket, webhook_id="msg_same")
+    # A retry is re-signed: a later timestamp (whole seconds) makes it a new signature, not a
+    # replay. Meanwhile the worker sends the card, so the stored state has moved on.
+    await asyncio.sleep(1.1)
+    before = row_counts(gateway.gateway.settings.db_path)
+    again = await backend.submit(ticket, webhook_id="msg_same")
+    assert again == first
+    assert row_counts(gateway.gateway.settings.db_path) == before
+
+
+async def test_same_webhook_id_with_another_body_is_a_conflict(stack: object) -> None:
+    gateway, backend, _ = parts(stack)
+    await backend.submit(sample_ticket("T-A", [approver("a1", "Ann")]), webhook_id="msg_x")
+    before = row_counts(gateway.gateway.settings.db_path)
+    status, body = await backend.submit(
+        sample_ticket("T-B", [approver("a1", "Ann")]), webhook_id="msg_x"
+    )
+    assert status == 409 and body["error"]["code"] == "conflict"
+    assert row_counts(gateway.gateway.settings.db_path) == before
+
+
+async def test_a_ticket_is_submitted_once(stack: object) -> None:
+    _, backend, _ = parts(stack)
+    assert (await backend.submit(sample_ticket("T-DUP", [approver("a1", "Ann")])))[0] == 202
+    status, body = await backend.submit(sample_ticket("T-DUP", [approver("a1", "Ann")]))
+    assert status == 409 and "already submitted" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda t: t.pop("approvers"), "approvers"),
+        (lambda t: t.update(approvers=[]), "approvers"),
+        (lambda t: t["approvers"][0].update(account_type="root"), "approvers.0.account_type"),
+        (lambda t: t.update(console_url="not a url"), "console_url"),
+        (lambda t: t.update(expires_at="tomorrow"), "expires_at"),
+        (lambda t: t.update(expires_at="2030-01-01T00:00:00"), "expires_at"),  # no timezone
+        (lambda t: t.update(locale="fr-FR"), "locale"),
+        (lambda t: t.update(surprise=1), "surprise"),
+        (lambda t: t.update(approvers=[approver("a1", "A"), approver("a1", "B")]), "approvers"),
+        (lambda t: t.update(ticket_id="bad id with spaces"), "ticket_id"),
+    ],
+)
+async def test_invalid_fields_are_named(stack: object, mutate: Any, field: str) -> None:
+    gateway, backend, _ = parts(stack)
+    ticket = sample_ticket("T-BAD", [approver("a1", "Ann")])
+    mutate(ticket)
+    status, body = await backend.submit(ticket)
+    assert status == 422, body
+    assert field in body["error"]["fields"], body
+    assert row_counts(gateway.gateway.settings.db_path)["requests"] == 0
+
+
+async def test_an_expired_request_is_refused(stack: object) -> None:
+    _, backend, _ = parts(stack)
+    ticket = sample_ticket("T-OLD", [approver("a1", "Ann")])
+    ticket["expires_at"] = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    status, body = await backend.submit(ticket)
+    assert status == 422 and "expires_at" in body["error"]["fields"]
+
+
+# ---------------------------------------------------------------- property test
+
+
+class _ThreadedGateway:
+    """The embedded gateway on a private loop, so hypothesis (sync) can drive it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        settings_ = fast_settings(data_dir)
+        self.embedded: Embedded = asyncio.run_coroutine_threadsafe(
+            start(settings_), self.loop
+        ).result(30)
+
+    def post(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        backend = self.embedded.backend
+        assert backend is not None
+        request = urllib.request.Request(
+            self.embedded.gateway.url + "/v1/approvals", data=body, headers=backend.sign(body)
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.embedded.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def threaded_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_ThreadedGateway]:
+    gateway = _ThreadedGateway(tmp_path_factory.mktemp("hypothesis"))
+    yield gateway
+    gateway.close()
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_BASE = sample_ticket("T-PROP", [approver("a1", "Ann")], expires_in=timedelta(days=3650))
+
+
+@st.composite
+def _broken_tickets(draw: st.DrawFn) -> Any:
+    """A valid ticket with one part replaced, removed or added — or arbitrary JSON."""
+    if draw(st.booleans()):
+        return draw(_json)
+    ticket = copy.deepcopy(_BASE)
+    path = draw(
+        st.sampled_from(
+            [
+                ("ticket_id",),
+                ("title",),
+                ("fields",),
+                ("submitter",),
+                ("submitter", "account_id"),
+                ("approvers",),
+                ("approvers", 0),
+                ("approvers", 0, "account_type"),
+                ("approvers", 0, "region"),
+                ("console_url",),
+                ("expires_at",),
+                ("locale",),
+                ("extra",),
+            ]
+        )
+    )
+    target: Any = ticket
+    for key in path[:-1]:
+        target = target[key]
+    if draw(st.booleans()) and path[-1] in target and path != ("extra",):
+        del target[path[-1]]
+    else:
+        target[path[-1]] = draw(_json)
+    return ticket
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=_broken_tickets())
+def test_invalid_bodies_get_a_4xx_with_fields_never_a_500(
+    threaded_gateway: _ThreadedGateway, body: Any
+) -> None:
+    status, answer = threaded_gateway.post(json.dumps(body).encode())
+    if status == 202:
+        # A mutation can still be valid (e.g. a title replaced by another string): fine, stored.
+        return
+    assert 400 <= status < 500, answer
+    assert answer["error"]["code"] in {"invalid_input", "invalid_json", "conflict"}
+    if status == 422:
+        assert answer["error"]["fields"], answer
