@@ -6,6 +6,7 @@ never routed to in a deployment with real platforms.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -48,6 +49,7 @@ class MemoryChannel:
         self.name = name
         self.cards: dict[str, MemoryCard] = {}
         self._sink: InboundSink | None = None
+        self._arrived = asyncio.Condition()
 
     async def start(self, sink: InboundSink) -> None:
         """Remember where clicks go."""
@@ -73,7 +75,15 @@ class MemoryChannel:
         )
         if not held.versions:
             held.versions.append(card_view(card.request, card.delivery))
+        async with self._arrived:
+            self._arrived.notify_all()
         return SendReceipt(external_ref=card.delivery.id, detail="held in memory")
+
+    async def wait_for(self, delivery_id: str) -> MemoryCard:
+        """The card for ``delivery_id``, once it has been sent (callers bound the wait)."""
+        async with self._arrived:
+            await self._arrived.wait_for(lambda: delivery_id in self.cards)
+        return self.cards[delivery_id]
 
     async def update(self, card: OutgoingCard) -> SendReceipt:
         """Redraw the held card."""

@@ -27,8 +27,7 @@ async def main(data_dir: Path, backend_url: str, secret: str) -> None:
     delivery = receipt["deliveries"][0]["delivery_id"]
     memory = embedded.memory
     assert memory is not None
-    while not memory.cards:
-        await asyncio.sleep(0.02)
+    await asyncio.wait_for(memory.wait_for(delivery), 10)
     click = await memory.click("a1", delivery, ClickAction.APPROVE, "before the crash")
     print("DECIDED", click.result.status.value, flush=True)
     await asyncio.Event().wait()

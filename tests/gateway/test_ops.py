@@ -54,7 +54,11 @@ async def test_openapi_document_describes_the_api(stack: object) -> None:
     async with aiohttp.ClientSession() as s, s.get(f"{gateway.gateway.url}/v1/openapi.json") as r:
         doc = await r.json()
     assert doc["openapi"] == "3.1.0"
-    assert {"/v1/approvals", "/v1/approvals/{ticket_id}", "/v1/approvals/{ticket_id}/withdraw"} <= set(doc["paths"])
+    assert {
+        "/v1/approvals",
+        "/v1/approvals/{ticket_id}",
+        "/v1/approvals/{ticket_id}/withdraw",
+    } <= set(doc["paths"])
     schemas = doc["components"]["schemas"]
     assert {"ApprovalRequest", "SubmitReceipt", "ApprovalOut", "ErrorBody"} <= set(schemas)
     assert "account_type" in schemas["Approver"]["properties"]

@@ -46,8 +46,15 @@ async def test_killed_gateway_finishes_the_forward_after_restart(tmp_path: Path)
 
 async def _crash_mid_retry(data_dir: Path, backend: SandboxBackend, secret: str) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.gateway.crashing_gateway", str(data_dir), backend.url, secret,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        sys.executable,
+        "-m",
+        "tests.gateway.crashing_gateway",
+        str(data_dir),
+        backend.url,
+        secret,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
         assert proc.stdout is not None
