@@ -7,6 +7,7 @@ platform SDKs alone take seconds to import and only ``serve``/``demo`` need them
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +16,10 @@ import bot
 from bot.errors import GatewayError
 
 Command = Callable[[argparse.Namespace], int]
+
+# Command groups in modules of their own: each has ``add_commands(subparsers)`` that registers its
+# parsers with ``set_defaults(run=<function(args) -> int>)``. Keep their top-level imports light.
+COMMAND_MODULES = ["bot.cli_cards", "bot.cli_bindings"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     tokens_cmd.add_parser("list", help="list tokens (never the secret part)")
     revoke = tokens_cmd.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("token_id")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.add_commands(commands)
     return parser
 
 
@@ -65,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from bot import commands
 
+    _setup_logging(args)
+    run: Command | None = getattr(args, "run", None)
+    if run is not None:
+        return run(args)
+
     table: dict[str, Command] = {
         "serve": commands.serve,
         "demo": commands.demo,
@@ -72,7 +90,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         "db": commands.db,
         "tokens": commands.tokens,
     }
-    _setup_logging(args)
     return table[args.command](args)
 
 
