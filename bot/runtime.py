@@ -114,7 +114,7 @@ class Gateway:
 
     def _make_worker(self) -> OutboxWorker:
         outbox = self.settings.outbox
-        runner = JobRunner(self.store, self.clock, self.channels, self._backend)
+        runner = JobRunner(self.store, self.clock, self.channels, self._backend, self.service)
         retry = RetryStrategy(
             base=outbox.backoff_base_seconds,
             cap=outbox.backoff_cap_seconds,

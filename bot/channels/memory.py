@@ -50,6 +50,7 @@ class MemoryChannel:
         self.cards: dict[str, MemoryCard] = {}
         self._sink: InboundSink | None = None
         self._arrived = asyncio.Condition()
+        self.refused: set[str] = set()  # addresses the "platform" refuses for good
 
     async def start(self, sink: InboundSink) -> None:
         """Remember where clicks go."""
@@ -69,6 +70,8 @@ class MemoryChannel:
 
     async def send(self, card: OutgoingCard) -> SendReceipt:
         """Keep the card; a second send of the same delivery keeps one card."""
+        if card.delivery.address in self.refused:
+            raise ChannelError("user is outside the app's availability scope", retryable=False)
         held = self.cards.setdefault(
             card.delivery.id,
             MemoryCard(delivery_id=card.delivery.id, address=card.delivery.address or ""),

@@ -19,7 +19,13 @@ from bot.core.models import (
     StoredRequest,
 )
 from bot.core.ports import Backend, Channel, Clock, DecisionEvent, OutgoingCard, Store, Tx
-from bot.core.service import FORWARD_DECISION, SEND_CARD, UPDATE_CARD, refresh_cards
+from bot.core.service import (
+    FORWARD_DECISION,
+    SEND_CARD,
+    UPDATE_CARD,
+    ApprovalService,
+    refresh_cards,
+)
 from bot.errors import BackendError, ChannelError, GatewayError
 from bot.logs import bind
 
@@ -31,8 +37,14 @@ class JobRunner:
     """Runs one claimed outbox job by kind."""
 
     def __init__(
-        self, store: Store, clock: Clock, channels: Mapping[str, Channel], backend: Backend
+        self,
+        store: Store,
+        clock: Clock,
+        channels: Mapping[str, Channel],
+        backend: Backend,
+        service: ApprovalService,
     ) -> None:
+        self._service = service
         self._store = store
         self._clock = clock
         self._channels = channels
@@ -60,6 +72,10 @@ class JobRunner:
                 await tx.set_delivery_state(
                     job.ref, DeliveryState.FAILED, now, error.message, reason=error.message
                 )
+            if job.kind == SEND_CARD:
+                failed = await tx.get_delivery(job.ref)
+                if failed is not None:
+                    await self._service.reroute(tx, failed, error.message)
 
     async def _load(self, delivery_id: str) -> OutgoingCard | None:
         async with self._store.read() as tx:

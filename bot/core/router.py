@@ -34,10 +34,13 @@ class Router:
             for name in self._order
         ]
 
-    async def plan(self, tx: Tx, approver: Approver) -> RoutePlan:
-        """Where to send this approver's card, and the fallbacks."""
+    async def plan(
+        self, tx: Tx, approver: Approver, exclude: Collection[ChannelName] = ()
+    ) -> RoutePlan:
+        """Where to send this approver's card, and the fallbacks (``exclude``: already failed)."""
         addresses: dict[ChannelName, str | None] = {}
         for name in self._order:
             bound = await tx.binding_address(approver.account_id, name)
             addresses[name] = bound or self._channels[name].default_address(approver)
-        return plan_route(approver, self.offers(), addresses, self._china_regions)
+        offers = [o for o in self.offers() if o.name not in exclude]
+        return plan_route(approver, offers, addresses, self._china_regions)

@@ -114,9 +114,14 @@ class ApprovalService:
         )
 
     async def _plan(
-        self, tx: Tx, request: StoredRequest, approver: Approver, now: datetime
+        self,
+        tx: Tx,
+        request: StoredRequest,
+        approver: Approver,
+        now: datetime,
+        exclude: frozenset[str] = frozenset(),
     ) -> PlannedDelivery:
-        plan = await self._router.plan(tx, approver)
+        plan = await self._router.plan(tx, approver, exclude)
         choice = plan.choices[0] if plan.choices else None
         state = DeliveryState.QUEUED if choice else DeliveryState.UNREACHABLE
         delivery = Delivery(
@@ -141,6 +146,30 @@ class ApprovalService:
             state=state,
             reason=delivery.reason,
         )
+
+    async def reroute(self, tx: Tx, failed: Delivery, why: str) -> PlannedDelivery | None:
+        """After a permanent send failure, plan the approver's next usable channel.
+
+        Channels that already failed this approver on this request are skipped, so a chain of
+        failures ends on email or ``unreachable`` instead of looping.
+        """
+        request = await _reload(tx, failed.request_id)
+        approver = request.approver(failed.account_id)
+        if approver is None or request.status is not RequestStatus.PENDING:
+            return None
+        tried = frozenset(
+            d.channel
+            for d in request.deliveries
+            if d.account_id == failed.account_id and d.state is DeliveryState.FAILED
+        )
+        planned = await self._plan(
+            tx, request, approver, self._clock.now(), tried | {failed.channel}
+        )
+        where = planned.channel if planned.state is DeliveryState.QUEUED else "nowhere"
+        await tx.set_delivery_state(
+            failed.id, DeliveryState.FAILED, self._clock.now(), f"{why}; falling back to {where}"
+        )
+        return planned
 
     async def get(self, ticket_id: str) -> StoredRequest:
         """The request with its deliveries, their history and the decision."""
