@@ -77,17 +77,24 @@ class LarkSandbox:
         self._api.install(app)
         app.on_shutdown.append(self._hub.close)
         self._server = ThreadedServer(app)
+        self._running = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
         """Bind a free port and serve; returns once ``base_url`` is usable."""
         self._server.start()
+        self._running = True
 
     def stop(self) -> None:
-        """Close every long connection, stop serving and join the thread."""
-        if self._server.port:
-            self._server.submit(self._hub.close()).result(timeout=10)
+        """Close every long connection, stop serving and join the thread (idempotent)."""
+        if not self._running:
+            return
+        self._running = False
+        # The hub closes the sockets from aiohttp's on_shutdown, which runs after the
+        # listener is closed: a client that reconnects at once is refused instead of
+        # being accepted by a loop about to stop (the SDK's endpoint POST has no
+        # timeout and would hang forever).
         self._server.stop()
 
     @property

@@ -147,6 +147,9 @@ class OpenApi:
 
     async def ws_endpoint(self, request: web.Request) -> web.Response:
         """``POST /callback/ws/endpoint``: long-connection URL for valid credentials."""
+        if self.hub.closing:
+            # a non-200 status is a ServerException: the SDK keeps retrying, as it should
+            return web.json_response({"code": 1, "msg": "system busy"}, status=503)
         body = await self._json(request)
         failure = self._credentials_error(body.get("AppID"), body.get("AppSecret"))
         if failure is not None:

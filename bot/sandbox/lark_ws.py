@@ -81,6 +81,7 @@ class WsHub:
         self.ack_timeout = ack_timeout
         self.max_sends = max_sends
         self.hold_acks = False
+        self.closing = False
         self.connections_opened = 0
         self.pings = 0
         self.deliveries: dict[str, Delivery] = {}
@@ -106,8 +107,12 @@ class WsHub:
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
         """``GET /ws``: accept a client that discovered its URL first, then pump frames."""
         device_id = request.query.get("device_id", "")
+        if self.closing:
+            # The SDK reads these handshake headers: 503 is a ServerException, retried.
+            headers = {"handshake-status": "503", "handshake-msg": "shutting down"}
+            return web.Response(status=503, headers=headers)
         if device_id not in self._issued:
-            # The SDK turns these handshake headers into a ClientException (no retry).
+            # 403 becomes a ClientException, which stops the SDK's reconnect loop.
             headers = {"handshake-status": "403", "handshake-msg": "unknown device_id"}
             return web.Response(status=403, headers=headers)
         ws = web.WebSocketResponse(autoping=True)
@@ -135,7 +140,8 @@ class WsHub:
             method, headers, payload = parse_frame(msg.data)
             if method == CONTROL and headers.get("type") == "ping":
                 self.pings += 1
-                await conn.ws.send_bytes(pong_frame(SERVICE_ID, self.ping_interval))
+                with contextlib.suppress(ConnectionError):  # a ping racing our close
+                    await conn.ws.send_bytes(pong_frame(SERVICE_ID, self.ping_interval))
             elif method == DATA:
                 self._on_ack(headers.get("message_id", ""), payload)
 
@@ -208,7 +214,8 @@ class WsHub:
             self._forget(conn)
 
     async def close(self, _app: web.Application | None = None) -> None:
-        """Stop redelivery and close all sockets (aiohttp ``on_shutdown`` hook)."""
+        """Refuse new connections, stop redelivery, close all sockets (``on_shutdown``)."""
+        self.closing = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

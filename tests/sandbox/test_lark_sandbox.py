@@ -501,6 +501,52 @@ async def test_each_event_goes_to_one_client(sandbox: LarkSandbox) -> None:
     assert [d.sent for d in sandbox.deliveries()] == [1, 1, 1, 1]
 
 
+async def test_stop_closes_live_connections(sandbox: LarkSandbox, ws_app: WsApp) -> None:
+    started = time.monotonic()
+    sandbox.stop()  # a client is still connected and will try to reconnect
+    assert time.monotonic() - started < 2
+    assert not sandbox.connected
+
+
+# -- SDK behaviour the gateway has to live with ------------------------------------------
+
+
+async def test_sdk_handles_a_redelivered_multi_part_event_once_per_part(
+    sandbox: LarkSandbox, client: lark.Client, recorder: Recorder, ws_app: WsApp
+) -> None:
+    # The SDK keeps a completed multi-part buffer for 5 s, so every part of a
+    # redelivery completes it again: dedupe on header.event_id, not on frames.
+    message_id = send_card(client, ALICE, "Deploy?").data.message_id
+    sandbox.hold_acks(True)
+    clicking = asyncio.create_task(
+        sandbox.click(ALICE, message_id, {"action": "approve", "req": "1"}, parts=3)
+    )
+    await wait_until(lambda: any(d.acks_lost for d in sandbox.deliveries()))
+    sandbox.hold_acks(False)
+    await clicking
+    assert len(recorder.clicks) == 1 + 3
+    assert len({c.header.event_id for c in recorder.clicks}) == 1
+
+
+async def test_sdk_arequest_does_not_parse_error_bodies(
+    sandbox: LarkSandbox, client: lark.Client
+) -> None:
+    # arequest looks up "Content-Type" in httpx's lower-cased header dict, so the JSON
+    # body is never parsed: read resp.raw.content (or use request) for generic calls.
+    req = (
+        lark.BaseRequest.builder()
+        .http_method(lark.HttpMethod.POST)
+        .uri("/open-apis/interactive/v1/card/update")
+        .token_types({lark.AccessTokenType.TENANT})
+        .body({"token": "c-unknown", "card": card("x")})
+        .build()
+    )
+    assert client.request(req).code == 200740
+    answer = await client.arequest(req)
+    assert answer.code is None
+    assert json.loads(answer.raw.content)["code"] == 200740
+
+
 # -- HTTP callback mode --------------------------------------------------------------------
 
 
