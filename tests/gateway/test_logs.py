@@ -62,5 +62,11 @@ def test_redaction_of_known_shapes() -> None:
         'sent {"accessToken": "fd31abc", "appSecret": "s3cr3t"} with Bearer t-abcdef '
         "whsec_QUJDRA== sig v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="
     )
-    for secret in ("fd31abc", "s3cr3t", "t-abcdef", "QUJDRA==", "K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN"):
+    for secret in (
+        "fd31abc",
+        "s3cr3t",
+        "t-abcdef",
+        "QUJDRA==",
+        "K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN",
+    ):
         assert secret not in line
