@@ -144,6 +144,7 @@ class Gateway:
             metrics=self.metrics,
             clock=self.clock,
             channels=self.channels,
+            preview_open=self.settings.sandbox,
             extra_routes=self.extra_routes,
         )
         self._runner = web.AppRunner(create_app(deps), access_log=None, handle_signals=False)

@@ -25,6 +25,7 @@ class HttpDeps:
     clock: Clock
     channels: Mapping[str, Channel]
     extra_routes: list[web.RouteDef] = field(default_factory=list)
+    preview_open: bool = False  # /preview without a token: the embedded sandbox default
 
 
 DEPS = web.AppKey("deps", HttpDeps)

@@ -1,0 +1,212 @@
+"""``/preview``: every card as the phone shows it, with its raw payload and validation result.
+
+Support picks a state, a locale and the sample ticket or a pasted one (POSTed, since tickets
+are long). The page is plain HTML: no script runs, and the Content-Security-Policy says so, so
+even a renderer bug cannot turn ticket text into code. Pasted-ticket problems are shown on the
+page, never as a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from bot.core.models import ApprovalRequest
+from bot.errors import InvalidInput
+from bot.http.auth import Role
+from bot.http.deps import DEPS
+from bot.ticket_view import parse_ticket, view_for
+from cards import (
+    ApprovalView,
+    CardState,
+    Locale,
+    ValidationResult,
+    phone_css,
+    render_dingtalk,
+    render_email,
+    render_lark,
+    render_phone_html,
+    validate,
+)
+
+routes = web.RouteTableDef()
+E = TypeVar("E", CardState, Locale)
+
+Shown = Literal["all", "lark", "dingtalk", "email"]
+SHOWN: tuple[Shown, ...] = ("all", "lark", "dingtalk", "email")
+
+# No scripts at all; inline styles only (the phone CSS and the email's style attributes).
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+)
+
+
+@dataclass
+class Choice:
+    """What the page was asked to show."""
+
+    state: CardState = CardState.PENDING
+    locale: Locale = Locale.ZH_CN
+    channel: Shown = "all"
+    pasted: str = ""  # the ticket textarea, echoed back so a typo is easy to fix
+    use_pasted: bool = False
+
+
+@dataclass
+class PhoneCard:
+    """One platform's card: drawn, raw, and checked."""
+
+    channel: str
+    label: str
+    html: Markup
+    raw: str
+    result: ValidationResult
+
+
+@dataclass
+class EmailPreview:
+    """The email fallback: subject, both bodies, and its check."""
+
+    subject: str
+    text: str
+    html: str
+    result: ValidationResult
+
+
+@dataclass
+class Page:
+    """Everything the template draws."""
+
+    choice: Choice
+    error: str | None = None
+    error_fields: dict[str, str] = field(default_factory=dict)
+    phones: list[PhoneCard] = field(default_factory=list)
+    email: EmailPreview | None = None
+
+
+@routes.get("/preview")
+async def preview_get(request: web.Request) -> web.Response:
+    """The preview of the sample ticket, chosen by query parameters."""
+    await _authorize(request)
+    return _answer(request.query)
+
+
+@routes.post("/preview")
+async def preview_post(request: web.Request) -> web.Response:
+    """The preview of the sample or a pasted ticket, chosen by the form."""
+    await _authorize(request)
+    return _answer(await request.post())
+
+
+async def _authorize(request: web.Request) -> None:
+    deps = request.app[DEPS]
+    if not deps.preview_open:
+        await deps.auth.person(request, Role.SUPPORT, Role.ADMIN)
+
+
+def _answer(form: Mapping[str, Any]) -> web.Response:
+    choice = Choice(pasted=_text(form, "ticket"), use_pasted=_text(form, "source") == "pasted")
+    try:
+        _choose(choice, form)
+        page = build_page(choice)
+    except InvalidInput as exc:
+        # The message ends with the field list (one line for the CLI); the page lists them itself.
+        headline = exc.message.partition(": ")[0] if exc.fields else exc.message
+        page = Page(choice=choice, error=headline, error_fields=exc.fields)
+    return _html(page, status=422 if page.error else 200)
+
+
+def _text(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""  # a file upload is not a ticket
+
+
+def _choose(choice: Choice, form: Mapping[str, Any]) -> None:
+    """Fill ``choice`` from the form; an unknown value is an InvalidInput naming it."""
+    choice.state = _pick(CardState, _text(form, "state") or choice.state, "state")
+    choice.locale = _pick(Locale, _text(form, "locale") or choice.locale, "locale")
+    shown = _text(form, "channel") or choice.channel
+    if shown not in SHOWN:
+        raise InvalidInput(f"unknown channel {shown!r}", {"channel": "unknown"})
+    choice.channel = shown
+
+
+def _pick(kind: type[E], value: str, name: str) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidInput(f"unknown {name} {value!r}", {name: "unknown"}) from None
+
+
+def build_page(choice: Choice) -> Page:
+    """Render the chosen view for every chosen platform; InvalidInput for a bad ticket."""
+    ticket: ApprovalRequest | None = None
+    if choice.use_pasted:
+        if not choice.pasted.strip():
+            raise InvalidInput("paste an approval request first", {"ticket": "empty"})
+        ticket = parse_ticket(choice.pasted, "the pasted ticket")
+    view = view_for(choice.state, choice.locale, ticket)
+    page = Page(choice=choice)
+    if choice.channel in ("all", "lark"):
+        page.phones.append(_phone("lark", "Lark / Feishu", render_lark(view)))
+    if choice.channel in ("all", "dingtalk"):
+        page.phones.append(_phone("dingtalk", "DingTalk", render_dingtalk(view)))
+    if choice.channel in ("all", "email"):
+        page.email = _email(view)
+    return page
+
+
+def _phone(channel: Literal["lark", "dingtalk"], label: str, payload: dict[str, Any]) -> PhoneCard:
+    return PhoneCard(
+        channel=channel,
+        label=label,
+        # render_phone_html escapes every payload string itself (autoescaped template)
+        html=Markup(render_phone_html(channel, payload)),
+        raw=json.dumps(payload, ensure_ascii=False, indent=2),
+        result=validate(channel, payload),
+    )
+
+
+def _email(view: ApprovalView) -> EmailPreview:
+    email = render_email(view)
+    return EmailPreview(
+        subject=email.subject, text=email.text, html=email.html, result=validate("email", email)
+    )
+
+
+def _html(page: Page, status: int) -> web.Response:
+    body = (
+        _env()
+        .get_template("preview.html.j2")
+        .render(
+            page=page,
+            css=Markup(phone_css()),  # our own package file, not user input
+            states=list(CardState),
+            locales=list(Locale),
+            shown=SHOWN,
+        )
+    )
+    response = web.Response(text=body, status=status, content_type="text/html")
+    response.headers["content-security-policy"] = CSP
+    response.headers["x-content-type-options"] = "nosniff"
+    response.headers["referrer-policy"] = "no-referrer"
+    return response
+
+
+@cache
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("bot.http", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,  # a template typo fails the tests, not a support person
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
