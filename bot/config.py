@@ -70,6 +70,24 @@ class DingTalkSettings(BaseModel):
     qps: float = Field(18.0, gt=0, description="below the documented 20/s per app and API")
 
 
+class EmailSettings(BaseModel):
+    """SMTP relay for the email channel; the channel runs when ``host`` is set."""
+
+    host: str | None = None
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls (usually 587), tls (implicit, 465) or none"
+    )
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str = Field("approvals@localhost", pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+    from_name: str = "Approval Gateway"
+    timeout_seconds: float = Field(30.0, gt=0)
+    closing_emails: bool = Field(
+        False, description="send a short email when a request is decided, withdrawn or expired"
+    )
+
+
 class Settings(BaseSettings):
     """All gateway settings; see README for the table."""
 
@@ -100,6 +118,7 @@ class Settings(BaseSettings):
     lark: LarkSettings = Field(default_factory=LarkSettings)
     dingtalk: DingTalkSettings = Field(default_factory=DingTalkSettings)
     dingtalk_enterprise: DingTalkSettings = Field(default_factory=DingTalkSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
     china_regions: list[str] = Field(
         default_factory=lambda: ["cn", "cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen"],
         description="regions where DingTalk is offered",

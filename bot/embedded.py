@@ -22,6 +22,7 @@ from bot.store.bindings import BindingStore
 # name -> "module:class"; a platform lands here when its channel does.
 PLATFORMS: dict[str, str] = {
     "memory": "bot.sandbox.memory:MemoryPlatform",
+    "mail": "bot.sandbox.mail_platform:MailPlatform",
 }
 
 
