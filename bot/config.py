@@ -68,6 +68,16 @@ class DingTalkSettings(BaseModel):
     callback_token: SecretStr | None = None
     callback_aes_key: SecretStr | None = None
     qps: float = Field(18.0, gt=0, description="below the documented 20/s per app and API")
+    throttle_retry_seconds: float = Field(1.0, gt=0, description="pause after a QPS-limit 403")
+    ack_budget_seconds: float = Field(
+        3.0, gt=0, description="wait this long for a click's answer before leaving it unACKed"
+    )
+    callback_window_seconds: float = Field(
+        3600.0, gt=0, description="HTTP mode: accept callbacks this fresh (replay window)"
+    )
+    callback_route_key: str | None = Field(
+        None, description="HTTP mode: card callback route key registered for /callbacks/<name>"
+    )
 
 
 class EmailSettings(BaseModel):
@@ -105,7 +115,7 @@ class Settings(BaseSettings):
     )
     sandbox: bool = Field(True, description="run the local sandbox platforms (embedded default)")
     sandbox_platforms: list[str] = Field(
-        default_factory=lambda: ["memory"], description="which sandbox platforms to run"
+        default_factory=lambda: ["memory", "dingtalk"], description="which sandbox platforms to run"
     )
     log_level: str = "INFO"
     default_locale: str = Field("en-US", pattern=r"^(zh-CN|en-US)$")

@@ -23,6 +23,7 @@ from bot.store.bindings import BindingStore
 PLATFORMS: dict[str, str] = {
     "memory": "bot.sandbox.memory:MemoryPlatform",
     "mail": "bot.sandbox.mail_platform:MailPlatform",
+    "dingtalk": "bot.sandbox.dingtalk_platform:DingTalkPlatform",
 }
 
 

@@ -145,7 +145,7 @@ class Gateway:
             clock=self.clock,
             channels=self.channels,
             preview_open=self.settings.sandbox,
-            extra_routes=self.extra_routes,
+            extra_routes=[*self.extra_routes, *self._channel_routes()],
         )
         self._runner = web.AppRunner(create_app(deps), access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -153,6 +153,15 @@ class Gateway:
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
+
+    def _channel_routes(self) -> list[web.RouteDef]:
+        # Channels in HTTP callback mode serve their own callback URLs on the gateway's listener.
+        routes: list[web.RouteDef] = []
+        for channel in self.channels.values():
+            provider = getattr(channel, "routes", None)
+            if callable(provider):
+                routes.extend(provider())
+        return routes
 
     async def stop(self) -> None:
         """Stop accepting, finish in-flight jobs, close streams and the store."""

@@ -1,0 +1,252 @@
+"""The DingTalk channel (one class, two instances: ``dingtalk`` and ``dingtalk_enterprise``).
+
+Cards go out through the card platform's ``createAndDeliver`` as robot 1:1 cards whose buttons
+call back over the stream (``callbackType: STREAM``); ``outTrackId`` is derived from the delivery
+id, so a retried send lands on the same card. Every redraw is ``PUT /v1.0/card/instances`` merged
+by key. Clicks arrive on the ``dingtalk_stream`` connection, which runs on its own thread and
+loop (:mod:`bot.channels.dingtalk_runner`); each click hops to the gateway's loop, and the ACK
+carries the clicker's redrawn card. In ``mode = "http"`` the same clicks and messages arrive on
+``POST /callbacks/<name>`` instead (:mod:`bot.channels.dingtalk_http`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Literal
+
+import dingtalk_stream
+from aiohttp import web
+
+from bot.channels.dingtalk_api import OpenApi
+from bot.channels.dingtalk_crypto import EventCrypto
+from bot.channels.dingtalk_http import CallbackEndpoint
+from bot.channels.dingtalk_inbound import Inbound, Response, out_track_id
+from bot.channels.dingtalk_runner import GatewayStreamClient, NoAck, StreamRunner
+from bot.channels.present import card_view
+from bot.config import DingTalkSettings
+from bot.core.models import Approver
+from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
+from bot.errors import ChannelError, ConfigError
+from cards import render_dingtalk
+
+log = logging.getLogger("bot.channels.dingtalk")
+
+CREATE_AND_DELIVER = "/v1.0/card/instances/createAndDeliver"
+UPDATE_CARD = "/v1.0/card/instances"
+CARD_TOPIC = dingtalk_stream.CallbackHandler.TOPIC_CARD_CALLBACK
+CHAT_TOPIC = dingtalk_stream.ChatbotMessage.TOPIC
+BY_KEY = {"updateCardDataByKey": True, "updatePrivateDataByKey": True}
+
+
+def _required(settings: DingTalkSettings, name: str) -> tuple[str, str, str]:
+    secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
+    if not settings.client_id or not secret or not settings.robot_code:
+        raise ConfigError(f"{name}: client_id, client_secret and robot_code are all required")
+    return settings.client_id, secret, settings.robot_code
+
+
+class DingTalkChannel:
+    """Channel port implementation for one DingTalk app (stream or HTTP callback mode)."""
+
+    kind: Literal["chat", "email"] = "chat"
+    china_only = True
+
+    def __init__(self, name: str, settings: DingTalkSettings) -> None:
+        self.name = name
+        self.settings = settings
+        client_id, secret, self._robot_code = _required(settings, name)
+        self._client_id, self._secret = client_id, secret
+        self.api = OpenApi(
+            settings.api_base,
+            client_id,
+            secret,
+            qps=settings.qps,
+            retry_after=settings.throttle_retry_seconds,
+        )
+        self._inbound: Inbound | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: GatewayStreamClient | None = None
+        self._runner: StreamRunner | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self, sink: InboundSink) -> None:
+        """Open the API session and, in stream mode, the stream on its own thread."""
+        self._loop = asyncio.get_running_loop()
+        await self.api.open()
+        self._inbound = Inbound(self.name, self.settings.corp_id, sink)
+        if self.settings.mode == "stream":
+            client = GatewayStreamClient(self._client_id, self._secret, self.settings.api_base)
+            client.register_callback_handler(CARD_TOPIC, _CardHandler(self))
+            client.register_callback_handler(CHAT_TOPIC, _ChatHandler(self))
+            self._client = client
+            self._runner = StreamRunner(client.start, f"dingtalk-stream-{self.name}")
+            self._runner.start()
+        log.info("channel started", extra={"channel": self.name, "mode": self.settings.mode})
+
+    async def stop(self) -> None:
+        """Stop the stream thread (joined), then close the API session."""
+        if self._runner is not None:
+            await asyncio.to_thread(self._runner.stop)
+            self._runner = None
+        self._inbound = None
+        await self.api.close()
+        log.info("channel stopped", extra={"channel": self.name})
+
+    def health(self) -> ChannelHealth:
+        """Stream mode: is the websocket up. HTTP mode: is the channel started."""
+        if self.settings.mode == "http":
+            return ChannelHealth(connected=self._inbound is not None, detail="http callbacks")
+        if self._client is None or self._runner is None:
+            return ChannelHealth(connected=False, detail="not started")
+        state = self._client.state
+        return ChannelHealth(connected=state.connected, detail=state.detail)
+
+    def default_address(self, approver: Approver) -> str | None:
+        """DingTalk userIds come from bindings only."""
+        return None
+
+    def routes(self) -> list[web.RouteDef]:
+        """``POST /callbacks/<name>`` in HTTP mode; nothing in stream mode."""
+        if self.settings.mode != "http":
+            return []
+        endpoint = CallbackEndpoint(
+            crypto=self._crypto(),
+            app_secret=self._secret,
+            window=self.settings.callback_window_seconds,
+            inbound=lambda: self._inbound,
+            apply_click=self._apply_click,
+            reply=self._reply,
+        )
+        return [web.post(f"/callbacks/{self.name}", endpoint.handle)]
+
+    # -- cards ---------------------------------------------------------------------------
+    async def send(self, card: OutgoingCard) -> SendReceipt:
+        """Create and deliver the card to the approver's robot chat (idempotent by outTrackId)."""
+        address = card.delivery.address
+        if not address:
+            raise ChannelError("delivery has no DingTalk userId", retryable=False)
+        track_id = out_track_id(card.delivery.id)
+        body = {
+            "cardTemplateId": self.settings.card_template_id,
+            "outTrackId": track_id,
+            "callbackType": "STREAM" if self.settings.mode == "stream" else "HTTP",
+            "cardData": {"cardParamMap": self._params(card)},
+            "openSpaceId": f"dtv1.card//IM_ROBOT.{address}",
+            "imRobotOpenSpaceModel": {"supportForward": False},
+            "imRobotOpenDeliverModel": {"spaceType": "IM_ROBOT", "robotCode": self._robot_code},
+            "userIdType": 1,
+        }
+        if self.settings.callback_route_key and self.settings.mode == "http":
+            body["callbackRouteKey"] = self.settings.callback_route_key
+        answer = await self.api.call("POST", CREATE_AND_DELIVER, body)
+        _check_delivered(answer)
+        return SendReceipt(external_ref=track_id, detail="delivered to robot chat")
+
+    async def update(self, card: OutgoingCard) -> SendReceipt:
+        """Redraw the card to the request's current state (merged by key)."""
+        track_id = card.delivery.external_ref or out_track_id(card.delivery.id)
+        body = {
+            "outTrackId": track_id,
+            "cardData": {"cardParamMap": self._params(card)},
+            "cardUpdateOptions": BY_KEY,
+            "userIdType": 1,
+        }
+        await self.api.call("PUT", UPDATE_CARD, body)
+        return SendReceipt(external_ref=track_id)
+
+    @staticmethod
+    def _params(card: OutgoingCard) -> dict[str, str]:
+        return render_dingtalk(card_view(card.request, card.delivery))
+
+    # -- inbound (gateway loop) ----------------------------------------------------------
+    async def _apply_click(self, data: dict[str, Any], response: Response) -> None:
+        # HTTP mode has no ACK to carry the redraw: push it with the update API instead.
+        body: dict[str, Any] = {"outTrackId": data["outTrackId"], "cardUpdateOptions": BY_KEY}
+        if "cardData" in response:
+            body["cardData"] = response["cardData"]
+        private = response.get("userPrivateData")
+        if private and data.get("userId"):
+            body["privateData"] = {str(data["userId"]): private}
+        try:
+            await self.api.call("PUT", UPDATE_CARD, body)
+        except ChannelError as exc:
+            log.warning("clicker's card not redrawn", extra={"why": exc.message})
+
+    async def _reply(self, webhook: str, text: str, staff_id: str) -> None:
+        body = {"msgtype": "text", "text": {"content": text}, "at": {"atUserIds": [staff_id]}}
+        try:
+            await self.api.post_webhook(webhook, body)
+        except ChannelError as exc:
+            log.warning("chat reply failed", extra={"why": exc.message})
+
+    def _crypto(self) -> EventCrypto | None:
+        token, key = self.settings.callback_token, self.settings.callback_aes_key
+        if token is None or key is None:
+            return None
+        return EventCrypto(token.get_secret_value(), key.get_secret_value(), self._client_id)
+
+    # -- inbound (stream thread) ---------------------------------------------------------
+    async def on_stream(self, message: Any, chat: bool) -> tuple[int, Any]:
+        """Hand a stream frame to the gateway's loop and wait (within the budget) for the answer."""
+        loop, inbound = self._loop, self._inbound
+        if loop is None or inbound is None:
+            raise NoAck  # stopping: let the platform redeliver to the next connection
+        headers = message.headers
+        key, source = str(headers.message_id), f"stream:{headers.connection_id}"
+        work = (
+            inbound.message(key, message.data, source, self._reply)
+            if chat
+            else inbound.click(key, message.data, source)
+        )
+        waited = asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
+        waited.add_done_callback(_retrieve)
+        done, _ = await asyncio.wait({waited}, timeout=self.settings.ack_budget_seconds)
+        if not done:
+            if chat:
+                return dingtalk_stream.AckMessage.STATUS_OK, "OK"  # messages are not redelivered
+            log.warning("click answer late; leaving it for redelivery", extra={"message": key})
+            raise NoAck
+        if waited.exception() is not None:
+            log.error("click failed", exc_info=waited.exception(), extra={"message": key})
+            return dingtalk_stream.AckMessage.STATUS_SYSTEM_EXCEPTION, {}
+        return dingtalk_stream.AckMessage.STATUS_OK, ("OK" if chat else waited.result())
+
+
+def _retrieve(future: asyncio.Future[Response]) -> None:
+    # Mark a late failure as seen: it was logged where it happened.
+    if not future.cancelled():
+        future.exception()
+
+
+def _check_delivered(answer: dict[str, Any]) -> None:
+    result = answer.get("result")
+    results = result.get("deliverResults") if isinstance(result, dict) else None
+    failed = [r for r in results or [] if isinstance(r, dict) and not r.get("success", False)]
+    if answer.get("success") is False or failed:
+        why = failed[0].get("errorMsg") if failed else answer.get("message")
+        raise ChannelError(f"card not delivered: {why}", retryable=False)
+
+
+class _CardHandler(dingtalk_stream.CallbackHandler):  # type: ignore[misc]
+    """``/v1.0/card/instances/callback`` frames → the channel."""
+
+    def __init__(self, channel: DingTalkChannel) -> None:
+        super().__init__()
+        self._channel = channel
+
+    async def process(self, message: dingtalk_stream.CallbackMessage) -> tuple[int, Any]:
+        """Answer the click; the response becomes the ACK's ``data.response``."""
+        return await self._channel.on_stream(message, chat=False)
+
+
+class _ChatHandler(dingtalk_stream.CallbackHandler):  # type: ignore[misc]
+    """``/v1.0/im/bot/messages/get`` frames → the channel."""
+
+    def __init__(self, channel: DingTalkChannel) -> None:
+        super().__init__()
+        self._channel = channel
+
+    async def process(self, message: dingtalk_stream.CallbackMessage) -> tuple[int, Any]:
+        """Pass the message on; the reply goes out through its sessionWebhook."""
+        return await self._channel.on_stream(message, chat=True)

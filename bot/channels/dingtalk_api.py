@@ -1,0 +1,159 @@
+"""The DingTalk OpenAPI calls the channel makes, over aiohttp on the gateway's loop.
+
+The SDK's own card helpers use blocking ``requests`` and a process-wide endpoint, so they cannot
+serve two apps from one process; this client holds one app's credentials, token and limiter.
+
+Errors map onto the outbox's retry rules: a QPS-limit 403 is :class:`ChannelThrottled` (retried,
+never dropped), 5xx and network failures are retryable, a 400 (unknown user, bad template) is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+
+from bot.errors import ChannelError, ChannelThrottled
+
+log = logging.getLogger("bot.channels.dingtalk")
+
+TOKEN_PATH = "/v1.0/oauth2/accessToken"
+TOKEN_MARGIN = 300.0  # refresh five minutes before the platform's expiry, as the SDK does
+QPS_LIMIT_PREFIX = "Forbidden.AccessDenied.QpsLimit"
+ORG_QUOTA = "Forbidden.AccessDenied.ApiCountLimitForOrg"
+ORG_QUOTA_RETRY = 3600.0
+TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class RateLimiter:
+    """Spaces calls at most ``rate`` per second; :meth:`pause` holds every caller back."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait for this call's slot."""
+        async with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def pause(self, seconds: float) -> None:
+        """The platform throttled us: nobody calls this API again for ``seconds``."""
+        self._next = max(self._next, time.monotonic() + seconds)
+
+
+class OpenApi:
+    """One DingTalk app's v1.0 OpenAPI: token cache, per-API limiter, error mapping."""
+
+    def __init__(
+        self, base_url: str, client_id: str, client_secret: str, *, qps: float, retry_after: float
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._client_id = client_id
+        self._secret = client_secret
+        self._qps = qps
+        self._retry_after = retry_after
+        self._limiters: dict[str, RateLimiter] = {}
+        self._token: tuple[str, float] | None = None
+        self._token_lock = asyncio.Lock()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        """Create the HTTP session (on the caller's loop)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A v1.0 call with the access-token header; refreshes the token once on a 401."""
+        limiter = self._limiters.setdefault(path, RateLimiter(self._qps))
+        for attempt in (1, 2):
+            await limiter.acquire()
+            token = await self._access_token()
+            status, answer = await self._request(method, path, body, token)
+            if status == 401 and attempt == 1:
+                log.info("access token refused; refreshing", extra={"api": path})
+                self._forget_token(token)
+                continue
+            return self._check(path, status, answer, limiter)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def post_webhook(self, url: str, body: dict[str, Any]) -> None:
+        """POST to a sessionWebhook (it carries its own credential in the URL)."""
+        try:
+            async with self._http().post(url, json=body) as response:
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ChannelError(f"session reply failed: {type(exc).__name__}") from exc
+        if not isinstance(answer, dict) or answer.get("errcode", 0) != 0:
+            raise ChannelError(f"session reply refused: {answer}", retryable=False)
+
+    # -- token ---------------------------------------------------------------------------
+    async def _access_token(self) -> str:
+        async with self._token_lock:
+            if self._token is not None and time.monotonic() < self._token[1]:
+                return self._token[0]
+            body = {"appKey": self._client_id, "appSecret": self._secret}
+            status, answer = await self._request("POST", TOKEN_PATH, body, None)
+            token, expire_in = answer.get("accessToken"), answer.get("expireIn")
+            if status != 200 or not isinstance(token, str) or not isinstance(expire_in, int):
+                raise ChannelError(f"access token refused: {status} {answer.get('code')}")
+            margin = min(TOKEN_MARGIN, expire_in / 2)
+            self._token = (token, time.monotonic() + expire_in - margin)
+            log.info("access token refreshed", extra={"expires_in": expire_in})
+            return token
+
+    def _forget_token(self, token: str) -> None:
+        if self._token is not None and self._token[0] == token:
+            self._token = None
+
+    # -- transport -----------------------------------------------------------------------
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise ChannelError("the DingTalk API client is not open", retryable=False)
+        return self._session
+
+    async def _request(
+        self, method: str, path: str, body: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["x-acs-dingtalk-access-token"] = token
+        try:
+            async with self._http().request(
+                method, self._base + path, json=body, headers=headers
+            ) as response:
+                answer = await response.json(content_type=None)
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ChannelError(f"{path} failed: {type(exc).__name__}") from exc
+        return status, answer if isinstance(answer, dict) else {}
+
+    def _check(
+        self, path: str, status: int, answer: dict[str, Any], limiter: RateLimiter
+    ) -> dict[str, Any]:
+        if 200 <= status < 300:
+            return answer
+        code = str(answer.get("code", ""))
+        what = f"{path}: {status} {code} {answer.get('message', '')}".strip()
+        if status == 403 and code.startswith(QPS_LIMIT_PREFIX):
+            limiter.pause(self._retry_after)
+            log.warning("throttled by DingTalk", extra={"api": path, "code": code})
+            raise ChannelThrottled(what, retry_after=self._retry_after)
+        if status == 403 and code == ORG_QUOTA:
+            raise ChannelThrottled(what, retry_after=ORG_QUOTA_RETRY)
+        retryable = status in (401, 408, 429) or status >= 500
+        raise ChannelError(what, retryable=retryable)

@@ -1,0 +1,194 @@
+"""The ``dingtalk_stream`` client on its own thread and loop, with a reconnect loop we control.
+
+0.24.3's ``start()`` makes blocking ``requests`` calls on its loop, reads its endpoint from a
+class attribute (one per process), swallows the first ``cancel()`` and sleeps 10 s after an
+abnormal close. :class:`GatewayStreamClient` keeps the SDK's frame parsing, routing and ACKs
+(``route_message``) and replaces the connection loop: a per-app endpoint, exponential backoff
+with jitter, and a stop that stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import quote_plus, urlsplit
+
+import aiohttp
+import dingtalk_stream
+import websockets
+from dingtalk_stream.version import VERSION_STRING
+
+log = logging.getLogger("bot.channels.dingtalk")
+
+OPEN_PATH = "/v1.0/gateway/connections/open"
+BACKOFF_MIN = 0.2
+BACKOFF_MAX = 30.0
+STABLE_AFTER = 1.0  # a connection that lived this long resets the backoff
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class NoAck(Exception):
+    """Leave the frame unACKed so the platform redelivers it (the answer is not ready yet)."""
+
+
+class StreamState:
+    """Connection state shared between the SDK thread (writer) and the gateway (reader)."""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.detail = "not started"
+        self.connections = 0
+
+    def up(self, connection_id: str) -> None:
+        """A websocket is open."""
+        self.connected, self.detail = True, "connected"
+        self.connections += 1
+        log.info("stream connected", extra={"connection": connection_id})
+
+    def down(self, why: str) -> None:
+        """The websocket is gone (reconnecting or stopped)."""
+        self.connected, self.detail = False, why
+
+
+class GatewayStreamClient(dingtalk_stream.DingTalkStreamClient):  # type: ignore[misc]
+    """A stream client for one app at its own endpoint, with our reconnect loop."""
+
+    def __init__(self, client_id: str, client_secret: str, base_url: str) -> None:
+        credential = dingtalk_stream.Credential(client_id, client_secret)
+        super().__init__(credential, logger=logging.getLogger("dingtalk_stream.client"))
+        self.base_url = base_url.rstrip("/")
+        self.state = StreamState()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Connect, serve frames, reconnect with backoff; runs until cancelled."""
+        self.pre_start()
+        delay = BACKOFF_MIN
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+                while True:
+                    began = time.monotonic()
+                    try:
+                        await self._serve_once(http)
+                        why = "server closed the connection"
+                    except (OSError, aiohttp.ClientError, websockets.WebSocketException) as exc:
+                        why = f"{type(exc).__name__}: {exc}"
+                    except TimeoutError:
+                        why = "timed out"
+                    self.state.down(f"reconnecting ({why})")
+                    delay = BACKOFF_MIN if time.monotonic() - began > STABLE_AFTER else delay
+                    log.warning("stream lost; reconnecting", extra={"why": why, "delay": delay})
+                    await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                    delay = min(delay * 2, BACKOFF_MAX)
+        finally:
+            self.state.down("stopped")
+            await self._cancel_frames()
+
+    async def _serve_once(self, http: aiohttp.ClientSession) -> None:
+        endpoint, ticket = await self._open(http)
+        uri = f"{endpoint}?ticket={quote_plus(ticket)}"
+        host = urlsplit(uri).hostname or ""
+        proxy: Any = None if host in LOOPBACK else True  # never send loopback through a proxy
+        async with websockets.connect(uri, open_timeout=10, proxy=proxy) as ws:
+            self.websocket = ws
+            self.state.up(str(ws.id))
+            async for raw in ws:
+                self._spawn(self._frame(json.loads(raw)))
+
+    async def _open(self, http: aiohttp.ClientSession) -> tuple[str, str]:
+        topics = [{"type": "EVENT", "topic": "*"}] if self._is_event_required else []
+        topics += [{"type": "CALLBACK", "topic": t} for t in self.callback_handler_map]
+        body = {
+            "clientId": self.credential.client_id,
+            "clientSecret": self.credential.client_secret,
+            "subscriptions": topics,
+            "ua": f"dingtalk-sdk-python/v{VERSION_STRING}-union",
+            "localIp": "",
+        }
+        async with http.post(self.base_url + OPEN_PATH, json=body) as response:
+            answer = await response.json(content_type=None)
+            if response.status != 200 or not isinstance(answer, dict):
+                code = answer.get("code") if isinstance(answer, dict) else None
+                raise aiohttp.ClientError(f"open connection refused: {response.status} {code}")
+        return str(answer["endpoint"]), str(answer["ticket"])
+
+    async def _frame(self, message: dict[str, Any]) -> None:
+        # route_message parses, dispatches and sends the ACK; a disconnect closes the socket.
+        try:
+            if await self.route_message(message) == self.TAG_DISCONNECT:
+                await self.websocket.close()
+        except NoAck:
+            log.info("frame left unACKed for redelivery")
+        except websockets.ConnectionClosed:
+            log.info("connection closed before the ACK was sent; it will be redelivered")
+        except Exception:
+            log.exception("stream frame handling failed")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _cancel_frames(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class StreamRunner:
+    """Runs a coroutine factory on a private thread and loop; :meth:`stop` joins it."""
+
+    def __init__(self, main: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        self._main = main
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    def start(self) -> None:
+        """Start the thread; returns once its loop runs."""
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel the client, let it close its socket and tasks, and join the thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop already ended
+            loop.call_soon_threadsafe(self._cancel)
+        thread.join(timeout)
+        if thread.is_alive():
+            log.error("stream thread did not stop", extra={"thread": self._name})
+        self._thread = None
+
+    def _cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self._task = loop.create_task(self._main())
+            self._ready.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(self._task)
+            rest = asyncio.all_tasks(loop)
+            for task in rest:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            self._ready.set()
+            loop.close()
