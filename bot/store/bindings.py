@@ -1,11 +1,92 @@
-"""Bindings between cloud accounts and chat identities (account_id ↔ address per channel)."""
+"""Bindings between cloud accounts and chat identities (account_id ↔ address per channel).
+
+Every binding records who made it (``bound_by``: a token id, a CLI user, ``sandbox``), how
+(``method``: ``admin-api``, ``admin-cli``, ``import``, ``sandbox``, ...) and when.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
+import re
+from collections.abc import Iterable
 from datetime import datetime
 
-from bot.store.codec import ts
+from bot.core.models import Entity
+from bot.errors import InvalidInput
+from bot.store.codec import parse_ts, ts
 from bot.store.sqlite import SqliteStore
+from bot.store.tx import Row, SqliteTx
+
+log = logging.getLogger("bot.store.bindings")
+
+KNOWN_CHANNELS = ("dingtalk", "dingtalk_enterprise", "lark", "email", "memory")
+ACCOUNT_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")  # as the backend names approvers
+# Deliberately loose: one @, a dotted domain, no spaces or list/quoting characters. Whether the
+# mailbox exists is for the mail server (and verification) to say.
+EMAIL = re.compile(
+    r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+CHAT_ID = re.compile(r"^[A-Za-z0-9._:@+$=-]{1,256}$")
+MAX_PAGE = 500
+
+
+class Binding(Entity):
+    """One account's identity on one channel, with who bound it, how and when."""
+
+    account_id: str
+    channel: str
+    address: str
+    bound_by: str
+    method: str
+    bound_at: datetime
+
+
+class BindingPage(Entity):
+    """A page of bindings and the cursor of the next page (None on the last)."""
+
+    items: tuple[Binding, ...]
+    next_cursor: str | None = None
+
+
+def check_binding(account_id: str, channel: str, address: str) -> str:
+    """The address normalised for storage; InvalidInput naming the bad field otherwise."""
+    problems: dict[str, str] = {}
+    if not ACCOUNT_ID.match(account_id):
+        problems["account_id"] = "must be 1-128 of letters, digits and ._:@/-"
+    if channel not in KNOWN_CHANNELS:
+        problems["channel"] = f"unknown channel; known: {', '.join(KNOWN_CHANNELS)}"
+    address = address.strip()
+    if channel == "email":
+        if len(address) > 254 or not EMAIL.match(address):
+            problems["address"] = "not an email address"
+        # Domains are case-insensitive; the local part is left as given.
+        local, _, domain = address.rpartition("@")
+        address = f"{local}@{domain.lower()}"
+    elif not CHAT_ID.match(address):
+        problems["address"] = "must be 1-256 characters without spaces"
+    if problems:
+        raise InvalidInput("invalid binding", problems)
+    return address
+
+
+def encode_cursor(account_id: str, channel: str) -> str:
+    """An opaque cursor: the key of the last row of a page."""
+    return base64.urlsafe_b64encode(json.dumps([account_id, channel]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The key a cursor names; InvalidInput if it was not made by :func:`encode_cursor`."""
+    try:
+        account_id, channel = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            "invalid cursor", {"cursor": "not a cursor from a previous page"}
+        ) from None
+    if not isinstance(account_id, str) or not isinstance(channel, str):
+        raise InvalidInput("invalid cursor", {"cursor": "not a cursor from a previous page"})
+    return account_id, channel
 
 
 class BindingStore:
@@ -16,13 +97,103 @@ class BindingStore:
 
     async def set(
         self, account_id: str, channel: str, address: str, *, by: str, method: str, at: datetime
-    ) -> None:
+    ) -> Binding:
         """Bind (or re-bind) ``account_id`` on ``channel`` to ``address``."""
         async with self._store.write() as tx:
-            await tx.execute(
-                "INSERT INTO bindings (account_id, channel, address, bound_by, method, bound_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, channel) DO UPDATE SET "
-                "address = excluded.address, bound_by = excluded.bound_by, "
-                "method = excluded.method, bound_at = excluded.bound_at",
-                (account_id, channel, address, by, method, ts(at)),
+            await _upsert(tx, account_id, channel, address, by, method, at)
+        # An audit line; the address itself is personal data and stays out of the log.
+        log.info(
+            "binding set",
+            extra={"account_id": account_id, "channel": channel, "by": by, "method": method},
+        )
+        return Binding(
+            account_id=account_id,
+            channel=channel,
+            address=address,
+            bound_by=by,
+            method=method,
+            bound_at=at,
+        )
+
+    async def set_many(
+        self, rows: Iterable[tuple[str, str, str]], *, by: str, method: str, at: datetime
+    ) -> int:
+        """Bind every (account_id, channel, address) in one transaction: all or nothing."""
+        count = 0
+        async with self._store.write() as tx:
+            for account_id, channel, address in rows:
+                await _upsert(tx, account_id, channel, address, by, method, at)
+                count += 1
+        return count
+
+    async def get(self, account_id: str) -> list[Binding]:
+        """Every binding of one account, by channel."""
+        async with self._store.read() as tx:
+            rows = await tx.fetch_all(
+                "SELECT * FROM bindings WHERE account_id = ? ORDER BY channel", (account_id,)
             )
+        return [_binding(row) for row in rows]
+
+    async def list(
+        self, *, channel: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> BindingPage:
+        """One page of bindings ordered by (account_id, channel), optionally of one channel."""
+        limit = max(1, min(limit, MAX_PAGE))
+        where, params = ["1 = 1"], []
+        if channel is not None:
+            where.append("channel = ?")
+            params.append(channel)
+        if cursor is not None:
+            # Keyset paging: stable while rows are added or removed between pages.
+            where.append("(account_id, channel) > (?, ?)")
+            params.extend(decode_cursor(cursor))
+        sql = (
+            f"SELECT * FROM bindings WHERE {' AND '.join(where)} "
+            "ORDER BY account_id, channel LIMIT ?"
+        )
+        async with self._store.read() as tx:
+            rows = await tx.fetch_all(sql, (*params, limit + 1))
+        items = tuple(_binding(row) for row in rows[:limit])
+        more = len(rows) > limit
+        last = items[-1] if items else None
+        next_cursor = encode_cursor(last.account_id, last.channel) if more and last else None
+        return BindingPage(items=items, next_cursor=next_cursor)
+
+    async def remove(self, account_id: str, channel: str) -> bool:
+        """Unbind ``account_id`` on ``channel``; False when it was not bound."""
+        async with self._store.write() as tx:
+            removed = await tx.execute(
+                "DELETE FROM bindings WHERE account_id = ? AND channel = ?", (account_id, channel)
+            )
+        if removed:
+            log.info("binding removed", extra={"account_id": account_id, "channel": channel})
+        return removed == 1
+
+
+async def _upsert(
+    tx: SqliteTx,
+    account_id: str,
+    channel: str,
+    address: str,
+    by: str,
+    method: str,
+    at: datetime,
+) -> None:
+    await tx.execute(
+        "INSERT INTO bindings (account_id, channel, address, bound_by, method, bound_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, channel) DO UPDATE SET "
+        "address = excluded.address, bound_by = excluded.bound_by, "
+        "method = excluded.method, bound_at = excluded.bound_at",
+        (account_id, channel, address, by, method, ts(at)),
+    )
+
+
+def _binding(row: Row) -> Binding:
+    return Binding(
+        account_id=row["account_id"],
+        channel=row["channel"],
+        address=row["address"],
+        bound_by=row["bound_by"],
+        method=row["method"],
+        bound_at=parse_ts(row["bound_at"]),
+    )

@@ -1,0 +1,139 @@
+"""``/v1/bindings``: admins read, set and remove anyone's identity bindings.
+
+Only admin bearer tokens are accepted (support gets 403): a binding decides who receives, and
+so who can decide, an approval.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.errors import NotFound
+from bot.http.auth import Role
+from bot.http.deps import DEPS
+from bot.store.bindings import MAX_PAGE, Binding, BindingStore, check_binding
+
+routes = web.RouteTableDef()
+
+
+class BindingIn(BaseModel):
+    """Body of ``PUT /v1/bindings/{account_id}``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    channel: str = Field(min_length=1, max_length=64)
+    address: str = Field(min_length=1, max_length=256)
+
+
+class ListQuery(BaseModel):
+    """Query of ``GET /v1/bindings``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(100, ge=1, le=MAX_PAGE)
+    cursor: str | None = None
+    channel: str | None = None
+
+
+class ChannelQuery(BaseModel):
+    """Query of ``DELETE /v1/bindings/{account_id}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(min_length=1, max_length=64)
+
+
+class BindingOut(BaseModel):
+    """One binding as the API shows it."""
+
+    account_id: str
+    channel: str
+    address: str
+    bound_by: str
+    method: str
+    bound_at: datetime
+
+    @classmethod
+    def of(cls, binding: Binding) -> BindingOut:
+        """From the stored binding."""
+        return cls.model_validate(binding.model_dump())
+
+
+class BindingPageOut(BaseModel):
+    """A page of bindings; pass ``next_cursor`` as ``?cursor=`` for the next."""
+
+    items: list[BindingOut]
+    next_cursor: str | None
+
+
+class AccountBindingsOut(BaseModel):
+    """Every binding of one account (empty when it has none)."""
+
+    account_id: str
+    bindings: list[BindingOut]
+
+
+def _json(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(
+        text=model.model_dump_json(), status=status, content_type="application/json"
+    )
+
+
+def _query(request: web.Request) -> dict[str, str]:
+    # ``?cursor=`` (empty) means "not given", as clients that always send every key expect.
+    return {key: value for key, value in request.query.items() if value != ""}
+
+
+async def _admin(request: web.Request) -> tuple[BindingStore, str]:
+    deps = request.app[DEPS]
+    principal = await deps.auth.person(request, Role.ADMIN)
+    return BindingStore(deps.store), principal.name
+
+
+@routes.get("/v1/bindings")
+async def list_bindings(request: web.Request) -> web.Response:
+    """A page of every binding, optionally of one channel."""
+    repo, _ = await _admin(request)
+    query = ListQuery.model_validate(_query(request))
+    page = await repo.list(channel=query.channel, limit=query.limit, cursor=query.cursor)
+    items = [BindingOut.of(b) for b in page.items]
+    return _json(BindingPageOut(items=items, next_cursor=page.next_cursor))
+
+
+@routes.get("/v1/bindings/{account_id:.+}")
+async def show_bindings(request: web.Request) -> web.Response:
+    """One account's bindings."""
+    repo, _ = await _admin(request)
+    account_id = request.match_info["account_id"]
+    found = await repo.get(account_id)
+    return _json(
+        AccountBindingsOut(account_id=account_id, bindings=[BindingOut.of(b) for b in found])
+    )
+
+
+@routes.put("/v1/bindings/{account_id:.+}")
+async def put_binding(request: web.Request) -> web.Response:
+    """Bind (or re-bind) one account on one channel; recorded as this token's doing."""
+    repo, token_id = await _admin(request)
+    body = BindingIn.model_validate_json(await request.read())
+    account_id = request.match_info["account_id"]
+    address = check_binding(account_id, body.channel, body.address)
+    now = request.app[DEPS].clock.now()
+    binding = await repo.set(
+        account_id, body.channel, address, by=token_id, method="admin-api", at=now
+    )
+    return _json(BindingOut.of(binding))
+
+
+@routes.delete("/v1/bindings/{account_id:.+}")
+async def delete_binding(request: web.Request) -> web.Response:
+    """Unbind one account on one channel; 404 when it was not bound there."""
+    repo, _ = await _admin(request)
+    query = ChannelQuery.model_validate(_query(request))
+    account_id = request.match_info["account_id"]
+    if not await repo.remove(account_id, query.channel):
+        raise NotFound(f"{account_id} has no {query.channel} binding")
+    return web.Response(status=204)
