@@ -1,0 +1,177 @@
+"""``approval-gateway bindings``: admins manage identity bindings from the command line.
+
+Works on the database directly (the same file a running gateway uses; SQLite serialises the
+writes). Only argparse is imported at the top: the store loads when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.store.bindings import Binding, BindingStore
+
+CSV_COLUMNS = ("account_id", "channel", "address")
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``bindings list|show|set|remove|import|export``."""
+    group = subparsers.add_parser("bindings", help="account ↔ chat/email identity bindings")
+    cmd = group.add_subparsers(dest="bindings_command", required=True, metavar="COMMAND")
+    listing = cmd.add_parser("list", help="every binding (optionally of one channel)")
+    listing.add_argument("--channel")
+    listing.set_defaults(run=_run(_list))
+    show = cmd.add_parser("show", help="one account's bindings")
+    show.add_argument("account_id")
+    show.set_defaults(run=_run(_show))
+    put = cmd.add_parser("set", help="bind an account on a channel")
+    put.add_argument("account_id")
+    put.add_argument("--channel", required=True)
+    put.add_argument("--address", required=True)
+    put.set_defaults(run=_run(_set))
+    remove = cmd.add_parser("remove", help="unbind an account on a channel")
+    remove.add_argument("account_id")
+    remove.add_argument("--channel", required=True)
+    remove.set_defaults(run=_run(_remove))
+    load = cmd.add_parser("import", help="bind every row of a CSV (account_id,channel,address)")
+    load.add_argument("file", type=Path)
+    load.set_defaults(run=_run(_import))
+    cmd.add_parser("export", help="every binding as CSV on stdout").set_defaults(run=_run(_export))
+
+
+def _run(work: Any) -> Any:
+    """Wrap ``work(args, repo) -> int`` as a CLI command with an open store."""
+
+    def command(args: argparse.Namespace) -> int:
+        import asyncio
+
+        from bot.config import load_settings
+        from bot.store.bindings import BindingStore
+        from bot.store.sqlite import SqliteStore
+
+        async def main() -> int:
+            store = SqliteStore(load_settings(args.config).db_path)
+            await store.open()
+            try:
+                result: int = await work(args, BindingStore(store))
+                return result
+            finally:
+                await store.close()
+
+        return asyncio.run(main())
+
+    return command
+
+
+def _who() -> str:
+    """``cli:<os user>``: who bound it, as far as the command line can tell."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _now() -> Any:
+    from bot.clock import SystemClock
+
+    return SystemClock().now()
+
+
+def _line(b: Binding) -> str:
+    when = b.bound_at.strftime("%Y-%m-%d %H:%M")
+    return f"{b.account_id}\t{b.channel}\t{b.address}\t{b.method}\t{b.bound_by}\t{when}"
+
+
+async def _list(args: argparse.Namespace, repo: BindingStore) -> int:
+    cursor: str | None = None
+    while True:
+        page = await repo.list(channel=args.channel, limit=500, cursor=cursor)
+        for binding in page.items:
+            print(_line(binding))
+        if page.next_cursor is None:
+            return 0
+        cursor = page.next_cursor
+
+
+async def _show(args: argparse.Namespace, repo: BindingStore) -> int:
+    found = await repo.get(args.account_id)
+    for binding in found:
+        print(_line(binding))
+    if not found:
+        print(f"{args.account_id} has no bindings", file=sys.stderr)
+    return 0 if found else 1
+
+
+async def _set(args: argparse.Namespace, repo: BindingStore) -> int:
+    from bot.store.bindings import check_binding
+
+    address = check_binding(args.account_id, args.channel, args.address)
+    binding = await repo.set(
+        args.account_id, args.channel, address, by=_who(), method="admin-cli", at=_now()
+    )
+    print(_line(binding))
+    return 0
+
+
+async def _remove(args: argparse.Namespace, repo: BindingStore) -> int:
+    from bot.errors import NotFound
+
+    if not await repo.remove(args.account_id, args.channel):
+        raise NotFound(f"{args.account_id} has no {args.channel} binding")
+    print(f"{args.account_id} unbound on {args.channel}")
+    return 0
+
+
+async def _import(args: argparse.Namespace, repo: BindingStore) -> int:
+    rows = _read_csv(args.file)
+    count = await repo.set_many(rows, by=_who(), method="import", at=_now())
+    print(f"imported {count} bindings from {args.file}")
+    return 0
+
+
+def _read_csv(path: Path) -> list[tuple[str, str, str]]:
+    """Every row checked before anything is written; InvalidInput names the bad line."""
+    import csv
+
+    from bot.errors import ConfigError, InvalidInput
+    from bot.store.bindings import check_binding
+
+    if not path.is_file():
+        raise ConfigError(f"no such file: {path}")
+    rows: list[tuple[str, str, str]] = []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
+            raise InvalidInput(f"{path}: the header must be {','.join(CSV_COLUMNS)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                account_id, channel = (
+                    (row["account_id"] or "").strip(),
+                    (row["channel"] or "").strip(),
+                )
+                rows.append(
+                    (account_id, channel, check_binding(account_id, channel, row["address"] or ""))
+                )
+            except InvalidInput as exc:
+                problems = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+                raise InvalidInput(f"{path} line {line}: {problems}") from None
+    return rows
+
+
+async def _export(args: argparse.Namespace, repo: BindingStore) -> int:
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    cursor: str | None = None
+    while True:
+        page = await repo.list(limit=500, cursor=cursor)
+        writer.writerows((b.account_id, b.channel, b.address) for b in page.items)
+        if page.next_cursor is None:
+            return 0
+        cursor = page.next_cursor
