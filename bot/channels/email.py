@@ -19,7 +19,7 @@ from bot.channels.present import card_view
 from bot.config import EmailSettings
 from bot.core.models import Approver, RequestStatus
 from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
-from bot.errors import ChannelError
+from bot.errors import ChannelError, ConfigError
 from cards.email import render_email
 
 log = logging.getLogger("bot.channels.email")
@@ -100,7 +100,7 @@ class EmailChannel:
 
     def __init__(self, settings: EmailSettings) -> None:
         if not settings.host:
-            raise ChannelError("email host is not configured", retryable=False)
+            raise ConfigError("APPROVAL_GATEWAY_EMAIL__HOST is not set")
         self.settings = settings
 
     async def start(self, sink: InboundSink) -> None:
