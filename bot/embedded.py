@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
+from bot.channels.factory import configured_channels
 from bot.channels.memory import MemoryChannel
 from bot.config import Settings, ensure_backend_secret
 from bot.core.ports import Channel
@@ -80,11 +81,15 @@ async def start(settings: Settings) -> Embedded:
     """Start the gateway, with sandbox platforms and backend where the settings ask for them."""
     backend, backend_url = await _backend(settings)
     platforms = [load_platform(n) for n in settings.sandbox_platforms] if settings.sandbox else []
-    channels: dict[str, Channel] = {}
+    # Configured (real) channels first; a sandbox platform never shadows a real platform.
+    channels: dict[str, Channel] = configured_channels(settings)
     try:
         for platform in platforms:
             platform.start(settings)
-            channels.update(platform.channels())
+            for name, channel in platform.channels().items():
+                channels.setdefault(name, channel)
+        if not channels:
+            raise ConfigError("no channel is configured (and the sandbox is off)")
         gateway = Gateway(settings=settings, channels=channels, backend_url=backend_url)
         await gateway.start()
     except BaseException:

@@ -33,6 +33,8 @@ def fast_settings(data_dir: Path, **overrides: object) -> Settings:
         "sandbox": True,
         "backend_url": None,
         "outbox": FAST_OUTBOX,
+        # The core tests need only the memory platform; channel tests ask for theirs.
+        "sandbox_platforms": ["memory"],
     }
     values.update(overrides)
     return load_settings(None, **values)

@@ -47,8 +47,13 @@ async def test_idempotent_resubmit_gives_the_same_answer_and_writes_nothing(stac
 
 
 async def test_same_webhook_id_with_another_body_is_a_conflict(stack: object) -> None:
-    gateway, backend, _ = parts(stack)
-    await backend.submit(sample_ticket("T-A", [approver("a1", "Ann")]), webhook_id="msg_x")
+    gateway, backend, memory = parts(stack)
+    _, receipt = await backend.submit(
+        sample_ticket("T-A", [approver("a1", "Ann")]), webhook_id="msg_x"
+    )
+    # Let the card go out first, so the worker's own writes don't change the counts below.
+    await asyncio.wait_for(memory.wait_for(receipt["deliveries"][0]["delivery_id"]), 10)
+    await asyncio.sleep(0.1)
     before = row_counts(gateway.gateway.settings.db_path)
     status, body = await backend.submit(
         sample_ticket("T-B", [approver("a1", "Ann")]), webhook_id="msg_x"
