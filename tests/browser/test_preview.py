@@ -180,7 +180,13 @@ async def test_hostile_ticket_text_renders_as_text(stack: object, tab: Tab) -> N
 
 
 async def test_preview_needs_a_support_token_outside_the_sandbox(tmp_path: Path) -> None:
-    settings = fast_settings(tmp_path / "d", sandbox=False, backend_url="http://127.0.0.1:9/")
+    # Outside the sandbox a deployment needs a real channel; nothing is sent in this test.
+    settings = fast_settings(
+        tmp_path / "d",
+        sandbox=False,
+        backend_url="http://127.0.0.1:9/",
+        email={"host": "127.0.0.1"},
+    )
     stack = await start(settings)
     try:
         url = _url(stack)
