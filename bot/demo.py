@@ -83,7 +83,9 @@ async def _flow(embedded: Embedded) -> None:
     await _until("cards sent", lambda: _all_in(backend, ticket_id, "sent"))
     for seat in seats:
         _say("card sent", f"{seat.display_name} ({seat.account_id}) via {seat.channel}")
-    await _decide(embedded, seats[0], deliveries[seats[0].account_id], ticket_id)
+    # The click goes through a real platform protocol when one runs; memory is the fallback.
+    clicker = next((s for s in seats if s.channel != "memory"), seats[0])
+    await _decide(embedded, clicker, deliveries[clicker.account_id], ticket_id)
     await _until("cards updated", lambda: _all_in(backend, ticket_id, "updated"))
     for seat in seats:
         state = embedded.platform_of(seat.channel).card_state(seat, deliveries[seat.account_id])
