@@ -51,6 +51,15 @@ class LarkSettings(BaseModel):
     receive_id_type: Literal["open_id", "user_id", "union_id", "email"] = "open_id"
     app_qps: float = Field(45.0, gt=0, description="below the documented 50/s per app")
     user_qps: float = Field(4.5, gt=0, description="below the documented 5/s per user")
+    throttle_retry_seconds: float = Field(
+        1.0, gt=0, description="pause after a 429 that carries no x-ogw-ratelimit-reset"
+    )
+    ack_budget_seconds: float = Field(
+        2.5, gt=0, description="answer a click within this (the platform allows 3 s)"
+    )
+    callback_window_seconds: float = Field(
+        300.0, gt=0, description="HTTP mode: accept callbacks this fresh (replay window)"
+    )
 
 
 class DingTalkSettings(BaseModel):
@@ -115,7 +124,8 @@ class Settings(BaseSettings):
     )
     sandbox: bool = Field(True, description="run the local sandbox platforms (embedded default)")
     sandbox_platforms: list[str] = Field(
-        default_factory=lambda: ["memory", "dingtalk"], description="which sandbox platforms to run"
+        default_factory=lambda: ["memory", "dingtalk", "lark"],
+        description="which sandbox platforms to run",
     )
     log_level: str = "INFO"
     default_locale: str = Field("en-US", pattern=r"^(zh-CN|en-US)$")

@@ -25,6 +25,7 @@ PLATFORMS: dict[str, str] = {
     "memory": "bot.sandbox.memory:MemoryPlatform",
     "mail": "bot.sandbox.mail_platform:MailPlatform",
     "dingtalk": "bot.sandbox.dingtalk_platform:DingTalkPlatform",
+    "lark": "bot.sandbox.lark_platform:LarkPlatform",
 }
 
 

@@ -1,0 +1,361 @@
+"""The Lark/Feishu channel: approval cards as direct messages, clicks over the long connection.
+
+Cards (JSON 2.0, ``update_multi``) go out with ``im/v1/messages`` to the approver's bound identity
+(``receive_id_type``), with a ``uuid`` derived from the delivery id so a retried send is not shown
+twice; every redraw PATCHes that message. Clicks (``card.action.trigger``) and chat messages
+(``im.message.receive_v1``) arrive on ``lark_oapi.ws.Client`` running on its own thread and loop
+(:mod:`bot.channels.lark_runner`); the SDK's handlers are synchronous, so each event hops to the
+gateway's loop and the handler waits, within the platform's 3 s budget, for the toast and the
+clicker's redrawn card that go back in the ACK. A click that takes longer is answered with a
+"processing" toast and the card follows through the delayed-update API. In ``mode = "http"`` the
+same events arrive on ``POST /callbacks/lark`` (:mod:`bot.channels.lark_http`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal
+
+import httpx
+import lark_oapi as lark
+from aiohttp import web
+from lark_oapi.api.im.v1 import (
+    CreateMessageRequest,
+    CreateMessageRequestBody,
+    PatchMessageRequest,
+    PatchMessageRequestBody,
+)
+from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
+
+from bot.channels.lark_api import Limits, TenantToken, build_client, check, option, token_refused
+from bot.channels.lark_http import CURRENT, CallbackEndpoint, Replayed
+from bot.channels.lark_inbound import LarkInbound, Response, event_id
+from bot.channels.lark_runner import WsRunner
+from bot.channels.present import card_view
+from bot.config import LarkSettings, Settings
+from bot.core.models import Approver
+from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
+from bot.errors import ChannelError, ConfigError
+from cards import render_lark
+
+log = logging.getLogger("bot.channels.lark")
+
+CARD_UPDATE = "/open-apis/interactive/v1/card/update"
+PROCESSING = {
+    "type": "info",
+    "content": "Your choice is being recorded; the card will update shortly.",
+    "i18n": {
+        "en_us": "Your choice is being recorded; the card will update shortly.",
+        "zh_cn": "正在记录你的审批意见，卡片稍后更新。",
+    },
+}
+Call = Callable[[lark.RequestOption], Any]  # the SDK call: an awaitable of its response
+
+
+def lark_channel(settings: Settings) -> LarkChannel | None:
+    """The Lark channel when ``settings.lark.app_id`` is set, else None."""
+    if not settings.lark.app_id:
+        return None
+    return LarkChannel(settings.lark)
+
+
+def message_uuid(delivery_id: str) -> str:
+    """The send's idempotency key: stable per delivery, within the platform's 50 characters."""
+    return hashlib.sha256(delivery_id.encode()).hexdigest()[:32]
+
+
+def _secret(value: Any) -> str:
+    return str(value.get_secret_value()) if value is not None else ""
+
+
+class LarkChannel:
+    """Channel port implementation for one Lark/Feishu app (long connection or HTTP callbacks)."""
+
+    kind: Literal["chat", "email"] = "chat"
+
+    def __init__(self, settings: LarkSettings, name: str = "lark") -> None:
+        secret = _secret(settings.app_secret)
+        if not settings.app_id or not secret:
+            raise ConfigError(f"{name}: app_id and app_secret are both required")
+        if settings.mode == "http" and not (settings.encrypt_key and settings.verification_token):
+            raise ConfigError(f"{name}: HTTP mode needs encrypt_key and verification_token")
+        self.name = name
+        self.settings = settings
+        self._app_id, self._secret = settings.app_id, secret
+        self.client = build_client(settings.app_id, secret, settings.domain)
+        self.token = TenantToken(self.client, settings.app_id, secret)
+        self.limits = Limits(settings.app_qps, settings.user_qps)
+        self._inbound: LarkInbound | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: WsRunner | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self, sink: InboundSink) -> None:
+        """Take the sink and, in stream mode, open the long connection on its own thread."""
+        self._loop = asyncio.get_running_loop()
+        self._inbound = LarkInbound(self.name, self.settings.receive_id_type, sink)
+        if self.settings.mode == "stream":
+            self._runner = WsRunner(self._build_ws, f"lark-ws-{self.name}")
+            await asyncio.to_thread(self._runner.start)
+        log.info("channel started", extra={"channel": self.name, "mode": self.settings.mode})
+
+    async def stop(self) -> None:
+        """Stop the long connection (thread joined), then stop taking events."""
+        if self._runner is not None:
+            await asyncio.to_thread(self._runner.stop)
+            self._runner = None
+        self._inbound = None
+        log.info("channel stopped", extra={"channel": self.name})
+
+    def health(self) -> ChannelHealth:
+        """Stream mode: is the long connection up. HTTP mode: is the channel started."""
+        if self.settings.mode == "http":
+            return ChannelHealth(connected=self._inbound is not None, detail="http callbacks")
+        runner = self._runner
+        if runner is None:
+            return ChannelHealth(connected=False, detail="not started")
+        if runner.connected:
+            return ChannelHealth(connected=True, detail="connected")
+        return ChannelHealth(connected=False, detail=runner.failure or "reconnecting")
+
+    def default_address(self, approver: Approver) -> str | None:
+        """Lark identities come from bindings only."""
+        return None
+
+    def routes(self) -> list[web.RouteDef]:
+        """``POST /callbacks/<name>`` in HTTP mode; nothing in stream mode."""
+        if self.settings.mode != "http":
+            return []
+        dispatcher = self._dispatcher(
+            _secret(self.settings.encrypt_key), _secret(self.settings.verification_token), "http"
+        )
+        endpoint = CallbackEndpoint(
+            dispatcher=dispatcher,
+            window=self.settings.callback_window_seconds,
+            inbound=lambda: self._inbound,
+        )
+        return [web.post(f"/callbacks/{self.name}", endpoint.handle)]
+
+    # -- cards ---------------------------------------------------------------------------
+    async def send(self, card: OutgoingCard) -> SendReceipt:
+        """Send the card as a direct message (idempotent by ``uuid``); returns its message_id."""
+        address = card.delivery.address
+        if not address:
+            raise ChannelError("delivery has no Lark identity", retryable=False)
+        content = _content(card)
+        uuid = message_uuid(card.delivery.id)
+
+        def create(opt: lark.RequestOption) -> Any:
+            body = (
+                CreateMessageRequestBody.builder()
+                .receive_id(address)
+                .msg_type("interactive")
+                .content(content)
+                .uuid(uuid)
+                .build()
+            )
+            request = (
+                CreateMessageRequest.builder()
+                .receive_id_type(self.settings.receive_id_type)
+                .request_body(body)
+                .build()
+            )
+            return self.client.im.v1.message.acreate(request, opt)
+
+        answer = await self._call("im.message.create", address, create)
+        message_id = str(answer.data.message_id)
+        return SendReceipt(external_ref=message_id, detail="sent as a direct message")
+
+    async def update(self, card: OutgoingCard) -> SendReceipt:
+        """PATCH the delivered card to the request's current state."""
+        message_id = card.delivery.external_ref
+        if not message_id:
+            raise ChannelError("delivery has no Lark message id to update", retryable=False)
+        content = _content(card)
+
+        def patch(opt: lark.RequestOption) -> Any:
+            body = PatchMessageRequestBody.builder().content(content).build()
+            request = (
+                PatchMessageRequest.builder().message_id(message_id).request_body(body).build()
+            )
+            return self.client.im.v1.message.apatch(request, opt)
+
+        await self._call("im.message.patch", card.delivery.address, patch)
+        return SendReceipt(external_ref=message_id)
+
+    async def send_text(self, open_id: str, text: str) -> None:
+        """A plain text message to ``open_id`` (the answer to a chat message)."""
+        content = json.dumps({"text": text}, ensure_ascii=False)
+
+        def create(opt: lark.RequestOption) -> Any:
+            body = (
+                CreateMessageRequestBody.builder()
+                .receive_id(open_id)
+                .msg_type("text")
+                .content(content)
+                .build()
+            )
+            request = (
+                CreateMessageRequest.builder().receive_id_type("open_id").request_body(body).build()
+            )
+            return self.client.im.v1.message.acreate(request, opt)
+
+        await self._call("im.message.create", open_id, create)
+
+    async def delayed_update(self, token: str, card: dict[str, Any]) -> None:
+        """Replace a clicked card after the callback was answered (the click's token)."""
+
+        def post(opt: lark.RequestOption) -> Any:
+            request = (
+                lark.BaseRequest.builder()
+                .http_method(lark.HttpMethod.POST)
+                .uri(CARD_UPDATE)
+                .token_types({lark.AccessTokenType.TENANT})
+                .body({"token": token, "card": card})
+                .build()
+            )
+            return self.client.arequest(request, opt)
+
+        await self._call("interactive.card.update", None, post)
+
+    async def _call(self, api: str, user: str | None, make: Call) -> Any:
+        """One OpenAPI call: limiters, our tenant token (refreshed once if refused), errors."""
+        for attempt in (1, 2):
+            await self.limits.acquire(user)
+            token = await self.token.get()
+            try:
+                answer = await make(option(token))
+            except (httpx.HTTPError, ValueError) as exc:
+                raise ChannelError(f"{api} failed: {type(exc).__name__}") from exc
+            if attempt == 1 and token_refused(answer):
+                log.info("tenant token refused; refreshing", extra={"api": api})
+                self.token.forget()
+                continue
+            check(api, answer, self.limits, user, self.settings.throttle_retry_seconds)
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- inbound (SDK thread: the long connection's loop, or a worker in HTTP mode) ----------
+    def _build_ws(self) -> Any:
+        return lark.ws.Client(
+            self._app_id,
+            self._secret,
+            log_level=lark.LogLevel.WARNING,
+            event_handler=self._dispatcher("", "", "stream"),
+            domain=self.settings.domain.rstrip("/"),
+        )
+
+    def _dispatcher(self, encrypt_key: str, token: str, source: str) -> Any:
+        return (
+            lark.EventDispatcherHandler.builder(encrypt_key, token)
+            .register_p2_card_action_trigger(lambda data: self._on_card(data, source))
+            .register_p2_im_message_receive_v1(lambda data: self._on_message(data, source))
+            .build()
+        )
+
+    def _on_card(self, data: Any, source: str) -> P2CardActionTriggerResponse:
+        event = json.loads(lark.JSON.marshal(data))
+        inbound = self._require_inbound()
+        handoff = Handoff()
+        work = self._click(inbound, event, source, handoff)
+        response = self._hop(work, handoff)
+        return P2CardActionTriggerResponse(
+            response if response is not None else {"toast": PROCESSING}
+        )
+
+    def _on_message(self, data: Any, source: str) -> None:
+        event = json.loads(lark.JSON.marshal(data))
+        inbound = self._require_inbound()
+        self._hop(self._message(inbound, event, source), Handoff())
+
+    def _require_inbound(self) -> LarkInbound:
+        inbound = self._inbound
+        if inbound is None or self._loop is None:
+            raise ChannelError("the Lark channel is not started")
+        return inbound
+
+    def _hop(self, work: Coroutine[Any, Any, Response], handoff: Handoff) -> Response | None:
+        """Run ``work`` on the gateway's loop; its answer, or None when the budget ran out."""
+        state = CURRENT.get(None)
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        try:
+            answer = future.result(timeout=self.settings.ack_budget_seconds)
+        except concurrent.futures.TimeoutError:
+            if handoff.give_up():
+                log.warning("event answered before it was handled; the card follows later")
+                return None
+            answer = future.result()  # it finished as we gave up: the answer is there
+        except Replayed:
+            if state is not None:
+                state.replayed = True
+            raise
+        if state is not None:
+            state.handled = True
+        return answer
+
+    # -- inbound (gateway loop) ----------------------------------------------------------
+    async def _click(
+        self, inbound: LarkInbound, event: dict[str, Any], source: str, handoff: Handoff
+    ) -> Response:
+        self._refuse_replay(inbound, event, source)
+        response = await inbound.click(event, source)
+        card = response.get("card")
+        token = str(event.get("event", {}).get("token") or "")
+        if handoff.finish() and isinstance(card, dict) and token:
+            try:
+                await self.delayed_update(token, card["data"])
+            except ChannelError as exc:
+                log.warning("clicker's card not redrawn", extra={"why": exc.message})
+        return response
+
+    async def _message(self, inbound: LarkInbound, event: dict[str, Any], source: str) -> Response:
+        self._refuse_replay(inbound, event, source)
+        return await inbound.message(event, source, self._reply)
+
+    @staticmethod
+    def _refuse_replay(inbound: LarkInbound, event: dict[str, Any], source: str) -> None:
+        # Over the long connection a repeat is a redelivery and gets the first answer; over
+        # HTTP nothing legitimate repeats an event we answered, so a repeat is refused.
+        if source == "http" and inbound.seen(event_id(event)):
+            raise Replayed(event_id(event))
+
+    async def _reply(self, open_id: str, text: str) -> None:
+        try:
+            await self.send_text(open_id, text)
+        except ChannelError as exc:
+            log.warning("chat reply failed", extra={"why": exc.message})
+
+
+class Handoff:
+    """Who had the answer first: the waiting handler, or the work after the handler gave up."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = "waiting"
+
+    def finish(self) -> bool:
+        """The work is done; True when the handler already gave up (deliver the card late)."""
+        with self._lock:
+            if self._state == "late":
+                return True
+            self._state = "done"
+            return False
+
+    def give_up(self) -> bool:
+        """The budget ran out; False when the work finished meanwhile (take its answer)."""
+        with self._lock:
+            if self._state == "done":
+                return False
+            self._state = "late"
+            return True
+
+
+def _content(card: OutgoingCard) -> str:
+    return json.dumps(render_lark(card_view(card.request, card.delivery)), ensure_ascii=False)
