@@ -26,6 +26,17 @@ log = logging.getLogger("bot.channels.lark")
 
 _OWNER = threading.Lock()  # the SDK's module-global loop admits one long connection per process
 _IMPORT_LOOP = wsc.loop
+_STOPPING = threading.Event()
+
+
+class _QuietStop(logging.Filter):
+    """Drops the SDK's error-level "receive message loop exit" caused by our own stop."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_STOPPING.is_set() and "receive message loop exit" in record.getMessage())
+
+
+logging.getLogger("Lark").addFilter(_QuietStop())
 
 
 class WsRunner:
@@ -69,6 +80,7 @@ class WsRunner:
 
     async def _shutdown(self) -> None:
         client = self._client
+        _STOPPING.set()
         if client is not None:
             client._auto_reconnect = False
             client._ping_interval = 0  # the ping loop sleeps this long in a finally block
@@ -101,6 +113,7 @@ class WsRunner:
         finally:
             self._ready.set()
             self._drain(loop)
+            _STOPPING.clear()
             wsc.loop = _IMPORT_LOOP
             _OWNER.release()
 

@@ -250,7 +250,10 @@ async def test_chat_messages_are_taken_and_stop_leaves_no_thread(tmp_path: Path)
         await sandbox.wait_connected()
         await embedded.seat("lark", "a1", "Ann")
         await sandbox.send_text("ou_a1", "hello")  # returns once ACKed
-        assert [m.sender for m in sandbox.messages("ou_a1")] == ["user"]
+        held = sandbox.messages("ou_a1")
+        assert held[0].sender == "user" and held[0].content == {"text": "hello"}
+        # Whatever the gateway answers comes back as the bot's text in the same chat.
+        assert all(m.sender == "bot" and m.msg_type == "text" for m in held[1:])
         assert lark_threads()
     finally:
         await embedded.stop()
