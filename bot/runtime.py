@@ -24,6 +24,7 @@ from bot.core.models import ActionResult, InboundAction
 from bot.core.ports import Channel, Clock, InboundMessage
 from bot.core.retry import RetryStrategy
 from bot.core.router import Router
+from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
 from bot.http.app import create_app
 from bot.http.auth import Authenticator, WebhookVerifier
@@ -39,9 +40,10 @@ log = logging.getLogger("bot.runtime")
 class ServiceSink:
     """Hands what channels receive to the domain, counting clicks on the way."""
 
-    def __init__(self, service: ApprovalService, metrics: Metrics) -> None:
+    def __init__(self, service: ApprovalService, metrics: Metrics, selfbind: SelfBinding) -> None:
         self._service = service
         self._metrics = metrics
+        self._selfbind = selfbind
 
     async def action(self, action: InboundAction) -> ActionResult:
         """A click from any channel."""
@@ -58,8 +60,8 @@ class ServiceSink:
         return result
 
     async def message(self, message: InboundMessage) -> str | None:
-        """A chat message to the bot; nothing is answered yet."""
-        return None
+        """A chat message to the bot: ``bind CODE``, or a hint on how to bind."""
+        return await self._selfbind.answer(message)
 
 
 class _LateWakeup:
@@ -85,6 +87,7 @@ class Gateway:
     service: ApprovalService = field(init=False)
     worker: OutboxWorker = field(init=False)
     metrics: Metrics = field(init=False)
+    selfbind: SelfBinding = field(init=False)
     url: str = field(init=False, default="")
     _backend: WebhookBackend = field(init=False)
     _runner: web.AppRunner | None = field(init=False, default=None)
@@ -105,7 +108,8 @@ class Gateway:
         )
         self.worker = self._make_worker()
         wakeup.target = self.worker
-        sink = ServiceSink(self.service, self.metrics)
+        self.selfbind = SelfBinding(self.store, self.clock)
+        sink = ServiceSink(self.service, self.metrics, self.selfbind)
         for channel in self.channels.values():
             await channel.start(sink)
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
@@ -139,6 +143,7 @@ class Gateway:
         )
         deps = HttpDeps(
             service=self.service,
+            selfbind=self.selfbind,
             auth=auth,
             store=self.store,
             metrics=self.metrics,

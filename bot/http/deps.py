@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from bot.core.ports import Channel, Clock
+from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
 from bot.http.auth import Authenticator
 from bot.metrics import Metrics
@@ -19,6 +20,7 @@ class HttpDeps:
     """Services behind the routes."""
 
     service: ApprovalService
+    selfbind: SelfBinding
     auth: Authenticator
     store: SqliteStore
     metrics: Metrics

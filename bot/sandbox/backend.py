@@ -155,7 +155,8 @@ class SandboxBackend:
             aiohttp.ClientSession() as session,
             session.request(method, self.gateway_url + path, data=raw, headers=headers) as response,
         ):
-            return response.status, await response.json()
+            text = await response.text()
+            return response.status, json.loads(text) if text else None
 
     async def submit(
         self, ticket: dict[str, Any], *, webhook_id: str | None = None

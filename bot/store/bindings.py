@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bot.core.models import Entity
 from bot.errors import InvalidInput
-from bot.store.codec import parse_ts, ts
+from bot.store.codec import parse_ts
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import Row, SqliteTx
 
@@ -179,13 +179,7 @@ async def _upsert(
     method: str,
     at: datetime,
 ) -> None:
-    await tx.execute(
-        "INSERT INTO bindings (account_id, channel, address, bound_by, method, bound_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, channel) DO UPDATE SET "
-        "address = excluded.address, bound_by = excluded.bound_by, "
-        "method = excluded.method, bound_at = excluded.bound_at",
-        (account_id, channel, address, by, method, ts(at)),
-    )
+    await tx.set_binding(account_id, channel, address, by, method, at)
 
 
 def _binding(row: Row) -> Binding:

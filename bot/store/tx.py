@@ -254,6 +254,47 @@ class SqliteTx:
         )
         return str(row["address"]) if row else None
 
+    async def set_binding(
+        self,
+        account_id: str,
+        channel: ChannelName,
+        address: str,
+        by: str,
+        method: str,
+        at: datetime,
+    ) -> None:
+        await self.execute(
+            "INSERT INTO bindings (account_id, channel, address, bound_by, method, bound_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, channel) DO UPDATE SET "
+            "address = excluded.address, bound_by = excluded.bound_by, "
+            "method = excluded.method, bound_at = excluded.bound_at",
+            (account_id, channel, address, by, method, ts(at)),
+        )
+
+    async def binding_owner(self, channel: ChannelName, address: str) -> str | None:
+        row = await self.fetch_one(
+            "SELECT account_id FROM bindings WHERE channel = ? AND address = ?", (channel, address)
+        )
+        return str(row["account_id"]) if row else None
+
+    async def put_binding_code(
+        self, code_hash: str, account_id: str, at: datetime, expires_at: datetime
+    ) -> None:
+        await self.execute("DELETE FROM binding_codes WHERE expires_at < ?", (ts(at),))
+        await self.execute(
+            "INSERT INTO binding_codes (code_hash, account_id, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?)",
+            (code_hash, account_id, ts(at), ts(expires_at)),
+        )
+
+    async def take_binding_code(self, code_hash: str, now: datetime) -> str | None:
+        row = await self.fetch_one(
+            "UPDATE binding_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL "
+            "AND expires_at > ? RETURNING account_id",
+            (ts(now), code_hash, ts(now)),
+        )
+        return str(row["account_id"]) if row else None
+
     # ------------------------------------------------------------------ outbox
 
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None:

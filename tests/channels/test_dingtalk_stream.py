@@ -230,7 +230,12 @@ async def test_chat_messages_are_taken_and_stop_leaves_no_thread(tmp_path: Path)
         await sandbox.wait_connected()
         await embedded.seat("dingtalk", "a1", "Ann")
         await sandbox.send_text("staffa1", "bind 123456")  # returns once ACKed
-        assert sandbox.messages("staffa1") == []  # nothing to answer yet
+
+        async def replied() -> bool:
+            return bool(sandbox.messages("staffa1"))
+
+        await eventually(replied)  # the answer goes back through the sessionWebhook
+        assert "not valid" in sandbox.messages("staffa1")[-1].text
         assert any(t.name.startswith("dingtalk-stream-") for t in threading.enumerate())
     finally:
         await embedded.stop()

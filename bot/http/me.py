@@ -1,0 +1,97 @@
+"""``/v1/me``: what a user may do about their own binding, through the console.
+
+The console (the ticket backend) calls these on the user's behalf, signed with the backend
+secret, naming the acting account. Nothing here can name or touch any other account: the account
+in the call is the only one read, coded or unbound.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.errors import NotFound
+from bot.http.deps import DEPS
+from bot.store.bindings import BindingStore
+
+routes = web.RouteTableDef()
+
+
+class ActingAccount(BaseModel):
+    """The account the console acts for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")
+
+
+class ChannelOfAccount(ActingAccount):
+    """One of the acting account's bindings."""
+
+    channel: str = Field(min_length=1, max_length=32)
+
+
+class BindingCodeOut(BaseModel):
+    """A code to send to the bot (shown once, to the user it was issued for)."""
+
+    code: str
+    command: str
+    expires_at: datetime
+
+
+class MyBinding(BaseModel):
+    """One channel the account is bound on."""
+
+    channel: str
+    address: str
+    method: str
+    bound_at: datetime
+
+
+class MyBindingsOut(BaseModel):
+    """The acting account's bindings."""
+
+    account_id: str
+    bindings: list[MyBinding]
+
+
+@routes.post("/v1/me/binding-codes")
+async def issue_code(request: web.Request) -> web.Response:
+    """A single-use code the user sends as ``bind CODE`` in DingTalk or Lark (10 minutes)."""
+    deps = request.app[DEPS]
+    signed = await deps.auth.verifier.verify(request)
+    acting = ActingAccount.model_validate_json(signed.raw or b"{}")
+    code = await deps.selfbind.issue(acting.account_id)
+    body = BindingCodeOut(code=code.code, command=code.command, expires_at=code.expires_at)
+    return web.Response(status=201, text=body.model_dump_json(), content_type="application/json")
+
+
+@routes.get("/v1/me/binding")
+async def show_mine(request: web.Request) -> web.Response:
+    """The acting account's own bindings (``?account_id=``)."""
+    deps = request.app[DEPS]
+    await deps.auth.verifier.verify(request)
+    acting = ActingAccount.model_validate(dict(request.query))
+    found = await BindingStore(deps.store).get(acting.account_id)
+    body = MyBindingsOut(
+        account_id=acting.account_id,
+        bindings=[
+            MyBinding(channel=b.channel, address=b.address, method=b.method, bound_at=b.bound_at)
+            for b in found
+        ],
+    )
+    return web.Response(text=body.model_dump_json(), content_type="application/json")
+
+
+@routes.delete("/v1/me/binding")
+async def remove_mine(request: web.Request) -> web.Response:
+    """Unbind the acting account on one channel (``?account_id=&channel=``)."""
+    deps = request.app[DEPS]
+    await deps.auth.verifier.verify(request)
+    target = ChannelOfAccount.model_validate(dict(request.query))
+    removed = await BindingStore(deps.store).remove(target.account_id, target.channel)
+    if not removed:
+        raise NotFound(f"account is not bound on {target.channel}")
+    return web.Response(status=204)
