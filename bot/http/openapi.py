@@ -10,6 +10,8 @@ from pydantic.json_schema import models_json_schema
 import bot
 from bot.core.models import ApprovalRequest
 from bot.core.service import SubmitReceipt, Withdrawal
+from bot.http.bindings import AccountBindingsOut, BindingIn, BindingOut, BindingPageOut
+from bot.http.me import ActingAccount, BindingCodeOut, MyBindingsOut
 from bot.http.schemas import ApprovalOut, ErrorBody
 
 _MODELS: list[type[BaseModel]] = [
@@ -18,6 +20,13 @@ _MODELS: list[type[BaseModel]] = [
     Withdrawal,
     ApprovalOut,
     ErrorBody,
+    BindingIn,
+    BindingOut,
+    BindingPageOut,
+    AccountBindingsOut,
+    ActingAccount,
+    BindingCodeOut,
+    MyBindingsOut,
 ]
 _SIGNED: list[dict[str, list[str]]] = [{"standardWebhooks": []}]
 _READ: list[dict[str, list[str]]] = [{"standardWebhooks": []}, {"bearer": []}]
@@ -104,6 +113,75 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _identity_paths() -> dict[str, Any]:
+    account = [{"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    channel_q = {"name": "channel", "in": "query", "required": True, "schema": {"type": "string"}}
+    acting_q = {"name": "account_id", "in": "query", "required": True, "schema": {"type": "string"}}
+    admin: list[dict[str, list[str]]] = [{"bearer": []}]
+    return {
+        "/v1/bindings": {
+            "get": {
+                "summary": "Bindings, paged (admin)",
+                "security": admin,
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": "string"}}
+                    for n in ("limit", "cursor", "channel")
+                ],
+                "responses": {"200": _json(BindingPageOut, "one page"), **_errors(401, 403, 422)},
+            }
+        },
+        "/v1/bindings/{account_id}": {
+            "get": {
+                "summary": "One account's bindings (admin)",
+                "security": admin,
+                "parameters": account,
+                "responses": {"200": _json(AccountBindingsOut, "bindings"), **_errors(401, 403)},
+            },
+            "put": {
+                "summary": "Bind an account on a channel (admin)",
+                "security": admin,
+                "parameters": account,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(BindingIn)}},
+                },
+                "responses": {"200": _json(BindingOut, "bound"), **_errors(401, 403, 422)},
+            },
+            "delete": {
+                "summary": "Unbind an account on a channel (admin)",
+                "security": admin,
+                "parameters": [*account, channel_q],
+                "responses": {"204": {"description": "unbound"}, **_errors(401, 403, 404)},
+            },
+        },
+        "/v1/me/binding-codes": {
+            "post": {
+                "summary": "A single-use code the user sends to the bot as `bind CODE` (10 minutes)",
+                "security": _SIGNED,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(ActingAccount)}},
+                },
+                "responses": {"201": _json(BindingCodeOut, "issued"), **_errors(400, 401, 422)},
+            }
+        },
+        "/v1/me/binding": {
+            "get": {
+                "summary": "The acting account's bindings",
+                "security": _SIGNED,
+                "parameters": [acting_q],
+                "responses": {"200": _json(MyBindingsOut, "bindings"), **_errors(401, 422)},
+            },
+            "delete": {
+                "summary": "Unbind the acting account on one channel",
+                "security": _SIGNED,
+                "parameters": [acting_q, channel_q],
+                "responses": {"204": {"description": "unbound"}, **_errors(401, 404, 422)},
+            },
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     """The whole OpenAPI document."""
     _, schemas = models_json_schema(
@@ -112,7 +190,7 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Approval gateway", "version": bot.__version__},
-        "paths": _paths(),
+        "paths": {**_paths(), **_identity_paths()},
         "components": {
             "schemas": schemas.get("$defs", {}),
             "securitySchemes": {

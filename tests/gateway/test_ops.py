@@ -58,6 +58,10 @@ async def test_openapi_document_describes_the_api(stack: object) -> None:
         "/v1/approvals",
         "/v1/approvals/{ticket_id}",
         "/v1/approvals/{ticket_id}/withdraw",
+        "/v1/bindings",
+        "/v1/bindings/{account_id}",
+        "/v1/me/binding-codes",
+        "/v1/me/binding",
     } <= set(doc["paths"])
     schemas = doc["components"]["schemas"]
     assert {"ApprovalRequest", "SubmitReceipt", "ApprovalOut", "ErrorBody"} <= set(schemas)
