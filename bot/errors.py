@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pydantic import ValidationError
+
 
 class GatewayError(Exception):
     """The approval gateway failed."""
@@ -138,3 +140,12 @@ class BackendError(GatewayError):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+def validation_fields(exc: ValidationError) -> dict[str, str]:
+    """pydantic errors as ``{"approvers.0.account_type": "Input should be ..."}``."""
+    fields: dict[str, str] = {}
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in err["loc"]) or "body"
+        fields.setdefault(where, err["msg"])
+    return fields

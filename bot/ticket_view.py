@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from bot.channels.present import ticket_card
 from bot.core.models import ApprovalRequest
-from bot.errors import InvalidInput
-from cards import ApprovalView, CardState, Locale, ViewField, sample_view
+from bot.errors import InvalidInput, validation_fields
+from cards import ApprovalView, CardState, Locale, sample_view
 
 
 def parse_ticket(raw: str | bytes, source: str = "ticket") -> ApprovalRequest:
@@ -20,19 +21,11 @@ def parse_ticket(raw: str | bytes, source: str = "ticket") -> ApprovalRequest:
     try:
         return ApprovalRequest.model_validate_json(raw)
     except ValidationError as exc:
-        fields = _fields(exc)
+        fields = validation_fields(exc)
         if "body" in fields and len(fields) == 1:
             raise InvalidInput(f"{source} is not valid JSON: {fields['body']}", fields) from None
         listed = "; ".join(f"{where}: {why}" for where, why in fields.items())
         raise InvalidInput(f"{source} is not a valid approval request: {listed}", fields) from None
-
-
-def _fields(exc: ValidationError) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in err["loc"]) or "body"
-        fields.setdefault(where, err["msg"])
-    return fields
 
 
 def ticket_view(ticket: ApprovalRequest, state: CardState, locale: Locale | None) -> ApprovalView:
@@ -44,17 +37,11 @@ def ticket_view(ticket: ApprovalRequest, state: CardState, locale: Locale | None
     sample = sample_view(state, chosen)
     holder = ticket.approvers[0].display_name
     decision = sample.decision.model_copy(update={"by": holder}) if sample.decision else None
-    return ApprovalView(
-        ticket_id=ticket.ticket_id,
-        title=ticket.title,
-        summary=ticket.summary,
-        fields=tuple(ViewField(name=f.name, value=f.value) for f in ticket.fields),
-        submitter=ticket.submitter.display_name,
+    return ticket_card(
+        ticket,
         approver=holder,
-        console_url=str(ticket.console_url),
-        expires_at=ticket.expires_at,
-        locale=chosen,
         state=state,
+        locale=chosen,
         decision=decision,
         action_ref=sample.action_ref,
         note=sample.note,

@@ -18,6 +18,12 @@ def configured_channels(settings: Settings) -> dict[str, Channel]:
             from bot.channels.dingtalk import DingTalkChannel
 
             channels[name] = DingTalkChannel(name, getattr(settings, name))
+    if settings.lark.app_id:
+        from bot.channels.lark import lark_channel
+
+        lark = lark_channel(settings)
+        if lark is not None:
+            channels[lark.name] = lark
     if settings.email.host:
         from bot.channels.email import email_channel
 

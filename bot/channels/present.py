@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot.core.models import (
     ActionResult,
     ActionStatus,
+    ApprovalRequest,
     Delivery,
     ForwardState,
     RequestStatus,
@@ -32,31 +33,51 @@ def card_state(request: StoredRequest) -> CardState:
     return _STATE[request.status]
 
 
-def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
-    """The approval view of ``request`` for the approver of ``delivery``."""
-    ticket = request.ticket
-    approver = request.approver(delivery.account_id)
-    decision = request.decision
+def ticket_card(
+    ticket: ApprovalRequest,
+    *,
+    approver: str,
+    state: CardState,
+    locale: Locale,
+    decision: ViewDecision | None = None,
+    action_ref: str = "",
+    note: str | None = None,
+) -> ApprovalView:
+    """The view of ``ticket`` as ``approver`` holds it in ``state``."""
     return ApprovalView(
         ticket_id=ticket.ticket_id,
         title=ticket.title,
         summary=ticket.summary,
         fields=tuple(ViewField(name=f.name, value=f.value) for f in ticket.fields),
         submitter=ticket.submitter.display_name,
-        approver=approver.display_name if approver else delivery.account_id,
+        approver=approver,
         console_url=str(ticket.console_url),
         expires_at=ticket.expires_at,
-        locale=Locale(ticket.locale),
+        locale=locale,
+        state=state,
+        decision=decision,
+        action_ref=action_ref,
+        note=note,
+    )
+
+
+def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
+    """The approval view of ``request`` for the approver of ``delivery``."""
+    approver = request.approver(delivery.account_id)
+    decision = request.decision
+    failed = decision is not None and decision.forward_state is ForwardState.FAILED
+    return ticket_card(
+        request.ticket,
+        approver=approver.display_name if approver else delivery.account_id,
         state=card_state(request),
+        locale=Locale(request.ticket.locale),
         decision=None
         if decision is None
         else ViewDecision(
             by=decision.display_name, at=decision.decided_at, comment=decision.comment
         ),
         action_ref=delivery.id,
-        note=decision.forward_detail
-        if decision is not None and decision.forward_state is ForwardState.FAILED
-        else None,
+        note=decision.forward_detail if failed and decision else None,
     )
 
 

@@ -21,6 +21,7 @@ from bot.errors import (
     InvalidTransition,
     NotFound,
     VerificationError,
+    validation_fields,
 )
 from bot.logs import bind
 
@@ -45,15 +46,6 @@ def error_response(
     if fields:
         body["fields"] = fields
     return web.json_response({"error": body}, status=status)
-
-
-def validation_fields(exc: ValidationError) -> dict[str, str]:
-    """pydantic errors as ``{"approvers.0.account_type": "Input should be ..."}``."""
-    fields: dict[str, str] = {}
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in err["loc"]) or "body"
-        fields.setdefault(where, err["msg"])
-    return fields
 
 
 @web.middleware
