@@ -87,7 +87,13 @@ class Tx(Protocol):
     async def binding_address(self, account_id: str, channel: ChannelName) -> str | None: ...
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None: ...
     async def set_binding(
-        self, account_id: str, channel: ChannelName, address: str, by: str, method: str, at: datetime
+        self,
+        account_id: str,
+        channel: ChannelName,
+        address: str,
+        by: str,
+        method: str,
+        at: datetime,
     ) -> None: ...
     async def put_binding_code(
         self, code_hash: str, account_id: str, at: datetime, expires_at: datetime
