@@ -69,42 +69,62 @@ async def _seats(embedded: Embedded) -> list[Seat]:
 
 
 async def _flow(embedded: Embedded) -> None:
+    print(f"Approval gateway demo — gateway {embedded.gateway.url}\n")
+    seats = await _seats(embedded)
+    real = [s for s in seats if s.channel != "memory"] or seats
+    # Two tickets, so both answers travel a real platform protocol: an approval on the first
+    # real channel (Lark when it runs), a rejection with its reason on another one.
+    first = next((s for s in real if s.channel == "lark"), real[0])
+    await _ticket(embedded, seats, first, ClickAction.APPROVE, "LGTM")
+    second = next((s for s in reversed(real) if s != first), first)
+    await _ticket(embedded, seats, second, ClickAction.REJECT, "not during the sale")
+    print("Done: one signed decision per ticket at the backend, every card shows the outcome.")
+
+
+async def _ticket(
+    embedded: Embedded, seats: list[Seat], clicker: Seat, action: ClickAction, comment: str
+) -> None:
     backend = embedded.backend
     assert backend is not None
     ticket_id = f"DMS-{uuid.uuid4().hex[:6].upper()}"
-    print(f"Approval gateway demo — gateway {embedded.gateway.url}, ticket {ticket_id}\n")
-    seats = await _seats(embedded)
     ticket = sample_ticket(ticket_id, [approver(s.account_id, s.display_name) for s in seats])
     status, receipt = await backend.submit(ticket)
     if status != 202:
         raise DemoFailed(f"submission refused: {status} {receipt}")
+    print(f"Ticket {ticket_id}")
     _say("request accepted", f"202, {len(receipt['deliveries'])} deliveries planned")
     deliveries = {d["account_id"]: d["delivery_id"] for d in receipt["deliveries"]}
     await _until("cards sent", lambda: _all_in(backend, ticket_id, "sent"))
     for seat in seats:
         _say("card sent", f"{seat.display_name} ({seat.account_id}) via {seat.channel}")
-    # The click goes through a real platform protocol when one runs; memory is the fallback.
-    clicker = next((s for s in seats if s.channel != "memory"), seats[0])
-    await _decide(embedded, clicker, deliveries[clicker.account_id], ticket_id)
+    await _decide(embedded, clicker, deliveries[clicker.account_id], ticket_id, action, comment)
     await _until("cards updated", lambda: _all_in(backend, ticket_id, "updated"))
     for seat in seats:
         state = embedded.platform_of(seat.channel).card_state(seat, deliveries[seat.account_id])
         _say("card updated", f"{seat.display_name} on {seat.channel}: {state}")
-    print("\nDone: one signed decision at the backend, every card shows the outcome.")
+    print()
 
 
-async def _decide(embedded: Embedded, seat: Seat, delivery_id: str, ticket_id: str) -> None:
+async def _decide(
+    embedded: Embedded,
+    seat: Seat,
+    delivery_id: str,
+    ticket_id: str,
+    action: ClickAction,
+    comment: str,
+) -> None:
     backend = embedded.backend
     assert backend is not None
     platform = embedded.platform_of(seat.channel)
-    outcome = await platform.click(seat, delivery_id, ClickAction.APPROVE, "LGTM")
-    _say("click", f"{seat.display_name} pressed Approve on {seat.channel} → “{outcome.toast}”")
+    outcome = await platform.click(seat, delivery_id, action, comment)
+    button = "Approve" if action is ClickAction.APPROVE else f"Reject (“{comment}”)"
+    _say("click", f"{seat.display_name} pressed {button} on {seat.channel} → “{outcome.toast}”")
     decision = await backend.wait_for_decision(ticket_id, HOP_TIMEOUT)
     body = decision.body
     _say(
         "decision forwarded",
         f"signed webhook {decision.webhook_id[:8]}…: {body['decision']} by "
-        f"{body['approver']['display_name']} via {body['channel']}, verified by the sandbox backend",
+        f"{body['approver']['display_name']} via {body['channel']}, verified by the backend",
     )
 
 
