@@ -15,6 +15,7 @@ from bot.channels.memory import MemoryChannel
 from bot.config import Settings, ensure_backend_secret
 from bot.core.ports import Channel
 from bot.errors import ConfigError
+from bot.http.phone import Phones
 from bot.runtime import Gateway
 from bot.sandbox.backend import SandboxBackend
 from bot.sandbox.platform import SandboxPlatform, Seat
@@ -45,6 +46,7 @@ class Embedded:
     gateway: Gateway
     backend: SandboxBackend | None
     platforms: list[SandboxPlatform] = field(default_factory=list)
+    seats: list[Seat] = field(default_factory=list)  # shared with the sandbox phones
 
     @property
     def memory(self) -> MemoryChannel | None:
@@ -67,6 +69,7 @@ class Embedded:
             method="sandbox",
             at=self.gateway.clock.now(),
         )
+        self.seats.append(seat)
         return seat
 
     async def stop(self) -> None:
@@ -84,6 +87,8 @@ async def start(settings: Settings) -> Embedded:
     platforms = [load_platform(n) for n in settings.sandbox_platforms] if settings.sandbox else []
     # Configured (real) channels first; a sandbox platform never shadows a real platform.
     channels: dict[str, Channel] = configured_channels(settings)
+    phones = Phones(platforms)  # served only with the sandbox on, i.e. never with real users
+    routes = phones.routes() if settings.sandbox else []
     try:
         for platform in platforms:
             platform.start(settings)
@@ -91,7 +96,9 @@ async def start(settings: Settings) -> Embedded:
                 channels.setdefault(name, channel)
         if not channels:
             raise ConfigError("no channel is configured (and the sandbox is off)")
-        gateway = Gateway(settings=settings, channels=channels, backend_url=backend_url)
+        gateway = Gateway(
+            settings=settings, channels=channels, backend_url=backend_url, extra_routes=routes
+        )
         await gateway.start()
     except BaseException:
         for platform in platforms:
@@ -101,7 +108,7 @@ async def start(settings: Settings) -> Embedded:
         raise
     if backend is not None:
         backend.gateway_url = gateway.url
-    return Embedded(gateway=gateway, backend=backend, platforms=platforms)
+    return Embedded(gateway=gateway, backend=backend, platforms=platforms, seats=phones.seats)
 
 
 async def _backend(settings: Settings) -> tuple[SandboxBackend | None, str]:

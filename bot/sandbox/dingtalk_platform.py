@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from bot.channels.dingtalk import DingTalkChannel
-from bot.channels.dingtalk_inbound import out_track_id
+from bot.channels.dingtalk_inbound import delivery_of, out_track_id
 from bot.config import DingTalkSettings, Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
 from bot.sandbox.dingtalk import DingTalkSandbox
-from bot.sandbox.platform import ClickOutcome, Seat
+from bot.sandbox.platform import ClickOutcome, HeldCard, Seat
 
 TEMPLATE = "approval_gateway.schema"
 
@@ -122,6 +122,19 @@ class DingTalkPlatform:
         except KeyError:
             return None
         return card.params.get("state")
+
+    def held(self, seat: Seat) -> list[HeldCard]:
+        """The seat's cards, newest first, as that user sees them (private data on top)."""
+        cards = self.sandboxes[seat.channel].cards(seat.address)
+        return [
+            HeldCard(
+                channel=seat.channel,
+                look="dingtalk",
+                delivery_id=delivery_of(card.out_track_id) or "",
+                payload={**card.params, **card.private_params},
+            )
+            for card in reversed(cards)
+        ]
 
 
 def click_params(

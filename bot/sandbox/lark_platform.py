@@ -17,7 +17,7 @@ from bot.config import LarkSettings, Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
 from bot.sandbox.lark import LarkSandbox, SandboxMessage
-from bot.sandbox.platform import ClickOutcome, Seat
+from bot.sandbox.platform import ClickOutcome, HeldCard, Seat
 from cards import Locale
 from cards.i18n import ui
 from cards.palette import LARK_TEMPLATES
@@ -109,6 +109,28 @@ class LarkPlatform:
         except KeyError:
             return None
         return state_of(message.content)
+
+    def held(self, seat: Seat) -> list[HeldCard]:
+        """The seat's interactive messages, newest first, with the delivery their buttons name."""
+        return [
+            HeldCard(
+                channel=seat.channel,
+                look="lark",
+                delivery_id=_delivery_of(message),
+                payload=message.content,
+            )
+            for message in reversed(self.app().cards(seat.address))
+        ]
+
+
+def _delivery_of(message: SandboxMessage) -> str:
+    # Buttons carry the delivery id as their ref; a decided card has none, so look back.
+    for version in reversed(message.versions):
+        for value in button_values(version.content):
+            ref = value.get("ref")
+            if isinstance(ref, str) and ref:
+                return ref
+    return ""
 
 
 def button_values(node: Any) -> Iterator[dict[str, Any]]:

@@ -10,7 +10,7 @@ from bot.core.models import ClickAction
 from bot.core.ports import Channel
 from bot.errors import ConfigError
 from bot.sandbox.mail import MailCatcher
-from bot.sandbox.platform import ClickOutcome, Seat
+from bot.sandbox.platform import ClickOutcome, HeldCard, Seat
 
 SANDBOX_DOMAIN = "sandbox.example"  # RFC 2606: can never reach a real mailbox
 NO_BUTTONS = "email has no buttons — open the console"
@@ -77,3 +77,7 @@ class MailPlatform:
             if delivery_of(str(message.get("Message-ID", ""))) == delivery_id:
                 return str(message.get("X-Approval-State", "")) or None
         return None
+
+    def held(self, seat: Seat) -> list[HeldCard]:
+        """Email has no cards to draw on a phone."""
+        return []

@@ -6,7 +6,8 @@ from bot.channels.memory import MemoryChannel
 from bot.config import Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
-from bot.sandbox.platform import ClickOutcome, Seat
+from bot.sandbox.platform import ClickOutcome, HeldCard, Seat
+from cards import render_lark
 
 
 class MemoryPlatform:
@@ -45,3 +46,15 @@ class MemoryPlatform:
         """The memory card's current state."""
         held = self.channel.cards.get(delivery_id)
         return str(held.view.state) if held and held.address == seat.address else None
+
+    def held(self, seat: Seat) -> list[HeldCard]:
+        """The seat's memory cards, drawn as Lark would draw them (memory has no look of its own)."""
+        return [
+            HeldCard(
+                channel=seat.channel,
+                look="lark",
+                delivery_id=card.delivery_id,
+                payload=render_lark(card.view),
+            )
+            for card in reversed(self.channel.held_by(seat.address))
+        ]

@@ -7,7 +7,7 @@ button as one of them through the platform's real callback protocol.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from bot.config import Settings
 from bot.core.models import ClickAction, Entity
@@ -28,6 +28,15 @@ class ClickOutcome(Entity):
 
     toast: str
     card_state: str
+
+
+class HeldCard(Entity):
+    """A card a seat holds now, as its platform stores it (for the sandbox phone)."""
+
+    channel: str
+    look: Literal["lark", "dingtalk"]  # which phone renderer draws the payload
+    delivery_id: str  # "" once the card no longer says (a decided Lark card has no buttons)
+    payload: dict[str, Any]
 
 
 class SandboxPlatform(Protocol):
@@ -59,4 +68,8 @@ class SandboxPlatform(Protocol):
 
     def card_state(self, seat: Seat, delivery_id: str) -> str | None:
         """The state the seat's card for ``delivery_id`` shows now (None if it holds none)."""
+        ...
+
+    def held(self, seat: Seat) -> list[HeldCard]:
+        """The interactive cards the seat holds now, newest first."""
         ...
