@@ -19,6 +19,7 @@ from bot.config import Settings, load_settings
 from bot.core.models import ClickAction
 from bot.embedded import Embedded, start
 from bot.errors import GatewayError
+from bot.http.phone import phone_url
 from bot.sandbox.backend import SandboxBackend
 from bot.sandbox.platform import Seat
 from bot.sandbox.tickets import approver, sample_ticket
@@ -54,10 +55,27 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> None:
     try:
         await _flow(embedded)
         if keep:
-            print(f"\nGateway at {embedded.gateway.url} — Ctrl-C to stop.", flush=True)
-            await asyncio.Event().wait()
+            await _keep_serving(embedded)
     finally:
         await embedded.stop()
+
+
+async def _keep_serving(embedded: Embedded) -> None:
+    """Leave one ticket pending on every phone, print where the phones are, serve until Ctrl-C."""
+    backend, url = embedded.backend, embedded.gateway.url
+    assert backend is not None
+    ticket_id = f"DMS-{uuid.uuid4().hex[:6].upper()}"
+    approvers = [approver(s.account_id, s.display_name) for s in embedded.seats]
+    status, receipt = await backend.submit(sample_ticket(ticket_id, approvers))
+    if status != 202:
+        raise DemoFailed(f"submission refused: {status} {receipt}")
+    await _until("cards sent", lambda: _all_in(backend, ticket_id, "sent"))
+    print(f"Ticket {ticket_id} is waiting for you on the sandbox phones ({url}/sandbox/phone):")
+    for seat in embedded.seats:
+        if embedded.platform_of(seat.channel).held(seat):  # email and memory have no phone
+            _say(seat.channel, f"{seat.display_name}: {phone_url(url, seat.account_id)}")
+    print(f"\nGateway at {url} — Ctrl-C to stop.", flush=True)
+    await asyncio.Event().wait()
 
 
 async def _seats(embedded: Embedded) -> list[Seat]:
