@@ -19,7 +19,7 @@ Command = Callable[[argparse.Namespace], int]
 
 # Command groups in modules of their own: each has ``add_commands(subparsers)`` that registers its
 # parsers with ``set_defaults(run=<function(args) -> int>)``. Keep their top-level imports light.
-COMMAND_MODULES = ["bot.cli_cards", "bot.cli_bindings"]
+COMMAND_MODULES = ["bot.cli_cards", "bot.cli_bindings", "bot.cli_channels", "bot.cli_keys"]
 
 
 def _parser() -> argparse.ArgumentParser:

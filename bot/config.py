@@ -107,6 +107,18 @@ class EmailSettings(BaseModel):
     )
 
 
+class RateSettings(BaseModel):
+    """What one message costs, shown in each channel's authorization notice."""
+
+    currency: str = Field("CNY", min_length=3, max_length=3)
+    platform_per_message: dict[str, float] = Field(
+        default_factory=dict, description="the platform's own price per message, by channel"
+    )
+    deployment_per_message: float = Field(
+        0.0, ge=0, description="what this deployment charges internally per message"
+    )
+
+
 class Settings(BaseSettings):
     """All gateway settings; see README for the table."""
 
@@ -139,6 +151,13 @@ class Settings(BaseSettings):
     dingtalk: DingTalkSettings = Field(default_factory=DingTalkSettings)
     dingtalk_enterprise: DingTalkSettings = Field(default_factory=DingTalkSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
+    master_key: SecretStr | None = Field(
+        None, description="base64 AES-256 key sealing secrets at rest (else DATA_DIR/master.key)"
+    )
+    master_key_previous: SecretStr | None = Field(
+        None, description="older master keys (comma-separated), readable during a rotation"
+    )
+    rates: RateSettings = Field(default_factory=RateSettings)
     china_regions: list[str] = Field(
         default_factory=lambda: ["cn", "cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen"],
         description="regions where DingTalk is offered",

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiohttp import web
 
 from bot.backend import WebhookBackend
+from bot.channel_access import ChannelAccess
+from bot.channels.factory import configured_names
+from bot.channels.memory import MemoryChannel
 from bot.clock import SystemClock
 from bot.config import Settings, ensure_backend_secret
 from bot.core.jobs import JobRunner
@@ -28,9 +30,12 @@ from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
 from bot.http.app import create_app
 from bot.http.auth import Authenticator, WebhookVerifier
+from bot.http.channels import ACCESS
 from bot.http.deps import HttpDeps
 from bot.metrics import Metrics
 from bot.outbox.worker import OutboxWorker
+from bot.secrets import SecretBox, open_box
+from bot.store.authorizations import AuthorizationStore
 from bot.store.sqlite import SqliteStore
 from bot.store.tokens import TokenStore
 
@@ -79,7 +84,7 @@ class Gateway:
     """A running gateway and handles on its parts (for the CLI, the demo and tests)."""
 
     settings: Settings
-    channels: Mapping[str, Channel]
+    channels: dict[str, Channel]
     backend_url: str
     clock: Clock = field(default_factory=SystemClock)
     extra_routes: list[web.RouteDef] = field(default_factory=list)
@@ -88,6 +93,8 @@ class Gateway:
     worker: OutboxWorker = field(init=False)
     metrics: Metrics = field(init=False)
     selfbind: SelfBinding = field(init=False)
+    box: SecretBox = field(init=False)
+    access: ChannelAccess = field(init=False)
     url: str = field(init=False, default="")
     _backend: WebhookBackend = field(init=False)
     _runner: web.AppRunner | None = field(init=False, default=None)
@@ -99,9 +106,16 @@ class Gateway:
         secret = ensure_backend_secret(settings)
         self.store = SqliteStore(settings.db_path)
         await self.store.open()
+        try:
+            await self._open_access()
+        except BaseException:
+            await self.store.close()
+            raise
         self.metrics = Metrics()
         wakeup = _LateWakeup()
-        router = Router(self.channels, settings.channel_order, settings.china_regions)
+        router = Router(
+            self.channels, settings.channel_order, settings.china_regions, self.access.authorized
+        )
         self.service = ApprovalService(self.store, self.clock, router, wakeup)
         self._backend = WebhookBackend(
             self.backend_url, secret, timeout=settings.backend_timeout_seconds
@@ -110,15 +124,37 @@ class Gateway:
         wakeup.target = self.worker
         self.selfbind = SelfBinding(self.store, self.clock)
         sink = ServiceSink(self.service, self.metrics, self.selfbind)
-        for channel in self.channels.values():
-            await channel.start(sink)
+        await self.access.start(sink, self.service, wakeup)
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
         await self._serve(secret)
         log.info("gateway started", extra={"url": self.url, "channels": list(self.channels)})
 
+    async def _open_access(self) -> None:
+        # A wrong master key stops the start here, before any channel or listener is up.
+        self.box = await open_box(self.settings, self.store, self.clock.now())
+        repo = AuthorizationStore(self.store, self.box)
+        self.access = ChannelAccess(self.settings, repo, self.store, self.clock, self.channels)
+        await self.access.load(self._system_consent())
+
+    def _system_consent(self) -> set[str]:
+        """Channels authorized by the system on first sight: sandbox stand-ins (which reach no
+        real person and spend nothing) and in-memory channels. Real platforms need an admin."""
+        names = {n for n, c in self.channels.items() if isinstance(c, MemoryChannel)}
+        if self.settings.sandbox:
+            real = configured_names(self.settings)
+            names |= {n for n in self.channels if n not in real}
+        return names
+
     def _make_worker(self) -> OutboxWorker:
         outbox = self.settings.outbox
-        runner = JobRunner(self.store, self.clock, self.channels, self._backend, self.service)
+        runner = JobRunner(
+            self.store,
+            self.clock,
+            self.channels,
+            self._backend,
+            self.service,
+            self.access.authorized,
+        )
         retry = RetryStrategy(
             base=outbox.backoff_base_seconds,
             cap=outbox.backoff_cap_seconds,
@@ -152,7 +188,9 @@ class Gateway:
             preview_open=self.settings.sandbox,
             extra_routes=[*self.extra_routes, *self._channel_routes()],
         )
-        self._runner = web.AppRunner(create_app(deps), access_log=None, handle_signals=False)
+        app = create_app(deps)
+        app[ACCESS] = self.access
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()

@@ -93,6 +93,10 @@ class DingTalkChannel:
         await self.api.close()
         log.info("channel stopped", extra={"channel": self.name})
 
+    async def check(self) -> None:
+        """Prove the credentials work by fetching an access token (ChannelError if refused)."""
+        await self.api.check()
+
     def health(self) -> ChannelHealth:
         """Stream mode: is the websocket up. HTTP mode: is the channel started."""
         if self.settings.mode == "http":

@@ -101,6 +101,12 @@ class OpenApi:
         if not isinstance(answer, dict) or answer.get("errcode", 0) != 0:
             raise ChannelError(f"session reply refused: {answer}", retryable=False)
 
+    async def check(self) -> None:
+        """Fetch a fresh access token: proves the app key and secret work."""
+        await self.open()
+        self._token = None
+        await self._access_token()
+
     # -- token ---------------------------------------------------------------------------
     async def _access_token(self) -> str:
         async with self._token_lock:

@@ -109,6 +109,25 @@ class EmailChannel:
     async def stop(self) -> None:
         """Each send opens and closes its own SMTP connection: nothing to release."""
 
+    async def check(self) -> None:
+        """Open an SMTP session (and log in when a username is set), then close it."""
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            use_tls=s.security == "tls",
+            start_tls=s.security == "starttls",
+            timeout=s.timeout_seconds,
+        )
+        try:
+            await smtp.connect()
+            if s.username:
+                password = s.password.get_secret_value() if s.password else ""
+                await smtp.login(s.username, password)
+            await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise smtp_error(exc) from exc
+
     def health(self) -> ChannelHealth:
         """Always connected: email has no stream; failures show on each delivery instead."""
         return ChannelHealth(connected=True, detail=f"smtp {self.settings.host}")

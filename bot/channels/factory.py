@@ -10,6 +10,16 @@ from bot.config import Settings
 from bot.core.ports import Channel
 
 
+def configured_names(settings: Settings) -> set[str]:
+    """The channels whose credentials the settings carry (real platforms, not sandbox ones)."""
+    names = {n for n in ("dingtalk", "dingtalk_enterprise") if getattr(settings, n).client_id}
+    if settings.lark.app_id:
+        names.add("lark")
+    if settings.email.host:
+        names.add("email")
+    return names
+
+
 def configured_channels(settings: Settings) -> dict[str, Channel]:
     """Every channel whose credentials are set, by name."""
     channels: dict[str, Channel] = {}

@@ -113,6 +113,11 @@ class LarkChannel:
         self._inbound = None
         log.info("channel stopped", extra={"channel": self.name})
 
+    async def check(self) -> None:
+        """Prove the credentials work by fetching a tenant token (ChannelError if refused)."""
+        self.token.forget()
+        await self.token.get()
+
     def health(self) -> ChannelHealth:
         """Stream mode: is the long connection up. HTTP mode: is the channel started."""
         if self.settings.mode == "http":

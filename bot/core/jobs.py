@@ -43,8 +43,10 @@ class JobRunner:
         channels: Mapping[str, Channel],
         backend: Backend,
         service: ApprovalService,
+        authorized: Callable[[str], bool] = lambda _: True,
     ) -> None:
         self._service = service
+        self._authorized = authorized
         self._store = store
         self._clock = clock
         self._channels = channels
@@ -86,6 +88,9 @@ class JobRunner:
         return OutgoingCard(delivery=delivery, request=request)
 
     def _channel(self, name: str) -> Channel:
+        if not self._authorized(name):
+            # Revoked (or never authorized) since the card was queued: fail it over for good.
+            raise ChannelError("channel revoked", retryable=False)
         channel = self._channels.get(name)
         if channel is None:
             raise ChannelError(f"channel {name} is not running", retryable=False)

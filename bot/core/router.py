@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from bot.core.models import Approver, ChannelName
 from bot.core.ports import Channel, Tx
@@ -17,19 +17,27 @@ class Router:
         channels: Mapping[ChannelName, Channel],
         order: Sequence[ChannelName],
         china_regions: Collection[str] = CHINA_REGIONS,
+        authorized: Callable[[ChannelName], bool] = lambda _: True,
     ) -> None:
         self._channels = channels
-        self._order = [name for name in order if name in channels]
-        self._order += [name for name in channels if name not in self._order]
+        self._preference = list(order)
         self._china_regions = china_regions
+        self._authorized = authorized
+
+    @property
+    def _order(self) -> list[ChannelName]:
+        # Computed per call: a channel authorized at run time joins without a restart.
+        order = [name for name in self._preference if name in self._channels]
+        return order + [name for name in self._channels if name not in order]
 
     def offers(self) -> list[ChannelOffer]:
-        """The running channels as routing sees them, in preference order."""
+        """The channels as routing sees them, in preference order (unauthorized ones marked)."""
         return [
             ChannelOffer(
                 name=name,
                 kind=self._channels[name].kind,
                 china_only=getattr(self._channels[name], "china_only", False),
+                authorized=self._authorized(name),
             )
             for name in self._order
         ]
@@ -40,6 +48,9 @@ class Router:
         """Where to send this approver's card, and the fallbacks (``exclude``: already failed)."""
         addresses: dict[ChannelName, str | None] = {}
         for name in self._order:
+            if not self._authorized(name):
+                addresses[name] = None  # refused anyway; no need to look its binding up
+                continue
             bound = await tx.binding_address(approver.account_id, name)
             addresses[name] = bound or self._channels[name].default_address(approver)
         offers = [o for o in self.offers() if o.name not in exclude]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.http import approvals, bindings, health, me, preview
+from bot.http import approvals, bindings, channels, health, me, preview
 from bot.http.deps import DEPS, HttpDeps
 from bot.http.errors import errors_middleware
 from bot.http.openapi import document
@@ -27,6 +27,7 @@ def create_app(deps: HttpDeps) -> web.Application:
     app.add_routes(approvals.routes)
     app.add_routes(health.routes)
     app.add_routes(bindings.routes)
+    app.add_routes(channels.routes)
     app.add_routes(me.routes)
     app.add_routes(preview.routes)
     app.router.add_get("/v1/openapi.json", _openapi)

@@ -79,6 +79,10 @@ async def test_serve_sends_cards_on_the_configured_channel(
         "bindings", "set", "acc-42", "--channel", "dingtalk", "--address", "staff42", env=env
     )
     assert code == 0, out
+    code, out = await _run("tokens", "create", "--role", "admin", env=env)
+    assert code == 0, out
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(out.strip().splitlines()[-1])
     server = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -93,6 +97,21 @@ async def test_serve_sends_cards_on_the_configured_channel(
         line = await asyncio.wait_for(server.stdout.readline(), 30)
         assert b"listening" in line, line
         assert b"whsec_" not in line
+        # A real platform sends nothing before an admin's consent: authorize it over the API.
+        code, out = await _run(
+            "channels",
+            "authorize",
+            "dingtalk",
+            "--yes",
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--token-file",
+            str(token_file),
+            env=env,
+        )
+        assert code == 0 and "dingtalk: authorized" in out, out
+        assert "credentials accepted by the platform" in out
+        assert "prod-secret" not in out
         await dingtalk.wait_connected()
         backend.gateway_url = f"http://127.0.0.1:{port}"
         status, _ = await backend.submit(sample_ticket("T-PROD", [approver("acc-42", "Ann")]))

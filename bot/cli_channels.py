@@ -1,0 +1,153 @@
+"""``approval-gateway channels list|notice|authorize|revoke``: consent per channel, over HTTP.
+
+Talks to the running gateway (``--url``, default the configured listen address) with an admin
+token from ``--token-file`` or ``APPROVAL_GATEWAY_ADMIN_TOKEN``. Secrets are read from files or
+stdin (``-``), never from the command line, where ``ps`` and shell history would keep them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+TOKEN_ENV = "APPROVAL_GATEWAY_ADMIN_TOKEN"
+
+# flag -> credential field; "*_file" flags name a file (or "-") holding a secret.
+PLAIN_FLAGS = ("app_id", "client_id", "robot_code", "host", "port", "security", "username")
+SECRET_FLAGS = ("app_secret", "client_secret", "password", "encrypt_key", "verification_token")
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``channels list|notice|authorize|revoke``."""
+    group = subparsers.add_parser("channels", help="authorize channels (consent and credentials)")
+    cmd = group.add_subparsers(dest="channels_command", required=True, metavar="COMMAND")
+    listing = cmd.add_parser("list", help="each channel's state, consent and health")
+    notice = cmd.add_parser("notice", help="print a channel's notice")
+    notice.add_argument("channel")
+    grant = cmd.add_parser("authorize", help="read the notice, confirm, authorize")
+    grant.add_argument("channel")
+    grant.add_argument("--yes", action="store_true", help="accept the notice without asking")
+    for flag in PLAIN_FLAGS:
+        grant.add_argument("--" + flag.replace("_", "-"), dest=flag)
+    for flag in SECRET_FLAGS:
+        grant.add_argument(
+            f"--{flag.replace('_', '-')}-file", dest=flag, type=Path, help="file, or - for stdin"
+        )
+    revoke = cmd.add_parser("revoke", help="stop the channel and delete its credential")
+    revoke.add_argument("channel")
+    for parser, run in (
+        (listing, _list),
+        (notice, _notice),
+        (grant, _authorize),
+        (revoke, _revoke),
+    ):
+        parser.add_argument("--url", help="the gateway's base URL (default: the listen address)")
+        parser.add_argument("--token-file", type=Path, help=f"admin token file (or ${TOKEN_ENV})")
+        parser.set_defaults(run=run)
+
+
+def _base(args: argparse.Namespace) -> str:
+    if args.url:
+        return str(args.url).rstrip("/")
+    from bot.config import load_settings
+
+    return "http://" + str(load_settings(args.config).listen)
+
+
+def _token(args: argparse.Namespace) -> str:
+    from bot.errors import ConfigError
+
+    if args.token_file is not None:
+        return Path(args.token_file).read_text().strip()
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(f"an admin token is needed: --token-file FILE or ${TOKEN_ENV}")
+    return token
+
+
+def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
+    """One API call; the API's error message becomes a GatewayError (exit 2)."""
+    import urllib.error
+    import urllib.request
+
+    from bot.errors import GatewayError
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(_base(args) + path, data=data, method=method)
+    request.add_header("authorization", f"Bearer {_token(args)}")
+    request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        error = json.loads(exc.read() or b"{}").get("error", {})
+        fields = "; ".join(f"{k}: {v}" for k, v in (error.get("fields") or {}).items())
+        raise GatewayError(
+            f"{exc.code} {error.get('message', exc.reason)} {fields}".strip()
+        ) from None
+    except urllib.error.URLError as exc:
+        raise GatewayError(f"cannot reach the gateway at {_base(args)}: {exc.reason}") from None
+
+
+def _list(args: argparse.Namespace) -> int:
+    for c in _call(args, "GET", "/v1/channels"):
+        who = f"{c['authorized_by']} {c['authorized_at'][:16]}" if c["authorized_by"] else "-"
+        health = (c.get("health") or {}).get("detail", "stopped") if c["running"] else "stopped"
+        stale = "" if c["notice_current"] or c["state"] != "authorized" else " (notice changed)"
+        print(f"{c['channel']:<20} {c['state']:<12} {who:<36} {health}{stale}")
+    return 0
+
+
+def _print_notice(notice: dict[str, Any]) -> None:
+    billing = notice["billing"]
+    print(f"Channel {notice['channel']} — notice version {notice['version']}\n")
+    print(notice["uses"] + "\n")
+    print(
+        f"Billing, per {billing['unit']}: platform {billing['platform_per_message']} "
+        f"{billing['currency']}, deployment {billing['deployment_per_message']} "
+        f"{billing['currency']}. {billing['note']}."
+    )
+
+
+def _notice(args: argparse.Namespace) -> int:
+    _print_notice(_call(args, "GET", f"/v1/channels/{args.channel}/authorization"))
+    return 0
+
+
+def _read_secret(path: Path) -> str:
+    return sys.stdin.readline().strip() if str(path) == "-" else path.read_text().strip()
+
+
+def _credentials(args: argparse.Namespace) -> dict[str, str]:
+    values = {f: str(getattr(args, f)) for f in PLAIN_FLAGS if getattr(args, f) is not None}
+    values |= {f: _read_secret(getattr(args, f)) for f in SECRET_FLAGS if getattr(args, f)}
+    return values
+
+
+def _authorize(args: argparse.Namespace) -> int:
+    notice = _call(args, "GET", f"/v1/channels/{args.channel}/authorization")
+    _print_notice(notice)
+    if not args.yes:
+        answer = input(f"\nAuthorize the gateway to use {args.channel} as described? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("not authorized", file=sys.stderr)
+            return 1
+    body: dict[str, Any] = {"accept_notice": True, "notice_version": notice["version"]}
+    credentials = _credentials(args)
+    if credentials:
+        body["credentials"] = credentials
+    result = _call(args, "POST", f"/v1/channels/{args.channel}/authorization", body)
+    print(f"\n{result['channel']}: {result['state']} ({result['credentials']}; {result['check']})")
+    for step in result["next_steps"]:
+        print(f"  next: {step}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    result = _call(args, "DELETE", f"/v1/channels/{args.channel}/authorization")
+    print(f"{result['channel']}: revoked; {result['rerouted']} queued deliveries rerouted")
+    return 0

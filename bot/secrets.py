@@ -1,0 +1,224 @@
+"""Secrets at rest: AES-GCM under a master key, with the key's id stored beside each blob.
+
+The master key comes from ``APPROVAL_GATEWAY_MASTER_KEY`` (base64 of 32 bytes) or, when none is
+configured, from ``DATA_DIR/master.key`` (mode 0600, created on first start). A key file may hold
+several keys, one per line: the first seals, every one of them opens. ``keys rotate`` uses that to
+re-encrypt without a window where anything is unreadable (see :func:`rotate`).
+
+Every sealed value is bound to its name (the AES-GCM associated data), so a blob copied to
+another row does not open. A sentinel row proves at start that the key matches the database: a
+wrong key stops the gateway with a clear message instead of failing later on a credential.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from bot.config import Settings
+from bot.errors import ConfigError, StoreError
+from bot.store.codec import ts
+from bot.store.sqlite import SqliteStore
+from bot.store.tx import SqliteTx
+
+KEY_FILE = "master.key"
+KEY_BYTES = 32
+NONCE_BYTES = 12
+SENTINEL = "sentinel"
+_SENTINEL_TEXT = b"approval-gateway master key check"
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key: a hash prefix, never enough to learn the key."""
+    return hashlib.sha256(b"approval-gateway key id:" + key).hexdigest()[:12]
+
+
+def new_key() -> bytes:
+    """A fresh random master key."""
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def encode_key(key: bytes) -> str:
+    """The key as written to a key file or the environment."""
+    return base64.b64encode(key).decode()
+
+
+def decode_key(text: str, where: str) -> bytes:
+    """A base64 key of exactly 32 bytes; ConfigError naming ``where`` otherwise."""
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{where} is not valid base64") from None
+    if len(key) != KEY_BYTES:
+        raise ConfigError(f"{where} must be {KEY_BYTES} bytes (base64), not {len(key)}")
+    return key
+
+
+class Sealed:
+    """One encrypted value: the id of the key that sealed it and nonce + ciphertext."""
+
+    __slots__ = ("blob", "key_id")
+
+    def __init__(self, key_id: str, blob: bytes) -> None:
+        self.key_id = key_id
+        self.blob = blob
+
+
+class SecretBox:
+    """Seals with the current key; opens with any key it holds (current first)."""
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        if not keys:
+            raise ConfigError("no master key")
+        self._keys = {key_id(k): AESGCM(k) for k in keys}
+        self.current = key_id(keys[0])
+
+    @property
+    def key_ids(self) -> list[str]:
+        """Ids of every key held, current first."""
+        return list(self._keys)
+
+    def seal(self, name: str, plaintext: bytes) -> Sealed:
+        """Encrypt ``plaintext`` for the row called ``name``."""
+        nonce = os.urandom(NONCE_BYTES)
+        blob = nonce + self._keys[self.current].encrypt(nonce, plaintext, name.encode())
+        return Sealed(self.current, blob)
+
+    def open(self, name: str, sealed: Sealed) -> bytes:
+        """Decrypt; StoreError when the key is not held or the blob was tampered with."""
+        aead = self._keys.get(sealed.key_id)
+        if aead is None:
+            raise StoreError(f"{name} is sealed under key {sealed.key_id}, which is not loaded")
+        try:
+            return aead.decrypt(sealed.blob[:NONCE_BYTES], sealed.blob[NONCE_BYTES:], name.encode())
+        except InvalidTag:
+            raise StoreError(f"{name} does not decrypt under key {sealed.key_id}") from None
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def key_file(settings: Settings) -> Path:
+    """Where the generated master key lives when none is configured."""
+    return settings.data_dir / KEY_FILE
+
+
+def load_keys(settings: Settings, *, create: bool = True) -> list[bytes]:
+    """The master keys, current first: from settings, else the key file (created if allowed)."""
+    if settings.master_key is not None:
+        keys = [decode_key(settings.master_key.get_secret_value(), "APPROVAL_GATEWAY_MASTER_KEY")]
+        previous = settings.master_key_previous
+        if previous is not None:
+            for part in previous.get_secret_value().split(","):
+                if part.strip():
+                    keys.append(decode_key(part, "APPROVAL_GATEWAY_MASTER_KEY_PREVIOUS"))
+        return keys
+    path = key_file(settings)
+    if not path.exists():
+        if not create:
+            raise ConfigError(f"no master key: set APPROVAL_GATEWAY_MASTER_KEY or create {path}")
+        write_key_file(path, [new_key()], exclusive=True)
+    return read_key_file(path)
+
+
+def read_key_file(path: Path) -> list[bytes]:
+    """Every key in the file, current first."""
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    if not lines:
+        raise ConfigError(f"{path} holds no key")
+    return [decode_key(line, str(path)) for line in lines]
+
+
+def write_key_file(path: Path, keys: Sequence[bytes], *, exclusive: bool = False) -> None:
+    """Write the keys (mode 0600). Replaces atomically, so a crash leaves the old or new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(encode_key(k) + "\n" for k in keys)
+    if exclusive:
+        # O_EXCL: two processes starting at once must not both write a different key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        return
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- rows
+
+
+async def put_sealed(tx: SqliteTx, name: str, sealed: Sealed, at: datetime) -> None:
+    """Insert or replace the sealed value called ``name``."""
+    await tx.execute(
+        "INSERT INTO sealed_secrets (name, key_id, blob, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, blob = excluded.blob, "
+        "updated_at = excluded.updated_at",
+        (name, sealed.key_id, sealed.blob, ts(at)),
+    )
+
+
+async def get_sealed(tx: SqliteTx, name: str) -> Sealed | None:
+    """The sealed value called ``name``, or None."""
+    row = await tx.fetch_one("SELECT key_id, blob FROM sealed_secrets WHERE name = ?", (name,))
+    return Sealed(row["key_id"], bytes(row["blob"])) if row else None
+
+
+async def delete_sealed(tx: SqliteTx, name: str) -> bool:
+    """Delete the row (overwritten first, so the old bytes do not linger in the page)."""
+    await tx.execute(
+        "UPDATE sealed_secrets SET blob = zeroblob(length(blob)) WHERE name = ?", (name,)
+    )
+    return await tx.execute("DELETE FROM sealed_secrets WHERE name = ?", (name,)) == 1
+
+
+async def verify_key(store: SqliteStore, box: SecretBox, now: datetime) -> None:
+    """Refuse a master key that did not seal this database; seal the sentinel on first start."""
+    async with store.write() as tx:
+        sentinel = await get_sealed(tx, SENTINEL)
+        if sentinel is None:
+            await put_sealed(tx, SENTINEL, box.seal(SENTINEL, _SENTINEL_TEXT), now)
+            return
+        try:
+            box.open(SENTINEL, sentinel)
+        except StoreError:
+            raise ConfigError(
+                f"the master key does not open this database (it was sealed under key "
+                f"{sentinel.key_id}; this gateway has {', '.join(box.key_ids)}): set "
+                "APPROVAL_GATEWAY_MASTER_KEY (or DATA_DIR/master.key) to the key it was created "
+                "with"
+            ) from None
+
+
+async def open_box(settings: Settings, store: SqliteStore, now: datetime) -> SecretBox:
+    """The secret box for this deployment, checked against the database."""
+    box = SecretBox(load_keys(settings))
+    await verify_key(store, box, now)
+    return box
+
+
+async def rotate(store: SqliteStore, box: SecretBox, new: bytes, now: datetime) -> int:
+    """Re-seal every row under ``new`` in one transaction; returns how many rows.
+
+    ``box`` must hold the old key(s). Nothing is unreadable at any point: before the commit the
+    rows are under the old key, after it under the new one.
+    """
+    target = SecretBox([new])
+    async with store.write() as tx:
+        rows = await tx.fetch_all("SELECT name, key_id, blob FROM sealed_secrets")
+        for row in rows:
+            plain = box.open(row["name"], Sealed(row["key_id"], bytes(row["blob"])))
+            await put_sealed(tx, row["name"], target.seal(row["name"], plain), now)
+    return len(rows)

@@ -1,0 +1,94 @@
+"""The append-only audit log: who did what to which target, when, and from where.
+
+Records are written in the same transaction as the change they describe, so the log never claims
+what did not happen nor misses what did. There is no update or delete here by design.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.core.models import Entity
+from bot.store.codec import parse_ts, ts
+from bot.store.sqlite import SqliteStore
+from bot.store.tx import SqliteTx
+
+MAX_PAGE = 500
+
+
+class AuditEntry(Entity):
+    """One audit record."""
+
+    id: int
+    at: datetime
+    who: str
+    action: str
+    target: str
+    detail: str
+    source: str
+
+
+class AuditPage(Entity):
+    """A page of records, newest first; ``next_before`` continues it (None on the last)."""
+
+    items: list[AuditEntry]
+    next_before: int | None = None
+
+
+async def audit(
+    tx: SqliteTx,
+    at: datetime,
+    who: str,
+    action: str,
+    target: str = "",
+    detail: str = "",
+    source: str = "",
+) -> None:
+    """Append a record inside the caller's transaction."""
+    await tx.execute(
+        "INSERT INTO audit (at, who, action, target, detail, source) VALUES (?, ?, ?, ?, ?, ?)",
+        (ts(at), who, action, target, detail, source),
+    )
+
+
+class AuditLog:
+    """Reads the audit log."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def page(
+        self,
+        *,
+        limit: int = 100,
+        before: int | None = None,
+        action: str | None = None,
+        who: str | None = None,
+        target: str | None = None,
+    ) -> AuditPage:
+        """Newest first, optionally filtered; pass ``next_before`` back for the next page."""
+        where, params = ["1 = 1"], []
+        for column, value in (("action", action), ("who", who), ("target", target)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if before is not None:
+            where.append("id < ?")
+            params.append(str(before))
+        sql = f"SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
+        async with self._store.read() as tx:
+            rows = await tx.fetch_all(sql, [*params, min(limit, MAX_PAGE) + 1])
+        items = [
+            AuditEntry(
+                id=r["id"],
+                at=parse_ts(r["at"]),
+                who=r["who"],
+                action=r["action"],
+                target=r["target"],
+                detail=r["detail"],
+                source=r["source"],
+            )
+            for r in rows[:limit]
+        ]
+        more = len(rows) > limit
+        return AuditPage(items=items, next_before=items[-1].id if more and items else None)
