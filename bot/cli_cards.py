@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from bot.cli_http import add_connection_args, call
+
 if TYPE_CHECKING:
     from cards.validate import Channel
 
@@ -21,7 +23,7 @@ LOCALES = ("zh-CN", "en-US")
 
 
 def add_commands(subparsers: Any) -> None:
-    """Register ``cards render`` and ``cards validate`` on the top-level subparsers."""
+    """Register ``cards render``, ``validate`` and ``send-test`` on the top-level subparsers."""
     group = subparsers.add_parser("cards", help="render and validate approval cards")
     cards_cmd = group.add_subparsers(dest="cards_command", required=True, metavar="COMMAND")
 
@@ -38,6 +40,27 @@ def add_commands(subparsers: Any) -> None:
     check.add_argument("file", help="payload JSON file, or - for standard input")
     check.add_argument("--channel", choices=CHANNELS, help="default: guessed from the payload")
     check.set_defaults(run=run_validate)
+
+    test = cards_cmd.add_parser(
+        "send-test", help="send a test card through the real channel (support role)"
+    )
+    test.add_argument("--channel", required=True, help="a running channel, e.g. dingtalk or lark")
+    test.add_argument("--to", required=True, metavar="ACCOUNT", help="a bound account id")
+    test.add_argument("--locale", choices=LOCALES, default="en-US")
+    add_connection_args(test)
+    test.set_defaults(run=run_send_test)
+
+
+def run_send_test(args: argparse.Namespace) -> int:
+    """Ask the running gateway to send a test card; its buttons only ever answer with a toast."""
+    sent = call(
+        args,
+        "POST",
+        "/v1/cards/test",
+        {"channel": args.channel, "account_id": args.to, "locale": args.locale},
+    )
+    print(f"test card sent to {args.to} on {sent['channel']} (delivery {sent['delivery_id']})")
+    return 0
 
 
 def run_render(args: argparse.Namespace) -> int:

@@ -8,13 +8,11 @@ stdin (``-``), never from the command line, where ``ps`` and shell history would
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-TOKEN_ENV = "APPROVAL_GATEWAY_ADMIN_TOKEN"
+from bot.cli_http import add_connection_args, call
 
 # flag -> credential field; "*_file" flags name a file (or "-") holding a secret.
 PLAIN_FLAGS = ("app_id", "client_id", "robot_code", "host", "port", "security", "username")
@@ -45,56 +43,12 @@ def add_commands(subparsers: Any) -> None:
         (grant, _authorize),
         (revoke, _revoke),
     ):
-        parser.add_argument("--url", help="the gateway's base URL (default: the listen address)")
-        parser.add_argument("--token-file", type=Path, help=f"admin token file (or ${TOKEN_ENV})")
+        add_connection_args(parser)
         parser.set_defaults(run=run)
 
 
-def _base(args: argparse.Namespace) -> str:
-    if args.url:
-        return str(args.url).rstrip("/")
-    from bot.config import load_settings
-
-    return "http://" + str(load_settings(args.config).listen)
-
-
-def _token(args: argparse.Namespace) -> str:
-    from bot.errors import ConfigError
-
-    if args.token_file is not None:
-        return Path(args.token_file).read_text().strip()
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ConfigError(f"an admin token is needed: --token-file FILE or ${TOKEN_ENV}")
-    return token
-
-
-def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
-    """One API call; the API's error message becomes a GatewayError (exit 2)."""
-    import urllib.error
-    import urllib.request
-
-    from bot.errors import GatewayError
-
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(_base(args) + path, data=data, method=method)
-    request.add_header("authorization", f"Bearer {_token(args)}")
-    request.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        error = json.loads(exc.read() or b"{}").get("error", {})
-        fields = "; ".join(f"{k}: {v}" for k, v in (error.get("fields") or {}).items())
-        raise GatewayError(
-            f"{exc.code} {error.get('message', exc.reason)} {fields}".strip()
-        ) from None
-    except urllib.error.URLError as exc:
-        raise GatewayError(f"cannot reach the gateway at {_base(args)}: {exc.reason}") from None
-
-
 def _list(args: argparse.Namespace) -> int:
-    for c in _call(args, "GET", "/v1/channels"):
+    for c in call(args, "GET", "/v1/channels"):
         who = f"{c['authorized_by']} {c['authorized_at'][:16]}" if c["authorized_by"] else "-"
         health = (c.get("health") or {}).get("detail", "stopped") if c["running"] else "stopped"
         stale = "" if c["notice_current"] or c["state"] != "authorized" else " (notice changed)"
@@ -114,7 +68,7 @@ def _print_notice(notice: dict[str, Any]) -> None:
 
 
 def _notice(args: argparse.Namespace) -> int:
-    _print_notice(_call(args, "GET", f"/v1/channels/{args.channel}/authorization"))
+    _print_notice(call(args, "GET", f"/v1/channels/{args.channel}/authorization"))
     return 0
 
 
@@ -129,7 +83,7 @@ def _credentials(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _authorize(args: argparse.Namespace) -> int:
-    notice = _call(args, "GET", f"/v1/channels/{args.channel}/authorization")
+    notice = call(args, "GET", f"/v1/channels/{args.channel}/authorization")
     _print_notice(notice)
     if not args.yes:
         answer = input(f"\nAuthorize the gateway to use {args.channel} as described? [y/N] ")
@@ -140,7 +94,7 @@ def _authorize(args: argparse.Namespace) -> int:
     credentials = _credentials(args)
     if credentials:
         body["credentials"] = credentials
-    result = _call(args, "POST", f"/v1/channels/{args.channel}/authorization", body)
+    result = call(args, "POST", f"/v1/channels/{args.channel}/authorization", body)
     print(f"\n{result['channel']}: {result['state']} ({result['credentials']}; {result['check']})")
     for step in result["next_steps"]:
         print(f"  next: {step}")
@@ -148,6 +102,6 @@ def _authorize(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    result = _call(args, "DELETE", f"/v1/channels/{args.channel}/authorization")
+    result = call(args, "DELETE", f"/v1/channels/{args.channel}/authorization")
     print(f"{result['channel']}: revoked; {result['rerouted']} queued deliveries rerouted")
     return 0

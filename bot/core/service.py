@@ -188,6 +188,9 @@ class ApprovalService:
         return result
 
     async def _apply(self, tx: Tx, action: InboundAction, now: datetime) -> ActionResult:
+        if action.action is ClickAction.TEST:
+            # Test cards (support's test sends) are not stored requests: a toast, nothing else.
+            return ActionResult(status=ActionStatus.TEST)
         card = await tx.get_delivery(action.ref)
         request = await tx.get_request(card.request_id) if card else None
         if card is None or request is None:
@@ -195,8 +198,6 @@ class ApprovalService:
         clicker = _clicker_delivery(request, action)
         if clicker is None:
             return ActionResult(status=ActionStatus.NOT_APPROVER, delivery=card)
-        if action.action is ClickAction.TEST:
-            return ActionResult(status=ActionStatus.TEST, request=request, delivery=clicker)
         if request.status is RequestStatus.PENDING and now >= request.ticket.expires_at:
             await self._close(tx, request, RequestStatus.EXPIRED, now, "expired")
             request = await _reload(tx, request.id)

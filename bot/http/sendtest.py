@@ -1,0 +1,94 @@
+"""``POST /v1/cards/test``: support sends a test card to an account through the real channel.
+
+The card is drawn in the TEST state; its buttons answer with a toast and never decide anything.
+Nothing is stored: a test send has no request, no outbox job and no decision behind it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.channels.present import TEST_PREFIX
+from bot.core.models import ApprovalRequest, Delivery, DeliveryState, RequestStatus, StoredRequest
+from bot.core.ports import OutgoingCard
+from bot.errors import InvalidInput, NotFound
+from bot.http.auth import Role
+from bot.http.deps import DEPS, HttpDeps
+from bot.sandbox.tickets import approver, sample_ticket
+from bot.store.bindings import BindingStore
+
+routes = web.RouteTableDef()
+
+
+class TestSend(BaseModel):
+    """Which account gets a test card, on which channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(min_length=1, max_length=32)
+    account_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/-]+$")
+    locale: str = Field("en-US", pattern=r"^(zh-CN|en-US)$")
+
+
+class TestSent(BaseModel):
+    """Where the test card went."""
+
+    delivery_id: str
+    channel: str
+    external_ref: str | None
+
+
+@routes.post("/v1/cards/test")
+async def send_test(request: web.Request) -> web.Response:
+    """Send a clearly marked test card (support or admin token)."""
+    deps = request.app[DEPS]
+    await deps.auth.person(request, Role.SUPPORT, Role.ADMIN)
+    body = TestSend.model_validate_json(await request.read())
+    channel = deps.channels.get(body.channel)
+    if channel is None:
+        raise InvalidInput(f"channel {body.channel} is not running", {"channel": "not running"})
+    card = await _test_card(deps, body)
+    receipt = await channel.send(card)
+    sent = TestSent(
+        delivery_id=card.delivery.id, channel=body.channel, external_ref=receipt.external_ref
+    )
+    return web.Response(status=202, text=sent.model_dump_json(), content_type="application/json")
+
+
+async def _test_card(deps: HttpDeps, body: TestSend) -> OutgoingCard:
+    address = await _address(deps, body)
+    now = deps.clock.now()
+    ticket = sample_ticket(
+        f"TEST-{uuid.uuid4().hex[:8]}",
+        [approver(body.account_id, body.account_id)],
+        expires_in=timedelta(hours=1),
+        locale=body.locale,
+    )
+    request = StoredRequest(
+        id=TEST_PREFIX + uuid.uuid4().hex,
+        ticket=ApprovalRequest.model_validate(ticket),
+        status=RequestStatus.PENDING,
+        created_at=now,
+    )
+    delivery = Delivery(
+        id=TEST_PREFIX + uuid.uuid4().hex,
+        request_id=request.id,
+        account_id=body.account_id,
+        channel=body.channel,
+        address=address,
+        state=DeliveryState.QUEUED,
+        created_at=now,
+        updated_at=now,
+    )
+    return OutgoingCard(delivery=delivery, request=request)
+
+
+async def _address(deps: HttpDeps, body: TestSend) -> str:
+    bound = {b.channel: b.address for b in await BindingStore(deps.store).get(body.account_id)}
+    if body.channel not in bound:
+        raise NotFound(f"account {body.account_id} is not bound on {body.channel}")
+    return bound[body.channel]
