@@ -225,7 +225,11 @@ async def test_a_throttled_burst_is_delayed_not_dropped(lk: Embedded) -> None:
 
 async def test_the_limiter_keeps_a_user_under_the_platform_limit(tmp_path: Path) -> None:
     settings = fast_settings(
-        tmp_path / "data", sandbox_platforms=["lark"], lark={**FAST_LARK, "user_qps": 4.5}
+        # 3/s rather than the 4.5/s default: on a loaded 2-core machine requests spaced by the
+        # limiter can reach the platform bunched; the margin keeps the test about the limiter.
+        tmp_path / "data",
+        sandbox_platforms=["lark"],
+        lark={**FAST_LARK, "user_qps": 3},
     )
     embedded = await start(settings)
     try:
@@ -236,7 +240,7 @@ async def test_the_limiter_keeps_a_user_under_the_platform_limit(tmp_path: Path)
         await asyncio.gather(*(submit(embedded, f"LK-Q{i}", [ann]) for i in range(7)))
         created = [r for r in sandbox.requests_log if r.path == "/open-apis/im/v1/messages"]
         assert len(created) == 7 and all(r.code == 0 for r in created)  # never refused
-        assert time.monotonic() - began >= 1.2  # seven sends to one user spaced at 4.5/s
+        assert time.monotonic() - began >= 1.8  # seven sends to one user spaced at 3/s
     finally:
         await embedded.stop()
 
