@@ -83,6 +83,7 @@ class ChannelStatus(BaseModel):
     notice_version: str | None = None
     notice_current: bool = False
     health: ChannelHealth | None = None
+    usage_this_month: dict[str, int] | None = None  # filled in by the API from the usage table
 
 
 class AuthorizeResult(BaseModel):

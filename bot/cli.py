@@ -19,7 +19,13 @@ Command = Callable[[argparse.Namespace], int]
 
 # Command groups in modules of their own: each has ``add_commands(subparsers)`` that registers its
 # parsers with ``set_defaults(run=<function(args) -> int>)``. Keep their top-level imports light.
-COMMAND_MODULES = ["bot.cli_cards", "bot.cli_bindings", "bot.cli_channels", "bot.cli_keys"]
+COMMAND_MODULES = [
+    "bot.cli_cards",
+    "bot.cli_bindings",
+    "bot.cli_channels",
+    "bot.cli_keys",
+    "bot.cli_usage",
+]
 
 
 def _parser() -> argparse.ArgumentParser:

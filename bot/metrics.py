@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bot.core.models import Job
@@ -71,14 +71,29 @@ _GAUGES = {
 }
 
 
+# Read from the store like the gauges, but monotonic across restarts: exposed as counters.
+_COUNTERS = {
+    "messages": (
+        "gateway_messages",
+        "Messages the platforms took (sent, updated), by channel",
+        ["channel", "kind"],
+    ),
+}
+
+
 class _SnapshotCollector(Collector):
     def __init__(self, source: Callable[[], Snapshot]) -> None:
         self._source = source
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         snapshot = self._source()
         for key, (name, doc, labels) in _GAUGES.items():
             family = GaugeMetricFamily(name, doc, labels=labels)
             for label_values, value in snapshot.get(key, {}).items():
                 family.add_metric(list(label_values), value)
             yield family
+        for key, (name, doc, labels) in _COUNTERS.items():
+            counter = CounterMetricFamily(name, doc, labels=labels)
+            for label_values, value in snapshot.get(key, {}).items():
+                counter.add_metric(list(label_values), value)
+            yield counter

@@ -143,10 +143,14 @@ class EmailChannel:
     async def update(self, card: OutgoingCard) -> SendReceipt:
         """Send the short closing email, only when the deployment enables closing emails."""
         if not self.settings.closing_emails:
-            return SendReceipt(external_ref=card.delivery.external_ref, detail="closing emails off")
+            return SendReceipt(
+                external_ref=card.delivery.external_ref, detail="closing emails off", sent=False
+            )
         if card.request.status is RequestStatus.PENDING:
             # Still open (e.g. a failed forward): the approval email in the inbox stays right.
-            return SendReceipt(external_ref=card.delivery.external_ref, detail="still pending")
+            return SendReceipt(
+                external_ref=card.delivery.external_ref, detail="still pending", sent=False
+            )
         return await self._send(build_message(card, self.settings, closing=True), card)
 
     async def _send(self, msg: EmailMessage, card: OutgoingCard) -> SendReceipt:

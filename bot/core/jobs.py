@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 
 from bot.core.models import (
     Decision,
@@ -18,7 +19,16 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
-from bot.core.ports import Backend, Channel, Clock, DecisionEvent, OutgoingCard, Store, Tx
+from bot.core.ports import (
+    Backend,
+    Channel,
+    Clock,
+    DecisionEvent,
+    OutgoingCard,
+    SendReceipt,
+    Store,
+    Tx,
+)
 from bot.core.service import (
     FORWARD_DECISION,
     SEND_CARD,
@@ -31,6 +41,7 @@ from bot.logs import bind
 
 log = logging.getLogger("bot.jobs")
 FINAL = (DeliveryState.SENT, DeliveryState.UPDATED)
+SENT, UPDATED = "sent", "updated"  # usage kinds
 
 
 class JobRunner:
@@ -107,6 +118,9 @@ class JobRunner:
             receipt = await self._channel(card.delivery.channel).send(card)
             now = self._clock.now()
             async with self._store.write() as tx:
+                current_delivery = await tx.get_delivery(card.delivery.id)
+                if current_delivery is None or current_delivery.state is not DeliveryState.QUEUED:
+                    return  # a parallel attempt (expired lease) committed first: count it once
                 await tx.set_delivery_state(
                     card.delivery.id,
                     DeliveryState.SENT,
@@ -114,6 +128,7 @@ class JobRunner:
                     receipt.detail,
                     external_ref=receipt.external_ref,
                 )
+                await _meter(tx, card, SENT, receipt, now)
                 # Decided while we were sending: this card must show the outcome too.
                 current = await tx.get_request(card.request.id)
                 if current is not None and current.status is not RequestStatus.PENDING:
@@ -126,7 +141,15 @@ class JobRunner:
             return
         with bind(delivery_id=card.delivery.id, ticket_id=card.request.ticket.ticket_id):
             receipt = await self._channel(card.delivery.channel).update(card)
-            await self._mark(card, DeliveryState.UPDATED, receipt.detail or _state_of(card.request))
+            now = self._clock.now()
+            async with self._store.write() as tx:
+                await tx.set_delivery_state(
+                    card.delivery.id,
+                    DeliveryState.UPDATED,
+                    now,
+                    receipt.detail or _state_of(card.request),
+                )
+                await _meter(tx, card, UPDATED, receipt, now)
             log.info("card updated", extra={"state": _state_of(card.request)})
 
     async def _mark(self, card: OutgoingCard, state: DeliveryState, detail: str) -> None:
@@ -157,6 +180,13 @@ class JobRunner:
         # Every card says "could not submit — open the console", so nobody believes it went through.
         await refresh_cards(tx, request, now)
         log.error("decision could not be forwarded", extra={"reason": why})
+
+
+async def _meter(tx: Tx, card: OutgoingCard, kind: str, receipt: SendReceipt, at: datetime) -> None:
+    # Counted in the transaction that records the delivery's new state, so an attempt that
+    # failed, or whose result never committed, is never billed: only what the platform took.
+    if receipt.sent:
+        await tx.meter(card.delivery.channel, card.delivery.account_id, kind, at)
 
 
 def _state_of(request: StoredRequest) -> str:

@@ -102,6 +102,17 @@ class Tx(Protocol):
         """Use a code once: the account it was issued for, or None (unknown, used, expired)."""
         ...
 
+    # usage metering and the audit trail, written with the change they describe
+    async def meter(self, channel: str, account_id: str, kind: str, at: datetime) -> None:
+        """Count one message (``sent`` or ``updated``) for the channel, account and UTC day."""
+        ...
+
+    async def audit(
+        self, at: datetime, who: str, action: str, target: str, detail: str, source: str
+    ) -> None:
+        """Append an audit record."""
+        ...
+
     # outbox
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None: ...
     async def claim(
@@ -162,6 +173,7 @@ class SendReceipt(Entity):
 
     external_ref: str | None = None
     detail: str = ""
+    sent: bool = True  # False when nothing went out (e.g. closing emails off): not metered
 
 
 class Channel(Protocol):

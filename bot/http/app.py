@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.http import approvals, bindings, channels, health, me, preview, sendtest
+from bot.http import approvals, bindings, channels, health, me, preview, sendtest, usage
 from bot.http.deps import DEPS, HttpDeps
 from bot.http.errors import errors_middleware
 from bot.http.openapi import document
@@ -31,6 +31,7 @@ def create_app(deps: HttpDeps) -> web.Application:
     app.add_routes(me.routes)
     app.add_routes(preview.routes)
     app.add_routes(sendtest.routes)
+    app.add_routes(usage.routes)
     app.router.add_get("/v1/openapi.json", _openapi)
     app.add_routes(deps.extra_routes)
     return app

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.channel_access import ChannelAccess
 from bot.http.auth import Principal, Role
 from bot.http.deps import DEPS
+from bot.store.usage import KINDS, UsageStore
 
 ACCESS = web.AppKey("channel_access", ChannelAccess)
 routes = web.RouteTableDef()
@@ -57,9 +58,17 @@ def _source(request: web.Request) -> str:
 
 @routes.get("/v1/channels")
 async def list_channels(request: web.Request) -> web.Response:
-    """Every channel: consent state, who and when, notice version, stream health."""
+    """Every channel: consent state, who and when, notice version, health, usage this month."""
     access, _ = await _caller(request, Role.ADMIN, Role.SUPPORT)
-    return _json(access.statuses())
+    deps = request.app[DEPS]
+    month = await UsageStore(deps.store).month(deps.clock.now())
+    empty = dict.fromkeys(KINDS, 0)
+    return _json(
+        [
+            s.model_copy(update={"usage_this_month": month.get(s.channel, empty)})
+            for s in access.statuses()
+        ]
+    )
 
 
 @routes.get("/v1/channels/{channel}/authorization")

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bot.http.deps import DEPS, HttpDeps
 from bot.metrics import Snapshot
+from bot.store.usage import UsageStore
 
 routes = web.RouteTableDef()
 
@@ -46,7 +47,9 @@ async def _snapshot(deps: HttpDeps) -> Snapshot:
         outbox = await tx.outbox_depth()
         deliveries = await tx.delivery_counts()
         requests = await tx.request_counts()
+    messages = await UsageStore(deps.store).totals()
     return {
+        "messages": {key: float(n) for key, n in messages.items()},
         "outbox": {(kind,): float(n) for kind, n in outbox.items()},
         "deliveries": {key: float(n) for key, n in deliveries.items()},
         "requests_by_status": {(status,): float(n) for status, n in requests.items()},

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.models import Entity
-from bot.store.codec import parse_ts, ts
+from bot.store.codec import parse_ts
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import SqliteTx
 
@@ -45,10 +45,7 @@ async def audit(
     source: str = "",
 ) -> None:
     """Append a record inside the caller's transaction."""
-    await tx.execute(
-        "INSERT INTO audit (at, who, action, target, detail, source) VALUES (?, ?, ?, ?, ?, ?)",
-        (ts(at), who, action, target, detail, source),
-    )
+    await tx.audit(at, who, action, target, detail, source)
 
 
 class AuditLog:

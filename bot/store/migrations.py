@@ -163,4 +163,49 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        4,
+        "per-account channel preferences and email subscription, pending email verifications",
+        """
+        CREATE TABLE account_preferences (
+            account_id TEXT PRIMARY KEY,
+            channel_order TEXT,
+            email_enabled INTEGER NOT NULL DEFAULT 1,
+            updated_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE email_verifications (
+            account_id TEXT PRIMARY KEY,
+            address TEXT NOT NULL,
+            code_hash TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            method TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    )
+)
+
+MIGRATIONS.append(
+    (
+        5,
+        "usage metering: messages sent and updated per day, channel and account",
+        """
+        CREATE TABLE usage (
+            day TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            account_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, channel, account_id, kind)
+        );
+        CREATE INDEX usage_channel_day ON usage (channel, day)
+        """,
+    )
+)
+
 LATEST = MIGRATIONS[-1][0]

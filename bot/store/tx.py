@@ -295,6 +295,23 @@ class SqliteTx:
         )
         return str(row["account_id"]) if row else None
 
+    # ------------------------------------------------------------------ usage and audit
+
+    async def meter(self, channel: str, account_id: str, kind: str, at: datetime) -> None:
+        await self.execute(
+            "INSERT INTO usage (day, channel, account_id, kind, count) VALUES (?, ?, ?, ?, 1) "
+            "ON CONFLICT (day, channel, account_id, kind) DO UPDATE SET count = count + 1",
+            (ts(at)[:10], channel, account_id, kind),
+        )
+
+    async def audit(
+        self, at: datetime, who: str, action: str, target: str, detail: str, source: str
+    ) -> None:
+        await self.execute(
+            "INSERT INTO audit (at, who, action, target, detail, source) VALUES (?, ?, ?, ?, ?, ?)",
+            (ts(at), who, action, target, detail, source),
+        )
+
     # ------------------------------------------------------------------ outbox
 
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None:

@@ -1,0 +1,69 @@
+"""``approval-gateway usage``: messages sent and updated, per day or per account.
+
+Reads the database file directly, like ``approvals show``: usage is wanted when reconciling a
+platform's bill, possibly with the gateway stopped, and whoever can read the data directory can
+already read every count in it, so no API token adds anything here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.store.usage import UsageReport
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``usage [--from --to --channel --group-by --json]``."""
+    usage = subparsers.add_parser("usage", help="messages sent and updated per channel")
+    usage.add_argument("--from", dest="from_day", help="first UTC day, YYYY-MM-DD (this month)")
+    usage.add_argument("--to", dest="to_day", help="last UTC day, YYYY-MM-DD (today)")
+    usage.add_argument("--channel")
+    usage.add_argument("--group-by", choices=["day", "account"], default="day")
+    usage.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
+    usage.set_defaults(run=_usage)
+
+
+def _usage(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.clock import SystemClock
+    from bot.config import load_settings
+    from bot.store.sqlite import SqliteStore
+    from bot.store.usage import UsageStore, month_start, parse_day
+
+    today = SystemClock().now().date()
+    start = parse_day(args.from_day, month_start(today), "from")
+    end = parse_day(args.to_day, today, "to")
+
+    async def main() -> UsageReport:
+        store = SqliteStore(load_settings(args.config).db_path)
+        await store.open()
+        try:
+            repo = UsageStore(store)
+            return await repo.report(start, end, channel=args.channel, group_by=args.group_by)
+        finally:
+            await store.close()
+
+    report = asyncio.run(main())
+    print(report.model_dump_json(indent=2) if args.json else render(report))
+    return 0
+
+
+def render(report: UsageReport) -> str:
+    """A plain table: one line per day (or account) and channel, then totals."""
+    key = "day" if report.group_by == "day" else "account_id"
+    lines = [
+        f"usage {report.from_day} .. {report.to_day}",
+        f"{key:<24} {'channel':<20} sent updated",
+    ]
+    for row in report.rows:
+        lines.append(
+            f"{getattr(row, key) or '':<24} {row.channel:<20} {row.sent:>4} {row.updated:>7}"
+        )
+    for channel, counts in sorted(report.totals.items()):
+        lines.append(f"{'total':<24} {channel:<20} {counts['sent']:>4} {counts['updated']:>7}")
+    if not report.rows:
+        lines.append("(no messages)")
+    return "\n".join(lines)

@@ -1,0 +1,109 @@
+"""Reading usage: messages the platforms took, per UTC day, channel and account.
+
+Rows are written by ``SqliteTx.meter`` in the transaction that marks a delivery sent or updated,
+so the counts are the billable messages, however many attempts each took.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from bot.core.models import Entity
+from bot.errors import InvalidInput
+from bot.store.sqlite import SqliteStore
+
+GroupBy = Literal["day", "account"]
+KINDS = ("sent", "updated")
+
+
+class UsageRow(Entity):
+    """Messages of one channel on one day (``group_by=day``) or for one account."""
+
+    channel: str
+    day: str | None = None
+    account_id: str | None = None
+    sent: int = 0
+    updated: int = 0
+
+
+class UsageReport(Entity):
+    """Usage between two days (inclusive), grouped, with totals per channel."""
+
+    from_day: str
+    to_day: str
+    group_by: GroupBy
+    rows: list[UsageRow]
+    totals: dict[str, dict[str, int]]
+
+
+def month_start(today: date) -> date:
+    """The first day of ``today``'s month (the default start of a report)."""
+    return today.replace(day=1)
+
+
+def parse_day(value: str | None, default: date, field: str) -> date:
+    """``YYYY-MM-DD``, or ``default`` when not given; InvalidInput naming ``field`` otherwise."""
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("invalid date", {field: "expected YYYY-MM-DD"}) from None
+
+
+class UsageStore:
+    """Queries over the ``usage`` table."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def report(
+        self, start: date, end: date, *, channel: str | None = None, group_by: GroupBy = "day"
+    ) -> UsageReport:
+        """Counts from ``start`` to ``end`` (inclusive, UTC days), by day or by account."""
+        if end < start:
+            raise InvalidInput("empty range", {"to": "must not be before from"})
+        key = "day" if group_by == "day" else "account_id"
+        where, params = "day BETWEEN ? AND ?", [start.isoformat(), end.isoformat()]
+        if channel:
+            where += " AND channel = ?"
+            params.append(channel)
+        sql = (
+            f"SELECT {key} AS k, channel, kind, SUM(count) AS n FROM usage WHERE {where} "
+            f"GROUP BY {key}, channel, kind ORDER BY {key}, channel"
+        )
+        async with self._store.read() as tx:
+            rows = await tx.fetch_all(sql, params)
+        grouped: dict[tuple[str, str], dict[str, int]] = {}
+        totals: dict[str, dict[str, int]] = {}
+        for row in rows:
+            kind, n = row["kind"], int(row["n"])
+            counts = grouped.setdefault((row["k"], row["channel"]), dict.fromkeys(KINDS, 0))
+            counts[kind] = counts.get(kind, 0) + n
+            per_channel = totals.setdefault(row["channel"], dict.fromkeys(KINDS, 0))
+            per_channel[kind] = per_channel.get(kind, 0) + n
+        items = [
+            UsageRow(channel=channel, **{key: k}, **counts)
+            for (k, channel), counts in grouped.items()
+        ]
+        return UsageReport(
+            from_day=start.isoformat(),
+            to_day=end.isoformat(),
+            group_by=group_by,
+            rows=items,
+            totals=totals,
+        )
+
+    async def month(self, now: datetime) -> dict[str, dict[str, int]]:
+        """Per channel, messages sent and updated since the start of ``now``'s month (UTC)."""
+        today = now.date()
+        return (await self.report(month_start(today), today)).totals
+
+    async def totals(self) -> dict[tuple[str, str], int]:
+        """All-time messages per (channel, kind), for ``/metrics``."""
+        async with self._store.read() as tx:
+            rows = await tx.fetch_all(
+                "SELECT channel, kind, SUM(count) AS n FROM usage GROUP BY channel, kind"
+            )
+        return {(row["channel"], row["kind"]): row["n"] for row in rows}
