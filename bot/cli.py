@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "bot.cli_channels",
     "bot.cli_keys",
     "bot.cli_usage",
+    "bot.cli_preferences",
 ]
 
 

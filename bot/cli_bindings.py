@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.cli_http import add_connection_args
+
 if TYPE_CHECKING:
     from bot.store.bindings import Binding, BindingStore
 
@@ -18,7 +20,7 @@ CSV_COLUMNS = ("account_id", "channel", "address")
 
 
 def add_commands(subparsers: Any) -> None:
-    """Register ``bindings list|show|set|remove|import|export``."""
+    """Register ``bindings list|show|set|remove|import|export|lookup``."""
     group = subparsers.add_parser("bindings", help="account ↔ chat/email identity bindings")
     cmd = group.add_subparsers(dest="bindings_command", required=True, metavar="COMMAND")
     listing = cmd.add_parser("list", help="every binding (optionally of one channel)")
@@ -31,6 +33,12 @@ def add_commands(subparsers: Any) -> None:
     put.add_argument("account_id")
     put.add_argument("--channel", required=True)
     put.add_argument("--address", required=True)
+    put.add_argument(
+        "--verified",
+        action="store_true",
+        help="email: the address is known good (no confirmation code is mailed)",
+    )
+    add_connection_args(put)  # an unverified email goes through the gateway, which mails it
     put.set_defaults(run=_run(_set))
     remove = cmd.add_parser("remove", help="unbind an account on a channel")
     remove.add_argument("account_id")
@@ -38,8 +46,21 @@ def add_commands(subparsers: Any) -> None:
     remove.set_defaults(run=_run(_remove))
     load = cmd.add_parser("import", help="bind every row of a CSV (account_id,channel,address)")
     load.add_argument("file", type=Path)
+    load.add_argument(
+        "--verified-emails",
+        action="store_true",
+        help="the file's email addresses are known good (required when it has any)",
+    )
     load.set_defaults(run=_run(_import))
     cmd.add_parser("export", help="every binding as CSV on stdout").set_defaults(run=_run(_export))
+    find = cmd.add_parser("lookup", help="ask the platform for a user (proposes a binding)")
+    who = find.add_mutually_exclusive_group(required=True)
+    who.add_argument("--lark-email")
+    who.add_argument("--dingtalk-mobile")
+    find.add_argument("--channel", choices=["dingtalk", "dingtalk_enterprise", "lark"])
+    find.add_argument("--apply", metavar="ACCOUNT", help="bind the user found to ACCOUNT")
+    add_connection_args(find)
+    find.set_defaults(run=_lookup)
 
 
 def _run(work: Any) -> Any:
@@ -111,10 +132,49 @@ async def _set(args: argparse.Namespace, repo: BindingStore) -> int:
     from bot.store.bindings import check_binding
 
     address = check_binding(args.account_id, args.channel, args.address)
+    if args.channel == "email" and not args.verified:
+        return _request_email(args, address)
+    method = "admin-verified" if args.channel == "email" else "admin-cli"
     binding = await repo.set(
-        args.account_id, args.channel, address, by=_who(), method="admin-cli", at=_now()
+        args.account_id, args.channel, address, by=_who(), method=method, at=_now()
     )
     print(_line(binding))
+    return 0
+
+
+def _request_email(args: argparse.Namespace, address: str) -> int:
+    """Through the running gateway: it mails the code; the address waits until confirmed."""
+    from urllib.parse import quote
+
+    from bot.cli_http import call
+
+    body = {"channel": "email", "address": address}
+    answer = call(args, "PUT", f"/v1/bindings/{quote(args.account_id, safe='')}", body)
+    print(f"{args.account_id}\temail\tpending confirmation until {answer['expires_at']}")
+    return 0
+
+
+def _lookup(args: argparse.Namespace) -> int:
+    """Print the proposed binding; with ``--apply ACCOUNT`` also make it."""
+    from urllib.parse import quote
+
+    from bot.cli_http import call
+
+    body = {"lark_email": args.lark_email, "dingtalk_mobile": args.dingtalk_mobile}
+    if args.channel:
+        body["channel"] = args.channel
+    found = call(args, "POST", "/v1/bindings/lookup", body)
+    if not found["found"]:
+        print(f"no {found['channel']} user found", file=sys.stderr)
+        return 1
+    account = args.apply or "ACCOUNT"
+    print(f"{account}\t{found['channel']}\t{found['address']}")
+    if args.apply:
+        path = f"/v1/bindings/{quote(args.apply, safe='')}"
+        call(args, "PUT", path, {"channel": found["channel"], "address": found["address"]})
+        print(f"bound {args.apply} on {found['channel']}")
+    else:
+        print(f"not applied; to bind: --apply {account}", file=sys.stderr)
     return 0
 
 
@@ -129,6 +189,14 @@ async def _remove(args: argparse.Namespace, repo: BindingStore) -> int:
 
 async def _import(args: argparse.Namespace, repo: BindingStore) -> int:
     rows = _read_csv(args.file)
+    if not args.verified_emails and any(channel == "email" for _, channel, _ in rows):
+        from bot.errors import InvalidInput
+
+        # Mailing a code to every row of a bulk load is rarely meant: the admin says which.
+        raise InvalidInput(
+            f"{args.file} has email addresses: pass --verified-emails if they are known good, "
+            "or set each with 'bindings set' to mail a confirmation code"
+        )
     count = await repo.set_many(rows, by=_who(), method="import", at=_now())
     print(f"imported {count} bindings from {args.file}")
     return 0

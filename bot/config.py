@@ -70,6 +70,9 @@ class DingTalkSettings(BaseModel):
     robot_code: str | None = None
     corp_id: str | None = Field(None, description="only clicks from this organisation count")
     api_base: str = "https://api.dingtalk.com"
+    oapi_base: str = Field(
+        "https://oapi.dingtalk.com", description="the older topapi (user lookup by mobile)"
+    )
     mode: Literal["stream", "http"] = "stream"
     card_template_id: str = Field(
         "approval_gateway.schema", description="card template built from cards/templates"

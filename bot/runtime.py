@@ -21,6 +21,7 @@ from bot.channels.factory import configured_names
 from bot.channels.memory import MemoryChannel
 from bot.clock import SystemClock
 from bot.config import Settings, ensure_backend_secret
+from bot.core.emailverify import EmailVerification
 from bot.core.jobs import JobRunner
 from bot.core.models import ActionResult, InboundAction
 from bot.core.ports import Channel, Clock, InboundMessage
@@ -28,6 +29,7 @@ from bot.core.retry import RetryStrategy
 from bot.core.router import Router
 from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
+from bot.errors import Conflict
 from bot.http.app import create_app
 from bot.http.auth import Authenticator, WebhookVerifier
 from bot.http.channels import ACCESS
@@ -36,6 +38,7 @@ from bot.metrics import Metrics
 from bot.outbox.worker import OutboxWorker
 from bot.secrets import SecretBox, open_box
 from bot.store.authorizations import AuthorizationStore
+from bot.store.preferences import VerificationStore
 from bot.store.sqlite import SqliteStore
 from bot.store.tokens import TokenStore
 
@@ -186,6 +189,7 @@ class Gateway:
             clock=self.clock,
             channels=self.channels,
             preview_open=self.settings.sandbox,
+            emailverify=EmailVerification(VerificationStore(self.store), self.clock, self._mail),
             extra_routes=[*self.extra_routes, *self._channel_routes()],
         )
         app = create_app(deps)
@@ -196,6 +200,14 @@ class Gateway:
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
+
+    async def _mail(self, to: str, subject: str, text: str) -> None:
+        # Confirmation codes go out through the email channel, and only while it is authorized.
+        channel = self.channels.get("email")
+        send = getattr(channel, "send_notice", None)
+        if send is None or not self.access.authorized("email"):
+            raise Conflict("no authorized email channel to send the confirmation through")
+        await send(to, subject, text)
 
     def _channel_routes(self) -> list[web.RouteDef]:
         # Channels in HTTP callback mode serve their own callback URLs on the gateway's listener.

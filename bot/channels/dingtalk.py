@@ -125,6 +125,15 @@ class DingTalkChannel:
         return [web.post(f"/callbacks/{self.name}", endpoint.handle)]
 
     # -- cards ---------------------------------------------------------------------------
+    async def lookup_mobile(self, mobile: str) -> str | None:
+        """The userId of the org member with this mobile number (None: nobody in scope)."""
+        await self.api.open()
+        found = await self.api.oapi(
+            self.settings.oapi_base, "/topapi/v2/user/getbymobile", {"mobile": mobile}
+        )
+        user_id = (found or {}).get("userid")
+        return user_id if isinstance(user_id, str) and user_id else None
+
     async def send(self, card: OutgoingCard) -> SendReceipt:
         """Create and deliver the card to the approver's robot chat (idempotent by outTrackId)."""
         address = card.delivery.address

@@ -25,6 +25,8 @@ TOKEN_MARGIN = 300.0  # refresh five minutes before the platform's expiry, as th
 QPS_LIMIT_PREFIX = "Forbidden.AccessDenied.QpsLimit"
 ORG_QUOTA = "Forbidden.AccessDenied.ApiCountLimitForOrg"
 ORG_QUOTA_RETRY = 3600.0
+OAPI_NO_USER = 60121  # topapi: no member with that mobile (or outside the app's scope)
+OAPI_BAD_TOKEN = (40014, 42001)  # invalid or expired access_token
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -90,6 +92,34 @@ class OpenApi:
                 continue
             return self._check(path, status, answer, limiter)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def oapi(self, base: str, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """A topapi call (token in the query, errors as ``errcode``); None when no such user."""
+        limiter = self._limiters.setdefault(path, RateLimiter(self._qps))
+        for attempt in (1, 2):
+            await limiter.acquire()
+            token = await self._access_token()
+            url = f"{base.rstrip('/')}{path}?access_token={token}"
+            answer = await self._post(url, body, path)
+            errcode = answer.get("errcode")
+            if errcode in OAPI_BAD_TOKEN and attempt == 1:
+                self._forget_token(token)
+                continue
+            if errcode == OAPI_NO_USER:
+                return None
+            if errcode != 0:
+                raise ChannelError(f"{path}: {errcode} {answer.get('errmsg', '')}", retryable=False)
+            result = answer.get("result")
+            return result if isinstance(result, dict) else {}
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _post(self, url: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+        try:
+            async with self._http().post(url, json=body) as response:
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ChannelError(f"{what} failed: {type(exc).__name__}") from exc
+        return answer if isinstance(answer, dict) else {}
 
     async def post_webhook(self, url: str, body: dict[str, Any]) -> None:
         """POST to a sessionWebhook (it carries its own credential in the URL)."""

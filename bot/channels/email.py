@@ -153,7 +153,25 @@ class EmailChannel:
             )
         return await self._send(build_message(card, self.settings, closing=True), card)
 
+    async def send_notice(self, to: str, subject: str, text: str) -> None:
+        """A short plain-text email that is no approval (e.g. an address confirmation code)."""
+        msg = EmailMessage()
+        msg["Subject"] = subject
+        msg["From"] = formataddr((self.settings.from_name, self.settings.from_address))
+        msg["To"] = to
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg.set_content(text)
+        await self._deliver(msg)
+
     async def _send(self, msg: EmailMessage, card: OutgoingCard) -> SendReceipt:
+        await self._deliver(msg)
+        ref = str(msg["Message-ID"])
+        log.info("email sent", extra={"delivery_id": card.delivery.id, "message_id": ref})
+        return SendReceipt(external_ref=ref, detail=f"accepted by {self.settings.host}")
+
+    async def _deliver(self, msg: EmailMessage) -> None:
         s = self.settings
         try:
             await aiosmtplib.send(
@@ -168,9 +186,6 @@ class EmailChannel:
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise smtp_error(exc) from exc
-        ref = str(msg["Message-ID"])
-        log.info("email sent", extra={"delivery_id": card.delivery.id, "message_id": ref})
-        return SendReceipt(external_ref=ref, detail=f"accepted by {s.host}")
 
 
 def email_channel(settings: EmailSettings) -> EmailChannel | None:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import httpx
 import lark_oapi as lark
 from aiohttp import web
+from lark_oapi.api.contact.v3 import BatchGetIdUserRequest, BatchGetIdUserRequestBody
 from lark_oapi.api.im.v1 import (
     CreateMessageRequest,
     CreateMessageRequestBody,
@@ -212,6 +213,21 @@ class LarkChannel:
             return self.client.im.v1.message.acreate(request, opt)
 
         await self._call("im.message.create", open_id, create)
+
+    async def lookup_email(self, email: str) -> str | None:
+        """The open_id of the tenant user with this email (None: unknown or out of scope)."""
+
+        def find(opt: lark.RequestOption) -> Any:
+            body = BatchGetIdUserRequestBody.builder().emails([email]).build()
+            request = (
+                BatchGetIdUserRequest.builder().user_id_type("open_id").request_body(body).build()
+            )
+            return self.client.contact.v3.user.abatch_get_id(request, opt)
+
+        answer = await self._call("contact.user.batch_get_id", None, find)
+        users = getattr(answer.data, "user_list", None) or []
+        open_id = next((u.user_id for u in users if u.user_id), None)
+        return str(open_id) if open_id else None
 
     async def delayed_update(self, token: str, card: dict[str, Any]) -> None:
         """Replace a clicked card after the callback was answered (the click's token)."""

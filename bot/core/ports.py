@@ -25,6 +25,7 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
+from bot.core.routing import RoutePreference
 
 
 class Clock(Protocol):
@@ -85,6 +86,10 @@ class Tx(Protocol):
 
     # identities
     async def binding_address(self, account_id: str, channel: ChannelName) -> str | None: ...
+    async def route_preference(self, account_id: str) -> RoutePreference:
+        """The account's channel order and email subscription (defaults when it set none)."""
+        ...
+
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None: ...
     async def set_binding(
         self,

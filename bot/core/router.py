@@ -24,13 +24,14 @@ class Router:
         self._china_regions = china_regions
         self._authorized = authorized
 
-    @property
-    def _order(self) -> list[ChannelName]:
-        # Computed per call: a channel authorized at run time joins without a restart.
-        order = [name for name in self._preference if name in self._channels]
+    def _order(self, preferred: Sequence[ChannelName] | None = None) -> list[ChannelName]:
+        # Computed per call: a channel authorized at run time joins without a restart. An
+        # account's own order comes first; channels it did not name keep the deployment's order.
+        first = [name for name in preferred or () if name in self._channels]
+        order = first + [n for n in self._preference if n in self._channels and n not in first]
         return order + [name for name in self._channels if name not in order]
 
-    def offers(self) -> list[ChannelOffer]:
+    def offers(self, preferred: Sequence[ChannelName] | None = None) -> list[ChannelOffer]:
         """The channels as routing sees them, in preference order (unauthorized ones marked)."""
         return [
             ChannelOffer(
@@ -39,19 +40,26 @@ class Router:
                 china_only=getattr(self._channels[name], "china_only", False),
                 authorized=self._authorized(name),
             )
-            for name in self._order
+            for name in self._order(preferred)
         ]
 
     async def plan(
         self, tx: Tx, approver: Approver, exclude: Collection[ChannelName] = ()
     ) -> RoutePlan:
         """Where to send this approver's card, and the fallbacks (``exclude``: already failed)."""
+        preference = await tx.route_preference(approver.account_id)
         addresses: dict[ChannelName, str | None] = {}
-        for name in self._order:
+        for name in self._order():
             if not self._authorized(name):
                 addresses[name] = None  # refused anyway; no need to look its binding up
                 continue
             bound = await tx.binding_address(approver.account_id, name)
             addresses[name] = bound or self._channels[name].default_address(approver)
-        offers = [o for o in self.offers() if o.name not in exclude]
-        return plan_route(approver, offers, addresses, self._china_regions)
+        offers = [o for o in self.offers(preference.channel_order) if o.name not in exclude]
+        return plan_route(
+            approver,
+            offers,
+            addresses,
+            self._china_regions,
+            email_enabled=preference.email_enabled,
+        )

@@ -7,7 +7,8 @@
 
 China-only channels (DingTalk) are not offered to accounts whose region is outside China. The
 first channel in the approver's preference order that is authorized, allowed and bound wins;
-the rest stay in order as fallbacks.
+the rest stay in order as fallbacks. An account that turned approval email off is never emailed;
+with no usable chat channel it is unreachable with the reason ``unsubscribed``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ class ChannelOffer(Entity):
     kind: Literal["chat", "email"]
     china_only: bool = False
     authorized: bool = True
+
+
+class RoutePreference(Entity):
+    """One account's own choices: channel order (None: the deployment's) and approval email."""
+
+    channel_order: tuple[ChannelName, ...] | None = None
+    email_enabled: bool = True
+
+
+UNSUBSCRIBED = "unsubscribed"
 
 
 class RouteChoice(Entity):
@@ -63,13 +74,19 @@ def plan_route(
     offers: Sequence[ChannelOffer],
     addresses: Mapping[ChannelName, str | None],
     china_regions: Collection[str] = CHINA_REGIONS,
+    *,
+    email_enabled: bool = True,
 ) -> RoutePlan:
     """Order the usable channels for ``approver``; chat before email whatever the preference."""
     choices: list[RouteChoice] = []
     reasons: list[str] = []
+    opted_out = False
     ordered = [o for o in offers if o.kind == "chat"] + [o for o in offers if o.kind == "email"]
     for offer in ordered:
         why_not = refusal(offer, approver, china_regions)
+        if why_not is None and offer.kind == "email" and not email_enabled:
+            opted_out = True  # said apart below: the account chose this, nothing is broken
+            continue
         address = addresses.get(offer.name)
         if why_not is None and not address:
             why_not = f"no {offer.name} identity bound"
@@ -78,4 +95,7 @@ def plan_route(
         else:
             reasons.append(why_not or "")
     reason = None if choices else ("; ".join(reasons) or "no channel configured")
+    if reason is not None and opted_out:
+        reason = f"{UNSUBSCRIBED}: approval email is turned off and no chat channel is usable"
+        reason += f" ({'; '.join(reasons)})" if reasons else ""
     return RoutePlan(choices=tuple(choices), unreachable_reason=reason)

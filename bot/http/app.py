@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.http import approvals, bindings, channels, health, me, preview, sendtest, usage
+from bot.http import (
+    approvals,
+    bindings,
+    channels,
+    health,
+    me,
+    preferences,
+    preview,
+    sendtest,
+    usage,
+)
 from bot.http.deps import DEPS, HttpDeps
 from bot.http.errors import errors_middleware
 from bot.http.openapi import document
@@ -29,6 +39,7 @@ def create_app(deps: HttpDeps) -> web.Application:
     app.add_routes(bindings.routes)
     app.add_routes(channels.routes)
     app.add_routes(me.routes)
+    app.add_routes(preferences.routes)
     app.add_routes(preview.routes)
     app.add_routes(sendtest.routes)
     app.add_routes(usage.routes)

@@ -11,9 +11,10 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.errors import NotFound
+from bot.errors import InvalidInput, NotFound
 from bot.http.auth import Role
 from bot.http.deps import DEPS
+from bot.http.preferences import PendingEmailOut, verifier
 from bot.store.bindings import MAX_PAGE, Binding, BindingStore, check_binding
 
 routes = web.RouteTableDef()
@@ -26,6 +27,27 @@ class BindingIn(BaseModel):
 
     channel: str = Field(min_length=1, max_length=64)
     address: str = Field(min_length=1, max_length=256)
+    # Email only: the admin vouches for the address (e.g. from the company directory); without
+    # it a confirmation code is mailed and the address waits until it comes back.
+    verified: bool = False
+
+
+class LookupIn(BaseModel):
+    """Body of ``POST /v1/bindings/lookup``: exactly one of ``lark_email``/``dingtalk_mobile``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    lark_email: str | None = Field(None, max_length=254)
+    dingtalk_mobile: str | None = Field(None, pattern=r"^\+?[0-9-]{5,20}$")
+    channel: str | None = Field(None, description="dingtalk (default) or dingtalk_enterprise")
+
+
+class LookupOut(BaseModel):
+    """What the platform knows: a proposed binding (``address`` null: nobody found)."""
+
+    channel: str
+    address: str | None
+    found: bool
 
 
 class ListQuery(BaseModel):
@@ -116,16 +138,43 @@ async def show_bindings(request: web.Request) -> web.Response:
 
 @routes.put("/v1/bindings/{account_id:.+}")
 async def put_binding(request: web.Request) -> web.Response:
-    """Bind (or re-bind) one account on one channel; recorded as this token's doing."""
+    """Bind (or re-bind) one account on one channel; recorded as this token's doing.
+
+    An email address is mailed a confirmation code and answered 202 (pending) unless the body
+    says ``verified: true``.
+    """
     repo, token_id = await _admin(request)
     body = BindingIn.model_validate_json(await request.read())
     account_id = request.match_info["account_id"]
     address = check_binding(account_id, body.channel, body.address)
+    if body.channel == "email" and not body.verified:
+        pending = await verifier(request).request(
+            account_id, address, by=token_id, method="admin-api"
+        )
+        return _json(PendingEmailOut.of(pending), status=202)
+    method = "admin-verified" if body.channel == "email" else "admin-api"
     now = request.app[DEPS].clock.now()
-    binding = await repo.set(
-        account_id, body.channel, address, by=token_id, method="admin-api", at=now
-    )
+    binding = await repo.set(account_id, body.channel, address, by=token_id, method=method, at=now)
     return _json(BindingOut.of(binding))
+
+
+@routes.post("/v1/bindings/lookup")
+async def lookup(request: web.Request) -> web.Response:
+    """Ask the platform who has this Lark email or DingTalk mobile; nothing is bound."""
+    await _admin(request)
+    body = LookupIn.model_validate_json(await request.read() or b"{}")
+    if (body.lark_email is None) == (body.dingtalk_mobile is None):
+        raise InvalidInput("give exactly one of lark_email and dingtalk_mobile")
+    if body.lark_email is not None:
+        channel, method, value = body.channel or "lark", "lookup_email", body.lark_email
+    else:
+        channel = body.channel or "dingtalk"
+        method, value = "lookup_mobile", body.dingtalk_mobile or ""
+    find = getattr(request.app[DEPS].channels.get(channel), method, None)
+    if find is None:
+        raise InvalidInput(f"no running channel {channel} can look that up", {"channel": channel})
+    address = await find(value)
+    return _json(LookupOut(channel=channel, address=address, found=address is not None))
 
 
 @routes.delete("/v1/bindings/{account_id:.+}")

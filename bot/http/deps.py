@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from bot.core.emailverify import EmailVerification
 from bot.core.ports import Channel, Clock
 from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
@@ -27,6 +28,7 @@ class HttpDeps:
     clock: Clock
     channels: Mapping[str, Channel]
     extra_routes: list[web.RouteDef] = field(default_factory=list)
+    emailverify: EmailVerification | None = None  # None: email addresses cannot be confirmed
     preview_open: bool = False  # /preview without a token: the embedded sandbox default
 
 

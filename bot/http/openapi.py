@@ -10,8 +10,24 @@ from pydantic.json_schema import models_json_schema
 import bot
 from bot.core.models import ApprovalRequest
 from bot.core.service import SubmitReceipt, Withdrawal
-from bot.http.bindings import AccountBindingsOut, BindingIn, BindingOut, BindingPageOut
+from bot.http.bindings import (
+    AccountBindingsOut,
+    BindingIn,
+    BindingOut,
+    BindingPageOut,
+    LookupIn,
+    LookupOut,
+)
 from bot.http.me import ActingAccount, BindingCodeOut, MyBindingsOut
+from bot.http.preferences import (
+    ConfirmedOut,
+    ConfirmIn,
+    EmailIn,
+    MyPreferencesIn,
+    PendingEmailOut,
+    PreferencesIn,
+    PreferencesOut,
+)
 from bot.http.schemas import ApprovalOut, ErrorBody
 
 _MODELS: list[type[BaseModel]] = [
@@ -27,6 +43,15 @@ _MODELS: list[type[BaseModel]] = [
     ActingAccount,
     BindingCodeOut,
     MyBindingsOut,
+    LookupIn,
+    LookupOut,
+    PreferencesIn,
+    MyPreferencesIn,
+    PreferencesOut,
+    EmailIn,
+    ConfirmIn,
+    PendingEmailOut,
+    ConfirmedOut,
 ]
 _SIGNED: list[dict[str, list[str]]] = [{"standardWebhooks": []}]
 _READ: list[dict[str, list[str]]] = [{"standardWebhooks": []}, {"bearer": []}]
@@ -182,6 +207,69 @@ def _identity_paths() -> dict[str, Any]:
     }
 
 
+def _op(
+    summary: str,
+    security: list[dict[str, list[str]]],
+    ok: tuple[int, type[BaseModel], str],
+    body: type[BaseModel] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "security": security,
+        "responses": {str(ok[0]): _json(ok[1], ok[2]), **_errors(401, 403, 409, 422)},
+    }
+    if body is not None:
+        content = {"application/json": {"schema": _ref(body)}}
+        operation["requestBody"] = {"required": True, "content": content}
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
+
+
+def _preference_paths() -> dict[str, Any]:
+    admin: list[dict[str, list[str]]] = [{"bearer": []}]
+    acting = [{"name": "account_id", "in": "query", "required": True, "schema": {"type": "string"}}]
+    account = [{"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    prefs = (200, PreferencesOut, "preferences")
+    return {
+        "/v1/bindings/lookup": {
+            "post": _op(
+                "Find a Lark user by email or a DingTalk user by mobile (admin; binds nothing)",
+                admin,
+                (200, LookupOut, "the proposed binding"),
+                LookupIn,
+            )
+        },
+        "/v1/me/preferences": {
+            "get": _op("The acting account's preferences", _SIGNED, prefs, parameters=acting),
+            "put": _op("Change the acting account's preferences", _SIGNED, prefs, MyPreferencesIn),
+        },
+        "/v1/me/email": {
+            "post": _op(
+                "Mail a confirmation code to a new address (pending until confirmed)",
+                _SIGNED,
+                (202, PendingEmailOut, "pending"),
+                EmailIn,
+            )
+        },
+        "/v1/me/email/confirm": {
+            "post": _op(
+                "Confirm the pending address with the mailed code",
+                _SIGNED,
+                (200, ConfirmedOut, "verified"),
+                ConfirmIn,
+            )
+        },
+        "/v1/accounts/{account_id}/preferences": {
+            "get": _op("An account's preferences (admin)", admin, prefs, parameters=account),
+            "put": _op(
+                "Change an account's preferences (admin)", admin, prefs, PreferencesIn, account
+            ),
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     """The whole OpenAPI document."""
     _, schemas = models_json_schema(
@@ -190,7 +278,7 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Approval gateway", "version": bot.__version__},
-        "paths": {**_paths(), **_identity_paths()},
+        "paths": {**_paths(), **_identity_paths(), **_preference_paths()},
         "components": {
             "schemas": schemas.get("$defs", {}),
             "securitySchemes": {

@@ -74,6 +74,7 @@ class DingTalkPlatform:
             robot_code=app.robot_code,
             corp_id=app.corp_id,
             api_base=sandbox.base_url,
+            oapi_base=sandbox.base_url,
             card_template_id=TEMPLATE,
         )
         return DingTalkSettings.model_validate(values)

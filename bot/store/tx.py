@@ -22,6 +22,7 @@ from bot.core.models import (
     StoredRequest,
 )
 from bot.core.ports import IntakeRecord
+from bot.core.routing import RoutePreference
 from bot.errors import StoreError
 from bot.store.codec import opt_ts, parse_ts, ts
 
@@ -253,6 +254,19 @@ class SqliteTx:
             (account_id, channel),
         )
         return str(row["address"]) if row else None
+
+    async def route_preference(self, account_id: str) -> RoutePreference:
+        row = await self.fetch_one(
+            "SELECT channel_order, email_enabled FROM account_preferences WHERE account_id = ?",
+            (account_id,),
+        )
+        if row is None:
+            return RoutePreference()
+        order = row["channel_order"]
+        return RoutePreference(
+            channel_order=tuple(order.split(",")) if order else None,
+            email_enabled=bool(row["email_enabled"]),
+        )
 
     async def set_binding(
         self,

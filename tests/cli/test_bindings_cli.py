@@ -33,10 +33,10 @@ async def _cli(data_dir: Path, *args: str, cwd: Path | None = None) -> tuple[int
 async def test_set_show_list_remove(tmp_path: Path) -> None:
     data = tmp_path / "data"
     code, out, err = await _cli(
-        data, "set", "r-1", "--channel", "email", "--address", "r@X.example"
+        data, "set", "r-1", "--channel", "email", "--address", "r@X.example", "--verified"
     )
     assert code == 0, err
-    assert out.split("\t")[:4] == ["r-1", "email", "r@x.example", "admin-cli"]
+    assert out.split("\t")[:4] == ["r-1", "email", "r@x.example", "admin-verified"]
     await _cli(data, "set", "r-1", "--channel", "lark", "--address", "ou_1")
     await _cli(data, "set", "r-2", "--channel", "lark", "--address", "ou_2")
 
@@ -64,7 +64,10 @@ async def test_import_export_round_trip(tmp_path: Path) -> None:
     data = tmp_path / "data"
     rows = "account_id,channel,address\nr-1,email,a@corp.example\nr-1,lark,ou_1\nr-2,dingtalk,u2\n"
     (tmp_path / "in.csv").write_text(rows)
-    code, out, err = await _cli(data, "import", "in.csv", cwd=tmp_path)
+    code, _, err = await _cli(data, "import", "in.csv", cwd=tmp_path)
+    assert code == 2 and "--verified-emails" in err  # email rows need the admin's word
+    assert (await _cli(data, "export"))[1] == "account_id,channel,address\n"
+    code, out, err = await _cli(data, "import", "in.csv", "--verified-emails", cwd=tmp_path)
     assert code == 0 and "imported 3" in out, err
     code, exported, _ = await _cli(data, "export")
     assert sorted(exported.splitlines()) == sorted(rows.splitlines())

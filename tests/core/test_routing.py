@@ -7,11 +7,13 @@ combination against the rules as issue 5 states them, written independently of `
 from __future__ import annotations
 
 from itertools import chain, combinations, product
+from typing import Any, cast
 
 import pytest
 
 from bot.core.models import AccountType, Approver
-from bot.core.routing import ChannelOffer, plan_route
+from bot.core.router import Router
+from bot.core.routing import ChannelOffer, RoutePreference, plan_route
 
 CHAT = ("dingtalk", "dingtalk_enterprise", "lark")
 ALL = (*CHAT, "email")
@@ -150,3 +152,81 @@ def test_every_combination(
     assert (why is None) == bool(channels)
     if why is not None:
         assert why.strip()  # an unreachable delivery always says why
+
+
+# -- preferences: email subscription and the account's own channel order ---------------------
+
+
+def _opted(
+    account_type: AccountType, bound: set[str], email_enabled: bool
+) -> tuple[list[str], str | None]:
+    person = Approver(account_id="a1", display_name="A", account_type=account_type, region=CN)
+    addresses = {name: (f"{name}-id" if name in bound else None) for name in ALL}
+    plan = plan_route(person, _offers(EVERY), addresses, email_enabled=email_enabled)
+    return [c.channel for c in plan.choices], plan.unreachable_reason
+
+
+@pytest.mark.parametrize(
+    ("account_type", "bound", "email_enabled", "expected", "reason"),
+    [
+        (ROLE, {MAIL}, True, [MAIL], None),
+        (ROLE, {MAIL}, False, [], "unsubscribed"),  # opted out, no chat: said so, not dropped
+        (ROLE, set(), False, [], "unsubscribed"),
+        (MAIN, {LARK, MAIL}, False, [LARK], None),  # chat still reaches; email is no fallback
+        (MAIN, {LARK, MAIL}, True, [LARK, MAIL], None),
+        (RAM, {MAIL}, False, [], "email does not serve RAM users"),  # never had email anyway
+    ],
+)
+def test_email_subscription(
+    account_type: AccountType,
+    bound: set[str],
+    email_enabled: bool,
+    expected: list[str],
+    reason: str | None,
+) -> None:
+    channels, why = _opted(account_type, bound, email_enabled)
+    assert channels == expected
+    if reason is None:
+        assert why is None
+    else:
+        assert why is not None and reason in why
+        assert why.startswith("unsubscribed") == (reason == "unsubscribed")
+
+
+class _Tx:
+    """Just what the Router reads: bindings and the account's preference."""
+
+    def __init__(self, bound: dict[str, str], preference: RoutePreference) -> None:
+        self.bound, self.preference = bound, preference
+
+    async def binding_address(self, account_id: str, channel: str) -> str | None:
+        return self.bound.get(channel)
+
+    async def route_preference(self, account_id: str) -> RoutePreference:
+        return self.preference
+
+
+class _Chan:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.china_only = False
+
+    def default_address(self, approver: Approver) -> str | None:
+        return None
+
+
+async def _router_plan(preference: RoutePreference) -> list[str]:
+    channels: dict[str, Any] = {n: _Chan("email" if n == MAIL else "chat") for n in (*CHAT, MAIL)}
+    router = Router(channels, [DT, DTE, LARK, MAIL])
+    tx = _Tx({DT: "u1", LARK: "ou_1", MAIL: "a@x.example"}, preference)
+    person = Approver(account_id="a1", display_name="A", account_type=MAIN, region=CN)
+    plan = await router.plan(cast(Any, tx), person)
+    return [c.channel for c in plan.choices]
+
+
+async def test_router_follows_the_accounts_own_order() -> None:
+    assert await _router_plan(RoutePreference()) == [DT, LARK, MAIL]
+    assert await _router_plan(RoutePreference(channel_order=(LARK,))) == [LARK, DT, MAIL]
+    # Email named first still comes after every usable chat channel.
+    assert await _router_plan(RoutePreference(channel_order=(MAIL, LARK))) == [LARK, DT, MAIL]
+    assert await _router_plan(RoutePreference(email_enabled=False)) == [DT, LARK]

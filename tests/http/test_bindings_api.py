@@ -48,11 +48,11 @@ async def test_put_get_delete_round_trip(admin: tuple[Embedded, str, str]) -> No
         "PUT",
         "/v1/bindings/r-1",
         token,
-        {"channel": "email", "address": "Rita@Corp.Example"},
+        {"channel": "email", "address": "Rita@Corp.Example", "verified": True},
     )
     assert status == 200, put
     assert put["address"] == "Rita@corp.example"  # the domain is case-insensitive
-    assert (put["bound_by"], put["method"]) == (token_id, "admin-api")
+    assert (put["bound_by"], put["method"]) == (token_id, "admin-verified")
     await _call(stack, "PUT", "/v1/bindings/r-1", token, {"channel": "lark", "address": "ou_1"})
 
     status, shown = await _call(stack, "GET", "/v1/bindings/r-1", token)
@@ -76,7 +76,7 @@ async def test_list_is_paged_and_filtered(admin: tuple[Embedded, str, str]) -> N
     for n in range(5):
         for channel in ("memory", "email"):
             address = f"a{n}@x.example" if channel == "email" else f"a{n}"
-            body = {"channel": channel, "address": address}
+            body = {"channel": channel, "address": address, "verified": True}
             assert (await _call(stack, "PUT", f"/v1/bindings/a{n}", token, body))[0] == 200
     seen: list[tuple[str, str]] = []
     cursor = ""

@@ -1,0 +1,81 @@
+"""``approval-gateway preferences``: an account's channel order and approval email on/off.
+
+Works on the database directly, as ``bindings`` does; the running gateway reads preferences per
+delivery, so a change applies to the next request without a restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.store.preferences import Preferences
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``preferences show|set``."""
+    group = subparsers.add_parser("preferences", help="per-account channel order and email")
+    cmd = group.add_subparsers(dest="preferences_command", required=True, metavar="COMMAND")
+    show = cmd.add_parser("show", help="one account's preferences")
+    show.add_argument("account_id")
+    show.set_defaults(run=_run(_show))
+    put = cmd.add_parser("set", help="change an account's channel order and/or email")
+    put.add_argument("account_id")
+    put.add_argument("--order", help="channels in order, e.g. lark,dingtalk ('' resets)")
+    put.add_argument("--email", choices=["on", "off"], help="receive approval email at all")
+    put.set_defaults(run=_run(_set))
+
+
+def _run(work: Any) -> Any:
+    """Wrap ``work(args, store) -> int`` as a CLI command with an open store."""
+
+    def command(args: argparse.Namespace) -> int:
+        import asyncio
+
+        from bot.config import load_settings
+        from bot.store.sqlite import SqliteStore
+
+        async def main() -> int:
+            store = SqliteStore(load_settings(args.config).db_path)
+            await store.open()
+            try:
+                result: int = await work(args, store)
+                return result
+            finally:
+                await store.close()
+
+        return asyncio.run(main())
+
+    return command
+
+
+def _print(prefs: Preferences) -> None:
+    order = ",".join(prefs.channel_order) if prefs.channel_order else "(deployment default)"
+    print(f"account\t{prefs.account_id}")
+    print(f"channel_order\t{order}")
+    print(f"email\t{'on' if prefs.email_enabled else 'off'}")
+
+
+async def _show(args: argparse.Namespace, store: Any) -> int:
+    from bot.store.preferences import PreferenceStore, check_account
+
+    _print(await PreferenceStore(store).get(check_account(args.account_id)))
+    return 0
+
+
+async def _set(args: argparse.Namespace, store: Any) -> int:
+    from bot.cli_bindings import _now, _who
+    from bot.store.preferences import PreferenceStore, check_account, check_order
+
+    if args.order is None and args.email is None:
+        print("nothing to change: give --order and/or --email", file=sys.stderr)
+        return 2
+    order = None if args.order is None else check_order(args.order.split(","))
+    email = None if args.email is None else args.email == "on"
+    prefs = await PreferenceStore(store).set(
+        check_account(args.account_id), order=order, email_enabled=email, by=_who(), at=_now()
+    )
+    _print(prefs)
+    return 0

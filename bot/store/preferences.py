@@ -1,0 +1,194 @@
+"""Per-account routing preferences (channel order, approval email on/off) and pending emails.
+
+An email address waits in ``email_verifications`` until its owner types the code sent to it; only
+then is it written to ``bindings``, so routing never sees an address nobody has confirmed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import datetime
+
+from bot.core.models import Entity
+from bot.errors import InvalidInput
+from bot.store.bindings import ACCOUNT_ID, KNOWN_CHANNELS
+from bot.store.codec import parse_ts, ts
+from bot.store.sqlite import SqliteStore
+from bot.store.tx import Row
+
+log = logging.getLogger("bot.store.preferences")
+
+MAX_ATTEMPTS = 5  # wrong codes before a pending address must be requested again
+
+
+class Preferences(Entity):
+    """One account's preferences; ``channel_order`` None means the deployment's order."""
+
+    account_id: str
+    channel_order: tuple[str, ...] | None = None
+    email_enabled: bool = True
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+class PendingEmail(Entity):
+    """An address waiting for its confirmation code (the code itself is never kept)."""
+
+    account_id: str
+    address: str
+    requested_by: str
+    method: str
+    expires_at: datetime
+
+
+def check_order(order: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """A channel order of known channels, each once; InvalidInput otherwise."""
+    names = tuple(name.strip() for name in order if name.strip())
+    unknown = [name for name in names if name not in KNOWN_CHANNELS]
+    problem = ""
+    if unknown:
+        problem = f"unknown {', '.join(unknown)}; known: {', '.join(KNOWN_CHANNELS)}"
+    elif len(set(names)) != len(names):
+        problem = "a channel appears twice"
+    if problem:
+        raise InvalidInput(f"invalid channel order: {problem}", {"channel_order": problem})
+    return names
+
+
+def check_account(account_id: str) -> str:
+    """The account id as the backend names approvers; InvalidInput otherwise."""
+    if not ACCOUNT_ID.match(account_id):
+        raise InvalidInput(
+            "invalid account", {"account_id": "must be 1-128 of letters, digits and ._:@/-"}
+        )
+    return account_id
+
+
+class PreferenceStore:
+    """Reads and writes account preferences."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def get(self, account_id: str) -> Preferences:
+        """The account's preferences (the defaults when it never set any)."""
+        async with self._store.read() as tx:
+            row = await tx.fetch_one(
+                "SELECT * FROM account_preferences WHERE account_id = ?", (account_id,)
+            )
+        if row is None:
+            return Preferences(account_id=account_id)
+        order = row["channel_order"]
+        return Preferences(
+            account_id=account_id,
+            channel_order=tuple(order.split(",")) if order else None,
+            email_enabled=bool(row["email_enabled"]),
+            updated_by=row["updated_by"],
+            updated_at=parse_ts(row["updated_at"]),
+        )
+
+    async def set(
+        self,
+        account_id: str,
+        *,
+        order: tuple[str, ...] | None,
+        email_enabled: bool | None,
+        by: str,
+        at: datetime,
+    ) -> Preferences:
+        """Change what is given (``order=()`` resets to the deployment's order)."""
+        current = await self.get(account_id)
+        new_order = current.channel_order if order is None else (order or None)
+        email = current.email_enabled if email_enabled is None else email_enabled
+        async with self._store.write() as tx:
+            await tx.execute(
+                "INSERT INTO account_preferences "
+                "(account_id, channel_order, email_enabled, updated_by, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET "
+                "channel_order = excluded.channel_order, email_enabled = excluded.email_enabled, "
+                "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                (account_id, ",".join(new_order) if new_order else None, int(email), by, ts(at)),
+            )
+        log.info("preferences set", extra={"account_id": account_id, "by": by})
+        return Preferences(
+            account_id=account_id,
+            channel_order=new_order,
+            email_enabled=email,
+            updated_by=by,
+            updated_at=at,
+        )
+
+
+class VerificationStore:
+    """Pending email addresses, one per account, with the hash of their code."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def put(self, pending: PendingEmail, code_hash: str, at: datetime) -> None:
+        """Replace the account's pending address (an earlier code stops working)."""
+        async with self._store.write() as tx:
+            await tx.execute("DELETE FROM email_verifications WHERE expires_at < ?", (ts(at),))
+            await tx.execute(
+                "INSERT OR REPLACE INTO email_verifications (account_id, address, code_hash, "
+                "requested_by, method, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pending.account_id,
+                    pending.address,
+                    code_hash,
+                    pending.requested_by,
+                    pending.method,
+                    ts(at),
+                    ts(pending.expires_at),
+                ),
+            )
+
+    async def drop(self, account_id: str) -> None:
+        """Forget the account's pending address."""
+        async with self._store.write() as tx:
+            await tx.execute("DELETE FROM email_verifications WHERE account_id = ?", (account_id,))
+
+    async def pending(self, account_id: str, now: datetime) -> PendingEmail | None:
+        """The account's unexpired pending address, if any."""
+        async with self._store.read() as tx:
+            row = await tx.fetch_one(
+                "SELECT * FROM email_verifications WHERE account_id = ? AND expires_at > ? "
+                "AND attempts < ?",
+                (account_id, ts(now), MAX_ATTEMPTS),
+            )
+        return _pending(row) if row is not None else None
+
+    async def confirm(self, account_id: str, code_hash: str, now: datetime) -> PendingEmail | None:
+        """Bind the pending address when ``code_hash`` matches (single use); None otherwise."""
+        async with self._store.write() as tx:
+            row = await tx.fetch_one(
+                "SELECT * FROM email_verifications WHERE account_id = ? AND expires_at > ? "
+                "AND attempts < ?",
+                (account_id, ts(now), MAX_ATTEMPTS),
+            )
+            if row is None:
+                return None
+            if not hmac.compare_digest(row["code_hash"], code_hash):
+                # Counted, so a six-figure guess space cannot be walked through the API.
+                await tx.execute(
+                    "UPDATE email_verifications SET attempts = attempts + 1 WHERE account_id = ?",
+                    (account_id,),
+                )
+                return None
+            pending = _pending(row)
+            await tx.execute("DELETE FROM email_verifications WHERE account_id = ?", (account_id,))
+            await tx.set_binding(
+                account_id, "email", pending.address, pending.requested_by, "email-code", now
+            )
+        return pending
+
+
+def _pending(row: Row) -> PendingEmail:
+    return PendingEmail(
+        account_id=row["account_id"],
+        address=row["address"],
+        requested_by=row["requested_by"],
+        method=row["method"],
+        expires_at=parse_ts(row["expires_at"]),
+    )
