@@ -25,6 +25,9 @@ def add_commands(subparsers: Any) -> None:
     cmd = group.add_subparsers(dest="bindings_command", required=True, metavar="COMMAND")
     listing = cmd.add_parser("list", help="every binding (optionally of one channel)")
     listing.add_argument("--channel")
+    listing.add_argument(
+        "--unbound", action="store_true", help="with --channel: accounts not bound on it"
+    )
     listing.set_defaults(run=_run(_list))
     show = cmd.add_parser("show", help="one account's bindings")
     show.add_argument("account_id")
@@ -109,9 +112,13 @@ def _line(b: Binding) -> str:
 
 
 async def _list(args: argparse.Namespace, repo: BindingStore) -> int:
+    if args.unbound and not args.channel:
+        from bot.errors import InvalidInput
+
+        raise InvalidInput("--unbound needs --channel")
     cursor: str | None = None
     while True:
-        page = await repo.list(channel=args.channel, limit=500, cursor=cursor)
+        page = await repo.list(channel=args.channel, limit=500, cursor=cursor, unbound=args.unbound)
         for binding in page.items:
             print(_line(binding))
         if page.next_cursor is None:

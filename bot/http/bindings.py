@@ -58,6 +58,7 @@ class ListQuery(BaseModel):
     limit: int = Field(100, ge=1, le=MAX_PAGE)
     cursor: str | None = None
     channel: str | None = None
+    unbound: bool = False  # with channel: accounts with no binding on it
 
 
 class ChannelQuery(BaseModel):
@@ -117,10 +118,14 @@ async def _admin(request: web.Request) -> tuple[BindingStore, str]:
 
 @routes.get("/v1/bindings")
 async def list_bindings(request: web.Request) -> web.Response:
-    """A page of every binding, optionally of one channel."""
+    """A page of every binding, optionally of one channel (or of accounts unbound on it)."""
     repo, _ = await _admin(request)
     query = ListQuery.model_validate(_query(request))
-    page = await repo.list(channel=query.channel, limit=query.limit, cursor=query.cursor)
+    if query.unbound and query.channel is None:
+        raise InvalidInput("unbound needs a channel", {"channel": "required with unbound=true"})
+    page = await repo.list(
+        channel=query.channel, limit=query.limit, cursor=query.cursor, unbound=query.unbound
+    )
     items = [BindingOut.of(b) for b in page.items]
     return _json(BindingPageOut(items=items, next_cursor=page.next_cursor))
 

@@ -150,7 +150,7 @@ def _identity_paths() -> dict[str, Any]:
                 "security": admin,
                 "parameters": [
                     {"name": n, "in": "query", "schema": {"type": "string"}}
-                    for n in ("limit", "cursor", "channel")
+                    for n in ("limit", "cursor", "channel", "unbound")
                 ],
                 "responses": {"200": _json(BindingPageOut, "one page"), **_errors(401, 403, 422)},
             }

@@ -135,12 +135,24 @@ class BindingStore:
         return [_binding(row) for row in rows]
 
     async def list(
-        self, *, channel: str | None = None, limit: int = 100, cursor: str | None = None
+        self,
+        *,
+        channel: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+        unbound: bool = False,
     ) -> BindingPage:
-        """One page of bindings ordered by (account_id, channel), optionally of one channel."""
+        """One page of bindings ordered by (account_id, channel), optionally of one channel.
+
+        ``unbound``: instead, the bindings of accounts that have none on ``channel`` (who still
+        needs binding there).
+        """
         limit = max(1, min(limit, MAX_PAGE))
         where, params = ["1 = 1"], []
-        if channel is not None:
+        if channel is not None and unbound:
+            where.append("account_id NOT IN (SELECT account_id FROM bindings WHERE channel = ?)")
+            params.append(channel)
+        elif channel is not None:
             where.append("channel = ?")
             params.append(channel)
         if cursor is not None:

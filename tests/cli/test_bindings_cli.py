@@ -44,6 +44,8 @@ async def test_set_show_list_remove(tmp_path: Path) -> None:
     assert [line.split("\t")[1] for line in out.splitlines()] == ["email", "lark"]
     code, out, _ = await _cli(data, "list", "--channel", "lark")
     assert [line.split("\t")[0] for line in out.splitlines()] == ["r-1", "r-2"]
+    code, out, _ = await _cli(data, "list", "--channel", "email", "--unbound")
+    assert [line.split("\t")[:2] for line in out.splitlines()] == [["r-2", "lark"]]
 
     assert (await _cli(data, "remove", "r-1", "--channel", "lark"))[0] == 0
     code, _, err = await _cli(data, "remove", "r-1", "--channel", "lark")

@@ -165,3 +165,15 @@ async def test_a_binding_set_over_the_api_routes_the_next_card(
 
 async def _held(memory: Any, address: str) -> list[Any]:
     return list(memory.held_by(address))
+
+
+async def test_list_accounts_unbound_on_a_channel(admin: tuple[Embedded, str, str]) -> None:
+    stack, token, _ = admin
+    for account, channel in (("u-1", "lark"), ("u-1", "memory"), ("u-2", "memory")):
+        body = {"channel": channel, "address": f"{account}-{channel}"}
+        assert (await _call(stack, "PUT", f"/v1/bindings/{account}", token, body))[0] == 200
+    status, page = await _call(stack, "GET", "/v1/bindings?unbound=true&channel=lark", token)
+    assert status == 200, page
+    assert [(b["account_id"], b["channel"]) for b in page["items"]] == [("u-2", "memory")]
+    status, body = await _call(stack, "GET", "/v1/bindings?unbound=true", token)
+    assert status == 422 and "channel" in body["error"]["fields"]
