@@ -21,6 +21,7 @@ from bot.embedded import Embedded, start
 from bot.errors import GatewayError
 from bot.http.phone import phone_url
 from bot.sandbox.backend import SandboxBackend
+from bot.sandbox.mail_platform import MailPlatform
 from bot.sandbox.platform import Seat
 from bot.sandbox.tickets import approver, sample_ticket
 
@@ -65,8 +66,7 @@ async def _keep_serving(embedded: Embedded) -> None:
     backend, url = embedded.backend, embedded.gateway.url
     assert backend is not None
     ticket_id = f"DMS-{uuid.uuid4().hex[:6].upper()}"
-    approvers = [approver(s.account_id, s.display_name) for s in embedded.seats]
-    status, receipt = await backend.submit(sample_ticket(ticket_id, approvers))
+    status, receipt = await backend.submit(sample_ticket(ticket_id, _approvers(embedded.seats)))
     if status != 202:
         raise DemoFailed(f"submission refused: {status} {receipt}")
     await _until("cards sent", lambda: _all_in(backend, ticket_id, "sent"))
@@ -76,6 +76,28 @@ async def _keep_serving(embedded: Embedded) -> None:
             _say(seat.channel, f"{seat.display_name}: {phone_url(url, seat.account_id)}")
     print(f"\nGateway at {url} — Ctrl-C to stop.", flush=True)
     await asyncio.Event().wait()
+
+
+def _approvers(seats: list[Seat]) -> list[dict[str, str]]:
+    # The email seat is a role (SSO) account with no chat binding: chat cannot reach it, email can.
+    return [
+        approver(s.account_id, s.display_name, "role" if s.channel == "email" else "main")
+        for s in seats
+    ]
+
+
+def _show_mail(embedded: Embedded, seat: Seat, console_url: str) -> None:
+    platform = embedded.platform_of(seat.channel)
+    if not isinstance(platform, MailPlatform) or not platform.catcher.messages(seat.address):
+        return
+    mail = platform.catcher.messages(seat.address)[-1]
+    text = mail.get_body(preferencelist=("plain",))
+    linked = text is not None and console_url in text.get_content()
+    _say(
+        "",
+        f"mail “{str(mail['Subject']).strip()}” in the sandbox catcher"
+        + (f", console link {console_url}" if linked else ", NO console link"),
+    )
 
 
 async def _seats(embedded: Embedded) -> list[Seat]:
@@ -89,7 +111,7 @@ async def _seats(embedded: Embedded) -> list[Seat]:
 async def _flow(embedded: Embedded) -> None:
     print(f"Approval gateway demo — gateway {embedded.gateway.url}\n")
     seats = await _seats(embedded)
-    real = [s for s in seats if s.channel != "memory"] or seats
+    real = [s for s in seats if s.channel not in ("memory", "email")] or seats
     # Two tickets, so both answers travel a real platform protocol: an approval on the first
     # real channel (Lark when it runs), a rejection with its reason on another one.
     first = next((s for s in real if s.channel == "lark"), real[0])
@@ -105,7 +127,7 @@ async def _ticket(
     backend = embedded.backend
     assert backend is not None
     ticket_id = f"DMS-{uuid.uuid4().hex[:6].upper()}"
-    ticket = sample_ticket(ticket_id, [approver(s.account_id, s.display_name) for s in seats])
+    ticket = sample_ticket(ticket_id, _approvers(seats))
     status, receipt = await backend.submit(ticket)
     if status != 202:
         raise DemoFailed(f"submission refused: {status} {receipt}")
@@ -113,8 +135,10 @@ async def _ticket(
     _say("request accepted", f"202, {len(receipt['deliveries'])} deliveries planned")
     deliveries = {d["account_id"]: d["delivery_id"] for d in receipt["deliveries"]}
     await _until("cards sent", lambda: _all_in(backend, ticket_id, "sent"))
+    via = {d["account_id"]: d["channel"] for d in (await backend.trace(ticket_id))[1]["deliveries"]}
     for seat in seats:
-        _say("card sent", f"{seat.display_name} ({seat.account_id}) via {seat.channel}")
+        _say("card sent", f"{seat.display_name} ({seat.account_id}) via {via[seat.account_id]}")
+        _show_mail(embedded, seat, ticket["console_url"])
     await _decide(embedded, clicker, deliveries[clicker.account_id], ticket_id, action, comment)
     await _until("cards updated", lambda: _all_in(backend, ticket_id, "updated"))
     for seat in seats:
@@ -155,7 +179,12 @@ def main(keep: bool, config: Path | None) -> int:
     """Entry point of ``approval-gateway demo``."""
     data_dir = Path(tempfile.mkdtemp(prefix="approval-gateway-demo-"))
     settings = load_settings(
-        config, data_dir=data_dir, listen="127.0.0.1:0", sandbox=True, backend_url=None
+        config,
+        data_dir=data_dir,
+        listen="127.0.0.1:0",
+        sandbox=True,
+        backend_url=None,
+        email={"closing_emails": True},  # so the email approver also sees the outcome
     )
     asyncio.run(run_demo(settings, keep=keep))
     return 0
