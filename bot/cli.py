@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "bot.cli_keys",
     "bot.cli_usage",
     "bot.cli_preferences",
+    "bot.cli_audit",
 ]
 
 

@@ -188,7 +188,7 @@ def _lookup(args: argparse.Namespace) -> int:
 async def _remove(args: argparse.Namespace, repo: BindingStore) -> int:
     from bot.errors import NotFound
 
-    if not await repo.remove(args.account_id, args.channel):
+    if not await repo.remove(args.account_id, args.channel, by=_who(), at=_now()):
         raise NotFound(f"{args.account_id} has no {args.channel} binding")
     print(f"{args.account_id} unbound on {args.channel}")
     return 0

@@ -109,15 +109,25 @@ def tokens(args: argparse.Namespace) -> int:
         repo = TokenStore(store)
         if args.tokens_command == "create":
             token = new_token()
-            record = await repo.create(token, args.role, args.label, clock.now())
+            record = await repo.create(token, args.role, args.label, clock.now(), by=_who())
             print(f"token {record.id} ({record.role}) — shown once, store it now:\n{token}")
         elif args.tokens_command == "list":
             for item in await repo.list():
                 state = f"revoked {item.revoked_at:%Y-%m-%d}" if item.revoked_at else "live"
                 print(f"{item.id}  {item.role:<8} {state:<18} {item.label}")
         else:
-            await repo.revoke(args.token_id, clock.now())
+            await repo.revoke(args.token_id, clock.now(), by=_who())
             print(f"token {args.token_id} revoked")
 
     asyncio.run(_with_store(_settings(args), run))
     return 0
+
+
+def _who() -> str:
+    """``cli:<os user>``, for the audit log."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"

@@ -182,7 +182,10 @@ class ApprovalService:
     async def handle_action(self, action: InboundAction) -> ActionResult:
         """Apply a click: the first valid decision wins, everything else is answered."""
         async with self._store.write() as tx:
-            result = await self._apply(tx, action, self._clock.now())
+            now = self._clock.now()
+            result = await self._apply(tx, action, now)
+            if result.status not in (ActionStatus.DECIDED, ActionStatus.TEST):
+                await _audit_refusal(tx, action, result, now)
         if result.status is ActionStatus.DECIDED:
             self._wakeup.notify()
         return result
@@ -233,6 +236,14 @@ class ApprovalService:
         await self._close(tx, request, RequestStatus(outcome.value), at, None, answered=clicker.id)
         await tx.insert_decision(decision)
         await tx.enqueue(FORWARD_DECISION, decision.id, at)
+        await tx.audit(
+            at,
+            approver.account_id,
+            f"decision.{outcome.value}",
+            request.ticket.ticket_id,
+            f"via {action.channel} as {action.actor}",
+            action.source,
+        )
 
     async def _close(
         self,
@@ -267,8 +278,10 @@ class ApprovalService:
     async def _close_from_console(
         self, tx: Tx, request: StoredRequest, body: Withdrawal, now: datetime
     ) -> None:
+        ticket_id = request.ticket.ticket_id
         if body.reason == "withdrawn":
             await self._close(tx, request, RequestStatus.WITHDRAWN, now, "withdrawn")
+            await tx.audit(now, "backend", "request.withdraw", ticket_id, "", "backend")
             return
         if body.outcome is None or body.decided_by is None:
             raise InvalidInput(
@@ -290,6 +303,14 @@ class ApprovalService:
                 source="backend",
                 forward_state=ForwardState.NOT_NEEDED,
             )
+        )
+        await tx.audit(
+            now,
+            body.decided_by.account_id,
+            f"decision.{body.outcome.value}",
+            ticket_id,
+            "decided in the console",
+            "backend",
         )
 
     async def expire_due(self, limit: int = 100) -> int:
@@ -318,6 +339,17 @@ async def refresh_cards(
             )
         else:
             await tx.enqueue(UPDATE_CARD, delivery.id, at)
+
+
+async def _audit_refusal(tx: Tx, action: InboundAction, result: ActionResult, at: datetime) -> None:
+    # A stranger's answer carries no request (nothing about the ticket goes back to them),
+    # but the audit names the ticket, found through the card that was clicked.
+    request = result.request
+    if request is None and result.delivery is not None:
+        request = await tx.get_request(result.delivery.request_id)
+    target = request.ticket.ticket_id if request else action.ref
+    who = f"{action.channel}:{action.actor}"
+    await tx.audit(at, who, "click.refused", target, result.status.value, action.source)
 
 
 def _clicker_delivery(request: StoredRequest, action: InboundAction) -> Delivery | None:

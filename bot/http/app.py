@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bot.http import (
     approvals,
+    audit,
     bindings,
     channels,
     health,
@@ -35,6 +36,7 @@ def create_app(deps: HttpDeps) -> web.Application:
     app[DEPS] = deps
     app[_OPENAPI] = document()
     app.add_routes(approvals.routes)
+    app.add_routes(audit.routes)
     app.add_routes(health.routes)
     app.add_routes(bindings.routes)
     app.add_routes(channels.routes)

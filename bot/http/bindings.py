@@ -185,9 +185,10 @@ async def lookup(request: web.Request) -> web.Response:
 @routes.delete("/v1/bindings/{account_id:.+}")
 async def delete_binding(request: web.Request) -> web.Response:
     """Unbind one account on one channel; 404 when it was not bound there."""
-    repo, _ = await _admin(request)
+    repo, token_id = await _admin(request)
     query = ChannelQuery.model_validate(_query(request))
     account_id = request.match_info["account_id"]
-    if not await repo.remove(account_id, query.channel):
+    at = request.app[DEPS].clock.now()
+    if not await repo.remove(account_id, query.channel, by=token_id, at=at):
         raise NotFound(f"{account_id} has no {query.channel} binding")
     return web.Response(status=204)

@@ -91,7 +91,9 @@ async def remove_mine(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     await deps.auth.verifier.verify(request)
     target = ChannelOfAccount.model_validate(dict(request.query))
-    removed = await BindingStore(deps.store).remove(target.account_id, target.channel)
+    removed = await BindingStore(deps.store).remove(
+        target.account_id, target.channel, by=target.account_id, at=deps.clock.now()
+    )
     if not removed:
         raise NotFound(f"account is not bound on {target.channel}")
     return web.Response(status=204)

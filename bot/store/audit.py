@@ -6,10 +6,11 @@ what did not happen nor misses what did. There is no update or delete here by de
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 
 from bot.core.models import Entity
-from bot.store.codec import parse_ts
+from bot.errors import InvalidInput
+from bot.store.codec import parse_ts, ts
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import SqliteTx
 
@@ -62,6 +63,8 @@ class AuditLog:
         action: str | None = None,
         who: str | None = None,
         target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> AuditPage:
         """Newest first, optionally filtered; pass ``next_before`` back for the next page."""
         where, params = ["1 = 1"], []
@@ -72,6 +75,10 @@ class AuditLog:
         if before is not None:
             where.append("id < ?")
             params.append(str(before))
+        for op, bound in ((">=", since), ("<=", until)):
+            if bound is not None:
+                where.append(f"at {op} ?")
+                params.append(ts(bound))
         sql = f"SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
         async with self._store.read() as tx:
             rows = await tx.fetch_all(sql, [*params, min(limit, MAX_PAGE) + 1])
@@ -89,3 +96,17 @@ class AuditLog:
         ]
         more = len(rows) > limit
         return AuditPage(items=items, next_before=items[-1].id if more and items else None)
+
+
+def parse_bound(value: str | None, name: str, *, end: bool) -> datetime | None:
+    """An ISO date or time (UTC unless it says otherwise); a bare date ``to`` covers that day."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day, time.max if end else time.min, UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{name} is not an ISO date or time", {name: "not ISO 8601"}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

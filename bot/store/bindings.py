@@ -171,12 +171,14 @@ class BindingStore:
         next_cursor = encode_cursor(last.account_id, last.channel) if more and last else None
         return BindingPage(items=items, next_cursor=next_cursor)
 
-    async def remove(self, account_id: str, channel: str) -> bool:
-        """Unbind ``account_id`` on ``channel``; False when it was not bound."""
+    async def remove(self, account_id: str, channel: str, *, by: str, at: datetime) -> bool:
+        """Unbind ``account_id`` on ``channel`` (audited as ``by``); False when it was not bound."""
         async with self._store.write() as tx:
             removed = await tx.execute(
                 "DELETE FROM bindings WHERE account_id = ? AND channel = ?", (account_id, channel)
             )
+            if removed:
+                await tx.audit(at, by, "binding.remove", f"{account_id}/{channel}", "", "")
         if removed:
             log.info("binding removed", extra={"account_id": account_id, "channel": channel})
         return removed == 1

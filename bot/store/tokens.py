@@ -34,8 +34,10 @@ class TokenStore:
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
 
-    async def create(self, token: str, role: str, label: str, now: datetime) -> ApiToken:
-        """Record a new token under ``role``."""
+    async def create(
+        self, token: str, role: str, label: str, now: datetime, *, by: str = "cli"
+    ) -> ApiToken:
+        """Record a new token under ``role`` (audited as created by ``by``)."""
         record = ApiToken(id=uuid.uuid4().hex[:12], role=role, label=label, created_at=now)
         async with self._store.write() as tx:
             await tx.conn.execute(
@@ -43,6 +45,7 @@ class TokenStore:
                 "VALUES (?, ?, ?, ?, ?)",
                 (record.id, role, token_hash(token), label, ts(now)),
             )
+            await tx.audit(now, by, "token.create", record.id, role, "")
         return record
 
     async def resolve(self, token: str) -> ApiToken | None:
@@ -60,7 +63,7 @@ class TokenStore:
             rows = await tx.fetch_all("SELECT * FROM api_tokens ORDER BY created_at DESC")
         return [_token(row) for row in rows]
 
-    async def revoke(self, token_id: str, now: datetime) -> None:
+    async def revoke(self, token_id: str, now: datetime, *, by: str = "cli") -> None:
         """Revoke a token by its id; it stops working at once."""
         async with self._store.write() as tx:
             cursor = await tx.conn.execute(
@@ -69,6 +72,7 @@ class TokenStore:
             )
             if cursor.rowcount != 1:
                 raise NotFound(f"no live token {token_id}")
+            await tx.audit(now, by, "token.revoke", token_id, "", "")
 
 
 def _token(row: Row) -> ApiToken:

@@ -284,6 +284,8 @@ class SqliteTx:
             "method = excluded.method, bound_at = excluded.bound_at",
             (account_id, channel, address, by, method, ts(at)),
         )
+        # The address is personal data: the audit names the account and channel, not the address.
+        await self.audit(at, by, "binding.set", f"{account_id}/{channel}", method, "")
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None:
         row = await self.fetch_one(
