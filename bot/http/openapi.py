@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import bot
+from bot.channel_access import AuthorizeResult, ChannelStatus, Notice
 from bot.core.models import ApprovalRequest
 from bot.core.service import SubmitReceipt, Withdrawal
 from bot.http.bindings import (
@@ -18,6 +19,7 @@ from bot.http.bindings import (
     LookupIn,
     LookupOut,
 )
+from bot.http.channels import AuthorizeIn, RevokeOut
 from bot.http.me import ActingAccount, BindingCodeOut, MyBindingsOut
 from bot.http.preferences import (
     ConfirmedOut,
@@ -29,6 +31,9 @@ from bot.http.preferences import (
     PreferencesOut,
 )
 from bot.http.schemas import ApprovalOut, ErrorBody
+from bot.http.sendtest import TestSend, TestSent
+from bot.store.audit import AuditPage
+from bot.store.usage import UsageReport
 
 _MODELS: list[type[BaseModel]] = [
     ApprovalRequest,
@@ -52,6 +57,15 @@ _MODELS: list[type[BaseModel]] = [
     ConfirmIn,
     PendingEmailOut,
     ConfirmedOut,
+    Notice,
+    ChannelStatus,
+    AuthorizeIn,
+    AuthorizeResult,
+    RevokeOut,
+    UsageReport,
+    AuditPage,
+    TestSend,
+    TestSent,
 ]
 _SIGNED: list[dict[str, list[str]]] = [{"standardWebhooks": []}]
 _READ: list[dict[str, list[str]]] = [{"standardWebhooks": []}, {"bearer": []}]
@@ -270,6 +284,81 @@ def _preference_paths() -> dict[str, Any]:
     }
 
 
+def _operations_paths() -> dict[str, Any]:
+    people: list[dict[str, list[str]]] = [{"bearer": []}]
+    channel = [{"name": "channel", "in": "path", "required": True, "schema": {"type": "string"}}]
+
+    def query(*names: str) -> list[dict[str, Any]]:
+        return [{"name": n, "in": "query", "schema": {"type": "string"}} for n in names]
+
+    def body(model: type[BaseModel]) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+    listing = {
+        "description": "every channel",
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": _ref(ChannelStatus)}}
+        },
+    }
+    return {
+        "/v1/channels": {
+            "get": {
+                "summary": "Each channel's authorization, health and usage (admin, support)",
+                "security": people,
+                "responses": {"200": listing, **_errors(401, 403)},
+            }
+        },
+        "/v1/channels/{channel}/authorization": {
+            "get": {
+                "summary": "The notice to read before authorizing (admin, support)",
+                "security": people,
+                "parameters": channel,
+                "responses": {"200": _json(Notice, "the notice"), **_errors(401, 403, 404)},
+            },
+            "post": {
+                "summary": "Authorize the channel: consent to the notice, credentials checked and sealed (admin)",
+                "security": people,
+                "parameters": channel,
+                "requestBody": body(AuthorizeIn),
+                "responses": {
+                    "200": _json(AuthorizeResult, "authorized"),
+                    **_errors(400, 401, 403, 404, 422),
+                },
+            },
+            "delete": {
+                "summary": "Revoke: stop the stream, delete the credential, reroute pending cards (admin)",
+                "security": people,
+                "parameters": channel,
+                "responses": {"200": _json(RevokeOut, "revoked"), **_errors(401, 403, 404)},
+            },
+        },
+        "/v1/usage": {
+            "get": {
+                "summary": "Messages sent and updated per channel, by day or account (admin, support)",
+                "security": people,
+                "parameters": query("from", "to", "channel", "group_by"),
+                "responses": {"200": _json(UsageReport, "counts"), **_errors(401, 403, 422)},
+            }
+        },
+        "/v1/audit": {
+            "get": {
+                "summary": "The audit log, newest first (admin)",
+                "security": people,
+                "parameters": query("limit", "before", "action", "actor", "target", "from", "to"),
+                "responses": {"200": _json(AuditPage, "records"), **_errors(401, 403, 422)},
+            }
+        },
+        "/v1/cards/test": {
+            "post": {
+                "summary": "Send a test card through the real channel (support, admin)",
+                "security": people,
+                "requestBody": body(TestSend),
+                "responses": {"202": _json(TestSent, "sent"), **_errors(401, 403, 404, 422)},
+            }
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     """The whole OpenAPI document."""
     _, schemas = models_json_schema(
@@ -278,7 +367,7 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Approval gateway", "version": bot.__version__},
-        "paths": {**_paths(), **_identity_paths(), **_preference_paths()},
+        "paths": {**_paths(), **_identity_paths(), **_preference_paths(), **_operations_paths()},
         "components": {
             "schemas": schemas.get("$defs", {}),
             "securitySchemes": {

@@ -72,3 +72,17 @@ async def test_openapi_document_describes_the_api(stack: object) -> None:
 
     for ref in re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(doc)):
         assert ref in schemas, ref
+
+
+def test_every_api_route_is_in_the_openapi_document() -> None:
+    from aiohttp import web
+
+    from bot.http import approvals, audit, bindings, channels, me, preferences, sendtest, usage
+    from bot.http.openapi import document
+
+    paths = document()["paths"]
+    for module in (approvals, audit, bindings, channels, me, preferences, sendtest, usage):
+        for route in module.routes:
+            assert isinstance(route, web.RouteDef)
+            path = route.path.replace("{account_id:.+}", "{account_id}")
+            assert route.method.lower() in paths.get(path, {}), f"{route.method} {path}"
