@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.store.audit import AuditPage
+    from bot.store.sqlite import SqliteStore
 
 
 def add_commands(subparsers: Any) -> None:
@@ -29,29 +30,25 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    import asyncio
-
+    from bot.cli_db import with_store
     from bot.config import load_settings
     from bot.store.audit import AuditLog, parse_bound
-    from bot.store.sqlite import SqliteStore
 
-    async def main() -> AuditPage:
-        store = SqliteStore(load_settings(args.config).db_path)
-        await store.open()
-        try:
-            return await AuditLog(store).page(
-                limit=max(1, args.limit),
-                before=args.before,
-                action=args.action,
-                who=args.actor,
-                target=args.target,
-                since=parse_bound(args.from_, "from", end=False),
-                until=parse_bound(args.to, "to", end=True),
-            )
-        finally:
-            await store.close()
+    since = parse_bound(args.from_, "from", end=False)
+    until = parse_bound(args.to, "to", end=True)
 
-    page = asyncio.run(main())
+    async def read(store: SqliteStore) -> AuditPage:
+        return await AuditLog(store).page(
+            limit=max(1, args.limit),
+            before=args.before,
+            action=args.action,
+            who=args.actor,
+            target=args.target,
+            since=since,
+            until=until,
+        )
+
+    page = with_store(load_settings(args.config), read)
     print(page.model_dump_json(indent=2) if args.json else render(page))
     return 0
 

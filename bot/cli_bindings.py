@@ -70,22 +70,14 @@ def _run(work: Any) -> Any:
     """Wrap ``work(args, repo) -> int`` as a CLI command with an open store."""
 
     def command(args: argparse.Namespace) -> int:
-        import asyncio
-
+        from bot.cli_db import with_store
         from bot.config import load_settings
         from bot.store.bindings import BindingStore
-        from bot.store.sqlite import SqliteStore
 
-        async def main() -> int:
-            store = SqliteStore(load_settings(args.config).db_path)
-            await store.open()
-            try:
-                result: int = await work(args, BindingStore(store))
-                return result
-            finally:
-                await store.close()
-
-        return asyncio.run(main())
+        result: int = with_store(
+            load_settings(args.config), lambda store: work(args, BindingStore(store))
+        )
+        return result
 
     return command
 

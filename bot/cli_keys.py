@@ -24,8 +24,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    import asyncio
-
+    from bot.cli_db import with_store
     from bot.clock import SystemClock
     from bot.config import load_settings
     from bot.errors import ConfigError
@@ -54,22 +53,17 @@ def _rotate(args: argparse.Namespace) -> int:
     )
     path = key_file(settings)
 
-    async def run() -> int:
-        store = SqliteStore(settings.db_path)
-        await store.open()
-        try:
-            box = SecretBox(old)
-            await verify_key(store, box, SystemClock().now())
-            if not from_env:
-                write_key_file(path, [new, *old])  # both readable until the rows are re-sealed
-            count = await rotate(store, box, new, SystemClock().now())
-            if not from_env:
-                write_key_file(path, [new])
-            return count
-        finally:
-            await store.close()
+    async def run(store: SqliteStore) -> int:
+        box = SecretBox(old)
+        await verify_key(store, box, SystemClock().now())
+        if not from_env:
+            write_key_file(path, [new, *old])  # both readable until the rows are re-sealed
+        count = await rotate(store, box, new, SystemClock().now())
+        if not from_env:
+            write_key_file(path, [new])
+        return count
 
-    count = asyncio.run(run())
+    count = with_store(settings, run)
     print(f"re-sealed {count} secrets under key {key_id(new)} (was {key_id(old[0])})")
     if from_env:
         print(

@@ -11,6 +11,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.store.sqlite import SqliteStore
     from bot.store.usage import UsageReport
 
 
@@ -26,27 +27,21 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    import asyncio
-
+    from bot.cli_db import with_store
     from bot.clock import SystemClock
     from bot.config import load_settings
-    from bot.store.sqlite import SqliteStore
     from bot.store.usage import UsageStore, month_start, parse_day
 
     today = SystemClock().now().date()
     start = parse_day(args.from_day, month_start(today), "from")
     end = parse_day(args.to_day, today, "to")
 
-    async def main() -> UsageReport:
-        store = SqliteStore(load_settings(args.config).db_path)
-        await store.open()
-        try:
-            repo = UsageStore(store)
-            return await repo.report(start, end, channel=args.channel, group_by=args.group_by)
-        finally:
-            await store.close()
+    async def read(store: SqliteStore) -> UsageReport:
+        return await UsageStore(store).report(
+            start, end, channel=args.channel, group_by=args.group_by
+        )
 
-    report = asyncio.run(main())
+    report = with_store(load_settings(args.config), read)
     print(report.model_dump_json(indent=2) if args.json else render(report))
     return 0
 

@@ -6,28 +6,16 @@ import argparse
 import asyncio
 import json
 import signal
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
+from bot.cli_db import with_store
 from bot.clock import SystemClock
 from bot.config import Settings, ensure_backend_secret, load_settings, masked
 from bot.errors import NotFound
 from bot.store.sqlite import SqliteStore
 
-T = TypeVar("T")
-
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config)
-
-
-async def _with_store(settings: Settings, work: Callable[[SqliteStore], Awaitable[T]]) -> T:
-    store = SqliteStore(settings.db_path)
-    await store.open()
-    try:
-        return await work(store)
-    finally:
-        await store.close()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -77,7 +65,7 @@ def approvals(args: argparse.Namespace) -> int:
             ApprovalOut.of(request).model_dump(mode="json"), indent=2, ensure_ascii=False
         )
 
-    print(asyncio.run(_with_store(_settings(args), show)))
+    print(with_store(_settings(args), show))
     return 0
 
 
@@ -119,7 +107,7 @@ def tokens(args: argparse.Namespace) -> int:
             await repo.revoke(args.token_id, clock.now(), by=_who())
             print(f"token {args.token_id} revoked")
 
-    asyncio.run(_with_store(_settings(args), run))
+    with_store(_settings(args), run)
     return 0
 
 
