@@ -16,17 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from bot.core.models import ClickAction
 from bot.errors import GatewayError
-from bot.http.preview import CSP
+from bot.http.pages import html_page
 from bot.sandbox.platform import HeldCard, SandboxPlatform, Seat
 from cards import phone_css, render_phone_html
 
@@ -161,22 +159,13 @@ def _text(form: Mapping[str, Any], name: str) -> str:
 
 
 def _html(page: Page, status: int = 200) -> web.Response:
-    template = _env().get_template("phone.html.j2")
-    body = template.render(page=page, css=Markup(phone_css()), labels=LABELS, prefix=PREFIX)
-    response = web.Response(text=body, status=status, content_type="text/html")
-    response.headers["content-security-policy"] = CSP
-    response.headers["x-content-type-options"] = "nosniff"
-    response.headers["referrer-policy"] = "no-referrer"
-    response.headers["cache-control"] = "no-store"  # a phone always shows the cards as they are
-    return response
-
-
-@cache
-def _env() -> Environment:
-    return Environment(
-        loader=PackageLoader("bot.http", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    # no-store: a phone always shows the cards as they are now
+    return html_page(
+        "phone.html.j2",
+        status,
+        no_store=True,
+        page=page,
+        css=Markup(phone_css()),
+        labels=LABELS,
+        prefix=PREFIX,
     )

@@ -11,17 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Literal, TypeVar
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from bot.core.models import ApprovalRequest
 from bot.errors import InvalidInput
 from bot.http.auth import Role
 from bot.http.deps import DEPS
+from bot.http.pages import html_page
 from bot.ticket_view import parse_ticket, view_for
 from cards import (
     ApprovalView,
@@ -41,12 +40,6 @@ E = TypeVar("E", CardState, Locale)
 
 Shown = Literal["all", "lark", "dingtalk", "email"]
 SHOWN: tuple[Shown, ...] = ("all", "lark", "dingtalk", "email")
-
-# No scripts at all; inline styles only (the phone CSS and the email's style attributes).
-CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
-)
 
 
 @dataclass
@@ -183,30 +176,12 @@ def _email(view: ApprovalView) -> EmailPreview:
 
 
 def _html(page: Page, status: int) -> web.Response:
-    body = (
-        _env()
-        .get_template("preview.html.j2")
-        .render(
-            page=page,
-            css=Markup(phone_css()),  # our own package file, not user input
-            states=list(CardState),
-            locales=list(Locale),
-            shown=SHOWN,
-        )
-    )
-    response = web.Response(text=body, status=status, content_type="text/html")
-    response.headers["content-security-policy"] = CSP
-    response.headers["x-content-type-options"] = "nosniff"
-    response.headers["referrer-policy"] = "no-referrer"
-    return response
-
-
-@cache
-def _env() -> Environment:
-    return Environment(
-        loader=PackageLoader("bot.http", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,  # a template typo fails the tests, not a support person
-        trim_blocks=True,
-        lstrip_blocks=True,
+    return html_page(
+        "preview.html.j2",
+        status,
+        page=page,
+        css=Markup(phone_css()),  # our own package file, not user input
+        states=list(CardState),
+        locales=list(Locale),
+        shown=SHOWN,
     )
