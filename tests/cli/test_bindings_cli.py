@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from bot.sandbox.tickets import approver, sample_ticket
-from tests.gateway.helpers import eventually, parts
+from tests.gateway.helpers import eventually, parts, run_cli
 
 
 async def _cli(data_dir: Path, *args: str, cwd: Path | None = None) -> tuple[int, str, str]:
-    # Asynchronously: a gateway under test may share this event loop and must keep running.
-    env = {**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "bindings",
-        *args,
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode(), err.decode()
+    return await run_cli("bindings", *args, data_dir=data_dir, cwd=cwd)
 
 
 async def test_set_show_list_remove(tmp_path: Path) -> None:

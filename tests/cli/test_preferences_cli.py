@@ -5,9 +5,6 @@ The gateway (with the real aiosmtpd catcher) runs on the test's loop; the CLI is
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import pytest
 from bot.embedded import Embedded, start
 from bot.sandbox.mail_platform import MailPlatform
 from tests.conftest import fast_settings
+from tests.gateway.helpers import run_cli
 from tests.http.test_bindings_api import _token
 from tests.http.test_preferences import _code, _route
 
@@ -30,22 +28,8 @@ async def mail(tmp_path: Path) -> AsyncIterator[Embedded]:
 
 
 async def _cli(stack: Embedded, *args: str, token: str = "") -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "APPROVAL_GATEWAY_DATA_DIR": str(stack.gateway.settings.data_dir),
-        "APPROVAL_GATEWAY_ADMIN_TOKEN": token,
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode(), err.decode()
+    data_dir = stack.gateway.settings.data_dir
+    return await run_cli(*args, data_dir=data_dir, env={"APPROVAL_GATEWAY_ADMIN_TOKEN": token})
 
 
 async def test_preferences_cli_opts_out_and_in(mail: Embedded) -> None:

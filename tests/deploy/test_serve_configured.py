@@ -20,7 +20,7 @@ from bot.sandbox.backend import SandboxBackend
 from bot.sandbox.dingtalk import DingTalkSandbox
 from bot.sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
-from tests.gateway.helpers import eventually
+from tests.gateway.helpers import eventually, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -41,17 +41,8 @@ def dingtalk() -> Iterator[DingTalkSandbox]:
 
 
 async def _run(*args: str, env: dict[str, str]) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode()
+    run = await run_cli(*args, env=env)
+    return run.code, run.output
 
 
 async def test_serve_sends_cards_on_the_configured_channel(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.channels.memory import MemoryChannel
 from bot.embedded import Embedded
@@ -52,3 +54,44 @@ async def trace(backend: SandboxBackend, ticket_id: str) -> dict[str, Any]:
 
 async def states(backend: SandboxBackend, ticket_id: str) -> list[str]:
     return [d["state"] for d in (await trace(backend, ticket_id))["deliveries"]]
+
+
+class CliRun(NamedTuple):
+    """What ``approval-gateway`` printed and how it exited."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def output(self) -> str:
+        """stdout then stderr."""
+        return self.out + self.err
+
+
+async def run_cli(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    data_dir: Path | None = None,
+    cwd: Path | None = None,
+) -> CliRun:
+    """Run ``python -m bot ARGS`` as its own process.
+
+    Asynchronously: a gateway under test shares this event loop, and a blocking call would
+    freeze it while it holds SQLite's write lock, locking the CLI out.
+    """
+    full_env = {**os.environ, **(env or {})}
+    if data_dir is not None:
+        full_env["APPROVAL_GATEWAY_DATA_DIR"] = str(data_dir)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=full_env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return CliRun(proc.returncode or 0, out.decode(), err.decode())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,23 +9,12 @@ from pathlib import Path
 import aiohttp
 
 from bot.sandbox.tickets import approver, sample_ticket
-from tests.gateway.helpers import parts
+from tests.gateway.helpers import parts, run_cli
 
 
 async def _cli(data_dir: Path, *args: str) -> tuple[int, str]:
-    # Asynchronously: the gateway under test shares this event loop and must keep running.
-    env = {**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode()
+    run = await run_cli(*args, data_dir=data_dir)
+    return run.code, run.output
 
 
 async def _get(url: str, token: str) -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from bot.sandbox.platform import Seat
 from bot.store.tokens import TokenStore
 from tests.channels.test_dingtalk_stream import FAST_DINGTALK, submit
 from tests.conftest import fast_settings
-from tests.gateway.helpers import eventually, states
+from tests.gateway.helpers import eventually, run_cli, states
 
 Counts = dict[str, dict[str, int]]  # account_id -> {"sent": n, "updated": m}
 
@@ -188,15 +186,5 @@ async def test_lark_usage_matches_created_and_updated_cards(tmp_path: Path) -> N
 
 
 async def _cli(data_dir: Path, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode()
+    run = await run_cli(*args, data_dir=data_dir)
+    return run.code, run.output
