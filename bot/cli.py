@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "bot.cli_usage",
     "bot.cli_preferences",
     "bot.cli_audit",
+    "bot.cli_sign",
 ]
 
 

@@ -135,7 +135,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, description="external base URL, for links and callbacks")
     backend_url: str | None = Field(None, description="where decisions are POSTed")
     backend_secret: SecretStr | None = Field(
-        None, description="Standard Webhooks secret shared with the backend (whsec_...)"
+        None,
+        description="shared with the backend: signs its calls (RFC 9421) and our decisions (whsec_...)",
     )
     sandbox: bool = Field(True, description="run the local sandbox platforms (embedded default)")
     sandbox_platforms: list[str] = Field(
@@ -162,6 +163,18 @@ class Settings(BaseSettings):
         None, description="older master keys (comma-separated), readable during a rotation"
     )
     rates: RateSettings = Field(default_factory=RateSettings)
+    signature_window_seconds: int = Field(
+        300,
+        ge=30,
+        le=1800,
+        description="inbound API: a signature's created time may be this far off",
+    )
+    idempotency_hours: float = Field(
+        24.0,
+        ge=1,
+        le=24 * 30,
+        description="answers to signed writes are kept this long for resends (and replays)",
+    )
     china_regions: list[str] = Field(
         default_factory=lambda: ["cn", "cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen"],
         description="regions where DingTalk is offered",

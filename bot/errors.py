@@ -81,6 +81,16 @@ class MalformedBody(InvalidInput):
         super().__init__(message, {"body": "invalid JSON"})
 
 
+class UnsupportedMediaType(InvalidInput):
+    """The body is not sent as application/json."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, {"content-type": "must be application/json"})
+
+
 class NotFound(GatewayError):
     """Not found."""
 

@@ -31,9 +31,10 @@ from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
 from bot.errors import Conflict
 from bot.http.app import create_app
-from bot.http.auth import Authenticator, WebhookVerifier
+from bot.http.auth import Authenticator
 from bot.http.channels import ACCESS
 from bot.http.deps import HttpDeps
+from bot.http.signatures import RequestVerifier
 from bot.metrics import Metrics
 from bot.outbox.worker import OutboxWorker
 from bot.secrets import SecretBox, open_box
@@ -177,9 +178,8 @@ class Gateway:
         )
 
     async def _serve(self, secret: str) -> None:
-        auth = Authenticator(
-            WebhookVerifier(secret, self.store, self.clock), TokenStore(self.store)
-        )
+        window = timedelta(seconds=self.settings.signature_window_seconds)
+        auth = Authenticator(RequestVerifier(secret, self.clock, window), TokenStore(self.store))
         deps = HttpDeps(
             service=self.service,
             selfbind=self.selfbind,
@@ -189,6 +189,7 @@ class Gateway:
             clock=self.clock,
             channels=self.channels,
             preview_open=self.settings.sandbox,
+            kept_for=timedelta(hours=self.settings.idempotency_hours),
             emailverify=EmailVerification(VerificationStore(self.store), self.clock, self._mail),
             extra_routes=[*self.extra_routes, *self._channel_routes()],
         )

@@ -6,7 +6,7 @@ stored entities are frozen so a handler cannot change state behind the service's
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -22,6 +22,24 @@ from pydantic import (
 
 Locale = Literal["zh-CN", "en-US"]
 ChannelName = str  # "lark", "dingtalk", "dingtalk_enterprise", "email", "memory", ...
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def in_utc_range(value: datetime) -> datetime:
+    """The instant in UTC, when it lies between 2000 and 9000 (stored times must convert)."""
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise ValueError("must be between 2000-01-01 and 9000-01-01 (UTC)")
+    return moment
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(in_utc_range)]
 
 
 def _no_control(value: str) -> str:
@@ -78,7 +96,7 @@ class ApprovalRequest(Wire):
     submitter: Person
     approvers: list[Approver] = Field(min_length=1, max_length=50)
     console_url: HttpUrl
-    expires_at: AwareDatetime
+    expires_at: Instant
     locale: Locale = "en-US"
 
     @field_validator("approvers")

@@ -37,22 +37,35 @@ class Clock(Protocol):
 # --------------------------------------------------------------------------- store
 
 
-class IntakeRecord(Entity):
-    """A remembered submission, keyed by the backend's ``webhook-id``."""
+class SignedAnswer(Entity):
+    """What the gateway answered to a signed request, kept under its request id.
 
-    key: str
-    body_hash: str
-    response: str
+    A resend of the same request (same id and hash of method, path, query and body) is given
+    this answer again and acts no second time; the same id with another request is refused.
+    """
+
+    request_hash: str
+    status: int
+    content_type: str | None = None
+    body: str | None = None
 
 
 class Tx(Protocol):
     """One database transaction. Everything done through it commits, or none of it does."""
 
-    # idempotency and replay protection
-    async def get_intake(self, key: str) -> IntakeRecord | None: ...
-    async def put_intake(self, record: IntakeRecord, at: datetime) -> None: ...
-    async def remember_signature(self, key: str, expires_at: datetime, now: datetime) -> bool:
-        """Record a seen signature; False when it was already seen (a replay)."""
+    # idempotency and replay protection for signed requests
+    async def recall_answer(self, request_id: str) -> SignedAnswer | None:
+        """The answer kept for ``request_id``, if any."""
+        ...
+
+    async def keep_answer(
+        self, request_id: str, answer: SignedAnswer, at: datetime, expires_at: datetime
+    ) -> None:
+        """Keep the answer to a signed request until ``expires_at``."""
+        ...
+
+    async def forget_answers(self, now: datetime, limit: int) -> int:
+        """Drop up to ``limit`` answers that expired before ``now`` (an index range, cheap)."""
         ...
 
     # requests, deliveries, decisions
@@ -255,9 +268,9 @@ __all__ = [
     "DecisionEvent",
     "InboundMessage",
     "InboundSink",
-    "IntakeRecord",
     "OutgoingCard",
     "SendReceipt",
+    "SignedAnswer",
     "Store",
     "Tx",
     "Wakeup",

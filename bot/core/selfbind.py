@@ -15,7 +15,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from bot.core.models import Entity
-from bot.core.ports import Clock, InboundMessage, Store
+from bot.core.ports import Clock, InboundMessage, Store, Tx
 
 CODE_TTL = timedelta(minutes=10)
 # No 0/O or 1/I/L: codes are read off a screen and typed on a phone.
@@ -77,7 +77,19 @@ class SelfBinding:
                 return REPLIES["invalid"]
             if owner is not None and owner != account:
                 return REPLIES["taken"]
+            before = await tx.binding_address(account, message.channel)
             await tx.set_binding(
                 account, message.channel, message.sender, account, "chat-code", now
             )
+            await _audit(tx, message, account, before, now)
         return REPLIES["bound"].format(account=account)
+
+
+async def _audit(
+    tx: Tx, message: InboundMessage, account: str, before: str | None, at: datetime
+) -> None:
+    # Both identities are recorded when a code moves the account: the old one lost its cards.
+    moved = before is not None and before != message.sender
+    action = "binding.moved" if moved else "binding.self"
+    detail = f"{message.channel}: {before} -> {message.sender}" if moved else message.channel
+    await tx.audit(at, account, action, account, detail, message.source)

@@ -28,7 +28,7 @@ from bot.core.models import (
     StoredRequest,
     Wire,
 )
-from bot.core.ports import Clock, IntakeRecord, Store, Tx, Wakeup
+from bot.core.ports import Clock, Store, Tx, Wakeup
 from bot.core.router import Router
 from bot.errors import Conflict, InvalidInput, NotFound
 
@@ -49,7 +49,7 @@ class PlannedDelivery(Entity):
 
 
 class SubmitReceipt(Entity):
-    """The answer to a submission (replayed verbatim for an idempotent resubmit)."""
+    """The answer to a submission."""
 
     request_id: str
     ticket_id: str
@@ -80,22 +80,15 @@ class ApprovalService:
         self._router = router
         self._wakeup = wakeup
 
-    async def submit(self, ticket: ApprovalRequest, key: str, body_hash: str) -> tuple[bool, str]:
-        """Store the request and plan its deliveries; returns (created, receipt JSON)."""
+    async def submit(self, ticket: ApprovalRequest) -> SubmitReceipt:
+        """Store the request and plan its deliveries, in one transaction."""
         now = self._clock.now()
         if ticket.expires_at <= now:
             raise InvalidInput("the request has already expired", {"expires_at": "in the past"})
         async with self._store.write() as tx:
-            prior = await tx.get_intake(key)
-            if prior is not None:
-                if prior.body_hash != body_hash:
-                    raise Conflict("webhook-id was already used for a different body")
-                return False, prior.response
             receipt = await self._create(tx, ticket, now)
-            response = receipt.model_dump_json()
-            await tx.put_intake(IntakeRecord(key=key, body_hash=body_hash, response=response), now)
         self._wakeup.notify()
-        return True, response
+        return receipt
 
     async def _create(self, tx: Tx, ticket: ApprovalRequest, now: datetime) -> SubmitReceipt:
         existing = await tx.find_request(ticket.ticket_id)

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from aiohttp import web
 
 from bot.core.models import ApprovalRequest
 from bot.core.service import Withdrawal
 from bot.http.auth import Role
 from bot.http.deps import DEPS
+from bot.http.once import signed_write
 from bot.http.schemas import ApprovalOut
+from bot.http.signatures import SignedRequest
 from bot.logs import bind
 
 routes = web.RouteTableDef()
+JSON = "application/json"
 
 
 @routes.post("/v1/approvals")
-async def submit(request: web.Request) -> web.Response:
-    """The backend submits a request; the webhook-id is the idempotency key."""
+@signed_write
+async def submit(request: web.Request, signed: SignedRequest) -> web.Response:
+    """The backend submits a request; the signed request id makes a resend harmless."""
     deps = request.app[DEPS]
-    signed = await deps.auth.verifier.verify(request)
-    ticket = ApprovalRequest.model_validate_json(signed.raw)
+    ticket = ApprovalRequest.model_validate_json(signed.body)
     with bind(ticket_id=ticket.ticket_id):
-        digest = hashlib.sha256(signed.raw).hexdigest()
-        created, receipt = await deps.service.submit(ticket, signed.webhook_id, digest)
-        if created:
-            deps.metrics.requests.inc()
-    return web.Response(status=202, text=receipt, content_type="application/json")
+        receipt = await deps.service.submit(ticket)
+    deps.metrics.requests.inc()
+    return web.Response(status=202, text=receipt.model_dump_json(), content_type=JSON)
 
 
 @routes.get("/v1/approvals/{ticket_id}")
@@ -40,11 +39,11 @@ async def show(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/approvals/{ticket_id}/withdraw")
-async def withdraw(request: web.Request) -> web.Response:
+@signed_write
+async def withdraw(request: web.Request, signed: SignedRequest) -> web.Response:
     """The backend closes a request (withdrawn, or decided in the console)."""
     deps = request.app[DEPS]
-    signed = await deps.auth.verifier.verify(request)
-    body = Withdrawal.model_validate_json(signed.raw or b"{}")
+    body = Withdrawal.model_validate_json(signed.body or b"{}")
     ticket_id = request.match_info["ticket_id"]
     with bind(ticket_id=ticket_id):
         stored = await deps.service.withdraw(ticket_id, body)
@@ -52,4 +51,4 @@ async def withdraw(request: web.Request) -> web.Response:
 
 
 def _json(model: ApprovalOut) -> web.Response:
-    return web.Response(text=model.model_dump_json(), content_type="application/json")
+    return web.Response(text=model.model_dump_json(), content_type=JSON)

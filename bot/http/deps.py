@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -30,6 +31,7 @@ class HttpDeps:
     extra_routes: list[web.RouteDef] = field(default_factory=list)
     emailverify: EmailVerification | None = None  # None: email addresses cannot be confirmed
     preview_open: bool = False  # /preview without a token: the embedded sandbox default
+    kept_for: timedelta = timedelta(hours=24)  # answers to signed writes, for resends
 
 
 DEPS = web.AppKey("deps", HttpDeps)

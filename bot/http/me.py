@@ -1,7 +1,8 @@
 """``/v1/me``: what a user may do about their own binding, through the console.
 
 The console (the ticket backend) calls these on the user's behalf, signed with the backend
-secret, naming the acting account. Nothing here can name or touch any other account: the account
+secret, naming the acting account in the query or the body: both are covered by the signature,
+so a call made for one account cannot be re-aimed at another. Nothing here can name or touch any other account: the account
 in the call is the only one read, coded or unbound.
 """
 
@@ -14,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import NotFound
 from bot.http.deps import DEPS
+from bot.http.once import signed_read, signed_write
+from bot.http.signatures import SignedRequest
 from bot.store.bindings import BindingStore
 
 routes = web.RouteTableDef()
@@ -58,21 +61,21 @@ class MyBindingsOut(BaseModel):
 
 
 @routes.post("/v1/me/binding-codes")
-async def issue_code(request: web.Request) -> web.Response:
+@signed_write
+async def issue_code(request: web.Request, signed: SignedRequest) -> web.Response:
     """A single-use code the user sends as ``bind CODE`` in DingTalk or Lark (10 minutes)."""
     deps = request.app[DEPS]
-    signed = await deps.auth.verifier.verify(request)
-    acting = ActingAccount.model_validate_json(signed.raw or b"{}")
+    acting = ActingAccount.model_validate_json(signed.body or b"{}")
     code = await deps.selfbind.issue(acting.account_id)
     body = BindingCodeOut(code=code.code, command=code.command, expires_at=code.expires_at)
     return web.Response(status=201, text=body.model_dump_json(), content_type="application/json")
 
 
 @routes.get("/v1/me/binding")
-async def show_mine(request: web.Request) -> web.Response:
+@signed_read
+async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response:
     """The acting account's own bindings (``?account_id=``)."""
     deps = request.app[DEPS]
-    await deps.auth.verifier.verify(request)
     acting = ActingAccount.model_validate(dict(request.query))
     found = await BindingStore(deps.store).get(acting.account_id)
     body = MyBindingsOut(
@@ -86,10 +89,10 @@ async def show_mine(request: web.Request) -> web.Response:
 
 
 @routes.delete("/v1/me/binding")
-async def remove_mine(request: web.Request) -> web.Response:
+@signed_write
+async def remove_mine(request: web.Request, signed: SignedRequest) -> web.Response:
     """Unbind the acting account on one channel (``?account_id=&channel=``)."""
     deps = request.app[DEPS]
-    await deps.auth.verifier.verify(request)
     target = ChannelOfAccount.model_validate(dict(request.query))
     removed = await BindingStore(deps.store).remove(
         target.account_id, target.channel, by=target.account_id, at=deps.clock.now()

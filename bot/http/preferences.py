@@ -16,7 +16,10 @@ from bot.core.emailverify import EmailVerification
 from bot.errors import InvalidInput
 from bot.http.auth import Role
 from bot.http.deps import DEPS
+from bot.http.errors import error_response
 from bot.http.me import ActingAccount
+from bot.http.once import signed_read, signed_write
+from bot.http.signatures import SignedRequest
 from bot.store.bindings import check_binding
 from bot.store.preferences import PendingEmail, Preferences, PreferenceStore, check_order
 
@@ -122,28 +125,28 @@ async def _change(
 
 
 @routes.get("/v1/me/preferences")
-async def show_mine(request: web.Request) -> web.Response:
+@signed_read
+async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response:
     """The acting account's preferences (``?account_id=``)."""
     deps = request.app[DEPS]
-    await deps.auth.verifier.verify(request)
     acting = ActingAccount.model_validate(dict(request.query))
     return _json(await _out(request, await PreferenceStore(deps.store).get(acting.account_id)))
 
 
 @routes.put("/v1/me/preferences")
-async def set_mine(request: web.Request) -> web.Response:
+@signed_write
+async def set_mine(request: web.Request, signed: SignedRequest) -> web.Response:
     """Change the acting account's channel order and/or approval email subscription."""
-    signed = await request.app[DEPS].auth.verifier.verify(request)
-    body = MyPreferencesIn.model_validate_json(signed.raw or b"{}")
+    body = MyPreferencesIn.model_validate_json(signed.body or b"{}")
     prefs = await _change(request, body.account_id, body, by=body.account_id)
     return _json(await _out(request, prefs))
 
 
 @routes.post("/v1/me/email")
-async def set_my_email(request: web.Request) -> web.Response:
+@signed_write
+async def set_my_email(request: web.Request, signed: SignedRequest) -> web.Response:
     """Mail a confirmation code to a new address for the acting account (202: pending)."""
-    signed = await request.app[DEPS].auth.verifier.verify(request)
-    body = EmailIn.model_validate_json(signed.raw or b"{}")
+    body = EmailIn.model_validate_json(signed.body or b"{}")
     address = check_binding(body.account_id, "email", body.address)
     pending = await verifier(request).request(
         body.account_id, address, by=body.account_id, method="console"
@@ -152,14 +155,15 @@ async def set_my_email(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/me/email/confirm")
-async def confirm_my_email(request: web.Request) -> web.Response:
+@signed_write
+async def confirm_my_email(request: web.Request, signed: SignedRequest) -> web.Response:
     """Turn the pending address into the account's email binding when the code is right."""
-    signed = await request.app[DEPS].auth.verifier.verify(request)
-    body = ConfirmIn.model_validate_json(signed.raw or b"{}")
+    body = ConfirmIn.model_validate_json(signed.body or b"{}")
     confirmed = await verifier(request).confirm(body.account_id, body.code)
     if confirmed is None:
-        # One answer for unknown account, nothing pending, wrong, used and expired codes.
-        raise InvalidInput(WRONG_CODE, {"code": WRONG_CODE})
+        # One answer for unknown account, nothing pending, wrong, used and expired codes. It is
+        # returned, not raised: the wrong guess just counted must commit with it.
+        return error_response(422, "invalid_input", WRONG_CODE, {"code": WRONG_CODE})
     return _json(ConfirmedOut(account_id=confirmed.account_id, address=confirmed.address))
 
 

@@ -2,21 +2,23 @@
 
 It receives decision webhooks (verifying the Standard Webhooks signature, de-duplicating on
 ``webhook-id`` as a receiver must) and can be told to fail, answer 409 or hang. It also submits,
-reads and withdraws requests with correctly signed calls, the way an integrator's backend does.
+reads and withdraws requests with RFC 9421 signed calls, the way an integrator's backend does
+(through ``bot.signing``, the code behind ``approval-gateway sign``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from standardwebhooks import Webhook, WebhookVerificationError
+
+from bot.signing import sign_request
 
 DECISIONS_PATH = "/decisions"
 
@@ -133,24 +135,24 @@ class SandboxBackend:
     # ------------------------------------------------------------------ calling the gateway
 
     def sign(
-        self, body: bytes, webhook_id: str | None = None, at: datetime | None = None
+        self,
+        method: str,
+        target: str,
+        body: bytes = b"",
+        *,
+        request_id: str | None = None,
+        at: datetime | None = None,
     ) -> dict[str, str]:
-        """Standard Webhooks headers for ``body``."""
-        webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
-        at = at or datetime.now(UTC)
-        return {
-            "content-type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": Webhook(self.secret).sign(webhook_id, at, body.decode()),
-        }
+        """RFC 9421 signature headers for one call (``bot.signing``, as the sign command)."""
+        headers = sign_request(self.secret, method, target, body, request_id=request_id, created=at)
+        return {"content-type": "application/json", **headers} if body else headers
 
     async def call(
-        self, method: str, path: str, body: Any = None, *, webhook_id: str | None = None
+        self, method: str, path: str, body: Any = None, *, request_id: str | None = None
     ) -> tuple[int, Any]:
         """A signed call to the gateway; returns (status, decoded JSON)."""
         raw = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
-        headers = self.sign(raw, webhook_id)
+        headers = self.sign(method, path, raw, request_id=request_id)
         async with (
             aiohttp.ClientSession() as session,
             session.request(method, self.gateway_url + path, data=raw, headers=headers) as response,
@@ -159,10 +161,10 @@ class SandboxBackend:
             return response.status, json.loads(text) if text else None
 
     async def submit(
-        self, ticket: dict[str, Any], *, webhook_id: str | None = None
+        self, ticket: dict[str, Any], *, request_id: str | None = None
     ) -> tuple[int, Any]:
         """Submit an approval request."""
-        return await self.call("POST", "/v1/approvals", ticket, webhook_id=webhook_id)
+        return await self.call("POST", "/v1/approvals", ticket, request_id=request_id)
 
     async def trace(self, ticket_id: str) -> tuple[int, Any]:
         """Read a request's state and delivery history."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from bot.core.models import Entity
+from bot.core.models import Entity, in_utc_range
 from bot.errors import InvalidInput
 from bot.store.codec import parse_ts, ts
 from bot.store.sqlite import SqliteStore
@@ -105,8 +105,12 @@ def parse_bound(value: str | None, name: str, *, end: bool) -> datetime | None:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            return datetime.combine(day, time.max if end else time.min, UTC)
-        moment = datetime.fromisoformat(value)
+            moment = datetime.combine(day, time.max if end else time.min, UTC)
+        else:
+            moment = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{name} is not an ISO date or time", {name: "not ISO 8601"}) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return in_utc_range(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    except ValueError as exc:
+        raise InvalidInput(f"{name} is out of range", {name: str(exc)}) from None

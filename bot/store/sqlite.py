@@ -4,6 +4,11 @@ Writes go through one connection, serialised by a lock and run as ``BEGIN IMMEDI
 process on the same file waits instead of failing mid-transaction. Reads use their own connection
 inside a deferred transaction, which in WAL mode is a consistent snapshot that never blocks a
 writer. ``synchronous=FULL``: an accepted request survives a power cut, not just a crash.
+
+A ``write()`` or ``read()`` opened while this task is already inside a ``write()`` joins that
+transaction instead of opening another (which would wait for its own lock). That is how one
+signed API call is one transaction: the idempotency memory, the change and the kept answer
+commit together, or none of them does, whatever the code in between opens.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +40,7 @@ class SqliteStore:
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
+        self._current: ContextVar[SqliteTx | None] = ContextVar(f"tx-{id(self)}", default=None)
 
     async def open(self, *, migrate: bool = True) -> None:
         """Open both connections and bring the schema up to date."""
@@ -98,16 +105,29 @@ class SqliteStore:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[SqliteTx]:
-        """A serialised read-write transaction."""
+        """A serialised read-write transaction (or the one this task is already in)."""
+        current = self._current.get()
+        if current is not None:
+            yield current
+            return
         async with (
             self._write_lock,
             self._transaction(self._need(self._writer), "BEGIN IMMEDIATE") as conn,
         ):
-            yield SqliteTx(conn, writable=True)
+            tx = SqliteTx(conn, writable=True)
+            token = self._current.set(tx)
+            try:
+                yield tx
+            finally:
+                self._current.reset(token)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteTx]:
-        """A consistent read-only snapshot."""
+        """A consistent read-only snapshot (inside a write: that write, with its changes)."""
+        current = self._current.get()
+        if current is not None:
+            yield current
+            return
         async with (
             self._read_lock,
             self._transaction(self._need(self._reader), "BEGIN") as conn,

@@ -21,7 +21,7 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
-from bot.core.ports import IntakeRecord
+from bot.core.ports import SignedAnswer
 from bot.core.routing import RoutePreference
 from bot.errors import StoreError
 from bot.store.codec import opt_ts, parse_ts, ts
@@ -52,29 +52,39 @@ class SqliteTx:
         async with self.conn.execute(sql, params) as cursor:
             return await cursor.fetchone()
 
-    # ------------------------------------------------------------------ intake / replay
+    # ------------------------------------------------------------------ signed answers
 
-    async def get_intake(self, key: str) -> IntakeRecord | None:
+    async def recall_answer(self, request_id: str) -> SignedAnswer | None:
         row = await self.fetch_one(
-            "SELECT key, body_hash, response FROM intake WHERE key = ?", (key,)
+            "SELECT request_hash, status, content_type, body FROM signed_answers"
+            " WHERE request_id = ?",
+            (request_id,),
         )
-        return IntakeRecord(**dict(row)) if row else None
+        return SignedAnswer(**dict(row)) if row else None
 
-    async def put_intake(self, record: IntakeRecord, at: datetime) -> None:
+    async def keep_answer(
+        self, request_id: str, answer: SignedAnswer, at: datetime, expires_at: datetime
+    ) -> None:
         await self.execute(
-            "INSERT INTO intake (key, body_hash, response, created_at) VALUES (?, ?, ?, ?)",
-            (record.key, record.body_hash, record.response, ts(at)),
+            "INSERT INTO signed_answers (request_id, request_hash, status, content_type, body,"
+            " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                request_id,
+                answer.request_hash,
+                answer.status,
+                answer.content_type,
+                answer.body,
+                ts(at),
+                ts(expires_at),
+            ),
         )
 
-    async def remember_signature(self, key: str, expires_at: datetime, now: datetime) -> bool:
-        await self.execute("DELETE FROM seen_signatures WHERE expires_at < ?", (ts(now),))
-        inserted = await self.execute(
-            "INSERT OR IGNORE INTO seen_signatures (key, expires_at) VALUES (?, ?)",
-            (key, ts(expires_at)),
+    async def forget_answers(self, now: datetime, limit: int) -> int:
+        return await self.execute(
+            "DELETE FROM signed_answers WHERE request_id IN (SELECT request_id FROM"
+            " signed_answers WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
+            (ts(now), limit),
         )
-        return inserted == 1
-
-    # ------------------------------------------------------------------ requests
 
     async def insert_request(self, request: StoredRequest) -> None:
         await self.execute(

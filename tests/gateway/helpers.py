@@ -25,7 +25,7 @@ def row_counts(db: Path) -> dict[str, int]:
     """Rows per table, read with the stdlib driver straight from the file."""
     with sqlite3.connect(db) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        skip = {"seen_signatures", "schema_migrations"}
+        skip = {"signed_answers", "schema_migrations"}
         return {
             t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
             for t in tables

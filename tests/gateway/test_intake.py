@@ -1,4 +1,4 @@
-"""Submissions are stored before the answer, idempotent by webhook-id, and bad input is a 4xx."""
+"""Submissions are stored before the answer, idempotent by request id, and bad input is a 4xx."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.embedded import Embedded, start
+from bot.sandbox.backend import SandboxBackend
 from bot.sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
-from tests.gateway.helpers import parts, row_counts
+from tests.gateway.helpers import eventually, parts, row_counts, states
 
 
 async def test_accepted_request_is_stored_with_its_planned_deliveries(stack: object) -> None:
@@ -36,29 +38,37 @@ async def test_accepted_request_is_stored_with_its_planned_deliveries(stack: obj
 async def test_idempotent_resubmit_gives_the_same_answer_and_writes_nothing(stack: object) -> None:
     gateway, backend, _ = parts(stack)
     ticket = sample_ticket("T-IDEM", [approver("a1", "Ann")])
-    first = await backend.submit(ticket, webhook_id="msg_same")
-    # A retry is re-signed: a later timestamp (whole seconds) makes it a new signature, not a
-    # replay. Meanwhile the worker sends the card, so the stored state has moved on.
-    await asyncio.sleep(1.1)
+    first = await backend.submit(ticket, request_id="req-same-1")
+    await eventually(lambda: _all_sent(backend, "T-IDEM"))
     before = row_counts(gateway.gateway.settings.db_path)
-    again = await backend.submit(ticket, webhook_id="msg_same")
+    # A retry re-signed later (another created time) under the same request id.
+    raw = json.dumps(ticket, ensure_ascii=False).encode()
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    headers = backend.sign("POST", "/v1/approvals", raw, request_id="req-same-1", at=later)
+    url = gateway.gateway.url + "/v1/approvals"
+    async with aiohttp.ClientSession() as s, s.post(url, data=raw, headers=headers) as r:
+        again = (r.status, await r.json())
     assert again == first
     assert row_counts(gateway.gateway.settings.db_path) == before
 
 
-async def test_same_webhook_id_with_another_body_is_a_conflict(stack: object) -> None:
+async def _all_sent(backend: SandboxBackend, ticket_id: str) -> bool:
+    return await states(backend, ticket_id) == ["sent"]
+
+
+async def test_same_request_id_with_another_body_is_a_conflict(stack: object) -> None:
     gateway, backend, memory = parts(stack)
     _, receipt = await backend.submit(
-        sample_ticket("T-A", [approver("a1", "Ann")]), webhook_id="msg_x"
+        sample_ticket("T-A", [approver("a1", "Ann")]), request_id="req-conflict-1"
     )
     # Let the card go out first, so the worker's own writes don't change the counts below.
     await asyncio.wait_for(memory.wait_for(receipt["deliveries"][0]["delivery_id"]), 10)
     await asyncio.sleep(0.1)
     before = row_counts(gateway.gateway.settings.db_path)
     status, body = await backend.submit(
-        sample_ticket("T-B", [approver("a1", "Ann")]), webhook_id="msg_x"
+        sample_ticket("T-B", [approver("a1", "Ann")]), request_id="req-conflict-1"
     )
-    assert status == 409 and body["error"]["code"] == "conflict"
+    assert status == 409 and body["error"]["code"] == "request_id_reused"
     assert row_counts(gateway.gateway.settings.db_path) == before
 
 
@@ -121,7 +131,9 @@ class _ThreadedGateway:
         backend = self.embedded.backend
         assert backend is not None
         request = urllib.request.Request(
-            self.embedded.gateway.url + "/v1/approvals", data=body, headers=backend.sign(body)
+            self.embedded.gateway.url + "/v1/approvals",
+            data=body,
+            headers=backend.sign("POST", "/v1/approvals", body),
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:

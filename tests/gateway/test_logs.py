@@ -29,7 +29,7 @@ def captured() -> Iterator[io.StringIO]:
 async def test_a_whole_flow_logs_ids_and_no_secret(stack: object, captured: io.StringIO) -> None:
     gateway, backend, memory = parts(stack)
     body = json.dumps(sample_ticket("T-LOG", [approver("a1", "Ann")])).encode()
-    headers = backend.sign(body)
+    headers = backend.sign("POST", "/v1/approvals", body)
     async with aiohttp.ClientSession() as s:
         async with s.post(f"{gateway.gateway.url}/v1/approvals", data=body, headers=headers) as r:
             receipt = await r.json()
@@ -49,7 +49,7 @@ async def test_a_whole_flow_logs_ids_and_no_secret(stack: object, captured: io.S
     for secret in (
         backend.secret,
         backend.secret.removeprefix("whsec_"),
-        headers["webhook-signature"].split(",", 1)[1],
+        headers["Signature"].split(":")[1],
         "agw_supersecrettokenvalue",
         "hunter2",
         "abc123",
