@@ -67,8 +67,8 @@ _MODELS: list[type[BaseModel]] = [
     TestSend,
     TestSent,
 ]
-_SIGNED: list[dict[str, list[str]]] = [{"standardWebhooks": []}]
-_READ: list[dict[str, list[str]]] = [{"standardWebhooks": []}, {"bearer": []}]
+_SIGNED: list[dict[str, list[str]]] = [{"httpMessageSignature": []}]
+_READ: list[dict[str, list[str]]] = [{"httpMessageSignature": []}, {"bearer": []}]
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -371,11 +371,15 @@ def document() -> dict[str, Any]:
         "components": {
             "schemas": schemas.get("$defs", {}),
             "securitySchemes": {
-                "standardWebhooks": {
+                "httpMessageSignature": {
                     "type": "apiKey",
                     "in": "header",
-                    "name": "webhook-signature",
-                    "description": "Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature",
+                    "name": "Signature",
+                    "description": (
+                        "RFC 9421 HTTP Message Signature (hmac-sha256, keyid backend) covering "
+                        '"@method" "@path" "@query" "content-digest" with created and nonce '
+                        "(the request id); RFC 9530 Content-Digest; see README"
+                    ),
                 },
                 "bearer": {"type": "http", "scheme": "bearer"},
             },

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from bot.channels.memory import MemoryChannel
 from bot.embedded import Embedded
 from bot.sandbox.backend import SandboxBackend
+
+T = TypeVar("T")
 
 
 def parts(stack: object) -> tuple[Embedded, SandboxBackend, MemoryChannel]:
@@ -95,3 +101,56 @@ async def run_cli(
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return CliRun(proc.returncode or 0, out.decode(), err.decode())
+
+
+class ThreadedGateway:
+    """The embedded gateway on a private loop, so sync drivers (hypothesis, requests) can call it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from bot.embedded import start
+        from tests.conftest import fast_settings
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.embedded: Embedded = self.run(start(fast_settings(data_dir)))
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the gateway's loop and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    @property
+    def url(self) -> str:
+        """The gateway's base URL."""
+        return self.embedded.gateway.url
+
+    def token(self, role: str) -> str:
+        """A fresh bearer token with ``role``."""
+        from bot.http.auth import new_token
+        from bot.store.tokens import TokenStore
+
+        token = new_token()
+        gateway = self.embedded.gateway
+        self.run(TokenStore(gateway.store).create(token, role, "test", gateway.clock.now()))
+        return token
+
+    def post(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """A signed ``POST /v1/approvals`` of ``body``."""
+        backend = self.embedded.backend
+        assert backend is not None
+        request = urllib.request.Request(
+            self.url + "/v1/approvals",
+            data=body,
+            headers=backend.sign("POST", "/v1/approvals", body),
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def close(self) -> None:
+        """Stop the gateway and its loop."""
+        self.run(self.embedded.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

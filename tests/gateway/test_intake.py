@@ -5,12 +5,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,11 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.embedded import Embedded, start
 from bot.sandbox.backend import SandboxBackend
 from bot.sandbox.tickets import approver, sample_ticket
-from tests.conftest import fast_settings
-from tests.gateway.helpers import eventually, parts, row_counts, states
+from tests.gateway.helpers import ThreadedGateway, eventually, parts, row_counts, states
 
 
 async def test_accepted_request_is_stored_with_its_planned_deliveries(stack: object) -> None:
@@ -115,41 +109,9 @@ async def test_an_expired_request_is_refused(stack: object) -> None:
 # ---------------------------------------------------------------- property test
 
 
-class _ThreadedGateway:
-    """The embedded gateway on a private loop, so hypothesis (sync) can drive it."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        settings_ = fast_settings(data_dir)
-        self.embedded: Embedded = asyncio.run_coroutine_threadsafe(
-            start(settings_), self.loop
-        ).result(30)
-
-    def post(self, body: bytes) -> tuple[int, dict[str, Any]]:
-        backend = self.embedded.backend
-        assert backend is not None
-        request = urllib.request.Request(
-            self.embedded.gateway.url + "/v1/approvals",
-            data=body,
-            headers=backend.sign("POST", "/v1/approvals", body),
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.embedded.stop(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
 @pytest.fixture(scope="module")
-def threaded_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_ThreadedGateway]:
-    gateway = _ThreadedGateway(tmp_path_factory.mktemp("hypothesis"))
+def threaded_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedGateway]:
+    gateway = ThreadedGateway(tmp_path_factory.mktemp("hypothesis"))
     yield gateway
     gateway.close()
 
@@ -204,7 +166,7 @@ def _broken_tickets(draw: st.DrawFn) -> Any:
 )
 @given(body=_broken_tickets())
 def test_invalid_bodies_get_a_4xx_with_fields_never_a_500(
-    threaded_gateway: _ThreadedGateway, body: Any
+    threaded_gateway: ThreadedGateway, body: Any
 ) -> None:
     status, answer = threaded_gateway.post(json.dumps(body).encode())
     if status == 202:
