@@ -19,11 +19,12 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from standardwebhooks import Webhook
 
+from bot.clock import SystemClock
 from bot.config import OutboxSettings, load_settings
 from bot.core.models import ClickAction
 from bot.embedded import start
+from bot.http.signatures import RequestVerifier
 from bot.sandbox.tickets import approver, sample_ticket
 from cards import CardState, Locale, render_dingtalk, render_lark, sample_view
 
@@ -38,10 +39,10 @@ async def _timed(n: int, one: Callable[[int], Awaitable[None]]) -> float:
 
 
 async def _baseline_server(secret: str) -> tuple[web.AppRunner, str]:
-    hook = Webhook(secret)
+    verifier = RequestVerifier(secret, SystemClock())
 
     async def accept(request: web.Request) -> web.Response:
-        hook.verify(await request.read(), dict(request.headers))
+        await verifier.verify(request)
         return web.json_response({"ok": True}, status=202)
 
     app = web.Application()
@@ -69,7 +70,8 @@ async def bench_submit(data_dir: Path) -> tuple[float, float]:
 
         async def post(url: str, i: int) -> None:
             body = json.dumps(sample_ticket(f"B-{uuid.uuid4().hex[:10]}", [approver("a1", "Ann")]))
-            async with session.post(url, data=body, headers=backend.sign(body.encode())) as r:
+            headers = backend.sign("POST", "/v1/approvals", body.encode())
+            async with session.post(url, data=body, headers=headers) as r:
                 assert r.status == 202, await r.text()
 
         baseline = await _timed(N, lambda i: post(base_url + "/v1/approvals", i))
@@ -87,6 +89,7 @@ async def bench_click_to_forward(data_dir: Path) -> tuple[float, float]:
         listen="127.0.0.1:0",
         backend_url=None,
         outbox=OutboxSettings(poll_seconds=0.05),
+        sandbox_platforms=["memory"],  # a click without a platform's wire in the way
     )
     embedded = await start(settings)
     backend, memory = embedded.backend, embedded.memory
