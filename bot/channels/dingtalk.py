@@ -125,6 +125,11 @@ class DingTalkChannel:
         state = self._client.state
         return ChannelHealth(connected=state.connected, detail=state.detail)
 
+    @property
+    def frames_in_flight(self) -> int:
+        """Stream frames received and not answered yet (0 in HTTP mode or when stopped)."""
+        return self._client.frames_in_flight if self._client is not None else 0
+
     def default_address(self, approver: Approver) -> str | None:
         """DingTalk userIds come from bindings only."""
         return None

@@ -68,6 +68,11 @@ class GatewayStreamClient(dingtalk_stream.DingTalkStreamClient):  # type: ignore
         self._tasks: set[asyncio.Task[None]] = set()
         self._after_ack: dict[str, Callable[[bool], None]] = {}
 
+    @property
+    def frames_in_flight(self) -> int:
+        """Frames being handled and not yet answered."""
+        return len(self._tasks)
+
     def after_ack(self, message_id: str, callback: Callable[[bool], None]) -> None:
         """Call ``callback(written)`` once the ACK of ``message_id`` was sent, or could not be."""
         self._after_ack[message_id] = callback
@@ -138,6 +143,9 @@ class GatewayStreamClient(dingtalk_stream.DingTalkStreamClient):  # type: ignore
             tag = await self.route_message(message)
             written = True
             if tag == self.TAG_DISCONNECT:
+                # The platform keeps the socket open for a grace period after "disconnect":
+                # let the frames in flight answer on it before closing.
+                await self._drain_frames()
                 await self.websocket.close()
         except websockets.ConnectionClosed:
             log.warning("connection closed before the ACK was sent", extra=kv(frame=message_id))

@@ -142,6 +142,11 @@ class LarkChannel:
             return ChannelHealth(connected=True, detail="connected")
         return ChannelHealth(connected=False, detail=runner.failure or "reconnecting")
 
+    @property
+    def frames_in_flight(self) -> int:
+        """Long-connection events received and not answered yet."""
+        return self._runner.frames_in_flight if self._runner is not None else 0
+
     def default_address(self, approver: Approver) -> str | None:
         """Lark identities come from bindings only."""
         return None

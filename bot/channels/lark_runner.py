@@ -55,6 +55,11 @@ class WsRunner:
         self.reconnects = 0
 
     @property
+    def frames_in_flight(self) -> int:
+        """Events the client is handling and has not answered yet."""
+        return int(getattr(self._client, "frames_in_flight", 0))
+
+    @property
     def connected(self) -> bool:
         """Whether the client holds an open socket now."""
         return self._client is not None and self._client._conn is not None

@@ -50,6 +50,7 @@ class GatewayWsClient(lark.ws.Client):  # type: ignore[misc]
     def __init__(self, *args: Any, on_event: EventHandler, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._on_event = on_event
+        self.frames_in_flight = 0  # events being handled and not answered yet
 
     async def _handle_message(self, msg: bytes) -> None:
         # Each message runs in its own task (``_receive_message_loop``): stamp it on arrival.
@@ -69,9 +70,13 @@ class GatewayWsClient(lark.ws.Client):  # type: ignore[misc]
                 return
         if kind != MessageType.EVENT:
             return  # type=card frames are ignored by the SDK as well, without an ACK
-        answer, after = await self._answer(payload, headers)
-        frame.payload = JSON.marshal(answer).encode(UTF_8)
-        written = await self._write(frame, message_id)
+        self.frames_in_flight += 1
+        try:
+            answer, after = await self._answer(payload, headers)
+            frame.payload = JSON.marshal(answer).encode(UTF_8)
+            written = await self._write(frame, message_id)
+        finally:
+            self.frames_in_flight -= 1
         if after is not None:
             after(written)
 

@@ -6,7 +6,8 @@ import asyncio
 import os
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -95,3 +96,19 @@ async def run_cli(
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return CliRun(proc.returncode or 0, out.decode(), err.decode())
+
+
+@contextmanager
+def store_held(db: Path) -> Iterator[None]:
+    """Another writer holds the database's write lock (``BEGIN IMMEDIATE``) until the block ends.
+
+    The gateway's own writes wait for it (its busy timeout), as they would behind a slow
+    backup or a second process: clicks cannot be decided meanwhile.
+    """
+    conn = sqlite3.connect(db, timeout=10, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        conn.rollback()
+        conn.close()
