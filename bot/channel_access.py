@@ -25,6 +25,7 @@ from bot.core.models import DeliveryState
 from bot.core.ports import Channel, ChannelHealth, Clock, InboundSink, Wakeup
 from bot.core.service import ApprovalService
 from bot.errors import ChannelError, InvalidInput, NotFound
+from bot.logs import kv
 from bot.store.audit import audit
 from bot.store.authorizations import AuthorizationStore, ChannelAuthorization
 from bot.store.sqlite import SqliteStore
@@ -246,7 +247,7 @@ class ChannelAccess:
         await self._swap(name, candidate)
         self._records[name] = record
         await self._ensure_running(name)
-        log.info("channel authorized", extra={"channel": name, "by": by})
+        log.info("channel authorized", extra=kv(channel=name, by=by))
         return AuthorizeResult(
             channel=name,
             state="authorized",
@@ -279,7 +280,7 @@ class ChannelAccess:
         await self._stop(name)
         if self._wakeup is not None:
             self._wakeup.notify()
-        log.info("channel revoked", extra={"channel": name, "by": by, "moved": moved})
+        log.info("channel revoked", extra=kv(channel=name, by=by, moved=moved))
         return moved
 
     async def _move_queued(self, tx: Any, name: str) -> int:

@@ -1,8 +1,12 @@
 """Structured JSON logs with the ids that tie a line to a request, delivery or ticket.
 
 Handlers bind ``request_id`` / ``ticket_id`` / ``delivery_id`` with :func:`bind`; every record
-logged inside that context carries them. A redaction pass keeps secrets out of the output even
-when a library logs them: logs are read by people who must not learn tokens.
+logged inside that context carries them. Fields of one line go in with ``extra=kv(...)``: they
+travel under a single record attribute, so no field name can collide with a ``LogRecord``
+attribute (``logging`` raises ``KeyError`` for ``extra={"message": ...}``). A redaction pass
+keeps secrets out of the output even when a library logs them: logs are read by people who
+must not learn tokens. The SDKs' own loggers (``Lark``, ``dingtalk_stream``, ``websockets``)
+are adopted into the same JSON output, and so are uncaught thread exceptions and warnings.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,6 +41,19 @@ _SECRET_PATTERNS = [
 ]
 
 
+_FIELDS = "_gateway_fields"  # the one record attribute that carries kv() fields
+_BASE = ("ts", "level", "logger", "msg", "exc")  # keys of every JSON line
+# Loggers of the SDKs: lark-oapi (``lark_oapi/core/log.py`` adds a stdout handler with its
+# own "[Lark] ..." format at import), dingtalk_stream (``log.py`` ``setup_default_logger``
+# adds a plain handler when none is configured yet) and websockets.
+SDK_LOGGERS = ("Lark", "dingtalk_stream", "websockets")
+
+
+def kv(**fields: object) -> dict[str, object]:
+    """The ``extra=`` of a log call: any field name is allowed, ``message`` included."""
+    return {_FIELDS: fields}
+
+
 def redact(text: str) -> str:
     """Replace anything that looks like a secret with ``[redacted]``."""
     for pattern in _SECRET_PATTERNS:
@@ -57,7 +75,7 @@ def bind(**ids: str | None) -> Iterator[None]:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, bound ids and ``extra`` fields."""
 
-    _reserved = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    _reserved = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", _FIELDS}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -69,7 +87,9 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in self._reserved and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = value  # a library's own extra= (ours go through kv)
+        for key, value in getattr(record, _FIELDS, {}).items():
+            entry[f"{key}_" if key in _BASE else key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return redact(json.dumps(entry, default=str, ensure_ascii=False))
@@ -82,6 +102,39 @@ def setup(level: str = "INFO", stream: Any = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    adopt_sdk_loggers()
     # The SDKs are chatty at INFO (every ping); keep them to warnings.
-    for noisy in ("Lark", "dingtalk_stream", "websockets", "aiohttp.access", "aiosqlite"):
+    for noisy in (*SDK_LOGGERS, "aiohttp.access", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+    threading.excepthook = _thread_died
+
+
+def adopt_sdk_loggers() -> None:
+    """Drop the handlers the SDKs install for themselves, so their records reach ours.
+
+    Called from :func:`setup` and again by the channel modules right after they import an SDK,
+    because lark-oapi installs its handler at import time, whenever that happens.
+    """
+    for name in SDK_LOGGERS:
+        sdk = logging.getLogger(name)
+        sdk.handlers.clear()
+        sdk.propagate = True
+    # dingtalk_stream names its loggers per module; each may already hold a handler.
+    for name, found in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith("dingtalk_stream.") and isinstance(found, logging.Logger):
+            found.handlers.clear()
+            found.propagate = True
+
+
+def _thread_died(args: threading.ExceptHookArgs) -> None:
+    # The default hook prints a bare traceback to stderr; an SDK thread dying must be a JSON line.
+    value = args.exc_value
+    if value is None or isinstance(value, SystemExit):
+        return
+    thread = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("bot.threads").error(
+        "thread ended with an exception",
+        exc_info=(type(value), value, args.exc_traceback),
+        extra=kv(thread=thread),
+    )

@@ -35,6 +35,7 @@ from bot.http.auth import Authenticator
 from bot.http.channels import ACCESS
 from bot.http.deps import HttpDeps
 from bot.http.signatures import RequestVerifier
+from bot.logs import kv
 from bot.metrics import Metrics
 from bot.outbox.worker import OutboxWorker
 from bot.secrets import SecretBox, open_box
@@ -60,13 +61,13 @@ class ServiceSink:
         self._metrics.clicks.labels(channel=action.channel, status=result.status.value).inc()
         log.info(
             "click answered",
-            extra={
-                "channel": action.channel,
-                "status": result.status.value,
-                "source": action.source,
-            },
+            extra=kv(channel=action.channel, status=result.status.value, source=action.source),
         )
         return result
+
+    async def answered(self, result: ActionResult, *, redrawn: bool, how: str = "") -> None:
+        """What became of a click's answer (see :meth:`ApprovalService.answered`)."""
+        await self._service.answered(result, redrawn=redrawn, how=how)
 
     async def message(self, message: InboundMessage) -> str | None:
         """A chat message to the bot: ``bind CODE``, or a hint on how to bind."""
@@ -131,7 +132,7 @@ class Gateway:
         await self.access.start(sink, self.service, wakeup)
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
         await self._serve(secret)
-        log.info("gateway started", extra={"url": self.url, "channels": list(self.channels)})
+        log.info("gateway started", extra=kv(url=self.url, channels=list(self.channels)))
 
     async def _open_access(self) -> None:
         # A wrong master key stops the start here, before any channel or listener is up.

@@ -5,29 +5,43 @@ call back over the stream (``callbackType: STREAM``); ``outTrackId`` is derived 
 id, so a retried send lands on the same card. Every redraw is ``PUT /v1.0/card/instances`` merged
 by key. Clicks arrive on the ``dingtalk_stream`` connection, which runs on its own thread and
 loop (:mod:`bot.channels.dingtalk_runner`); each click hops to the gateway's loop, and the ACK
-carries the clicker's redrawn card. In ``mode = "http"`` the same clicks and messages arrive on
+carries the clicker's redrawn card. Every card callback is ACKed within the budget, counted from
+the frame's arrival: DingTalk pushes EVENT frames again but never a CALLBACK frame (open-dingtalk
+developerpedia ``docs/learn/stream/protocol.md`` and its FAQ on ACKs), so a decision that is not
+ready in time is answered "processing" and the card follows through the card API (an outbox job
+the decision committed with). In ``mode = "http"`` the same clicks and messages arrive on
 ``POST /callbacks/<name>`` instead (:mod:`bot.channels.dingtalk_http`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from typing import Any, Literal
 
 import dingtalk_stream
 from aiohttp import web
 
+from bot.channels.answers import ClickAnswer, Reports, remaining, within
 from bot.channels.dingtalk_api import OpenApi
 from bot.channels.dingtalk_crypto import EventCrypto
 from bot.channels.dingtalk_http import CallbackEndpoint
-from bot.channels.dingtalk_inbound import Inbound, Response, out_track_id
-from bot.channels.dingtalk_runner import GatewayStreamClient, NoAck, StreamRunner
+from bot.channels.dingtalk_inbound import (
+    BY_KEY,
+    PROCESSING,
+    RESTARTING,
+    Inbound,
+    notice_response,
+    out_track_id,
+)
+from bot.channels.dingtalk_runner import GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
 from bot.config import DingTalkSettings
 from bot.core.models import Approver
 from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
 from bot.errors import ChannelError, ConfigError
+from bot.logs import adopt_sdk_loggers, kv
 from cards import render_dingtalk
 
 log = logging.getLogger("bot.channels.dingtalk")
@@ -36,7 +50,7 @@ CREATE_AND_DELIVER = "/v1.0/card/instances/createAndDeliver"
 UPDATE_CARD = "/v1.0/card/instances"
 CARD_TOPIC = dingtalk_stream.CallbackHandler.TOPIC_CARD_CALLBACK
 CHAT_TOPIC = dingtalk_stream.ChatbotMessage.TOPIC
-BY_KEY = {"updateCardDataByKey": True, "updatePrivateDataByKey": True}
+OK = dingtalk_stream.AckMessage.STATUS_OK
 
 
 def _required(settings: DingTalkSettings, name: str) -> tuple[str, str, str]:
@@ -65,6 +79,8 @@ class DingTalkChannel:
             retry_after=settings.throttle_retry_seconds,
         )
         self._inbound: Inbound | None = None
+        self._sink: InboundSink | None = None
+        self._reports = Reports()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: GatewayStreamClient | None = None
         self._runner: StreamRunner | None = None
@@ -73,7 +89,9 @@ class DingTalkChannel:
     async def start(self, sink: InboundSink) -> None:
         """Open the API session and, in stream mode, the stream on its own thread."""
         self._loop = asyncio.get_running_loop()
+        adopt_sdk_loggers()
         await self.api.open()
+        self._sink = sink
         self._inbound = Inbound(self.name, self.settings.corp_id, sink)
         if self.settings.mode == "stream":
             client = GatewayStreamClient(self._client_id, self._secret, self.settings.api_base)
@@ -82,16 +100,17 @@ class DingTalkChannel:
             self._client = client
             self._runner = StreamRunner(client.start, f"dingtalk-stream-{self.name}")
             self._runner.start()
-        log.info("channel started", extra={"channel": self.name, "mode": self.settings.mode})
+        log.info("channel started", extra=kv(channel=self.name, mode=self.settings.mode))
 
     async def stop(self) -> None:
         """Stop the stream thread (joined), then close the API session."""
         if self._runner is not None:
             await asyncio.to_thread(self._runner.stop)
             self._runner = None
+        await self._reports.drain()
         self._inbound = None
         await self.api.close()
-        log.info("channel stopped", extra={"channel": self.name})
+        log.info("channel stopped", extra=kv(channel=self.name))
 
     async def check(self) -> None:
         """Prove the credentials work by fetching an access token (ChannelError if refused)."""
@@ -105,6 +124,11 @@ class DingTalkChannel:
             return ChannelHealth(connected=False, detail="not started")
         state = self._client.state
         return ChannelHealth(connected=state.connected, detail=state.detail)
+
+    @property
+    def frames_in_flight(self) -> int:
+        """Stream frames received and not answered yet (0 in HTTP mode or when stopped)."""
+        return self._client.frames_in_flight if self._client is not None else 0
 
     def default_address(self, approver: Approver) -> str | None:
         """DingTalk userIds come from bindings only."""
@@ -173,8 +197,9 @@ class DingTalkChannel:
         return render_dingtalk(card_view(card.request, card.delivery))
 
     # -- inbound (gateway loop) ----------------------------------------------------------
-    async def _apply_click(self, data: dict[str, Any], response: Response) -> None:
+    async def _apply_click(self, data: dict[str, Any], answer: ClickAnswer) -> None:
         # HTTP mode has no ACK to carry the redraw: push it with the update API instead.
+        response = answer.response
         body: dict[str, Any] = {"outTrackId": data["outTrackId"], "cardUpdateOptions": BY_KEY}
         if "cardData" in response:
             body["cardData"] = response["cardData"]
@@ -183,15 +208,19 @@ class DingTalkChannel:
             body["privateData"] = {str(data["userId"]): private}
         try:
             await self.api.call("PUT", UPDATE_CARD, body)
+            redrawn = answer.carries_card
         except ChannelError as exc:
-            log.warning("clicker's card not redrawn", extra={"why": exc.message})
+            log.warning("clicker's card not redrawn", extra=kv(why=exc.message))
+            redrawn = False
+        if self._sink is not None and answer.result is not None:
+            await self._sink.answered(answer.result, redrawn=redrawn)
 
     async def _reply(self, webhook: str, text: str, staff_id: str) -> None:
         body = {"msgtype": "text", "text": {"content": text}, "at": {"atUserIds": [staff_id]}}
         try:
             await self.api.post_webhook(webhook, body)
         except ChannelError as exc:
-            log.warning("chat reply failed", extra={"why": exc.message})
+            log.warning("chat reply failed", extra=kv(why=exc.message))
 
     def _crypto(self) -> EventCrypto | None:
         token, key = self.settings.callback_token, self.settings.callback_aes_key
@@ -201,35 +230,50 @@ class DingTalkChannel:
 
     # -- inbound (stream thread) ---------------------------------------------------------
     async def on_stream(self, message: Any, chat: bool) -> tuple[int, Any]:
-        """Hand a stream frame to the gateway's loop and wait (within the budget) for the answer."""
+        """Hand a stream frame to the gateway's loop; answer within what is left of the budget."""
         loop, inbound = self._loop, self._inbound
-        if loop is None or inbound is None:
-            raise NoAck  # stopping: let the platform redeliver to the next connection
         headers = message.headers
         key, source = str(headers.message_id), f"stream:{headers.connection_id}"
-        work = (
-            inbound.message(key, message.data, source, self._reply)
-            if chat
-            else inbound.click(key, message.data, source)
-        )
-        waited = asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
-        waited.add_done_callback(_retrieve)
-        done, _ = await asyncio.wait({waited}, timeout=self.settings.ack_budget_seconds)
-        if not done:
-            if chat:
-                return dingtalk_stream.AckMessage.STATUS_OK, "OK"  # messages are not redelivered
-            log.warning("click answer late; leaving it for redelivery", extra={"message": key})
-            raise NoAck
-        if waited.exception() is not None:
-            log.error("click failed", exc_info=waited.exception(), extra={"message": key})
+        if loop is None or inbound is None:
+            # Not pushed again whatever we do: answer, and let the clicker tap once more.
+            return OK, ("OK" if chat else notice_response(RESTARTING, "info"))
+        if chat:
+            work = inbound.message(key, message.data, source, self._reply)
+            future = asyncio.run_coroutine_threadsafe(work, loop)
+            await within(future, remaining(self.settings.ack_budget_seconds))
+            return OK, "OK"  # robot messages are not pushed again either: taken, late or not
+        return await self._answer_click(loop, key, message.data, source)
+
+    async def _answer_click(
+        self, loop: asyncio.AbstractEventLoop, key: str, data: dict[str, Any], source: str
+    ) -> tuple[int, Any]:
+        assert self._inbound is not None and self._client is not None
+        work = self._inbound.click(key, data, source)
+        future = asyncio.run_coroutine_threadsafe(work, loop)
+        if not await within(future, remaining(self.settings.ack_budget_seconds)):
+            log.warning("click answer late; answered 'processing'", extra=kv(frame=key))
+            future.add_done_callback(self._late)
+            return OK, notice_response(PROCESSING, "info")
+        error = future.exception()
+        if error is not None:
+            log.error("click failed", exc_info=error, extra=kv(frame=key))
             return dingtalk_stream.AckMessage.STATUS_SYSTEM_EXCEPTION, {}
-        return dingtalk_stream.AckMessage.STATUS_OK, ("OK" if chat else waited.result())
+        answer = future.result()
+        self._client.after_ack(key, lambda written: self._report(answer, written))
+        return OK, answer.response
 
+    def _report(self, answer: ClickAnswer, written: bool) -> None:
+        # The card counts as redrawn only if the ACK carrying it left on an open socket.
+        if self._loop is not None and self._sink is not None:
+            redrawn = written and answer.carries_card
+            self._reports.send(self._loop, self._sink, answer.result, redrawn=redrawn)
 
-def _retrieve(future: asyncio.Future[Response]) -> None:
-    # Mark a late failure as seen: it was logged where it happened.
-    if not future.cancelled():
-        future.exception()
+    def _late(self, future: concurrent.futures.Future[ClickAnswer]) -> None:
+        # The ACK went out saying "processing": the outbox redraws the card now.
+        if future.cancelled() or future.exception() is not None:
+            return
+        if self._loop is not None and self._sink is not None:
+            self._reports.send(self._loop, self._sink, future.result().result, redrawn=False)
 
 
 def _check_delivered(answer: dict[str, Any]) -> None:

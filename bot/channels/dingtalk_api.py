@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from bot.errors import ChannelError, ChannelThrottled
+from bot.logs import kv
 
 log = logging.getLogger("bot.channels.dingtalk")
 
@@ -87,7 +88,7 @@ class OpenApi:
             token = await self._access_token()
             status, answer = await self._request(method, path, body, token)
             if status == 401 and attempt == 1:
-                log.info("access token refused; refreshing", extra={"api": path})
+                log.info("access token refused; refreshing", extra=kv(api=path))
                 self._forget_token(token)
                 continue
             return self._check(path, status, answer, limiter)
@@ -149,7 +150,7 @@ class OpenApi:
                 raise ChannelError(f"access token refused: {status} {answer.get('code')}")
             margin = min(TOKEN_MARGIN, expire_in / 2)
             self._token = (token, time.monotonic() + expire_in - margin)
-            log.info("access token refreshed", extra={"expires_in": expire_in})
+            log.info("access token refreshed", extra=kv(expires_in=expire_in))
             return token
 
     def _forget_token(self, token: str) -> None:
@@ -187,7 +188,7 @@ class OpenApi:
         what = f"{path}: {status} {code} {answer.get('message', '')}".strip()
         if status == 403 and code.startswith(QPS_LIMIT_PREFIX):
             limiter.pause(self._retry_after)
-            log.warning("throttled by DingTalk", extra={"api": path, "code": code})
+            log.warning("throttled by DingTalk", extra=kv(api=path, code=code))
             raise ChannelThrottled(what, retry_after=self._retry_after)
         if status == 403 and code == ORG_QUOTA:
             raise ChannelThrottled(what, retry_after=ORG_QUOTA_RETRY)

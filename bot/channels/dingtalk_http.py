@@ -22,13 +22,15 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels.answers import ClickAnswer
 from bot.channels.dingtalk_crypto import EventCrypto, robot_sign
-from bot.channels.dingtalk_inbound import Inbound, Response
+from bot.channels.dingtalk_inbound import Inbound
 from bot.errors import VerificationError
+from bot.logs import kv
 
 log = logging.getLogger("bot.channels.dingtalk")
 
-ApplyClick = Callable[[dict[str, Any], Response], Awaitable[None]]
+ApplyClick = Callable[[dict[str, Any], ClickAnswer], Awaitable[None]]
 Reply = Callable[[str, str, str], Awaitable[None]]
 
 
@@ -63,7 +65,7 @@ class CallbackEndpoint:
             if "sign" in request.headers:
                 return await self._robot(request, inbound)
         except VerificationError as exc:
-            log.warning("callback refused", extra={"why": exc.message, "path": request.path})
+            log.warning("callback refused", extra=kv(why=exc.message, path=request.path))
             return _refuse(401, exc.message)
         return _refuse(401, "callback is not signed")
 
@@ -83,11 +85,11 @@ class CallbackEndpoint:
         if inbound.seen(key):
             return _refuse(409, "callback already taken")
         if "outTrackId" in plain and "content" in plain:
-            response = await inbound.click(key, plain, "http")
-            await self._apply_click(plain, response)
+            answer = await inbound.click(key, plain, "http")
+            await self._apply_click(plain, answer)
         else:
             await inbound.note(key)
-            log.info("event callback", extra={"event_type": plain.get("EventType")})
+            log.info("event callback", extra=kv(event_type=plain.get("EventType")))
         return web.json_response(self._crypto.reply("success", timestamp))
 
     async def _robot(self, request: web.Request, inbound: Inbound) -> web.StreamResponse:

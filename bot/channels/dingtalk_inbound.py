@@ -12,11 +12,13 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from bot.channels.answers import ClickAnswer
 from bot.channels.present import card_view, toast_kind, toast_text
 from bot.core.models import ActionResult, ActionStatus, ClickAction, InboundAction
 from bot.core.ports import InboundMessage, InboundSink
+from bot.logs import kv
 from cards import parse_click, render_dingtalk
 
 log = logging.getLogger("bot.channels.dingtalk")
@@ -26,6 +28,16 @@ SEEN_TTL = 600.0
 NOT_APPROVER = ActionResult(status=ActionStatus.NOT_APPROVER)
 UNKNOWN_CARD = ActionResult(status=ActionStatus.UNKNOWN_CARD)
 Response = dict[str, Any]
+T = TypeVar("T")
+BY_KEY = {"updateCardDataByKey": True, "updatePrivateDataByKey": True}
+# Sent before the request's locale is known, so in both languages.
+PROCESSING = (
+    "Your choice is being recorded; the card will update shortly. "
+    "正在记录你的审批意见，卡片稍后更新。"
+)
+RESTARTING = (
+    "The approval service is restarting; tap again in a moment. 审批服务正在重启，请稍后再点。"
+)
 
 
 def out_track_id(delivery_id: str) -> str:
@@ -40,19 +52,19 @@ def delivery_of(track_id: str) -> str | None:
     )
 
 
-class Once:
+class Once(Generic[T]):
     """Runs a coroutine once per key (for ``ttl`` seconds); repeats share the first result."""
 
     def __init__(self, ttl: float = SEEN_TTL) -> None:
         self._ttl = ttl
-        self._seen: dict[str, tuple[float, asyncio.Future[Response]]] = {}
+        self._seen: dict[str, tuple[float, asyncio.Future[T]]] = {}
 
     def seen(self, key: str) -> bool:
         """Whether ``key`` was handled (or is being handled) within the TTL."""
         self._purge()
         return key in self._seen
 
-    async def run(self, key: str, work: Callable[[], Awaitable[Response]]) -> Response:
+    async def run(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
         """The answer for ``key``, computing it only the first time."""
         self._purge()
         entry = self._seen.get(key)
@@ -64,7 +76,7 @@ class Once:
             future.add_done_callback(lambda f: self._forget_failed(key, f))
         return await asyncio.shield(entry[1])
 
-    def _forget_failed(self, key: str, future: asyncio.Future[Response]) -> None:
+    def _forget_failed(self, key: str, future: asyncio.Future[T]) -> None:
         if future.cancelled() or future.exception() is not None:
             self._seen.pop(key, None)
 
@@ -76,17 +88,20 @@ class Once:
 
 def click_response(result: ActionResult, track_id: str) -> Response:
     """The ACK response: the clicker's redrawn card (merged by key) and a private notice."""
-    response: Response = {
-        "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True},
-        "userPrivateData": {
-            "cardParamMap": {"notice": toast_text(result), "noticeKind": toast_kind(result)}
-        },
-    }
+    response = notice_response(toast_text(result), toast_kind(result))
     request, delivery = result.request, result.delivery
     # Only redraw the card that was clicked, never paint another delivery onto it.
     if request is not None and delivery is not None and delivery.id == delivery_of(track_id):
         response["cardData"] = {"cardParamMap": render_dingtalk(card_view(request, delivery))}
     return response
+
+
+def notice_response(text: str, kind: str) -> Response:
+    """An ACK response that only puts a private notice on the clicker's card."""
+    return {
+        "cardUpdateOptions": dict(BY_KEY),
+        "userPrivateData": {"cardParamMap": {"notice": text, "noticeKind": kind}},
+    }
 
 
 class Inbound:
@@ -96,8 +111,8 @@ class Inbound:
         self._channel = channel
         self._corp_id = corp_id
         self._sink = sink
-        self._clicks = Once()
-        self._messages = Once()
+        self._clicks: Once[ClickAnswer] = Once()
+        self._messages: Once[Response] = Once()
 
     def seen(self, key: str) -> bool:
         """Whether a click or message with this id was already taken."""
@@ -111,8 +126,8 @@ class Inbound:
 
         await self._messages.run(key, nothing)
 
-    async def click(self, message_id: str, data: dict[str, Any], source: str) -> Response:
-        """A card callback (``/v1.0/card/instances/callback`` payload); returns the ACK body."""
+    async def click(self, message_id: str, data: dict[str, Any], source: str) -> ClickAnswer:
+        """A card callback (``/v1.0/card/instances/callback`` payload); its ACK response."""
         return await self._clicks.run(message_id, lambda: self._click(data, source))
 
     async def message(
@@ -125,17 +140,17 @@ class Inbound:
         """A chat message to the robot; the sink's answer goes back through ``reply``."""
         return await self._messages.run(message_id, lambda: self._message(data, source, reply))
 
-    async def _click(self, data: dict[str, Any], source: str) -> Response:
+    async def _click(self, data: dict[str, Any], source: str) -> ClickAnswer:
         track_id = str(data.get("outTrackId", ""))
         user_id, corp_id = str(data.get("userId", "")), str(data.get("corpId", ""))
         click = parse_click(_params(data.get("content")), None)
-        extra = {"channel": self._channel, "out_track_id": track_id, "source": source}
+        where = {"channel": self._channel, "out_track_id": track_id, "source": source}
         if click is None:
-            log.warning("click without our action params", extra=extra)
-            return click_response(UNKNOWN_CARD, track_id)
+            log.warning("click without our action params", extra=kv(**where))
+            return ClickAnswer(click_response(UNKNOWN_CARD, track_id))
         if not user_id or (self._corp_id and corp_id != self._corp_id):
-            log.warning("click from outside the organisation refused", extra=extra)
-            return click_response(NOT_APPROVER, track_id)
+            log.warning("click from outside the organisation refused", extra=kv(**where))
+            return ClickAnswer(click_response(NOT_APPROVER, track_id))
         action = InboundAction(
             channel=self._channel,
             actor=user_id,
@@ -145,8 +160,9 @@ class Inbound:
             source=source,
         )
         result = await self._sink.action(action)
-        log.info("click handled", extra={**extra, "status": result.status.value})
-        return click_response(result, track_id)
+        log.info("click handled", extra=kv(**where, status=result.status.value))
+        response = click_response(result, track_id)
+        return ClickAnswer(response, result, carries_card="cardData" in response)
 
     async def _message(
         self,

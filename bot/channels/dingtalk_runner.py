@@ -25,6 +25,9 @@ import dingtalk_stream
 import websockets
 from dingtalk_stream.version import VERSION_STRING
 
+from bot.channels.answers import ARRIVED
+from bot.logs import kv
+
 log = logging.getLogger("bot.channels.dingtalk")
 
 OPEN_PATH = "/v1.0/gateway/connections/open"
@@ -32,10 +35,7 @@ BACKOFF_MIN = 0.2
 BACKOFF_MAX = 30.0
 STABLE_AFTER = 1.0  # a connection that lived this long resets the backoff
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-class NoAck(Exception):
-    """Leave the frame unACKed so the platform redelivers it (the answer is not ready yet)."""
+DRAIN_SECONDS = 3.0  # on stop, frames in flight get this long to send their ACK
 
 
 class StreamState:
@@ -50,7 +50,7 @@ class StreamState:
         """A websocket is open."""
         self.connected, self.detail = True, "connected"
         self.connections += 1
-        log.info("stream connected", extra={"connection": connection_id})
+        log.info("stream connected", extra=kv(connection=connection_id))
 
     def down(self, why: str) -> None:
         """The websocket is gone (reconnecting or stopped)."""
@@ -66,6 +66,16 @@ class GatewayStreamClient(dingtalk_stream.DingTalkStreamClient):  # type: ignore
         self.base_url = base_url.rstrip("/")
         self.state = StreamState()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._after_ack: dict[str, Callable[[bool], None]] = {}
+
+    @property
+    def frames_in_flight(self) -> int:
+        """Frames being handled and not yet answered."""
+        return len(self._tasks)
+
+    def after_ack(self, message_id: str, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(written)`` once the ACK of ``message_id`` was sent, or could not be."""
+        self._after_ack[message_id] = callback
 
     async def start(self) -> None:
         """Connect, serve frames, reconnect with backoff; runs until cancelled."""
@@ -84,7 +94,7 @@ class GatewayStreamClient(dingtalk_stream.DingTalkStreamClient):  # type: ignore
                         why = "timed out"
                     self.state.down(f"reconnecting ({why})")
                     delay = BACKOFF_MIN if time.monotonic() - began > STABLE_AFTER else delay
-                    log.warning("stream lost; reconnecting", extra={"why": why, "delay": delay})
+                    log.warning("stream lost; reconnecting", extra=kv(why=why, delay=delay))
                     await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                     delay = min(delay * 2, BACKOFF_MAX)
         finally:
@@ -99,8 +109,13 @@ class GatewayStreamClient(dingtalk_stream.DingTalkStreamClient):  # type: ignore
         async with websockets.connect(uri, open_timeout=10, proxy=proxy) as ws:
             self.websocket = ws
             self.state.up(str(ws.id))
-            async for raw in ws:
-                self._spawn(self._frame(json.loads(raw)))
+            try:
+                async for raw in ws:
+                    self._spawn(self._frame(json.loads(raw), time.monotonic()))
+            finally:
+                # Stopping or lost: frames in flight still answer on this socket if it is open,
+                # since DingTalk does not push a CALLBACK frame again.
+                await self._drain_frames()
 
     async def _open(self, http: aiohttp.ClientSession) -> tuple[str, str]:
         topics = [{"type": "EVENT", "topic": "*"}] if self._is_event_required else []
@@ -119,22 +134,37 @@ class GatewayStreamClient(dingtalk_stream.DingTalkStreamClient):  # type: ignore
                 raise aiohttp.ClientError(f"open connection refused: {response.status} {code}")
         return str(answer["endpoint"]), str(answer["ticket"])
 
-    async def _frame(self, message: dict[str, Any]) -> None:
+    async def _frame(self, message: dict[str, Any], arrived: float) -> None:
         # route_message parses, dispatches and sends the ACK; a disconnect closes the socket.
+        ARRIVED.set(arrived)
+        message_id = str((message.get("headers") or {}).get("messageId", ""))
+        written = False
         try:
-            if await self.route_message(message) == self.TAG_DISCONNECT:
+            tag = await self.route_message(message)
+            written = True
+            if tag == self.TAG_DISCONNECT:
+                # The platform keeps the socket open for a grace period after "disconnect":
+                # let the frames in flight answer on it before closing.
+                await self._drain_frames()
                 await self.websocket.close()
-        except NoAck:
-            log.info("frame left unACKed for redelivery")
         except websockets.ConnectionClosed:
-            log.info("connection closed before the ACK was sent; it will be redelivered")
+            log.warning("connection closed before the ACK was sent", extra=kv(frame=message_id))
         except Exception:
-            log.exception("stream frame handling failed")
+            log.exception("stream frame handling failed", extra=kv(frame=message_id))
+        finally:
+            callback = self._after_ack.pop(message_id, None)
+            if callback is not None:
+                callback(written)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _drain_frames(self) -> None:
+        pending = [t for t in self._tasks if t is not asyncio.current_task()]
+        if pending:
+            await asyncio.wait(pending, timeout=DRAIN_SECONDS)
 
     async def _cancel_frames(self) -> None:
         for task in list(self._tasks):
@@ -168,7 +198,7 @@ class StreamRunner:
             loop.call_soon_threadsafe(self._cancel)
         thread.join(timeout)
         if thread.is_alive():
-            log.error("stream thread did not stop", extra={"thread": self._name})
+            log.error("stream thread did not stop", extra=kv(thread=self._name))
         self._thread = None
 
     def _cancel(self) -> None:

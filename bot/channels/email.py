@@ -20,6 +20,7 @@ from bot.config import EmailSettings
 from bot.core.models import Approver, RequestStatus
 from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
 from bot.errors import ChannelError, ConfigError
+from bot.logs import kv
 from cards.email import render_email
 
 log = logging.getLogger("bot.channels.email")
@@ -168,7 +169,7 @@ class EmailChannel:
     async def _send(self, msg: EmailMessage, card: OutgoingCard) -> SendReceipt:
         await self._deliver(msg)
         ref = str(msg["Message-ID"])
-        log.info("email sent", extra={"delivery_id": card.delivery.id, "message_id": ref})
+        log.info("email sent", extra=kv(delivery_id=card.delivery.id, message_id=ref))
         return SendReceipt(external_ref=ref, detail=f"accepted by {self.settings.host}")
 
     async def _deliver(self, msg: EmailMessage) -> None:

@@ -4,11 +4,15 @@ Cards (JSON 2.0, ``update_multi``) go out with ``im/v1/messages`` to the approve
 (``receive_id_type``), with a ``uuid`` derived from the delivery id so a retried send is not shown
 twice; every redraw PATCHes that message. Clicks (``card.action.trigger``) and chat messages
 (``im.message.receive_v1``) arrive on ``lark_oapi.ws.Client`` running on its own thread and loop
-(:mod:`bot.channels.lark_runner`); the SDK's handlers are synchronous, so each event hops to the
-gateway's loop and the handler waits, within the platform's 3 s budget, for the toast and the
-clicker's redrawn card that go back in the ACK. A click that takes longer is answered with a
-"processing" toast and the card follows through the delayed-update API. In ``mode = "http"`` the
-same events arrive on ``POST /callbacks/lark`` (:mod:`bot.channels.lark_http`).
+(:mod:`bot.channels.lark_runner`). The SDK's own handlers are synchronous and would block its
+only loop, so the long connection awaits ours instead (:mod:`bot.channels.lark_ws`): each event
+hops to the gateway's loop and each click waits, for what is left of its budget counted from the
+frame's arrival (the platform allows 3 s), for the toast and the clicker's redrawn card that go
+back in the ACK; clicks arriving together are handled side by side. A click that takes longer is
+answered with a "processing" toast and the card follows through the delayed-update API
+(``interactive/v1/card/update`` with the click's token, used once of its two uses) once the ACK
+is out. In ``mode = "http"`` the same events arrive on ``POST /callbacks/lark``
+(:mod:`bot.channels.lark_http`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ import concurrent.futures
 import hashlib
 import json
 import logging
-import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
@@ -34,15 +37,18 @@ from lark_oapi.api.im.v1 import (
 )
 from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
 
+from bot.channels.answers import ClickAnswer, Join, Reports, remaining, within
 from bot.channels.lark_api import Limits, TenantToken, build_client, check, option, token_refused
 from bot.channels.lark_http import CURRENT, CallbackEndpoint, Replayed
 from bot.channels.lark_inbound import LarkInbound, Response, event_id
 from bot.channels.lark_runner import WsRunner
+from bot.channels.lark_ws import AfterAck, GatewayWsClient
 from bot.channels.present import card_view
 from bot.config import LarkSettings, Settings
 from bot.core.models import Approver
 from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
 from bot.errors import ChannelError, ConfigError
+from bot.logs import adopt_sdk_loggers, kv
 from cards import render_lark
 
 log = logging.getLogger("bot.channels.lark")
@@ -93,6 +99,9 @@ class LarkChannel:
         self.token = TenantToken(self.client, settings.app_id, secret)
         self.limits = Limits(settings.app_qps, settings.user_qps)
         self._inbound: LarkInbound | None = None
+        self._sink: InboundSink | None = None
+        self._reports = Reports()
+        self._stream_events: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: WsRunner | None = None
 
@@ -100,19 +109,22 @@ class LarkChannel:
     async def start(self, sink: InboundSink) -> None:
         """Take the sink and, in stream mode, open the long connection on its own thread."""
         self._loop = asyncio.get_running_loop()
+        adopt_sdk_loggers()
+        self._sink = sink
         self._inbound = LarkInbound(self.name, self.settings.receive_id_type, sink)
         if self.settings.mode == "stream":
             self._runner = WsRunner(self._build_ws, f"lark-ws-{self.name}")
             await asyncio.to_thread(self._runner.start)
-        log.info("channel started", extra={"channel": self.name, "mode": self.settings.mode})
+        log.info("channel started", extra=kv(channel=self.name, mode=self.settings.mode))
 
     async def stop(self) -> None:
         """Stop the long connection (thread joined), then stop taking events."""
         if self._runner is not None:
             await asyncio.to_thread(self._runner.stop)
             self._runner = None
+        await self._reports.drain()
         self._inbound = None
-        log.info("channel stopped", extra={"channel": self.name})
+        log.info("channel stopped", extra=kv(channel=self.name))
 
     async def check(self) -> None:
         """Prove the credentials work by fetching a tenant token (ChannelError if refused)."""
@@ -129,6 +141,11 @@ class LarkChannel:
         if runner.connected:
             return ChannelHealth(connected=True, detail="connected")
         return ChannelHealth(connected=False, detail=runner.failure or "reconnecting")
+
+    @property
+    def frames_in_flight(self) -> int:
+        """Long-connection events received and not answered yet."""
+        return self._runner.frames_in_flight if self._runner is not None else 0
 
     def default_address(self, approver: Approver) -> str | None:
         """Lark identities come from bindings only."""
@@ -255,23 +272,49 @@ class LarkChannel:
             except (httpx.HTTPError, ValueError) as exc:
                 raise ChannelError(f"{api} failed: {type(exc).__name__}") from exc
             if attempt == 1 and token_refused(answer):
-                log.info("tenant token refused; refreshing", extra={"api": api})
+                log.info("tenant token refused; refreshing", extra=kv(api=api))
                 self.token.forget()
                 continue
             check(api, answer, self.limits, user, self.settings.throttle_retry_seconds)
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
 
-    # -- inbound (SDK thread: the long connection's loop, or a worker in HTTP mode) ----------
+    # -- inbound, long connection (the SDK's thread and loop) ----------------------------
     def _build_ws(self) -> Any:
-        return lark.ws.Client(
+        self._stream_events = self._dispatcher("", "", "stream")
+        return GatewayWsClient(
             self._app_id,
             self._secret,
             log_level=lark.LogLevel.WARNING,
-            event_handler=self._dispatcher("", "", "stream"),
+            event_handler=self._stream_events,
             domain=self.settings.domain.rstrip("/"),
+            on_event=self._on_ws_event,
         )
 
+    async def _on_ws_event(self, payload: bytes) -> tuple[Any, AfterAck | None]:
+        event = json.loads(payload)
+        kind = _dict(event.get("header")).get("event_type")
+        inbound, loop = self._require_inbound()
+        if kind == "card.action.trigger":
+            return await self._ws_click(inbound, loop, event)
+        if kind == "im.message.receive_v1":
+            future = asyncio.run_coroutine_threadsafe(self._message(inbound, event, "stream"), loop)
+            await within(future, remaining(self.settings.ack_budget_seconds))
+            return None, None  # an event: ACKed late or not, Lark pushes it again if unACKed
+        # Anything else goes to the SDK's dispatcher, which answers at once.
+        return self._stream_events._do_without_validation(payload), None
+
+    async def _ws_click(
+        self, inbound: LarkInbound, loop: asyncio.AbstractEventLoop, event: dict[str, Any]
+    ) -> tuple[Response, AfterAck]:
+        future = asyncio.run_coroutine_threadsafe(inbound.click(event, "stream"), loop)
+        if not await within(future, remaining(self.settings.ack_budget_seconds)):
+            log.warning("click answer late; answered 'processing'", extra=kv(event=event_id(event)))
+            return {"toast": PROCESSING}, self._late(future, event).acked
+        answer = future.result()  # a failure raises: the SDK's way, an ACK with code 500
+        return answer.response, lambda written: self._report(answer, written)
+
+    # -- inbound, HTTP callbacks (a worker thread running the SDK's dispatcher) -------------
     def _dispatcher(self, encrypt_key: str, token: str, source: str) -> Any:
         return (
             lark.EventDispatcherHandler.builder(encrypt_key, token)
@@ -282,37 +325,28 @@ class LarkChannel:
 
     def _on_card(self, data: Any, source: str) -> P2CardActionTriggerResponse:
         event = json.loads(lark.JSON.marshal(data))
-        inbound = self._require_inbound()
-        handoff = Handoff()
-        work = self._click(inbound, event, source, handoff)
-        response = self._hop(work, handoff)
-        return P2CardActionTriggerResponse(
-            response if response is not None else {"toast": PROCESSING}
-        )
+        inbound, loop = self._require_inbound()
+        future = asyncio.run_coroutine_threadsafe(self._http_click(inbound, event, source), loop)
+        answer = self._wait(future)
+        if answer is None:
+            log.warning("click answer late; answered 'processing'", extra=kv(event=event_id(event)))
+            self._late(future, event).acked(True)  # the HTTP answer leaves as we return
+            return P2CardActionTriggerResponse({"toast": PROCESSING})
+        self._report(answer, True)
+        return P2CardActionTriggerResponse(answer.response)
 
     def _on_message(self, data: Any, source: str) -> None:
         event = json.loads(lark.JSON.marshal(data))
-        inbound = self._require_inbound()
-        self._hop(self._message(inbound, event, source), Handoff())
+        inbound, loop = self._require_inbound()
+        self._wait(asyncio.run_coroutine_threadsafe(self._message(inbound, event, source), loop))
 
-    def _require_inbound(self) -> LarkInbound:
-        inbound = self._inbound
-        if inbound is None or self._loop is None:
-            raise ChannelError("the Lark channel is not started")
-        return inbound
-
-    def _hop(self, work: Coroutine[Any, Any, Response], handoff: Handoff) -> Response | None:
-        """Run ``work`` on the gateway's loop; its answer, or None when the budget ran out."""
+    def _wait(self, future: concurrent.futures.Future[Any]) -> Any:
+        """The answer within the budget (None when it ran out), on the HTTP worker thread."""
         state = CURRENT.get(None)
-        assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(work, self._loop)
         try:
             answer = future.result(timeout=self.settings.ack_budget_seconds)
         except concurrent.futures.TimeoutError:
-            if handoff.give_up():
-                log.warning("event answered before it was handled; the card follows later")
-                return None
-            answer = future.result()  # it finished as we gave up: the answer is there
+            answer = None
         except Replayed:
             if state is not None:
                 state.replayed = True
@@ -321,20 +355,57 @@ class LarkChannel:
             state.handled = True
         return answer
 
-    # -- inbound (gateway loop) ----------------------------------------------------------
-    async def _click(
-        self, inbound: LarkInbound, event: dict[str, Any], source: str, handoff: Handoff
-    ) -> Response:
-        self._refuse_replay(inbound, event, source)
-        response = await inbound.click(event, source)
-        card = response.get("card")
-        token = str(event.get("event", {}).get("token") or "")
-        if handoff.finish() and isinstance(card, dict) and token:
+    def _require_inbound(self) -> tuple[LarkInbound, asyncio.AbstractEventLoop]:
+        inbound, loop = self._inbound, self._loop
+        if inbound is None or loop is None:
+            raise ChannelError("the Lark channel is not started")
+        return inbound, loop
+
+    # -- what became of a click's answer -------------------------------------------------------
+    def _report(self, answer: ClickAnswer, written: bool) -> None:
+        # The card counts as redrawn only if the ACK carrying it was written in time.
+        if self._loop is not None and self._sink is not None:
+            redrawn = written and answer.carries_card
+            self._reports.send(self._loop, self._sink, answer.result, redrawn=redrawn)
+
+    def _late(self, future: concurrent.futures.Future[ClickAnswer], event: dict[str, Any]) -> Join:
+        """Once the "processing" ACK is out and the decision ready, redraw the clicker's card."""
+        token = str(_dict(event.get("event")).get("token") or "")
+        loop = self._loop
+        assert loop is not None
+
+        def redraw(answer: ClickAnswer, acked: bool) -> None:
+            self._reports.run(loop, self._redraw_late(answer, token, acked))
+
+        join = Join(redraw)
+
+        def decided(done: concurrent.futures.Future[ClickAnswer]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                join.answered(done.result())
+
+        future.add_done_callback(decided)
+        return join
+
+    async def _redraw_late(self, answer: ClickAnswer, token: str, acked: bool) -> None:
+        # The delayed update may only follow the callback's answer (doc uMDO1YjLzgTN24yM4UjN).
+        card = answer.response.get("card")
+        redrawn = False
+        if acked and answer.carries_card and token and isinstance(card, dict):
             try:
                 await self.delayed_update(token, card["data"])
+                redrawn = True
             except ChannelError as exc:
-                log.warning("clicker's card not redrawn", extra={"why": exc.message})
-        return response
+                log.warning("clicker's card not redrawn late", extra=kv(why=exc.message))
+        if answer.result is not None and self._sink is not None:
+            how = "redrawn by the delayed update" if redrawn else ""
+            await self._sink.answered(answer.result, redrawn=redrawn, how=how)
+
+    # -- inbound (gateway loop) ----------------------------------------------------------
+    async def _http_click(
+        self, inbound: LarkInbound, event: dict[str, Any], source: str
+    ) -> ClickAnswer:
+        self._refuse_replay(inbound, event, source)
+        return await inbound.click(event, source)
 
     async def _message(self, inbound: LarkInbound, event: dict[str, Any], source: str) -> Response:
         self._refuse_replay(inbound, event, source)
@@ -351,31 +422,11 @@ class LarkChannel:
         try:
             await self.send_text(open_id, text)
         except ChannelError as exc:
-            log.warning("chat reply failed", extra={"why": exc.message})
+            log.warning("chat reply failed", extra=kv(why=exc.message))
 
 
-class Handoff:
-    """Who had the answer first: the waiting handler, or the work after the handler gave up."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._state = "waiting"
-
-    def finish(self) -> bool:
-        """The work is done; True when the handler already gave up (deliver the card late)."""
-        with self._lock:
-            if self._state == "late":
-                return True
-            self._state = "done"
-            return False
-
-    def give_up(self) -> bool:
-        """The budget ran out; False when the work finished meanwhile (take its answer)."""
-        with self._lock:
-            if self._state == "done":
-                return False
-            self._state = "late"
-            return True
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _content(card: OutgoingCard) -> str:

@@ -28,6 +28,7 @@ from lark_oapi.core.token.create_token_request_body import CreateTokenRequestBod
 
 from bot.channels.dingtalk_api import RateLimiter
 from bot.errors import ChannelError, ChannelThrottled
+from bot.logs import kv
 
 log = logging.getLogger("bot.channels.lark")
 
@@ -97,7 +98,7 @@ class TenantToken:
         expire = int(answer.expire or 0)
         margin = min(TOKEN_MARGIN, expire / 2)
         self.cache.set(self._key, answer.tenant_access_token, int(time.time() + expire - margin))
-        log.info("tenant token refreshed", extra={"expires_in": expire})
+        log.info("tenant token refreshed", extra=kv(expires_in=expire))
         return str(answer.tenant_access_token)
 
 
@@ -145,7 +146,7 @@ def check(api: str, response: Any, limits: Limits, user: str | None, fallback: f
     if status == 429 or code == RATE_LIMITED:
         wait = _reset_seconds(raw.headers, fallback)
         limits.app.pause(wait)
-        log.warning("throttled by Lark", extra={"api": api, "code": code, "retry_after": wait})
+        log.warning("throttled by Lark", extra=kv(api=api, code=code, retry_after=wait))
         raise ChannelThrottled(what, retry_after=wait)
     if code == USER_RATE_LIMITED and user is not None:
         limits.user(user).pause(fallback)

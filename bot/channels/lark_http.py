@@ -25,6 +25,7 @@ from aiohttp import web
 
 from bot.channels.lark_inbound import LarkInbound
 from bot.errors import VerificationError
+from bot.logs import kv
 
 log = logging.getLogger("bot.channels.lark")
 
@@ -69,7 +70,7 @@ class CallbackEndpoint:
         try:
             self._fresh(request.headers.get(SIGNED_HEADERS[0]))
         except VerificationError as exc:
-            log.warning("lark callback refused", extra={"why": exc.message})
+            log.warning("lark callback refused", extra=kv(why=exc.message))
             return _refuse(401, exc.message)
         raw = lark.RawRequest()
         raw.uri = request.path
@@ -99,7 +100,7 @@ def _answer(answer: Any, state: CallState) -> web.Response:
     if answer.status_code != 200 and not state.handled:
         # Decryption, signature or token failed inside the SDK (it answers 500 for all).
         why = _message(content)
-        log.warning("lark callback refused", extra={"why": why})
+        log.warning("lark callback refused", extra=kv(why=why))
         return _refuse(401, why)
     return web.Response(
         status=answer.status_code, body=content, content_type="application/json", charset="utf-8"

@@ -16,10 +16,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.channels.answers import ClickAnswer
 from bot.channels.dingtalk_inbound import Once
 from bot.channels.present import card_view, toast_kind, toast_text
 from bot.core.models import ActionResult, ActionStatus, ClickAction, InboundAction
 from bot.core.ports import InboundMessage, InboundSink
+from bot.logs import kv
 from cards import parse_click, render_lark
 
 log = logging.getLogger("bot.channels.lark")
@@ -56,34 +58,36 @@ class LarkInbound:
         # The clicker is matched against bindings made with the receive_id_type's identity.
         self._id_type = id_type if id_type in ("open_id", "user_id", "union_id") else "open_id"
         self._sink = sink
-        self._events = Once()
+        self._clicks: Once[ClickAnswer] = Once()
+        self._messages: Once[Response] = Once()
 
     def seen(self, key: str) -> bool:
         """Whether the event with this id was already taken."""
-        return self._events.seen(key)
+        return self._clicks.seen(key) or self._messages.seen(key)
 
-    async def click(self, event: dict[str, Any], source: str) -> Response:
-        """A ``card.action.trigger`` callback; returns the toast and the clicker's card."""
-        return await self._events.run(event_id(event), lambda: self._click(event, source))
+    async def click(self, event: dict[str, Any], source: str) -> ClickAnswer:
+        """A ``card.action.trigger`` callback; its answer: a toast and the clicker's card."""
+        return await self._clicks.run(event_id(event), lambda: self._click(event, source))
 
     async def message(self, event: dict[str, Any], source: str, reply: Reply) -> Response:
         """An ``im.message.receive_v1`` event; the sink's answer goes back through ``reply``."""
-        return await self._events.run(event_id(event), lambda: self._message(event, source, reply))
+        key = event_id(event)
+        return await self._messages.run(key, lambda: self._message(event, source, reply))
 
-    async def _click(self, event: dict[str, Any], source: str) -> Response:
+    async def _click(self, event: dict[str, Any], source: str) -> ClickAnswer:
         body = _dict(event.get("event"))
         action, operator = _dict(body.get("action")), _dict(body.get("operator"))
         message_id = str(_dict(body.get("context")).get("open_message_id", ""))
         form = action.get("form_value")
         click = parse_click(_dict(action.get("value")), form if isinstance(form, dict) else None)
         actor = str(operator.get(self._id_type) or "")
-        extra = {"channel": self._channel, "message_id": message_id, "source": source}
+        where = {"channel": self._channel, "message_id": message_id, "source": source}
         if click is None:
-            log.warning("click without our button value", extra=extra)
-            return click_response(UNKNOWN_CARD, message_id)
+            log.warning("click without our button value", extra=kv(**where))
+            return ClickAnswer(click_response(UNKNOWN_CARD, message_id))
         if not actor:
-            log.warning("click without the clicker's identity refused", extra=extra)
-            return click_response(NOT_APPROVER, message_id)
+            log.warning("click without the clicker's identity refused", extra=kv(**where))
+            return ClickAnswer(click_response(NOT_APPROVER, message_id))
         result = await self._sink.action(
             InboundAction(
                 channel=self._channel,
@@ -94,8 +98,9 @@ class LarkInbound:
                 source=source,
             )
         )
-        log.info("click handled", extra={**extra, "status": result.status.value})
-        return click_response(result, message_id)
+        log.info("click handled", extra=kv(**where, status=result.status.value))
+        response = click_response(result, message_id)
+        return ClickAnswer(response, result, carries_card="card" in response)
 
     async def _message(self, event: dict[str, Any], source: str, reply: Reply) -> Response:
         body = _dict(event.get("event"))

@@ -22,6 +22,8 @@ from typing import Any
 import lark_oapi.ws.client as wsc
 from lark_oapi.ws.exception import ClientException
 
+from bot.logs import kv
+
 log = logging.getLogger("bot.channels.lark")
 
 _OWNER = threading.Lock()  # the SDK's module-global loop admits one long connection per process
@@ -53,6 +55,11 @@ class WsRunner:
         self.reconnects = 0
 
     @property
+    def frames_in_flight(self) -> int:
+        """Events the client is handling and has not answered yet."""
+        return int(getattr(self._client, "frames_in_flight", 0))
+
+    @property
     def connected(self) -> bool:
         """Whether the client holds an open socket now."""
         return self._client is not None and self._client._conn is not None
@@ -75,7 +82,7 @@ class WsRunner:
                 asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
         thread.join(timeout)
         if thread.is_alive():
-            log.error("lark long connection thread did not stop", extra={"thread": self._name})
+            log.error("lark long connection thread did not stop", extra=kv(thread=self._name))
         self._thread = None
 
     async def _shutdown(self) -> None:
@@ -104,7 +111,7 @@ class WsRunner:
         except ClientException as exc:
             # Refused credentials: the SDK does not retry these, and neither do we.
             self.failure = f"refused: {exc}"
-            log.error("lark long connection refused", extra={"why": str(exc)})
+            log.error("lark long connection refused", extra=kv(why=str(exc)))
         except RuntimeError:
             pass  # our _shutdown stopped the loop under start()'s run_until_complete
         except Exception as exc:

@@ -117,6 +117,8 @@ class MemoryChannel:
             )
         )
         held = self.cards.get(delivery_id)
-        if held is not None and held.address == address and result.request and result.delivery:
+        redrawn = held is not None and held.address == address
+        if held is not None and redrawn and result.request and result.delivery:
             held.versions.append(card_view(result.request, result.delivery))
+        await self._sink.answered(result, redrawn=redrawn)
         return MemoryClick(result=result, toast=toast_text(result))

@@ -37,7 +37,7 @@ from bot.core.service import (
     refresh_cards,
 )
 from bot.errors import BackendError, ChannelError, GatewayError
-from bot.logs import bind
+from bot.logs import bind, kv
 
 log = logging.getLogger("bot.jobs")
 FINAL = (DeliveryState.SENT, DeliveryState.UPDATED)
@@ -133,12 +133,14 @@ class JobRunner:
                 current = await tx.get_request(card.request.id)
                 if current is not None and current.status is not RequestStatus.PENDING:
                     await tx.enqueue(UPDATE_CARD, card.delivery.id, now)
-            log.info("card sent", extra={"channel": card.delivery.channel})
+            log.info("card sent", extra=kv(channel=card.delivery.channel))
 
     async def _update_card(self, job: Job) -> None:
         card = await self._load(job.ref)
         if card is None or card.delivery.state not in FINAL:
             return
+        if job.payload.get("after_answer") and _redrawn_since_closed(card):
+            return  # the click's answer (or an update after it) already shows the outcome
         with bind(delivery_id=card.delivery.id, ticket_id=card.request.ticket.ticket_id):
             receipt = await self._channel(card.delivery.channel).update(card)
             now = self._clock.now()
@@ -150,7 +152,7 @@ class JobRunner:
                     receipt.detail or _state_of(card.request),
                 )
                 await _meter(tx, card, UPDATED, receipt, now)
-            log.info("card updated", extra={"state": _state_of(card.request)})
+            log.info("card updated", extra=kv(state=_state_of(card.request)))
 
     async def _mark(self, card: OutgoingCard, state: DeliveryState, detail: str) -> None:
         async with self._store.write() as tx:
@@ -171,7 +173,7 @@ class JobRunner:
                     self._clock.now(),
                     f"{receipt.status} {detail}",
                 )
-            log.info("decision forwarded", extra={"status": receipt.status})
+            log.info("decision forwarded", extra=kv(status=receipt.status))
 
     async def _forward_failed(self, tx: Tx, decision_id: str, why: str) -> None:
         now = self._clock.now()
@@ -179,7 +181,7 @@ class JobRunner:
         _, request = await _decision_and_request(tx, decision_id)
         # Every card says "could not submit — open the console", so nobody believes it went through.
         await refresh_cards(tx, request, now)
-        log.error("decision could not be forwarded", extra={"reason": why})
+        log.error("decision could not be forwarded", extra=kv(reason=why))
 
 
 async def _meter(tx: Tx, card: OutgoingCard, kind: str, receipt: SendReceipt, at: datetime) -> None:
@@ -187,6 +189,16 @@ async def _meter(tx: Tx, card: OutgoingCard, kind: str, receipt: SendReceipt, at
     # failed, or whose result never committed, is never billed: only what the platform took.
     if receipt.sent:
         await tx.meter(card.delivery.channel, card.delivery.account_id, kind, at)
+
+
+def _redrawn_since_closed(card: OutgoingCard) -> bool:
+    closed = card.request.closed_at
+    delivery = card.delivery
+    return (
+        closed is not None
+        and delivery.state is DeliveryState.UPDATED
+        and delivery.updated_at >= closed
+    )
 
 
 def _state_of(request: StoredRequest) -> str:

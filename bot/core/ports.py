@@ -167,6 +167,15 @@ class InboundSink(Protocol):
     """Where channels hand what arrives on their stream or callback."""
 
     async def action(self, action: InboundAction) -> ActionResult: ...
+    async def answered(self, result: ActionResult, *, redrawn: bool, how: str = "") -> None:
+        """Report what became of the click's answer once the platform took it, or did not.
+
+        ``redrawn``: the clicker's card shows the outcome (the answer carried the card and the
+        platform accepted it in time, or a delayed update went through). Otherwise the card is
+        redrawn through the outbox at once.
+        """
+        ...
+
     async def message(self, message: InboundMessage) -> str | None:
         """Answer a chat message; the returned text is sent back to the sender."""
         ...

@@ -6,8 +6,9 @@ cards, forward a decision), so a crash can lose neither: the worker finds the jo
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.models import (
     ActionResult,
@@ -36,6 +37,13 @@ SEND_CARD = "send_card"
 UPDATE_CARD = "update_card"
 FORWARD_DECISION = "forward_decision"
 NO_CHANNEL = "none"
+# The clicker's card is redrawn by the click's answer only if the platform takes that answer in
+# time; the decision commits with an update for it that waits this long for the channel to say
+# so (a crash before that must not leave the card pending), and is skipped if the card was
+# redrawn meanwhile.
+ANSWER_GRACE = timedelta(seconds=30)
+AFTER_ANSWER = json.dumps({"after_answer": True})
+REDRAWN_IN_ANSWER = "redrawn in the click answer"
 
 
 class PlannedDelivery(Entity):
@@ -183,6 +191,24 @@ class ApprovalService:
             self._wakeup.notify()
         return result
 
+    async def answered(self, result: ActionResult, *, redrawn: bool, how: str = "") -> None:
+        """The channel's word on a decided click's answer: card redrawn, or redraw it now."""
+        delivery = result.delivery
+        if result.status is not ActionStatus.DECIDED or delivery is None:
+            return
+        now = self._clock.now()
+        async with self._store.write() as tx:
+            current = await tx.get_delivery(delivery.id)
+            if current is None or current.state not in (DeliveryState.SENT, DeliveryState.UPDATED):
+                return
+            if redrawn:
+                await tx.set_delivery_state(
+                    delivery.id, DeliveryState.UPDATED, now, how or REDRAWN_IN_ANSWER
+                )
+                return
+            await tx.enqueue(UPDATE_CARD, delivery.id, now)
+        self._wakeup.notify()
+
     async def _apply(self, tx: Tx, action: InboundAction, now: datetime) -> ActionResult:
         if action.action is ClickAction.TEST:
             # Test cards (support's test sends) are not stored requests: a toast, nothing else.
@@ -322,14 +348,16 @@ class ApprovalService:
 async def refresh_cards(
     tx: Tx, request: StoredRequest, at: datetime, *, answered: str | None = None
 ) -> None:
-    """Queue a card update for every delivered card; the clicker's was redrawn in the reply."""
+    """Queue a card update for every delivered card; the clicker's waits for the click answer.
+
+    The clicker's card counts as redrawn only when its channel reports that the platform took
+    the answer carrying it (:meth:`ApprovalService.answered`); until then its update waits.
+    """
     for delivery in request.deliveries:
         if delivery.state not in (DeliveryState.SENT, DeliveryState.UPDATED):
             continue
         if delivery.id == answered:
-            await tx.set_delivery_state(
-                delivery.id, DeliveryState.UPDATED, at, "redrawn in the click answer"
-            )
+            await tx.enqueue(UPDATE_CARD, delivery.id, at + ANSWER_GRACE, AFTER_ANSWER)
         else:
             await tx.enqueue(UPDATE_CARD, delivery.id, at)
 

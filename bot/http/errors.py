@@ -23,7 +23,7 @@ from bot.errors import (
     VerificationError,
     validation_fields,
 )
-from bot.logs import bind
+from bot.logs import bind, kv
 
 log = logging.getLogger("bot.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -76,8 +76,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     except GatewayError as exc:
         status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 503)
         if status >= 500:
-            log.error("request failed", extra={"error": exc.message})
+            log.error("request failed", extra=kv(error=exc.message))
         return error_response(status, exc.code, exc.message)
     except Exception:
-        log.exception("unhandled error", extra={"path": request.path})
+        log.exception("unhandled error", extra=kv(path=request.path))
         return error_response(500, "internal_error", "internal error; see the gateway log")

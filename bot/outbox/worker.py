@@ -21,7 +21,7 @@ from bot.core.ports import Clock, Store
 from bot.core.retry import RetryStrategy
 from bot.core.service import ApprovalService
 from bot.errors import BackendError, ChannelError, GatewayError
-from bot.logs import bind
+from bot.logs import bind, kv
 from bot.metrics import Metrics
 
 log = logging.getLogger("bot.outbox")
@@ -139,12 +139,12 @@ class OutboxWorker:
             retry_after=retry_after,
         )
         if decision is None:
-            log.warning("job failed for good", extra={"error": error.message})
+            log.warning("job failed for good", extra=kv(error=error.message))
             await self._runner.give_up(job, error)
             async with self._store.write() as tx:
                 await tx.bury(job.id, self.owner, error.message)
             return
-        log.info("job will be retried", extra={"error": error.message, "delay": decision.delay})
+        log.info("job will be retried", extra=kv(error=error.message, delay=decision.delay))
         async with self._store.write() as tx:
             await tx.reschedule(
                 job.id, self.owner, now + timedelta(seconds=decision.delay), error.message

@@ -2,7 +2,8 @@
 
 The real ``dingtalk_stream`` SDK connects to it unchanged except for the endpoint:
 open-connection with single-use tickets, the ``/connect`` JSON frame protocol with
-ACKs and redelivery, tokens, the card platform, robot messages, sessionWebhooks and
+ACKs (EVENT frames pushed again until ACKed, CALLBACK frames once, answered within 3 s
+or failed: see :mod:`bot.sandbox.dingtalk_ws`), tokens, the card platform, robot messages, sessionWebhooks and
 the oapi user lookups. Tests, the demo and support staff drive the user side through
 :class:`DingTalkSandbox` (clicks, chat messages, faults) and read what users received.
 
@@ -58,6 +59,9 @@ __all__ = [
 
 CARD_CALLBACK_TOPIC = "/v1.0/card/instances/callback"
 CHATBOT_TOPIC = "/v1.0/im/bot/messages/get"
+# What the sandbox phone shows for a card callback that was not answered in time (the real
+# client shows a failure toast of its own wording).
+CALLBACK_FAILED = "The operation failed, please try again later. 操作失败，请稍后重试。"
 T = TypeVar("T")
 
 
@@ -174,8 +178,9 @@ class DingTalkSandbox:
         """SYSTEM ping; the ACK must echo ``opaque``."""
         opaque = opaque or uuid.uuid4().hex
         pushed = await self._call(
-            self._hub.push("SYSTEM", "ping", {"opaque": opaque}, redeliver=False, limit=timeout)
+            self._hub.push("SYSTEM", "ping", {"opaque": opaque}, limit=timeout)
         )
+        assert pushed.ack is not None  # SYSTEM pushes raise instead
         echoed = pushed.ack.decoded()
         if not isinstance(echoed, dict) or echoed.get("opaque") != opaque:
             raise SandboxError(f"ping ACK did not echo opaque {opaque!r}: {pushed.ack.data!r}")
@@ -196,6 +201,21 @@ class DingTalkSandbox:
     async def send_text(self, user_id: str, text: str, *, timeout: float = 5) -> None:  # noqa: ASYNC109
         """The user writes ``text`` to the robot 1:1; returns once the client ACKed."""
         await self._call(self._send_text(user_id, text, timeout))
+
+    async def push_event(
+        self,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        timeout: float = 10,  # noqa: ASYNC109
+    ) -> AckFrame:
+        """Push an EVENT frame (e.g. ``user_add_org``); pushed again until ACKed."""
+        return await self._call(self._push_event(event_type, data, timeout))
+
+    @property
+    def callbacks_failed(self) -> int:
+        """CALLBACK frames (clicks, messages) the client did not answer within 3 s."""
+        return self._hub.callbacks_failed
 
     async def disconnect(self) -> None:
         """SYSTEM disconnect; the socket is force-closed if the client lingers."""
@@ -219,7 +239,7 @@ class DingTalkSandbox:
         self._state.set_client_secret(secret)
 
     def hold_acks(self, on: bool) -> None:
-        """While on, ACKs from the client are lost on the way (redelivery follows)."""
+        """While on, ACKs from the client are lost on the way (only EVENT frames come again)."""
         self._hub.hold_acks = on
 
     # -- on the sandbox loop -----------------------------------------------------------
@@ -239,9 +259,10 @@ class DingTalkSandbox:
         if self._cards.card(out_track_id, user_id).callback_type != "STREAM":
             raise SandboxError(f"card {out_track_id} does not call back over the stream")
         payload = self._click_payload(user_id, out_track_id, params, action_id)
-        pushed = await self._hub.push(
-            "CALLBACK", CARD_CALLBACK_TOPIC, payload, redeliver=True, limit=limit
-        )
+        pushed = await self._hub.push("CALLBACK", CARD_CALLBACK_TOPIC, payload, limit=limit)
+        if pushed.ack is None:
+            card = self._cards.card(out_track_id, user_id)  # untouched: the answer never counted
+            return ClickResult({}, card, None, len(pushed.connection_ids), CALLBACK_FAILED)
         response = _callback_response(pushed.ack)
         try:
             self._cards.apply_callback_response(out_track_id, user_id, response)
@@ -271,8 +292,21 @@ class DingTalkSandbox:
         if user is None:
             raise SandboxError(f"unknown user {user_id}")
         payload = self._chat_payload(user, text)
-        # Robot messages are fire-and-forget on the real platform: never redelivered.
-        await self._hub.push("CALLBACK", CHATBOT_TOPIC, payload, redeliver=False, limit=limit)
+        # Robot messages are CALLBACK frames: pushed once, never again.
+        pushed = await self._hub.push("CALLBACK", CHATBOT_TOPIC, payload, limit=limit)
+        if pushed.ack is None:
+            raise SandboxError(f"robot message to the client not ACKed within 3 s: {text!r}")
+
+    async def _push_event(self, event_type: str, data: dict[str, Any], limit: float) -> AckFrame:
+        headers = {
+            "eventType": event_type,
+            "eventId": uuid.uuid4().hex,
+            "eventCorpId": self.corp_id,
+            "eventBornTime": str(int(time.time() * 1000)),
+        }
+        pushed = await self._hub.push("EVENT", "*", data, limit=limit, headers=headers)
+        assert pushed.ack is not None  # EVENT pushes raise instead
+        return pushed.ack
 
     def _chat_payload(self, user: SandboxUser, text: str) -> dict[str, Any]:
         now_ms = int(time.time() * 1000)

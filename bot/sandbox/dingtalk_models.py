@@ -106,8 +106,9 @@ class ClickResult:
 
     response: dict[str, Any]
     card: SandboxCard
-    ack: AckFrame
-    deliveries: int  # how many times the CALLBACK frame had to be pushed
+    ack: AckFrame | None  # None: no ACK within the platform's 3 s, the callback failed
+    deliveries: int  # how many times the CALLBACK frame went out (the platform: once)
+    error: str | None = None  # what the user's DingTalk shows when the callback failed
 
 
 @dataclass

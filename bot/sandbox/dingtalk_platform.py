@@ -112,8 +112,9 @@ class DingTalkPlatform:
             seat.address, track_id, params, action_id=f"{action.value}_button"
         )
         return ClickOutcome(
-            toast=result.card.private_params.get("notice", ""),
+            toast=result.error or result.card.private_params.get("notice", ""),
             card_state=result.card.params.get("state", ""),
+            failed=result.error is not None,
         )
 
     def card_state(self, seat: Seat, delivery_id: str) -> str | None:

@@ -1,8 +1,17 @@
 """The stream gateway side of the sandbox: tickets, ``/connect`` and frame delivery.
 
-Frames go to the newest open connection. A CALLBACK that expects redelivery is pushed
-again when its ACK has not arrived within ``ack_timeout`` or when the connection it
-went out on closes first (the redelivery then waits for the client to reconnect).
+Frames go to the newest open connection. Which frames come again follows the platform
+(open-dingtalk developerpedia ``docs/learn/stream/protocol.md`` and its FAQ on ACKs):
+
+- an EVENT frame is pushed again when its ACK has not arrived within ``ack_timeout`` or
+  when the connection it went out on closes first (the push then waits for the client to
+  reconnect);
+- a CALLBACK frame (a card click, a robot message) goes out once and is never pushed
+  again; its answer counts only if the ACK arrives within ``callback_deadline`` (3 s, the
+  time the platform gives a callback), otherwise the callback failed: the user sees the
+  platform's error and the card is not touched;
+- SYSTEM frames (ping, disconnect) go out once.
+
 ACKs are matched by ``messageId`` on any connection: after a reconnect the SDK sends
 ACKs for old frames on its new socket.
 
@@ -28,6 +37,7 @@ from bot.sandbox.dingtalk_models import AckFrame, SandboxError
 log = logging.getLogger(__name__)
 
 TICKET_TTL = 90.0
+CALLBACK_DEADLINE = 3.0  # seconds the platform waits for a callback's answer
 Subscription = tuple[str, str]  # (type, topic)
 
 
@@ -48,28 +58,40 @@ class _Connection:
 @dataclass
 class _Pending:
     frame: dict[str, Any]
-    redeliver: bool
     ack: asyncio.Future[AckFrame]
     connection_ids: list[str] = field(default_factory=list)
+
+    @property
+    def redeliver(self) -> bool:
+        return bool(self.frame["type"] == "EVENT")  # the only frames the platform pushes again
 
 
 @dataclass(frozen=True)
 class Pushed:
-    """A frame that was ACKed, with where it went."""
+    """A pushed frame, where it went, and its ACK (None: a CALLBACK not answered in time)."""
 
-    ack: AckFrame
+    ack: AckFrame | None
     connection_ids: tuple[str, ...]
 
 
 class StreamHub:
     """Tickets, live connections and at-least-once frame delivery for one app."""
 
-    def __init__(self, *, app_id: str, ack_timeout: float, disconnect_grace: float) -> None:
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        ack_timeout: float,
+        disconnect_grace: float,
+        callback_deadline: float = CALLBACK_DEADLINE,
+    ) -> None:
         self.app_id = app_id
         self.ack_timeout = ack_timeout
+        self.callback_deadline = callback_deadline
         self.disconnect_grace = disconnect_grace
         self.connections_opened = 0
         self.acks_dropped = 0
+        self.callbacks_failed = 0  # CALLBACK frames whose ACK came too late or never
         self.hold_acks = False
         self._tickets: dict[str, tuple[frozenset[Subscription], float]] = {}
         self._connections: dict[str, _Connection] = {}
@@ -112,18 +134,40 @@ class StreamHub:
             await self._changed.wait_for(predicate)
 
     async def push(
-        self, frame_type: str, topic: str, payload: Any, *, redeliver: bool, limit: float
+        self,
+        frame_type: str,
+        topic: str,
+        payload: Any,
+        *,
+        limit: float,
+        headers: dict[str, str] | None = None,
     ) -> Pushed:
-        """Push a frame and wait ``limit`` s for its ACK; ``TimeoutError`` if none comes."""
+        """Push a frame and wait for its ACK.
+
+        EVENT and SYSTEM frames: ``TimeoutError`` when no ACK came within ``limit`` s.
+        CALLBACK frames: an ACK later than ``callback_deadline`` does not count (``ack`` None).
+        """
         frame = self._frame(frame_type, topic, payload)
-        pending = _Pending(frame, redeliver, asyncio.get_running_loop().create_future())
+        frame["headers"].update(headers or {})
+        pending = _Pending(frame, asyncio.get_running_loop().create_future())
         message_id = frame["headers"]["messageId"]
         self._pending[message_id] = pending
         try:
+            if frame_type == "CALLBACK":
+                return await self._call_back(pending)
             async with asyncio.timeout(limit):
                 ack = await self._deliver_until_acked(pending)
         finally:
             del self._pending[message_id]
+        return Pushed(ack, tuple(pending.connection_ids))
+
+    async def _call_back(self, pending: _Pending) -> Pushed:
+        try:
+            async with asyncio.timeout(self.callback_deadline):
+                ack: AckFrame | None = await self._deliver_until_acked(pending)
+        except TimeoutError:
+            ack = None
+            self.callbacks_failed += 1
         return Pushed(ack, tuple(pending.connection_ids))
 
     async def disconnect(self) -> None:

@@ -53,6 +53,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# What the sandbox client shows when a card callback was not answered in time (the real
+# client shows an error toast of its own wording).
+CALLBACK_FAILED = {
+    "type": "error",
+    "content": "The card did not respond in time, please try again. 卡片响应超时，请稍后重试。",
+}
 
 
 class LarkSandbox:
@@ -211,9 +217,10 @@ class LarkSandbox:
     ) -> ClickResult:
         """Click a card button as ``open_id`` over the long connection.
 
-        Sends ``card.action.trigger`` (split into ``parts`` frames), waits for the ACK
-        (DeliveryError after ``timeout``), and applies a returned card to the user's
-        message as the Lark client would.
+        Sends ``card.action.trigger`` (split into ``parts`` frames) once and waits for the
+        ACK: one later than the platform's 3 s (or none) is a failed click (``failed``, the
+        client's error toast, card untouched); a returned card is applied to the user's
+        message as the Lark client would. ``timeout`` bounds the wait if shorter.
         """
         return await self._call(self._click(open_id, message_id, value, form_value, timeout, parts))
 
@@ -228,7 +235,10 @@ class LarkSandbox:
     ) -> ClickResult:
         event = self._card_event(open_id, message_id, value, form_value, self.verification_token)
         delivery = self._hub.deliver(event, parts=parts)
-        ack = await self._hub.wait_ack(delivery, within)
+        try:
+            ack = await self._hub.wait_ack(delivery, within)
+        except DeliveryError:
+            return ClickResult(code=0, toast=CALLBACK_FAILED, failed=True)
         return self._apply(message_id, int(ack.get("code", 0)), ack["data"])
 
     def _card_event(

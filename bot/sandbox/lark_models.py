@@ -65,7 +65,8 @@ class ClickResult(BaseModel):
 
     ``raw`` is the handler's decoded response object (``{}`` when it returned nothing);
     ``code`` is the ACK code over the long connection (200, or 500 when the handler
-    raised) or the HTTP status in callback mode.
+    raised) or the HTTP status in callback mode. ``failed``: no answer within the
+    platform's 3 s, so the user saw the platform's error ``toast`` and the card is as it was.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -74,6 +75,7 @@ class ClickResult(BaseModel):
     toast: dict[str, Any] | None = None
     card: dict[str, Any] | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
+    failed: bool = False
 
 
 class Usage(BaseModel):
@@ -112,3 +114,4 @@ class DeliveryInfo(BaseModel):
     acks: int  # ACK frames received, duplicates included
     acks_lost: int  # ACK frames dropped by hold_acks
     acked: bool
+    acks_late: int = 0  # card callback ACKs after the 3 s deadline (void)

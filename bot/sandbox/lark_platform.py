@@ -100,7 +100,8 @@ class LarkPlatform:
             seat.address, message.message_id, value, form_value={"comment": comment or ""}
         )
         toast = result.toast.get("content", "") if result.toast else ""
-        return ClickOutcome(toast=str(toast), card_state=self.card_state(seat, delivery_id) or "")
+        state = self.card_state(seat, delivery_id) or ""
+        return ClickOutcome(toast=str(toast), card_state=state, failed=result.failed)
 
     def card_state(self, seat: Seat, delivery_id: str) -> str | None:
         """The state the seat's card shows now, read from its header."""

@@ -3,8 +3,12 @@
 Delivery follows the platform: each event goes to one connected client (cluster mode),
 the client answers with an ACK frame carrying the same ``message_id``, and an event
 whose ACK does not arrive within ``ack_timeout`` is sent again - to whichever client is
-connected by then, so a delivery survives a reconnect. Everything here runs on the
-sandbox loop only.
+connected by then, so a delivery survives a reconnect. Card callbacks
+(``card.action.trigger``) are different: they go out once and are never sent again, and
+an answer that arrives after 3 s counts as failed - the user's client shows an error and
+the card stays as it was (callback overview and ``card.action.trigger`` reference on
+open.larkoffice.com: the callback must be answered within 3 seconds). Everything here runs
+on the sandbox loop only.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from bot.sandbox.lark_frames import (
 from bot.sandbox.lark_models import DeliveryInfo
 
 SERVICE_ID = 7  # any integer: the SDK echoes it back in its pings
+CALLBACK_EVENT = "card.action.trigger"
+CALLBACK_DEADLINE = 3.0  # seconds the platform waits for a card callback's answer
 
 
 class DeliveryError(Exception):
@@ -56,8 +62,15 @@ class Delivery:
     devices: list[str] = field(default_factory=list)  # the connection of each send
     acks: int = 0  # ACK frames that reached the sandbox (duplicates included)
     acks_lost: int = 0  # ACK frames dropped while hold_acks was on
+    acks_late: int = 0  # callback ACKs that came after the deadline (ignored)
+    deadline: float | None = None  # loop time a callback's answer must arrive by
     ack: dict[str, Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def callback(self) -> bool:
+        """A card callback: sent once, answered within the deadline or failed."""
+        return self.event_type == CALLBACK_EVENT
 
     def info(self) -> DeliveryInfo:
         """A frozen snapshot for tests and the support page."""
@@ -70,6 +83,7 @@ class Delivery:
             acks=self.acks,
             acks_lost=self.acks_lost,
             acked=self.ack is not None,
+            acks_late=self.acks_late,
         )
 
 
@@ -152,6 +166,9 @@ class WsHub:
         if self.hold_acks:
             delivery.acks_lost += 1  # as if the ACK was lost on the way back
             return
+        if delivery.deadline is not None and asyncio.get_running_loop().time() > delivery.deadline:
+            delivery.acks_late += 1  # the user already saw the error: the answer is void
+            return
         delivery.acks += 1
         if delivery.ack is None:
             delivery.ack = decode_ack(payload)
@@ -177,12 +194,24 @@ class WsHub:
         return delivery
 
     async def _drive(self, delivery: Delivery) -> None:
+        if delivery.callback:
+            await self._call_back(delivery)
+            return
         while delivery.ack is None and delivery.sent < self.max_sends:
             await self._connected.wait()
             await self._send(delivery)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(delivery.done.wait(), self.ack_timeout)
         delivery.done.set()  # acknowledged, or given up: wake whoever waits
+
+    async def _call_back(self, delivery: Delivery) -> None:
+        # Sent once, if a client is connected at all; answered by the deadline or failed.
+        delivery.deadline = asyncio.get_running_loop().time() + CALLBACK_DEADLINE
+        if self._conns:
+            await self._send(delivery)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(delivery.done.wait(), CALLBACK_DEADLINE)
+        delivery.done.set()
 
     async def _send(self, delivery: Delivery) -> None:
         conn = self._conns[next(self._turn) % len(self._conns)]  # one client per event

@@ -26,8 +26,9 @@ class Seat(Entity):
 class ClickOutcome(Entity):
     """What the clicker saw: the toast, and the state their card now shows."""
 
-    toast: str
+    toast: str  # or the platform's error when the answer did not come in time
     card_state: str
+    failed: bool = False  # the platform counted the click's answer as failed (too late)
 
 
 class HeldCard(Entity):

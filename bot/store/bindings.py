@@ -15,6 +15,7 @@ from datetime import datetime
 
 from bot.core.models import Entity
 from bot.errors import InvalidInput
+from bot.logs import kv
 from bot.store.codec import parse_ts
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import Row, SqliteTx
@@ -104,7 +105,7 @@ class BindingStore:
         # An audit line; the address itself is personal data and stays out of the log.
         log.info(
             "binding set",
-            extra={"account_id": account_id, "channel": channel, "by": by, "method": method},
+            extra=kv(account_id=account_id, channel=channel, by=by, method=method),
         )
         return Binding(
             account_id=account_id,
@@ -180,7 +181,7 @@ class BindingStore:
             if removed:
                 await tx.audit(at, by, "binding.remove", f"{account_id}/{channel}", "", "")
         if removed:
-            log.info("binding removed", extra={"account_id": account_id, "channel": channel})
+            log.info("binding removed", extra=kv(account_id=account_id, channel=channel))
         return removed == 1
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from bot.core.models import Entity
 from bot.errors import InvalidInput
+from bot.logs import kv
 from bot.store.bindings import ACCOUNT_ID, KNOWN_CHANNELS
 from bot.store.codec import parse_ts, ts
 from bot.store.sqlite import SqliteStore
@@ -110,7 +111,7 @@ class PreferenceStore:
                 "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
                 (account_id, ",".join(new_order) if new_order else None, int(email), by, ts(at)),
             )
-        log.info("preferences set", extra={"account_id": account_id, "by": by})
+        log.info("preferences set", extra=kv(account_id=account_id, by=by))
         return Preferences(
             account_id=account_id,
             channel_order=new_order,

@@ -24,6 +24,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.errors import StoreError
+from bot.logs import kv
 from bot.store.migrations import LATEST, MIGRATIONS
 from bot.store.tx import SqliteTx
 
@@ -100,7 +101,7 @@ class SqliteStore:
                     )
                     applied.append(version)
         if applied:
-            log.info("schema migrated", extra={"versions": applied})
+            log.info("schema migrated", extra=kv(versions=applied))
         return applied
 
     @asynccontextmanager

@@ -10,7 +10,8 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -154,3 +155,19 @@ class ThreadedGateway:
         self.run(self.embedded.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+@contextmanager
+def store_held(db: Path) -> Iterator[None]:
+    """Another writer holds the database's write lock (``BEGIN IMMEDIATE``) until the block ends.
+
+    The gateway's own writes wait for it (its busy timeout), as they would behind a slow
+    backup or a second process: clicks cannot be decided meanwhile.
+    """
+    conn = sqlite3.connect(db, timeout=10, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        conn.rollback()
+        conn.close()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -70,3 +75,66 @@ def test_redaction_of_known_shapes() -> None:
         "K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN",
     ):
         assert secret not in line
+
+
+# -- fields that cannot crash a log call ---------------------------------------------------------
+RESERVED = sorted(set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"})
+
+
+def _logged(captured: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in captured.getvalue().splitlines()]
+
+
+@pytest.mark.parametrize("name", RESERVED)
+def test_any_field_name_logs_even_a_logrecord_attribute(name: str, captured: io.StringIO) -> None:
+    # extra={"message": ...} makes logging raise KeyError; through kv() every name is a field.
+    logging.getLogger("test.fields").warning("line", extra=logs.kv(**{name: "value"}))
+    [line] = _logged(captured)
+    assert line["msg"] == "line" and "value" in (line.get(name), line.get(f"{name}_"))
+
+
+def _log_calls() -> Iterator[tuple[Path, ast.Call]]:
+    root = Path(__file__).resolve().parents[2]
+    for folder in ("bot", "cards", "scripts"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Call) and any(k.arg == "extra" for k in node.keywords):
+                    yield path, node
+
+
+def test_every_extra_in_the_code_base_goes_through_kv(captured: io.StringIO) -> None:
+    keys: set[str] = set()
+    for path, call in _log_calls():
+        (extra,) = (k.value for k in call.keywords if k.arg == "extra")
+        if isinstance(call.func, ast.Attribute) and call.func.attr in LEVELS:
+            assert isinstance(extra, ast.Call) and getattr(extra.func, "id", "") == "kv", (
+                f"{path}:{call.lineno}: pass log fields as extra=kv(...)"
+            )
+            keys |= {k.arg for k in extra.keywords if k.arg is not None}
+    assert {"channel", "why"} <= keys  # the scan found the code base's log calls
+    for key in sorted(keys):  # and every key used there logs
+        logging.getLogger("test.fields").info("line", extra=logs.kv(**{key: 1}))
+    assert len(_logged(captured)) == len(keys)
+
+
+LEVELS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
+
+
+def test_sdk_logs_reach_stderr_only_as_json_lines(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.gateway.noisy_gateway", str(tmp_path / "data")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_PROXY": "127.0.0.1,localhost,::1"},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["DONE"]  # lark-oapi's own "[Lark] ..." handler printed here
+    lines = [json.loads(line) for line in run.stderr.splitlines() if line.strip()]
+    by_logger = {(line["logger"], line["level"]) for line in lines}
+    assert ("Lark", "error") in by_logger
+    assert any(name.startswith("dingtalk_stream") for name, _ in by_logger)
+    [died] = [line for line in lines if line["logger"] == "bot.threads"]
+    assert died["thread"] == "noisy" and "RuntimeError" in str(died["exc"])

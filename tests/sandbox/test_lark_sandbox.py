@@ -29,7 +29,7 @@ from lark_oapi.event.callback.model.p2_card_action_trigger import (
 )
 from lark_oapi.ws.exception import ClientException
 
-from bot.sandbox.lark import DeliveryError, LarkSandbox
+from bot.sandbox.lark import LarkSandbox
 
 _SDK_LOOP = wsc.loop
 ALICE = "ou_alice"
@@ -476,14 +476,39 @@ async def test_unacked_frame_is_redelivered_after_reconnect(
     assert first.header.event_id == second.header.event_id
 
 
-async def test_click_without_ack_fails(
-    sandbox: LarkSandbox, client: lark.Client, ws_app: WsApp
+async def test_a_click_whose_ack_is_lost_fails_and_is_never_sent_again(
+    sandbox: LarkSandbox, client: lark.Client, recorder: Recorder, ws_app: WsApp
 ) -> None:
     message_id = send_card(client, ALICE, "Deploy?").data.message_id
     sandbox.hold_acks(True)
-    with pytest.raises(DeliveryError):
-        await sandbox.click(ALICE, message_id, {"action": "approve", "req": "1"}, timeout=0.3)
+    result = await sandbox.click(ALICE, message_id, {"action": "approve", "req": "1"})
+    assert result.failed and result.toast is not None and result.toast["type"] == "error"
     assert sandbox.cards(ALICE)[0].versions[-1].source == "create"
+    [delivery] = sandbox.deliveries()
+    assert delivery.sent == 1 and len(recorder.clicks) == 1  # card callbacks are not re-sent
+
+
+async def test_a_click_answered_after_3_s_fails(sandbox: LarkSandbox, client: lark.Client) -> None:
+    gate = threading.Event()
+
+    def slow(data: P2CardActionTrigger) -> Any:
+        gate.wait(10)  # the decision is not ready within the platform's 3 s
+        return P2CardActionTriggerResponse({"card": {"type": "raw", "data": card("Approved")}})
+
+    recorder = Recorder(slow)
+    app = WsApp(sandbox, recorder.handler()).start()
+    try:
+        await sandbox.wait_connected(5)
+        message_id = send_card(client, ALICE, "Deploy?").data.message_id
+        result = await sandbox.click(ALICE, message_id, {"action": "approve", "req": "1"})
+        gate.set()
+        await wait_until(lambda: sandbox.deliveries()[0].acks_late == 1)
+    finally:
+        gate.set()
+        app.stop()
+    assert result.failed and result.card is None
+    assert sandbox.cards(ALICE)[0].versions[-1].source == "create"  # the late card is void
+    assert sandbox.deliveries()[0].sent == 1
 
 
 async def test_each_event_goes_to_one_client(sandbox: LarkSandbox) -> None:
@@ -515,21 +540,18 @@ async def test_stop_closes_live_connections(sandbox: LarkSandbox, ws_app: WsApp)
 
 
 async def test_sdk_handles_a_redelivered_multi_part_event_once_per_part(
-    sandbox: LarkSandbox, client: lark.Client, recorder: Recorder, ws_app: WsApp
+    sandbox: LarkSandbox, recorder: Recorder, ws_app: WsApp
 ) -> None:
     # The SDK keeps a completed multi-part buffer for 5 s, so every part of a
     # redelivery completes it again: dedupe on header.event_id, not on frames.
-    message_id = send_card(client, ALICE, "Deploy?").data.message_id
     sandbox.hold_acks(True)
-    clicking = asyncio.create_task(
-        sandbox.click(ALICE, message_id, {"action": "approve", "req": "1"}, parts=3)
-    )
+    sending = asyncio.create_task(sandbox.send_text(ALICE, "status please", parts=3))
     await wait_until(lambda: any(d.acks_lost for d in sandbox.deliveries()))
     sandbox.hold_acks(False)
-    await clicking  # returns on the first ACK; the other parts are still being handled
+    await sending  # returns on the first ACK; the other parts are still being handled
     await wait_until(lambda: sandbox.deliveries()[0].acks == 3)
-    assert len(recorder.clicks) == 1 + 3
-    assert len({c.header.event_id for c in recorder.clicks}) == 1
+    assert len(recorder.texts) == 1 + 3
+    assert len({t.header.event_id for t in recorder.texts}) == 1
 
 
 async def test_sdk_arequest_does_not_parse_error_bodies(
