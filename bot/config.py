@@ -82,7 +82,7 @@ class DingTalkSettings(BaseModel):
     qps: float = Field(18.0, gt=0, description="below the documented 20/s per app and API")
     throttle_retry_seconds: float = Field(1.0, gt=0, description="pause after a QPS-limit 403")
     ack_budget_seconds: float = Field(
-        3.0, gt=0, description="wait this long for a click's answer before leaving it unACKed"
+        2.5, gt=0, description="answer a card callback within this (the platform allows 3 s)"
     )
     callback_window_seconds: float = Field(
         3600.0, gt=0, description="HTTP mode: accept callbacks this fresh (replay window)"
