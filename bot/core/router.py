@@ -43,6 +43,12 @@ class Router:
             for name in self._order(preferred)
         ]
 
+    async def address(self, tx: Tx, approver: Approver, channel: ChannelName) -> str | None:
+        """Where ``approver`` is reached on ``channel`` now: the binding, else the default."""
+        bound = await tx.binding_address(approver.account_id, channel)
+        running = self._channels.get(channel)
+        return bound or (running.default_address(approver) if running else None)
+
     async def plan(
         self, tx: Tx, approver: Approver, exclude: Collection[ChannelName] = ()
     ) -> RoutePlan:
@@ -53,8 +59,7 @@ class Router:
             if not self._authorized(name):
                 addresses[name] = None  # refused anyway; no need to look its binding up
                 continue
-            bound = await tx.binding_address(approver.account_id, name)
-            addresses[name] = bound or self._channels[name].default_address(approver)
+            addresses[name] = await self.address(tx, approver, name)
         offers = [o for o in self.offers(preference.channel_order) if o.name not in exclude]
         return plan_route(
             approver,
