@@ -39,6 +39,7 @@ from bot.outbox.worker import OutboxWorker
 from bot.secrets import SecretBox, open_box
 from bot.store.authorizations import AuthorizationStore
 from bot.store.preferences import VerificationStore
+from bot.store.replays import StoredCallbackGuard
 from bot.store.sqlite import SqliteStore
 from bot.store.tokens import TokenStore
 
@@ -210,12 +211,14 @@ class Gateway:
         await send(to, subject, text)
 
     def _channel_routes(self) -> list[web.RouteDef]:
-        # Channels in HTTP callback mode serve their own callback URLs on the gateway's listener.
+        # Channels in HTTP callback mode serve their own callback URLs on the gateway's listener,
+        # with one replay memory in the store for all of them.
+        guard = StoredCallbackGuard(self.store, self.clock, self.settings.callback_window_seconds)
         routes: list[web.RouteDef] = []
         for channel in self.channels.values():
             provider = getattr(channel, "routes", None)
             if callable(provider):
-                routes.extend(provider())
+                routes.extend(provider(guard))
         return routes
 
     async def stop(self) -> None:
