@@ -118,7 +118,7 @@ class Gateway:
         self.metrics = Metrics()
         wakeup = _LateWakeup()
         router = Router(
-            self.channels, settings.channel_order, settings.china_regions, self.access.authorized
+            self.channels, settings.channel_order, settings.china_regions, self.access.refusal
         )
         self.service = ApprovalService(self.store, self.clock, router, wakeup)
         self._backend = WebhookBackend(
@@ -157,7 +157,7 @@ class Gateway:
             self.channels,
             self._backend,
             self.service,
-            self.access.authorized,
+            self.access.check_send,
         )
         retry = RetryStrategy(
             base=outbox.backoff_base_seconds,

@@ -124,6 +124,8 @@ class ApprovalService:
         plan = await self._router.plan(tx, approver, exclude)
         choice = plan.choices[0] if plan.choices else None
         state = DeliveryState.QUEUED if choice else DeliveryState.UNREACHABLE
+        # The trace says why a channel the approver is bound on was passed over.
+        detail = plan.unreachable_reason or "; ".join(plan.skipped)
         delivery = Delivery(
             id=new_id(),
             request_id=request.id,
@@ -134,7 +136,7 @@ class ApprovalService:
             reason=plan.unreachable_reason,
             created_at=now,
             updated_at=now,
-            history=(DeliveryEvent(at=now, state=state, detail=plan.unreachable_reason or ""),),
+            history=(DeliveryEvent(at=now, state=state, detail=detail),),
         )
         await tx.insert_delivery(delivery)
         if choice:

@@ -81,3 +81,35 @@ async def test_send_test_needs_a_bound_account_and_a_token(ding: Embedded, tmp_p
     await asyncio.to_thread(bad.write_text, "agw_not-a-token")
     code, out = await _send_test(ding, bad, "--channel", "dingtalk", "--to", "nobody")
     assert code == 2 and "401" in out
+
+
+async def test_a_revoked_channel_sends_no_test_card(ding: Embedded, tmp_path: Path) -> None:
+    seat = await ding.seat("dingtalk", "acc-9", "Nine")
+    admin = await _token(ding, "admin", tmp_path / "admin.token")
+    support = await _token(ding, "support", tmp_path / "support.token")
+    code, out = await _channels(ding, admin, "revoke", "dingtalk")
+    assert code == 0, out
+
+    code, out = await _send_test(ding, support, "--channel", "dingtalk", "--to", "acc-9")
+
+    assert code == 2 and "409" in out and "dingtalk is not authorized" in out, out
+    assert ding.platform_of("dingtalk").held(seat) == []  # nothing reached the platform
+
+
+async def _channels(embedded: Embedded, token_file: Path, *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "channels",
+        *args,
+        "--url",
+        embedded.gateway.url,
+        "--token-file",
+        str(token_file),
+        env=dict(os.environ),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode()
