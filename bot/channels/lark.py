@@ -354,6 +354,8 @@ class LarkChannel:
         # Over the long connection a repeat is a redelivery and gets the first answer; over
         # HTTP nothing legitimate repeats an event we answered, so a repeat is refused, by the
         # store's memory (restarts and replicas) or, while it is in flight, by this process's.
+        # Taken before handling: the SDK gives no hook after a failed handler to forget it, so a
+        # click whose handling failed is answered with an error and the approver clicks again.
         if source != "http":
             return
         key = event_id(event)

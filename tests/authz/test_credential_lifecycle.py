@@ -88,9 +88,12 @@ async def test_revoke_forgets_the_credential_and_authorizing_again_needs_one(
     try:
         async with running(fast_settings(tmp_path / "d")) as (gateway, backend):
             admin = await token(gateway, "admin")
+            await email_bound(gateway, admin)
+            test_card = {"channel": "email", "account_id": "a1"}
+            status, answer = await call(gateway, "POST", "/v1/cards/test", admin, test_card)
+            assert status == 409 and "email is not authorized" in answer["error"]["message"]
             status, answer = await authorize(gateway, admin, "email", credentials=smtp(catcher))
             assert status == 200 and answer["credentials"] == "stored encrypted", answer
-            await email_bound(gateway, admin)
             await backend.submit(sample_ticket("CL-1", [approver("a1", "Ann")]))
             await catcher.wait_for(ANN)
 
@@ -216,7 +219,11 @@ async def test_a_changed_notice_holds_the_channel_until_an_admin_consents_again(
             status, answer = await authorize(gateway, admin, "email")
             assert status == 200 and answer["credentials"] == KEPT, answer
             await catcher.wait_for(ANN)
-            assert await states(backend, "CL-W") == ["sent"]
+
+            async def sent() -> bool:
+                return await states(backend, "CL-W") == ["sent"]
+
+            await eventually(sent)
             assert (await channel(gateway, admin, "email"))["state"] == "authorized"
 
 

@@ -16,8 +16,10 @@ from bot.core.models import ClickAction
 from bot.embedded import Embedded, start
 from bot.http.auth import new_token
 from bot.sandbox.dingtalk_platform import DingTalkPlatform
+from bot.sandbox.lark_platform import LarkPlatform
 from bot.store.tokens import TokenStore
 from tests.conftest import fast_settings
+from tests.gateway.admin import call, token
 
 
 @pytest.fixture
@@ -113,3 +115,22 @@ async def _channels(embedded: Embedded, token_file: Path, *args: str) -> tuple[i
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode()
+
+
+async def test_a_revoked_lark_channel_sends_no_test_card(tmp_path: Path) -> None:
+    embedded = await start(fast_settings(tmp_path / "data", sandbox_platforms=["lark"]))
+    try:
+        platform = embedded.platform_of("lark")
+        assert isinstance(platform, LarkPlatform)
+        seat = await embedded.seat("lark", "acc-7", "Seven")
+        gateway = embedded.gateway
+        support, admin = await token(gateway, "support"), await token(gateway, "admin")
+        assert (await call(gateway, "DELETE", "/v1/channels/lark/authorization", admin))[0] == 200
+
+        body = {"channel": "lark", "account_id": "acc-7"}
+        status, answer = await call(gateway, "POST", "/v1/cards/test", support, body)
+
+        assert status == 409 and "lark is not authorized" in answer["error"]["message"]
+        assert platform.app().cards(seat.address) == []
+    finally:
+        await embedded.stop()
