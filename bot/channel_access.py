@@ -1,13 +1,18 @@
 """Channel authorization with consent: nothing is sent on a channel before an admin agreed to it.
 
 An admin reads the channel's notice (what the gateway does with the credential, what each message
-costs), accepts that exact version, and optionally hands over credentials. The gateway checks
-they work, seals them, records the consent and starts the channel. Revoking stops the channel,
-deletes the credential row and moves the channel's queued deliveries elsewhere.
+costs), accepts that exact version, and hands over credentials unless the settings hold them.
+The gateway checks they work, seals them, records the consent and starts the channel. Revoking
+stops the channel, deletes the credential row, drops the channel built from it from memory and
+moves the channel's queued deliveries elsewhere.
 
-The in-memory ``authorized`` set is what the router and the outbox consult on every send; it is
-changed before the database on revoke (stop sending first) and after it on authorize (never send
-on a consent that did not commit).
+A channel's state is derived, never stored twice: ``unauthorized`` and ``revoked`` come from the
+record; an authorized record whose notice changed since (new rates) is ``consent_needed`` (it
+sends nothing; its queued cards wait for renewed consent up to ``consent_wait_seconds``, then fall
+back through routing); one with no usable credential (none stored, none in settings, or one that
+does not open) is ``broken``. Only ``authorized`` sends. The router and the outbox consult this on
+every send; the in-memory record changes before the database on revoke (stop sending first) and
+after it on authorize (never send on a consent that did not commit).
 """
 
 from __future__ import annotations
@@ -16,24 +21,42 @@ import hashlib
 import json
 import logging
 from collections.abc import Collection
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from bot.config import Settings
-from bot.core.models import DeliveryState
-from bot.core.ports import Channel, ChannelHealth, Clock, InboundSink, Wakeup
-from bot.core.service import ApprovalService
-from bot.errors import ChannelError, InvalidInput, NotFound
+from bot.core.models import Approver, DeliveryState
+from bot.core.ports import (
+    Channel,
+    ChannelHealth,
+    Clock,
+    InboundSink,
+    OutgoingCard,
+    SendReceipt,
+    Wakeup,
+)
+from bot.core.service import SEND_CARD, UPDATE_CARD, ApprovalService
+from bot.errors import ChannelError, GatewayError, InvalidInput, NotFound, StoreError
 from bot.logs import kv
 from bot.store.audit import audit
 from bot.store.authorizations import AuthorizationStore, ChannelAuthorization
+from bot.store.codec import ts
 from bot.store.sqlite import SqliteStore
 
 log = logging.getLogger("bot.channels.access")
 
 SYSTEM = "system"
 REVOKED_REASON = "channel revoked"
+AUTHORIZED, CONSENT_NEEDED, BROKEN = "authorized", "consent_needed", "broken"
+# Where the credential of a running channel came from, as the authorize answer says it.
+Source = Literal["given", "stored", "settings"]
+SOURCES: dict[Source, str] = {
+    "given": "stored encrypted",
+    "stored": "kept: the credential stored encrypted at an earlier authorization",
+    "settings": "from settings",
+}
 
 # Which credential fields each channel accepts over the API (the rest comes from settings).
 CREDENTIAL_FIELDS: dict[str, frozenset[str]] = {
@@ -83,6 +106,8 @@ class ChannelStatus(BaseModel):
     authorized_at: str | None = None
     notice_version: str | None = None
     notice_current: bool = False
+    credentials: Literal["stored", "settings"] | None = None
+    detail: str | None = None  # why a consent_needed or broken channel sends nothing
     health: ChannelHealth | None = None
     usage_this_month: dict[str, int] | None = None  # filled in by the API from the usage table
 
@@ -113,43 +138,115 @@ class ChannelAccess:
         self._repo = store
         self._db = db
         self._clock = clock
-        self.channels = channels
+        self.channels = channels  # shared with the router, the outbox and the API: changed in place
+        # Channels whose credentials the settings (or a sandbox stand-in) provide.
+        self._from_settings: dict[str, Channel] = dict(channels)
+        self._stored: set[str] = set()  # running on a credential opened from the database
+        self._broken: dict[str, str] = {}
+        self._versions: dict[str, str] = {}
         self._records: dict[str, ChannelAuthorization] = {}
         self._running: set[str] = set()
         self._sink: InboundSink | None = None
         self._service: ApprovalService | None = None
         self._wakeup: Wakeup | None = None
 
+    def state(self, name: str) -> str:
+        """unauthorized, revoked, consent_needed, broken or authorized (the only one that sends)."""
+        record = self._records.get(name)
+        if record is None:
+            return "unauthorized"
+        if record.state != AUTHORIZED:
+            return record.state
+        if name in self._broken:
+            return BROKEN
+        if record.notice_version != self._version(name):
+            return CONSENT_NEEDED
+        return AUTHORIZED
+
     def authorized(self, name: str) -> bool:
         """May anything be sent on ``name`` right now."""
-        record = self._records.get(name)
-        return record is not None and record.state == "authorized"
+        return self.state(name) == AUTHORIZED
+
+    def refusal(self, name: str) -> str | None:
+        """Why nothing may be sent on ``name`` now (None when it may), for traces and answers."""
+        state = self.state(name)
+        if state == AUTHORIZED:
+            return None
+        if state == CONSENT_NEEDED:
+            return f"{name} needs consent again: its notice changed (now {self._version(name)})"
+        if state == BROKEN:
+            why = self._broken.get(name, "no credential: none stored and none in settings")
+            return f"{name} is broken: {why}"
+        return f"{name} is not authorized"
+
+    def check_send(self, name: str, queued_at: datetime) -> None:
+        """ChannelError unless a job queued at ``queued_at`` may use ``name`` now.
+
+        A channel waiting for renewed consent holds the job (retryable) until
+        ``consent_wait_seconds`` after it was queued; then, and for any other refusal, the
+        error is permanent and the card falls back through routing.
+        """
+        why = self.refusal(name)
+        if why is None:
+            return
+        until = queued_at + timedelta(seconds=self._settings.consent_wait_seconds)
+        if self.state(name) == CONSENT_NEEDED and self._clock.now() < until:
+            raise ChannelError(f"{why}; waiting for it until {until.isoformat()}")
+        raise ChannelError(why, retryable=False)
 
     # -- start-up ------------------------------------------------------------------------
     async def load(self, system_consent: Collection[str]) -> None:
         """Read the stored consents; record the system's for ``system_consent`` channels seen
-        for the first time (sandbox stand-ins), and rebuild channels from stored credentials."""
+        for the first time (sandbox stand-ins) or whose system consent predates the notice,
+        and rebuild channels from stored credentials (``broken`` where that fails)."""
         self._records = await self._repo.all()
+        await self._system_consent(system_consent)
+        for name, record in self._records.items():
+            if record.state == AUTHORIZED:
+                await self._rebuild(name)
+
+    async def _system_consent(self, names: Collection[str]) -> None:
         now = self._clock.now()
-        fresh = [n for n in system_consent if n in self.channels and n not in self._records]
+        fresh = [n for n in names if n in self.channels and self._system_may_consent(n)]
         async with self._db.write() as tx:
             for name in fresh:
                 record = ChannelAuthorization(
                     channel=name,
-                    state="authorized",
+                    state=AUTHORIZED,
                     by=SYSTEM,
                     at=now,
-                    notice_version=self.notice(name).version,
+                    notice_version=self._version(name),
                 )
                 await self._repo.record(tx, record)
                 await audit(tx, now, SYSTEM, "channel.authorize", name, "sandbox default", "start")
                 self._records[name] = record
-        for name in list(self._records):
-            stored = await self._repo.credentials(name) if self.authorized(name) else None
+
+    def _system_may_consent(self, name: str) -> bool:
+        # Sandbox stand-ins reach nobody and spend nothing: the system renews its own consent
+        # when their notice changes. Never over an admin's decision (a revoke, their consent).
+        record = self._records.get(name)
+        if record is None:
+            return True
+        stale = record.notice_version != self._version(name)
+        return record.by == SYSTEM and record.state == AUTHORIZED and stale
+
+    async def _rebuild(self, name: str) -> None:
+        try:
+            stored = await self._repo.credentials(name)
             if stored:
-                self.channels[name] = build_channel(
-                    name, self.channels.get(name), self._settings, stored
-                )
+                base = self._from_settings.get(name)
+                self.channels[name] = build_channel(name, base, self._settings, stored)
+                self._stored.add(name)
+        except StoreError as exc:
+            self._broken[name] = f"its stored credential does not open ({exc.message})"
+        except (GatewayError, ValueError) as exc:
+            self._broken[name] = f"its stored credential is unusable ({type(exc).__name__})"
+        if name not in self.channels and name not in self._broken:
+            self._broken[name] = "no credential: none stored and none in settings"
+        if name in self._broken:
+            # A stand-in keeps the channel visible to routing, which traces why it is skipped.
+            self.channels.setdefault(name, UnusableChannel(name))
+            log.error("channel broken", extra={"channel": name, "why": self._broken[name]})
 
     async def start(self, sink: InboundSink, service: ApprovalService, wakeup: Wakeup) -> None:
         """Start every authorized channel; the others stay stopped."""
@@ -180,8 +277,14 @@ class ChannelAccess:
             uses=_USES,
             billing=billing,
             credential_fields=fields,
-            credentials_in_settings=name in self.channels,
+            credentials_in_settings=name in self._from_settings,
         )
+
+    def _version(self, name: str) -> str:
+        # The notice is a function of the settings, which do not change while running.
+        if name not in self._versions:
+            self._versions[name] = self.notice(name).version
+        return self._versions[name]
 
     def known(self, name: str) -> None:
         """NotFound unless ``name`` is a channel this gateway runs or can build."""
@@ -198,17 +301,49 @@ class ChannelAccess:
         """One channel's consent state and health."""
         record = self._records.get(name)
         channel = self.channels.get(name)
+        state = self.state(name)
         return ChannelStatus(
             channel=name,
             kind=channel.kind if channel else "chat",
-            state=record.state if record else "unauthorized",
+            state=state,
             running=name in self._running,
             authorized_by=record.by if record else None,
             authorized_at=record.at.isoformat() if record else None,
             notice_version=record.notice_version if record else None,
-            notice_current=bool(record and record.notice_version == self.notice(name).version),
+            notice_current=bool(record and record.notice_version == self._version(name)),
+            credentials=self._source(name),
+            detail=self.refusal(name) if state in (CONSENT_NEEDED, BROKEN) else None,
             health=channel.health() if channel and name in self._running else None,
         )
+
+    def _source(self, name: str) -> Literal["stored", "settings"] | None:
+        if name in self._stored:
+            return "stored"
+        from_settings = self._from_settings.get(name)
+        if from_settings is not None and self.channels.get(name) is from_settings:
+            return "settings"
+        return None
+
+    def readiness(self) -> dict[str, tuple[bool | None, str]]:
+        """Per channel: (counts as ready, what to say); None: switched off on purpose.
+
+        An authorized channel is ready when its stream is connected; one that needs consent or
+        is broken is not ready (approvers bound there are not reached); an unauthorized or
+        revoked one is off by an admin's choice and does not count.
+        """
+        out: dict[str, tuple[bool | None, str]] = {}
+        for status in self.statuses():
+            if status.state == AUTHORIZED and status.health is not None:
+                health = status.health
+                detail = health.detail or ("connected" if health.connected else "disconnected")
+                out[status.channel] = (health.connected, detail)
+            elif status.state == AUTHORIZED:
+                out[status.channel] = (False, "not running")
+            elif status.state in (CONSENT_NEEDED, BROKEN):
+                out[status.channel] = (False, f"{status.state}: {status.detail}")
+            else:
+                out[status.channel] = (None, status.state)
+        return out
 
     # -- authorize / revoke --------------------------------------------------------------
     async def authorize(
@@ -218,7 +353,7 @@ class ChannelAccess:
         accept_notice: bool,
         notice_version: str,
         credentials: dict[str, str] | None,
-        source: str,
+        where: str,
     ) -> AuthorizeResult:
         """Check, seal, record consent, start; ConsentRequired (nothing stored) without it."""
         self.known(name)
@@ -230,29 +365,31 @@ class ChannelAccess:
                 "the notice changed since it was read; read it again",
                 {"notice_version": f"current version is {current}"},
             )
-        candidate = self._candidate(name, credentials)
-        check = await _check(candidate)
+        candidate, source = self._candidate(name, credentials)
+        check = await _check(candidate, running=self._is_live(name, candidate))
         now = self._clock.now()
         record = ChannelAuthorization(
-            channel=name, state="authorized", by=by, at=now, notice_version=current
+            channel=name, state=AUTHORIZED, by=by, at=now, notice_version=current
         )
         async with self._db.write() as tx:
             if credentials:
                 await self._repo.put_credentials(tx, name, credentials, now)
             await self._repo.record(tx, record)
             fields = ",".join(sorted(credentials or {}))
-            await audit(
-                tx, now, by, "channel.authorize", name, f"notice {current}; {fields}", source
-            )
-        await self._swap(name, candidate)
+            detail = f"notice {current}; credentials {source}{': ' + fields if fields else ''}"
+            await audit(tx, now, by, "channel.authorize", name, detail, where)
+            await _wake_jobs(tx, name, now)
+        await self._swap(name, candidate, source)
         self._records[name] = record
         await self._ensure_running(name)
-        log.info("channel authorized", extra=kv(channel=name, by=by))
+        if self._wakeup is not None:
+            self._wakeup.notify()  # cards waiting for this consent go now
+        log.info("channel authorized", extra=kv(channel=name, by=by, credentials=source))
         return AuthorizeResult(
             channel=name,
-            state="authorized",
+            state=self.state(name),
             notice_version=current,
-            credentials="stored encrypted" if credentials else "from settings",
+            credentials=SOURCES[source],
             check=check,
             next_steps=[
                 f"bind approvers: PUT /v1/bindings/{{account_id}} with channel {name!r}, or "
@@ -278,6 +415,7 @@ class ChannelAccess:
             detail = f"credential {'deleted' if deleted else 'from settings'}; {moved} rerouted"
             await audit(tx, now, by, "channel.revoke", name, detail, source)
         await self._stop(name)
+        self._forget(name)
         if self._wakeup is not None:
             self._wakeup.notify()
         log.info("channel revoked", extra=kv(channel=name, by=by, moved=moved))
@@ -299,25 +437,51 @@ class ChannelAccess:
         return len(rows)
 
     # -- channel lifecycle ---------------------------------------------------------------
-    def _candidate(self, name: str, credentials: dict[str, str] | None) -> Channel:
-        current = self.channels.get(name)
+    def _candidate(self, name: str, credentials: dict[str, str] | None) -> tuple[Channel, Source]:
+        # Credentials given win; else the one stored earlier (consent renewed); else settings.
         if credentials:
             unknown = set(credentials) - CREDENTIAL_FIELDS.get(name, frozenset())
             if unknown:
                 fields = {f"credentials.{k}": "not a credential of this channel" for k in unknown}
                 raise InvalidInput(f"unknown credential fields for {name}", fields)
-            return build_channel(name, current, self._settings, credentials)
-        if current is None:
-            raise InvalidInput(
-                f"{name} has no credentials in settings: pass them",
-                {"credentials": f"required: {', '.join(sorted(CREDENTIAL_FIELDS[name]))}"},
-            )
-        return current
+            base = self._from_settings.get(name)
+            return build_channel(name, base, self._settings, credentials), "given"
+        if name in self._stored and name in self.channels:
+            return self.channels[name], "stored"
+        if name in self._from_settings:
+            return self._from_settings[name], "settings"
+        wanted = ", ".join(sorted(CREDENTIAL_FIELDS.get(name, frozenset()))) or "its credentials"
+        raise InvalidInput(
+            f"{name} has no credentials in settings and none stored: pass them",
+            {"credentials": f"required: {wanted}"},
+        )
 
-    async def _swap(self, name: str, candidate: Channel) -> None:
+    def _is_live(self, name: str, candidate: Channel) -> bool:
+        return name in self._running and self.channels.get(name) is candidate
+
+    async def _swap(self, name: str, candidate: Channel, source: Source) -> None:
         if self.channels.get(name) is not candidate:
             await self._stop(name)
             self.channels[name] = candidate
+        if source == "given":
+            self._stored.add(name)
+        elif source == "settings":
+            self._stored.discard(name)
+        self._broken.pop(name, None)
+
+    def _forget(self, name: str) -> None:
+        # The channel built from the deleted credential must not outlive it: nothing may send
+        # with it again, nor may a later authorization without credentials pick it up.
+        if self._broken.pop(name, None) is not None and name not in self._from_settings:
+            self.channels.pop(name, None)  # the stand-in
+        if name not in self._stored:
+            return
+        self._stored.discard(name)
+        original = self._from_settings.get(name)
+        if original is None:
+            self.channels.pop(name, None)
+        else:
+            self.channels[name] = original
 
     async def _ensure_running(self, name: str) -> None:
         if name not in self._running and self._sink is not None:
@@ -331,7 +495,7 @@ class ChannelAccess:
             await channel.stop()
 
 
-async def _check(channel: Channel) -> str:
+async def _check(channel: Channel, *, running: bool) -> str:
     """Run the channel's credential check when it has one; say what was checked."""
     check = getattr(channel, "check", None)
     if not callable(check):
@@ -339,12 +503,54 @@ async def _check(channel: Channel) -> str:
     try:
         await check()
     except ChannelError as exc:
-        await channel.stop()  # release what the check opened (sessions) on a channel never started
+        if not running:
+            await channel.stop()  # release what the check opened on a channel never started
         raise InvalidInput(
             f"{channel.name} refused the credentials: {exc.message}",
             {"credentials": "refused by the platform"},
         ) from None
     return "credentials accepted by the platform"
+
+
+async def _wake_jobs(tx: Any, name: str, now: datetime) -> None:
+    """Make the channel's waiting card jobs due now (they waited for this consent)."""
+    await tx.execute(
+        "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND kind IN (?, ?) "
+        "AND next_attempt_at > ? AND ref IN (SELECT id FROM deliveries WHERE channel = ?)",
+        (ts(now), SEND_CARD, UPDATE_CARD, ts(now), name),
+    )
+
+
+class UnusableChannel:
+    """Stands in for a broken channel (no usable credential): routing sees it and skips it with
+    the reason; it never starts and refuses every send."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.kind: Literal["chat", "email"] = "email" if name == "email" else "chat"
+        self.china_only = name.startswith("dingtalk")
+
+    async def start(self, sink: InboundSink) -> None:
+        """Nothing to start without a credential."""
+
+    async def stop(self) -> None:
+        """Nothing runs."""
+
+    def health(self) -> ChannelHealth:
+        """Never connected."""
+        return ChannelHealth(connected=False, detail="broken: no usable credential")
+
+    async def send(self, card: OutgoingCard) -> SendReceipt:
+        """Refused: there is no credential to send with."""
+        raise ChannelError(f"{self.name} has no usable credential", retryable=False)
+
+    async def update(self, card: OutgoingCard) -> SendReceipt:
+        """Refused: there is no credential to send with."""
+        raise ChannelError(f"{self.name} has no usable credential", retryable=False)
+
+    def default_address(self, approver: Approver) -> str | None:
+        """Nobody is reached."""
+        return None
 
 
 def build_channel(

@@ -2,7 +2,8 @@
 
 With the generated key file (``DATA_DIR/master.key``) the new key is written first, *above* the
 old one, so every process reading the file can open both while rows are re-sealed; once the one
-transaction commits, the old key is dropped from the file. With ``APPROVAL_GATEWAY_MASTER_KEY``,
+transaction commits, the old key is dropped from the file. Safe while gateways run: they re-read
+the file before sealing, so nothing is sealed under the retired key. With ``APPROVAL_GATEWAY_MASTER_KEY``,
 pass the new key in a file (``--new-key-file``); afterwards set it as the master key and keep the
 old one in ``APPROVAL_GATEWAY_MASTER_KEY_PREVIOUS`` until every gateway has restarted.
 """
@@ -54,11 +55,11 @@ def _rotate(args: argparse.Namespace) -> int:
     path = key_file(settings)
 
     async def run(store: SqliteStore) -> int:
-        box = SecretBox(old)
-        await verify_key(store, box, SystemClock().now())
+        await verify_key(store, SecretBox(old), SystemClock().now())
         if not from_env:
             write_key_file(path, [new, *old])  # both readable until the rows are re-sealed
-        count = await rotate(store, box, new, SystemClock().now())
+        # A running gateway seals under the file's head from here on: the new key must open too.
+        count = await rotate(store, SecretBox([new, *old]), new, SystemClock().now())
         if not from_env:
             write_key_file(path, [new])
         return count

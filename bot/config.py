@@ -57,9 +57,6 @@ class LarkSettings(BaseModel):
     ack_budget_seconds: float = Field(
         2.5, gt=0, description="answer a click within this (the platform allows 3 s)"
     )
-    callback_window_seconds: float = Field(
-        300.0, gt=0, description="HTTP mode: accept callbacks this fresh (replay window)"
-    )
 
 
 class DingTalkSettings(BaseModel):
@@ -83,9 +80,6 @@ class DingTalkSettings(BaseModel):
     throttle_retry_seconds: float = Field(1.0, gt=0, description="pause after a QPS-limit 403")
     ack_budget_seconds: float = Field(
         2.5, gt=0, description="answer a card callback within this (the platform allows 3 s)"
-    )
-    callback_window_seconds: float = Field(
-        3600.0, gt=0, description="HTTP mode: accept callbacks this fresh (replay window)"
     )
     callback_route_key: str | None = Field(
         None, description="HTTP mode: card callback route key registered for /callbacks/<name>"
@@ -174,6 +168,18 @@ class Settings(BaseSettings):
         ge=1,
         le=24 * 30,
         description="answers to signed writes are kept this long for resends (and replays)",
+    )
+    consent_wait_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="cards queued on a channel whose notice changed wait this long for renewed "
+        "consent, then fall back through routing",
+    )
+    callback_window_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="HTTP callbacks (Lark, DingTalk): accepted this fresh, and remembered in the "
+        "store this long so a replay is refused",
     )
     china_regions: list[str] = Field(
         default_factory=lambda: ["cn", "cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen"],

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from bot.channels.factory import configured_channels
 from bot.channels.memory import MemoryChannel
+from bot.clock import SystemClock
 from bot.config import Settings, ensure_backend_secret
-from bot.core.ports import Channel
+from bot.core.ports import Channel, Clock
 from bot.errors import ConfigError
 from bot.http.phone import Phones
 from bot.runtime import Gateway
@@ -81,8 +82,9 @@ class Embedded:
             await self.backend.stop()
 
 
-async def start(settings: Settings) -> Embedded:
-    """Start the gateway, with sandbox platforms and backend where the settings ask for them."""
+async def start(settings: Settings, clock: Clock | None = None) -> Embedded:
+    """Start the gateway, with sandbox platforms and backend where the settings ask for them
+    (``clock``: the gateway's, for tests that move time)."""
     backend, backend_url = await _backend(settings)
     platforms = [load_platform(n) for n in settings.sandbox_platforms] if settings.sandbox else []
     # Configured (real) channels first; a sandbox platform never shadows a real platform.
@@ -97,7 +99,11 @@ async def start(settings: Settings) -> Embedded:
         if not channels:
             raise ConfigError("no channel is configured (and the sandbox is off)")
         gateway = Gateway(
-            settings=settings, channels=channels, backend_url=backend_url, extra_routes=routes
+            settings=settings,
+            channels=channels,
+            backend_url=backend_url,
+            extra_routes=routes,
+            clock=clock or SystemClock(),
         )
         await gateway.start()
     except BaseException:

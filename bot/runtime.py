@@ -41,6 +41,7 @@ from bot.outbox.worker import OutboxWorker
 from bot.secrets import SecretBox, open_box
 from bot.store.authorizations import AuthorizationStore
 from bot.store.preferences import VerificationStore
+from bot.store.replays import StoredCallbackGuard
 from bot.store.sqlite import SqliteStore
 from bot.store.tokens import TokenStore
 
@@ -119,7 +120,7 @@ class Gateway:
         self.metrics = Metrics()
         wakeup = _LateWakeup()
         router = Router(
-            self.channels, settings.channel_order, settings.china_regions, self.access.authorized
+            self.channels, settings.channel_order, settings.china_regions, self.access.refusal
         )
         self.service = ApprovalService(self.store, self.clock, router, wakeup)
         self._backend = WebhookBackend(
@@ -158,7 +159,7 @@ class Gateway:
             self.channels,
             self._backend,
             self.service,
-            self.access.authorized,
+            self.access.check_send,
         )
         retry = RetryStrategy(
             base=outbox.backoff_base_seconds,
@@ -212,12 +213,14 @@ class Gateway:
         await send(to, subject, text)
 
     def _channel_routes(self) -> list[web.RouteDef]:
-        # Channels in HTTP callback mode serve their own callback URLs on the gateway's listener.
+        # Channels in HTTP callback mode serve their own callback URLs on the gateway's listener,
+        # with one replay memory in the store for all of them.
+        guard = StoredCallbackGuard(self.store, self.clock, self.settings.callback_window_seconds)
         routes: list[web.RouteDef] = []
         for channel in self.channels.values():
             provider = getattr(channel, "routes", None)
             if callable(provider):
-                routes.extend(provider())
+                routes.extend(provider(guard))
         return routes
 
     async def stop(self) -> None:

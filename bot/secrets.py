@@ -17,7 +17,7 @@ import binascii
 import hashlib
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -74,12 +74,33 @@ class Sealed:
 
 
 class SecretBox:
-    """Seals with the current key; opens with any key it holds (current first)."""
+    """Seals with the current key; opens with any key it holds (current first).
 
-    def __init__(self, keys: Sequence[bytes]) -> None:
+    ``reload`` (key-file deployments) reads the key ring again before every seal, and before
+    giving up on a key it does not hold: ``keys rotate`` may have put a new key at the head of
+    the file while this process runs, and nothing may be sealed under the key it retires.
+    """
+
+    def __init__(
+        self, keys: Sequence[bytes], *, reload: Callable[[], Sequence[bytes]] | None = None
+    ) -> None:
         if not keys:
             raise ConfigError("no master key")
         self._keys = {key_id(k): AESGCM(k) for k in keys}
+        self.current = key_id(keys[0])
+        self._reload = reload
+
+    def _refresh(self) -> None:
+        if self._reload is None:
+            return
+        try:
+            keys = self._reload()
+        except (ConfigError, OSError) as exc:
+            raise StoreError(f"cannot read the master key ring: {exc}") from None
+        if not keys:
+            raise StoreError("the master key ring is empty")
+        # Keys read earlier stay loaded for opening; sealing follows the ring's head.
+        self._keys.update({key_id(k): AESGCM(k) for k in keys})
         self.current = key_id(keys[0])
 
     @property
@@ -88,13 +109,16 @@ class SecretBox:
         return list(self._keys)
 
     def seal(self, name: str, plaintext: bytes) -> Sealed:
-        """Encrypt ``plaintext`` for the row called ``name``."""
+        """Encrypt ``plaintext`` for the row called ``name`` under the newest key."""
+        self._refresh()
         nonce = os.urandom(NONCE_BYTES)
         blob = nonce + self._keys[self.current].encrypt(nonce, plaintext, name.encode())
         return Sealed(self.current, blob)
 
     def open(self, name: str, sealed: Sealed) -> bytes:
         """Decrypt; StoreError when the key is not held or the blob was tampered with."""
+        if sealed.key_id not in self._keys:
+            self._refresh()
         aead = self._keys.get(sealed.key_id)
         if aead is None:
             raise StoreError(f"{name} is sealed under key {sealed.key_id}, which is not loaded")
@@ -113,21 +137,29 @@ def key_file(settings: Settings) -> Path:
 
 
 def load_keys(settings: Settings, *, create: bool = True) -> list[bytes]:
-    """The master keys, current first: from settings, else the key file (created if allowed)."""
+    """The master keys, current first: from settings, else the key file (created if allowed);
+    ``APPROVAL_GATEWAY_MASTER_KEY_PREVIOUS`` adds older keys for opening in either case."""
     if settings.master_key is not None:
         keys = [decode_key(settings.master_key.get_secret_value(), "APPROVAL_GATEWAY_MASTER_KEY")]
-        previous = settings.master_key_previous
-        if previous is not None:
-            for part in previous.get_secret_value().split(","):
-                if part.strip():
-                    keys.append(decode_key(part, "APPROVAL_GATEWAY_MASTER_KEY_PREVIOUS"))
-        return keys
-    path = key_file(settings)
-    if not path.exists():
-        if not create:
-            raise ConfigError(f"no master key: set APPROVAL_GATEWAY_MASTER_KEY or create {path}")
-        write_key_file(path, [new_key()], exclusive=True)
-    return read_key_file(path)
+    else:
+        path = key_file(settings)
+        if not path.exists():
+            if not create:
+                raise ConfigError(
+                    f"no master key: set APPROVAL_GATEWAY_MASTER_KEY or create {path}"
+                )
+            write_key_file(path, [new_key()], exclusive=True)
+        keys = read_key_file(path)
+    return keys + [k for k in previous_keys(settings) if k not in keys]
+
+
+def previous_keys(settings: Settings) -> list[bytes]:
+    """``APPROVAL_GATEWAY_MASTER_KEY_PREVIOUS``: older keys (comma-separated), for opening."""
+    previous = settings.master_key_previous
+    if previous is None:
+        return []
+    parts = (p for p in previous.get_secret_value().split(",") if p.strip())
+    return [decode_key(part, "APPROVAL_GATEWAY_MASTER_KEY_PREVIOUS") for part in parts]
 
 
 def read_key_file(path: Path) -> list[bytes]:
@@ -204,7 +236,9 @@ async def verify_key(store: SqliteStore, box: SecretBox, now: datetime) -> None:
 
 async def open_box(settings: Settings, store: SqliteStore, now: datetime) -> SecretBox:
     """The secret box for this deployment, checked against the database."""
-    box = SecretBox(load_keys(settings))
+    # With the key file, re-read it before sealing: `keys rotate` may run beside this process.
+    reload = None if settings.master_key is not None else lambda: load_keys(settings, create=False)
+    box = SecretBox(load_keys(settings), reload=reload)
     await verify_key(store, box, now)
     return box
 

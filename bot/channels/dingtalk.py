@@ -39,7 +39,13 @@ from bot.channels.dingtalk_runner import GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
 from bot.config import DingTalkSettings
 from bot.core.models import Approver
-from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
+from bot.core.ports import (
+    CallbackGuard,
+    ChannelHealth,
+    InboundSink,
+    OutgoingCard,
+    SendReceipt,
+)
 from bot.errors import ChannelError, ConfigError
 from bot.logs import adopt_sdk_loggers, kv
 from cards import render_dingtalk
@@ -134,14 +140,15 @@ class DingTalkChannel:
         """DingTalk userIds come from bindings only."""
         return None
 
-    def routes(self) -> list[web.RouteDef]:
-        """``POST /callbacks/<name>`` in HTTP mode; nothing in stream mode."""
+    def routes(self, guard: CallbackGuard) -> list[web.RouteDef]:
+        """``POST /callbacks/<name>`` in HTTP mode (replays refused by ``guard``); else none."""
         if self.settings.mode != "http":
             return []
         endpoint = CallbackEndpoint(
+            name=self.name,
             crypto=self._crypto(),
             app_secret=self._secret,
-            window=self.settings.callback_window_seconds,
+            guard=guard,
             inbound=lambda: self._inbound,
             apply_click=self._apply_click,
             reply=self._reply,

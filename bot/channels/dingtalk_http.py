@@ -7,8 +7,11 @@ Two kinds of calls arrive on the one URL:
   card callback (``outTrackId`` + ``content``) is a click;
 - robot messages (``timestamp`` + ``sign`` headers, plain JSON body): a chat message.
 
-Both must be fresh (``window`` seconds either side of now) and are taken once: a replay of the
-same envelope signature or message id is refused with 409 and reaches nothing.
+Both must be fresh and are taken once: the :class:`CallbackGuard` (kept in the store, so it
+survives restarts and is shared by replicas) checks the timestamp against the one callback window
+and remembers each envelope signature or robot sign for as long as that window could accept it;
+a replay is refused with 409 and reaches nothing. A callback whose handling failed is forgotten,
+so the platform's retry is taken.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +27,7 @@ from aiohttp import web
 from bot.channels.answers import ClickAnswer
 from bot.channels.dingtalk_crypto import EventCrypto, robot_sign
 from bot.channels.dingtalk_inbound import Inbound
+from bot.core.ports import CallbackGuard
 from bot.errors import VerificationError
 from bot.logs import kv
 
@@ -40,16 +43,18 @@ class CallbackEndpoint:
     def __init__(
         self,
         *,
+        name: str,
         crypto: EventCrypto | None,
         app_secret: str,
-        window: float,
+        guard: CallbackGuard,
         inbound: Callable[[], Inbound | None],
         apply_click: ApplyClick,
         reply: Reply,
     ) -> None:
+        self._name = name
         self._crypto = crypto
         self._secret = app_secret
-        self._window = window
+        self._guard = guard
         self._inbound = inbound
         self._apply_click = apply_click
         self._reply = reply
@@ -82,37 +87,59 @@ class CallbackEndpoint:
             raise VerificationError("callback body has no encrypt field")
         plain = _loads(self._crypto.decrypt(signature, timestamp, nonce, encrypt))
         key = f"event:{signature}"
-        if inbound.seen(key):
-            return _refuse(409, "callback already taken")
-        if "outTrackId" in plain and "content" in plain:
-            answer = await inbound.click(key, plain, "http")
-            await self._apply_click(plain, answer)
-        else:
-            await inbound.note(key)
-            log.info("event callback", extra=kv(event_type=plain.get("EventType")))
-        return web.json_response(self._crypto.reply("success", timestamp))
+
+        async def dispatch() -> web.StreamResponse:
+            assert self._crypto is not None
+            if "outTrackId" in plain and "content" in plain:
+                answer = await inbound.click(key, plain, "http")
+                await self._apply_click(plain, answer)
+            else:
+                log.info("event callback", extra=kv(event_type=plain.get("EventType")))
+            return web.json_response(self._crypto.reply("success", timestamp))
+
+        return await self._once(key, timestamp, "callback already taken", dispatch)
 
     async def _robot(self, request: web.Request, inbound: Inbound) -> web.StreamResponse:
         timestamp = request.headers.get("timestamp", "")
         self._fresh(timestamp)
-        expected = robot_sign(self._secret, timestamp)
-        if not hmac.compare_digest(expected, request.headers.get("sign", "")):
+        sign = request.headers.get("sign", "")
+        if not hmac.compare_digest(robot_sign(self._secret, timestamp), sign):
             raise VerificationError("robot signature does not match")
         body = await _json(request)
         message_id = str(body.get("msgId") or "")
         if not message_id:
             raise VerificationError("robot message has no msgId")
-        key = f"msg:{message_id}"
-        if inbound.seen(key):
-            return _refuse(409, "message already taken")
-        await inbound.message(key, body, "http", self._reply)
-        return web.json_response({})
+
+        async def dispatch() -> web.StreamResponse:
+            await inbound.message(f"msg:{message_id}", body, "http", self._reply)
+            return web.json_response({})
+
+        # The robot's sign covers only the timestamp, not the body: the signed pair is what a
+        # captured request holds, so it is the pair that is taken once (whatever msgId it carries).
+        return await self._once(f"sign:{sign}", timestamp, "message already taken", dispatch)
+
+    async def _once(
+        self,
+        key: str,
+        timestamp: str,
+        replayed: str,
+        dispatch: Callable[[], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        name = f"{self._name}:{key}"
+        if not await self._guard.take(name, int(timestamp) / 1000):
+            log.warning("callback replay refused", extra={"channel": self._name})
+            return _refuse(409, replayed)
+        try:
+            return await dispatch()
+        except Exception:
+            await self._guard.release(name)
+            raise
 
     def _fresh(self, timestamp: str) -> None:
-        if not timestamp.isdigit():
+        # DingTalk stamps callbacks in milliseconds.
+        if not timestamp.isdigit() or len(timestamp) > 16:
             raise VerificationError("callback timestamp is missing")
-        if abs(time.time() * 1000 - int(timestamp)) > self._window * 1000:
-            raise VerificationError("callback timestamp is outside the replay window")
+        self._guard.fresh(int(timestamp) / 1000)
 
 
 def _has_signature(request: web.Request) -> bool:

@@ -114,18 +114,6 @@ class Inbound:
         self._clicks: Once[ClickAnswer] = Once()
         self._messages: Once[Response] = Once()
 
-    def seen(self, key: str) -> bool:
-        """Whether a click or message with this id was already taken."""
-        return self._clicks.seen(key) or self._messages.seen(key)
-
-    async def note(self, key: str) -> None:
-        """Remember an id that needs no handling (an event we do not act on), for replays."""
-
-        async def nothing() -> Response:
-            return {}
-
-        await self._messages.run(key, nothing)
-
     async def click(self, message_id: str, data: dict[str, Any], source: str) -> ClickAnswer:
         """A card callback (``/v1.0/card/instances/callback`` payload); its ACK response."""
         return await self._clicks.run(message_id, lambda: self._click(data, source))

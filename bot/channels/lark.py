@@ -46,7 +46,13 @@ from bot.channels.lark_ws import AfterAck, GatewayWsClient
 from bot.channels.present import card_view
 from bot.config import LarkSettings, Settings
 from bot.core.models import Approver
-from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
+from bot.core.ports import (
+    CallbackGuard,
+    ChannelHealth,
+    InboundSink,
+    OutgoingCard,
+    SendReceipt,
+)
 from bot.errors import ChannelError, ConfigError
 from bot.logs import adopt_sdk_loggers, kv
 from cards import render_lark
@@ -104,6 +110,7 @@ class LarkChannel:
         self._stream_events: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: WsRunner | None = None
+        self._guard: CallbackGuard | None = None  # HTTP mode's replay memory
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, sink: InboundSink) -> None:
@@ -151,16 +158,17 @@ class LarkChannel:
         """Lark identities come from bindings only."""
         return None
 
-    def routes(self) -> list[web.RouteDef]:
-        """``POST /callbacks/<name>`` in HTTP mode; nothing in stream mode."""
+    def routes(self, guard: CallbackGuard) -> list[web.RouteDef]:
+        """``POST /callbacks/<name>`` in HTTP mode (replays refused by ``guard``); else none."""
         if self.settings.mode != "http":
             return []
+        self._guard = guard
         dispatcher = self._dispatcher(
             _secret(self.settings.encrypt_key), _secret(self.settings.verification_token), "http"
         )
         endpoint = CallbackEndpoint(
             dispatcher=dispatcher,
-            window=self.settings.callback_window_seconds,
+            guard=guard,
             inbound=lambda: self._inbound,
         )
         return [web.post(f"/callbacks/{self.name}", endpoint.handle)]
@@ -404,19 +412,28 @@ class LarkChannel:
     async def _http_click(
         self, inbound: LarkInbound, event: dict[str, Any], source: str
     ) -> ClickAnswer:
-        self._refuse_replay(inbound, event, source)
+        await self._refuse_replay(inbound, event, source)
         return await inbound.click(event, source)
 
     async def _message(self, inbound: LarkInbound, event: dict[str, Any], source: str) -> Response:
-        self._refuse_replay(inbound, event, source)
+        await self._refuse_replay(inbound, event, source)
         return await inbound.message(event, source, self._reply)
 
-    @staticmethod
-    def _refuse_replay(inbound: LarkInbound, event: dict[str, Any], source: str) -> None:
+    async def _refuse_replay(
+        self, inbound: LarkInbound, event: dict[str, Any], source: str
+    ) -> None:
         # Over the long connection a repeat is a redelivery and gets the first answer; over
-        # HTTP nothing legitimate repeats an event we answered, so a repeat is refused.
-        if source == "http" and inbound.seen(event_id(event)):
-            raise Replayed(event_id(event))
+        # HTTP nothing legitimate repeats an event we answered, so a repeat is refused, by the
+        # store's memory (restarts and replicas) or, while it is in flight, by this process's.
+        # Taken before handling: the SDK gives no hook after a failed handler to forget it, so a
+        # click whose handling failed is answered with an error and the approver clicks again.
+        if source != "http":
+            return
+        key = event_id(event)
+        if inbound.seen(key) or (
+            self._guard is not None and not await self._guard.take(f"{self.name}:{key}")
+        ):
+            raise Replayed(key)
 
     async def _reply(self, open_id: str, text: str) -> None:
         try:

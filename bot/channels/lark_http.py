@@ -3,9 +3,10 @@
 The SDK's ``EventDispatcherHandler.do`` does the platform's part: url_verification challenge,
 Encrypt Key decryption, the ``X-Lark-Signature`` check (sha256 over timestamp + nonce + key +
 body) and the verification token. It does not look at the timestamp's age nor remember events,
-so a captured callback could be replayed forever; this route adds both: the timestamp must be
-within ``window`` seconds of now, and an ``event_id`` is taken once (a replay gets 409 and
-reaches nothing). ``do`` is synchronous and calls our handlers synchronously, so it runs on a
+so a captured callback could be replayed forever; this route adds both through the
+:class:`CallbackGuard`: the timestamp must be within the one callback window, and an
+``event_id`` is taken once in the store for as long as that window could accept it, across
+restarts and replicas (a replay gets 409 and reaches nothing). ``do`` is synchronous and calls our handlers synchronously, so it runs on a
 worker thread and the handlers hop back to the gateway's loop.
 """
 
@@ -15,7 +16,6 @@ import asyncio
 import contextvars
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ import lark_oapi as lark
 from aiohttp import web
 
 from bot.channels.lark_inbound import LarkInbound
+from bot.core.ports import CallbackGuard
 from bot.errors import VerificationError
 from bot.logs import kv
 
@@ -55,11 +56,11 @@ class CallbackEndpoint:
         self,
         *,
         dispatcher: lark.EventDispatcherHandler,
-        window: float,
+        guard: CallbackGuard,
         inbound: Callable[[], LarkInbound | None],
     ) -> None:
         self._dispatcher = dispatcher
-        self._window = window
+        self._guard = guard
         self._inbound = inbound
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -86,10 +87,9 @@ class CallbackEndpoint:
         # No timestamp is left to the SDK: only url_verification passes without a signature.
         if timestamp is None:
             return
-        if not timestamp.isdigit():
+        if not timestamp.isdigit() or len(timestamp) > 12:
             raise VerificationError("callback timestamp is not a number")
-        if abs(time.time() - int(timestamp)) > self._window:
-            raise VerificationError("callback timestamp is outside the replay window")
+        self._guard.fresh(int(timestamp))  # Lark stamps callbacks in seconds
 
 
 def _answer(answer: Any, state: CallState) -> web.Response:

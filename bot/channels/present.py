@@ -98,6 +98,10 @@ _TOASTS: dict[ActionStatus, dict[str, str]] = {
         "en-US": "You are not an approver of this ticket.",
         "zh-CN": "你不是该工单的审批人。",
     },
+    ActionStatus.UNLINKED: {
+        "en-US": "This chat account is no longer linked to the approver.",
+        "zh-CN": "此聊天账号已不再关联到该审批人。",
+    },
     ActionStatus.UNKNOWN_CARD: {
         "en-US": "This card is no longer valid.",
         "zh-CN": "该卡片已失效。",

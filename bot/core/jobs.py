@@ -40,6 +40,8 @@ from bot.errors import BackendError, ChannelError, GatewayError
 from bot.logs import bind, kv
 
 log = logging.getLogger("bot.jobs")
+Gate = Callable[[str, datetime], None]
+"""Raises ChannelError unless the channel may take a job queued at the given time."""
 FINAL = (DeliveryState.SENT, DeliveryState.UPDATED)
 SENT, UPDATED = "sent", "updated"  # usage kinds
 
@@ -54,10 +56,10 @@ class JobRunner:
         channels: Mapping[str, Channel],
         backend: Backend,
         service: ApprovalService,
-        authorized: Callable[[str], bool] = lambda _: True,
+        gate: Gate | None = None,
     ) -> None:
         self._service = service
-        self._authorized = authorized
+        self._gate = gate or _open_gate
         self._store = store
         self._clock = clock
         self._channels = channels
@@ -98,10 +100,10 @@ class JobRunner:
             return None
         return OutgoingCard(delivery=delivery, request=request)
 
-    def _channel(self, name: str) -> Channel:
-        if not self._authorized(name):
-            # Revoked (or never authorized) since the card was queued: fail it over for good.
-            raise ChannelError("channel revoked", retryable=False)
+    def _channel(self, name: str, queued_at: datetime) -> Channel:
+        # Revoked, broken, or waiting for renewed consent since the card was queued: the gate
+        # holds the job (retryable) or fails it over for good.
+        self._gate(name, queued_at)
         channel = self._channels.get(name)
         if channel is None:
             raise ChannelError(f"channel {name} is not running", retryable=False)
@@ -115,7 +117,7 @@ class JobRunner:
             if card.request.status is not RequestStatus.PENDING:
                 await self._mark(card, DeliveryState.SKIPPED, f"request {card.request.status}")
                 return
-            receipt = await self._channel(card.delivery.channel).send(card)
+            receipt = await self._channel(card.delivery.channel, job.created_at).send(card)
             now = self._clock.now()
             async with self._store.write() as tx:
                 current_delivery = await tx.get_delivery(card.delivery.id)
@@ -142,7 +144,7 @@ class JobRunner:
         if job.payload.get("after_answer") and _redrawn_since_closed(card):
             return  # the click's answer (or an update after it) already shows the outcome
         with bind(delivery_id=card.delivery.id, ticket_id=card.request.ticket.ticket_id):
-            receipt = await self._channel(card.delivery.channel).update(card)
+            receipt = await self._channel(card.delivery.channel, job.created_at).update(card)
             now = self._clock.now()
             async with self._store.write() as tx:
                 await tx.set_delivery_state(
@@ -182,6 +184,10 @@ class JobRunner:
         # Every card says "could not submit — open the console", so nobody believes it went through.
         await refresh_cards(tx, request, now)
         log.error("decision could not be forwarded", extra=kv(reason=why))
+
+
+def _open_gate(name: str, queued_at: datetime) -> None:
+    """No consent to consult (tools and tests that run without one): every channel may send."""
 
 
 async def _meter(tx: Tx, card: OutgoingCard, kind: str, receipt: SendReceipt, at: datetime) -> None:

@@ -237,6 +237,7 @@ class ActionStatus(StrEnum):
     ALREADY_DECIDED = "already_decided"
     CLOSED = "closed"  # withdrawn or expired
     NOT_APPROVER = "not_approver"
+    UNLINKED = "identity_unlinked"  # the clicker's chat identity is no longer the approver's
     UNKNOWN_CARD = "unknown_card"
     REASON_REQUIRED = "reason_required"
     TEST = "test"

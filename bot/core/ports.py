@@ -181,6 +181,26 @@ class InboundSink(Protocol):
         ...
 
 
+class CallbackGuard(Protocol):
+    """Freshness and replay memory for platform callbacks that arrive over HTTP.
+
+    One window decides both: a callback is accepted only if its timestamp is that close to now,
+    and its key is remembered at least until such a timestamp could no longer be accepted.
+    """
+
+    def fresh(self, timestamp: float) -> None:
+        """VerificationError unless ``timestamp`` (Unix seconds) is within the window."""
+        ...
+
+    async def take(self, key: str, timestamp: float | None = None) -> bool:
+        """Remember ``key``; False when it was already taken (a replay)."""
+        ...
+
+    async def release(self, key: str) -> None:
+        """Forget ``key`` after its handling failed, so the platform's retry is taken."""
+        ...
+
+
 class ChannelHealth(Entity):
     """Is the channel's stream up, and since when."""
 
@@ -271,6 +291,7 @@ class Wakeup(Protocol):
 __all__ = [
     "Backend",
     "BackendReceipt",
+    "CallbackGuard",
     "Channel",
     "ChannelHealth",
     "Clock",

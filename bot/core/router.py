@@ -17,12 +17,12 @@ class Router:
         channels: Mapping[ChannelName, Channel],
         order: Sequence[ChannelName],
         china_regions: Collection[str] = CHINA_REGIONS,
-        authorized: Callable[[ChannelName], bool] = lambda _: True,
+        refusal: Callable[[ChannelName], str | None] = lambda _: None,
     ) -> None:
         self._channels = channels
         self._preference = list(order)
         self._china_regions = china_regions
-        self._authorized = authorized
+        self._refusal = refusal  # why a channel may not send now (consent, credential)
 
     def _order(self, preferred: Sequence[ChannelName] | None = None) -> list[ChannelName]:
         # Computed per call: a channel authorized at run time joins without a restart. An
@@ -32,16 +32,26 @@ class Router:
         return order + [name for name in self._channels if name not in order]
 
     def offers(self, preferred: Sequence[ChannelName] | None = None) -> list[ChannelOffer]:
-        """The channels as routing sees them, in preference order (unauthorized ones marked)."""
-        return [
-            ChannelOffer(
-                name=name,
-                kind=self._channels[name].kind,
-                china_only=getattr(self._channels[name], "china_only", False),
-                authorized=self._authorized(name),
+        """The channels as routing sees them, in preference order (unusable ones with why)."""
+        offers = []
+        for name in self._order(preferred):
+            why = self._refusal(name)
+            offers.append(
+                ChannelOffer(
+                    name=name,
+                    kind=self._channels[name].kind,
+                    china_only=getattr(self._channels[name], "china_only", False),
+                    authorized=why is None,
+                    unusable=why,
+                )
             )
-            for name in self._order(preferred)
-        ]
+        return offers
+
+    async def address(self, tx: Tx, approver: Approver, channel: ChannelName) -> str | None:
+        """Where ``approver`` is reached on ``channel`` now: the binding, else the default."""
+        bound = await tx.binding_address(approver.account_id, channel)
+        running = self._channels.get(channel)
+        return bound or (running.default_address(approver) if running else None)
 
     async def plan(
         self, tx: Tx, approver: Approver, exclude: Collection[ChannelName] = ()
@@ -50,11 +60,8 @@ class Router:
         preference = await tx.route_preference(approver.account_id)
         addresses: dict[ChannelName, str | None] = {}
         for name in self._order():
-            if not self._authorized(name):
-                addresses[name] = None  # refused anyway; no need to look its binding up
-                continue
-            bound = await tx.binding_address(approver.account_id, name)
-            addresses[name] = bound or self._channels[name].default_address(approver)
+            # Looked up for unusable channels too: a bound approver skipped there is traced.
+            addresses[name] = await self.address(tx, approver, name)
         offers = [o for o in self.offers(preference.channel_order) if o.name not in exclude]
         return plan_route(
             approver,

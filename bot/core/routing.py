@@ -28,6 +28,7 @@ class ChannelOffer(Entity):
     kind: Literal["chat", "email"]
     china_only: bool = False
     authorized: bool = True
+    unusable: str | None = None  # why it may not send now (revoked, consent needed, broken)
 
 
 class RoutePreference(Entity):
@@ -52,6 +53,7 @@ class RoutePlan(Entity):
 
     choices: tuple[RouteChoice, ...]
     unreachable_reason: str | None = None
+    skipped: tuple[str, ...] = ()  # channels the approver is bound on, passed over before the first
 
 
 def _in_china(region: str, china_regions: Collection[str]) -> bool:
@@ -61,7 +63,7 @@ def _in_china(region: str, china_regions: Collection[str]) -> bool:
 def refusal(offer: ChannelOffer, approver: Approver, china_regions: Collection[str]) -> str | None:
     """Why this channel may not serve this approver, or None when it may."""
     if not offer.authorized:
-        return f"{offer.name} is not authorized"
+        return offer.unusable or f"{offer.name} is not authorized"
     if offer.kind == "email" and approver.account_type is AccountType.RAM:
         return "email does not serve RAM users"
     if offer.china_only and not _in_china(approver.region, china_regions):
@@ -80,6 +82,7 @@ def plan_route(
     """Order the usable channels for ``approver``; chat before email whatever the preference."""
     choices: list[RouteChoice] = []
     reasons: list[str] = []
+    skipped: list[str] = []
     opted_out = False
     ordered = [o for o in offers if o.kind == "chat"] + [o for o in offers if o.kind == "email"]
     for offer in ordered:
@@ -88,6 +91,8 @@ def plan_route(
             opted_out = True  # said apart below: the account chose this, nothing is broken
             continue
         address = addresses.get(offer.name)
+        if not offer.authorized and address and not choices:
+            skipped.append(why_not or "")  # bound there, and it would have been chosen
         if why_not is None and not address:
             why_not = f"no {offer.name} identity bound"
         if why_not is None and address:
@@ -98,4 +103,4 @@ def plan_route(
     if reason is not None and opted_out:
         reason = f"{UNSUBSCRIBED}: approval email is turned off and no chat channel is usable"
         reason += f" ({'; '.join(reasons)})" if reasons else ""
-    return RoutePlan(choices=tuple(choices), unreachable_reason=reason)
+    return RoutePlan(choices=tuple(choices), unreachable_reason=reason, skipped=tuple(skipped))

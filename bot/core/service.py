@@ -125,6 +125,8 @@ class ApprovalService:
         plan = await self._router.plan(tx, approver, exclude)
         choice = plan.choices[0] if plan.choices else None
         state = DeliveryState.QUEUED if choice else DeliveryState.UNREACHABLE
+        # The trace says why a channel the approver is bound on was passed over.
+        detail = plan.unreachable_reason or "; ".join(plan.skipped)
         delivery = Delivery(
             id=new_id(),
             request_id=request.id,
@@ -135,7 +137,7 @@ class ApprovalService:
             reason=plan.unreachable_reason,
             created_at=now,
             updated_at=now,
-            history=(DeliveryEvent(at=now, state=state, detail=plan.unreachable_reason or ""),),
+            history=(DeliveryEvent(at=now, state=state, detail=detail),),
         )
         await tx.insert_delivery(delivery)
         if choice:
@@ -220,6 +222,9 @@ class ApprovalService:
         clicker = _clicker_delivery(request, action)
         if clicker is None:
             return ActionResult(status=ActionStatus.NOT_APPROVER, delivery=card)
+        if not await self._still_bound(tx, request, clicker, action):
+            # The request only sets the toast's language: no card is redrawn for this identity.
+            return ActionResult(status=ActionStatus.UNLINKED, request=request)
         if request.status is RequestStatus.PENDING and now >= request.ticket.expires_at:
             await self._close(tx, request, RequestStatus.EXPIRED, now, "expired")
             request = await _reload(tx, request.id)
@@ -233,6 +238,16 @@ class ApprovalService:
         await self._decide(tx, request, clicker, action, now)
         request = await _reload(tx, request.id)
         return ActionResult(status=ActionStatus.DECIDED, request=request, delivery=clicker)
+
+    async def _still_bound(
+        self, tx: Tx, request: StoredRequest, clicker: Delivery, action: InboundAction
+    ) -> bool:
+        # Read in the click's own transaction: a binding removed or moved after the card was
+        # sent takes the card's authority with it (the delivery's address is only history).
+        approver = request.approver(clicker.account_id)
+        if approver is None:
+            return False
+        return await self._router.address(tx, approver, action.channel) == action.actor
 
     async def _decide(
         self, tx: Tx, request: StoredRequest, clicker: Delivery, action: InboundAction, at: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.http.channels import ACCESS
 from bot.http.deps import DEPS, HttpDeps
 from bot.metrics import Snapshot
 from bot.store.usage import UsageStore
@@ -19,19 +20,34 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready only when the store is open and every channel's stream is connected."""
+    """Ready only when the store is open and every authorized channel's stream is connected;
+    a channel that needs consent again or is broken is not ready, and says why."""
     deps = request.app[DEPS]
     checks = {"store": deps.store.is_open}
     details = {"store": "open" if deps.store.is_open else "closed"}
-    for name, channel in deps.channels.items():
-        health = channel.health()
-        checks[name] = health.connected
-        details[name] = health.detail or ("connected" if health.connected else "disconnected")
+    for name, (ok, detail) in _channel_checks(request.app, deps).items():
+        if ok is not None:  # None: unauthorized or revoked on purpose, not a fault
+            checks[name] = ok
+        details[name] = detail
     ready = all(checks.values())
     return web.json_response(
         {"status": "ready" if ready else "not ready", "checks": details},
         status=200 if ready else 503,
     )
+
+
+def _channel_checks(app: web.Application, deps: HttpDeps) -> dict[str, tuple[bool | None, str]]:
+    access = app.get(ACCESS)
+    if access is not None:
+        return access.readiness()
+    checks: dict[str, tuple[bool | None, str]] = {}
+    for name, channel in deps.channels.items():
+        health = channel.health()
+        checks[name] = (
+            health.connected,
+            health.detail or ("connected" if health.connected else "disconnected"),
+        )
+    return checks
 
 
 @routes.get("/metrics")

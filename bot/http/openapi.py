@@ -350,10 +350,15 @@ def _operations_paths() -> dict[str, Any]:
         },
         "/v1/cards/test": {
             "post": {
-                "summary": "Send a test card through the real channel (support, admin)",
+                "summary": "Send a test card through the real channel (support, admin); 409 with "
+                "the reason when the channel may not send (unauthorized, revoked, consent "
+                "needed, broken)",
                 "security": people,
                 "requestBody": body(TestSend),
-                "responses": {"202": _json(TestSent, "sent"), **_errors(401, 403, 404, 422)},
+                "responses": {
+                    "202": _json(TestSent, "sent"),
+                    **_errors(401, 403, 404, 409, 422),
+                },
             }
         },
     }

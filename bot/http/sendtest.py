@@ -1,7 +1,9 @@
 """``POST /v1/cards/test``: support sends a test card to an account through the real channel.
 
 The card is drawn in the TEST state; its buttons answer with a toast and never decide anything.
-Nothing is stored: a test send has no request, no outbox job and no decision behind it.
+Nothing is stored: a test send has no request, no outbox job and no decision behind it. A channel
+that may not send (unauthorized, revoked, waiting for renewed consent, broken) answers 409 with
+the reason, and nothing reaches the platform.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.channels.present import TEST_PREFIX
 from bot.core.models import ApprovalRequest, Delivery, DeliveryState, RequestStatus, StoredRequest
 from bot.core.ports import OutgoingCard
-from bot.errors import InvalidInput, NotFound
+from bot.errors import Conflict, InvalidInput, NotFound
 from bot.http.auth import Role
+from bot.http.channels import ACCESS
 from bot.http.deps import DEPS, HttpDeps
 from bot.sandbox.tickets import approver, sample_ticket
 from bot.store.bindings import BindingStore
@@ -48,6 +51,10 @@ async def send_test(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     await deps.auth.person(request, Role.SUPPORT, Role.ADMIN)
     body = TestSend.model_validate_json(await request.read())
+    refusal = request.app[ACCESS].refusal(body.channel)
+    if refusal is not None:
+        # A test card is a real message on the platform: it needs the same consent as any.
+        raise Conflict(f"nothing sent: {refusal}")
     channel = deps.channels.get(body.channel)
     if channel is None:
         raise InvalidInput(f"channel {body.channel} is not running", {"channel": "not running"})

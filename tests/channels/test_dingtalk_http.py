@@ -208,11 +208,15 @@ async def test_robot_messages_need_a_fresh_signature_and_are_taken_once(gw: Embe
     }
     good = {"timestamp": ts, "sign": robot_sign(APP.client_secret, ts)}
     assert (await post(gw, message, headers=good))[0] == 200
-    assert (await post(gw, message, headers=good))[0] == 409  # replayed msgId
+    assert (await post(gw, message, headers=good))[0] == 409  # replayed
+    # The robot's sign covers only the timestamp: the captured pair must not carry another body.
     fresh = {**message, "msgId": "msg-2"}
+    assert (await post(gw, fresh, headers=good))[0] == 409
     forged = {"timestamp": ts, "sign": robot_sign("not-the-secret", ts)}
     old = str(int(ts) - 7200_000)
     stale = {"timestamp": old, "sign": robot_sign(APP.client_secret, old)}
     assert (await post(gw, fresh, headers=forged))[0] == 401
     assert (await post(gw, fresh, headers=stale))[0] == 401
-    assert (await post(gw, fresh, headers=good))[0] == 200
+    later = str(int(ts) + 1)
+    signed = {"timestamp": later, "sign": robot_sign(APP.client_secret, later)}
+    assert (await post(gw, fresh, headers=signed))[0] == 200

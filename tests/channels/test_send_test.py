@@ -16,8 +16,10 @@ from bot.core.models import ClickAction
 from bot.embedded import Embedded, start
 from bot.http.auth import new_token
 from bot.sandbox.dingtalk_platform import DingTalkPlatform
+from bot.sandbox.lark_platform import LarkPlatform
 from bot.store.tokens import TokenStore
 from tests.conftest import fast_settings
+from tests.gateway.admin import call, token
 
 
 @pytest.fixture
@@ -81,3 +83,54 @@ async def test_send_test_needs_a_bound_account_and_a_token(ding: Embedded, tmp_p
     await asyncio.to_thread(bad.write_text, "agw_not-a-token")
     code, out = await _send_test(ding, bad, "--channel", "dingtalk", "--to", "nobody")
     assert code == 2 and "401" in out
+
+
+async def test_a_revoked_channel_sends_no_test_card(ding: Embedded, tmp_path: Path) -> None:
+    seat = await ding.seat("dingtalk", "acc-9", "Nine")
+    admin = await _token(ding, "admin", tmp_path / "admin.token")
+    support = await _token(ding, "support", tmp_path / "support.token")
+    code, out = await _channels(ding, admin, "revoke", "dingtalk")
+    assert code == 0, out
+
+    code, out = await _send_test(ding, support, "--channel", "dingtalk", "--to", "acc-9")
+
+    assert code == 2 and "409" in out and "dingtalk is not authorized" in out, out
+    assert ding.platform_of("dingtalk").held(seat) == []  # nothing reached the platform
+
+
+async def _channels(embedded: Embedded, token_file: Path, *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "channels",
+        *args,
+        "--url",
+        embedded.gateway.url,
+        "--token-file",
+        str(token_file),
+        env=dict(os.environ),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode()
+
+
+async def test_a_revoked_lark_channel_sends_no_test_card(tmp_path: Path) -> None:
+    embedded = await start(fast_settings(tmp_path / "data", sandbox_platforms=["lark"]))
+    try:
+        platform = embedded.platform_of("lark")
+        assert isinstance(platform, LarkPlatform)
+        seat = await embedded.seat("lark", "acc-7", "Seven")
+        gateway = embedded.gateway
+        support, admin = await token(gateway, "support"), await token(gateway, "admin")
+        assert (await call(gateway, "DELETE", "/v1/channels/lark/authorization", admin))[0] == 200
+
+        body = {"channel": "lark", "account_id": "acc-7"}
+        status, answer = await call(gateway, "POST", "/v1/cards/test", support, body)
+
+        assert status == 409 and "lark is not authorized" in answer["error"]["message"]
+        assert platform.app().cards(seat.address) == []
+    finally:
+        await embedded.stop()

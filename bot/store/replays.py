@@ -1,0 +1,62 @@
+"""The replay memory of HTTP callbacks (Lark, DingTalk), kept in the store.
+
+A callback's key (event id, envelope signature, message id) is inserted once; a second insert
+of the same key is a replay. Rows expire when the callback's timestamp leaves the accepted
+window, so the memory lasts exactly as long as a replay could pass the freshness check, survives
+restarts, and is shared by every gateway on the same database. Expired rows are swept a few at a
+time on each insert, through the expiry index.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.core.ports import Clock
+from bot.errors import VerificationError
+from bot.store.codec import ts
+from bot.store.sqlite import SqliteStore
+
+SWEEP_BATCH = 100  # rows deleted per insert at most: the sweep stays cheap under any backlog
+
+
+class StoredCallbackGuard:
+    """``CallbackGuard`` over the ``callback_replays`` table, with one window for both jobs."""
+
+    def __init__(self, store: SqliteStore, clock: Clock, window_seconds: float) -> None:
+        self._store = store
+        self._clock = clock
+        self._window = timedelta(seconds=window_seconds)
+
+    def fresh(self, timestamp: float) -> None:
+        """VerificationError unless ``timestamp`` is within the window of now (either side)."""
+        try:
+            at = datetime.fromtimestamp(timestamp, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise VerificationError("callback timestamp is not a time") from None
+        if abs(self._clock.now() - at) > self._window:
+            raise VerificationError("callback timestamp is outside the replay window")
+
+    async def take(self, key: str, timestamp: float | None = None) -> bool:
+        """Insert ``key`` until its timestamp (now when unknown, i.e. at most now + window)
+        leaves the window; False when it is already there."""
+        now = self._clock.now()
+        latest = now + self._window if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+        expires = max(latest, now) + self._window
+        async with self._store.write() as tx:
+            await tx.execute(
+                "DELETE FROM callback_replays WHERE key IN (SELECT key FROM callback_replays "
+                "WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
+                (ts(now), SWEEP_BATCH),
+            )
+            inserted = await tx.execute(
+                "INSERT INTO callback_replays (key, expires_at) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at "
+                "WHERE callback_replays.expires_at < ?",
+                (key, ts(expires), ts(now)),
+            )
+        return inserted == 1
+
+    async def release(self, key: str) -> None:
+        """Forget ``key``."""
+        async with self._store.write() as tx:
+            await tx.execute("DELETE FROM callback_replays WHERE key = ?", (key,))
