@@ -246,7 +246,7 @@ class ChannelAccess:
         if name in self._broken:
             # A stand-in keeps the channel visible to routing, which traces why it is skipped.
             self.channels.setdefault(name, UnusableChannel(name))
-            log.error("channel broken", extra={"channel": name, "why": self._broken[name]})
+            log.error("channel broken", extra=kv(channel=name, why=self._broken[name]))
 
     async def start(self, sink: InboundSink, service: ApprovalService, wakeup: Wakeup) -> None:
         """Start every authorized channel; the others stay stopped."""

@@ -127,7 +127,7 @@ class CallbackEndpoint:
     ) -> web.StreamResponse:
         name = f"{self._name}:{key}"
         if not await self._guard.take(name, int(timestamp) / 1000):
-            log.warning("callback replay refused", extra={"channel": self._name})
+            log.warning("callback replay refused", extra=kv(channel=self._name))
             return _refuse(409, replayed)
         try:
             return await dispatch()

@@ -67,7 +67,7 @@ class Core:
         ticket = ApprovalRequest.model_validate(
             sample_ticket("T-ANS", [approver("a1", "Ann"), approver("a2", "Bob")])
         )
-        await self.service.submit(ticket, "key-1", "hash-1")
+        await self.service.submit(ticket)
         await self.run_due_jobs()
         request = await self.service.get("T-ANS")
         mine = next(d for d in request.deliveries if d.account_id == "a1")
