@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.models import (
@@ -42,6 +43,31 @@ from bot.logs import bind
 log = logging.getLogger("bot.jobs")
 FINAL = (DeliveryState.SENT, DeliveryState.UPDATED)
 SENT, UPDATED = "sent", "updated"  # usage kinds
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A share of the outbox: the job kinds claimed together, with their own concurrency.
+
+    Lanes keep one kind of work from starving another: a hanging backend fills only the
+    decision lane, and a card backlog behind a platform's rate limit only the card lane, so a
+    new ticket's cards and a click's decision never wait behind each other. A lane with no
+    ``kinds`` takes every kind that no other lane names (a job kind added later still runs).
+    """
+
+    name: str
+    concurrency: int
+    kinds: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+def lanes(*, forwards: int, updates: int, sends: int) -> tuple[Lane, ...]:
+    """The three lanes: decision forwards, card updates (and any other kind), card sends."""
+    return (
+        Lane("forwards", forwards, kinds=(FORWARD_DECISION,)),
+        Lane("updates", updates, exclude=(FORWARD_DECISION, SEND_CARD)),
+        Lane("sends", sends, kinds=(SEND_CARD,)),
+    )
 
 
 class JobRunner:

@@ -1,7 +1,8 @@
 """A sandbox ticket backend: both sides of the contract a real backend implements.
 
 It receives decision webhooks (verifying the Standard Webhooks signature, de-duplicating on
-``webhook-id`` as a receiver must) and can be told to fail, answer 409 or hang. It also submits,
+``webhook-id`` as a receiver must) and can be told to fail, answer 409, hang for a while, or
+hang until released. It also submits,
 reads and withdraws requests with correctly signed calls, the way an integrator's backend does.
 """
 
@@ -53,6 +54,13 @@ class Faults:
     hang_seconds: float = 0.0
 
 
+def _event(*, is_set: bool) -> asyncio.Event:
+    event = asyncio.Event()
+    if is_set:
+        event.set()
+    return event
+
+
 @dataclass
 class SandboxBackend:
     """Receives decisions at ``url`` and signs calls to the gateway at ``gateway_url``."""
@@ -62,9 +70,11 @@ class SandboxBackend:
     decisions: list[ReceivedDecision] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
+    hanging: int = 0  # webhooks held unanswered right now (see :meth:`hang`)
     _runner: web.AppRunner | None = None
     _port: int = 0
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _released: asyncio.Event = field(default_factory=lambda: _event(is_set=True))
 
     @property
     def url(self) -> str:
@@ -81,8 +91,17 @@ class SandboxBackend:
         await site.start()
         self._port = self._runner.addresses[0][1]
 
+    def hang(self) -> None:
+        """From now on hold every decision webhook unanswered until :meth:`release`."""
+        self._released.clear()
+
+    def release(self) -> None:
+        """Answer the held webhooks (and the next ones) as the faults say."""
+        self._released.set()
+
     async def stop(self) -> None:
         """Stop listening."""
+        self.release()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -98,6 +117,7 @@ class SandboxBackend:
             return self._answer(webhook_id, 401)
         if self.faults.hang_seconds:
             await asyncio.sleep(self.faults.hang_seconds)
+        await self._held()
         status = self._fault_status()
         if status is not None:
             return self._answer(webhook_id, status)
@@ -106,6 +126,15 @@ class SandboxBackend:
         async with self._arrived:
             self._arrived.notify_all()
         return self._answer(webhook_id, 200)
+
+    async def _held(self) -> None:
+        if self._released.is_set():
+            return
+        self.hanging += 1
+        try:
+            await self._released.wait()
+        finally:
+            self.hanging -= 1
 
     def _fault_status(self) -> int | None:
         if self.faults.fail_next > 0:

@@ -166,6 +166,10 @@ class LarkSandbox:
         """Enforce the platform's per-receiver send limit (code 230020); None turns it off."""
         self._api.faults.user_qps = qps
 
+    def limit_app_qps(self, qps: int | None = 50) -> None:
+        """Enforce a per-API, per-app calls-per-second limit (429 / 99991400); None: off."""
+        self._api.faults.app_qps = qps
+
     def hold_acks(self, on: bool) -> None:
         """While on, ACK frames are dropped as if lost, so the event gets redelivered."""
         self._hub.hold_acks = on
