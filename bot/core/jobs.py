@@ -138,7 +138,7 @@ class JobRunner:
         if card is None or card.delivery.state is not DeliveryState.QUEUED:
             return  # already handled by an earlier attempt that committed
         with bind(delivery_id=card.delivery.id, ticket_id=card.request.ticket.ticket_id):
-            if card.request.status is not RequestStatus.PENDING:
+            if card.request.status is not RequestStatus.PENDING and not self._may_be_out(job, card):
                 await self._mark(card, DeliveryState.SKIPPED, f"request {card.request.status}")
                 return
             receipt = await self._channel(card.delivery.channel).send(card)
@@ -160,6 +160,25 @@ class JobRunner:
                 if current is not None and current.status is not RequestStatus.PENDING:
                     await tx.enqueue(UPDATE_CARD, card.delivery.id, now)
             log.info("card sent", extra={"channel": card.delivery.channel})
+
+    def _may_be_out(self, job: Job, card: OutgoingCard) -> bool:
+        """Whether an earlier attempt may have put this card on the approver's phone.
+
+        An attempt that died after the platform took the card (a crash before our commit, a
+        lost answer) leaves a live card that nothing would ever update if the delivery were
+        skipped once the request is decided. A chat platform's send is idempotent per
+        delivery (Lark ``uuid``, DingTalk ``outTrackId``), so sending again returns that card,
+        and the follow-up update redraws it with the outcome. Email cannot be redrawn and a
+        second mail is a duplicate, so email is skipped as before.
+        """
+        name = card.delivery.channel
+        channel = self._channels.get(name)
+        return (
+            job.attempts > 1
+            and channel is not None
+            and channel.kind == "chat"
+            and self._authorized(name)
+        )
 
     async def _update_card(self, job: Job) -> None:
         card = await self._load(job.ref)

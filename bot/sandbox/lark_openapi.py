@@ -71,6 +71,7 @@ class OpenApi:
         self.hub = hub
         self.faults = Faults()
         self.requests_log: list[RequestRecord] = []
+        self.in_flight = 0  # OpenAPI calls being answered right now (e.g. held by a delay)
 
     def install(self, app: web.Application) -> None:
         """Add the routes and the OpenAPI middleware to ``app``."""
@@ -87,9 +88,14 @@ class OpenApi:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith("/open-apis/"):
             return await self._answer(request, handler)
-        if self.faults.delay:
-            await asyncio.sleep(self.faults.delay)
-        response = self._throttled(request) or await self._answer(request, handler)
+        self.in_flight += 1
+        try:
+            response = self._throttled(request) or await self._answer(request, handler)
+            if self.faults.delay:
+                # The call is done; only its answer is late (as when it is lost on the way).
+                await asyncio.sleep(self.faults.delay)
+        finally:
+            self.in_flight -= 1
         response.headers["X-Tt-Logid"] = secrets.token_hex(12)
         self._log(request, response)
         return response
