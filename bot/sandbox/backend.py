@@ -41,6 +41,7 @@ class Attempt:
 
     webhook_id: str
     status: int
+    ticket_id: str = ""  # from the verified body ("" when the signature was refused)
 
 
 @dataclass
@@ -75,6 +76,11 @@ class SandboxBackend:
     _port: int = 0
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
     _released: asyncio.Event = field(default_factory=lambda: _event(is_set=True))
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (kept after :meth:`stop`, to start again on it)."""
+        return self._port
 
     @property
     def url(self) -> str:
@@ -115,17 +121,18 @@ class SandboxBackend:
             body = Webhook(self.secret).verify(raw, dict(request.headers))
         except (WebhookVerificationError, ValueError):
             return self._answer(webhook_id, 401)
+        ticket_id = str(body.get("ticket_id", ""))
         if self.faults.hang_seconds:
             await asyncio.sleep(self.faults.hang_seconds)
         await self._held()
         status = self._fault_status()
         if status is not None:
-            return self._answer(webhook_id, status)
+            return self._answer(webhook_id, status, ticket_id)
         if all(d.webhook_id != webhook_id for d in self.decisions):
             self.decisions.append(ReceivedDecision(webhook_id=webhook_id, body=body))
         async with self._arrived:
             self._arrived.notify_all()
-        return self._answer(webhook_id, 200)
+        return self._answer(webhook_id, 200, ticket_id)
 
     async def _held(self) -> None:
         if self._released.is_set():
@@ -144,8 +151,8 @@ class SandboxBackend:
             return self.faults.reject_status
         return 409 if self.faults.conflict else None
 
-    def _answer(self, webhook_id: str, status: int) -> web.Response:
-        self.attempts.append(Attempt(webhook_id=webhook_id, status=status))
+    def _answer(self, webhook_id: str, status: int, ticket_id: str = "") -> web.Response:
+        self.attempts.append(Attempt(webhook_id=webhook_id, status=status, ticket_id=ticket_id))
         return web.json_response({"status": status}, status=status)
 
     async def wait_for_decision(self, ticket_id: str, within: float = 10.0) -> ReceivedDecision:
