@@ -32,7 +32,11 @@ class OutboxSettings(BaseModel):
 
     lease_seconds: float = Field(30.0, gt=0, description="a claimed job is re-tried after this")
     poll_seconds: float = Field(1.0, gt=0, description="idle poll interval")
-    concurrency: int = Field(8, ge=1, le=256)
+    forward_concurrency: int = Field(
+        8, ge=1, le=256, description="decision webhooks in flight (their own lane)"
+    )
+    update_concurrency: int = Field(8, ge=1, le=256, description="card updates in flight")
+    send_concurrency: int = Field(8, ge=1, le=256, description="card sends in flight")
     backoff_base_seconds: float = Field(1.0, gt=0)
     backoff_cap_seconds: float = Field(300.0, gt=0)
     give_up_after_hours: float = Field(24.0, gt=0, description="then the job is failed for good")

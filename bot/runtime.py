@@ -22,7 +22,7 @@ from bot.channels.memory import MemoryChannel
 from bot.clock import SystemClock
 from bot.config import Settings, ensure_backend_secret
 from bot.core.emailverify import EmailVerification
-from bot.core.jobs import JobRunner
+from bot.core.jobs import JobRunner, lanes
 from bot.core.models import ActionResult, InboundAction
 from bot.core.ports import Channel, Clock, InboundMessage
 from bot.core.retry import RetryStrategy
@@ -175,7 +175,11 @@ class Gateway:
             retry=retry,
             lease_seconds=outbox.lease_seconds,
             poll_seconds=outbox.poll_seconds,
-            concurrency=outbox.concurrency,
+            lanes=lanes(
+                forwards=outbox.forward_concurrency,
+                updates=outbox.update_concurrency,
+                sends=outbox.send_concurrency,
+            ),
             expiry_sweep_seconds=outbox.expiry_sweep_seconds,
         )
 

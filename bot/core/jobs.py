@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.models import (
@@ -44,6 +45,31 @@ Gate = Callable[[str, datetime], None]
 """Raises ChannelError unless the channel may take a job queued at the given time."""
 FINAL = (DeliveryState.SENT, DeliveryState.UPDATED)
 SENT, UPDATED = "sent", "updated"  # usage kinds
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A share of the outbox: the job kinds claimed together, with their own concurrency.
+
+    Lanes keep one kind of work from starving another: a hanging backend fills only the
+    decision lane, and a card backlog behind a platform's rate limit only the card lane, so a
+    new ticket's cards and a click's decision never wait behind each other. A lane with no
+    ``kinds`` takes every kind that no other lane names (a job kind added later still runs).
+    """
+
+    name: str
+    concurrency: int
+    kinds: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+def lanes(*, forwards: int, updates: int, sends: int) -> tuple[Lane, ...]:
+    """The three lanes: decision forwards, card updates (and any other kind), card sends."""
+    return (
+        Lane("forwards", forwards, kinds=(FORWARD_DECISION,)),
+        Lane("updates", updates, exclude=(FORWARD_DECISION, SEND_CARD)),
+        Lane("sends", sends, kinds=(SEND_CARD,)),
+    )
 
 
 class JobRunner:
@@ -114,7 +140,7 @@ class JobRunner:
         if card is None or card.delivery.state is not DeliveryState.QUEUED:
             return  # already handled by an earlier attempt that committed
         with bind(delivery_id=card.delivery.id, ticket_id=card.request.ticket.ticket_id):
-            if card.request.status is not RequestStatus.PENDING:
+            if card.request.status is not RequestStatus.PENDING and not self._may_be_out(job, card):
                 await self._mark(card, DeliveryState.SKIPPED, f"request {card.request.status}")
                 return
             receipt = await self._channel(card.delivery.channel, job.created_at).send(card)
@@ -136,6 +162,26 @@ class JobRunner:
                 if current is not None and current.status is not RequestStatus.PENDING:
                     await tx.enqueue(UPDATE_CARD, card.delivery.id, now)
             log.info("card sent", extra=kv(channel=card.delivery.channel))
+
+    def _may_be_out(self, job: Job, card: OutgoingCard) -> bool:
+        """Whether an earlier attempt may have put this card on the approver's phone.
+
+        An attempt that died after the platform took the card (a crash before our commit, a
+        lost answer) leaves a live card that nothing would ever update if the delivery were
+        skipped once the request is decided. A chat platform's send is idempotent per
+        delivery (Lark ``uuid``, DingTalk ``outTrackId``), so sending again returns that card,
+        and the follow-up update redraws it with the outcome. Email cannot be redrawn and a
+        second mail is a duplicate, so email is skipped as before.
+        """
+        name = card.delivery.channel
+        channel = self._channels.get(name)
+        if job.attempts <= 1 or channel is None or channel.kind != "chat":
+            return False
+        try:
+            self._gate(name, job.created_at)
+        except GatewayError:
+            return False  # a channel that may not send cannot resend it either
+        return True
 
     async def _update_card(self, job: Job) -> None:
         card = await self._load(job.ref)

@@ -6,7 +6,7 @@ these protocols; adapters live in ``bot.store``, ``bot.channels`` and ``bot.back
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Literal, Protocol
@@ -134,9 +134,19 @@ class Tx(Protocol):
     # outbox
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None: ...
     async def claim(
-        self, owner: str, now: datetime, lease_until: datetime, limit: int
+        self,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        kinds: Collection[str] = (),
+        exclude: Collection[str] = (),
     ) -> list[Job]:
-        """Lease up to ``limit`` due jobs to ``owner``; an expired lease is claimable again."""
+        """Lease up to ``limit`` due jobs to ``owner``; an expired lease is claimable again.
+
+        Only jobs of ``kinds`` when given, never jobs of ``exclude`` (one lane's claim).
+        """
         ...
 
     async def complete(self, job_id: int, owner: str) -> None: ...

@@ -4,6 +4,10 @@ A job's lease outlives a crash only by ``lease_seconds``: after that any worker 
 restarted, or another replica) claims it again, so an accepted job is never stranded. Jobs are
 idempotent by construction (see ``bot.core.jobs``), and the decision webhook carries a stable
 event id, so running a job twice after a crash forwards nothing twice.
+
+Each lane (``bot.core.jobs.lanes``: decision forwards, card updates, card sends) has its own claim
+loop and its own share of concurrency, so a backend that hangs on every webhook, or a thousand
+cards waiting for a platform's rate limit, hold up only their own lane.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import contextlib
 import logging
 import os
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
-from bot.core.jobs import JobRunner
+from bot.core.jobs import JobRunner, Lane
 from bot.core.models import Job
 from bot.core.ports import Clock, Store
 from bot.core.retry import RetryStrategy
@@ -27,8 +32,16 @@ from bot.metrics import Metrics
 log = logging.getLogger("bot.outbox")
 
 
+class _LaneState:
+    # One lane's claim loop: its own wake-up and its own jobs in flight.
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+        self.wake = asyncio.Event()
+        self.running: set[asyncio.Task[None]] = set()
+
+
 class OutboxWorker:
-    """Drains the outbox until stopped; also expires overdue requests."""
+    """Drains the outbox until stopped, one claim loop per lane; also expires overdue requests."""
 
     def __init__(
         self,
@@ -39,9 +52,9 @@ class OutboxWorker:
         metrics: Metrics,
         *,
         retry: RetryStrategy,
+        lanes: Sequence[Lane],
         lease_seconds: float = 30.0,
         poll_seconds: float = 1.0,
-        concurrency: int = 8,
         expiry_sweep_seconds: float = 5.0,
     ) -> None:
         self._store = store
@@ -53,65 +66,78 @@ class OutboxWorker:
         self._lease = timedelta(seconds=lease_seconds)
         self._poll = poll_seconds
         self._sweep = expiry_sweep_seconds
-        self._slots = asyncio.Semaphore(concurrency)
-        self._concurrency = concurrency
+        self._lanes = [_LaneState(lane) for lane in lanes]
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._wake = asyncio.Event()
         self._stop = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
 
     def notify(self) -> None:
-        """New jobs were committed: look now instead of at the next poll."""
-        self._wake.set()
+        """New jobs were committed: every lane looks now instead of at its next poll."""
+        for state in self._lanes:
+            state.wake.set()
 
     async def run(self) -> None:
         """Claim and run jobs until :meth:`stop`; returns after in-flight jobs finish."""
         sweeper = asyncio.create_task(self._sweep_expired(), name="outbox-expiry-sweeper")
+        loops = [
+            asyncio.create_task(self._drain(state), name=f"outbox-lane-{state.lane.name}")
+            for state in self._lanes
+        ]
         try:
-            while not self._stop.is_set():
-                claimed = await self._claim_batch()
-                if not claimed:
-                    await self._idle()
+            await asyncio.gather(*loops)
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            if self._running:
-                await asyncio.gather(*self._running, return_exceptions=True)
+            for task in (sweeper, *loops):
+                task.cancel()
+            await asyncio.gather(sweeper, *loops, return_exceptions=True)
+            running = [task for state in self._lanes for task in state.running]
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
 
     def stop(self) -> None:
-        """Ask the loop to finish; in-flight jobs complete, nothing new is claimed."""
+        """Ask the loops to finish; in-flight jobs complete, nothing new is claimed."""
         self._stop.set()
-        self._wake.set()
+        self.notify()
 
-    async def _idle(self) -> None:
+    async def _drain(self, state: _LaneState) -> None:
+        while not self._stop.is_set():
+            claimed = await self._claim_batch(state)
+            if not claimed:
+                await self._idle(state)
+
+    async def _idle(self, state: _LaneState) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-        self._wake.clear()
+            await asyncio.wait_for(state.wake.wait(), timeout=self._poll)
+        state.wake.clear()
 
-    async def _claim_batch(self) -> int:
-        free = self._concurrency - len(self._running)
+    async def _claim_batch(self, state: _LaneState) -> int:
+        lane = state.lane
+        free = lane.concurrency - len(state.running)
         if free <= 0:
-            await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(state.running, return_when=asyncio.FIRST_COMPLETED)
             return 1
         now = self._clock.now()
         try:
             async with self._store.write() as tx:
-                jobs = await tx.claim(self.owner, now, now + self._lease, free)
+                jobs = await tx.claim(
+                    self.owner,
+                    now,
+                    now + self._lease,
+                    free,
+                    kinds=lane.kinds,
+                    exclude=lane.exclude,
+                )
         except GatewayError:
-            log.exception("claiming outbox jobs failed")
+            log.exception("claiming outbox jobs failed", extra=kv(lane=lane.name))
             return 0
         for job in jobs:
             task = asyncio.create_task(self._run_one(job), name=f"outbox-{job.kind}-{job.id}")
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            state.running.add(task)
+            task.add_done_callback(state.running.discard)
         return len(jobs)
 
     async def _run_one(self, job: Job) -> None:
         with bind(job_id=str(job.id), job_kind=job.kind):
             try:
-                async with self._slots:
-                    await self._runner.run(job)
+                await self._runner.run(job)
             except GatewayError as error:
                 await self._failed(job, error)
             except Exception as exc:  # a bug must not kill the worker; retry like a transient error

@@ -1,9 +1,10 @@
 """A sandbox ticket backend: both sides of the contract a real backend implements.
 
 It receives decision webhooks (verifying the Standard Webhooks signature, de-duplicating on
-``webhook-id`` as a receiver must) and can be told to fail, answer 409 or hang. It also submits,
-reads and withdraws requests with RFC 9421 signed calls, the way an integrator's backend does
-(through ``bot.signing``, the code behind ``approval-gateway sign``).
+``webhook-id`` as a receiver must) and can be told to fail, answer 409, hang for a while, or
+hang until released. It also submits, reads and withdraws requests with RFC 9421 signed calls,
+the way an integrator's backend does (through ``bot.signing``, the code behind
+``approval-gateway sign``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Attempt:
 
     webhook_id: str
     status: int
+    ticket_id: str = ""  # from the verified body ("" when the signature was refused)
 
 
 @dataclass
@@ -55,6 +57,13 @@ class Faults:
     hang_seconds: float = 0.0
 
 
+def _event(*, is_set: bool) -> asyncio.Event:
+    event = asyncio.Event()
+    if is_set:
+        event.set()
+    return event
+
+
 @dataclass
 class SandboxBackend:
     """Receives decisions at ``url`` and signs calls to the gateway at ``gateway_url``."""
@@ -64,9 +73,16 @@ class SandboxBackend:
     decisions: list[ReceivedDecision] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
+    hanging: int = 0  # webhooks held unanswered right now (see :meth:`hang`)
     _runner: web.AppRunner | None = None
     _port: int = 0
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _released: asyncio.Event = field(default_factory=lambda: _event(is_set=True))
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (kept after :meth:`stop`, to start again on it)."""
+        return self._port
 
     @property
     def url(self) -> str:
@@ -83,8 +99,17 @@ class SandboxBackend:
         await site.start()
         self._port = self._runner.addresses[0][1]
 
+    def hang(self) -> None:
+        """From now on hold every decision webhook unanswered until :meth:`release`."""
+        self._released.clear()
+
+    def release(self) -> None:
+        """Answer the held webhooks (and the next ones) as the faults say."""
+        self._released.set()
+
     async def stop(self) -> None:
         """Stop listening."""
+        self.release()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -98,16 +123,27 @@ class SandboxBackend:
             body = Webhook(self.secret).verify(raw, dict(request.headers))
         except (WebhookVerificationError, ValueError):
             return self._answer(webhook_id, 401)
+        ticket_id = str(body.get("ticket_id", ""))
         if self.faults.hang_seconds:
             await asyncio.sleep(self.faults.hang_seconds)
+        await self._held()
         status = self._fault_status()
         if status is not None:
-            return self._answer(webhook_id, status)
+            return self._answer(webhook_id, status, ticket_id)
         if all(d.webhook_id != webhook_id for d in self.decisions):
             self.decisions.append(ReceivedDecision(webhook_id=webhook_id, body=body))
         async with self._arrived:
             self._arrived.notify_all()
-        return self._answer(webhook_id, 200)
+        return self._answer(webhook_id, 200, ticket_id)
+
+    async def _held(self) -> None:
+        if self._released.is_set():
+            return
+        self.hanging += 1
+        try:
+            await self._released.wait()
+        finally:
+            self.hanging -= 1
 
     def _fault_status(self) -> int | None:
         if self.faults.fail_next > 0:
@@ -117,8 +153,8 @@ class SandboxBackend:
             return self.faults.reject_status
         return 409 if self.faults.conflict else None
 
-    def _answer(self, webhook_id: str, status: int) -> web.Response:
-        self.attempts.append(Attempt(webhook_id=webhook_id, status=status))
+    def _answer(self, webhook_id: str, status: int, ticket_id: str = "") -> web.Response:
+        self.attempts.append(Attempt(webhook_id=webhook_id, status=status, ticket_id=ticket_id))
         return web.json_response({"status": status}, status=status)
 
     async def wait_for_decision(self, ticket_id: str, within: float = 10.0) -> ReceivedDecision:

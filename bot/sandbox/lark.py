@@ -153,6 +153,11 @@ class LarkSandbox:
         """Every OpenAPI request answered so far, in order."""
         return list(self._api.requests_log)
 
+    @property
+    def calls_in_flight(self) -> int:
+        """OpenAPI calls received and not yet answered (see :meth:`slow`)."""
+        return self._api.in_flight
+
     def advance_clock(self, seconds: float) -> None:
         """Age tokens, uuid windows and callback tokens without sleeping."""
         self.store.advance(seconds)
@@ -165,12 +170,16 @@ class LarkSandbox:
         self._api.faults.throttle_calls = calls
 
     def slow(self, seconds: float) -> None:
-        """Delay every OpenAPI answer by ``seconds`` (0 turns it off)."""
+        """Delay every OpenAPI answer by ``seconds``, after the call took effect (0: off)."""
         self._api.faults.delay = seconds
 
     def limit_user_qps(self, qps: int | None = 5) -> None:
         """Enforce the platform's per-receiver send limit (code 230020); None turns it off."""
         self._api.faults.user_qps = qps
+
+    def limit_app_qps(self, qps: int | None = 50) -> None:
+        """Enforce a per-API, per-app calls-per-second limit (429 / 99991400); None: off."""
+        self._api.faults.app_qps = qps
 
     def hold_acks(self, on: bool) -> None:
         """While on, ACK frames are dropped as if lost, so the event gets redelivered."""

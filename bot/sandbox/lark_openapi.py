@@ -58,6 +58,7 @@ class Faults:
         self.throttle_reset = 1
         self.delay = 0.0
         self.user_qps: int | None = None
+        self.app_qps: int | None = None
 
 
 class OpenApi:
@@ -70,6 +71,7 @@ class OpenApi:
         self.hub = hub
         self.faults = Faults()
         self.requests_log: list[RequestRecord] = []
+        self.in_flight = 0  # OpenAPI calls being answered right now (e.g. held by a delay)
 
     def install(self, app: web.Application) -> None:
         """Add the routes and the OpenAPI middleware to ``app``."""
@@ -86,9 +88,14 @@ class OpenApi:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith("/open-apis/"):
             return await self._answer(request, handler)
-        if self.faults.delay:
-            await asyncio.sleep(self.faults.delay)
-        response = self._throttled(request) or await self._answer(request, handler)
+        self.in_flight += 1
+        try:
+            response = self._throttled(request) or await self._answer(request, handler)
+            if self.faults.delay:
+                # The call is done; only its answer is late (as when it is lost on the way).
+                await asyncio.sleep(self.faults.delay)
+        finally:
+            self.in_flight -= 1
         response.headers["X-Tt-Logid"] = secrets.token_hex(12)
         self._log(request, response)
         return response
@@ -105,11 +112,23 @@ class OpenApi:
     def _throttled(self, request: web.Request) -> web.Response | None:
         # Token fetches are exempt: a throttled token call makes the SDK raise instead of
         # returning the 429 the gateway is supposed to back off from.
-        if self.faults.throttle_calls <= 0 or request.path.startswith(_AUTH_PATH):
+        if request.path.startswith(_AUTH_PATH):
             return None
-        self.faults.throttle_calls -= 1
+        if self.faults.throttle_calls > 0:
+            self.faults.throttle_calls -= 1
+            return self._too_many()
+        # "Limits apply per API, per app and per tenant" (server-docs/api-call-guide/
+        # frequency-control): each route of the app has its own per-second window.
+        qps = self.faults.app_qps
+        resource = request.match_info.route.resource
+        api = f"{request.method} {resource.canonical if resource else request.path}"
+        if qps is not None and not self.store.note_call(api, qps):
+            return self._too_many(qps)
+        return None
+
+    def _too_many(self, limit: int = 50) -> web.Response:
         headers = {
-            "x-ogw-ratelimit-limit": "50",
+            "x-ogw-ratelimit-limit": str(limit),
             "x-ogw-ratelimit-reset": str(self.faults.throttle_reset),
         }
         return error(ApiError(429, RATE_LIMITED, "request trigger frequency limit"), headers)

@@ -248,9 +248,16 @@ class LarkStore:
 
     def note_send(self, open_id: str, qps: int) -> bool:
         """Record a send to this user; False when it exceeds ``qps`` in the last second."""
+        return self._note(f"user:{open_id}", qps)
+
+    def note_call(self, api: str, qps: int) -> bool:
+        """Record one call of ``api`` by the app; False when it exceeds ``qps`` in the last second."""
+        return self._note(f"api:{api}", qps)
+
+    def _note(self, key: str, qps: int) -> bool:
         with self._lock:
             now = self.now()
-            window = self._sends[open_id]
+            window = self._sends[key]
             while window and now - window[0] >= 1.0:
                 window.popleft()
             if len(window) >= qps:

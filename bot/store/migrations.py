@@ -243,4 +243,15 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        8,
+        "outbox lanes: pending jobs indexed by kind, so each lane claims its own without a scan",
+        """
+        CREATE INDEX outbox_due_by_kind ON outbox (kind, next_attempt_at) WHERE state = 'pending'
+        """,
+    )
+)
+
+# The highest version, whatever order the list was extended in.
 LATEST = max(version for version, _, _ in MIGRATIONS)

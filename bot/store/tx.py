@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -348,14 +348,28 @@ class SqliteTx:
         )
 
     async def claim(
-        self, owner: str, now: datetime, lease_until: datetime, limit: int
+        self,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        kinds: Collection[str] = (),
+        exclude: Collection[str] = (),
     ) -> list[Job]:
+        params: dict[str, Any] = {
+            "owner": owner,
+            "until": ts(lease_until),
+            "now": ts(now),
+            "limit": limit,
+        }
         rows = await self.fetch_all(
             "UPDATE outbox SET lease_owner = :owner, lease_until = :until, attempts = attempts + 1 "
             "WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= :now "
-            "AND (lease_until IS NULL OR lease_until <= :now) ORDER BY next_attempt_at, id "
+            f"AND (lease_until IS NULL OR lease_until <= :now){_kind_filter(kinds, exclude, params)} "
+            "ORDER BY next_attempt_at, id "
             "LIMIT :limit) RETURNING id, kind, ref, payload, attempts, created_at, last_error",
-            {"owner": owner, "until": ts(lease_until), "now": ts(now), "limit": limit},
+            params,
         )
         return [
             Job(
@@ -409,6 +423,21 @@ class SqliteTx:
         """Requests per status (for /metrics)."""
         rows = await self.fetch_all("SELECT status, COUNT(*) AS n FROM requests GROUP BY status")
         return {row["status"]: row["n"] for row in rows}
+
+
+def _kind_filter(kinds: Collection[str], exclude: Collection[str], params: dict[str, Any]) -> str:
+    # Named placeholders only (the values never reach the SQL text): one lane's share of the
+    # outbox, served by the (kind, next_attempt_at) index of pending jobs.
+    sql = ""
+    for clause, names in ((" AND kind IN", kinds), (" AND kind NOT IN", exclude)):
+        if names:
+            marks = []
+            for name in sorted(names):
+                key = f"k{len(params)}"
+                params[key] = name
+                marks.append(f":{key}")
+            sql += f"{clause} ({', '.join(marks)})"
+    return sql
 
 
 def _delivery(row: Row, events: list[DeliveryEvent]) -> Delivery:

@@ -34,7 +34,8 @@ def test_toml_config_sets_the_data_dir_and_migrate_is_idempotent(tmp_path: Path)
     config.write_text(f'data_dir = "{data_dir}"\n\n[outbox]\nlease_seconds = 12\n')
     first = _cli("--config", str(config), "db", "migrate")
     assert first.returncode == 0, first.stderr
-    assert f"applied migrations: {[version for version, _, _ in MIGRATIONS]}" in first.stdout
+    versions = [version for version, _, _ in MIGRATIONS]
+    assert f"applied migrations: {versions}" in first.stdout
     with sqlite3.connect(data_dir / "gateway.db") as conn:
         assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (LATEST,)
     again = _cli("--config", str(config), "db", "migrate")
