@@ -217,6 +217,12 @@ class GatewayProcess:
             rows = conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall()
         return {str(state): int(n) for state, n in rows}
 
+    def skipped(self) -> set[str]:
+        """Deliveries never sent because their request was decided first (no card to show)."""
+        with contextlib.closing(sqlite3.connect(self.data_dir / "gateway.db")) as conn:
+            rows = conn.execute("SELECT id FROM deliveries WHERE state = 'skipped'").fetchall()
+        return {str(row[0]) for row in rows}
+
 
 def gateway_env(data_dir: Path, backend: SandboxBackend, platforms: Platforms) -> dict[str, str]:
     """A deployment's settings: no sandbox, the platforms and backend above, a fast outbox."""
@@ -268,7 +274,7 @@ async def authorize(url: str, token: str, channel: str) -> None:
 async def submit_until_accepted(
     backend: SandboxBackend, ticket: dict[str, Any], request_id: str
 ) -> dict[str, Any]:
-    """Submit as a backend does: the same webhook id, signed afresh, until a 202 comes back."""
+    """Submit as a backend does: the same request id, signed afresh, until a 202 comes back."""
     while True:
         try:
             status, body = await backend.submit(ticket, request_id=request_id)
@@ -277,6 +283,5 @@ async def submit_until_accepted(
         if status == 202:
             assert isinstance(body, dict)
             return body
-        # Down, or the kill fell between the replay guard and the intake: a later signature
-        # (a new timestamp) is a new request with the same idempotency key.
-        await asyncio.sleep(1.0 if status == 401 else 0.1)
+        # Down, or killed mid-request: the resend under the same request id acts at most once.
+        await asyncio.sleep(0.1)
