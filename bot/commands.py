@@ -20,9 +20,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def serve(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM, then stop gracefully."""
-    from bot import embedded
+    from bot import embedded, logs
 
     settings = _settings(args)
+    logs.setup(settings.log_level)
 
     async def run() -> None:
         running = await embedded.start(settings)
@@ -65,7 +66,7 @@ def approvals(args: argparse.Namespace) -> int:
             ApprovalOut.of(request).model_dump(mode="json"), indent=2, ensure_ascii=False
         )
 
-    print(with_store(_settings(args), show))
+    print(with_store(_settings(args), show, create=False))
     return 0
 
 
@@ -107,7 +108,8 @@ def tokens(args: argparse.Namespace) -> int:
             await repo.revoke(args.token_id, clock.now(), by=_who())
             print(f"token {args.token_id} revoked")
 
-    with_store(_settings(args), run)
+    # Listing only reads: it must not leave a new database behind in the wrong directory.
+    with_store(_settings(args), run, create=args.tokens_command != "list")
     return 0
 
 

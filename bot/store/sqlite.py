@@ -18,6 +18,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.errors import StoreError
+from bot.files import create_private_file, private_dir
 from bot.store.migrations import LATEST, MIGRATIONS
 from bot.store.tx import SqliteTx
 
@@ -35,9 +36,13 @@ class SqliteStore:
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
 
-    async def open(self, *, migrate: bool = True) -> None:
-        """Open both connections and bring the schema up to date."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    async def open(self, *, migrate: bool = True, create: bool = True) -> None:
+        """Open both connections and bring the schema up to date.
+
+        ``create``: make the data directory and database if missing (0700 and 0600, see
+        ``bot.files``); without it a missing database is a StoreError and nothing is created.
+        """
+        self._prepare(create)
         try:
             self._writer = await self._connect()
             if migrate:
@@ -47,8 +52,23 @@ class SqliteStore:
             await self.close()
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
 
+    def _prepare(self, create: bool) -> None:
+        if create:
+            private_dir(self.path.parent)
+            # SQLite gives -wal and -shm the database file's mode: create that file 0600 first.
+            create_private_file(self.path)
+        elif not self.path.is_file():
+            raise StoreError(
+                f"no database at {self.path}: set APPROVAL_GATEWAY_DATA_DIR (or --config) to the "
+                "gateway's data directory"
+            )
+        else:
+            private_dir(self.path.parent)
+
     async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        # mode=rw: never create the file here; _prepare decided whether it may exist.
+        uri = f"{self.path.resolve().as_uri()}?mode=rw"
+        conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         for pragma in (
             f"busy_timeout = {self._busy_timeout_ms}",
