@@ -78,11 +78,30 @@ class OutboxWorker:
                 await sweeper
             if self._running:
                 await asyncio.gather(*self._running, return_exceptions=True)
+            await self._release_leases()
 
     def stop(self) -> None:
         """Ask the loop to finish; in-flight jobs complete, nothing new is claimed."""
         self._stop.set()
         self._wake.set()
+
+    def abort(self) -> None:
+        """Cancel the jobs still running (after :meth:`stop`, when the grace period is over);
+        :meth:`run` then releases their leases and returns."""
+        for task in self._running:
+            task.cancel()
+
+    async def _release_leases(self) -> None:
+        # Leases still ours belong to jobs that did not finish: hand them back now rather than
+        # make the next worker wait lease_seconds for them.
+        try:
+            async with self._store.write() as tx:
+                released = await tx.release(self.owner)
+        except GatewayError:
+            log.exception("releasing outbox leases failed; they expire by themselves")
+            return
+        if released:
+            log.warning("unfinished outbox jobs released", extra={"jobs": released})
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):

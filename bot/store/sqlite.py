@@ -142,6 +142,11 @@ class SqliteStore:
             await conn.execute(begin)
         except aiosqlite.Error as exc:
             raise StoreError(f"cannot start a transaction: {exc}") from exc
+        except asyncio.CancelledError:
+            # The BEGIN runs on the connection's thread whether or not we are still waiting:
+            # roll back (queued behind it) or the connection stays inside a transaction forever.
+            await conn.rollback()
+            raise
         try:
             yield conn
         except BaseException:
