@@ -19,10 +19,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready only when the store is open and every channel's stream is connected."""
+    """Ready only when the store is open and can write, and every channel's stream is
+    connected."""
     deps = request.app[DEPS]
-    checks = {"store": deps.store.is_open}
-    details = {"store": "open" if deps.store.is_open else "closed"}
+    problem = await deps.store.writable() if deps.store.is_open else "closed"
+    checks = {"store": problem is None}
+    details = {"store": problem or "writable"}
     for name, channel in deps.channels.items():
         health = channel.health()
         checks[name] = health.connected

@@ -208,4 +208,17 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        10,
+        "write probe: one row that readiness rewrites to prove the store can write",
+        """
+        CREATE TABLE write_probe (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            at TEXT NOT NULL
+        )
+        """,
+    )
+)
+
 LATEST = MIGRATIONS[-1][0]

@@ -24,6 +24,8 @@ from bot.store.tx import SqliteTx
 
 log = logging.getLogger("bot.store")
 
+WRITE_PROBE_SECONDS = 2.0  # readiness writes at most this often while the store is healthy
+
 
 class SqliteStore:
     """Store implementation over one SQLite file."""
@@ -35,6 +37,7 @@ class SqliteStore:
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
+        self._writable_at: float | None = None
 
     async def open(self, *, migrate: bool = True, create: bool = True) -> None:
         """Open both connections and bring the schema up to date.
@@ -90,6 +93,29 @@ class SqliteStore:
     def is_open(self) -> bool:
         """Both connections are usable."""
         return self._writer is not None and self._reader is not None
+
+    async def writable(self, max_age: float = WRITE_PROBE_SECONDS) -> str | None:
+        """None when the store can write, else why not (for readiness).
+
+        Proven by a tiny write transaction on the probe row, at most every ``max_age`` seconds
+        while it succeeds; a failing store is probed again on every call, so recovery shows at
+        once. Disk full, a read-only filesystem or a lock held too long all fail it.
+        """
+        now = asyncio.get_running_loop().time()
+        if self._writable_at is not None and now - self._writable_at < max_age:
+            return None
+        try:
+            async with self.write() as tx:
+                await tx.execute(
+                    "INSERT INTO write_probe (id, at) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                    (datetime.now(UTC).isoformat(),),
+                )
+        except (StoreError, aiosqlite.Error) as exc:
+            self._writable_at = None
+            return f"cannot write: {exc}"
+        self._writable_at = now
+        return None
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; returns the versions applied."""
