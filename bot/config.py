@@ -106,6 +106,20 @@ class OutboxSettings(_Group):
     )
 
 
+class HttpSettings(_Group):
+    """Read deadlines for the HTTP API, so slow clients are dropped (see bot.http.deadlines)."""
+
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="the request line and headers must arrive within this"
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="the body must arrive within this after the headers"
+    )
+    keepalive_timeout_seconds: float = Field(
+        75.0, gt=0, description="an idle keep-alive connection is closed after this"
+    )
+
+
 class LarkSettings(_Group):
     """Lark / Feishu app credentials; the channel runs when ``app_id`` is set."""
 
@@ -222,6 +236,7 @@ class Settings(BaseSettings):
         description="deployment's default channel preference",
     )
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     lark: LarkSettings = Field(default_factory=LarkSettings)
     dingtalk: DingTalkSettings = Field(default_factory=DingTalkSettings)
     dingtalk_enterprise: DingTalkSettings = Field(default_factory=DingTalkSettings)

@@ -37,6 +37,7 @@ from bot.errors import Conflict
 from bot.http.app import create_app
 from bot.http.auth import Authenticator, WebhookVerifier
 from bot.http.channels import ACCESS
+from bot.http.deadlines import DeadlineSite
 from bot.http.deps import HttpDeps
 from bot.http.listen import bind, close
 from bot.metrics import Metrics
@@ -229,13 +230,20 @@ class Gateway:
             emailverify=EmailVerification(VerificationStore(self.store), self.clock, self._mail),
             extra_routes=[*self.extra_routes, *self._channel_routes()],
         )
-        app = create_app(deps)
+        limits = self.settings.http
+        app = create_app(deps, body_timeout=limits.body_timeout_seconds)
         app[ACCESS] = self.access
         self._runner = runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         for sock in sockets:
-            await web.SockSite(runner, sock).start()
+            site = DeadlineSite(
+                runner,
+                sock,
+                head_timeout=limits.header_timeout_seconds,
+                keepalive_timeout=limits.keepalive_timeout_seconds,
+            )
+            await site.start()
         host, port = runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
 
