@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import bot
-from bot.store.migrations import LATEST
+from bot.store.migrations import LATEST, MIGRATIONS
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -34,7 +34,8 @@ def test_toml_config_sets_the_data_dir_and_migrate_is_idempotent(tmp_path: Path)
     config.write_text(f'data_dir = "{data_dir}"\n\n[outbox]\nlease_seconds = 12\n')
     first = _cli("--config", str(config), "db", "migrate")
     assert first.returncode == 0, first.stderr
-    assert f"applied migrations: {list(range(1, LATEST + 1))}" in first.stdout
+    # Versions are handed out per change, so the list may have gaps.
+    assert f"applied migrations: {[version for version, _, _ in MIGRATIONS]}" in first.stdout
     with sqlite3.connect(data_dir / "gateway.db") as conn:
         assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (LATEST,)
     again = _cli("--config", str(config), "db", "migrate")
