@@ -324,7 +324,7 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {describe(exc)}") from None
+        raise ConfigError(f"invalid settings: {describe(exc, Settings)}") from None
     except SettingsError as exc:
         # A variable that is not valid JSON for a map or group setting.
         raise ConfigError(f"invalid settings: {describe_parse_error(exc)}") from None

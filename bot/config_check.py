@@ -93,13 +93,17 @@ def unknown_env(
     return problems
 
 
-def describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError, model: type[BaseModel]) -> str:
     """pydantic's errors as ``field: problem`` joined on one line, never echoing a secret."""
     problems = []
     for err in exc.errors(include_url=False):
         where = ".".join(str(part) for part in err["loc"]) or "settings"
         message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "literal_error" and isinstance(err.get("input"), str):
+        if err["type"] == "extra_forbidden":
+            # e.g. a whole group given as JSON in one variable, with a misspelt key inside
+            fields = _fields_at(model, err["loc"][:-1])
+            message = f"unknown setting{nearest(str(err['loc'][-1]), fields)}"
+        elif err["type"] == "literal_error" and isinstance(err.get("input"), str):
             # Enumerated values are never secret: show what was given and the nearest choice.
             given = err["input"]
             choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
@@ -112,6 +116,16 @@ def describe_parse_error(exc: Exception) -> str:
     """pydantic-settings' "error parsing value for field X" with the parser's reason."""
     field = re.search(r'field "([^"]+)"', str(exc))
     return f"{field[1] if field else 'settings'}: not valid JSON ({exc.__cause__})"
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        nested = _settings_model(field.annotation) if field is not None else None
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
 
 
 def _settings_model(annotation: Any) -> type[BaseModel] | None:

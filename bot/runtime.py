@@ -245,7 +245,7 @@ class Gateway:
             )
             await site.start()
         host, port = runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     async def _mail(self, to: str, subject: str, text: str) -> None:
         # Confirmation codes go out through the email channel, and only while it is authorized.

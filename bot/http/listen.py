@@ -18,7 +18,7 @@ def bind(host: str, port: int) -> list[socket.socket]:
     """Bound (not yet listening) sockets for every address ``host`` resolves to."""
     try:
         infos = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            host.strip("[]") or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
     except socket.gaierror as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None

@@ -58,6 +58,11 @@ async def test_a_list_is_accepted_as_a_person_types_it(
             "did you mean APPROVAL_GATEWAY_OUTBOX__LEASE_SECONDS?",
         ),
         ("APPROVAL_GATEWAY_RATES__PLATFORM_PER_MESSAGE", "{lark: 1}", "rates: not valid JSON"),
+        (
+            "APPROVAL_GATEWAY_OUTBOX",
+            '{"lease_second": 5}',
+            "outbox.lease_second: unknown setting; did you mean lease_seconds?",
+        ),
     ],
 )
 async def test_a_bad_variable_is_one_clear_line(
