@@ -48,7 +48,7 @@ def _audit(args: argparse.Namespace) -> int:
             until=until,
         )
 
-    page = with_store(load_settings(args.config), read)
+    page = with_store(load_settings(args.config), read, create=False)
     print(page.model_dump_json(indent=2) if args.json else render(page))
     return 0
 

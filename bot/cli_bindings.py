@@ -28,10 +28,10 @@ def add_commands(subparsers: Any) -> None:
     listing.add_argument(
         "--unbound", action="store_true", help="with --channel: accounts not bound on it"
     )
-    listing.set_defaults(run=_run(_list))
+    listing.set_defaults(run=_run(_list, create=False))
     show = cmd.add_parser("show", help="one account's bindings")
     show.add_argument("account_id")
-    show.set_defaults(run=_run(_show))
+    show.set_defaults(run=_run(_show, create=False))
     put = cmd.add_parser("set", help="bind an account on a channel")
     put.add_argument("account_id")
     put.add_argument("--channel", required=True)
@@ -55,7 +55,9 @@ def add_commands(subparsers: Any) -> None:
         help="the file's email addresses are known good (required when it has any)",
     )
     load.set_defaults(run=_run(_import))
-    cmd.add_parser("export", help="every binding as CSV on stdout").set_defaults(run=_run(_export))
+    cmd.add_parser("export", help="every binding as CSV on stdout").set_defaults(
+        run=_run(_export, create=False)
+    )
     find = cmd.add_parser("lookup", help="ask the platform for a user (proposes a binding)")
     who = find.add_mutually_exclusive_group(required=True)
     who.add_argument("--lark-email")
@@ -66,8 +68,9 @@ def add_commands(subparsers: Any) -> None:
     find.set_defaults(run=_lookup)
 
 
-def _run(work: Any) -> Any:
-    """Wrap ``work(args, repo) -> int`` as a CLI command with an open store."""
+def _run(work: Any, *, create: bool = True) -> Any:
+    """Wrap ``work(args, repo) -> int`` as a CLI command with an open store (``create``: see
+    :func:`bot.cli_db.with_store`)."""
 
     def command(args: argparse.Namespace) -> int:
         from bot.cli_db import with_store
@@ -75,7 +78,9 @@ def _run(work: Any) -> Any:
         from bot.store.bindings import BindingStore
 
         result: int = with_store(
-            load_settings(args.config), lambda store: work(args, BindingStore(store))
+            load_settings(args.config),
+            lambda store: work(args, BindingStore(store)),
+            create=create,
         )
         return result
 

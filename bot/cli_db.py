@@ -17,15 +17,21 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def with_store(settings: Settings, work: Callable[[SqliteStore], Awaitable[T]]) -> T:
-    """Open the database ``settings`` names, run ``work`` on it, close it; return its result."""
+def with_store(
+    settings: Settings, work: Callable[[SqliteStore], Awaitable[T]], *, create: bool = True
+) -> T:
+    """Open the database ``settings`` names, run ``work`` on it, close it; return its result.
+
+    ``create=False`` for commands that only read: run from the wrong directory, they must say
+    there is no database rather than leave an empty one behind.
+    """
     import asyncio
 
     from bot.store.sqlite import SqliteStore
 
     async def main() -> T:
         store = SqliteStore(settings.db_path)
-        await store.open()
+        await store.open(create=create)
         try:
             return await work(store)
         finally:

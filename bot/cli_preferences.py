@@ -20,7 +20,7 @@ def add_commands(subparsers: Any) -> None:
     cmd = group.add_subparsers(dest="preferences_command", required=True, metavar="COMMAND")
     show = cmd.add_parser("show", help="one account's preferences")
     show.add_argument("account_id")
-    show.set_defaults(run=_run(_show))
+    show.set_defaults(run=_run(_show, create=False))
     put = cmd.add_parser("set", help="change an account's channel order and/or email")
     put.add_argument("account_id")
     put.add_argument("--order", help="channels in order, e.g. lark,dingtalk ('' resets)")
@@ -28,14 +28,17 @@ def add_commands(subparsers: Any) -> None:
     put.set_defaults(run=_run(_set))
 
 
-def _run(work: Any) -> Any:
-    """Wrap ``work(args, store) -> int`` as a CLI command with an open store."""
+def _run(work: Any, *, create: bool = True) -> Any:
+    """Wrap ``work(args, store) -> int`` as a CLI command with an open store (``create``: see
+    :func:`bot.cli_db.with_store`)."""
 
     def command(args: argparse.Namespace) -> int:
         from bot.cli_db import with_store
         from bot.config import load_settings
 
-        result: int = with_store(load_settings(args.config), lambda store: work(args, store))
+        result: int = with_store(
+            load_settings(args.config), lambda store: work(args, store), create=create
+        )
         return result
 
     return command

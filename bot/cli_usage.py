@@ -41,7 +41,7 @@ def _usage(args: argparse.Namespace) -> int:
             start, end, channel=args.channel, group_by=args.group_by
         )
 
-    report = with_store(load_settings(args.config), read)
+    report = with_store(load_settings(args.config), read, create=False)
     print(report.model_dump_json(indent=2) if args.json else render(report))
     return 0
 

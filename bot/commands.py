@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import signal
+import socket
 
 from bot.cli_db import with_store
 from bot.clock import SystemClock
@@ -20,12 +21,22 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def serve(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM, then stop gracefully."""
-    from bot import embedded
+    from bot import logs
+    from bot.http.listen import bind
 
     settings = _settings(args)
+    logs.setup(settings.log_level)
+    # Before anything else, and before the platform SDKs are even imported: a port in use ends
+    # the start here, with nothing to unwind.
+    sockets = bind(settings.host, settings.port)
+    asyncio.run(_serve(settings, sockets))
+    return 0
 
-    async def run() -> None:
-        running = await embedded.start(settings)
+
+async def _serve(settings: Settings, sockets: list[socket.socket]) -> None:
+    from bot import embedded
+
+    async with await embedded.start(settings, sockets) as running:
         secret = ensure_backend_secret(settings)
         print(f"approval gateway listening on {running.gateway.url}", flush=True)
         print(
@@ -39,10 +50,6 @@ def serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        await running.stop()
-
-    asyncio.run(run())
-    return 0
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -65,7 +72,7 @@ def approvals(args: argparse.Namespace) -> int:
             ApprovalOut.of(request).model_dump(mode="json"), indent=2, ensure_ascii=False
         )
 
-    print(with_store(_settings(args), show))
+    print(with_store(_settings(args), show, create=False))
     return 0
 
 
@@ -107,7 +114,8 @@ def tokens(args: argparse.Namespace) -> int:
             await repo.revoke(args.token_id, clock.now(), by=_who())
             print(f"token {args.token_id} revoked")
 
-    with_store(_settings(args), run)
+    # Listing only reads: it must not leave a new database behind in the wrong directory.
+    with_store(_settings(args), run, create=args.tokens_command != "list")
     return 0
 
 

@@ -8,26 +8,90 @@ deployment: SQLite in ``./data``, sandbox platforms, a backend secret generated 
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
+    SettingsError,
 )
 
+from bot.config_check import describe, describe_parse_error, read_toml, unknown_env, unknown_keys
+from bot.core.routing import CHINA_REGIONS
 from bot.errors import ConfigError
+from bot.files import private_dir, read_secret_file, write_new_secret_file
 
 ENV_PREFIX = "APPROVAL_GATEWAY_"
 SECRET_FILE = "backend_secret"
+# Read by the CLI itself, not a setting (the admin token for the HTTP commands).
+OTHER_ENV = frozenset({"APPROVAL_GATEWAY_ADMIN_TOKEN"})
+
+ChannelSetting = Literal["dingtalk", "dingtalk_enterprise", "lark", "email", "memory"]
+SandboxPlatformSetting = Literal["memory", "mail", "dingtalk", "lark"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-class OutboxSettings(BaseModel):
+def _as_list(value: Any) -> Any:
+    # A list as a person types it in a variable: "lark,email"; a JSON list is accepted too.
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError('not a JSON list; write it as a,b,c or ["a", "b"]') from None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _http_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+ListSetting = Annotated[list[str], NoDecode, BeforeValidator(_as_list)]
+ChannelList = Annotated[list[ChannelSetting], NoDecode, BeforeValidator(_as_list)]
+PlatformList = Annotated[list[SandboxPlatformSetting], NoDecode, BeforeValidator(_as_list)]
+DEFAULT_ORDER: tuple[ChannelSetting, ...] = ("dingtalk", "dingtalk_enterprise", "lark", "email")
+DEFAULT_PLATFORMS: tuple[SandboxPlatformSetting, ...] = ("dingtalk", "lark", "mail")
+UrlSetting = Annotated[str, AfterValidator(_http_url)]
+
+
+class _Group(BaseModel):
+    # An unknown key in a [group] table is a mistake to report, not to ignore.
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutboxSettings(_Group):
     """How the outbox worker claims and retries jobs."""
 
     lease_seconds: float = Field(30.0, gt=0, description="a claimed job is re-tried after this")
@@ -41,14 +105,33 @@ class OutboxSettings(BaseModel):
     backoff_cap_seconds: float = Field(300.0, gt=0)
     give_up_after_hours: float = Field(24.0, gt=0, description="then the job is failed for good")
     expiry_sweep_seconds: float = Field(5.0, gt=0)
+    shutdown_grace_seconds: float = Field(
+        10.0, ge=0, description="on stop, wait this long for running jobs, then release them"
+    )
 
 
-class LarkSettings(BaseModel):
+class HttpSettings(_Group):
+    """Read deadlines for the HTTP API, so slow clients are dropped (see bot.http.deadlines)."""
+
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="the request line and headers must arrive within this"
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="the body must arrive within this after the headers"
+    )
+    keepalive_timeout_seconds: float = Field(
+        75.0, gt=0, description="an idle keep-alive connection is closed after this"
+    )
+
+
+class LarkSettings(_Group):
     """Lark / Feishu app credentials; the channel runs when ``app_id`` is set."""
 
     app_id: str | None = None
     app_secret: SecretStr | None = None
-    domain: str = Field("https://open.feishu.cn", description="or https://open.larksuite.com")
+    domain: UrlSetting = Field(
+        "https://open.feishu.cn", description="or https://open.larksuite.com"
+    )
     mode: Literal["stream", "http"] = "stream"
     encrypt_key: SecretStr | None = None
     verification_token: SecretStr | None = None
@@ -63,15 +146,15 @@ class LarkSettings(BaseModel):
     )
 
 
-class DingTalkSettings(BaseModel):
+class DingTalkSettings(_Group):
     """One DingTalk app (DingTalk, or DingTalk Enterprise); runs when ``client_id`` is set."""
 
     client_id: str | None = None
     client_secret: SecretStr | None = None
     robot_code: str | None = None
     corp_id: str | None = Field(None, description="only clicks from this organisation count")
-    api_base: str = "https://api.dingtalk.com"
-    oapi_base: str = Field(
+    api_base: UrlSetting = "https://api.dingtalk.com"
+    oapi_base: UrlSetting = Field(
         "https://oapi.dingtalk.com", description="the older topapi (user lookup by mobile)"
     )
     mode: Literal["stream", "http"] = "stream"
@@ -90,7 +173,7 @@ class DingTalkSettings(BaseModel):
     )
 
 
-class EmailSettings(BaseModel):
+class EmailSettings(_Group):
     """SMTP relay for the email channel; the channel runs when ``host`` is set."""
 
     host: str | None = None
@@ -108,7 +191,7 @@ class EmailSettings(BaseModel):
     )
 
 
-class RateSettings(BaseModel):
+class RateSettings(_Group):
     """What one message costs, shown in each channel's authorization notice."""
 
     currency: str = Field("CNY", min_length=3, max_length=3)
@@ -126,30 +209,33 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True
     )
-    toml_path: ClassVar[Path | None] = None
+    toml_data: ClassVar[dict[str, Any] | None] = None
 
     data_dir: Path = Field(Path("./data"), description="holds gateway.db and generated secrets")
     listen: str = Field("127.0.0.1:8080", description="host:port of the HTTP API")
-    public_url: str | None = Field(None, description="external base URL, for links and callbacks")
-    backend_url: str | None = Field(None, description="where decisions are POSTed")
+    public_url: UrlSetting | None = Field(
+        None, description="external base URL, for links and callbacks"
+    )
+    backend_url: UrlSetting | None = Field(None, description="where decisions are POSTed")
     backend_secret: SecretStr | None = Field(
         None,
         description="shared with the backend: signs its calls (RFC 9421) and our decisions (whsec_...)",
     )
     sandbox: bool = Field(True, description="run the local sandbox platforms (embedded default)")
-    sandbox_platforms: list[str] = Field(
+    sandbox_platforms: PlatformList = Field(
         # memory reaches every account by id, so it would shadow email; tests ask for it by name
-        default_factory=lambda: ["dingtalk", "lark", "mail"],
+        default_factory=lambda: list(DEFAULT_PLATFORMS),
         description="which sandbox platforms to run",
     )
-    log_level: str = "INFO"
+    log_level: Annotated[LogLevel, BeforeValidator(_upper)] = "INFO"
     default_locale: str = Field("en-US", pattern=r"^(zh-CN|en-US)$")
     backend_timeout_seconds: float = Field(10.0, gt=0)
-    channel_order: list[str] = Field(
-        default_factory=lambda: ["dingtalk", "dingtalk_enterprise", "lark", "email"],
+    channel_order: ChannelList = Field(
+        default_factory=lambda: list(DEFAULT_ORDER),
         description="deployment's default channel preference",
     )
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     lark: LarkSettings = Field(default_factory=LarkSettings)
     dingtalk: DingTalkSettings = Field(default_factory=DingTalkSettings)
     dingtalk_enterprise: DingTalkSettings = Field(default_factory=DingTalkSettings)
@@ -185,17 +271,28 @@ class Settings(BaseSettings):
         description="HTTP callbacks (Lark, DingTalk): accepted this fresh, and remembered in the "
         "store this long so a replay is refused",
     )
-    china_regions: list[str] = Field(
-        default_factory=lambda: ["cn", "cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen"],
-        description="regions where DingTalk is offered",
+    china_regions: ListSetting = Field(
+        default_factory=lambda: list(CHINA_REGIONS),
+        description="regions where DingTalk is offered (mainland China; not cn-hongkong)",
     )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _check_data_dir(cls, value: Path) -> Path:
+        # The first part of the path that exists must be a directory, or nothing can be made in it.
+        for part in (value, *value.parents):
+            if part.exists():
+                if not part.is_dir():
+                    raise ValueError(f"{part} exists and is not a directory")
+                break
+        return value
 
     @field_validator("listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError("must be host:port")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError("must be host:port (port 0-65535)")
         return value
 
     @field_validator("backend_secret")
@@ -215,8 +312,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if cls.toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        if cls.toml_data is not None:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=cls.toml_data))
         return (*sources, file_secret_settings)
 
     @property
@@ -233,37 +330,60 @@ class Settings(BaseSettings):
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
-    """Read settings from the environment and the optional TOML file; raise ConfigError."""
-    from pydantic import ValidationError
+    """Read settings from the environment and the optional TOML file; raise ConfigError.
 
+    Every problem is reported on one line: unknown variables and keys (with the nearest valid
+    name), a TOML syntax error (``FILE:LINE:COL``), and each invalid value.
+    """
     if config is not None and not config.is_file():
         raise ConfigError(f"config file not found: {config}")
-    Settings.toml_path = config
+    problems = unknown_env(Settings, ENV_PREFIX, os.environ, OTHER_ENV)
+    data = read_toml(config) if config is not None else None
+    if config is not None and data is not None:
+        problems += [f"{config}: {problem}" for problem in unknown_keys(Settings, data)]
+    if problems:
+        raise ConfigError("; ".join(problems))
+    Settings.toml_data = data
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid settings: {problems}") from exc
+        raise ConfigError(f"invalid settings: {describe(exc, Settings)}") from None
+    except SettingsError as exc:
+        # A variable that is not valid JSON for a map or group setting.
+        raise ConfigError(f"invalid settings: {describe_parse_error(exc)}") from None
     finally:
-        Settings.toml_path = None
+        Settings.toml_data = None
 
 
 def ensure_backend_secret(settings: Settings) -> str:
-    """The configured backend secret, or one generated once into the data dir (mode 0600)."""
+    """The configured backend secret, or one generated once into the data dir (mode 0600).
+
+    ConfigError when the file is there but empty or damaged (a first start cut short before the
+    atomic write existed, or a file edited by hand): running with it would refuse every call.
+    """
     if settings.backend_secret is not None:
         return settings.backend_secret.get_secret_value()
     path = settings.data_dir / SECRET_FILE
-    if path.exists():
-        return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    # O_EXCL: two processes starting at once must not both write a different secret.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret + "\n")
+    if not path.exists():
+        private_dir(settings.data_dir)
+        fresh = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        write_new_secret_file(path, fresh + "\n")  # or another process's, read below
+    secret = read_secret_file(path, "the backend secret")
+    if not _is_webhook_secret(secret):
+        raise ConfigError(
+            f"{path} does not hold a whsec_ secret (damaged?): restore it, or delete it to "
+            "generate a new one and give that to the backend"
+        )
     return secret
+
+
+def _is_webhook_secret(text: str) -> bool:
+    if not text.startswith("whsec_"):
+        return False
+    try:
+        return len(base64.b64decode(text.removeprefix("whsec_"), validate=True)) >= 16
+    except (binascii.Error, ValueError):
+        return False
 
 
 def masked(secret: str) -> str:

@@ -1,8 +1,10 @@
 """Composition root: settings in, a running gateway out.
 
 This is the only module that knows every part: store, channels, service, worker, HTTP. Start
-order is store → channels → worker → HTTP; stop is the reverse, so nothing accepts work that
-cannot be stored or handed on.
+order is listening socket (bound, not yet accepting) → store → channels → worker → HTTP; stop is
+the reverse, so nothing accepts work that cannot be stored or handed on. Each step registers its
+undo as it succeeds, so a start that fails part-way unwinds what it had started (no store, worker,
+stream or SDK thread is left running), and ``async with Gateway(...)`` stops it in any case.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import TracebackType
 
 from aiohttp import web
 
@@ -33,7 +37,9 @@ from bot.errors import Conflict
 from bot.http.app import create_app
 from bot.http.auth import Authenticator
 from bot.http.channels import ACCESS
+from bot.http.deadlines import DeadlineSite
 from bot.http.deps import HttpDeps
+from bot.http.listen import bind, close
 from bot.http.signatures import RequestVerifier
 from bot.logs import kv
 from bot.metrics import Metrics
@@ -94,6 +100,7 @@ class Gateway:
     backend_url: str
     clock: Clock = field(default_factory=SystemClock)
     extra_routes: list[web.RouteDef] = field(default_factory=list)
+    sockets: list[socket.socket] | None = None  # bound already (serve binds first of all)
     store: SqliteStore = field(init=False)
     service: ApprovalService = field(init=False)
     worker: OutboxWorker = field(init=False)
@@ -105,18 +112,44 @@ class Gateway:
     _backend: WebhookBackend = field(init=False)
     _runner: web.AppRunner | None = field(init=False, default=None)
     _worker_task: asyncio.Task[None] | None = field(init=False, default=None)
+    _stack: contextlib.AsyncExitStack | None = field(init=False, default=None)
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
     async def start(self) -> None:
-        """Open the store, start channels, the worker and the HTTP listener."""
+        """Bind, open the store, start channels, the worker and the HTTP listener.
+
+        On any failure, what had started is stopped again before the error propagates.
+        """
+        stack = contextlib.AsyncExitStack()
+        try:
+            await self._start(stack)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        log.info("gateway started", extra=kv(url=self.url, channels=list(self.channels)))
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         settings = self.settings
         secret = ensure_backend_secret(settings)
+        sockets = self.sockets or bind(settings.host, settings.port)
+        self.sockets = None  # ours now: closed on the way out
+        stack.callback(close, sockets)
         self.store = SqliteStore(settings.db_path)
         await self.store.open()
-        try:
-            await self._open_access()
-        except BaseException:
-            await self.store.close()
-            raise
+        stack.push_async_callback(self.store.close)
+        await self._open_access()
         self.metrics = Metrics()
         wakeup = _LateWakeup()
         router = Router(
@@ -126,14 +159,17 @@ class Gateway:
         self._backend = WebhookBackend(
             self.backend_url, secret, timeout=settings.backend_timeout_seconds
         )
+        stack.push_async_callback(self._backend.close)
         self.worker = self._make_worker()
         wakeup.target = self.worker
         self.selfbind = SelfBinding(self.store, self.clock)
         sink = ServiceSink(self.service, self.metrics, self.selfbind)
+        # Registered before starting: a channel that fails to start must not leave its siblings.
+        stack.push_async_callback(self._stop_channels)
         await self.access.start(sink, self.service, wakeup)
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
-        await self._serve(secret)
-        log.info("gateway started", extra=kv(url=self.url, channels=list(self.channels)))
+        stack.push_async_callback(self._stop_worker)
+        await self._serve(secret, sockets, stack)
 
     async def _open_access(self) -> None:
         # A wrong master key stops the start here, before any channel or listener is up.
@@ -183,7 +219,9 @@ class Gateway:
             expiry_sweep_seconds=outbox.expiry_sweep_seconds,
         )
 
-    async def _serve(self, secret: str) -> None:
+    async def _serve(
+        self, secret: str, sockets: list[socket.socket], stack: contextlib.AsyncExitStack
+    ) -> None:
         window = timedelta(seconds=self.settings.signature_window_seconds)
         auth = Authenticator(RequestVerifier(secret, self.clock, window), TokenStore(self.store))
         deps = HttpDeps(
@@ -199,14 +237,22 @@ class Gateway:
             emailverify=EmailVerification(VerificationStore(self.store), self.clock, self._mail),
             extra_routes=[*self.extra_routes, *self._channel_routes()],
         )
-        app = create_app(deps)
+        limits = self.settings.http
+        app = create_app(deps, body_timeout=limits.body_timeout_seconds)
         app[ACCESS] = self.access
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner = runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        for sock in sockets:
+            site = DeadlineSite(
+                runner,
+                sock,
+                head_timeout=limits.header_timeout_seconds,
+                keepalive_timeout=limits.keepalive_timeout_seconds,
+            )
+            await site.start()
+        host, port = runner.addresses[0][:2]
+        self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     async def _mail(self, to: str, subject: str, text: str) -> None:
         # Confirmation codes go out through the email channel, and only while it is authorized.
@@ -228,17 +274,28 @@ class Gateway:
         return routes
 
     async def stop(self) -> None:
-        """Stop accepting, finish in-flight jobs, close streams and the store."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._worker_task is not None:
-            self.worker.stop()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker_task
-            self._worker_task = None
+        """Stop accepting, finish in-flight jobs (within the grace period), close streams and the
+        store (idempotent)."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+            log.info("gateway stopped")
+
+    async def _stop_worker(self) -> None:
+        # Jobs still running after the grace period are cancelled and their leases released, so
+        # another process (or this one restarted) takes them at once, not after lease_seconds.
+        task, self._worker_task = self._worker_task, None
+        if task is None:
+            return
+        self.worker.stop()
+        grace = self.settings.outbox.shutdown_grace_seconds
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            log.warning("outbox jobs outlived the shutdown grace period", extra={"grace": grace})
+            self.worker.abort()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _stop_channels(self) -> None:
         for channel in self.channels.values():
             await channel.stop()
-        await self._backend.close()
-        await self.store.close()
-        log.info("gateway stopped")

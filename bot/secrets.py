@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.config import Settings
 from bot.errors import ConfigError, StoreError
+from bot.files import private_dir, read_secret_file, replace_secret_file, write_new_secret_file
 from bot.store.codec import ts
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import SqliteTx
@@ -163,30 +164,23 @@ def previous_keys(settings: Settings) -> list[bytes]:
 
 
 def read_key_file(path: Path) -> list[bytes]:
-    """Every key in the file, current first."""
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    if not lines:
-        raise ConfigError(f"{path} holds no key")
-    return [decode_key(line, str(path)) for line in lines]
+    """Every key in the file, current first; ConfigError when it is empty or damaged."""
+    text = read_secret_file(path, "the master key")
+    return [decode_key(line, str(path)) for line in text.splitlines() if line.strip()]
 
 
 def write_key_file(path: Path, keys: Sequence[bytes], *, exclusive: bool = False) -> None:
-    """Write the keys (mode 0600). Replaces atomically, so a crash leaves the old or new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the keys (mode 0600), atomically: a crash leaves the old file or the new one.
+
+    ``exclusive``: create only; when another process created the file first, keep theirs (two
+    processes starting at once must not each seal under a different key).
+    """
+    private_dir(path.parent)
     text = "".join(encode_key(k) + "\n" for k in keys)
     if exclusive:
-        # O_EXCL: two processes starting at once must not both write a different key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        return
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+        write_new_secret_file(path, text)
+    else:
+        replace_secret_file(path, text)
 
 
 # --------------------------------------------------------------------------- rows

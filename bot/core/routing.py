@@ -18,7 +18,25 @@ from typing import Literal
 
 from bot.core.models import AccountType, Approver, ChannelName, Entity
 
-CHINA_REGIONS: frozenset[str] = frozenset({"cn", "cn-hangzhou", "cn-shanghai", "cn-beijing"})
+# Mainland China: "cn" and Alibaba Cloud's mainland region ids. Hong Kong (cn-hongkong) is not
+# mainland and is not here; the deployment's setting replaces this list whole.
+CHINA_REGIONS: tuple[str, ...] = (
+    "cn",
+    "cn-qingdao",
+    "cn-beijing",
+    "cn-zhangjiakou",
+    "cn-huhehaote",
+    "cn-wulanchabu",
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-nanjing",
+    "cn-fuzhou",
+    "cn-wuhan-lr",
+    "cn-shenzhen",
+    "cn-heyuan",
+    "cn-guangzhou",
+    "cn-chengdu",
+)
 
 
 class ChannelOffer(Entity):
@@ -57,7 +75,8 @@ class RoutePlan(Entity):
 
 
 def _in_china(region: str, china_regions: Collection[str]) -> bool:
-    return region in china_regions or region.startswith("cn-")
+    # The setting alone decides: no prefix rule, so a listed region can also be taken out.
+    return region.strip().lower() in {r.lower() for r in china_regions}
 
 
 def refusal(offer: ChannelOffer, approver: Approver, china_regions: Collection[str]) -> str | None:

@@ -16,6 +16,7 @@ from bot.http import (
     sendtest,
     usage,
 )
+from bot.http.deadlines import body_deadline
 from bot.http.deps import DEPS, HttpDeps
 from bot.http.errors import errors_middleware
 from bot.http.openapi import document
@@ -30,9 +31,11 @@ async def _openapi(request: web.Request) -> web.Response:
 _OPENAPI = web.AppKey("openapi", dict)
 
 
-def create_app(deps: HttpDeps) -> web.Application:
-    """Build the web application around the given services."""
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+def create_app(deps: HttpDeps, body_timeout: float = 30.0) -> web.Application:
+    """Build the web application around the given services (``body_timeout``: seconds for a
+    request body to arrive once its headers have)."""
+    middlewares = [errors_middleware, body_deadline(body_timeout)]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[DEPS] = deps
     app[_OPENAPI] = document()
     app.add_routes(approvals.routes)

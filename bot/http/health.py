@@ -20,11 +20,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready only when the store is open and every authorized channel's stream is connected;
-    a channel that needs consent again or is broken is not ready, and says why."""
+    """Ready only when the store is open and can write, and every authorized channel's stream
+    is connected; a channel that needs consent again or is broken is not ready, and says why."""
     deps = request.app[DEPS]
-    checks = {"store": deps.store.is_open}
-    details = {"store": "open" if deps.store.is_open else "closed"}
+    problem = await deps.store.writable() if deps.store.is_open else "closed"
+    checks = {"store": problem is None}
+    details = {"store": problem or "writable"}
     for name, (ok, detail) in _channel_checks(request.app, deps).items():
         if ok is not None:  # None: unauthorized or revoked on purpose, not a fault
             checks[name] = ok

@@ -137,7 +137,7 @@ def _paths() -> dict[str, Any]:
         },
         "/readyz": {
             "get": {
-                "summary": "Readiness: store open, every stream connected",
+                "summary": "Readiness: store writable, every stream connected",
                 "security": [],
                 "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
             }

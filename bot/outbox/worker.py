@@ -88,14 +88,36 @@ class OutboxWorker:
             for task in (sweeper, *loops):
                 task.cancel()
             await asyncio.gather(sweeper, *loops, return_exceptions=True)
-            running = [task for state in self._lanes for task in state.running]
+            running = self._running()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+            await self._release_leases()
 
     def stop(self) -> None:
         """Ask the loops to finish; in-flight jobs complete, nothing new is claimed."""
         self._stop.set()
         self.notify()
+
+    def abort(self) -> None:
+        """Cancel the jobs still running (after :meth:`stop`, when the grace period is over);
+        :meth:`run` then releases their leases and returns."""
+        for task in self._running():
+            task.cancel()
+
+    def _running(self) -> list[asyncio.Task[None]]:
+        return [task for state in self._lanes for task in state.running]
+
+    async def _release_leases(self) -> None:
+        # Leases still ours belong to jobs that did not finish: hand them back now rather than
+        # make the next worker wait lease_seconds for them.
+        try:
+            async with self._store.write() as tx:
+                released = await tx.release(self.owner)
+        except GatewayError:
+            log.exception("releasing outbox leases failed; they expire by themselves")
+            return
+        if released:
+            log.warning("unfinished outbox jobs released", extra=kv(jobs=released))
 
     async def _drain(self, state: _LaneState) -> None:
         while not self._stop.is_set():

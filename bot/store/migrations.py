@@ -253,5 +253,18 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        10,
+        "write probe: one row that readiness rewrites to prove the store can write",
+        """
+        CREATE TABLE write_probe (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            at TEXT NOT NULL
+        )
+        """,
+    )
+)
+
 # The highest version, whatever order the list was extended in.
 LATEST = max(version for version, _, _ in MIGRATIONS)

@@ -24,11 +24,14 @@ from pathlib import Path
 import aiosqlite
 
 from bot.errors import StoreError
+from bot.files import create_private_file, private_dir
 from bot.logs import kv
 from bot.store.migrations import LATEST, MIGRATIONS
 from bot.store.tx import SqliteTx
 
 log = logging.getLogger("bot.store")
+
+WRITE_PROBE_SECONDS = 2.0  # readiness writes at most this often while the store is healthy
 
 
 class SqliteStore:
@@ -42,10 +45,15 @@ class SqliteStore:
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
         self._current: ContextVar[SqliteTx | None] = ContextVar(f"tx-{id(self)}", default=None)
+        self._writable_at: float | None = None
 
-    async def open(self, *, migrate: bool = True) -> None:
-        """Open both connections and bring the schema up to date."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    async def open(self, *, migrate: bool = True, create: bool = True) -> None:
+        """Open both connections and bring the schema up to date.
+
+        ``create``: make the data directory and database if missing (0700 and 0600, see
+        ``bot.files``); without it a missing database is a StoreError and nothing is created.
+        """
+        self._prepare(create)
         try:
             self._writer = await self._connect()
             if migrate:
@@ -55,8 +63,23 @@ class SqliteStore:
             await self.close()
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
 
+    def _prepare(self, create: bool) -> None:
+        if create:
+            private_dir(self.path.parent)
+            # SQLite gives -wal and -shm the database file's mode: create that file 0600 first.
+            create_private_file(self.path)
+        elif not self.path.is_file():
+            raise StoreError(
+                f"no database at {self.path}: set APPROVAL_GATEWAY_DATA_DIR (or --config) to the "
+                "gateway's data directory"
+            )
+        else:
+            private_dir(self.path.parent)
+
     async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        # mode=rw: never create the file here; _prepare decided whether it may exist.
+        uri = f"{self.path.resolve().as_uri()}?mode=rw"
+        conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         for pragma in (
             f"busy_timeout = {self._busy_timeout_ms}",
@@ -78,6 +101,29 @@ class SqliteStore:
     def is_open(self) -> bool:
         """Both connections are usable."""
         return self._writer is not None and self._reader is not None
+
+    async def writable(self, max_age: float = WRITE_PROBE_SECONDS) -> str | None:
+        """None when the store can write, else why not (for readiness).
+
+        Proven by a tiny write transaction on the probe row, at most every ``max_age`` seconds
+        while it succeeds; a failing store is probed again on every call, so recovery shows at
+        once. Disk full, a read-only filesystem or a lock held too long all fail it.
+        """
+        now = asyncio.get_running_loop().time()
+        if self._writable_at is not None and now - self._writable_at < max_age:
+            return None
+        try:
+            async with self.write() as tx:
+                await tx.execute(
+                    "INSERT INTO write_probe (id, at) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                    (datetime.now(UTC).isoformat(),),
+                )
+        except (StoreError, aiosqlite.Error) as exc:
+            self._writable_at = None
+            return f"cannot write: {exc}"
+        self._writable_at = now
+        return None
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; returns the versions applied."""
@@ -143,6 +189,11 @@ class SqliteStore:
             await conn.execute(begin)
         except aiosqlite.Error as exc:
             raise StoreError(f"cannot start a transaction: {exc}") from exc
+        except asyncio.CancelledError:
+            # The BEGIN runs on the connection's thread whether or not we are still waiting:
+            # roll back (queued behind it) or the connection stays inside a transaction forever.
+            await conn.rollback()
+            raise
         try:
             yield conn
         except BaseException:

@@ -398,6 +398,13 @@ class SqliteTx:
             (ts(run_at), error, job_id, owner),
         )
 
+    async def release(self, owner: str) -> int:
+        return await self.execute(
+            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
+            "WHERE lease_owner = ? AND state = 'pending'",
+            (owner,),
+        )
+
     async def bury(self, job_id: int, owner: str, error: str) -> None:
         await self.execute(
             "UPDATE outbox SET state = 'dead', last_error = ?, lease_owner = NULL, "

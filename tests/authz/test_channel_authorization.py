@@ -163,7 +163,7 @@ async def test_revoke_stops_sending_deletes_the_credential_and_authorizing_again
 
 
 async def test_revoking_reroutes_queued_deliveries(tmp_path: Path) -> None:
-    settings = fast_settings(tmp_path, channel_order=["primary", "backup"])
+    settings = fast_settings(tmp_path)  # channels are tried in the order given below
     backend = SandboxBackend(secret=ensure_backend_secret(settings))
     await backend.start()
     channels: dict[str, Any] = {"primary": _Flaky("primary"), "backup": MemoryChannel("backup")}

@@ -69,9 +69,9 @@ def test_bad_settings_are_one_clear_line(tmp_path: Path) -> None:
 
 def test_approvals_show_prints_the_trace(tmp_path: Path) -> None:
     env = {"APPROVAL_GATEWAY_DATA_DIR": str(tmp_path)}
+    demo = _demo_ticket(tmp_path)
     unknown = _cli("approvals", "show", "T-NONE", env=env)
     assert unknown.returncode == 2 and "no request for ticket T-NONE" in unknown.stderr
-    demo = _demo_ticket(tmp_path)
     shown = _cli("approvals", "show", demo, env=env)
     assert shown.returncode == 0, shown.stderr
     trace = json.loads(shown.stdout)

@@ -119,6 +119,26 @@ def test_configured_china_regions() -> None:
     assert [c.channel for c in plan.choices] == [DT]
 
 
+def test_hong_kong_is_not_mainland_china() -> None:
+    assert _plan(RAM, "cn-hongkong", {DT, LARK}, EVERY)[0] == [LARK]
+
+
+def test_the_setting_alone_decides_what_counts_as_china() -> None:
+    # No prefix rule behind the setting: a region left out of the list is not China.
+    person = Approver(account_id="a1", display_name="A", account_type=RAM, region="cn-shanghai")
+    plan = plan_route(person, _offers(EVERY), {DT: "d", LARK: "l"}, china_regions={"cn"})
+    assert [c.channel for c in plan.choices] == [LARK]
+
+
+def test_the_default_china_regions_are_the_mainland_ones() -> None:
+    from bot.config import load_settings
+
+    regions = load_settings(None).china_regions
+    for mainland in ("cn", "cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen"):
+        assert mainland in regions
+    assert "cn-hongkong" not in regions
+
+
 # --------------------------------------------------------------------------- every combination
 
 

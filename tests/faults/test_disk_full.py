@@ -93,11 +93,6 @@ async def test_a_full_disk_refuses_intake_with_503_and_recovers(small_disk: Path
         await embedded.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/readyz does not yet probe that the store can write (issue 11, Deliver 8); "
-    "remove this marker when that lands",
-)
 async def test_a_full_disk_makes_the_gateway_not_ready_until_space_is_back(
     small_disk: Path,
 ) -> None:

@@ -95,6 +95,7 @@ async def run_cli(
     env: Mapping[str, str] | None = None,
     data_dir: Path | None = None,
     cwd: Path | None = None,
+    within: float = 60,
 ) -> CliRun:
     """Run ``python -m bot ARGS`` as its own process.
 
@@ -114,7 +115,12 @@ async def run_cli(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), within)
+    except TimeoutError:
+        proc.kill()  # a command that hangs must not outlive the test
+        await proc.wait()
+        raise
     return CliRun(proc.returncode or 0, out.decode(), err.decode())
 
 

@@ -18,7 +18,7 @@ from tests.gateway.helpers import eventually, trace
 
 @pytest.fixture
 async def two_channels(tmp_path: Path) -> AsyncIterator[tuple[Gateway, SandboxBackend]]:
-    settings = fast_settings(tmp_path, channel_order=["primary", "backup"])
+    settings = fast_settings(tmp_path)  # channels are tried in the order given below
     backend = SandboxBackend(secret=ensure_backend_secret(settings))
     await backend.start()
     channels = {"primary": MemoryChannel("primary"), "backup": MemoryChannel("backup")}
