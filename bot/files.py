@@ -22,6 +22,7 @@ import stat
 from pathlib import Path
 
 from bot.errors import ConfigError
+from bot.logs import kv
 
 log = logging.getLogger("bot.files")
 
@@ -48,7 +49,7 @@ def private_dir(path: Path) -> None:
     if changed:
         log.warning(
             "data directory permissions tightened",
-            extra={"data_dir": str(path), "tightened": changed},
+            extra=kv(data_dir=str(path), tightened=changed),
         )
 
 

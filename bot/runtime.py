@@ -234,6 +234,7 @@ class Gateway:
             channels=self.channels,
             preview_open=self.settings.sandbox,
             kept_for=timedelta(hours=self.settings.idempotency_hours),
+            box=self.box,
             emailverify=EmailVerification(VerificationStore(self.store), self.clock, self._mail),
             extra_routes=[*self.extra_routes, *self._channel_routes()],
         )
@@ -291,7 +292,7 @@ class Gateway:
         grace = self.settings.outbox.shutdown_grace_seconds
         done, _ = await asyncio.wait({task}, timeout=grace)
         if not done:
-            log.warning("outbox jobs outlived the shutdown grace period", extra={"grace": grace})
+            log.warning("outbox jobs outlived the shutdown grace period", extra=kv(grace=grace))
             self.worker.abort()
         with contextlib.suppress(asyncio.CancelledError):
             await task

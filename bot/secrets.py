@@ -249,4 +249,27 @@ async def rotate(store: SqliteStore, box: SecretBox, new: bytes, now: datetime) 
         for row in rows:
             plain = box.open(row["name"], Sealed(row["key_id"], bytes(row["blob"])))
             await put_sealed(tx, row["name"], target.seal(row["name"], plain), now)
+        answers = await _reseal_answers(tx, box, target)
+    return len(rows) + answers
+
+
+def answer_name(request_id: str) -> str:
+    """What a kept answer is sealed under: its AES-GCM associated data, so a blob moved to
+    another request id does not open."""
+    return f"signed-answer:{request_id}"
+
+
+async def _reseal_answers(tx: SqliteTx, box: SecretBox, target: SecretBox) -> int:
+    # Kept answers to signed requests are sealed too (a binding code is a secret); a resend
+    # after the rotation must still open its answer.
+    rows = await tx.fetch_all(
+        "SELECT request_id, key_id, body FROM signed_answers WHERE key_id IS NOT NULL"
+    )
+    for row in rows:
+        name = answer_name(row["request_id"])
+        sealed = target.seal(name, box.open(name, Sealed(row["key_id"], bytes(row["body"]))))
+        await tx.execute(
+            "UPDATE signed_answers SET key_id = ?, body = ? WHERE request_id = ?",
+            (sealed.key_id, sealed.blob, row["request_id"]),
+        )
     return len(rows)

@@ -47,7 +47,8 @@ class SignedAnswer(Entity):
     request_hash: str
     status: int
     content_type: str | None = None
-    body: str | None = None
+    key_id: str | None = None  # the master key that sealed ``body``: answers hold codes
+    body: bytes | None = None
 
 
 class Tx(Protocol):

@@ -29,6 +29,7 @@ from aiohttp.streams import StreamReader
 from aiohttp.typedefs import Middleware
 
 from bot.http.errors import error_response
+from bot.logs import kv
 
 log = logging.getLogger("bot.http")
 
@@ -85,7 +86,7 @@ class HeadDeadlineHandler(web.RequestHandler):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        log.debug("request head too slow; connection closed", extra={"after": self._head_timeout})
+        log.debug("request head too slow; connection closed", extra=kv(after=self._head_timeout))
         transport.write(_HEAD_TIMEOUT)
         self.force_close()
 

@@ -14,6 +14,7 @@ from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
 from bot.http.auth import Authenticator
 from bot.metrics import Metrics
+from bot.secrets import SecretBox
 from bot.store.sqlite import SqliteStore
 
 
@@ -32,6 +33,7 @@ class HttpDeps:
     emailverify: EmailVerification | None = None  # None: email addresses cannot be confirmed
     preview_open: bool = False  # /preview without a token: the embedded sandbox default
     kept_for: timedelta = timedelta(hours=24)  # answers to signed writes, for resends
+    box: SecretBox | None = None  # seals kept answers (a binding code is a secret)
 
 
 DEPS = web.AppKey("deps", HttpDeps)

@@ -220,7 +220,8 @@ MIGRATIONS.append(
             request_hash TEXT NOT NULL,
             status INTEGER NOT NULL,
             content_type TEXT,
-            body TEXT,
+            key_id TEXT,
+            body BLOB,
             created_at TEXT NOT NULL,
             expires_at TEXT NOT NULL
         );

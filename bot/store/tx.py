@@ -56,7 +56,7 @@ class SqliteTx:
 
     async def recall_answer(self, request_id: str) -> SignedAnswer | None:
         row = await self.fetch_one(
-            "SELECT request_hash, status, content_type, body FROM signed_answers"
+            "SELECT request_hash, status, content_type, key_id, body FROM signed_answers"
             " WHERE request_id = ?",
             (request_id,),
         )
@@ -66,13 +66,14 @@ class SqliteTx:
         self, request_id: str, answer: SignedAnswer, at: datetime, expires_at: datetime
     ) -> None:
         await self.execute(
-            "INSERT INTO signed_answers (request_id, request_hash, status, content_type, body,"
-            " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO signed_answers (request_id, request_hash, status, content_type, key_id,"
+            " body, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 request_id,
                 answer.request_hash,
                 answer.status,
                 answer.content_type,
+                answer.key_id,
                 answer.body,
                 ts(at),
                 ts(expires_at),

@@ -50,7 +50,7 @@ async def test_a_callback_is_remembered_for_the_whole_window_it_could_be_accepte
     tmp_path: Path,
 ) -> None:
     clock = MovableClock()
-    gw = await start(ding_settings(tmp_path / "data", callback_window_seconds=3600), clock)
+    gw = await start(ding_settings(tmp_path / "data", callback_window_seconds=3600), clock=clock)
     try:
         ann = await gw.seat("dingtalk", "a1", "Ann")
         delivery = await ding.submit(gw, "RP-WIN", ann)

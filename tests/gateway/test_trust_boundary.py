@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,7 +18,7 @@ from bot.http.auth import new_token
 from bot.runtime import Gateway
 from bot.sandbox.tickets import approver, sample_ticket
 from bot.store.tokens import TokenStore
-from tests.gateway.helpers import parts, row_counts
+from tests.gateway.helpers import parts, row_counts, run_cli
 
 Headers = dict[str, str]
 
@@ -218,3 +219,27 @@ async def _bind(gateway: Gateway, account_id: str, channel: str, address: str) -
         ) as r,
     ):
         assert r.status == 200, await r.text()
+
+
+def _on_disk(data_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(data_dir.glob("gateway.db*")))
+
+
+async def test_a_kept_binding_code_is_sealed_and_opens_after_a_key_rotation(
+    stack: object,
+) -> None:
+    gateway, backend, _ = parts(stack)
+    body = {"account_id": "a1"}
+    status, first = await backend.call(
+        "POST", "/v1/me/binding-codes", body, request_id="req-code-1"
+    )
+    assert status == 201
+    data_dir = gateway.gateway.settings.data_dir
+    code = first["code"].encode()
+    assert code not in _on_disk(data_dir) and code.replace(b"-", b"") not in _on_disk(data_dir)
+    rotated = await run_cli("keys", "rotate", data_dir=data_dir)
+    assert rotated.code == 0, rotated.output
+    status, again = await backend.call(
+        "POST", "/v1/me/binding-codes", body, request_id="req-code-1"
+    )
+    assert (status, again) == (201, first)
