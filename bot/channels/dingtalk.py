@@ -38,7 +38,7 @@ from bot.channels.dingtalk_inbound import (
 from bot.channels.dingtalk_runner import GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
 from bot.config import DingTalkSettings
-from bot.core.models import Approver
+from bot.core.models import Approver, RequestStatus
 from bot.core.ports import (
     CallbackGuard,
     ChannelHealth,
@@ -64,6 +64,9 @@ def _required(settings: DingTalkSettings, name: str) -> tuple[str, str, str]:
     if not settings.client_id or not secret or not settings.robot_code:
         raise ConfigError(f"{name}: client_id, client_secret and robot_code are all required")
     return settings.client_id, secret, settings.robot_code
+
+
+_NO_NOTICE = {"notice": "", "noticeKind": ""}
 
 
 class DingTalkChannel:
@@ -190,12 +193,16 @@ class DingTalkChannel:
     async def update(self, card: OutgoingCard) -> SendReceipt:
         """Redraw the card to the request's current state (merged by key)."""
         track_id = card.delivery.external_ref or out_track_id(card.delivery.id)
-        body = {
+        body: dict[str, Any] = {
             "outTrackId": track_id,
             "cardData": {"cardParamMap": self._params(card)},
             "cardUpdateOptions": BY_KEY,
             "userIdType": 1,
         }
+        if card.request.status is not RequestStatus.PENDING and card.delivery.address:
+            # A "processing" notice left by a late click's ACK is private to its owner and the
+            # shared data does not reach it: the card showing the outcome clears it.
+            body["privateData"] = {card.delivery.address: {"cardParamMap": _NO_NOTICE}}
         await self.api.call("PUT", UPDATE_CARD, body)
         return SendReceipt(external_ref=track_id)
 

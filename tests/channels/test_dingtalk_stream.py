@@ -190,11 +190,9 @@ async def test_a_click_decided_late_is_answered_in_time_and_the_card_follows(
     await eventually(lambda: card_shows(dt, ann, cards["a1"], "approved"))
     await eventually(lambda: card_shows(dt, bob, cards["a2"], "approved"))
     await eventually(lambda: all_updated(dt, "DT-LATE"))
-    assert [v.source for v in card_of(dt, ann, cards["a1"]).versions] == [
-        "create",
-        "callback",
-        "update",
-    ]
+    clicked = card_of(dt, ann, cards["a1"])
+    assert [v.source for v in clicked.versions] == ["create", "callback", "update"]
+    assert clicked.private_params.get("notice", "") == ""  # "processing" went with the outcome
     assert len(backend_of(dt).decisions) == 1
 
 
