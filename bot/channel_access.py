@@ -548,6 +548,10 @@ class UnusableChannel:
         """Refused: there is no credential to send with."""
         raise ChannelError(f"{self.name} has no usable credential", retryable=False)
 
+    async def tell(self, address: str, text: str) -> None:
+        """Refused: there is no credential to send with."""
+        raise ChannelError(f"{self.name} has no usable credential", retryable=False)
+
     def default_address(self, approver: Approver) -> str | None:
         """Nobody is reached."""
         return None

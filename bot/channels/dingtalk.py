@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 from typing import Any, Literal
 
@@ -54,6 +55,7 @@ log = logging.getLogger("bot.channels.dingtalk")
 
 CREATE_AND_DELIVER = "/v1.0/card/instances/createAndDeliver"
 UPDATE_CARD = "/v1.0/card/instances"
+BATCH_SEND = "/v1.0/robot/oToMessages/batchSend"
 CARD_TOPIC = dingtalk_stream.CallbackHandler.TOPIC_CARD_CALLBACK
 CHAT_TOPIC = dingtalk_stream.ChatbotMessage.TOPIC
 OK = dingtalk_stream.AckMessage.STATUS_OK
@@ -189,6 +191,18 @@ class DingTalkChannel:
         answer = await self.api.call("POST", CREATE_AND_DELIVER, body)
         _check_delivered(answer)
         return SendReceipt(external_ref=track_id, detail="delivered to robot chat")
+
+    async def tell(self, address: str, text: str) -> None:
+        """A robot text message to one user (``oToMessages/batchSend``, ``sampleText``)."""
+        body = {
+            "robotCode": self._robot_code,
+            "userIds": [address],
+            "msgKey": "sampleText",
+            "msgParam": json.dumps({"content": text}, ensure_ascii=False),
+        }
+        answer = await self.api.call("POST", BATCH_SEND, body)
+        if address in (answer.get("invalidStaffIdList") or []):
+            raise ChannelError(f"{self.name} does not know user {address}", retryable=False)
 
     async def update(self, card: OutgoingCard) -> SendReceipt:
         """Redraw the card to the request's current state (merged by key)."""

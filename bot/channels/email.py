@@ -154,6 +154,10 @@ class EmailChannel:
             )
         return await self._send(build_message(card, self.settings, closing=True), card)
 
+    async def tell(self, address: str, text: str) -> None:
+        """A short notice by mail (the first line is the subject)."""
+        await self.send_notice(address, text.splitlines()[0][:120], text)
+
     async def send_notice(self, to: str, subject: str, text: str) -> None:
         """A short plain-text email that is no approval (e.g. an address confirmation code)."""
         msg = EmailMessage()

@@ -220,6 +220,10 @@ class LarkChannel:
         await self._call("im.message.patch", card.delivery.address, patch)
         return SendReceipt(external_ref=message_id)
 
+    async def tell(self, address: str, text: str) -> None:
+        """A bot text message to one user."""
+        await self.send_text(address, text)
+
     async def send_text(self, open_id: str, text: str) -> None:
         """A plain text message to ``open_id`` (the answer to a chat message)."""
         content = json.dumps({"text": text}, ensure_ascii=False)

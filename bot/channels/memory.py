@@ -48,6 +48,7 @@ class MemoryChannel:
     def __init__(self, name: str = "memory") -> None:
         self.name = name
         self.cards: dict[str, MemoryCard] = {}
+        self.told: list[tuple[str, str]] = []  # (address, text) of plain messages
         self._sink: InboundSink | None = None
         self._arrived = asyncio.Condition()
         self.refused: set[str] = set()  # addresses the "platform" refuses for good
@@ -87,6 +88,10 @@ class MemoryChannel:
         async with self._arrived:
             await self._arrived.wait_for(lambda: delivery_id in self.cards)
         return self.cards[delivery_id]
+
+    async def tell(self, address: str, text: str) -> None:
+        """Record the message for ``address``."""
+        self.told.append((address, text))
 
     async def update(self, card: OutgoingCard) -> SendReceipt:
         """Redraw the held card."""

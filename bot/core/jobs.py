@@ -25,6 +25,7 @@ from bot.core.ports import (
     Channel,
     Clock,
     DecisionEvent,
+    IdentityNotice,
     OutgoingCard,
     SendReceipt,
     Store,
@@ -33,6 +34,7 @@ from bot.core.ports import (
 from bot.core.service import (
     FORWARD_DECISION,
     SEND_CARD,
+    TELL_IDENTITY,
     UPDATE_CARD,
     ApprovalService,
     refresh_cards,
@@ -94,6 +96,7 @@ class JobRunner:
             SEND_CARD: self._send_card,
             UPDATE_CARD: self._update_card,
             FORWARD_DECISION: self._forward,
+            TELL_IDENTITY: self._tell,
         }
 
     async def run(self, job: Job) -> None:
@@ -102,6 +105,10 @@ class JobRunner:
         if handler is None:
             raise GatewayError(f"unknown job kind {job.kind}")
         await handler(job)
+
+    async def _tell(self, job: Job) -> None:
+        notice = IdentityNotice.model_validate(job.payload)
+        await self._channel(notice.channel, job.created_at).tell(notice.address, notice.text)
 
     async def give_up(self, job: Job, error: GatewayError) -> None:
         """Record a job that will never succeed on the delivery or decision it was for."""

@@ -168,6 +168,14 @@ class Store(Protocol):
 # --------------------------------------------------------------------------- channels
 
 
+class IdentityNotice(Entity):
+    """A plain message owed to one chat identity, queued in the outbox with the change behind it."""
+
+    channel: ChannelName
+    address: str
+    text: str
+
+
 class InboundMessage(Entity):
     """A chat message someone wrote to the bot (used for ``bind CODE``)."""
 
@@ -261,6 +269,10 @@ class Channel(Protocol):
         """Redraw an already delivered card to the request's current state."""
         ...
 
+    async def tell(self, address: str, text: str) -> None:
+        """A plain message to one identity, no card (e.g. "your binding moved"); ChannelError."""
+        ...
+
     def default_address(self, approver: Approver) -> str | None:
         """An address that needs no binding (only sandbox channels have one)."""
         ...
@@ -310,6 +322,7 @@ __all__ = [
     "ChannelHealth",
     "Clock",
     "DecisionEvent",
+    "IdentityNotice",
     "InboundMessage",
     "InboundSink",
     "OutgoingCard",

@@ -15,7 +15,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from bot.core.models import Entity
-from bot.core.ports import Clock, InboundMessage, Store, Tx
+from bot.core.ports import Clock, IdentityNotice, InboundMessage, Store, Tx
+from bot.core.service import TELL_IDENTITY
 
 CODE_TTL = timedelta(minutes=10)
 # No 0/O or 1/I/L: codes are read off a screen and typed on a phone.
@@ -26,6 +27,7 @@ REPLIES = {
     "bound": "Linked: approval cards for account {account} will come to this chat. / 绑定成功：账号 {account} 的审批卡片将发到这里。",
     "invalid": "That code is not valid or has expired; get a new one in the console. / 绑定码无效或已过期，请在控制台重新获取。",
     "taken": "This chat account is already linked to another account; ask an administrator. / 该聊天账号已绑定其他账号，请联系管理员。",
+    "moved": "This chat account no longer receives approval cards for account {account}: it was linked to another {channel} account. If that was not you, tell an administrator. / 该聊天账号已不再接收账号 {account} 的审批卡片：它已绑定到另一个{channel}账号。如非本人操作，请联系管理员。",
     "help": "To receive approval cards here, send: bind CODE (the code is shown in the console). / 发送“绑定 绑定码”即可在此接收审批卡片（绑定码见控制台）。",
 }
 
@@ -93,3 +95,8 @@ async def _audit(
     action = "binding.moved" if moved else "binding.self"
     detail = f"{message.channel}: {before} -> {message.sender}" if moved else message.channel
     await tx.audit(at, account, action, account, detail, message.source)
+    if moved and before is not None:
+        # The old identity is told in chat, through the outbox so the message survives a crash.
+        text = REPLIES["moved"].format(account=account, channel=message.channel)
+        notice = IdentityNotice(channel=message.channel, address=before, text=text)
+        await tx.enqueue(TELL_IDENTITY, account, at, notice.model_dump_json())

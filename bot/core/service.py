@@ -36,6 +36,7 @@ from bot.errors import Conflict, InvalidInput, NotFound
 SEND_CARD = "send_card"
 UPDATE_CARD = "update_card"
 FORWARD_DECISION = "forward_decision"
+TELL_IDENTITY = "tell_identity"  # a plain message to a chat identity (payload: IdentityNotice)
 NO_CHANNEL = "none"
 # The clicker's card is redrawn by the click's answer only if the platform takes that answer in
 # time; the decision commits with an update for it that waits this long for the channel to say

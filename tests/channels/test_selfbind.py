@@ -96,6 +96,25 @@ async def test_codes_are_single_use_expire_and_wrong_ones_say_nothing(
     assert "bind" in await _say(sandbox, "staff8", "hello?")  # anything else gets the how-to
 
 
+async def test_a_code_that_moves_an_account_tells_the_old_identity_and_audits_both(
+    ding: tuple[Embedded, DingTalkSandbox],
+) -> None:
+    embedded, sandbox = ding
+    assert "Linked" in await _say(sandbox, "staff7", f"bind {await _code(embedded, 'acc-7')}")
+    assert "Linked" in await _say(sandbox, "staff8", f"bind {await _code(embedded, 'acc-7')}")
+
+    async def told() -> str | None:
+        robot = [m for m in sandbox.messages("staff7") if m.kind == "robot"]
+        return robot[-1].text if robot else None
+
+    notice = await eventually(told)
+    assert "no longer receives approval cards for account acc-7" in notice
+    assert [(b["address"]) for b in await _mine(embedded, "acc-7")] == ["staff8"]
+    with sqlite3.connect(embedded.gateway.settings.db_path) as conn:
+        rows = conn.execute("SELECT detail FROM audit WHERE action = 'binding.moved'").fetchall()
+    assert rows == [("dingtalk: staff7 -> staff8",)]
+
+
 async def test_an_identity_bound_to_one_account_is_not_moved_to_another(
     ding: tuple[Embedded, DingTalkSandbox],
 ) -> None:
