@@ -54,6 +54,12 @@ def kv(**fields: object) -> dict[str, object]:
     return {_FIELDS: fields}
 
 
+def fields_of(record: logging.LogRecord) -> dict[str, object]:
+    """The fields a log call passed with ``kv()``."""
+    found = getattr(record, _FIELDS, None)
+    return dict(found) if isinstance(found, dict) else {}
+
+
 def redact(text: str) -> str:
     """Replace anything that looks like a secret with ``[redacted]``."""
     for pattern in _SECRET_PATTERNS:

@@ -18,7 +18,7 @@ from bot.http import (
 )
 from bot.http.deadlines import body_deadline
 from bot.http.deps import DEPS, HttpDeps
-from bot.http.errors import errors_middleware
+from bot.http.errors import errors_middleware, json_only_middleware
 from bot.http.openapi import document
 
 MAX_BODY = 1024 * 1024  # 1 MiB: far above any real ticket, small enough to refuse abuse early
@@ -34,7 +34,7 @@ _OPENAPI = web.AppKey("openapi", dict)
 def create_app(deps: HttpDeps, body_timeout: float = 30.0) -> web.Application:
     """Build the web application around the given services (``body_timeout``: seconds for a
     request body to arrive once its headers have)."""
-    middlewares = [errors_middleware, body_deadline(body_timeout)]
+    middlewares = [errors_middleware, json_only_middleware, body_deadline(body_timeout)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[DEPS] = deps
     app[_OPENAPI] = document()

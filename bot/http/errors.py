@@ -20,6 +20,7 @@ from bot.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    UnsupportedMediaType,
     VerificationError,
     validation_fields,
 )
@@ -46,6 +47,15 @@ def error_response(
     if fields:
         body["fields"] = fields
     return web.json_response({"error": body}, status=status)
+
+
+@web.middleware
+async def json_only_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The API takes JSON bodies only: any other declared type is a 415 before a handler runs."""
+    api = request.path.startswith("/v1/")
+    if api and request.body_exists and request.content_type != "application/json":
+        raise UnsupportedMediaType()
+    return await handler(request)
 
 
 @web.middleware

@@ -243,3 +243,20 @@ async def test_a_kept_binding_code_is_sealed_and_opens_after_a_key_rotation(
         "POST", "/v1/me/binding-codes", body, request_id="req-code-1"
     )
     assert (status, again) == (201, first)
+
+
+async def test_an_admin_write_in_another_content_type_is_refused(stack: object) -> None:
+    gateway, _, _ = parts(stack)
+    token = await _admin_token(gateway.gateway)
+    body = json.dumps({"channel": "lark", "address": "ou_x"}).encode()
+    async with (
+        aiohttp.ClientSession() as s,
+        s.put(
+            f"{gateway.gateway.url}/v1/bindings/a1",
+            data=body,
+            headers={"authorization": f"Bearer {token}", "content-type": "text/plain"},
+        ) as r,
+    ):
+        assert r.status == 415, await r.text()
+        assert (await r.json())["error"]["fields"] == {"content-type": "must be application/json"}
+    assert row_counts(gateway.gateway.settings.db_path)["bindings"] == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.embedded import start
+from bot.logs import fields_of
 from bot.sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import parts
@@ -67,7 +68,7 @@ async def test_a_looser_data_dir_is_tightened_and_logged(
     warnings = [r for r in caplog.records if r.name == "bot.files"]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert warnings[0].getMessage() == "data directory permissions tightened"
-    tightened = warnings[0].__dict__["tightened"]
+    tightened = fields_of(warnings[0])["tightened"]
     assert sorted(tightened) == [
         "backend_secret 0644->0600",
         "data 0755->0700",
