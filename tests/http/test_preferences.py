@@ -203,3 +203,19 @@ async def test_without_an_email_channel_an_address_cannot_be_set(stack: object) 
         "POST", "/v1/me/email", {"account_id": "r-8", "address": ADDRESS}
     )
     assert status == 409 and "email channel" in body["error"]["message"]
+
+
+async def test_a_refused_address_change_leaves_the_pending_one_as_it_was(mail: Embedded) -> None:
+    backend, _ = _parts(mail)
+    status, _ = await backend.call(
+        "POST", "/v1/me/email", {"account_id": "r-9", "address": ADDRESS}
+    )
+    assert status == 202
+    admin, _ = await _token(mail, "admin")
+    assert (await _call(mail, "DELETE", "/v1/channels/email/authorization", admin))[0] == 200
+    other = {"account_id": "r-9", "address": "someone.else@corp.example"}
+    status, body = await backend.call("POST", "/v1/me/email", other)
+    assert status == 409, body
+    async with mail.gateway.store.read() as tx:
+        rows = await tx.fetch_all("SELECT address FROM email_verifications")
+    assert [r["address"] for r in rows] == [ADDRESS]
