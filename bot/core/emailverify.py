@@ -13,10 +13,9 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.core.ports import Clock
+from bot.core.ports import Clock, PendingEmail, VerificationRepo
 from bot.core.selfbind import code_hash
 from bot.errors import ChannelError, Conflict
-from bot.store.preferences import PendingEmail, VerificationStore
 
 CODE_TTL = timedelta(hours=24)  # mail can sit unread for a while; a day is long enough
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -35,7 +34,7 @@ BODY = (
 class EmailVerification:
     """Starts and completes the verification of an account's email address."""
 
-    def __init__(self, repo: VerificationStore, clock: Clock, mailer: Mailer | None) -> None:
+    def __init__(self, repo: VerificationRepo, clock: Clock, mailer: Mailer | None) -> None:
         self._repo = repo
         self._clock = clock
         self._mailer = mailer

@@ -168,6 +168,36 @@ class Store(Protocol):
 # --------------------------------------------------------------------------- channels
 
 
+class PendingEmail(Entity):
+    """An address waiting for its confirmation code (the code itself is never kept)."""
+
+    account_id: str
+    address: str
+    requested_by: str
+    method: str
+    expires_at: datetime
+
+
+class VerificationRepo(Protocol):
+    """Where pending email addresses wait for their code (``bot.store.preferences``)."""
+
+    async def put(self, pending: PendingEmail, code_hash: str, at: datetime) -> None:
+        """Keep ``pending`` with the hash of its code (replacing an earlier one)."""
+        ...
+
+    async def drop(self, account_id: str) -> None:
+        """Forget the account's pending address."""
+        ...
+
+    async def pending(self, account_id: str, now: datetime) -> PendingEmail | None:
+        """The account's address still waiting, if any."""
+        ...
+
+    async def confirm(self, account_id: str, code_hash: str, now: datetime) -> PendingEmail | None:
+        """Bind the pending address when the code matches (counting a wrong guess); else None."""
+        ...
+
+
 class IdentityNotice(Entity):
     """A plain message owed to one chat identity, queued in the outbox with the change behind it."""
 
@@ -326,9 +356,11 @@ __all__ = [
     "InboundMessage",
     "InboundSink",
     "OutgoingCard",
+    "PendingEmail",
     "SendReceipt",
     "SignedAnswer",
     "Store",
     "Tx",
+    "VerificationRepo",
     "Wakeup",
 ]

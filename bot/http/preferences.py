@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.emailverify import EmailVerification
+from bot.core.ports import PendingEmail
 from bot.errors import InvalidInput
 from bot.http.auth import Role
 from bot.http.deps import DEPS
@@ -21,7 +22,7 @@ from bot.http.me import ActingAccount
 from bot.http.once import signed_read, signed_write
 from bot.http.signatures import SignedRequest
 from bot.store.bindings import check_binding
-from bot.store.preferences import PendingEmail, Preferences, PreferenceStore, check_order
+from bot.store.preferences import Preferences, PreferenceStore, check_order
 
 routes = web.RouteTableDef()
 

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 
 from bot.core.models import Entity
+from bot.core.ports import PendingEmail
 from bot.errors import InvalidInput
 from bot.logs import kv
 from bot.store.bindings import ACCOUNT_ID, KNOWN_CHANNELS
@@ -31,16 +32,6 @@ class Preferences(Entity):
     email_enabled: bool = True
     updated_by: str | None = None
     updated_at: datetime | None = None
-
-
-class PendingEmail(Entity):
-    """An address waiting for its confirmation code (the code itself is never kept)."""
-
-    account_id: str
-    address: str
-    requested_by: str
-    method: str
-    expires_at: datetime
 
 
 def check_order(order: list[str] | tuple[str, ...]) -> tuple[str, ...]:
