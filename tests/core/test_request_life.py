@@ -1,0 +1,135 @@
+"""ApprovalService through its ports: expiry, withdrawal and the first decision, with a clock the
+test moves (the store is the real SQLite one; nothing here sleeps or starts a server)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.channels.memory import MemoryChannel
+from bot.core.models import (
+    ActionStatus,
+    ApprovalRequest,
+    ClickAction,
+    InboundAction,
+    RequestStatus,
+)
+from bot.core.router import Router
+from bot.core.service import ApprovalService, Withdrawal
+from bot.errors import Conflict, InvalidInput
+from bot.store.sqlite import SqliteStore
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    at: datetime = T0
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class Wakeups:
+    count: int = 0
+
+    def notify(self) -> None:
+        self.count += 1
+
+
+@dataclass
+class Core:
+    service: ApprovalService
+    clock: Clock
+    wakeups: Wakeups = field(default_factory=Wakeups)
+
+
+@pytest.fixture
+async def core(tmp_path: Path) -> AsyncIterator[Core]:
+    store = SqliteStore(tmp_path / "gateway.db")
+    await store.open()
+    clock, wakeups, memory = Clock(), Wakeups(), MemoryChannel()
+    service = ApprovalService(store, clock, Router({"memory": memory}, ["memory"]), wakeups)
+    try:
+        yield Core(service, clock, wakeups)
+    finally:
+        await store.close()
+
+
+def _ticket(ticket_id: str, *, expires_in: timedelta = timedelta(hours=1)) -> ApprovalRequest:
+    people = [("a1", "Ann"), ("a2", "Bob")]
+    return ApprovalRequest.model_validate(
+        {
+            "ticket_id": ticket_id,
+            "title": "ALTER TABLE orders ADD INDEX idx_created_at (created_at)",
+            "submitter": {"account_id": "1001", "display_name": "Chen Jie"},
+            "approvers": [
+                {"account_id": a, "display_name": n, "account_type": "main"} for a, n in people
+            ],
+            "console_url": f"https://dms.example.com/tickets/{ticket_id}",
+            "expires_at": (T0 + expires_in).isoformat(),
+        }
+    )
+
+
+async def _click(core: Core, ticket_id: str, account: str, what: ClickAction) -> ActionStatus:
+    request = await core.service.get(ticket_id)
+    card = next(d for d in request.deliveries if d.account_id == account)
+    action = InboundAction(
+        channel="memory", actor=account, ref=card.id, action=what, comment="ok", source="test"
+    )
+    return (await core.service.handle_action(action)).status
+
+
+async def test_a_request_expires_when_the_clock_passes_its_deadline(core: Core) -> None:
+    await core.service.submit(_ticket("T-EXP", expires_in=timedelta(minutes=10)))
+    assert await core.service.expire_due() == 0
+    core.clock.at += timedelta(minutes=10)
+    assert await core.service.expire_due() == 1
+    assert (await core.service.get("T-EXP")).status is RequestStatus.EXPIRED
+    assert await _click(core, "T-EXP", "a1", ClickAction.APPROVE) is ActionStatus.CLOSED
+
+
+async def test_a_click_after_the_deadline_expires_the_request_before_the_sweeper(
+    core: Core,
+) -> None:
+    await core.service.submit(_ticket("T-LATE", expires_in=timedelta(minutes=5)))
+    core.clock.at += timedelta(minutes=6)
+    assert await _click(core, "T-LATE", "a1", ClickAction.APPROVE) is ActionStatus.CLOSED
+    assert (await core.service.get("T-LATE")).status is RequestStatus.EXPIRED
+
+
+async def test_a_request_already_past_its_deadline_is_refused(core: Core) -> None:
+    core.clock.at += timedelta(hours=2)
+    with pytest.raises(InvalidInput) as refused:
+        await core.service.submit(_ticket("T-OLD"))
+    assert "expires_at" in refused.value.fields
+
+
+async def test_the_first_decision_wins_and_the_second_is_told(core: Core) -> None:
+    await core.service.submit(_ticket("T-WIN"))
+    before = core.wakeups.count
+    assert await _click(core, "T-WIN", "a1", ClickAction.APPROVE) is ActionStatus.DECIDED
+    assert core.wakeups.count == before + 1  # the forward is waiting: the worker is woken
+    assert await _click(core, "T-WIN", "a2", ClickAction.REJECT) is ActionStatus.ALREADY_DECIDED
+    decided = await core.service.get("T-WIN")
+    assert decided.status is RequestStatus.APPROVED
+    assert decided.decision is not None and decided.decision.account_id == "a1"
+
+
+async def test_a_withdrawal_is_idempotent_and_a_decided_request_cannot_be_withdrawn(
+    core: Core,
+) -> None:
+    await core.service.submit(_ticket("T-WD"))
+    first = await core.service.withdraw("T-WD", Withdrawal())
+    again = await core.service.withdraw("T-WD", Withdrawal())
+    assert first.status is again.status is RequestStatus.WITHDRAWN
+    await core.service.submit(_ticket("T-DONE"))
+    await _click(core, "T-DONE", "a1", ClickAction.APPROVE)
+    with pytest.raises(Conflict):
+        await core.service.withdraw("T-DONE", Withdrawal())
