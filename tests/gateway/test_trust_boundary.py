@@ -14,10 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.http.auth import new_token
 from bot.runtime import Gateway
 from bot.sandbox.tickets import approver, sample_ticket
-from bot.store.tokens import TokenStore
+from tests.gateway import admin
 from tests.gateway.helpers import parts, row_counts, run_cli
 
 Headers = dict[str, str]
@@ -203,22 +202,14 @@ async def test_hostile_queries_are_a_4xx(stack: object, query: str) -> None:
 
 
 async def _admin_token(gateway: Gateway) -> str:
-    token = new_token()
-    await TokenStore(gateway.store).create(token, "admin", "test", gateway.clock.now())
-    return token
+    return await admin.token(gateway, "admin")
 
 
 async def _bind(gateway: Gateway, account_id: str, channel: str, address: str) -> None:
     token = await _admin_token(gateway)
-    async with (
-        aiohttp.ClientSession() as s,
-        s.put(
-            f"{gateway.url}/v1/bindings/{account_id}",
-            json={"channel": channel, "address": address},
-            headers={"authorization": f"Bearer {token}"},
-        ) as r,
-    ):
-        assert r.status == 200, await r.text()
+    body = {"channel": channel, "address": address}
+    status, answer = await admin.call(gateway, "PUT", f"/v1/bindings/{account_id}", token, body)
+    assert status == 200, answer
 
 
 def _on_disk(data_dir: Path) -> bytes:
