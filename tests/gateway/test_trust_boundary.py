@@ -16,8 +16,8 @@ import pytest
 
 from bot.http.auth import new_token
 from bot.runtime import Gateway
-from bot.sandbox.tickets import approver, sample_ticket
 from bot.store.tokens import TokenStore
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import parts, row_counts, run_cli
 
 Headers = dict[str, str]
