@@ -34,9 +34,9 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings, sockets: list[socket.socket]) -> None:
-    from bot import embedded
+    from bot import launch
 
-    async with await embedded.start(settings, sockets) as running:
+    async with await launch.start(settings, sockets) as running:
         secret = ensure_backend_secret(settings)
         print(f"approval gateway listening on {running.gateway.url}", flush=True)
         print(
@@ -54,9 +54,9 @@ async def _serve(settings: Settings, sockets: list[socket.socket]) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     """The whole flow on sandbox platforms."""
-    from bot import demo as demo_module
+    from bot import launch
 
-    return demo_module.main(args.keep, args.config)
+    return launch.demo(args.keep, args.config)
 
 
 def approvals(args: argparse.Namespace) -> int:

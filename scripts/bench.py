@@ -23,10 +23,10 @@ from aiohttp import web
 from bot.clock import SystemClock
 from bot.config import OutboxSettings, load_settings
 from bot.core.models import ClickAction
-from bot.embedded import start
 from bot.http.signatures import RequestVerifier
-from bot.sandbox.tickets import approver, sample_ticket
 from cards import CardState, Locale, render_dingtalk, render_lark, sample_view
+from sandbox.embedded import start
+from sandbox.tickets import approver, sample_ticket
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 300
 

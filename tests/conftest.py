@@ -47,7 +47,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def stack(settings: Settings) -> AsyncIterator[object]:
-    from bot.embedded import start
+    from sandbox.embedded import start
 
     embedded = await start(settings)
     try:

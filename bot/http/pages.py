@@ -1,5 +1,5 @@
-"""Server-rendered HTML pages (preview, sandbox phone): one template environment, one set of
-security headers.
+"""Server-rendered HTML pages (the preview here, the sandbox phone beside it): one set of
+security headers for every page.
 
 The pages draw untrusted ticket text, so templates autoescape, and every page is served with a
 policy that allows no script at all: a payload that slipped past escaping still cannot run.
@@ -35,7 +35,11 @@ def html_page(
     template: str, status: int = 200, *, no_store: bool = False, **context: Any
 ) -> web.Response:
     """Render ``template`` with ``context`` and serve it with the pages' security headers."""
-    body = _env().get_template(template).render(**context)
+    return html_response(_env().get_template(template).render(**context), status, no_store=no_store)
+
+
+def html_response(body: str, status: int = 200, *, no_store: bool = False) -> web.Response:
+    """Serve an already rendered page with the pages' security headers."""
     response = web.Response(text=body, status=status, content_type="text/html")
     response.headers["content-security-policy"] = CSP
     response.headers["x-content-type-options"] = "nosniff"

@@ -9,7 +9,8 @@ the reason, and nothing reaches the platform.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +22,6 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.http.auth import Role
 from bot.http.channels import ACCESS
 from bot.http.deps import DEPS, HttpDeps
-from bot.sandbox.tickets import approver, sample_ticket
 from bot.store.bindings import BindingStore
 
 routes = web.RouteTableDef()
@@ -69,15 +69,9 @@ async def send_test(request: web.Request) -> web.Response:
 async def _test_card(deps: HttpDeps, body: TestSend) -> OutgoingCard:
     address = await _address(deps, body)
     now = deps.clock.now()
-    ticket = sample_ticket(
-        f"TEST-{uuid.uuid4().hex[:8]}",
-        [approver(body.account_id, body.account_id)],
-        expires_in=timedelta(hours=1),
-        locale=body.locale,
-    )
     request = StoredRequest(
         id=TEST_PREFIX + uuid.uuid4().hex,
-        ticket=ApprovalRequest.model_validate(ticket),
+        ticket=ApprovalRequest.model_validate(_test_ticket(body, now)),
         status=RequestStatus.PENDING,
         created_at=now,
     )
@@ -92,6 +86,32 @@ async def _test_card(deps: HttpDeps, body: TestSend) -> OutgoingCard:
         updated_at=now,
     )
     return OutgoingCard(delivery=delivery, request=request)
+
+
+# What the test card shows: a realistic database-change ticket, so it looks like a real card.
+_TEST_TICKET: Final[dict[str, Any]] = {
+    "title": "ALTER TABLE orders ADD INDEX idx_created_at (created_at)",
+    "summary": "Add an index to speed up the daily settlement report on orders (prod-mysql-01).",
+    "fields": [
+        {"name": "Database", "value": "prod-mysql-01 / shop"},
+        {"name": "Affected rows (est.)", "value": "12,400,000"},
+        {"name": "Change window", "value": "tonight 23:00-23:30"},
+    ],
+    "submitter": {"account_id": "1001", "display_name": "Chen Jie"},
+}
+
+
+def _test_ticket(body: TestSend, now: datetime) -> dict[str, Any]:
+    ticket_id = f"TEST-{uuid.uuid4().hex[:8]}"
+    approver = {"account_id": body.account_id, "account_type": "main", "region": "cn"}
+    return {
+        **_TEST_TICKET,
+        "ticket_id": ticket_id,
+        "approvers": [{**approver, "display_name": body.account_id}],
+        "console_url": f"https://dms.example.com/tickets/{ticket_id}",
+        "expires_at": (now + timedelta(hours=1)).isoformat(),
+        "locale": body.locale,
+    }
 
 
 async def _address(deps: HttpDeps, body: TestSend) -> str:

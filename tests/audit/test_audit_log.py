@@ -12,8 +12,8 @@ import aiohttp
 
 from bot.core.models import ClickAction
 from bot.http.auth import new_token
-from bot.sandbox.tickets import approver, sample_ticket
 from bot.store.tokens import TokenStore
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import parts
 
 

@@ -14,14 +14,14 @@ import pytest
 from bot.channels.memory import MemoryChannel
 from bot.config import ensure_backend_secret
 from bot.core.ports import OutgoingCard, SendReceipt
-from bot.embedded import Embedded, start
 from bot.errors import ChannelError
 from bot.http.auth import new_token
 from bot.runtime import Gateway
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.lark_platform import APP_SECRET, LarkPlatform
-from bot.sandbox.tickets import approver, sample_ticket
 from bot.store.tokens import TokenStore
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import Embedded, start
+from sandbox.lark_platform import APP_SECRET, LarkPlatform
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, trace
 

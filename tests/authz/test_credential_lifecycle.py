@@ -19,10 +19,10 @@ from bot.config import Settings, ensure_backend_secret
 from bot.core.models import Approver
 from bot.core.ports import Clock
 from bot.runtime import Gateway
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.mail import MailCatcher
-from bot.sandbox.tickets import approver, sample_ticket
 from bot.secrets import encode_key, key_file, key_id, new_key, read_key_file, write_key_file
+from sandbox.backend import SandboxBackend
+from sandbox.mail import MailCatcher
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.admin import authorize, call, token
 from tests.gateway.helpers import MovableClock, eventually, run_cli, states, trace

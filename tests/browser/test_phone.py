@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.embedded import Embedded, start
-from bot.http.phone import phone_url
-from bot.sandbox.platform import Seat
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.embedded import Embedded, start
+from sandbox.phone import phone_url
+from sandbox.platform import Seat
+from sandbox.tickets import approver, sample_ticket
 from tests.browser.test_preview import Tab, tab
 from tests.conftest import fast_settings
 

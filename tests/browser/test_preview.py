@@ -18,11 +18,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.embedded import Embedded, start
 from bot.http.auth import new_token
-from bot.sandbox.tickets import approver, sample_ticket
 from bot.store.tokens import TokenStore
 from cards import CardState, Locale, sample_view
+from sandbox.embedded import Embedded, start
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 
 pytestmark = pytest.mark.browser

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.embedded import start
 from bot.store.replays import StoredCallbackGuard
 from bot.store.sqlite import SqliteStore
+from sandbox.embedded import start
 from tests.channels import test_dingtalk_http as ding
 from tests.channels import test_lark_http as lark
 from tests.conftest import fast_settings

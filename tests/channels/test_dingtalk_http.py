@@ -16,12 +16,12 @@ import aiohttp
 import pytest
 
 from bot.channels.dingtalk_crypto import EventCrypto, robot_sign, sign_event
-from bot.embedded import Embedded, start
 from bot.errors import VerificationError
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.dingtalk_platform import APPS, DingTalkPlatform
-from bot.sandbox.platform import Seat
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.dingtalk_platform import APPS, DingTalkPlatform
+from sandbox.embedded import Embedded, start
+from sandbox.platform import Seat
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, states, trace
 

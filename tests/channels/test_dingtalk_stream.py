@@ -17,12 +17,12 @@ import aiohttp
 import pytest
 
 from bot.core.models import ClickAction
-from bot.embedded import Embedded, start
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.dingtalk import DingTalkSandbox
-from bot.sandbox.dingtalk_platform import DingTalkPlatform, click_params
-from bot.sandbox.platform import Seat
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.dingtalk import DingTalkSandbox
+from sandbox.dingtalk_platform import DingTalkPlatform, click_params
+from sandbox.embedded import Embedded, start
+from sandbox.platform import Seat
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, states, store_held, trace
 

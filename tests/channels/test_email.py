@@ -17,12 +17,12 @@ from bot.channels.email import EmailChannel, message_id
 from bot.config import EmailSettings
 from bot.core.models import ApprovalRequest, ClickAction, Delivery, DeliveryState, StoredRequest
 from bot.core.ports import OutgoingCard
-from bot.embedded import Embedded, start
 from bot.errors import ChannelError
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.mail import MailCatcher
-from bot.sandbox.mail_platform import NO_BUTTONS, MailPlatform
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import Embedded, start
+from sandbox.mail import MailCatcher
+from sandbox.mail_platform import NO_BUTTONS, MailPlatform
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, trace
 

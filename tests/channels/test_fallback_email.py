@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.embedded import Embedded, start
-from bot.sandbox.mail_platform import MailPlatform
-from bot.sandbox.tickets import approver, sample_ticket
 from bot.store.bindings import BindingStore
+from sandbox.embedded import Embedded, start
+from sandbox.mail_platform import MailPlatform
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, trace
 

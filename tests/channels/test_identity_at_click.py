@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.core.models import ClickAction
-from bot.embedded import Embedded, start
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.dingtalk_platform import DingTalkPlatform
-from bot.sandbox.lark_platform import LarkPlatform
-from bot.sandbox.platform import Seat
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.embedded import Embedded, start
+from sandbox.lark_platform import LarkPlatform
+from sandbox.platform import Seat
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.admin import audit, call, token
 from tests.gateway.helpers import eventually, states, trace

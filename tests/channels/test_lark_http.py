@@ -17,13 +17,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.embedded import Embedded, start
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.lark import LarkSandbox
-from bot.sandbox.lark_frames import card_action_event, encrypt, sign
-from bot.sandbox.lark_platform import LarkPlatform, button_values
-from bot.sandbox.platform import Seat
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import Embedded, start
+from sandbox.lark import LarkSandbox
+from sandbox.lark_frames import card_action_event, encrypt, sign
+from sandbox.lark_platform import LarkPlatform, button_values
+from sandbox.platform import Seat
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, states, trace
 

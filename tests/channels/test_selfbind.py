@@ -9,10 +9,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.embedded import Embedded, start
-from bot.sandbox.dingtalk import DingTalkSandbox
-from bot.sandbox.dingtalk_platform import DingTalkPlatform
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.dingtalk import DingTalkSandbox
+from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.embedded import Embedded, start
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually
 

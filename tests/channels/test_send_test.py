@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from bot.core.models import ClickAction
-from bot.embedded import Embedded, start
 from bot.http.auth import new_token
-from bot.sandbox.dingtalk_platform import DingTalkPlatform
-from bot.sandbox.lark_platform import LarkPlatform
 from bot.store.tokens import TokenStore
+from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.embedded import Embedded, start
+from sandbox.lark_platform import LarkPlatform
 from tests.conftest import fast_settings
 from tests.gateway.admin import call, token
 

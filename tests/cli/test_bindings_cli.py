@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import eventually, parts, run_cli
 
 

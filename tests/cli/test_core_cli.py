@@ -84,9 +84,9 @@ def _demo_ticket(data_dir: Path) -> str:
     script = (
         "import asyncio, sys\n"
         "from tests.conftest import fast_settings\n"
-        "from bot.embedded import start\n"
+        "from sandbox.embedded import start\n"
         "from bot.core.models import ClickAction\n"
-        "from bot.sandbox.tickets import approver, sample_ticket\n"
+        "from sandbox.tickets import approver, sample_ticket\n"
         "async def main():\n"
         "    e = await start(fast_settings(__import__('pathlib').Path(sys.argv[1])))\n"
         "    _, r = await e.backend.submit(sample_ticket('T-CLI', [approver('a1', 'Ann')]))\n"

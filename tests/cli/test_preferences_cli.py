@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.embedded import Embedded, start
-from bot.sandbox.mail_platform import MailPlatform
+from sandbox.embedded import Embedded, start
+from sandbox.mail_platform import MailPlatform
 from tests.conftest import fast_settings
 from tests.gateway.helpers import run_cli
 from tests.http.test_bindings_api import _token

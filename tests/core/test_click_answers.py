@@ -19,8 +19,8 @@ from bot.core.models import ActionResult, ActionStatus, ApprovalRequest, ClickAc
 from bot.core.ports import BackendReceipt, DecisionEvent
 from bot.core.router import Router
 from bot.core.service import ANSWER_GRACE, ApprovalService
-from bot.sandbox.tickets import approver, sample_ticket
 from bot.store.sqlite import SqliteStore
+from sandbox.tickets import approver, sample_ticket
 
 
 @dataclass

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import ensure_backend_secret
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.dingtalk import DingTalkSandbox
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.dingtalk import DingTalkSandbox
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, run_cli
 

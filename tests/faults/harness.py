@@ -25,11 +25,11 @@ from bot.channels.dingtalk_inbound import out_track_id
 from bot.channels.lark import message_uuid
 from bot.config import ensure_backend_secret
 from bot.core.models import ClickAction
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.dingtalk import DingTalkSandbox, SandboxCard, SandboxError
-from bot.sandbox.dingtalk_platform import click_params
-from bot.sandbox.lark import DeliveryError, LarkSandbox, SandboxMessage
-from bot.sandbox.lark_platform import button_values, state_of
+from sandbox.backend import SandboxBackend
+from sandbox.dingtalk import DingTalkSandbox, SandboxCard, SandboxError
+from sandbox.dingtalk_platform import click_params
+from sandbox.lark import DeliveryError, LarkSandbox, SandboxMessage
+from sandbox.lark_platform import button_values, state_of
 from tests.conftest import fast_settings
 from tests.gateway.helpers import run_cli
 

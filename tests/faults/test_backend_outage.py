@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.core.models import ClickAction
-from bot.embedded import Embedded, start
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import Embedded, start
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, parts
 

@@ -18,8 +18,8 @@ import aiohttp
 import pytest
 
 from bot.core.models import ClickAction
-from bot.embedded import Embedded, start
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.embedded import Embedded, start
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, parts
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.tickets import approver, sample_ticket
 from tests.faults.harness import (
     GatewayProcess,
     Platforms,

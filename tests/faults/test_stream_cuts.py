@@ -17,13 +17,13 @@ import aiohttp
 import pytest
 
 from bot.core.models import ClickAction
-from bot.embedded import Embedded, start
-from bot.sandbox.dingtalk import SandboxError
-from bot.sandbox.dingtalk_platform import DingTalkPlatform
-from bot.sandbox.lark import DeliveryError
-from bot.sandbox.lark_platform import LarkPlatform
-from bot.sandbox.platform import SandboxPlatform, Seat
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.dingtalk import SandboxError
+from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.embedded import Embedded, start
+from sandbox.lark import DeliveryError
+from sandbox.lark_platform import LarkPlatform
+from sandbox.platform import SandboxPlatform, Seat
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, states
 

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from bot.core.models import ClickAction
-from bot.embedded import start
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import start
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from bot.channels.memory import MemoryChannel
-from bot.embedded import Embedded
-from bot.sandbox.backend import SandboxBackend
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import Embedded
 
 T = TypeVar("T")
 
@@ -128,7 +128,7 @@ class ThreadedGateway:
     """The embedded gateway on a private loop, so sync drivers (hypothesis, requests) can call it."""
 
     def __init__(self, data_dir: Path) -> None:
-        from bot.embedded import start
+        from sandbox.embedded import start
         from tests.conftest import fast_settings
 
         self.loop = asyncio.new_event_loop()

@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 
 from bot import logs
-from bot.embedded import start
-from bot.sandbox.dingtalk_platform import DingTalkPlatform
-from bot.sandbox.lark_platform import LarkPlatform
+from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.embedded import start
+from sandbox.lark_platform import LarkPlatform
 from tests.conftest import fast_settings
 
 

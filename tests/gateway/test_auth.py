@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import parts, row_counts
 
 
@@ -32,7 +32,7 @@ async def test_valid_signature_is_accepted(stack: object) -> None:
 async def test_wrong_secret_is_refused(stack: object) -> None:
     gateway, _, _ = parts(stack)
     body = _ticket()
-    from bot.sandbox.backend import SandboxBackend
+    from sandbox.backend import SandboxBackend
 
     impostor = SandboxBackend(secret="whsec_" + "A" * 44)
     status, answer = await _post(

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from bot.core.models import ActionStatus, ClickAction
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import eventually, parts, states, trace
 
 TWO = [approver("a1", "Ann"), approver("a2", "Bob", "ram")]

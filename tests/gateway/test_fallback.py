@@ -10,8 +10,8 @@ import pytest
 from bot.channels.memory import MemoryChannel
 from bot.config import ensure_backend_secret
 from bot.runtime import Gateway
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, trace
 

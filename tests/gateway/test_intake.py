@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import ThreadedGateway, eventually, parts, row_counts, states
 
 

@@ -11,11 +11,11 @@ import asyncio
 from pathlib import Path
 
 from bot.core.models import ClickAction
-from bot.embedded import Embedded, start
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.lark import LarkSandbox
-from bot.sandbox.lark_platform import LarkPlatform
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import Embedded, start
+from sandbox.lark import LarkSandbox
+from sandbox.lark_platform import LarkPlatform
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, parts, states
 

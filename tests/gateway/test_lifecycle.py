@@ -13,10 +13,10 @@ from aiohttp import web
 from bot.channels.memory import MemoryCard
 from bot.config import Settings, ensure_backend_secret
 from bot.core.models import ClickAction
-from bot.embedded import load_platform, start
 from bot.runtime import Gateway
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import load_platform, start
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import FAST_OUTBOX, fast_settings
 from tests.gateway.helpers import eventually
 

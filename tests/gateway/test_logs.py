@@ -17,7 +17,7 @@ import pytest
 
 from bot import logs
 from bot.core.models import ClickAction
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import parts
 
 

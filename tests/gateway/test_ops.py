@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from bot.core.models import ClickAction
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import eventually, parts
 
 

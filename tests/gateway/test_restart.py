@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import ensure_backend_secret
-from bot.embedded import start
-from bot.sandbox.backend import SandboxBackend
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import start
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import parts, run_cli
 
 

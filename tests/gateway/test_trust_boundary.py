@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from bot.runtime import Gateway
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway import admin
 from tests.gateway.helpers import parts, row_counts, run_cli
 

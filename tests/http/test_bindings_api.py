@@ -7,10 +7,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.embedded import Embedded
 from bot.http.auth import new_token
-from bot.sandbox.tickets import approver, sample_ticket
 from bot.store.tokens import TokenStore
+from sandbox.embedded import Embedded
+from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import eventually, parts
 
 

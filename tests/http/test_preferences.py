@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.embedded import Embedded, start
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.mail_platform import MailPlatform
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import Embedded, start
+from sandbox.mail_platform import MailPlatform
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, trace
 from tests.http.test_bindings_api import _call, _token

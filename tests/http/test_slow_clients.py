@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from bot.config import HttpSettings
-from bot.embedded import start
+from sandbox.embedded import start
 from tests.conftest import fast_settings
 
 HEAD_TIMEOUT, BODY_TIMEOUT = 0.3, 0.6

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.embedded import start
 from bot.logs import fields_of
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.embedded import start
+from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import parts
 

@@ -29,7 +29,7 @@ def test_a_blob_opens_only_under_its_own_name_and_key() -> None:
 
 
 async def _store_credentials(data: Path) -> None:
-    from bot.embedded import start
+    from sandbox.embedded import start
 
     embedded = await start(fast_settings(data))
     try:
@@ -42,7 +42,7 @@ async def _store_credentials(data: Path) -> None:
 
 
 async def _read_credentials(data: Path) -> dict[str, str] | None:
-    from bot.embedded import start
+    from sandbox.embedded import start
 
     embedded = await start(fast_settings(data))
     try:

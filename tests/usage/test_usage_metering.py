@@ -10,13 +10,13 @@ from typing import Any
 import aiohttp
 
 from bot.core.models import ClickAction
-from bot.embedded import Embedded, start
 from bot.http.auth import new_token
-from bot.sandbox.dingtalk import DingTalkSandbox
-from bot.sandbox.dingtalk_platform import DingTalkPlatform
-from bot.sandbox.lark_platform import LarkPlatform
-from bot.sandbox.platform import Seat
 from bot.store.tokens import TokenStore
+from sandbox.dingtalk import DingTalkSandbox
+from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.embedded import Embedded, start
+from sandbox.lark_platform import LarkPlatform
+from sandbox.platform import Seat
 from tests.channels.test_dingtalk_stream import FAST_DINGTALK, submit
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, run_cli, states

@@ -16,8 +16,8 @@ from bot.channels.dingtalk_inbound import delivery_of, out_track_id
 from bot.config import DingTalkSettings, Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
-from bot.sandbox.dingtalk import DingTalkSandbox
-from bot.sandbox.platform import ClickOutcome, HeldCard, Seat
+from sandbox.dingtalk import DingTalkSandbox
+from sandbox.platform import ClickOutcome, HeldCard, Seat
 
 TEMPLATE = "approval_gateway.schema"
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.lark_models import RequestRecord, SandboxMessage
-from bot.sandbox.lark_store import (
+from sandbox.lark_models import RequestRecord, SandboxMessage
+from sandbox.lark_store import (
     APP_ID_INVALID,
     APP_SECRET_INVALID,
     CARD_CONTENT_ERROR,
@@ -29,7 +29,7 @@ from bot.sandbox.lark_store import (
     ApiError,
     LarkStore,
 )
-from bot.sandbox.lark_ws import WsHub
+from sandbox.lark_ws import WsHub
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOOKUP_LIMIT = 50  # batch_get_id accepts at most 50 emails and 50 mobiles

@@ -32,7 +32,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.sandbox.dingtalk_models import AckFrame, SandboxError
+from sandbox.dingtalk_models import AckFrame, SandboxError
 
 log = logging.getLogger(__name__)
 

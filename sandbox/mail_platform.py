@@ -9,8 +9,8 @@ from bot.config import Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
 from bot.errors import ConfigError
-from bot.sandbox.mail import MailCatcher
-from bot.sandbox.platform import ClickOutcome, HeldCard, Seat
+from sandbox.mail import MailCatcher
+from sandbox.platform import ClickOutcome, HeldCard, Seat
 
 SANDBOX_DOMAIN = "sandbox.example"  # RFC 2606: can never reach a real mailbox
 NO_BUTTONS = "email has no buttons — open the console"

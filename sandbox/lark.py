@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox.lark_frames import card_action_event, encrypt, message_receive_event, sign
-from bot.sandbox.lark_models import (
+from sandbox.lark_frames import card_action_event, encrypt, message_receive_event, sign
+from sandbox.lark_models import (
     ClickResult,
     DeliveryInfo,
     RequestRecord,
@@ -36,10 +36,10 @@ from bot.sandbox.lark_models import (
     SandboxUser,
     Usage,
 )
-from bot.sandbox.lark_openapi import OpenApi
-from bot.sandbox.lark_store import LarkStore
-from bot.sandbox.lark_ws import DeliveryError, WsHub
-from bot.sandbox.server import ThreadedServer
+from sandbox.lark_openapi import OpenApi
+from sandbox.lark_store import LarkStore
+from sandbox.lark_ws import DeliveryError, WsHub
+from sandbox.server import ThreadedServer
 
 __all__ = [
     "ClickResult",

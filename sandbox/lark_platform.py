@@ -16,11 +16,11 @@ from bot.channels.lark import LarkChannel, message_uuid
 from bot.config import LarkSettings, Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
-from bot.sandbox.lark import LarkSandbox, SandboxMessage
-from bot.sandbox.platform import ClickOutcome, HeldCard, Seat
 from cards import Locale
 from cards.i18n import ui
 from cards.palette import LARK_TEMPLATES
+from sandbox.lark import LarkSandbox, SandboxMessage
+from sandbox.platform import ClickOutcome, HeldCard, Seat
 
 APP_ID = "cli_sandbox_gateway"
 APP_SECRET = "sandbox-gateway-secret"

@@ -1,8 +1,9 @@
 """The embedded deployment: sandbox platforms and a sandbox backend, started in-process.
 
-Used by ``serve`` when ``APPROVAL_GATEWAY_SANDBOX`` is on (the default) and by ``demo``. Each
-platform module is imported only when it is switched on, because the platform SDKs take seconds
-to import and the CLI must stay quick.
+Used by ``serve`` when ``APPROVAL_GATEWAY_SANDBOX`` is on (the default; ``bot.launch`` loads this
+module by name, since the product never imports the sandbox) and by ``demo``. Each platform
+module is imported only when it is switched on, because the platform SDKs take seconds to
+import and the CLI must stay quick.
 """
 
 from __future__ import annotations
@@ -11,27 +12,24 @@ import contextlib
 import importlib
 import socket
 from dataclasses import dataclass, field
-from types import TracebackType
 
-from bot.channels.factory import configured_channels
 from bot.channels.memory import MemoryChannel
-from bot.clock import SystemClock
 from bot.config import Settings, ensure_backend_secret
 from bot.core.ports import Channel, Clock
 from bot.errors import ConfigError
 from bot.http.listen import close
-from bot.http.phone import Phones
-from bot.runtime import Gateway
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.platform import SandboxPlatform, Seat
+from bot.launch import Additions, Launched, start_gateway
 from bot.store.bindings import BindingStore
+from sandbox.backend import SandboxBackend
+from sandbox.phone import Phones
+from sandbox.platform import SandboxPlatform, Seat
 
 # name -> "module:class"; a platform lands here when its channel does.
 PLATFORMS: dict[str, str] = {
-    "memory": "bot.sandbox.memory:MemoryPlatform",
-    "mail": "bot.sandbox.mail_platform:MailPlatform",
-    "dingtalk": "bot.sandbox.dingtalk_platform:DingTalkPlatform",
-    "lark": "bot.sandbox.lark_platform:LarkPlatform",
+    "memory": "sandbox.memory:MemoryPlatform",
+    "mail": "sandbox.mail_platform:MailPlatform",
+    "dingtalk": "sandbox.dingtalk_platform:DingTalkPlatform",
+    "lark": "sandbox.lark_platform:LarkPlatform",
 }
 
 
@@ -44,11 +42,10 @@ def load_platform(name: str) -> SandboxPlatform:
     return platform
 
 
-@dataclass
-class Embedded:
+@dataclass(kw_only=True)
+class Embedded(Launched):
     """A gateway wired to sandbox parts, and handles on those parts."""
 
-    gateway: Gateway
     backend: SandboxBackend | None
     platforms: list[SandboxPlatform] = field(default_factory=list)
     seats: list[Seat] = field(default_factory=list)  # shared with the sandbox phones
@@ -76,23 +73,6 @@ class Embedded:
         )
         self.seats.append(seat)
         return seat
-
-    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
-
-    async def __aenter__(self) -> Embedded:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def stop(self) -> None:
-        """Stop the gateway, then the sandbox parts (idempotent)."""
-        await self._stack.aclose()
 
 
 async def start(
@@ -122,29 +102,22 @@ async def _start(
 ) -> Embedded:
     if sockets is not None:
         stack.callback(close, sockets)  # until the gateway takes them over
-    backend, backend_url = await _backend(settings, stack)
+    backend = await _backend(settings, stack)
     platforms = [load_platform(n) for n in settings.sandbox_platforms] if settings.sandbox else []
-    # Configured (real) channels first; a sandbox platform never shadows a real platform.
-    channels: dict[str, Channel] = configured_channels(settings)
     phones = Phones(platforms)  # served only with the sandbox on, i.e. never with real users
-    routes = phones.routes() if settings.sandbox else []
+    channels: dict[str, Channel] = {}
     for platform in platforms:
         stack.callback(platform.stop)
         platform.start(settings)
-        for name, channel in platform.channels().items():
-            channels.setdefault(name, channel)
-    if not channels:
-        raise ConfigError("no channel is configured (and the sandbox is off)")
-    gateway = Gateway(
-        settings=settings,
+        channels.update(platform.channels())
+    additions = Additions(
         channels=channels,
-        backend_url=backend_url,
-        extra_routes=routes,
-        sockets=sockets,
-        clock=clock or SystemClock(),
+        routes=phones.routes() if settings.sandbox else [],
+        backend_url=backend.url if backend is not None else None,
     )
-    await gateway.start()
-    stack.push_async_callback(gateway.stop)
+    gateway = await start_gateway(
+        settings, stack, sockets=sockets, clock=clock, additions=additions
+    )
     if backend is not None:
         backend.gateway_url = gateway.url
     return Embedded(
@@ -156,14 +129,13 @@ async def _start(
     )
 
 
-async def _backend(
-    settings: Settings, stack: contextlib.AsyncExitStack
-) -> tuple[SandboxBackend | None, str]:
+async def _backend(settings: Settings, stack: contextlib.AsyncExitStack) -> SandboxBackend | None:
+    """The sandbox backend, unless the settings name a real one."""
     if settings.backend_url is not None:
-        return None, settings.backend_url
+        return None
     if not settings.sandbox:
         raise ConfigError("APPROVAL_GATEWAY_BACKEND_URL is required when the sandbox is off")
     backend = SandboxBackend(secret=ensure_backend_secret(settings))
     await backend.start()
     stack.push_async_callback(backend.stop)
-    return backend, backend.url
+    return backend

@@ -1,7 +1,8 @@
 """``/sandbox/phone``: what a sandbox user's phone shows, with buttons that really work.
 
-Served only by the embedded deployment (the sandbox is on), and without a token like the
-embedded ``/preview``: every user here is a sandbox seat, every card a sandbox card.
+Served only by the embedded deployment (``sandbox.embedded`` adds these routes to the gateway's
+app), and without a token like the embedded ``/preview``: every user here is a sandbox seat,
+every card a sandbox card.
 
 ``/sandbox/phone/{user}`` takes an account id (``2002``, one phone for all the account's seats)
 or a seat's address on its platform (``staff2002`` on DingTalk, ``ou_2002`` on Lark). It draws
@@ -16,17 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from bot.core.models import ClickAction
 from bot.errors import GatewayError
-from bot.http.pages import html_page
-from bot.sandbox.platform import HeldCard, SandboxPlatform, Seat
+from bot.http.pages import html_response
 from cards import phone_css, render_phone_html
+from sandbox.platform import HeldCard, SandboxPlatform, Seat
 
 PREFIX = "/sandbox/phone"
 TOAST_MAX = 300  # the toast travels in the redirect's query string
@@ -158,14 +161,22 @@ def _text(form: Mapping[str, Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _html(page: Page, status: int = 200) -> web.Response:
-    # no-store: a phone always shows the cards as they are now
-    return html_page(
-        "phone.html.j2",
-        status,
-        no_store=True,
-        page=page,
-        css=Markup(phone_css()),
-        labels=LABELS,
-        prefix=PREFIX,
+@cache
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("sandbox", "templates"),
+        autoescape=True,  # seat names and card text are drawn on the page
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+
+
+def _html(page: Page, status: int = 200) -> web.Response:
+    body = (
+        _env()
+        .get_template("phone.html.j2")
+        .render(page=page, css=Markup(phone_css()), labels=LABELS, prefix=PREFIX)
+    )
+    # no-store: a phone always shows the cards as they are now
+    return html_response(body, status, no_store=True)

@@ -6,8 +6,8 @@ from bot.channels.memory import MemoryChannel
 from bot.config import Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
-from bot.sandbox.platform import ClickOutcome, HeldCard, Seat
 from cards import render_lark
+from sandbox.platform import ClickOutcome, HeldCard, Seat
 
 
 class MemoryPlatform:

@@ -17,13 +17,13 @@ from typing import Any
 
 from bot.config import Settings, load_settings
 from bot.core.models import ClickAction
-from bot.embedded import Embedded, start
 from bot.errors import GatewayError
-from bot.http.phone import phone_url
-from bot.sandbox.backend import SandboxBackend
-from bot.sandbox.mail_platform import MailPlatform
-from bot.sandbox.platform import Seat
-from bot.sandbox.tickets import approver, sample_ticket
+from sandbox.backend import SandboxBackend
+from sandbox.embedded import Embedded, start
+from sandbox.mail_platform import MailPlatform
+from sandbox.phone import phone_url
+from sandbox.platform import Seat
+from sandbox.tickets import approver, sample_ticket
 
 HOP_TIMEOUT = 20.0
 NAMES = ["Li Na", "Wang Wei", "Zhang Min", "Liu Yang", "Chen Jing", "Zhao Lei"]

@@ -13,7 +13,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.lark_models import (
+from sandbox.lark_models import (
     MessageVersion,
     SandboxMessage,
     SandboxUser,

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from bot.sandbox.dingtalk_models import ApiError, SandboxMessage, SandboxUser, Usage
+from sandbox.dingtalk_models import ApiError, SandboxMessage, SandboxUser, Usage
 
 TOKEN_TTL = 7200
 SESSION_TTL = 5400.0  # sessionWebhooks live about 1.5 h

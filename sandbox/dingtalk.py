@@ -3,7 +3,7 @@
 The real ``dingtalk_stream`` SDK connects to it unchanged except for the endpoint:
 open-connection with single-use tickets, the ``/connect`` JSON frame protocol with
 ACKs (EVENT frames pushed again until ACKed, CALLBACK frames once, answered within 3 s
-or failed: see :mod:`bot.sandbox.dingtalk_ws`), tokens, the card platform, robot messages, sessionWebhooks and
+or failed: see :mod:`sandbox.dingtalk_ws`), tokens, the card platform, robot messages, sessionWebhooks and
 the oapi user lookups. Tests, the demo and support staff drive the user side through
 :class:`DingTalkSandbox` (clicks, chat messages, faults) and read what users received.
 
@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 
 from aiohttp import WSCloseCode, web
 
-from bot.sandbox.dingtalk_api import OpenApi
-from bot.sandbox.dingtalk_cards import CardBook
-from bot.sandbox.dingtalk_models import (
+from sandbox.dingtalk_api import OpenApi
+from sandbox.dingtalk_cards import CardBook
+from sandbox.dingtalk_models import (
     AckFrame,
     ApiError,
     ClickResult,
@@ -40,9 +40,9 @@ from bot.sandbox.dingtalk_models import (
     SandboxUser,
     Usage,
 )
-from bot.sandbox.dingtalk_state import SESSION_TTL, SandboxState
-from bot.sandbox.dingtalk_ws import StreamHub
-from bot.sandbox.server import ThreadedServer
+from sandbox.dingtalk_state import SESSION_TTL, SandboxState
+from sandbox.dingtalk_ws import StreamHub
+from sandbox.server import ThreadedServer
 
 __all__ = [
     "AckFrame",

@@ -14,10 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.dingtalk_cards import CardBook
-from bot.sandbox.dingtalk_models import ApiError
-from bot.sandbox.dingtalk_state import TOKEN_TTL, SandboxState
-from bot.sandbox.dingtalk_ws import StreamHub
+from sandbox.dingtalk_cards import CardBook
+from sandbox.dingtalk_models import ApiError
+from sandbox.dingtalk_state import TOKEN_TTL, SandboxState
+from sandbox.dingtalk_ws import StreamHub
 
 JsonHandler = Callable[[dict[str, Any]], dict[str, Any]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

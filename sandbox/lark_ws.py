@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.sandbox.lark_frames import (
+from sandbox.lark_frames import (
     CONTROL,
     DATA,
     client_config,
@@ -32,7 +32,7 @@ from bot.sandbox.lark_frames import (
     parse_frame,
     pong_frame,
 )
-from bot.sandbox.lark_models import DeliveryInfo
+from sandbox.lark_models import DeliveryInfo
 
 SERVICE_ID = 7  # any integer: the SDK echoes it back in its pings
 CALLBACK_EVENT = "card.action.trigger"

@@ -1,0 +1,7 @@
+"""The sandbox: stand-ins for DingTalk, Lark, the ticket backend and a mail catcher that speak the
+real wire protocols, the sandbox phones, the embedded deployment and the demo.
+
+Development tooling, not product: the production wheel does not ship this package and nothing in
+``bot`` or ``cards`` imports it (an import-linter contract). ``bot.launch`` loads
+``sandbox.embedded`` by name when ``APPROVAL_GATEWAY_SANDBOX`` is on.
+"""
