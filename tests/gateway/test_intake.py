@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from collections.abc import Iterator
@@ -51,13 +50,12 @@ async def _all_sent(backend: SandboxBackend, ticket_id: str) -> bool:
 
 
 async def test_same_request_id_with_another_body_is_a_conflict(stack: object) -> None:
-    gateway, backend, memory = parts(stack)
+    gateway, backend, _ = parts(stack)
     _, receipt = await backend.submit(
         sample_ticket("T-A", [approver("a1", "Ann")]), request_id="req-conflict-1"
     )
     # Let the card go out first, so the worker's own writes don't change the counts below.
-    await asyncio.wait_for(memory.wait_for(receipt["deliveries"][0]["delivery_id"]), 10)
-    await asyncio.sleep(0.1)
+    await eventually(lambda: _all_sent(backend, "T-A"))
     before = row_counts(gateway.gateway.settings.db_path)
     status, body = await backend.submit(
         sample_ticket("T-B", [approver("a1", "Ann")]), request_id="req-conflict-1"
