@@ -51,9 +51,7 @@ async def _all_sent(backend: SandboxBackend, ticket_id: str) -> bool:
 
 async def test_same_request_id_with_another_body_is_a_conflict(stack: object) -> None:
     gateway, backend, _ = parts(stack)
-    _, receipt = await backend.submit(
-        sample_ticket("T-A", [approver("a1", "Ann")]), request_id="req-conflict-1"
-    )
+    await backend.submit(sample_ticket("T-A", [approver("a1", "Ann")]), request_id="req-conflict-1")
     # Let the card go out first, so the worker's own writes don't change the counts below.
     await eventually(lambda: _all_sent(backend, "T-A"))
     before = row_counts(gateway.gateway.settings.db_path)
