@@ -8,7 +8,7 @@ import json
 import signal
 import socket
 
-from bot.cli_db import with_store
+from bot.cli._db import with_store
 from bot.clock import SystemClock
 from bot.config import Settings, ensure_backend_secret, load_settings, masked
 from bot.errors import NotFound

@@ -30,7 +30,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from bot.cli_db import with_store
+    from bot.cli._db import with_store
     from bot.config import load_settings
     from bot.store.audit import AuditLog, parse_bound
 

@@ -20,14 +20,14 @@ Command = Callable[[argparse.Namespace], int]
 # Command groups in modules of their own: each has ``add_commands(subparsers)`` that registers its
 # parsers with ``set_defaults(run=<function(args) -> int>)``. Keep their top-level imports light.
 COMMAND_MODULES = [
-    "bot.cli_cards",
-    "bot.cli_bindings",
-    "bot.cli_channels",
-    "bot.cli_keys",
-    "bot.cli_usage",
-    "bot.cli_preferences",
-    "bot.cli_audit",
-    "bot.cli_sign",
+    "bot.cli.cards",
+    "bot.cli.bindings",
+    "bot.cli.channels",
+    "bot.cli.keys",
+    "bot.cli.usage",
+    "bot.cli.preferences",
+    "bot.cli.audit",
+    "bot.cli.sign",
 ]
 
 

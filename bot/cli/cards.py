@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from bot.cli_http import add_connection_args, call
+from bot.cli._http import add_connection_args, call
 
 if TYPE_CHECKING:
     from cards.validate import Channel

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli_http import add_connection_args
+from bot.cli._http import add_connection_args
 
 if TYPE_CHECKING:
     from bot.store.bindings import Binding, BindingStore
@@ -70,10 +70,10 @@ def add_commands(subparsers: Any) -> None:
 
 def _run(work: Any, *, create: bool = True) -> Any:
     """Wrap ``work(args, repo) -> int`` as a CLI command with an open store (``create``: see
-    :func:`bot.cli_db.with_store`)."""
+    :func:`bot.cli._db.with_store`)."""
 
     def command(args: argparse.Namespace) -> int:
-        from bot.cli_db import with_store
+        from bot.cli._db import with_store
         from bot.config import load_settings
         from bot.store.bindings import BindingStore
 
@@ -150,7 +150,7 @@ def _request_email(args: argparse.Namespace, address: str) -> int:
     """Through the running gateway: it mails the code; the address waits until confirmed."""
     from urllib.parse import quote
 
-    from bot.cli_http import call
+    from bot.cli._http import call
 
     body = {"channel": "email", "address": address}
     answer = call(args, "PUT", f"/v1/bindings/{quote(args.account_id, safe='')}", body)
@@ -162,7 +162,7 @@ def _lookup(args: argparse.Namespace) -> int:
     """Print the proposed binding; with ``--apply ACCOUNT`` also make it."""
     from urllib.parse import quote
 
-    from bot.cli_http import call
+    from bot.cli._http import call
 
     body = {"lark_email": args.lark_email, "dingtalk_mobile": args.dingtalk_mobile}
     if args.channel:

@@ -27,7 +27,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    from bot.cli_db import with_store
+    from bot.cli._db import with_store
     from bot.clock import SystemClock
     from bot.config import load_settings
     from bot.store.usage import UsageStore, month_start, parse_day

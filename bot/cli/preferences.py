@@ -30,10 +30,10 @@ def add_commands(subparsers: Any) -> None:
 
 def _run(work: Any, *, create: bool = True) -> Any:
     """Wrap ``work(args, store) -> int`` as a CLI command with an open store (``create``: see
-    :func:`bot.cli_db.with_store`)."""
+    :func:`bot.cli._db.with_store`)."""
 
     def command(args: argparse.Namespace) -> int:
-        from bot.cli_db import with_store
+        from bot.cli._db import with_store
         from bot.config import load_settings
 
         result: int = with_store(
@@ -59,7 +59,7 @@ async def _show(args: argparse.Namespace, store: Any) -> int:
 
 
 async def _set(args: argparse.Namespace, store: Any) -> int:
-    from bot.cli_bindings import _now, _who
+    from bot.cli.bindings import _now, _who
     from bot.store.preferences import PreferenceStore, check_account, check_order
 
     if args.order is None and args.email is None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.cli_http import add_connection_args, call
+from bot.cli._http import add_connection_args, call
 
 # flag -> credential field; "*_file" flags name a file (or "-") holding a secret.
 PLAIN_FLAGS = ("app_id", "client_id", "robot_code", "host", "port", "security", "username")
