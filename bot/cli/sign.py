@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.cli._group import Subparsers
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``sign``."""
     sign = subparsers.add_parser("sign", help="print the signature headers for one API call")
     sign.add_argument("method", help="GET, POST, PUT or DELETE")

@@ -8,14 +8,15 @@ directory can read the log already.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.cli._group import Subparsers
     from bot.store.audit import AuditPage
     from bot.store.sqlite import SqliteStore
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``audit [--action --actor --target --from --to --limit --before --json]``."""
     audit = subparsers.add_parser("audit", help="the audit log, newest first")
     audit.add_argument("--action", help="e.g. decision, click.refused, binding.set, token.create")
@@ -30,7 +31,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from bot.cli_db import with_store
+    from bot.cli._db import with_store
     from bot.config import load_settings
     from bot.store.audit import AuditLog, parse_bound
 

@@ -8,40 +8,28 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from bot.cli._db import now, on_store, who
 
 if TYPE_CHECKING:
+    from bot.cli._group import Subparsers
     from bot.store.preferences import Preferences
+    from bot.store.sqlite import SqliteStore
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``preferences show|set``."""
     group = subparsers.add_parser("preferences", help="per-account channel order and email")
     cmd = group.add_subparsers(dest="preferences_command", required=True, metavar="COMMAND")
     show = cmd.add_parser("show", help="one account's preferences")
     show.add_argument("account_id")
-    show.set_defaults(run=_run(_show, create=False))
+    show.set_defaults(run=on_store(_show, create=False))
     put = cmd.add_parser("set", help="change an account's channel order and/or email")
     put.add_argument("account_id")
     put.add_argument("--order", help="channels in order, e.g. lark,dingtalk ('' resets)")
     put.add_argument("--email", choices=["on", "off"], help="receive approval email at all")
-    put.set_defaults(run=_run(_set))
-
-
-def _run(work: Any, *, create: bool = True) -> Any:
-    """Wrap ``work(args, store) -> int`` as a CLI command with an open store (``create``: see
-    :func:`bot.cli_db.with_store`)."""
-
-    def command(args: argparse.Namespace) -> int:
-        from bot.cli_db import with_store
-        from bot.config import load_settings
-
-        result: int = with_store(
-            load_settings(args.config), lambda store: work(args, store), create=create
-        )
-        return result
-
-    return command
+    put.set_defaults(run=on_store(_set))
 
 
 def _print(prefs: Preferences) -> None:
@@ -51,15 +39,14 @@ def _print(prefs: Preferences) -> None:
     print(f"email\t{'on' if prefs.email_enabled else 'off'}")
 
 
-async def _show(args: argparse.Namespace, store: Any) -> int:
+async def _show(args: argparse.Namespace, store: SqliteStore) -> int:
     from bot.store.preferences import PreferenceStore, check_account
 
     _print(await PreferenceStore(store).get(check_account(args.account_id)))
     return 0
 
 
-async def _set(args: argparse.Namespace, store: Any) -> int:
-    from bot.cli_bindings import _now, _who
+async def _set(args: argparse.Namespace, store: SqliteStore) -> int:
     from bot.store.preferences import PreferenceStore, check_account, check_order
 
     if args.order is None and args.email is None:
@@ -68,7 +55,7 @@ async def _set(args: argparse.Namespace, store: Any) -> int:
     order = None if args.order is None else check_order(args.order.split(","))
     email = None if args.email is None else args.email == "on"
     prefs = await PreferenceStore(store).set(
-        check_account(args.account_id), order=order, email_enabled=email, by=_who(), at=_now()
+        check_account(args.account_id), order=order, email_enabled=email, by=who(), at=now()
     )
     _print(prefs)
     return 0

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.cli._group import Subparsers
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``keys rotate``."""
     group = subparsers.add_parser("keys", help="the master key sealing secrets at rest")
     cmd = group.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
@@ -25,7 +28,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    from bot.cli_db import with_store
+    from bot.cli._db import with_store
     from bot.clock import SystemClock
     from bot.config import load_settings
     from bot.errors import ConfigError

@@ -10,16 +10,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.cli_http import add_connection_args, call
+from bot.cli._http import add_connection_args, call
+
+if TYPE_CHECKING:
+    from bot.cli._group import Subparsers
 
 # flag -> credential field; "*_file" flags name a file (or "-") holding a secret.
 PLAIN_FLAGS = ("app_id", "client_id", "robot_code", "host", "port", "security", "username")
 SECRET_FLAGS = ("app_secret", "client_secret", "password", "encrypt_key", "verification_token")
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``channels list|notice|authorize|revoke``."""
     group = subparsers.add_parser("channels", help="authorize channels (consent and credentials)")
     cmd = group.add_subparsers(dest="channels_command", required=True, metavar="COMMAND")

@@ -11,15 +11,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli_http import add_connection_args
+from bot.cli._db import now, who
+from bot.cli._http import add_connection_args
 
 if TYPE_CHECKING:
+    from bot.cli._group import Subparsers
     from bot.store.bindings import Binding, BindingStore
 
 CSV_COLUMNS = ("account_id", "channel", "address")
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``bindings list|show|set|remove|import|export|lookup``."""
     group = subparsers.add_parser("bindings", help="account ↔ chat/email identity bindings")
     cmd = group.add_subparsers(dest="bindings_command", required=True, metavar="COMMAND")
@@ -70,10 +72,10 @@ def add_commands(subparsers: Any) -> None:
 
 def _run(work: Any, *, create: bool = True) -> Any:
     """Wrap ``work(args, repo) -> int`` as a CLI command with an open store (``create``: see
-    :func:`bot.cli_db.with_store`)."""
+    :func:`bot.cli._db.with_store`)."""
 
     def command(args: argparse.Namespace) -> int:
-        from bot.cli_db import with_store
+        from bot.cli._db import with_store
         from bot.config import load_settings
         from bot.store.bindings import BindingStore
 
@@ -85,22 +87,6 @@ def _run(work: Any, *, create: bool = True) -> Any:
         return result
 
     return command
-
-
-def _who() -> str:
-    """``cli:<os user>``: who bound it, as far as the command line can tell."""
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
-def _now() -> Any:
-    from bot.clock import SystemClock
-
-    return SystemClock().now()
 
 
 def _line(b: Binding) -> str:
@@ -140,7 +126,7 @@ async def _set(args: argparse.Namespace, repo: BindingStore) -> int:
         return _request_email(args, address)
     method = "admin-verified" if args.channel == "email" else "admin-cli"
     binding = await repo.set(
-        args.account_id, args.channel, address, by=_who(), method=method, at=_now()
+        args.account_id, args.channel, address, by=who(), method=method, at=now()
     )
     print(_line(binding))
     return 0
@@ -150,7 +136,7 @@ def _request_email(args: argparse.Namespace, address: str) -> int:
     """Through the running gateway: it mails the code; the address waits until confirmed."""
     from urllib.parse import quote
 
-    from bot.cli_http import call
+    from bot.cli._http import call
 
     body = {"channel": "email", "address": address}
     answer = call(args, "PUT", f"/v1/bindings/{quote(args.account_id, safe='')}", body)
@@ -162,7 +148,7 @@ def _lookup(args: argparse.Namespace) -> int:
     """Print the proposed binding; with ``--apply ACCOUNT`` also make it."""
     from urllib.parse import quote
 
-    from bot.cli_http import call
+    from bot.cli._http import call
 
     body = {"lark_email": args.lark_email, "dingtalk_mobile": args.dingtalk_mobile}
     if args.channel:
@@ -185,7 +171,7 @@ def _lookup(args: argparse.Namespace) -> int:
 async def _remove(args: argparse.Namespace, repo: BindingStore) -> int:
     from bot.errors import NotFound
 
-    if not await repo.remove(args.account_id, args.channel, by=_who(), at=_now()):
+    if not await repo.remove(args.account_id, args.channel, by=who(), at=now()):
         raise NotFound(f"{args.account_id} has no {args.channel} binding")
     print(f"{args.account_id} unbound on {args.channel}")
     return 0
@@ -201,7 +187,7 @@ async def _import(args: argparse.Namespace, repo: BindingStore) -> int:
             f"{args.file} has email addresses: pass --verified-emails if they are known good, "
             "or set each with 'bindings set' to mail a confirmation code"
         )
-    count = await repo.set_many(rows, by=_who(), method="import", at=_now())
+    count = await repo.set_many(rows, by=who(), method="import", at=now())
     print(f"imported {count} bindings from {args.file}")
     return 0
 

@@ -8,14 +8,15 @@ already read every count in it, so no API token adds anything here.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.cli._group import Subparsers
     from bot.store.sqlite import SqliteStore
     from bot.store.usage import UsageReport
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``usage [--from --to --channel --group-by --json]``."""
     usage = subparsers.add_parser("usage", help="messages sent and updated per channel")
     usage.add_argument("--from", dest="from_day", help="first UTC day, YYYY-MM-DD (this month)")
@@ -27,7 +28,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    from bot.cli_db import with_store
+    from bot.cli._db import with_store
     from bot.clock import SystemClock
     from bot.config import load_settings
     from bot.store.usage import UsageStore, month_start, parse_day

@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from bot.cli_http import add_connection_args, call
+from bot.cli._http import add_connection_args, call
 
 if TYPE_CHECKING:
+    from bot.cli._group import Subparsers
     from cards.validate import Channel
 
 CHANNELS = ("lark", "dingtalk", "email")
@@ -22,7 +23,7 @@ STATES = ("pending", "approved", "rejected", "expired", "withdrawn", "failed", "
 LOCALES = ("zh-CN", "en-US")
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Subparsers) -> None:
     """Register ``cards render``, ``validate`` and ``send-test`` on the top-level subparsers."""
     group = subparsers.add_parser("cards", help="render and validate approval cards")
     cards_cmd = group.add_subparsers(dest="cards_command", required=True, metavar="COMMAND")

@@ -1,0 +1,38 @@
+"""``approval-gateway db migrate``: apply pending schema migrations to the database file."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.cli._group import Subparsers
+
+
+def add_commands(subparsers: Subparsers) -> None:
+    """Register ``db migrate``."""
+    group = subparsers.add_parser("db", help="database maintenance")
+    cmd = group.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    cmd.add_parser("migrate", help="apply pending schema migrations").set_defaults(run=run_migrate)
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Open without migrating, then migrate explicitly, so the versions applied can be told."""
+    import asyncio
+
+    from bot.config import load_settings
+    from bot.store.sqlite import SqliteStore
+
+    settings = load_settings(args.config)
+
+    async def migrate() -> list[int]:
+        store = SqliteStore(settings.db_path)
+        await store.open(migrate=False)
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    applied = asyncio.run(migrate())
+    print(f"applied migrations: {applied}" if applied else "schema is up to date")
+    return 0

@@ -1,0 +1,60 @@
+"""``approval-gateway serve``: run the gateway until SIGINT/SIGTERM, then stop gracefully."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
+
+    from bot.cli._group import Subparsers
+    from bot.config import Settings
+
+
+def add_commands(subparsers: Subparsers) -> None:
+    """Register ``serve``."""
+    serve = subparsers.add_parser(
+        "serve", help="run the gateway (embedded defaults unless configured)"
+    )
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Bind the listen address, then serve until a stop signal."""
+    import asyncio
+
+    from bot import logs
+    from bot.config import load_settings
+    from bot.http.listen import bind
+
+    settings = load_settings(args.config)
+    logs.setup(settings.log_level)
+    # Before anything else, and before the platform SDKs are even imported: a port in use ends
+    # the start here, with nothing to unwind.
+    sockets = bind(settings.host, settings.port)
+    asyncio.run(_serve(settings, sockets))
+    return 0
+
+
+async def _serve(settings: Settings, sockets: list[socket.socket]) -> None:
+    import asyncio
+    import signal
+
+    from bot import launch
+    from bot.config import ensure_backend_secret, masked
+
+    async with await launch.start(settings, sockets) as running:
+        secret = ensure_backend_secret(settings)
+        print(f"approval gateway listening on {running.gateway.url}", flush=True)
+        print(
+            f"backend secret: {masked(secret)} (full value in {settings.data_dir}/backend_secret)"
+            if settings.backend_secret is None
+            else "backend secret: from settings",
+            flush=True,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()

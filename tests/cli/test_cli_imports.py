@@ -1,0 +1,89 @@
+"""``--help`` and the commands on the database file load no web framework and no platform SDK.
+
+The SDKs take seconds to import, aiohttp with the HTTP layer about a fifth of one: only ``serve``,
+``demo`` and ``tokens create`` (which uses the HTTP layer's token format) need them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("aiohttp", "lark_oapi", "dingtalk_stream")
+
+# Runs one command in a fresh interpreter, then prints the exit status and which HEAVY modules
+# the command loaded; ``--help`` ends in SystemExit, which is its normal way out.
+PROBE = f"""
+import json, sys
+import bot.cli
+try:
+    code = bot.cli.main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({{"code": code, "loaded": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
+
+
+def _probe(*args: str, data_dir: Path) -> tuple[int, list[str], str]:
+    """(exit status, HEAVY modules loaded, everything printed before the verdict)."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        env={**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    *output, verdict = result.stdout.strip().splitlines()
+    found = json.loads(verdict)
+    return found["code"], found["loaded"], "\n".join(output)
+
+
+def _cli(*args: str, data_dir: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_help_loads_no_web_framework_or_sdk(tmp_path: Path) -> None:
+    code, loaded, output = _probe("--help", data_dir=tmp_path)
+    assert code == 0 and "tokens" in output and "bindings" in output
+    assert loaded == []
+
+
+def test_tokens_list_on_an_existing_database_loads_no_web_framework_or_sdk(
+    tmp_path: Path,
+) -> None:
+    token_id = _cli("tokens", "create", "--role", "support", data_dir=tmp_path).split()[1]
+    code, loaded, output = _probe("tokens", "list", data_dir=tmp_path)
+    assert code == 0 and token_id in output
+    assert loaded == []
+
+
+@pytest.mark.parametrize(
+    ("command", "status"),
+    [
+        (["audit"], 0),
+        (["usage"], 0),
+        (["bindings", "list"], 0),
+        (["preferences", "show", "a1"], 0),
+        (["approvals", "show", "T-1"], 2),  # no such ticket
+    ],
+)
+def test_other_commands_on_the_database_load_no_web_framework_or_sdk(
+    tmp_path: Path, command: list[str], status: int
+) -> None:
+    _cli("db", "migrate", data_dir=tmp_path)
+    code, loaded, _ = _probe(*command, data_dir=tmp_path)
+    assert code == status
+    assert loaded == []
