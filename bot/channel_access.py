@@ -43,6 +43,7 @@ from bot.logs import kv
 from bot.store.audit import audit
 from bot.store.authorizations import AuthorizationStore, ChannelAuthorization
 from bot.store.codec import ts
+from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 
 log = logging.getLogger("bot.channels.access")
@@ -423,7 +424,7 @@ class ChannelAccess:
 
     async def _move_queued(self, tx: Any, name: str) -> int:
         rows = await tx.fetch_all(
-            "SELECT id FROM deliveries WHERE channel = ? AND state = ?",
+            SQL.queued_deliveries_of_channel,
             (name, DeliveryState.QUEUED.value),
         )
         assert self._service is not None
@@ -515,8 +516,7 @@ async def _check(channel: Channel, *, running: bool) -> str:
 async def _wake_jobs(tx: Any, name: str, now: datetime) -> None:
     """Make the channel's waiting card jobs due now (they waited for this consent)."""
     await tx.execute(
-        "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND kind IN (?, ?) "
-        "AND next_attempt_at > ? AND ref IN (SELECT id FROM deliveries WHERE channel = ?)",
+        SQL.wake_channel_jobs,
         (ts(now), SEND_CARD, UPDATE_CARD, ts(now), name),
     )
 

@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.errors import ConfigError, StoreError
 from bot.files import private_dir, read_secret_file, replace_secret_file, write_new_secret_file
 from bot.store.codec import ts
+from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import SqliteTx
 
@@ -189,25 +190,21 @@ def write_key_file(path: Path, keys: Sequence[bytes], *, exclusive: bool = False
 async def put_sealed(tx: SqliteTx, name: str, sealed: Sealed, at: datetime) -> None:
     """Insert or replace the sealed value called ``name``."""
     await tx.execute(
-        "INSERT INTO sealed_secrets (name, key_id, blob, updated_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, blob = excluded.blob, "
-        "updated_at = excluded.updated_at",
+        SQL.put_sealed,
         (name, sealed.key_id, sealed.blob, ts(at)),
     )
 
 
 async def get_sealed(tx: SqliteTx, name: str) -> Sealed | None:
     """The sealed value called ``name``, or None."""
-    row = await tx.fetch_one("SELECT key_id, blob FROM sealed_secrets WHERE name = ?", (name,))
+    row = await tx.fetch_one(SQL.get_sealed, (name,))
     return Sealed(row["key_id"], bytes(row["blob"])) if row else None
 
 
 async def delete_sealed(tx: SqliteTx, name: str) -> bool:
     """Delete the row (overwritten first, so the old bytes do not linger in the page)."""
-    await tx.execute(
-        "UPDATE sealed_secrets SET blob = zeroblob(length(blob)) WHERE name = ?", (name,)
-    )
-    return await tx.execute("DELETE FROM sealed_secrets WHERE name = ?", (name,)) == 1
+    await tx.execute(SQL.zero_sealed, (name,))
+    return await tx.execute(SQL.delete_sealed, (name,)) == 1
 
 
 async def verify_key(store: SqliteStore, box: SecretBox, now: datetime) -> None:
@@ -245,7 +242,7 @@ async def rotate(store: SqliteStore, box: SecretBox, new: bytes, now: datetime) 
     """
     target = SecretBox([new])
     async with store.write() as tx:
-        rows = await tx.fetch_all("SELECT name, key_id, blob FROM sealed_secrets")
+        rows = await tx.fetch_all(SQL.all_sealed)
         for row in rows:
             plain = box.open(row["name"], Sealed(row["key_id"], bytes(row["blob"])))
             await put_sealed(tx, row["name"], target.seal(row["name"], plain), now)
@@ -262,14 +259,12 @@ def answer_name(request_id: str) -> str:
 async def _reseal_answers(tx: SqliteTx, box: SecretBox, target: SecretBox) -> int:
     # Kept answers to signed requests are sealed too (a binding code is a secret); a resend
     # after the rotation must still open its answer.
-    rows = await tx.fetch_all(
-        "SELECT request_id, key_id, body FROM signed_answers WHERE key_id IS NOT NULL"
-    )
+    rows = await tx.fetch_all(SQL.sealed_answers)
     for row in rows:
         name = answer_name(row["request_id"])
         sealed = target.seal(name, box.open(name, Sealed(row["key_id"], bytes(row["body"]))))
         await tx.execute(
-            "UPDATE signed_answers SET key_id = ?, body = ? WHERE request_id = ?",
+            SQL.reseal_answer,
             (sealed.key_id, sealed.blob, row["request_id"]),
         )
     return len(rows)

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time
 from bot.core.models import Entity, in_utc_range
 from bot.errors import InvalidInput
 from bot.store.codec import parse_ts, ts
+from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import SqliteTx
 
@@ -67,19 +68,19 @@ class AuditLog:
         until: datetime | None = None,
     ) -> AuditPage:
         """Newest first, optionally filtered; pass ``next_before`` back for the next page."""
-        where, params = ["1 = 1"], []
-        for column, value in (("action", action), ("who", who), ("target", target)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if before is not None:
-            where.append("id < ?")
-            params.append(str(before))
-        for op, bound in ((">=", since), ("<=", until)):
-            if bound is not None:
-                where.append(f"at {op} ?")
-                params.append(ts(bound))
-        sql = f"SELECT * FROM audit WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
+        # Each given filter adds its fragment: the audit_action index serves an action filter,
+        # which an "(? IS NULL OR action = ?)" form would hide from the planner.
+        filters: list[tuple[str, str | None]] = [
+            (SQL.audit_action, action),
+            (SQL.audit_who, who),
+            (SQL.audit_target, target),
+            (SQL.audit_before, None if before is None else str(before)),
+            (SQL.audit_since, None if since is None else ts(since)),
+            (SQL.audit_until, None if until is None else ts(until)),
+        ]
+        given = [(fragment, value) for fragment, value in filters if value is not None]
+        sql = SQL.audit_page.format(filters="".join(f" {fragment}" for fragment, _ in given))
+        params = [value for _, value in given]
         async with self._store.read() as tx:
             rows = await tx.fetch_all(sql, [*params, min(limit, MAX_PAGE) + 1])
         items = [

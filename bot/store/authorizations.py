@@ -14,6 +14,7 @@ from typing import Literal
 from bot.core.models import Entity
 from bot.secrets import SecretBox, delete_sealed, get_sealed, put_sealed
 from bot.store.codec import parse_ts, ts
+from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import SqliteTx
 
@@ -45,7 +46,7 @@ class AuthorizationStore:
     async def all(self) -> dict[str, ChannelAuthorization]:
         """Every channel's latest decision, by channel."""
         async with self._store.read() as tx:
-            rows = await tx.fetch_all("SELECT * FROM channel_authorizations")
+            rows = await tx.fetch_all(SQL.all_authorizations)
         return {
             row["channel"]: ChannelAuthorization(
                 channel=row["channel"],
@@ -61,9 +62,7 @@ class AuthorizationStore:
         """Insert or replace a channel's decision, inside the caller's transaction."""
         a = authorization
         await tx.execute(
-            "INSERT INTO channel_authorizations (channel, state, by, at, notice_version) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel) DO UPDATE SET state = excluded.state, "
-            "by = excluded.by, at = excluded.at, notice_version = excluded.notice_version",
+            SQL.upsert_authorization,
             (a.channel, a.state, a.by, ts(a.at), a.notice_version),
         )
 

@@ -17,6 +17,7 @@ from bot.core.models import Entity
 from bot.errors import InvalidInput
 from bot.logs import kv
 from bot.store.codec import parse_ts
+from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import Row, SqliteTx
 
@@ -130,9 +131,7 @@ class BindingStore:
     async def get(self, account_id: str) -> list[Binding]:
         """Every binding of one account, by channel."""
         async with self._store.read() as tx:
-            rows = await tx.fetch_all(
-                "SELECT * FROM bindings WHERE account_id = ? ORDER BY channel", (account_id,)
-            )
+            rows = await tx.fetch_all(SQL.bindings_of_account, (account_id,))
         return [_binding(row) for row in rows]
 
     async def list(
@@ -149,21 +148,16 @@ class BindingStore:
         needs binding there).
         """
         limit = max(1, min(limit, MAX_PAGE))
-        where, params = ["1 = 1"], []
-        if channel is not None and unbound:
-            where.append("account_id NOT IN (SELECT account_id FROM bindings WHERE channel = ?)")
-            params.append(channel)
-        elif channel is not None:
-            where.append("channel = ?")
+        filters: list[str] = []
+        params: list[str] = []
+        if channel is not None:
+            filters.append(SQL.bindings_unbound_on if unbound else SQL.bindings_on)
             params.append(channel)
         if cursor is not None:
             # Keyset paging: stable while rows are added or removed between pages.
-            where.append("(account_id, channel) > (?, ?)")
+            filters.append(SQL.bindings_after)
             params.extend(decode_cursor(cursor))
-        sql = (
-            f"SELECT * FROM bindings WHERE {' AND '.join(where)} "
-            "ORDER BY account_id, channel LIMIT ?"
-        )
+        sql = SQL.bindings_page.format(filters="".join(f" {f}" for f in filters))
         async with self._store.read() as tx:
             rows = await tx.fetch_all(sql, (*params, limit + 1))
         items = tuple(_binding(row) for row in rows[:limit])
@@ -175,9 +169,7 @@ class BindingStore:
     async def remove(self, account_id: str, channel: str, *, by: str, at: datetime) -> bool:
         """Unbind ``account_id`` on ``channel`` (audited as ``by``); False when it was not bound."""
         async with self._store.write() as tx:
-            removed = await tx.execute(
-                "DELETE FROM bindings WHERE account_id = ? AND channel = ?", (account_id, channel)
-            )
+            removed = await tx.execute(SQL.remove_binding, (account_id, channel))
             if removed:
                 await tx.audit(at, by, "binding.remove", f"{account_id}/{channel}", "", "")
         if removed:

@@ -16,6 +16,7 @@ from bot.errors import InvalidInput
 from bot.logs import kv
 from bot.store.bindings import ACCOUNT_ID, KNOWN_CHANNELS
 from bot.store.codec import parse_ts, ts
+from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import Row
 
@@ -66,9 +67,7 @@ class PreferenceStore:
     async def get(self, account_id: str) -> Preferences:
         """The account's preferences (the defaults when it never set any)."""
         async with self._store.read() as tx:
-            row = await tx.fetch_one(
-                "SELECT * FROM account_preferences WHERE account_id = ?", (account_id,)
-            )
+            row = await tx.fetch_one(SQL.get_preferences, (account_id,))
         if row is None:
             return Preferences(account_id=account_id)
         order = row["channel_order"]
@@ -95,11 +94,7 @@ class PreferenceStore:
         email = current.email_enabled if email_enabled is None else email_enabled
         async with self._store.write() as tx:
             await tx.execute(
-                "INSERT INTO account_preferences "
-                "(account_id, channel_order, email_enabled, updated_by, updated_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET "
-                "channel_order = excluded.channel_order, email_enabled = excluded.email_enabled, "
-                "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                SQL.upsert_preferences,
                 (account_id, ",".join(new_order) if new_order else None, int(email), by, ts(at)),
             )
         log.info("preferences set", extra=kv(account_id=account_id, by=by))
@@ -121,10 +116,9 @@ class VerificationStore:
     async def put(self, pending: PendingEmail, code_hash: str, at: datetime) -> None:
         """Replace the account's pending address (an earlier code stops working)."""
         async with self._store.write() as tx:
-            await tx.execute("DELETE FROM email_verifications WHERE expires_at < ?", (ts(at),))
+            await tx.execute(SQL.sweep_email_verifications, (ts(at),))
             await tx.execute(
-                "INSERT OR REPLACE INTO email_verifications (account_id, address, code_hash, "
-                "requested_by, method, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                SQL.put_email_verification,
                 (
                     pending.account_id,
                     pending.address,
@@ -139,14 +133,13 @@ class VerificationStore:
     async def drop(self, account_id: str) -> None:
         """Forget the account's pending address."""
         async with self._store.write() as tx:
-            await tx.execute("DELETE FROM email_verifications WHERE account_id = ?", (account_id,))
+            await tx.execute(SQL.drop_email_verification, (account_id,))
 
     async def pending(self, account_id: str, now: datetime) -> PendingEmail | None:
         """The account's unexpired pending address, if any."""
         async with self._store.read() as tx:
             row = await tx.fetch_one(
-                "SELECT * FROM email_verifications WHERE account_id = ? AND expires_at > ? "
-                "AND attempts < ?",
+                SQL.pending_email_verification,
                 (account_id, ts(now), MAX_ATTEMPTS),
             )
         return _pending(row) if row is not None else None
@@ -155,8 +148,7 @@ class VerificationStore:
         """Bind the pending address when ``code_hash`` matches (single use); None otherwise."""
         async with self._store.write() as tx:
             row = await tx.fetch_one(
-                "SELECT * FROM email_verifications WHERE account_id = ? AND expires_at > ? "
-                "AND attempts < ?",
+                SQL.pending_email_verification,
                 (account_id, ts(now), MAX_ATTEMPTS),
             )
             if row is None:
@@ -164,12 +156,12 @@ class VerificationStore:
             if not hmac.compare_digest(row["code_hash"], code_hash):
                 # Counted, so a six-figure guess space cannot be walked through the API.
                 await tx.execute(
-                    "UPDATE email_verifications SET attempts = attempts + 1 WHERE account_id = ?",
+                    SQL.count_email_attempt,
                     (account_id,),
                 )
                 return None
             pending = _pending(row)
-            await tx.execute("DELETE FROM email_verifications WHERE account_id = ?", (account_id,))
+            await tx.execute(SQL.drop_email_verification, (account_id,))
             await tx.set_binding(
                 account_id, "email", pending.address, pending.requested_by, "email-code", now
             )

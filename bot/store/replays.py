@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core.ports import Clock
 from bot.errors import VerificationError
 from bot.store.codec import ts
+from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 
 SWEEP_BATCH = 100  # rows deleted per insert at most: the sweep stays cheap under any backlog
@@ -44,14 +45,11 @@ class StoredCallbackGuard:
         expires = max(latest, now) + self._window
         async with self._store.write() as tx:
             await tx.execute(
-                "DELETE FROM callback_replays WHERE key IN (SELECT key FROM callback_replays "
-                "WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
+                SQL.sweep_callback_replays,
                 (ts(now), SWEEP_BATCH),
             )
             inserted = await tx.execute(
-                "INSERT INTO callback_replays (key, expires_at) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at "
-                "WHERE callback_replays.expires_at < ?",
+                SQL.take_callback_replay,
                 (key, ts(expires), ts(now)),
             )
         return inserted == 1
@@ -59,4 +57,4 @@ class StoredCallbackGuard:
     async def release(self, key: str) -> None:
         """Forget ``key``."""
         async with self._store.write() as tx:
-            await tx.execute("DELETE FROM callback_replays WHERE key = ?", (key,))
+            await tx.execute(SQL.release_callback_replay, (key,))

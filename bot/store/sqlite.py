@@ -27,6 +27,7 @@ from bot.errors import StoreError
 from bot.files import create_private_file, private_dir
 from bot.logs import kv
 from bot.store.migrations import LATEST, MIGRATIONS
+from bot.store.queries import SQL
 from bot.store.tx import SqliteTx
 
 log = logging.getLogger("bot.store")
@@ -82,12 +83,12 @@ class SqliteStore:
         conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         for pragma in (
-            f"busy_timeout = {self._busy_timeout_ms}",
-            "journal_mode = WAL",
-            "synchronous = FULL",
-            "foreign_keys = ON",
+            SQL.pragma_busy_timeout.format(ms=int(self._busy_timeout_ms)),
+            SQL.pragma_journal_wal,
+            SQL.pragma_synchronous_full,
+            SQL.pragma_foreign_keys,
         ):
-            await conn.execute(f"PRAGMA {pragma}")
+            await conn.execute(pragma)
         return conn
 
     async def close(self) -> None:
@@ -114,11 +115,7 @@ class SqliteStore:
             return None
         try:
             async with self.write() as tx:
-                await tx.execute(
-                    "INSERT INTO write_probe (id, at) VALUES (1, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-                    (datetime.now(UTC).isoformat(),),
-                )
+                await tx.execute(SQL.write_probe, (datetime.now(UTC).isoformat(),))
         except (StoreError, aiosqlite.Error) as exc:
             self._writable_at = None
             return f"cannot write: {exc}"
@@ -127,12 +124,9 @@ class SqliteStore:
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; returns the versions applied."""
-        async with self._transaction(self._need(self._writer), "BEGIN IMMEDIATE") as conn:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            )
-            async with conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as c:
+        async with self._transaction(self._need(self._writer), SQL.begin_write) as conn:
+            await conn.execute(SQL.create_schema_migrations)
+            async with conn.execute(SQL.schema_version) as c:
                 row = await c.fetchone()
             current = int(row[0]) if row else 0
             if current > LATEST:
@@ -142,7 +136,7 @@ class SqliteStore:
                 if version > current:
                     await _run_script(conn, sql)
                     await conn.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        SQL.record_migration,
                         (version, description, datetime.now(UTC).isoformat()),
                     )
                     applied.append(version)
@@ -159,7 +153,7 @@ class SqliteStore:
             return
         async with (
             self._write_lock,
-            self._transaction(self._need(self._writer), "BEGIN IMMEDIATE") as conn,
+            self._transaction(self._need(self._writer), SQL.begin_write) as conn,
         ):
             tx = SqliteTx(conn, writable=True)
             token = self._current.set(tx)
@@ -177,7 +171,7 @@ class SqliteStore:
             return
         async with (
             self._read_lock,
-            self._transaction(self._need(self._reader), "BEGIN") as conn,
+            self._transaction(self._need(self._reader), SQL.begin_read) as conn,
         ):
             yield SqliteTx(conn, writable=False)
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.core.models import Entity
 from bot.errors import NotFound
 from bot.store.codec import opt_ts, parse_ts, ts
+from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import Row
 
@@ -41,8 +42,7 @@ class TokenStore:
         record = ApiToken(id=uuid.uuid4().hex[:12], role=role, label=label, created_at=now)
         async with self._store.write() as tx:
             await tx.conn.execute(
-                "INSERT INTO api_tokens (id, role, token_hash, label, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                SQL.insert_token,
                 (record.id, role, token_hash(token), label, ts(now)),
             )
             await tx.audit(now, by, "token.create", record.id, role, "")
@@ -52,7 +52,7 @@ class TokenStore:
         """The live token record for ``token``, or None."""
         async with self._store.read() as tx:
             row = await tx.fetch_one(
-                "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                SQL.resolve_token,
                 (token_hash(token),),
             )
         return _token(row) if row else None
@@ -60,14 +60,14 @@ class TokenStore:
     async def list(self) -> list[ApiToken]:
         """Every token record, newest first."""
         async with self._store.read() as tx:
-            rows = await tx.fetch_all("SELECT * FROM api_tokens ORDER BY created_at DESC")
+            rows = await tx.fetch_all(SQL.list_tokens)
         return [_token(row) for row in rows]
 
     async def revoke(self, token_id: str, now: datetime, *, by: str = "cli") -> None:
         """Revoke a token by its id; it stops working at once."""
         async with self._store.write() as tx:
             cursor = await tx.conn.execute(
-                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                SQL.revoke_token,
                 (ts(now), token_id),
             )
             if cursor.rowcount != 1:

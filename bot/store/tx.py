@@ -25,6 +25,7 @@ from bot.core.ports import SignedAnswer
 from bot.core.routing import RoutePreference
 from bot.errors import StoreError
 from bot.store.codec import opt_ts, parse_ts, ts
+from bot.store.queries import SQL
 
 Row = aiosqlite.Row
 
@@ -56,8 +57,7 @@ class SqliteTx:
 
     async def recall_answer(self, request_id: str) -> SignedAnswer | None:
         row = await self.fetch_one(
-            "SELECT request_hash, status, content_type, key_id, body FROM signed_answers"
-            " WHERE request_id = ?",
+            SQL.recall_answer,
             (request_id,),
         )
         return SignedAnswer(**dict(row)) if row else None
@@ -66,8 +66,7 @@ class SqliteTx:
         self, request_id: str, answer: SignedAnswer, at: datetime, expires_at: datetime
     ) -> None:
         await self.execute(
-            "INSERT INTO signed_answers (request_id, request_hash, status, content_type, key_id,"
-            " body, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            SQL.keep_answer,
             (
                 request_id,
                 answer.request_hash,
@@ -82,15 +81,13 @@ class SqliteTx:
 
     async def forget_answers(self, now: datetime, limit: int) -> int:
         return await self.execute(
-            "DELETE FROM signed_answers WHERE request_id IN (SELECT request_id FROM"
-            " signed_answers WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
+            SQL.forget_answers,
             (ts(now), limit),
         )
 
     async def insert_request(self, request: StoredRequest) -> None:
         await self.execute(
-            "INSERT INTO requests (id, ticket_id, status, ticket, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            SQL.insert_request,
             (
                 request.id,
                 request.ticket.ticket_id,
@@ -102,25 +99,23 @@ class SqliteTx:
         )
 
     async def get_request(self, request_id: str) -> StoredRequest | None:
-        row = await self.fetch_one("SELECT * FROM requests WHERE id = ?", (request_id,))
+        row = await self.fetch_one(SQL.get_request, (request_id,))
         return await self._hydrate(row) if row else None
 
     async def find_request(self, ticket_id: str) -> StoredRequest | None:
-        row = await self.fetch_one("SELECT * FROM requests WHERE ticket_id = ?", (ticket_id,))
+        row = await self.fetch_one(SQL.find_request, (ticket_id,))
         return await self._hydrate(row) if row else None
 
     async def get_request_by_decision(self, decision_id: str) -> StoredRequest | None:
         row = await self.fetch_one(
-            "SELECT r.* FROM requests r JOIN decisions d ON d.request_id = r.id WHERE d.id = ?",
+            SQL.get_request_by_decision,
             (decision_id,),
         )
         return await self._hydrate(row) if row else None
 
     async def _hydrate(self, row: Row) -> StoredRequest:
         deliveries = await self._deliveries(row["id"])
-        decision = await self.fetch_one(
-            "SELECT * FROM decisions WHERE request_id = ?", (row["id"],)
-        )
+        decision = await self.fetch_one(SQL.decision_of_request, (row["id"],))
         return StoredRequest(
             id=row["id"],
             ticket=ApprovalRequest.model_validate_json(row["ticket"]),
@@ -136,16 +131,14 @@ class SqliteTx:
         self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
     ) -> bool:
         changed = await self.execute(
-            "UPDATE requests SET status = ?, closed_at = ?, close_reason = ? "
-            "WHERE id = ? AND status = 'pending'",
+            SQL.close_request,
             (status.value, ts(at), reason, request_id),
         )
         return changed == 1
 
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]:
         rows = await self.fetch_all(
-            "SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ? "
-            "ORDER BY expires_at LIMIT ?",
+            SQL.due_for_expiry,
             (ts(now), limit),
         )
         return [row["id"] for row in rows]
@@ -154,8 +147,7 @@ class SqliteTx:
 
     async def insert_delivery(self, delivery: Delivery) -> None:
         await self.execute(
-            "INSERT INTO deliveries (id, request_id, account_id, channel, address, state, reason, "
-            "external_ref, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            SQL.insert_delivery,
             (
                 delivery.id,
                 delivery.request_id,
@@ -174,21 +166,19 @@ class SqliteTx:
     async def _add_events(self, delivery_id: str, events: Iterable[DeliveryEvent]) -> None:
         for event in events:
             await self.execute(
-                "INSERT INTO delivery_events (delivery_id, at, state, detail) VALUES (?, ?, ?, ?)",
+                SQL.insert_delivery_event,
                 (delivery_id, ts(event.at), event.state.value, event.detail),
             )
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
-        row = await self.fetch_one("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))
+        row = await self.fetch_one(SQL.get_delivery, (delivery_id,))
         if row is None:
             return None
         events = await self._events([delivery_id])
         return _delivery(row, events.get(delivery_id, []))
 
     async def _deliveries(self, request_id: str) -> list[Delivery]:
-        rows = await self.fetch_all(
-            "SELECT * FROM deliveries WHERE request_id = ? ORDER BY created_at, id", (request_id,)
-        )
+        rows = await self.fetch_all(SQL.deliveries_of_request, (request_id,))
         events = await self._events([row["id"] for row in rows])
         return [_delivery(row, events.get(row["id"], [])) for row in rows]
 
@@ -197,7 +187,7 @@ class SqliteTx:
             return {}
         marks = ",".join("?" * len(delivery_ids))
         rows = await self.fetch_all(
-            f"SELECT * FROM delivery_events WHERE delivery_id IN ({marks}) ORDER BY id",
+            SQL.events_of_deliveries.format(marks=marks),
             delivery_ids,
         )
         out: dict[str, list[DeliveryEvent]] = {}
@@ -220,8 +210,7 @@ class SqliteTx:
         external_ref: str | None = None,
     ) -> None:
         changed = await self.execute(
-            "UPDATE deliveries SET state = ?, updated_at = ?, reason = COALESCE(?, reason), "
-            "external_ref = COALESCE(?, external_ref) WHERE id = ?",
+            SQL.set_delivery_state,
             (state.value, ts(at), reason, external_ref, delivery_id),
         )
         if changed != 1:
@@ -232,8 +221,7 @@ class SqliteTx:
 
     async def insert_decision(self, decision: Decision) -> None:
         await self.execute(
-            "INSERT INTO decisions (id, request_id, outcome, account_id, display_name, channel, "
-            "comment, decided_at, source, forward_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            SQL.insert_decision,
             (
                 decision.id,
                 decision.request_id,
@@ -252,8 +240,7 @@ class SqliteTx:
         self, decision_id: str, state: ForwardState, at: datetime, detail: str | None
     ) -> None:
         await self.execute(
-            "UPDATE decisions SET forward_state = ?, forward_detail = ?, forwarded_at = ? "
-            "WHERE id = ?",
+            SQL.set_forward_state,
             (state.value, detail, ts(at), decision_id),
         )
 
@@ -261,14 +248,14 @@ class SqliteTx:
 
     async def binding_address(self, account_id: str, channel: ChannelName) -> str | None:
         row = await self.fetch_one(
-            "SELECT address FROM bindings WHERE account_id = ? AND channel = ?",
+            SQL.binding_address,
             (account_id, channel),
         )
         return str(row["address"]) if row else None
 
     async def route_preference(self, account_id: str) -> RoutePreference:
         row = await self.fetch_one(
-            "SELECT channel_order, email_enabled FROM account_preferences WHERE account_id = ?",
+            SQL.route_preference,
             (account_id,),
         )
         if row is None:
@@ -289,35 +276,28 @@ class SqliteTx:
         at: datetime,
     ) -> None:
         await self.execute(
-            "INSERT INTO bindings (account_id, channel, address, bound_by, method, bound_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, channel) DO UPDATE SET "
-            "address = excluded.address, bound_by = excluded.bound_by, "
-            "method = excluded.method, bound_at = excluded.bound_at",
+            SQL.upsert_binding,
             (account_id, channel, address, by, method, ts(at)),
         )
         # The address is personal data: the audit names the account and channel, not the address.
         await self.audit(at, by, "binding.set", f"{account_id}/{channel}", method, "")
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None:
-        row = await self.fetch_one(
-            "SELECT account_id FROM bindings WHERE channel = ? AND address = ?", (channel, address)
-        )
+        row = await self.fetch_one(SQL.binding_owner, (channel, address))
         return str(row["account_id"]) if row else None
 
     async def put_binding_code(
         self, code_hash: str, account_id: str, at: datetime, expires_at: datetime
     ) -> None:
-        await self.execute("DELETE FROM binding_codes WHERE expires_at < ?", (ts(at),))
+        await self.execute(SQL.sweep_binding_codes, (ts(at),))
         await self.execute(
-            "INSERT INTO binding_codes (code_hash, account_id, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?)",
+            SQL.insert_binding_code,
             (code_hash, account_id, ts(at), ts(expires_at)),
         )
 
     async def take_binding_code(self, code_hash: str, now: datetime) -> str | None:
         row = await self.fetch_one(
-            "UPDATE binding_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL "
-            "AND expires_at > ? RETURNING account_id",
+            SQL.take_binding_code,
             (ts(now), code_hash, ts(now)),
         )
         return str(row["account_id"]) if row else None
@@ -326,8 +306,7 @@ class SqliteTx:
 
     async def meter(self, channel: str, account_id: str, kind: str, at: datetime) -> None:
         await self.execute(
-            "INSERT INTO usage (day, channel, account_id, kind, count) VALUES (?, ?, ?, ?, 1) "
-            "ON CONFLICT (day, channel, account_id, kind) DO UPDATE SET count = count + 1",
+            SQL.meter,
             (ts(at)[:10], channel, account_id, kind),
         )
 
@@ -335,7 +314,7 @@ class SqliteTx:
         self, at: datetime, who: str, action: str, target: str, detail: str, source: str
     ) -> None:
         await self.execute(
-            "INSERT INTO audit (at, who, action, target, detail, source) VALUES (?, ?, ?, ?, ?, ?)",
+            SQL.insert_audit,
             (ts(at), who, action, target, detail, source),
         )
 
@@ -343,8 +322,7 @@ class SqliteTx:
 
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None:
         await self.execute(
-            "INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            SQL.enqueue,
             (kind, ref, payload, ts(run_at), ts(run_at)),
         )
 
@@ -365,11 +343,7 @@ class SqliteTx:
             "limit": limit,
         }
         rows = await self.fetch_all(
-            "UPDATE outbox SET lease_owner = :owner, lease_until = :until, attempts = attempts + 1 "
-            "WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= :now "
-            f"AND (lease_until IS NULL OR lease_until <= :now){_kind_filter(kinds, exclude, params)} "
-            "ORDER BY next_attempt_at, id "
-            "LIMIT :limit) RETURNING id, kind, ref, payload, attempts, created_at, last_error",
+            SQL.claim.format(kinds=_kind_filter(kinds, exclude, params)),
             params,
         )
         return [
@@ -387,49 +361,41 @@ class SqliteTx:
 
     async def complete(self, job_id: int, owner: str) -> None:
         await self.execute(
-            "UPDATE outbox SET state = 'done', done_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), lease_owner = NULL, "
-            "lease_until = NULL WHERE id = ? AND lease_owner = ?",
+            SQL.complete,
             (job_id, owner),
         )
 
     async def reschedule(self, job_id: int, owner: str, run_at: datetime, error: str) -> None:
         await self.execute(
-            "UPDATE outbox SET next_attempt_at = ?, last_error = ?, lease_owner = NULL, "
-            "lease_until = NULL WHERE id = ? AND lease_owner = ?",
+            SQL.reschedule,
             (ts(run_at), error, job_id, owner),
         )
 
     async def release(self, owner: str) -> int:
         return await self.execute(
-            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
-            "WHERE lease_owner = ? AND state = 'pending'",
+            SQL.release,
             (owner,),
         )
 
     async def bury(self, job_id: int, owner: str, error: str) -> None:
         await self.execute(
-            "UPDATE outbox SET state = 'dead', last_error = ?, lease_owner = NULL, "
-            "lease_until = NULL WHERE id = ? AND lease_owner = ?",
+            SQL.bury,
             (error, job_id, owner),
         )
 
     async def outbox_depth(self) -> dict[str, int]:
         """Pending jobs per kind (for /metrics)."""
-        rows = await self.fetch_all(
-            "SELECT kind, COUNT(*) AS n FROM outbox WHERE state = 'pending' GROUP BY kind"
-        )
+        rows = await self.fetch_all(SQL.outbox_depth)
         return {row["kind"]: row["n"] for row in rows}
 
     async def delivery_counts(self) -> dict[tuple[str, str], int]:
         """Deliveries per (channel, state) (for /metrics)."""
-        rows = await self.fetch_all(
-            "SELECT channel, state, COUNT(*) AS n FROM deliveries GROUP BY channel, state"
-        )
+        rows = await self.fetch_all(SQL.delivery_counts)
         return {(row["channel"], row["state"]): row["n"] for row in rows}
 
     async def request_counts(self) -> dict[str, int]:
         """Requests per status (for /metrics)."""
-        rows = await self.fetch_all("SELECT status, COUNT(*) AS n FROM requests GROUP BY status")
+        rows = await self.fetch_all(SQL.request_counts)
         return {row["status"]: row["n"] for row in rows}
 
 
@@ -437,14 +403,14 @@ def _kind_filter(kinds: Collection[str], exclude: Collection[str], params: dict[
     # Named placeholders only (the values never reach the SQL text): one lane's share of the
     # outbox, served by the (kind, next_attempt_at) index of pending jobs.
     sql = ""
-    for clause, names in ((" AND kind IN", kinds), (" AND kind NOT IN", exclude)):
+    for fragment, names in ((SQL.claim_kind_in, kinds), (SQL.claim_kind_not_in, exclude)):
         if names:
             marks = []
             for name in sorted(names):
                 key = f"k{len(params)}"
                 params[key] = name
                 marks.append(f":{key}")
-            sql += f"{clause} ({', '.join(marks)})"
+            sql += " " + fragment.format(marks=", ".join(marks))
     return sql
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from bot.core.models import Entity
 from bot.errors import InvalidInput
+from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 
 GroupBy = Literal["day", "account"]
@@ -65,14 +66,11 @@ class UsageStore:
         if end < start:
             raise InvalidInput("empty range", {"to": "must not be before from"})
         key = "day" if group_by == "day" else "account_id"
-        where, params = "day BETWEEN ? AND ?", [start.isoformat(), end.isoformat()]
+        query = SQL.usage_by_day if group_by == "day" else SQL.usage_by_account
+        params = [start.isoformat(), end.isoformat()]
         if channel:
-            where += " AND channel = ?"
             params.append(channel)
-        sql = (
-            f"SELECT {key} AS k, channel, kind, SUM(count) AS n FROM usage WHERE {where} "
-            f"GROUP BY {key}, channel, kind ORDER BY {key}, channel"
-        )
+        sql = query.format(filters=f" {SQL.usage_channel}" if channel else "")
         async with self._store.read() as tx:
             rows = await tx.fetch_all(sql, params)
         grouped: dict[tuple[str, str], dict[str, int]] = {}
@@ -103,7 +101,5 @@ class UsageStore:
     async def totals(self) -> dict[tuple[str, str], int]:
         """All-time messages per (channel, kind), for ``/metrics``."""
         async with self._store.read() as tx:
-            rows = await tx.fetch_all(
-                "SELECT channel, kind, SUM(count) AS n FROM usage GROUP BY channel, kind"
-            )
+            rows = await tx.fetch_all(SQL.usage_totals)
         return {(row["channel"], row["kind"]): row["n"] for row in rows}

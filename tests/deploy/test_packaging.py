@@ -50,6 +50,14 @@ def test_the_production_wheel_holds_bot_and_cards_and_no_sandbox(wheel: Path) ->
     assert not [name for name in names if "sandbox" in name.split("/")[:-1]]
 
 
+def test_the_wheel_ships_the_queries_and_migrations_as_sql_files(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    sql = sorted(name for name in names if name.endswith(".sql"))
+    assert {f"bot/store/sql/{area}.sql" for area in ("approvals", "outbox", "engine")} <= set(sql)
+    migrations = [name.rsplit("/", 1)[1][:4] for name in sql if "/migrations/" in name]
+    assert migrations == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0010"]
+
+
 async def test_serve_from_the_wheel_with_the_sandbox_on_fails_in_one_line(
     wheel: Path, tmp_path: Path
 ) -> None:

@@ -1,0 +1,36 @@
+-- Connection setup, transactions, the migration runner and the readiness probe.
+-- (SQLite takes no bound parameter in a PRAGMA: busy_timeout is filled from an int.)
+
+-- name: pragma_busy_timeout
+PRAGMA busy_timeout = {ms}
+
+-- name: pragma_journal_wal
+PRAGMA journal_mode = WAL
+
+-- name: pragma_synchronous_full
+PRAGMA synchronous = FULL
+
+-- name: pragma_foreign_keys
+PRAGMA foreign_keys = ON
+
+-- name: begin_write
+-- Take the write lock at once: a second process waits here instead of failing mid-transaction.
+BEGIN IMMEDIATE
+
+-- name: begin_read
+-- Deferred: in WAL mode a consistent snapshot that never blocks a writer.
+BEGIN
+
+-- name: create_schema_migrations
+CREATE TABLE IF NOT EXISTS schema_migrations
+    (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)
+
+-- name: schema_version
+SELECT COALESCE(MAX(version), 0) FROM schema_migrations
+
+-- name: record_migration
+INSERT INTO schema_migrations VALUES (?, ?, ?)
+
+-- name: write_probe
+INSERT INTO write_probe (id, at) VALUES (1, ?)
+ON CONFLICT (id) DO UPDATE SET at = excluded.at
