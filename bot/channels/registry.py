@@ -135,6 +135,11 @@ SPECS: tuple[ChannelSpec, ...] = (
 REGISTRY: Mapping[str, ChannelSpec] = {spec.name: spec for spec in SPECS}
 
 
+def chat_platforms() -> list[str]:
+    """The chat channels a real platform runs (where a user can be looked up), in order."""
+    return [spec.name for spec in SPECS if spec.kind == "chat" and spec.platform is not None]
+
+
 def configured_names(settings: Settings) -> set[str]:
     """The channels whose credentials the settings carry (real platforms, not sandbox ones)."""
     return {spec.name for spec in SPECS if spec.configured(settings)}
