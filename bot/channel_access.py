@@ -26,10 +26,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from bot.channels.base import ChannelDefaults
+from bot.channels.registry import REGISTRY
 from bot.config import Settings
 from bot.core.models import Approver, DeliveryState
 from bot.core.ports import (
     Channel,
+    ChannelCapabilities,
     ChannelHealth,
     Clock,
     InboundSink,
@@ -59,15 +62,12 @@ SOURCES: dict[Source, str] = {
     "settings": "from settings",
 }
 
-# Which credential fields each channel accepts over the API (the rest comes from settings).
-CREDENTIAL_FIELDS: dict[str, frozenset[str]] = {
-    "lark": frozenset({"app_id", "app_secret", "encrypt_key", "verification_token"}),
-    "dingtalk": frozenset(
-        {"client_id", "client_secret", "robot_code", "callback_token", "callback_aes_key"}
-    ),
-    "email": frozenset({"host", "port", "security", "username", "password", "from_address"}),
-}
-CREDENTIAL_FIELDS["dingtalk_enterprise"] = CREDENTIAL_FIELDS["dingtalk"]
+
+def credential_fields(name: str) -> frozenset[str]:
+    """The credential fields ``name`` accepts over the API (the rest comes from settings)."""
+    spec = REGISTRY.get(name)
+    return spec.credential_fields if spec is not None else frozenset()
+
 
 _USES = (
     "The gateway keeps the credentials encrypted at rest (AES-256-GCM under this deployment's "
@@ -269,7 +269,7 @@ class ChannelAccess:
             "note": "the platform bills the organisation's app per its own price list; "
             "the deployment rate is this gateway's internal charge",
         }
-        fields = sorted(CREDENTIAL_FIELDS.get(name, frozenset()))
+        fields = sorted(credential_fields(name))
         content = json.dumps([name, _USES, billing, fields], sort_keys=True)
         version = hashlib.sha256(content.encode()).hexdigest()[:12]
         return Notice(
@@ -289,7 +289,7 @@ class ChannelAccess:
 
     def known(self, name: str) -> None:
         """NotFound unless ``name`` is a channel this gateway runs or can build."""
-        if name not in self.channels and name not in CREDENTIAL_FIELDS:
+        if name not in self.channels and not credential_fields(name):
             raise NotFound(f"no channel {name}")
 
     # -- listing -------------------------------------------------------------------------
@@ -441,7 +441,7 @@ class ChannelAccess:
     def _candidate(self, name: str, credentials: dict[str, str] | None) -> tuple[Channel, Source]:
         # Credentials given win; else the one stored earlier (consent renewed); else settings.
         if credentials:
-            unknown = set(credentials) - CREDENTIAL_FIELDS.get(name, frozenset())
+            unknown = set(credentials) - credential_fields(name)
             if unknown:
                 fields = {f"credentials.{k}": "not a credential of this channel" for k in unknown}
                 raise InvalidInput(f"unknown credential fields for {name}", fields)
@@ -451,7 +451,7 @@ class ChannelAccess:
             return self.channels[name], "stored"
         if name in self._from_settings:
             return self._from_settings[name], "settings"
-        wanted = ", ".join(sorted(CREDENTIAL_FIELDS.get(name, frozenset()))) or "its credentials"
+        wanted = ", ".join(sorted(credential_fields(name))) or "its credentials"
         raise InvalidInput(
             f"{name} has no credentials in settings and none stored: pass them",
             {"credentials": f"required: {wanted}"},
@@ -498,11 +498,10 @@ class ChannelAccess:
 
 async def _check(channel: Channel, *, running: bool) -> str:
     """Run the channel's credential check when it has one; say what was checked."""
-    check = getattr(channel, "check", None)
-    if not callable(check):
+    if not channel.capabilities.credential_check:
         return f"skipped: {channel.name} has no credential check"
     try:
-        await check()
+        await channel.check()
     except ChannelError as exc:
         if not running:
             await channel.stop()  # release what the check opened on a channel never started
@@ -521,14 +520,16 @@ async def _wake_jobs(tx: Any, name: str, now: datetime) -> None:
     )
 
 
-class UnusableChannel:
+class UnusableChannel(ChannelDefaults):
     """Stands in for a broken channel (no usable credential): routing sees it and skips it with
-    the reason; it never starts and refuses every send."""
+    the reason; it never starts and refuses every send. Kind and China-only flag are the
+    registry's for the name, so routing traces the skip where the channel would have ranked."""
 
     def __init__(self, name: str) -> None:
+        spec = REGISTRY.get(name)
         self.name = name
-        self.kind: Literal["chat", "email"] = "email" if name == "email" else "chat"
-        self.china_only = name.startswith("dingtalk")
+        self.kind: Literal["chat", "email"] = spec.kind if spec is not None else "chat"
+        self.capabilities = ChannelCapabilities(china_only=spec is not None and spec.china_only)
 
     async def start(self, sink: InboundSink) -> None:
         """Nothing to start without a credential."""
@@ -561,18 +562,7 @@ def build_channel(
     name: str, current: Channel | None, settings: Settings, credentials: dict[str, str]
 ) -> Channel:
     """A channel for ``name`` from its settings (or the running one's) plus ``credentials``."""
-    base: BaseModel = getattr(current, "settings", None) or getattr(settings, name)
-    merged = type(base).model_validate({**base.model_dump(), **credentials})
-    if name == "lark":
-        from bot.channels.lark import LarkChannel
-
-        return LarkChannel(merged, name)  # type: ignore[arg-type]
-    if name in ("dingtalk", "dingtalk_enterprise"):
-        from bot.channels.dingtalk import DingTalkChannel
-
-        return DingTalkChannel(name, merged)  # type: ignore[arg-type]
-    if name == "email":
-        from bot.channels.email import EmailChannel
-
-        return EmailChannel(merged)  # type: ignore[arg-type]
-    raise InvalidInput(f"{name} takes no credentials", {"credentials": "not accepted"})
+    spec = REGISTRY.get(name)
+    if spec is None:
+        raise InvalidInput(f"{name} takes no credentials", {"credentials": "not accepted"})
+    return spec.with_credentials(current, settings, credentials)

@@ -21,7 +21,7 @@ from typing import Protocol, Self, cast
 
 from aiohttp import web
 
-from bot.channels.factory import configured_channels
+from bot.channels.registry import configured_channels
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.core.ports import Channel, Clock

@@ -21,8 +21,9 @@ from aiohttp import web
 
 from bot.backend import WebhookBackend
 from bot.channel_access import ChannelAccess
-from bot.channels.factory import configured_names
+from bot.channels.base import callback_routes
 from bot.channels.memory import MemoryChannel
+from bot.channels.registry import configured_names
 from bot.clock import SystemClock
 from bot.config import Settings, ensure_backend_secret
 from bot.core.emailverify import EmailVerification
@@ -258,10 +259,11 @@ class Gateway:
     async def _mail(self, to: str, subject: str, text: str) -> None:
         # Confirmation codes go out through the email channel, and only while it is authorized.
         channel = self.channels.get("email")
-        send = getattr(channel, "send_notice", None)
-        if send is None or not self.access.authorized("email"):
+        if channel is None or not (
+            channel.capabilities.notices and self.access.authorized("email")
+        ):
             raise Conflict("no authorized email channel to send the confirmation through")
-        await send(to, subject, text)
+        await channel.notify(to, subject, text)
 
     def _channel_routes(self) -> list[web.RouteDef]:
         # Channels in HTTP callback mode serve their own callback URLs on the gateway's listener,
@@ -269,9 +271,7 @@ class Gateway:
         guard = StoredCallbackGuard(self.store, self.clock, self.settings.callback_window_seconds)
         routes: list[web.RouteDef] = []
         for channel in self.channels.values():
-            provider = getattr(channel, "routes", None)
-            if callable(provider):
-                routes.extend(provider(guard))
+            routes.extend(callback_routes(channel, guard))
         return routes
 
     async def stop(self) -> None:

@@ -25,6 +25,7 @@ import dingtalk_stream
 from aiohttp import web
 
 from bot.channels.answers import ClickAnswer, Reports, remaining, within
+from bot.channels.base import ChannelDefaults
 from bot.channels.dingtalk_api import OpenApi
 from bot.channels.dingtalk_crypto import EventCrypto
 from bot.channels.dingtalk_http import CallbackEndpoint
@@ -42,8 +43,10 @@ from bot.config import DingTalkSettings
 from bot.core.models import Approver, RequestStatus
 from bot.core.ports import (
     CallbackGuard,
+    ChannelCapabilities,
     ChannelHealth,
     InboundSink,
+    LookupKey,
     OutgoingCard,
     SendReceipt,
 )
@@ -71,11 +74,14 @@ def _required(settings: DingTalkSettings, name: str) -> tuple[str, str, str]:
 _NO_NOTICE = {"notice": "", "noticeKind": ""}
 
 
-class DingTalkChannel:
+class DingTalkChannel(ChannelDefaults):
     """Channel port implementation for one DingTalk app (stream or HTTP callback mode)."""
 
     kind: Literal["chat", "email"] = "chat"
-    china_only = True
+    capabilities = ChannelCapabilities(
+        china_only=True, credential_check=True, lookups=frozenset({"mobile"})
+    )
+    settings: DingTalkSettings
 
     def __init__(self, name: str, settings: DingTalkSettings) -> None:
         self.name = name
@@ -161,6 +167,12 @@ class DingTalkChannel:
         return [web.post(f"/callbacks/{self.name}", endpoint.handle)]
 
     # -- cards ---------------------------------------------------------------------------
+    async def lookup(self, key: LookupKey, value: str) -> str | None:
+        """By mobile number: the org member's userId (None: nobody in scope)."""
+        if key != "mobile":
+            return await super().lookup(key, value)
+        return await self.lookup_mobile(value)
+
     async def lookup_mobile(self, mobile: str) -> str | None:
         """The userId of the org member with this mobile number (None: nobody in scope)."""
         await self.api.open()

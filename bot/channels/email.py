@@ -15,10 +15,17 @@ from typing import Literal
 
 import aiosmtplib
 
+from bot.channels.base import ChannelDefaults
 from bot.channels.present import card_view
 from bot.config import EmailSettings
 from bot.core.models import Approver, RequestStatus
-from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
+from bot.core.ports import (
+    ChannelCapabilities,
+    ChannelHealth,
+    InboundSink,
+    OutgoingCard,
+    SendReceipt,
+)
 from bot.errors import ChannelError, ConfigError
 from bot.logs import kv
 from cards.email import render_email
@@ -92,12 +99,13 @@ def smtp_error(exc: Exception) -> ChannelError:
     return ChannelError(f"smtp unavailable: {type(exc).__name__}: {exc}", retryable=True)
 
 
-class EmailChannel:
+class EmailChannel(ChannelDefaults):
     """Channel port over an SMTP relay: sends approval emails, and closing emails if enabled."""
 
     name = "email"
     kind: Literal["chat", "email"] = "email"
-    china_only = False
+    capabilities = ChannelCapabilities(credential_check=True, notices=True)
+    settings: EmailSettings
 
     def __init__(self, settings: EmailSettings) -> None:
         if not settings.host:
@@ -156,9 +164,9 @@ class EmailChannel:
 
     async def tell(self, address: str, text: str) -> None:
         """A short notice by mail (the first line is the subject)."""
-        await self.send_notice(address, text.splitlines()[0][:120], text)
+        await self.notify(address, text.splitlines()[0][:120], text)
 
-    async def send_notice(self, to: str, subject: str, text: str) -> None:
+    async def notify(self, to: str, subject: str, text: str) -> None:
         """A short plain-text email that is no approval (e.g. an address confirmation code)."""
         msg = EmailMessage()
         msg["Subject"] = subject
@@ -191,8 +199,3 @@ class EmailChannel:
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise smtp_error(exc) from exc
-
-
-def email_channel(settings: EmailSettings) -> EmailChannel | None:
-    """The email channel when an SMTP host is configured, else None."""
-    return EmailChannel(settings) if settings.host else None

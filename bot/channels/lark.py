@@ -38,18 +38,21 @@ from lark_oapi.api.im.v1 import (
 from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
 
 from bot.channels.answers import ClickAnswer, Join, Reports, remaining, within
+from bot.channels.base import ChannelDefaults
 from bot.channels.lark_api import Limits, TenantToken, build_client, check, option, token_refused
 from bot.channels.lark_http import CURRENT, CallbackEndpoint, Replayed
 from bot.channels.lark_inbound import LarkInbound, Response, event_id
 from bot.channels.lark_runner import WsRunner
 from bot.channels.lark_ws import AfterAck, GatewayWsClient
 from bot.channels.present import card_view
-from bot.config import LarkSettings, Settings
+from bot.config import LarkSettings
 from bot.core.models import Approver
 from bot.core.ports import (
     CallbackGuard,
+    ChannelCapabilities,
     ChannelHealth,
     InboundSink,
+    LookupKey,
     OutgoingCard,
     SendReceipt,
 )
@@ -71,13 +74,6 @@ PROCESSING = {
 Call = Callable[[lark.RequestOption], Any]  # the SDK call: an awaitable of its response
 
 
-def lark_channel(settings: Settings) -> LarkChannel | None:
-    """The Lark channel when ``settings.lark.app_id`` is set, else None."""
-    if not settings.lark.app_id:
-        return None
-    return LarkChannel(settings.lark)
-
-
 def message_uuid(delivery_id: str) -> str:
     """The send's idempotency key: stable per delivery, within the platform's 50 characters."""
     return hashlib.sha256(delivery_id.encode()).hexdigest()[:32]
@@ -87,10 +83,12 @@ def _secret(value: Any) -> str:
     return str(value.get_secret_value()) if value is not None else ""
 
 
-class LarkChannel:
+class LarkChannel(ChannelDefaults):
     """Channel port implementation for one Lark/Feishu app (long connection or HTTP callbacks)."""
 
     kind: Literal["chat", "email"] = "chat"
+    capabilities = ChannelCapabilities(credential_check=True, lookups=frozenset({"email"}))
+    settings: LarkSettings
 
     def __init__(self, settings: LarkSettings, name: str = "lark") -> None:
         secret = _secret(settings.app_secret)
@@ -242,6 +240,12 @@ class LarkChannel:
             return self.client.im.v1.message.acreate(request, opt)
 
         await self._call("im.message.create", open_id, create)
+
+    async def lookup(self, key: LookupKey, value: str) -> str | None:
+        """By email: the tenant user's open_id (None: unknown or out of scope)."""
+        if key != "email":
+            return await super().lookup(key, value)
+        return await self.lookup_email(value)
 
     async def lookup_email(self, email: str) -> str | None:
         """The open_id of the tenant user with this email (None: unknown or out of scope)."""

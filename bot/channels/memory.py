@@ -10,6 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.channels.base import ChannelDefaults
 from bot.channels.present import card_view, toast_text
 from bot.core.models import ActionResult, Approver, ClickAction, InboundAction
 from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
@@ -39,11 +40,10 @@ class MemoryClick:
     toast: str
 
 
-class MemoryChannel:
-    """Channel port implementation that keeps cards in a dict."""
+class MemoryChannel(ChannelDefaults):
+    """Channel port implementation that keeps cards in a dict (no optional capability)."""
 
     kind: Literal["chat", "email"] = "chat"
-    china_only = False
 
     def __init__(self, name: str = "memory") -> None:
         self.name = name

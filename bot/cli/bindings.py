@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,10 +65,26 @@ def add_commands(subparsers: Subparsers) -> None:
     who = find.add_mutually_exclusive_group(required=True)
     who.add_argument("--lark-email")
     who.add_argument("--dingtalk-mobile")
-    find.add_argument("--channel", choices=["dingtalk", "dingtalk_enterprise", "lark"])
+    find.add_argument("--channel", choices=_ChatPlatforms())
     find.add_argument("--apply", metavar="ACCOUNT", help="bind the user found to ACCOUNT")
     add_connection_args(find)
     find.set_defaults(run=_lookup)
+
+
+class _ChatPlatforms:
+    """The registry's chat platforms as argparse choices, read only when argparse asks: the
+    registry loads the settings models, which ``--help`` should not pay for."""
+
+    def _names(self) -> list[str]:
+        from bot.channels.registry import chat_platforms
+
+        return chat_platforms()
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
 
 
 def _run(work: Any, *, create: bool = True) -> Any:

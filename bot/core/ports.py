@@ -11,6 +11,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Literal, Protocol
 
+from pydantic import BaseModel
+
 from bot.core.models import (
     ActionResult,
     Approver,
@@ -275,11 +277,54 @@ class SendReceipt(Entity):
     sent: bool = True  # False when nothing went out (e.g. closing emails off): not metered
 
 
+LookupKey = Literal["email", "mobile"]  # what a platform can find a user by
+
+
+class ChannelCapabilities(Entity):
+    """What a channel can do beyond cards and plain messages, declared once by its class.
+
+    Callers read these flags instead of probing for methods: routing reads ``china_only``, the
+    authorization API ``credential_check``, the binding lookup ``lookups``, email address
+    confirmation ``notices``. The matching methods exist on every channel; where a flag is off
+    they do nothing (``check``) or refuse (``lookup``, ``notify``).
+    """
+
+    china_only: bool = False  # reaches only approvers in China (an org on a Chinese platform)
+    credential_check: bool = False  # ``check()`` proves credentials with the platform
+    lookups: frozenset[LookupKey] = frozenset()  # ``lookup()`` finds users by these
+    notices: bool = False  # ``notify()`` sends a plain message with a subject (email)
+
+
 class Channel(Protocol):
     """A chat or mail platform: sends and updates cards, feeds clicks and messages back."""
 
     name: ChannelName
     kind: Literal["chat", "email"]
+    capabilities: ChannelCapabilities
+
+    @property
+    def settings(self) -> BaseModel | None:
+        """The settings group the channel was built from (None: it has none, e.g. in memory);
+        an authorization's credentials are merged into it to build the channel anew."""
+        ...
+
+    async def check(self) -> None:
+        """Prove the credentials work (ChannelError if refused); nothing without the capability."""
+        ...
+
+    async def lookup(self, key: LookupKey, value: str) -> str | None:
+        """The platform's address of the user with this email or mobile (None: nobody in scope).
+
+        ChannelError unless ``key`` is in ``capabilities.lookups``.
+        """
+        ...
+
+    async def notify(self, to: str, subject: str, text: str) -> None:
+        """A plain message with a subject that is no approval (e.g. a confirmation code).
+
+        ChannelError unless ``capabilities.notices``.
+        """
+        ...
 
     async def start(self, sink: InboundSink) -> None:
         """Open the inbound stream (if any); returns once it is connecting."""
@@ -349,12 +394,14 @@ __all__ = [
     "BackendReceipt",
     "CallbackGuard",
     "Channel",
+    "ChannelCapabilities",
     "ChannelHealth",
     "Clock",
     "DecisionEvent",
     "IdentityNotice",
     "InboundMessage",
     "InboundSink",
+    "LookupKey",
     "OutgoingCard",
     "PendingEmail",
     "SendReceipt",

@@ -40,7 +40,7 @@ class Router:
                 ChannelOffer(
                     name=name,
                     kind=self._channels[name].kind,
-                    china_only=getattr(self._channels[name], "china_only", False),
+                    china_only=self._channels[name].capabilities.china_only,
                     authorized=why is None,
                     unusable=why,
                 )

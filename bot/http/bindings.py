@@ -11,6 +11,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.ports import LookupKey
 from bot.errors import InvalidInput, NotFound
 from bot.http.auth import Role
 from bot.http.deps import DEPS
@@ -170,15 +171,15 @@ async def lookup(request: web.Request) -> web.Response:
     body = LookupIn.model_validate_json(await request.read() or b"{}")
     if (body.lark_email is None) == (body.dingtalk_mobile is None):
         raise InvalidInput("give exactly one of lark_email and dingtalk_mobile")
+    key: LookupKey
     if body.lark_email is not None:
-        channel, method, value = body.channel or "lark", "lookup_email", body.lark_email
+        channel, key, value = body.channel or "lark", "email", body.lark_email
     else:
-        channel = body.channel or "dingtalk"
-        method, value = "lookup_mobile", body.dingtalk_mobile or ""
-    find = getattr(request.app[DEPS].channels.get(channel), method, None)
-    if find is None:
+        channel, key, value = body.channel or "dingtalk", "mobile", body.dingtalk_mobile or ""
+    running = request.app[DEPS].channels.get(channel)
+    if running is None or key not in running.capabilities.lookups:
         raise InvalidInput(f"no running channel {channel} can look that up", {"channel": channel})
-    address = await find(value)
+    address = await running.lookup(key, value)
     return _json(LookupOut(channel=channel, address=address, found=address is not None))
 
 

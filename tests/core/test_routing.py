@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 
 from bot.core.models import AccountType, Approver
+from bot.core.ports import ChannelCapabilities
 from bot.core.router import Router
 from bot.core.routing import ChannelOffer, RoutePreference, plan_route
 
@@ -229,7 +230,7 @@ class _Tx:
 class _Chan:
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.china_only = False
+        self.capabilities = ChannelCapabilities()
 
     def default_address(self, approver: Approver) -> str | None:
         return None
