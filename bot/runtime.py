@@ -46,11 +46,15 @@ from bot.logs import kv
 from bot.metrics import Metrics
 from bot.outbox.worker import OutboxWorker
 from bot.secrets import SecretBox, open_box
+from bot.store.audit import AuditLog
 from bot.store.authorizations import AuthorizationStore
-from bot.store.preferences import VerificationStore
+from bot.store.bindings import BindingStore
+from bot.store.preferences import PreferenceStore, VerificationStore
+from bot.store.probe import StoreProbe
 from bot.store.replays import StoredCallbackGuard
 from bot.store.sqlite import SqliteStore
 from bot.store.tokens import TokenStore
+from bot.store.usage import UsageStore
 
 log = logging.getLogger("bot.runtime")
 
@@ -230,6 +234,11 @@ class Gateway:
             selfbind=self.selfbind,
             auth=auth,
             store=self.store,
+            bindings=BindingStore(self.store),
+            preferences=PreferenceStore(self.store),
+            audit=AuditLog(self.store),
+            usage=UsageStore(self.store),
+            health=StoreProbe(self.store),
             metrics=self.metrics,
             clock=self.clock,
             channels=self.channels,

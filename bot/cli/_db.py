@@ -3,24 +3,43 @@
 Commands that read or change the store directly (traces, tokens, bindings, preferences, usage,
 audit, key rotation) open the SQLite file themselves: they work while the gateway is stopped, and
 whoever can read the data directory can read the store anyway.
+
+This is the CLI's composition root for storage: the only CLI module that names the engine. The
+commands get a :class:`Storage` of core ports and never an engine class.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     from bot.cli._group import Command
     from bot.config import Settings
+    from bot.core.ports import Store
+    from bot.core.storage import AuditRepo, BindingRepo, PreferenceRepo, TokenRepo, UsageRepo
     from bot.store.sqlite import SqliteStore
 
 T = TypeVar("T")
 
-StoreWork: TypeAlias = Callable[[argparse.Namespace, "SqliteStore"], Awaitable[int]]
-"""A command's body given an open store: the parsed arguments and the store in, the exit status
+
+@dataclass(frozen=True)
+class Storage:
+    """The storage ports a command works through, on the configured database."""
+
+    store: Store  # approvals and their trace, through the core's transactions
+    bindings: BindingRepo
+    preferences: PreferenceRepo
+    tokens: TokenRepo
+    audit: AuditRepo
+    usage: UsageRepo
+
+
+StoreWork: TypeAlias = Callable[[argparse.Namespace, Storage], Awaitable[int]]
+"""A command's body given open storage: the parsed arguments and the ports in, the exit status
 out."""
 
 
@@ -47,17 +66,57 @@ def with_store(
     return asyncio.run(main())
 
 
+def storage(store: SqliteStore) -> Storage:
+    """The ports over one open SQLite store."""
+    from bot.store.audit import AuditLog
+    from bot.store.bindings import BindingStore
+    from bot.store.preferences import PreferenceStore
+    from bot.store.tokens import TokenStore
+    from bot.store.usage import UsageStore
+
+    return Storage(
+        store=store,
+        bindings=BindingStore(store),
+        preferences=PreferenceStore(store),
+        tokens=TokenStore(store),
+        audit=AuditLog(store),
+        usage=UsageStore(store),
+    )
+
+
+def with_storage(
+    settings: Settings, work: Callable[[Storage], Awaitable[T]], *, create: bool = True
+) -> T:
+    """:func:`with_store`, handing ``work`` the ports instead of the engine."""
+    return with_store(settings, lambda store: work(storage(store)), create=create)
+
+
 def on_store(work: StoreWork, *, create: bool = True) -> Command:
     """``work`` as a command on the configured database (``create``: see :func:`with_store`)."""
 
     def command(args: argparse.Namespace) -> int:
         from bot.config import load_settings
 
-        return with_store(
-            load_settings(args.config), lambda store: work(args, store), create=create
-        )
+        return with_storage(load_settings(args.config), lambda s: work(args, s), create=create)
 
     return command
+
+
+def migrate(settings: Settings) -> list[int]:
+    """Open the database without migrating, then migrate it; the versions applied."""
+    import asyncio
+
+    from bot.store.sqlite import SqliteStore
+
+    async def main() -> list[int]:
+        store = SqliteStore(settings.db_path)
+        await store.open(migrate=False)
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
 
 
 def who() -> str:

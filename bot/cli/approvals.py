@@ -10,8 +10,8 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.cli._db import Storage
     from bot.cli._group import Subparsers
-    from bot.store.sqlite import SqliteStore
 
 
 def add_commands(subparsers: Subparsers) -> None:
@@ -27,13 +27,13 @@ def run_show(args: argparse.Namespace) -> int:
     """Print the request as the API's JSON; NotFound when there is none."""
     import json
 
-    from bot.cli._db import with_store
+    from bot.cli._db import with_storage
     from bot.config import load_settings
     from bot.errors import NotFound
     from bot.http.schemas import ApprovalOut
 
-    async def show(store: SqliteStore) -> str:
-        async with store.read() as tx:
+    async def show(storage: Storage) -> str:
+        async with storage.store.read() as tx:
             request = await tx.find_request(args.ticket_id)
         if request is None:
             raise NotFound(f"no request for ticket {args.ticket_id}")
@@ -41,5 +41,5 @@ def run_show(args: argparse.Namespace) -> int:
             ApprovalOut.of(request).model_dump(mode="json"), indent=2, ensure_ascii=False
         )
 
-    print(with_store(load_settings(args.config), show, create=False))
+    print(with_storage(load_settings(args.config), show, create=False))
     return 0

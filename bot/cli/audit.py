@@ -11,9 +11,9 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.cli._db import Storage
     from bot.cli._group import Subparsers
-    from bot.store.audit import AuditPage
-    from bot.store.sqlite import SqliteStore
+    from bot.core.storage import AuditPage
 
 
 def add_commands(subparsers: Subparsers) -> None:
@@ -31,15 +31,15 @@ def add_commands(subparsers: Subparsers) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from bot.cli._db import with_store
+    from bot.cli._db import with_storage
     from bot.config import load_settings
-    from bot.store.audit import AuditLog, parse_bound
+    from bot.core.validation import parse_bound
 
     since = parse_bound(args.from_, "from", end=False)
     until = parse_bound(args.to, "to", end=True)
 
-    async def read(store: SqliteStore) -> AuditPage:
-        return await AuditLog(store).page(
+    async def read(storage: Storage) -> AuditPage:
+        return await storage.audit.page(
             limit=max(1, args.limit),
             before=args.before,
             action=args.action,
@@ -49,7 +49,7 @@ def _audit(args: argparse.Namespace) -> int:
             until=until,
         )
 
-    page = with_store(load_settings(args.config), read, create=False)
+    page = with_storage(load_settings(args.config), read, create=False)
     print(page.model_dump_json(indent=2) if args.json else render(page))
     return 0
 

@@ -17,7 +17,7 @@ from bot.cli._http import add_connection_args
 
 if TYPE_CHECKING:
     from bot.cli._group import Subparsers
-    from bot.store.bindings import Binding, BindingStore
+    from bot.core.storage import Binding, BindingRepo
 
 CSV_COLUMNS = ("account_id", "channel", "address")
 
@@ -92,13 +92,12 @@ def _run(work: Any, *, create: bool = True) -> Any:
     :func:`bot.cli._db.with_store`)."""
 
     def command(args: argparse.Namespace) -> int:
-        from bot.cli._db import with_store
+        from bot.cli._db import with_storage
         from bot.config import load_settings
-        from bot.store.bindings import BindingStore
 
-        result: int = with_store(
+        result: int = with_storage(
             load_settings(args.config),
-            lambda store: work(args, BindingStore(store)),
+            lambda storage: work(args, storage.bindings),
             create=create,
         )
         return result
@@ -111,7 +110,7 @@ def _line(b: Binding) -> str:
     return f"{b.account_id}\t{b.channel}\t{b.address}\t{b.method}\t{b.bound_by}\t{when}"
 
 
-async def _list(args: argparse.Namespace, repo: BindingStore) -> int:
+async def _list(args: argparse.Namespace, repo: BindingRepo) -> int:
     if args.unbound and not args.channel:
         from bot.errors import InvalidInput
 
@@ -126,7 +125,7 @@ async def _list(args: argparse.Namespace, repo: BindingStore) -> int:
         cursor = page.next_cursor
 
 
-async def _show(args: argparse.Namespace, repo: BindingStore) -> int:
+async def _show(args: argparse.Namespace, repo: BindingRepo) -> int:
     found = await repo.get(args.account_id)
     for binding in found:
         print(_line(binding))
@@ -135,8 +134,8 @@ async def _show(args: argparse.Namespace, repo: BindingStore) -> int:
     return 0 if found else 1
 
 
-async def _set(args: argparse.Namespace, repo: BindingStore) -> int:
-    from bot.store.bindings import check_binding
+async def _set(args: argparse.Namespace, repo: BindingRepo) -> int:
+    from bot.core.validation import check_binding
 
     address = check_binding(args.account_id, args.channel, args.address)
     if args.channel == "email" and not args.verified:
@@ -185,7 +184,7 @@ def _lookup(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _remove(args: argparse.Namespace, repo: BindingStore) -> int:
+async def _remove(args: argparse.Namespace, repo: BindingRepo) -> int:
     from bot.errors import NotFound
 
     if not await repo.remove(args.account_id, args.channel, by=who(), at=now()):
@@ -194,7 +193,7 @@ async def _remove(args: argparse.Namespace, repo: BindingStore) -> int:
     return 0
 
 
-async def _import(args: argparse.Namespace, repo: BindingStore) -> int:
+async def _import(args: argparse.Namespace, repo: BindingRepo) -> int:
     rows = _read_csv(args.file)
     if not args.verified_emails and any(channel == "email" for _, channel, _ in rows):
         from bot.errors import InvalidInput
@@ -213,8 +212,8 @@ def _read_csv(path: Path) -> list[tuple[str, str, str]]:
     """Every row checked before anything is written; InvalidInput names the bad line."""
     import csv
 
+    from bot.core.validation import check_binding
     from bot.errors import ConfigError, InvalidInput
-    from bot.store.bindings import check_binding
 
     if not path.is_file():
         raise ConfigError(f"no such file: {path}")
@@ -238,7 +237,7 @@ def _read_csv(path: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
-async def _export(args: argparse.Namespace, repo: BindingStore) -> int:
+async def _export(args: argparse.Namespace, repo: BindingRepo) -> int:
     import csv
 
     writer = csv.writer(sys.stdout, lineterminator="\n")

@@ -18,21 +18,9 @@ def add_commands(subparsers: Subparsers) -> None:
 
 def run_migrate(args: argparse.Namespace) -> int:
     """Open without migrating, then migrate explicitly, so the versions applied can be told."""
-    import asyncio
-
+    from bot.cli._db import migrate
     from bot.config import load_settings
-    from bot.store.sqlite import SqliteStore
 
-    settings = load_settings(args.config)
-
-    async def migrate() -> list[int]:
-        store = SqliteStore(settings.db_path)
-        await store.open(migrate=False)
-        try:
-            return await store.migrate()
-        finally:
-            await store.close()
-
-    applied = asyncio.run(migrate())
+    applied = migrate(load_settings(args.config))
     print(f"applied migrations: {applied}" if applied else "schema is up to date")
     return 0

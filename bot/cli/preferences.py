@@ -10,12 +10,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from bot.cli._db import now, on_store, who
+from bot.cli._db import Storage, now, on_store, who
 
 if TYPE_CHECKING:
     from bot.cli._group import Subparsers
-    from bot.store.preferences import Preferences
-    from bot.store.sqlite import SqliteStore
+    from bot.core.storage import Preferences
 
 
 def add_commands(subparsers: Subparsers) -> None:
@@ -39,22 +38,22 @@ def _print(prefs: Preferences) -> None:
     print(f"email\t{'on' if prefs.email_enabled else 'off'}")
 
 
-async def _show(args: argparse.Namespace, store: SqliteStore) -> int:
-    from bot.store.preferences import PreferenceStore, check_account
+async def _show(args: argparse.Namespace, storage: Storage) -> int:
+    from bot.core.validation import check_account
 
-    _print(await PreferenceStore(store).get(check_account(args.account_id)))
+    _print(await storage.preferences.get(check_account(args.account_id)))
     return 0
 
 
-async def _set(args: argparse.Namespace, store: SqliteStore) -> int:
-    from bot.store.preferences import PreferenceStore, check_account, check_order
+async def _set(args: argparse.Namespace, storage: Storage) -> int:
+    from bot.core.validation import check_account, check_order
 
     if args.order is None and args.email is None:
         print("nothing to change: give --order and/or --email", file=sys.stderr)
         return 2
     order = None if args.order is None else check_order(args.order.split(","))
     email = None if args.email is None else args.email == "on"
-    prefs = await PreferenceStore(store).set(
+    prefs = await storage.preferences.set(
         check_account(args.account_id), order=order, email_enabled=email, by=who(), at=now()
     )
     _print(prefs)

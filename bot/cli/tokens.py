@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot.cli._db import now, on_store, who
+from bot.cli._db import Storage, now, on_store, who
 
 if TYPE_CHECKING:
     from bot.cli._group import Subparsers
-    from bot.store.sqlite import SqliteStore
 
 
 def add_commands(subparsers: Subparsers) -> None:
@@ -32,28 +31,23 @@ def add_commands(subparsers: Subparsers) -> None:
     revoke.set_defaults(run=on_store(_revoke))
 
 
-async def _create(args: argparse.Namespace, store: SqliteStore) -> int:
+async def _create(args: argparse.Namespace, storage: Storage) -> int:
     from bot.http.auth import new_token  # the HTTP layer, and aiohttp with it: not for list
-    from bot.store.tokens import TokenStore
 
     token = new_token()
-    record = await TokenStore(store).create(token, args.role, args.label, now(), by=who())
+    record = await storage.tokens.create(token, args.role, args.label, now(), by=who())
     print(f"token {record.id} ({record.role}) — shown once, store it now:\n{token}")
     return 0
 
 
-async def _list(args: argparse.Namespace, store: SqliteStore) -> int:
-    from bot.store.tokens import TokenStore
-
-    for item in await TokenStore(store).list():
+async def _list(args: argparse.Namespace, storage: Storage) -> int:
+    for item in await storage.tokens.list():
         state = f"revoked {item.revoked_at:%Y-%m-%d}" if item.revoked_at else "live"
         print(f"{item.id}  {item.role:<8} {state:<18} {item.label}")
     return 0
 
 
-async def _revoke(args: argparse.Namespace, store: SqliteStore) -> int:
-    from bot.store.tokens import TokenStore
-
-    await TokenStore(store).revoke(args.token_id, now(), by=who())
+async def _revoke(args: argparse.Namespace, storage: Storage) -> int:
+    await storage.tokens.revoke(args.token_id, now(), by=who())
     print(f"token {args.token_id} revoked")
     return 0

@@ -11,9 +11,9 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.cli._db import Storage
     from bot.cli._group import Subparsers
-    from bot.store.sqlite import SqliteStore
-    from bot.store.usage import UsageReport
+    from bot.core.storage import UsageReport
 
 
 def add_commands(subparsers: Subparsers) -> None:
@@ -28,21 +28,19 @@ def add_commands(subparsers: Subparsers) -> None:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    from bot.cli._db import with_store
+    from bot.cli._db import with_storage
     from bot.clock import SystemClock
     from bot.config import load_settings
-    from bot.store.usage import UsageStore, month_start, parse_day
+    from bot.core.validation import month_start, parse_day
 
     today = SystemClock().now().date()
     start = parse_day(args.from_day, month_start(today), "from")
     end = parse_day(args.to_day, today, "to")
 
-    async def read(store: SqliteStore) -> UsageReport:
-        return await UsageStore(store).report(
-            start, end, channel=args.channel, group_by=args.group_by
-        )
+    async def read(storage: Storage) -> UsageReport:
+        return await storage.usage.report(start, end, channel=args.channel, group_by=args.group_by)
 
-    report = with_store(load_settings(args.config), read, create=False)
+    report = with_storage(load_settings(args.config), read, create=False)
     print(report.model_dump_json(indent=2) if args.json else render(report))
     return 0
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.validation import MAX_PAGE, parse_bound
 from bot.http.auth import Role
 from bot.http.deps import DEPS
-from bot.store.audit import MAX_PAGE, AuditLog, parse_bound
 
 routes = web.RouteTableDef()
 
@@ -32,7 +32,7 @@ async def audit_log(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     await deps.auth.person(request, Role.ADMIN)
     query = AuditQuery.model_validate({k: v for k, v in request.query.items() if v != ""})
-    page = await AuditLog(deps.store).page(
+    page = await deps.audit.page(
         limit=query.limit,
         before=query.before,
         action=query.action,

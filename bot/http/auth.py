@@ -12,9 +12,9 @@ from enum import StrEnum
 from aiohttp import web
 
 from bot.core.models import Entity
+from bot.core.storage import TokenRepo
 from bot.errors import AccessDenied, VerificationError
 from bot.http.signatures import SIGNATURE_HEADERS, RequestVerifier, SignedRequest
-from bot.store.tokens import TokenStore
 
 TOKEN_PREFIX = "agw_"
 
@@ -37,7 +37,7 @@ class Principal(Entity):
 class Authenticator:
     """Resolves the caller of a request to a Principal, or refuses it."""
 
-    def __init__(self, verifier: RequestVerifier, tokens: TokenStore) -> None:
+    def __init__(self, verifier: RequestVerifier, tokens: TokenRepo) -> None:
         self.verifier = verifier
         self._tokens = tokens
 

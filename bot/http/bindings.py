@@ -12,11 +12,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.ports import LookupKey
+from bot.core.storage import Binding, BindingRepo
+from bot.core.validation import MAX_PAGE, check_binding
 from bot.errors import InvalidInput, NotFound
 from bot.http.auth import Role
 from bot.http.deps import DEPS
 from bot.http.preferences import PendingEmailOut, verifier
-from bot.store.bindings import MAX_PAGE, Binding, BindingStore, check_binding
 
 routes = web.RouteTableDef()
 
@@ -111,10 +112,10 @@ def _query(request: web.Request) -> dict[str, str]:
     return {key: value for key, value in request.query.items() if value != ""}
 
 
-async def _admin(request: web.Request) -> tuple[BindingStore, str]:
+async def _admin(request: web.Request) -> tuple[BindingRepo, str]:
     deps = request.app[DEPS]
     principal = await deps.auth.person(request, Role.ADMIN)
-    return BindingStore(deps.store), principal.name
+    return deps.bindings, principal.name
 
 
 @routes.get("/v1/bindings")

@@ -12,9 +12,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.channel_access import ChannelAccess
+from bot.core.validation import USAGE_KINDS
 from bot.http.auth import Principal, Role
 from bot.http.deps import DEPS
-from bot.store.usage import KINDS, UsageStore
 
 ACCESS = web.AppKey("channel_access", ChannelAccess)
 routes = web.RouteTableDef()
@@ -61,8 +61,8 @@ async def list_channels(request: web.Request) -> web.Response:
     """Every channel: consent state, who and when, notice version, health, usage this month."""
     access, _ = await _caller(request, Role.ADMIN, Role.SUPPORT)
     deps = request.app[DEPS]
-    month = await UsageStore(deps.store).month(deps.clock.now())
-    empty = dict.fromkeys(KINDS, 0)
+    month = await deps.usage.month(deps.clock.now())
+    empty = dict.fromkeys(USAGE_KINDS, 0)
     return _json(
         [
             s.model_copy(update={"usage_this_month": month.get(s.channel, empty)})

@@ -9,23 +9,32 @@ from datetime import timedelta
 from aiohttp import web
 
 from bot.core.emailverify import EmailVerification
-from bot.core.ports import Channel, Clock
+from bot.core.ports import Channel, Clock, Store
 from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
+from bot.core.storage import AuditRepo, BindingRepo, PreferenceRepo, StoreHealth, UsageRepo
 from bot.http.auth import Authenticator
 from bot.metrics import Metrics
 from bot.secrets import SecretBox
-from bot.store.sqlite import SqliteStore
 
 
 @dataclass
 class HttpDeps:
-    """Services behind the routes."""
+    """Services and storage ports behind the routes, built once by the composition root.
+
+    Handlers reach storage only through the repositories; ``store`` is there for the one
+    transaction ``bot.http.once`` wraps around a signed write (its answer is kept with it).
+    """
 
     service: ApprovalService
     selfbind: SelfBinding
     auth: Authenticator
-    store: SqliteStore
+    store: Store
+    bindings: BindingRepo
+    preferences: PreferenceRepo
+    audit: AuditRepo
+    usage: UsageRepo
+    health: StoreHealth
     metrics: Metrics
     clock: Clock
     channels: Mapping[str, Channel]

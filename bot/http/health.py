@@ -7,7 +7,6 @@ from aiohttp import web
 from bot.http.channels import ACCESS
 from bot.http.deps import DEPS, HttpDeps
 from bot.metrics import Snapshot
-from bot.store.usage import UsageStore
 
 routes = web.RouteTableDef()
 
@@ -23,7 +22,7 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready only when the store is open and can write, and every authorized channel's stream
     is connected; a channel that needs consent again or is broken is not ready, and says why."""
     deps = request.app[DEPS]
-    problem = await deps.store.writable() if deps.store.is_open else "closed"
+    problem = await deps.health.problem()
     checks = {"store": problem is None}
     details = {"store": problem or "writable"}
     for name, (ok, detail) in _channel_checks(request.app, deps).items():
@@ -60,16 +59,13 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def _snapshot(deps: HttpDeps) -> Snapshot:
-    async with deps.store.read() as tx:
-        outbox = await tx.outbox_depth()
-        deliveries = await tx.delivery_counts()
-        requests = await tx.request_counts()
-    messages = await UsageStore(deps.store).totals()
+    gauges = await deps.health.gauges()
+    messages = await deps.usage.totals()
     return {
         "messages": {key: float(n) for key, n in messages.items()},
-        "outbox": {(kind,): float(n) for kind, n in outbox.items()},
-        "deliveries": {key: float(n) for key, n in deliveries.items()},
-        "requests_by_status": {(status,): float(n) for status, n in requests.items()},
+        "outbox": {(kind,): float(n) for kind, n in gauges.outbox.items()},
+        "deliveries": {key: float(n) for key, n in gauges.deliveries.items()},
+        "requests_by_status": {(status,): float(n) for status, n in gauges.requests.items()},
         "channels": {
             (name,): 1.0 if ch.health().connected else 0.0 for name, ch in deps.channels.items()
         },

@@ -17,7 +17,6 @@ from bot.errors import NotFound
 from bot.http.deps import DEPS
 from bot.http.once import signed_read, signed_write
 from bot.http.signatures import SignedRequest
-from bot.store.bindings import BindingStore
 
 routes = web.RouteTableDef()
 
@@ -77,7 +76,7 @@ async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response
     """The acting account's own bindings (``?account_id=``)."""
     deps = request.app[DEPS]
     acting = ActingAccount.model_validate(dict(request.query))
-    found = await BindingStore(deps.store).get(acting.account_id)
+    found = await deps.bindings.get(acting.account_id)
     body = MyBindingsOut(
         account_id=acting.account_id,
         bindings=[
@@ -94,7 +93,7 @@ async def remove_mine(request: web.Request, signed: SignedRequest) -> web.Respon
     """Unbind the acting account on one channel (``?account_id=&channel=``)."""
     deps = request.app[DEPS]
     target = ChannelOfAccount.model_validate(dict(request.query))
-    removed = await BindingStore(deps.store).remove(
+    removed = await deps.bindings.remove(
         target.account_id, target.channel, by=target.account_id, at=deps.clock.now()
     )
     if not removed:

@@ -11,6 +11,7 @@ import bot
 from bot.channel_access import AuthorizeResult, ChannelStatus, Notice
 from bot.core.models import ApprovalRequest
 from bot.core.service import SubmitReceipt, Withdrawal
+from bot.core.storage import AuditPage, UsageReport
 from bot.http.bindings import (
     AccountBindingsOut,
     BindingIn,
@@ -32,8 +33,6 @@ from bot.http.preferences import (
 )
 from bot.http.schemas import ApprovalOut, ErrorBody
 from bot.http.sendtest import TestSend, TestSent
-from bot.store.audit import AuditPage
-from bot.store.usage import UsageReport
 
 _MODELS: list[type[BaseModel]] = [
     ApprovalRequest,

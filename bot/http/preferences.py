@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.emailverify import EmailVerification
 from bot.core.ports import PendingEmail
+from bot.core.storage import Preferences
+from bot.core.validation import check_binding, check_order
 from bot.errors import InvalidInput
 from bot.http.auth import Role
 from bot.http.deps import DEPS
@@ -21,8 +23,6 @@ from bot.http.errors import error_response
 from bot.http.me import ActingAccount
 from bot.http.once import signed_read, signed_write
 from bot.http.signatures import SignedRequest
-from bot.store.bindings import check_binding
-from bot.store.preferences import Preferences, PreferenceStore, check_order
 
 routes = web.RouteTableDef()
 
@@ -120,7 +120,7 @@ async def _change(
 ) -> Preferences:
     deps = request.app[DEPS]
     order = None if body.channel_order is None else check_order(body.channel_order)
-    return await PreferenceStore(deps.store).set(
+    return await deps.preferences.set(
         account_id, order=order, email_enabled=body.email_enabled, by=by, at=deps.clock.now()
     )
 
@@ -131,7 +131,7 @@ async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response
     """The acting account's preferences (``?account_id=``)."""
     deps = request.app[DEPS]
     acting = ActingAccount.model_validate(dict(request.query))
-    return _json(await _out(request, await PreferenceStore(deps.store).get(acting.account_id)))
+    return _json(await _out(request, await deps.preferences.get(acting.account_id)))
 
 
 @routes.put("/v1/me/preferences")
@@ -174,7 +174,7 @@ async def show_account(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     await deps.auth.person(request, Role.ADMIN)
     account_id = ActingAccount(account_id=request.match_info["account_id"]).account_id
-    return _json(await _out(request, await PreferenceStore(deps.store).get(account_id)))
+    return _json(await _out(request, await deps.preferences.get(account_id)))
 
 
 @routes.put("/v1/accounts/{account_id}/preferences")

@@ -22,7 +22,6 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.http.auth import Role
 from bot.http.channels import ACCESS
 from bot.http.deps import DEPS, HttpDeps
-from bot.store.bindings import BindingStore
 
 routes = web.RouteTableDef()
 
@@ -115,7 +114,7 @@ def _test_ticket(body: TestSend, now: datetime) -> dict[str, Any]:
 
 
 async def _address(deps: HttpDeps, body: TestSend) -> str:
-    bound = {b.channel: b.address for b in await BindingStore(deps.store).get(body.account_id)}
+    bound = {b.channel: b.address for b in await deps.bindings.get(body.account_id)}
     if body.channel not in bound:
         raise NotFound(f"account {body.account_id} is not bound on {body.channel}")
     return bound[body.channel]

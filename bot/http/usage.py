@@ -7,9 +7,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.validation import month_start, parse_day
 from bot.http.auth import Role
 from bot.http.deps import DEPS
-from bot.store.usage import UsageStore, month_start, parse_day
 
 routes = web.RouteTableDef()
 
@@ -34,7 +34,5 @@ async def usage(request: web.Request) -> web.Response:
     today = deps.clock.now().date()
     start = parse_day(query.from_, month_start(today), "from")
     end = parse_day(query.to, today, "to")
-    report = await UsageStore(deps.store).report(
-        start, end, channel=query.channel, group_by=query.group_by
-    )
+    report = await deps.usage.report(start, end, channel=query.channel, group_by=query.group_by)
     return web.Response(text=report.model_dump_json(), content_type="application/json")

@@ -6,35 +6,16 @@ what did not happen nor misses what did. There is no update or delete here by de
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 
-from bot.core.models import Entity, in_utc_range
-from bot.errors import InvalidInput
+from bot.core.storage import AuditEntry, AuditPage
+from bot.core.validation import MAX_PAGE, parse_bound
 from bot.store.codec import parse_ts, ts
 from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import SqliteTx
 
-MAX_PAGE = 500
-
-
-class AuditEntry(Entity):
-    """One audit record."""
-
-    id: int
-    at: datetime
-    who: str
-    action: str
-    target: str
-    detail: str
-    source: str
-
-
-class AuditPage(Entity):
-    """A page of records, newest first; ``next_before`` continues it (None on the last)."""
-
-    items: list[AuditEntry]
-    next_before: int | None = None
+__all__ = ["MAX_PAGE", "AuditEntry", "AuditLog", "AuditPage", "audit", "parse_bound"]
 
 
 async def audit(
@@ -97,21 +78,3 @@ class AuditLog:
         ]
         more = len(rows) > limit
         return AuditPage(items=items, next_before=items[-1].id if more and items else None)
-
-
-def parse_bound(value: str | None, name: str, *, end: bool) -> datetime | None:
-    """An ISO date or time (UTC unless it says otherwise); a bare date ``to`` covers that day."""
-    if value is None:
-        return None
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime.combine(day, time.max if end else time.min, UTC)
-        else:
-            moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{name} is not an ISO date or time", {name: "not ISO 8601"}) from None
-    try:
-        return in_utc_range(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-    except ValueError as exc:
-        raise InvalidInput(f"{name} is out of range", {name: str(exc)}) from None

@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 from collections.abc import Iterable
 from datetime import datetime
 
-from bot.core.models import Entity
+from bot.core.storage import Binding, BindingPage
+from bot.core.validation import ACCOUNT_ID, KNOWN_CHANNELS, MAX_PAGE, check_binding
 from bot.errors import InvalidInput
 from bot.logs import kv
 from bot.store.codec import parse_ts
@@ -23,54 +23,18 @@ from bot.store.tx import Row, SqliteTx
 
 log = logging.getLogger("bot.store.bindings")
 
-KNOWN_CHANNELS = ("dingtalk", "dingtalk_enterprise", "lark", "email", "memory")
-ACCOUNT_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")  # as the backend names approvers
-# Deliberately loose: one @, a dotted domain, no spaces or list/quoting characters. Whether the
-# mailbox exists is for the mail server (and verification) to say.
-EMAIL = re.compile(
-    r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
-)
-CHAT_ID = re.compile(r"^[A-Za-z0-9._:@+$=-]{1,256}$")
-MAX_PAGE = 500
-
-
-class Binding(Entity):
-    """One account's identity on one channel, with who bound it, how and when."""
-
-    account_id: str
-    channel: str
-    address: str
-    bound_by: str
-    method: str
-    bound_at: datetime
-
-
-class BindingPage(Entity):
-    """A page of bindings and the cursor of the next page (None on the last)."""
-
-    items: tuple[Binding, ...]
-    next_cursor: str | None = None
-
-
-def check_binding(account_id: str, channel: str, address: str) -> str:
-    """The address normalised for storage; InvalidInput naming the bad field otherwise."""
-    problems: dict[str, str] = {}
-    if not ACCOUNT_ID.match(account_id):
-        problems["account_id"] = "must be 1-128 of letters, digits and ._:@/-"
-    if channel not in KNOWN_CHANNELS:
-        problems["channel"] = f"unknown channel; known: {', '.join(KNOWN_CHANNELS)}"
-    address = address.strip()
-    if channel == "email":
-        if len(address) > 254 or not EMAIL.match(address):
-            problems["address"] = "not an email address"
-        # Domains are case-insensitive; the local part is left as given.
-        local, _, domain = address.rpartition("@")
-        address = f"{local}@{domain.lower()}"
-    elif not CHAT_ID.match(address):
-        problems["address"] = "must be 1-256 characters without spaces"
-    if problems:
-        raise InvalidInput("invalid binding", problems)
-    return address
+# Named here too for callers that still import them from the store.
+__all__ = [
+    "ACCOUNT_ID",
+    "KNOWN_CHANNELS",
+    "MAX_PAGE",
+    "Binding",
+    "BindingPage",
+    "BindingStore",
+    "check_binding",
+    "decode_cursor",
+    "encode_cursor",
+]
 
 
 def encode_cursor(account_id: str, channel: str) -> str:

@@ -10,11 +10,10 @@ import hmac
 import logging
 from datetime import datetime
 
-from bot.core.models import Entity
 from bot.core.ports import PendingEmail
-from bot.errors import InvalidInput
+from bot.core.storage import Preferences
+from bot.core.validation import check_account, check_order
 from bot.logs import kv
-from bot.store.bindings import ACCOUNT_ID, KNOWN_CHANNELS
 from bot.store.codec import parse_ts, ts
 from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
@@ -22,40 +21,9 @@ from bot.store.tx import Row
 
 log = logging.getLogger("bot.store.preferences")
 
+__all__ = ["PreferenceStore", "Preferences", "VerificationStore", "check_account", "check_order"]
+
 MAX_ATTEMPTS = 5  # wrong codes before a pending address must be requested again
-
-
-class Preferences(Entity):
-    """One account's preferences; ``channel_order`` None means the deployment's order."""
-
-    account_id: str
-    channel_order: tuple[str, ...] | None = None
-    email_enabled: bool = True
-    updated_by: str | None = None
-    updated_at: datetime | None = None
-
-
-def check_order(order: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """A channel order of known channels, each once; InvalidInput otherwise."""
-    names = tuple(name.strip() for name in order if name.strip())
-    unknown = [name for name in names if name not in KNOWN_CHANNELS]
-    problem = ""
-    if unknown:
-        problem = f"unknown {', '.join(unknown)}; known: {', '.join(KNOWN_CHANNELS)}"
-    elif len(set(names)) != len(names):
-        problem = "a channel appears twice"
-    if problem:
-        raise InvalidInput(f"invalid channel order: {problem}", {"channel_order": problem})
-    return names
-
-
-def check_account(account_id: str) -> str:
-    """The account id as the backend names approvers; InvalidInput otherwise."""
-    if not ACCOUNT_ID.match(account_id):
-        raise InvalidInput(
-            "invalid account", {"account_id": "must be 1-128 of letters, digits and ._:@/-"}
-        )
-    return account_id
 
 
 class PreferenceStore:

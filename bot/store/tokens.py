@@ -6,22 +6,14 @@ import hashlib
 import uuid
 from datetime import datetime
 
-from bot.core.models import Entity
+from bot.core.storage import ApiToken
 from bot.errors import NotFound
 from bot.store.codec import opt_ts, parse_ts, ts
 from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 from bot.store.tx import Row
 
-
-class ApiToken(Entity):
-    """A token's record (never the token itself)."""
-
-    id: str
-    role: str
-    label: str
-    created_at: datetime
-    revoked_at: datetime | None = None
+__all__ = ["ApiToken", "TokenStore", "token_hash"]
 
 
 def token_hash(token: str) -> str:

@@ -7,50 +7,23 @@ so the counts are the billable messages, however many attempts each took.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
 
-from bot.core.models import Entity
+from bot.core.storage import GroupBy, UsageReport, UsageRow
+from bot.core.validation import USAGE_KINDS as KINDS
+from bot.core.validation import month_start, parse_day
 from bot.errors import InvalidInput
 from bot.store.queries import SQL
 from bot.store.sqlite import SqliteStore
 
-GroupBy = Literal["day", "account"]
-KINDS = ("sent", "updated")
-
-
-class UsageRow(Entity):
-    """Messages of one channel on one day (``group_by=day``) or for one account."""
-
-    channel: str
-    day: str | None = None
-    account_id: str | None = None
-    sent: int = 0
-    updated: int = 0
-
-
-class UsageReport(Entity):
-    """Usage between two days (inclusive), grouped, with totals per channel."""
-
-    from_day: str
-    to_day: str
-    group_by: GroupBy
-    rows: list[UsageRow]
-    totals: dict[str, dict[str, int]]
-
-
-def month_start(today: date) -> date:
-    """The first day of ``today``'s month (the default start of a report)."""
-    return today.replace(day=1)
-
-
-def parse_day(value: str | None, default: date, field: str) -> date:
-    """``YYYY-MM-DD``, or ``default`` when not given; InvalidInput naming ``field`` otherwise."""
-    if not value:
-        return default
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput("invalid date", {field: "expected YYYY-MM-DD"}) from None
+__all__ = [
+    "KINDS",
+    "GroupBy",
+    "UsageReport",
+    "UsageRow",
+    "UsageStore",
+    "month_start",
+    "parse_day",
+]
 
 
 class UsageStore:

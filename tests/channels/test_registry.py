@@ -23,8 +23,8 @@ from bot.channels.registry import (
 )
 from bot.config import DEFAULT_ORDER, ChannelSetting, LarkSettings, Settings, load_settings
 from bot.core.ports import Channel, LookupKey
+from bot.core.validation import KNOWN_CHANNELS
 from bot.errors import ChannelError, InvalidInput
-from bot.store.bindings import KNOWN_CHANNELS
 
 SANDBOX = "http://127.0.0.1:9"
 # Every platform configured, with credentials that are never used (nothing connects).
@@ -44,7 +44,7 @@ def _settings(tmp_path: Path, names: tuple[str, ...] = tuple(CREDENTIALS)) -> Se
 def test_registry_names_are_the_settings_channel_names() -> None:
     assert [spec.name for spec in SPECS] == list(get_args(ChannelSetting))
     assert set(DEFAULT_ORDER) <= set(REGISTRY)
-    # The store still validates bindings against its own list until validation moves to core.
+    # Bindings and channel orders are validated against core's list of names.
     assert tuple(REGISTRY) == KNOWN_CHANNELS
 
 

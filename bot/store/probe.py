@@ -1,0 +1,28 @@
+"""Readiness and gauges of the SQLite store, behind the core ``StoreHealth`` port."""
+
+from __future__ import annotations
+
+from bot.core.storage import StoreGauges
+from bot.store.sqlite import SqliteStore
+
+
+class StoreProbe:
+    """Answers ``/readyz`` and ``/metrics`` about one ``SqliteStore``."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    async def problem(self) -> str | None:
+        """None when both connections are open and a write goes through, else why not."""
+        if not self._store.is_open:
+            return "closed"
+        return await self._store.writable()
+
+    async def gauges(self) -> StoreGauges:
+        """Outbox depth, deliveries and requests, read in one transaction."""
+        async with self._store.read() as tx:
+            return StoreGauges(
+                outbox=await tx.outbox_depth(),
+                deliveries=await tx.delivery_counts(),
+                requests=await tx.request_counts(),
+            )
