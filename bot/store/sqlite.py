@@ -6,7 +6,8 @@ inside a deferred transaction, which in WAL mode is a consistent snapshot that n
 writer. ``synchronous=FULL``: an accepted request survives a power cut, not just a crash.
 
 A ``write()`` or ``read()`` opened while this task is already inside a ``write()`` joins that
-transaction instead of opening another (which would wait for its own lock). That is how one
+transaction instead of opening another (which would wait for its own lock). Only an open one: a
+task created inside a write copies the context, and must not write outside any transaction. That is how one
 signed API call is one transaction: the idempotency memory, the change and the kept answer
 commit together, or none of them does, whatever the code in between opens.
 """
@@ -148,7 +149,7 @@ class SqliteStore:
     async def write(self) -> AsyncIterator[SqliteTx]:
         """A serialised read-write transaction (or the one this task is already in)."""
         current = self._current.get()
-        if current is not None:
+        if current is not None and current.open:
             yield current
             return
         async with (
@@ -160,13 +161,14 @@ class SqliteStore:
             try:
                 yield tx
             finally:
+                tx.open = False
                 self._current.reset(token)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteTx]:
         """A consistent read-only snapshot (inside a write: that write, with its changes)."""
         current = self._current.get()
-        if current is not None:
+        if current is not None and current.open:
             yield current
             return
         async with (

@@ -36,6 +36,7 @@ class SqliteTx:
     def __init__(self, conn: aiosqlite.Connection, *, writable: bool) -> None:
         self.conn = conn
         self._writable = writable
+        self.open = True  # False once its transaction has committed or rolled back
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         if not self._writable:
