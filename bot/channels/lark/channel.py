@@ -4,15 +4,15 @@ Cards (JSON 2.0, ``update_multi``) go out with ``im/v1/messages`` to the approve
 (``receive_id_type``), with a ``uuid`` derived from the delivery id so a retried send is not shown
 twice; every redraw PATCHes that message. Clicks (``card.action.trigger``) and chat messages
 (``im.message.receive_v1``) arrive on ``lark_oapi.ws.Client`` running on its own thread and loop
-(:mod:`bot.channels.lark_runner`). The SDK's own handlers are synchronous and would block its
-only loop, so the long connection awaits ours instead (:mod:`bot.channels.lark_ws`): each event
+(:mod:`bot.channels.lark.runner`). The SDK's own handlers are synchronous and would block its
+only loop, so the long connection awaits ours instead (:mod:`bot.channels.lark.ws`): each event
 hops to the gateway's loop and each click waits, for what is left of its budget counted from the
 frame's arrival (the platform allows 3 s), for the toast and the clicker's redrawn card that go
 back in the ACK; clicks arriving together are handled side by side. A click that takes longer is
 answered with a "processing" toast and the card follows through the delayed-update API
 (``interactive/v1/card/update`` with the click's token, used once of its two uses) once the ACK
 is out. In ``mode = "http"`` the same events arrive on ``POST /callbacks/lark``
-(:mod:`bot.channels.lark_http`).
+(:mod:`bot.channels.lark.http`).
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTr
 
 from bot.channels.answers import ClickAnswer, Join, Reports, remaining, within
 from bot.channels.base import ChannelDefaults
-from bot.channels.lark_api import Limits, TenantToken, build_client, check, option, token_refused
-from bot.channels.lark_http import CURRENT, CallbackEndpoint, Replayed
-from bot.channels.lark_inbound import LarkInbound, Response, event_id
-from bot.channels.lark_runner import WsRunner
-from bot.channels.lark_ws import AfterAck, GatewayWsClient
+from bot.channels.lark.api import Limits, TenantToken, build_client, check, option, token_refused
+from bot.channels.lark.http import CURRENT, CallbackEndpoint, Replayed
+from bot.channels.lark.inbound import LarkInbound, Response, event_id
+from bot.channels.lark.runner import WsRunner
+from bot.channels.lark.ws import AfterAck, GatewayWsClient
 from bot.channels.present import card_view
 from bot.config import LarkSettings
 from bot.core.models import Approver

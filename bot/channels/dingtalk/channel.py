@@ -4,13 +4,13 @@ Cards go out through the card platform's ``createAndDeliver`` as robot 1:1 cards
 call back over the stream (``callbackType: STREAM``); ``outTrackId`` is derived from the delivery
 id, so a retried send lands on the same card. Every redraw is ``PUT /v1.0/card/instances`` merged
 by key. Clicks arrive on the ``dingtalk_stream`` connection, which runs on its own thread and
-loop (:mod:`bot.channels.dingtalk_runner`); each click hops to the gateway's loop, and the ACK
+loop (:mod:`bot.channels.dingtalk.runner`); each click hops to the gateway's loop, and the ACK
 carries the clicker's redrawn card. Every card callback is ACKed within the budget, counted from
 the frame's arrival: DingTalk pushes EVENT frames again but never a CALLBACK frame (open-dingtalk
 developerpedia ``docs/learn/stream/protocol.md`` and its FAQ on ACKs), so a decision that is not
 ready in time is answered "processing" and the card follows through the card API (an outbox job
 the decision committed with). In ``mode = "http"`` the same clicks and messages arrive on
-``POST /callbacks/<name>`` instead (:mod:`bot.channels.dingtalk_http`).
+``POST /callbacks/<name>`` instead (:mod:`bot.channels.dingtalk.http`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from aiohttp import web
 
 from bot.channels.answers import ClickAnswer, Reports, remaining, within
 from bot.channels.base import ChannelDefaults
-from bot.channels.dingtalk_api import OpenApi
-from bot.channels.dingtalk_crypto import EventCrypto
-from bot.channels.dingtalk_http import CallbackEndpoint
-from bot.channels.dingtalk_inbound import (
+from bot.channels.dingtalk.api import OpenApi
+from bot.channels.dingtalk.crypto import EventCrypto
+from bot.channels.dingtalk.http import CallbackEndpoint
+from bot.channels.dingtalk.inbound import (
     BY_KEY,
     PROCESSING,
     RESTARTING,
@@ -37,7 +37,7 @@ from bot.channels.dingtalk_inbound import (
     notice_response,
     out_track_id,
 )
-from bot.channels.dingtalk_runner import GatewayStreamClient, StreamRunner
+from bot.channels.dingtalk.runner import GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
 from bot.config import DingTalkSettings
 from bot.core.models import Approver, RequestStatus
