@@ -25,7 +25,7 @@ import dingtalk_stream
 import websockets
 from dingtalk_stream.version import VERSION_STRING
 
-from bot.channels.answers import ARRIVED
+from bot.channels.common.answers import ARRIVED
 from bot.logs import kv
 
 log = logging.getLogger("bot.channels.dingtalk")

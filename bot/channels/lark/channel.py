@@ -37,8 +37,9 @@ from lark_oapi.api.im.v1 import (
 )
 from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
 
-from bot.channels.answers import ClickAnswer, Join, Reports, remaining, within
 from bot.channels.base import ChannelDefaults
+from bot.channels.common.answers import ClickAnswer, Join
+from bot.channels.common.bridge import Bridge
 from bot.channels.lark.api import Limits, TenantToken, build_client, check, option, token_refused
 from bot.channels.lark.http import CURRENT, CallbackEndpoint, Replayed
 from bot.channels.lark.inbound import LarkInbound, Response, event_id
@@ -103,19 +104,16 @@ class LarkChannel(ChannelDefaults):
         self.token = TenantToken(self.client, settings.app_id, secret)
         self.limits = Limits(settings.app_qps, settings.user_qps)
         self._inbound: LarkInbound | None = None
-        self._sink: InboundSink | None = None
-        self._reports = Reports()
+        self._bridge = Bridge(name, settings.ack_budget_seconds)
         self._stream_events: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: WsRunner | None = None
         self._guard: CallbackGuard | None = None  # HTTP mode's replay memory
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, sink: InboundSink) -> None:
         """Take the sink and, in stream mode, open the long connection on its own thread."""
-        self._loop = asyncio.get_running_loop()
+        self._bridge.open(sink)
         adopt_sdk_loggers()
-        self._sink = sink
         self._inbound = LarkInbound(self.name, self.settings.receive_id_type, sink)
         if self.settings.mode == "stream":
             self._runner = WsRunner(self._build_ws, f"lark-ws-{self.name}")
@@ -127,7 +125,7 @@ class LarkChannel(ChannelDefaults):
         if self._runner is not None:
             await asyncio.to_thread(self._runner.stop)
             self._runner = None
-        await self._reports.drain()
+        await self._bridge.drain()
         self._inbound = None
         log.info("channel stopped", extra=kv(channel=self.name))
 
@@ -310,25 +308,24 @@ class LarkChannel(ChannelDefaults):
     async def _on_ws_event(self, payload: bytes) -> tuple[Any, AfterAck | None]:
         event = json.loads(payload)
         kind = _dict(event.get("header")).get("event_type")
-        inbound, loop = self._require_inbound()
+        inbound = self._require_inbound()
         if kind == "card.action.trigger":
-            return await self._ws_click(inbound, loop, event)
+            return await self._ws_click(inbound, event)
         if kind == "im.message.receive_v1":
-            future = asyncio.run_coroutine_threadsafe(self._message(inbound, event, "stream"), loop)
-            await within(future, remaining(self.settings.ack_budget_seconds))
+            await self._bridge.within_budget(self._message(inbound, event, "stream"))
             return None, None  # an event: ACKed late or not, Lark pushes it again if unACKed
         # Anything else goes to the SDK's dispatcher, which answers at once.
         return self._stream_events._do_without_validation(payload), None
 
     async def _ws_click(
-        self, inbound: LarkInbound, loop: asyncio.AbstractEventLoop, event: dict[str, Any]
+        self, inbound: LarkInbound, event: dict[str, Any]
     ) -> tuple[Response, AfterAck]:
-        future = asyncio.run_coroutine_threadsafe(inbound.click(event, "stream"), loop)
-        if not await within(future, remaining(self.settings.ack_budget_seconds)):
+        future, ready = await self._bridge.within_budget(inbound.click(event, "stream"))
+        if not ready:
             log.warning("click answer late; answered 'processing'", extra=kv(event=event_id(event)))
             return {"toast": PROCESSING}, self._late(future, event).acked
         answer = future.result()  # a failure raises: the SDK's way, an ACK with code 500
-        return answer.response, lambda written: self._report(answer, written)
+        return answer.response, lambda written: self._bridge.report(answer, written)
 
     # -- inbound, HTTP callbacks (a worker thread running the SDK's dispatcher) -------------
     def _dispatcher(self, encrypt_key: str, token: str, source: str) -> Any:
@@ -341,20 +338,20 @@ class LarkChannel(ChannelDefaults):
 
     def _on_card(self, data: Any, source: str) -> P2CardActionTriggerResponse:
         event = json.loads(lark.JSON.marshal(data))
-        inbound, loop = self._require_inbound()
-        future = asyncio.run_coroutine_threadsafe(self._http_click(inbound, event, source), loop)
+        inbound = self._require_inbound()
+        future = self._bridge.hop(self._http_click(inbound, event, source))
         answer = self._wait(future)
         if answer is None:
             log.warning("click answer late; answered 'processing'", extra=kv(event=event_id(event)))
             self._late(future, event).acked(True)  # the HTTP answer leaves as we return
             return P2CardActionTriggerResponse({"toast": PROCESSING})
-        self._report(answer, True)
+        self._bridge.report(answer, True)
         return P2CardActionTriggerResponse(answer.response)
 
     def _on_message(self, data: Any, source: str) -> None:
         event = json.loads(lark.JSON.marshal(data))
-        inbound, loop = self._require_inbound()
-        self._wait(asyncio.run_coroutine_threadsafe(self._message(inbound, event, source), loop))
+        inbound = self._require_inbound()
+        self._wait(self._bridge.hop(self._message(inbound, event, source)))
 
     def _wait(self, future: concurrent.futures.Future[Any]) -> Any:
         """The answer within the budget (None when it ran out), on the HTTP worker thread."""
@@ -371,27 +368,18 @@ class LarkChannel(ChannelDefaults):
             state.handled = True
         return answer
 
-    def _require_inbound(self) -> tuple[LarkInbound, asyncio.AbstractEventLoop]:
-        inbound, loop = self._inbound, self._loop
-        if inbound is None or loop is None:
+    def _require_inbound(self) -> LarkInbound:
+        if self._inbound is None:
             raise ChannelError("the Lark channel is not started")
-        return inbound, loop
+        return self._inbound
 
     # -- what became of a click's answer -------------------------------------------------------
-    def _report(self, answer: ClickAnswer, written: bool) -> None:
-        # The card counts as redrawn only if the ACK carrying it was written in time.
-        if self._loop is not None and self._sink is not None:
-            redrawn = written and answer.carries_card
-            self._reports.send(self._loop, self._sink, answer.result, redrawn=redrawn)
-
     def _late(self, future: concurrent.futures.Future[ClickAnswer], event: dict[str, Any]) -> Join:
         """Once the "processing" ACK is out and the decision ready, redraw the clicker's card."""
         token = str(_dict(event.get("event")).get("token") or "")
-        loop = self._loop
-        assert loop is not None
 
         def redraw(answer: ClickAnswer, acked: bool) -> None:
-            self._reports.run(loop, self._redraw_late(answer, token, acked))
+            self._bridge.run(self._redraw_late(answer, token, acked))
 
         join = Join(redraw)
 
@@ -412,9 +400,9 @@ class LarkChannel(ChannelDefaults):
                 redrawn = True
             except ChannelError as exc:
                 log.warning("clicker's card not redrawn late", extra=kv(why=exc.message))
-        if answer.result is not None and self._sink is not None:
+        if answer.result is not None and self._bridge.sink is not None:
             how = "redrawn by the delayed update" if redrawn else ""
-            await self._sink.answered(answer.result, redrawn=redrawn, how=how)
+            await self._bridge.sink.answered(answer.result, redrawn=redrawn, how=how)
 
     # -- inbound (gateway loop) ----------------------------------------------------------
     async def _http_click(
