@@ -2,7 +2,7 @@
 
 Cards (JSON 2.0, ``update_multi``) go out with ``im/v1/messages`` to the approver's bound identity
 (``receive_id_type``), with a ``uuid`` derived from the delivery id so a retried send is not shown
-twice; every redraw PATCHes that message. Clicks (``card.action.trigger``) and chat messages
+twice; every redraw PATCHes that message (the calls: :mod:`bot.channels.lark.messages`). Clicks (``card.action.trigger``) and chat messages
 (``im.message.receive_v1``) arrive on ``lark_oapi.ws.Client`` running on its own thread and loop
 (:mod:`bot.channels.lark.runner`). The SDK's own handlers are synchronous and would block its
 only loop, so the long connection awaits ours instead (:mod:`bot.channels.lark.ws`): each event
@@ -22,27 +22,18 @@ import concurrent.futures
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from typing import Any, Literal
 
-import httpx
 import lark_oapi as lark
 from aiohttp import web
-from lark_oapi.api.contact.v3 import BatchGetIdUserRequest, BatchGetIdUserRequestBody
-from lark_oapi.api.im.v1 import (
-    CreateMessageRequest,
-    CreateMessageRequestBody,
-    PatchMessageRequest,
-    PatchMessageRequestBody,
-)
 from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
 
 from bot.channels.base import ChannelDefaults
 from bot.channels.common.answers import ClickAnswer, Join
 from bot.channels.common.bridge import Bridge
-from bot.channels.lark.api import Limits, TenantToken, build_client, check, option, token_refused
 from bot.channels.lark.http import CURRENT, CallbackEndpoint, Replayed
 from bot.channels.lark.inbound import LarkInbound, Response, event_id
+from bot.channels.lark.messages import Messages
 from bot.channels.lark.runner import WsRunner
 from bot.channels.lark.ws import AfterAck, GatewayWsClient
 from bot.channels.present import card_view
@@ -63,7 +54,6 @@ from cards import render_lark
 
 log = logging.getLogger("bot.channels.lark")
 
-CARD_UPDATE = "/open-apis/interactive/v1/card/update"
 PROCESSING = {
     "type": "info",
     "content": "Your choice is being recorded; the card will update shortly.",
@@ -72,7 +62,6 @@ PROCESSING = {
         "zh_cn": "正在记录你的审批意见，卡片稍后更新。",
     },
 }
-Call = Callable[[lark.RequestOption], Any]  # the SDK call: an awaitable of its response
 
 
 def message_uuid(delivery_id: str) -> str:
@@ -100,9 +89,7 @@ class LarkChannel(ChannelDefaults):
         self.name = name
         self.settings = settings
         self._app_id, self._secret = settings.app_id, secret
-        self.client = build_client(settings.app_id, secret, settings.domain)
-        self.token = TenantToken(self.client, settings.app_id, secret)
-        self.limits = Limits(settings.app_qps, settings.user_qps)
+        self.api = Messages(settings, settings.app_id, secret)
         self._inbound: LarkInbound | None = None
         self._bridge = Bridge(name, settings.ack_budget_seconds)
         self._stream_events: Any = None
@@ -131,8 +118,8 @@ class LarkChannel(ChannelDefaults):
 
     async def check(self) -> None:
         """Prove the credentials work by fetching a tenant token (ChannelError if refused)."""
-        self.token.forget()
-        await self.token.get()
+        self.api.token.forget()
+        await self.api.token.get()
 
     def health(self) -> ChannelHealth:
         """Stream mode: is the long connection up. HTTP mode: is the channel started."""
@@ -175,28 +162,8 @@ class LarkChannel(ChannelDefaults):
         address = card.delivery.address
         if not address:
             raise ChannelError("delivery has no Lark identity", retryable=False)
-        content = _content(card)
-        uuid = message_uuid(card.delivery.id)
-
-        def create(opt: lark.RequestOption) -> Any:
-            body = (
-                CreateMessageRequestBody.builder()
-                .receive_id(address)
-                .msg_type("interactive")
-                .content(content)
-                .uuid(uuid)
-                .build()
-            )
-            request = (
-                CreateMessageRequest.builder()
-                .receive_id_type(self.settings.receive_id_type)
-                .request_body(body)
-                .build()
-            )
-            return self.client.im.v1.message.acreate(request, opt)
-
-        answer = await self._call("im.message.create", address, create)
-        message_id = str(answer.data.message_id)
+        id_type, uuid = self.settings.receive_id_type, message_uuid(card.delivery.id)
+        message_id = await self.api.create(address, id_type, "interactive", _content(card), uuid)
         return SendReceipt(external_ref=message_id, detail="sent as a direct message")
 
     async def update(self, card: OutgoingCard) -> SendReceipt:
@@ -204,16 +171,7 @@ class LarkChannel(ChannelDefaults):
         message_id = card.delivery.external_ref
         if not message_id:
             raise ChannelError("delivery has no Lark message id to update", retryable=False)
-        content = _content(card)
-
-        def patch(opt: lark.RequestOption) -> Any:
-            body = PatchMessageRequestBody.builder().content(content).build()
-            request = (
-                PatchMessageRequest.builder().message_id(message_id).request_body(body).build()
-            )
-            return self.client.im.v1.message.apatch(request, opt)
-
-        await self._call("im.message.patch", card.delivery.address, patch)
+        await self.api.patch(message_id, _content(card), card.delivery.address)
         return SendReceipt(external_ref=message_id)
 
     async def tell(self, address: str, text: str) -> None:
@@ -222,76 +180,15 @@ class LarkChannel(ChannelDefaults):
 
     async def send_text(self, open_id: str, text: str) -> None:
         """A plain text message to ``open_id`` (the answer to a chat message)."""
-        content = json.dumps({"text": text}, ensure_ascii=False)
-
-        def create(opt: lark.RequestOption) -> Any:
-            body = (
-                CreateMessageRequestBody.builder()
-                .receive_id(open_id)
-                .msg_type("text")
-                .content(content)
-                .build()
-            )
-            request = (
-                CreateMessageRequest.builder().receive_id_type("open_id").request_body(body).build()
-            )
-            return self.client.im.v1.message.acreate(request, opt)
-
-        await self._call("im.message.create", open_id, create)
+        await self.api.create(
+            open_id, "open_id", "text", json.dumps({"text": text}, ensure_ascii=False)
+        )
 
     async def lookup(self, key: LookupKey, value: str) -> str | None:
         """By email: the tenant user's open_id (None: unknown or out of scope)."""
         if key != "email":
             return await super().lookup(key, value)
-        return await self.lookup_email(value)
-
-    async def lookup_email(self, email: str) -> str | None:
-        """The open_id of the tenant user with this email (None: unknown or out of scope)."""
-
-        def find(opt: lark.RequestOption) -> Any:
-            body = BatchGetIdUserRequestBody.builder().emails([email]).build()
-            request = (
-                BatchGetIdUserRequest.builder().user_id_type("open_id").request_body(body).build()
-            )
-            return self.client.contact.v3.user.abatch_get_id(request, opt)
-
-        answer = await self._call("contact.user.batch_get_id", None, find)
-        users = getattr(answer.data, "user_list", None) or []
-        open_id = next((u.user_id for u in users if u.user_id), None)
-        return str(open_id) if open_id else None
-
-    async def delayed_update(self, token: str, card: dict[str, Any]) -> None:
-        """Replace a clicked card after the callback was answered (the click's token)."""
-
-        def post(opt: lark.RequestOption) -> Any:
-            request = (
-                lark.BaseRequest.builder()
-                .http_method(lark.HttpMethod.POST)
-                .uri(CARD_UPDATE)
-                .token_types({lark.AccessTokenType.TENANT})
-                .body({"token": token, "card": card})
-                .build()
-            )
-            return self.client.arequest(request, opt)
-
-        await self._call("interactive.card.update", None, post)
-
-    async def _call(self, api: str, user: str | None, make: Call) -> Any:
-        """One OpenAPI call: limiters, our tenant token (refreshed once if refused), errors."""
-        for attempt in (1, 2):
-            await self.limits.acquire(user)
-            token = await self.token.get()
-            try:
-                answer = await make(option(token))
-            except (httpx.HTTPError, ValueError) as exc:
-                raise ChannelError(f"{api} failed: {type(exc).__name__}") from exc
-            if attempt == 1 and token_refused(answer):
-                log.info("tenant token refused; refreshing", extra=kv(api=api))
-                self.token.forget()
-                continue
-            check(api, answer, self.limits, user, self.settings.throttle_retry_seconds)
-            return answer
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self.api.open_id_by_email(value)
 
     # -- inbound, long connection (the SDK's thread and loop) ----------------------------
     def _build_ws(self) -> Any:
@@ -396,7 +293,7 @@ class LarkChannel(ChannelDefaults):
         redrawn = False
         if acked and answer.carries_card and token and isinstance(card, dict):
             try:
-                await self.delayed_update(token, card["data"])
+                await self.api.delayed_update(token, card["data"])
                 redrawn = True
             except ChannelError as exc:
                 log.warning("clicker's card not redrawn late", extra=kv(why=exc.message))
