@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from bot.channels.dingtalk import DingTalkChannel
-from bot.channels.dingtalk_inbound import delivery_of, out_track_id
+from bot.channels.dingtalk.channel import DingTalkChannel
+from bot.channels.dingtalk.inbound import delivery_of, out_track_id
 from bot.config import DingTalkSettings, Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.channels.lark import LarkChannel, message_uuid
+from bot.channels.lark.channel import LarkChannel, message_uuid
 from bot.config import LarkSettings, Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel

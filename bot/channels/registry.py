@@ -75,13 +75,13 @@ class ChannelSpec:
 
 
 def _lark(name: str, settings: LarkSettings) -> Channel:
-    from bot.channels.lark import LarkChannel
+    from bot.channels.lark.channel import LarkChannel
 
     return LarkChannel(settings, name)
 
 
 def _dingtalk(name: str, settings: DingTalkSettings) -> Channel:
-    from bot.channels.dingtalk import DingTalkChannel
+    from bot.channels.dingtalk.channel import DingTalkChannel
 
     return DingTalkChannel(name, settings)
 

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.channels.dingtalk_crypto import EventCrypto, robot_sign, sign_event
+from bot.channels.dingtalk.crypto import EventCrypto, robot_sign, sign_event
 from bot.errors import VerificationError
 from sandbox.backend import SandboxBackend
 from sandbox.dingtalk_platform import APPS, DingTalkPlatform

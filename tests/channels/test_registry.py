@@ -13,7 +13,7 @@ from typing import get_args
 import pytest
 
 from bot.channel_access import UnusableChannel, build_channel
-from bot.channels.lark import LarkChannel
+from bot.channels.lark.channel import LarkChannel
 from bot.channels.registry import (
     REGISTRY,
     SPECS,

@@ -21,8 +21,8 @@ from typing import IO, Any
 
 import aiohttp
 
-from bot.channels.dingtalk_inbound import out_track_id
-from bot.channels.lark import message_uuid
+from bot.channels.dingtalk.inbound import out_track_id
+from bot.channels.lark.channel import message_uuid
 from bot.config import ensure_backend_secret
 from bot.core.models import ClickAction
 from sandbox.backend import SandboxBackend

@@ -26,7 +26,7 @@ from lark_oapi.core.token.access_token_response import AccessTokenResponse
 from lark_oapi.core.token.create_self_tenant_token_request import CreateSelfTenantTokenRequest
 from lark_oapi.core.token.create_token_request_body import CreateTokenRequestBody
 
-from bot.channels.dingtalk_api import RateLimiter
+from bot.channels.common.ratelimit import RateLimiter
 from bot.errors import ChannelError, ChannelThrottled
 from bot.logs import kv
 

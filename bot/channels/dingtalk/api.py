@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.channels.common.ratelimit import RateLimiter
 from bot.errors import ChannelError, ChannelThrottled
 from bot.logs import kv
 
@@ -29,28 +30,6 @@ ORG_QUOTA_RETRY = 3600.0
 OAPI_NO_USER = 60121  # topapi: no member with that mobile (or outside the app's scope)
 OAPI_BAD_TOKEN = (40014, 42001)  # invalid or expired access_token
 TIMEOUT = aiohttp.ClientTimeout(total=10)
-
-
-class RateLimiter:
-    """Spaces calls at most ``rate`` per second; :meth:`pause` holds every caller back."""
-
-    def __init__(self, rate: float) -> None:
-        self._interval = 1.0 / rate
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        """Wait for this call's slot."""
-        async with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self._interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-    def pause(self, seconds: float) -> None:
-        """The platform throttled us: nobody calls this API again for ``seconds``."""
-        self._next = max(self._next, time.monotonic() + seconds)
 
 
 class OpenApi:

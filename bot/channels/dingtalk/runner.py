@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -25,7 +24,8 @@ import dingtalk_stream
 import websockets
 from dingtalk_stream.version import VERSION_STRING
 
-from bot.channels.answers import ARRIVED
+from bot.channels.common.answers import ARRIVED
+from bot.channels.common.thread import LoopThread
 from bot.logs import kv
 
 log = logging.getLogger("bot.channels.dingtalk")
@@ -172,53 +172,21 @@ class GatewayStreamClient(dingtalk_stream.DingTalkStreamClient):  # type: ignore
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-class StreamRunner:
-    """Runs a coroutine factory on a private thread and loop; :meth:`stop` joins it."""
+class StreamRunner(LoopThread):
+    """Runs a coroutine factory on a private thread and loop; :meth:`stop` cancels and joins it."""
 
     def __init__(self, main: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        super().__init__(name)
         self._main = main
-        self._name = name
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
 
-    def start(self) -> None:
-        """Start the thread; returns once its loop runs."""
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
-        self._ready.wait(timeout=10)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Cancel the client, let it close its socket and tasks, and join the thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        with contextlib.suppress(RuntimeError):  # the loop already ended
-            loop.call_soon_threadsafe(self._cancel)
-        thread.join(timeout)
-        if thread.is_alive():
-            log.error("stream thread did not stop", extra=kv(thread=self._name))
-        self._thread = None
-
-    def _cancel(self) -> None:
+    def _request_stop(self) -> None:
+        # Cancel the client: it closes its socket and tasks on the way out.
         if self._task is not None:
             self._task.cancel()
 
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            self._task = loop.create_task(self._main())
-            self._ready.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(self._task)
-            rest = asyncio.all_tasks(loop)
-            for task in rest:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            self._ready.set()
-            loop.close()
+    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._task = loop.create_task(self._main())
+        self._ready.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(self._task)

@@ -22,6 +22,7 @@ from typing import Any
 import lark_oapi.ws.client as wsc
 from lark_oapi.ws.exception import ClientException
 
+from bot.channels.common.thread import LoopThread
 from bot.logs import kv
 
 log = logging.getLogger("bot.channels.lark")
@@ -41,16 +42,14 @@ class _QuietStop(logging.Filter):
 logging.getLogger("Lark").addFilter(_QuietStop())
 
 
-class WsRunner:
+class WsRunner(LoopThread):
     """Runs one ``lark.ws.Client`` on a private thread; :meth:`stop` joins it."""
 
     def __init__(self, build: Callable[[], Any], name: str) -> None:
+        super().__init__(name)
         self._build = build
-        self._name = name
         self._client: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
+        self._stopping: asyncio.Task[None] | None = None
         self.failure: str | None = None
         self.reconnects = 0
 
@@ -68,22 +67,11 @@ class WsRunner:
         """Start the thread; returns once the client is built on its loop."""
         if not _OWNER.acquire(timeout=10):
             raise RuntimeError("another Lark long connection runs in this process")
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
-        self._ready.wait(timeout=10)
+        super().start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Turn reconnect off, close the socket, stop the loop and join the thread."""
-        loop, thread = self._loop, self._thread
-        if thread is None:
-            return
-        if loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already ended
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
-        thread.join(timeout)
-        if thread.is_alive():
-            log.error("lark long connection thread did not stop", extra=kv(thread=self._name))
-        self._thread = None
+    def _request_stop(self) -> None:
+        # Turn reconnect off, close the socket and stop the loop, from inside it.
+        self._stopping = asyncio.get_running_loop().create_task(self._shutdown())
 
     async def _shutdown(self) -> None:
         client = self._client
@@ -98,10 +86,7 @@ class WsRunner:
                 task.cancel()
         asyncio.get_running_loop().stop()
 
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
+    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         wsc.loop = loop
         try:
             self._client = self._build()
@@ -117,23 +102,12 @@ class WsRunner:
         except Exception as exc:
             self.failure = f"{type(exc).__name__}: {exc}"
             log.exception("lark long connection ended")
-        finally:
-            self._ready.set()
-            self._drain(loop)
-            _STOPPING.clear()
-            wsc.loop = _IMPORT_LOOP
-            _OWNER.release()
+
+    def _ended(self) -> None:
+        _STOPPING.clear()
+        wsc.loop = _IMPORT_LOOP
+        _OWNER.release()
 
     def _down(self) -> None:
         self.reconnects += 1
         log.warning("lark long connection lost; the SDK reconnects")
-
-    @staticmethod
-    def _drain(loop: asyncio.AbstractEventLoop) -> None:
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        with contextlib.suppress(Exception):
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()

@@ -2,17 +2,17 @@
 
 Cards (JSON 2.0, ``update_multi``) go out with ``im/v1/messages`` to the approver's bound identity
 (``receive_id_type``), with a ``uuid`` derived from the delivery id so a retried send is not shown
-twice; every redraw PATCHes that message. Clicks (``card.action.trigger``) and chat messages
+twice; every redraw PATCHes that message (the calls: :mod:`bot.channels.lark.messages`). Clicks (``card.action.trigger``) and chat messages
 (``im.message.receive_v1``) arrive on ``lark_oapi.ws.Client`` running on its own thread and loop
-(:mod:`bot.channels.lark_runner`). The SDK's own handlers are synchronous and would block its
-only loop, so the long connection awaits ours instead (:mod:`bot.channels.lark_ws`): each event
+(:mod:`bot.channels.lark.runner`). The SDK's own handlers are synchronous and would block its
+only loop, so the long connection awaits ours instead (:mod:`bot.channels.lark.ws`): each event
 hops to the gateway's loop and each click waits, for what is left of its budget counted from the
 frame's arrival (the platform allows 3 s), for the toast and the clicker's redrawn card that go
 back in the ACK; clicks arriving together are handled side by side. A click that takes longer is
 answered with a "processing" toast and the card follows through the delayed-update API
 (``interactive/v1/card/update`` with the click's token, used once of its two uses) once the ACK
 is out. In ``mode = "http"`` the same events arrive on ``POST /callbacks/lark``
-(:mod:`bot.channels.lark_http`).
+(:mod:`bot.channels.lark.http`).
 """
 
 from __future__ import annotations
@@ -22,28 +22,20 @@ import concurrent.futures
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from typing import Any, Literal
 
-import httpx
 import lark_oapi as lark
 from aiohttp import web
-from lark_oapi.api.contact.v3 import BatchGetIdUserRequest, BatchGetIdUserRequestBody
-from lark_oapi.api.im.v1 import (
-    CreateMessageRequest,
-    CreateMessageRequestBody,
-    PatchMessageRequest,
-    PatchMessageRequestBody,
-)
 from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
 
-from bot.channels.answers import ClickAnswer, Join, Reports, remaining, within
 from bot.channels.base import ChannelDefaults
-from bot.channels.lark_api import Limits, TenantToken, build_client, check, option, token_refused
-from bot.channels.lark_http import CURRENT, CallbackEndpoint, Replayed
-from bot.channels.lark_inbound import LarkInbound, Response, event_id
-from bot.channels.lark_runner import WsRunner
-from bot.channels.lark_ws import AfterAck, GatewayWsClient
+from bot.channels.common.answers import ClickAnswer, Join
+from bot.channels.common.bridge import Bridge
+from bot.channels.lark.http import CURRENT, CallbackEndpoint, Replayed
+from bot.channels.lark.inbound import LarkInbound, Response, event_id
+from bot.channels.lark.messages import Messages
+from bot.channels.lark.runner import WsRunner
+from bot.channels.lark.ws import AfterAck, GatewayWsClient
 from bot.channels.present import card_view
 from bot.config import LarkSettings
 from bot.core.models import Approver
@@ -62,7 +54,6 @@ from cards import render_lark
 
 log = logging.getLogger("bot.channels.lark")
 
-CARD_UPDATE = "/open-apis/interactive/v1/card/update"
 PROCESSING = {
     "type": "info",
     "content": "Your choice is being recorded; the card will update shortly.",
@@ -71,7 +62,6 @@ PROCESSING = {
         "zh_cn": "正在记录你的审批意见，卡片稍后更新。",
     },
 }
-Call = Callable[[lark.RequestOption], Any]  # the SDK call: an awaitable of its response
 
 
 def message_uuid(delivery_id: str) -> str:
@@ -99,23 +89,18 @@ class LarkChannel(ChannelDefaults):
         self.name = name
         self.settings = settings
         self._app_id, self._secret = settings.app_id, secret
-        self.client = build_client(settings.app_id, secret, settings.domain)
-        self.token = TenantToken(self.client, settings.app_id, secret)
-        self.limits = Limits(settings.app_qps, settings.user_qps)
+        self.api = Messages(settings, settings.app_id, secret)
         self._inbound: LarkInbound | None = None
-        self._sink: InboundSink | None = None
-        self._reports = Reports()
+        self._bridge = Bridge(name, settings.ack_budget_seconds)
         self._stream_events: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: WsRunner | None = None
         self._guard: CallbackGuard | None = None  # HTTP mode's replay memory
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, sink: InboundSink) -> None:
         """Take the sink and, in stream mode, open the long connection on its own thread."""
-        self._loop = asyncio.get_running_loop()
+        self._bridge.open(sink)
         adopt_sdk_loggers()
-        self._sink = sink
         self._inbound = LarkInbound(self.name, self.settings.receive_id_type, sink)
         if self.settings.mode == "stream":
             self._runner = WsRunner(self._build_ws, f"lark-ws-{self.name}")
@@ -127,14 +112,14 @@ class LarkChannel(ChannelDefaults):
         if self._runner is not None:
             await asyncio.to_thread(self._runner.stop)
             self._runner = None
-        await self._reports.drain()
+        await self._bridge.drain()
         self._inbound = None
         log.info("channel stopped", extra=kv(channel=self.name))
 
     async def check(self) -> None:
         """Prove the credentials work by fetching a tenant token (ChannelError if refused)."""
-        self.token.forget()
-        await self.token.get()
+        self.api.token.forget()
+        await self.api.token.get()
 
     def health(self) -> ChannelHealth:
         """Stream mode: is the long connection up. HTTP mode: is the channel started."""
@@ -177,28 +162,8 @@ class LarkChannel(ChannelDefaults):
         address = card.delivery.address
         if not address:
             raise ChannelError("delivery has no Lark identity", retryable=False)
-        content = _content(card)
-        uuid = message_uuid(card.delivery.id)
-
-        def create(opt: lark.RequestOption) -> Any:
-            body = (
-                CreateMessageRequestBody.builder()
-                .receive_id(address)
-                .msg_type("interactive")
-                .content(content)
-                .uuid(uuid)
-                .build()
-            )
-            request = (
-                CreateMessageRequest.builder()
-                .receive_id_type(self.settings.receive_id_type)
-                .request_body(body)
-                .build()
-            )
-            return self.client.im.v1.message.acreate(request, opt)
-
-        answer = await self._call("im.message.create", address, create)
-        message_id = str(answer.data.message_id)
+        id_type, uuid = self.settings.receive_id_type, message_uuid(card.delivery.id)
+        message_id = await self.api.create(address, id_type, "interactive", _content(card), uuid)
         return SendReceipt(external_ref=message_id, detail="sent as a direct message")
 
     async def update(self, card: OutgoingCard) -> SendReceipt:
@@ -206,16 +171,7 @@ class LarkChannel(ChannelDefaults):
         message_id = card.delivery.external_ref
         if not message_id:
             raise ChannelError("delivery has no Lark message id to update", retryable=False)
-        content = _content(card)
-
-        def patch(opt: lark.RequestOption) -> Any:
-            body = PatchMessageRequestBody.builder().content(content).build()
-            request = (
-                PatchMessageRequest.builder().message_id(message_id).request_body(body).build()
-            )
-            return self.client.im.v1.message.apatch(request, opt)
-
-        await self._call("im.message.patch", card.delivery.address, patch)
+        await self.api.patch(message_id, _content(card), card.delivery.address)
         return SendReceipt(external_ref=message_id)
 
     async def tell(self, address: str, text: str) -> None:
@@ -224,76 +180,15 @@ class LarkChannel(ChannelDefaults):
 
     async def send_text(self, open_id: str, text: str) -> None:
         """A plain text message to ``open_id`` (the answer to a chat message)."""
-        content = json.dumps({"text": text}, ensure_ascii=False)
-
-        def create(opt: lark.RequestOption) -> Any:
-            body = (
-                CreateMessageRequestBody.builder()
-                .receive_id(open_id)
-                .msg_type("text")
-                .content(content)
-                .build()
-            )
-            request = (
-                CreateMessageRequest.builder().receive_id_type("open_id").request_body(body).build()
-            )
-            return self.client.im.v1.message.acreate(request, opt)
-
-        await self._call("im.message.create", open_id, create)
+        await self.api.create(
+            open_id, "open_id", "text", json.dumps({"text": text}, ensure_ascii=False)
+        )
 
     async def lookup(self, key: LookupKey, value: str) -> str | None:
         """By email: the tenant user's open_id (None: unknown or out of scope)."""
         if key != "email":
             return await super().lookup(key, value)
-        return await self.lookup_email(value)
-
-    async def lookup_email(self, email: str) -> str | None:
-        """The open_id of the tenant user with this email (None: unknown or out of scope)."""
-
-        def find(opt: lark.RequestOption) -> Any:
-            body = BatchGetIdUserRequestBody.builder().emails([email]).build()
-            request = (
-                BatchGetIdUserRequest.builder().user_id_type("open_id").request_body(body).build()
-            )
-            return self.client.contact.v3.user.abatch_get_id(request, opt)
-
-        answer = await self._call("contact.user.batch_get_id", None, find)
-        users = getattr(answer.data, "user_list", None) or []
-        open_id = next((u.user_id for u in users if u.user_id), None)
-        return str(open_id) if open_id else None
-
-    async def delayed_update(self, token: str, card: dict[str, Any]) -> None:
-        """Replace a clicked card after the callback was answered (the click's token)."""
-
-        def post(opt: lark.RequestOption) -> Any:
-            request = (
-                lark.BaseRequest.builder()
-                .http_method(lark.HttpMethod.POST)
-                .uri(CARD_UPDATE)
-                .token_types({lark.AccessTokenType.TENANT})
-                .body({"token": token, "card": card})
-                .build()
-            )
-            return self.client.arequest(request, opt)
-
-        await self._call("interactive.card.update", None, post)
-
-    async def _call(self, api: str, user: str | None, make: Call) -> Any:
-        """One OpenAPI call: limiters, our tenant token (refreshed once if refused), errors."""
-        for attempt in (1, 2):
-            await self.limits.acquire(user)
-            token = await self.token.get()
-            try:
-                answer = await make(option(token))
-            except (httpx.HTTPError, ValueError) as exc:
-                raise ChannelError(f"{api} failed: {type(exc).__name__}") from exc
-            if attempt == 1 and token_refused(answer):
-                log.info("tenant token refused; refreshing", extra=kv(api=api))
-                self.token.forget()
-                continue
-            check(api, answer, self.limits, user, self.settings.throttle_retry_seconds)
-            return answer
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self.api.open_id_by_email(value)
 
     # -- inbound, long connection (the SDK's thread and loop) ----------------------------
     def _build_ws(self) -> Any:
@@ -310,25 +205,24 @@ class LarkChannel(ChannelDefaults):
     async def _on_ws_event(self, payload: bytes) -> tuple[Any, AfterAck | None]:
         event = json.loads(payload)
         kind = _dict(event.get("header")).get("event_type")
-        inbound, loop = self._require_inbound()
+        inbound = self._require_inbound()
         if kind == "card.action.trigger":
-            return await self._ws_click(inbound, loop, event)
+            return await self._ws_click(inbound, event)
         if kind == "im.message.receive_v1":
-            future = asyncio.run_coroutine_threadsafe(self._message(inbound, event, "stream"), loop)
-            await within(future, remaining(self.settings.ack_budget_seconds))
+            await self._bridge.within_budget(self._message(inbound, event, "stream"))
             return None, None  # an event: ACKed late or not, Lark pushes it again if unACKed
         # Anything else goes to the SDK's dispatcher, which answers at once.
         return self._stream_events._do_without_validation(payload), None
 
     async def _ws_click(
-        self, inbound: LarkInbound, loop: asyncio.AbstractEventLoop, event: dict[str, Any]
+        self, inbound: LarkInbound, event: dict[str, Any]
     ) -> tuple[Response, AfterAck]:
-        future = asyncio.run_coroutine_threadsafe(inbound.click(event, "stream"), loop)
-        if not await within(future, remaining(self.settings.ack_budget_seconds)):
+        future, ready = await self._bridge.within_budget(inbound.click(event, "stream"))
+        if not ready:
             log.warning("click answer late; answered 'processing'", extra=kv(event=event_id(event)))
             return {"toast": PROCESSING}, self._late(future, event).acked
         answer = future.result()  # a failure raises: the SDK's way, an ACK with code 500
-        return answer.response, lambda written: self._report(answer, written)
+        return answer.response, lambda written: self._bridge.report(answer, written)
 
     # -- inbound, HTTP callbacks (a worker thread running the SDK's dispatcher) -------------
     def _dispatcher(self, encrypt_key: str, token: str, source: str) -> Any:
@@ -341,20 +235,20 @@ class LarkChannel(ChannelDefaults):
 
     def _on_card(self, data: Any, source: str) -> P2CardActionTriggerResponse:
         event = json.loads(lark.JSON.marshal(data))
-        inbound, loop = self._require_inbound()
-        future = asyncio.run_coroutine_threadsafe(self._http_click(inbound, event, source), loop)
+        inbound = self._require_inbound()
+        future = self._bridge.hop(self._http_click(inbound, event, source))
         answer = self._wait(future)
         if answer is None:
             log.warning("click answer late; answered 'processing'", extra=kv(event=event_id(event)))
             self._late(future, event).acked(True)  # the HTTP answer leaves as we return
             return P2CardActionTriggerResponse({"toast": PROCESSING})
-        self._report(answer, True)
+        self._bridge.report(answer, True)
         return P2CardActionTriggerResponse(answer.response)
 
     def _on_message(self, data: Any, source: str) -> None:
         event = json.loads(lark.JSON.marshal(data))
-        inbound, loop = self._require_inbound()
-        self._wait(asyncio.run_coroutine_threadsafe(self._message(inbound, event, source), loop))
+        inbound = self._require_inbound()
+        self._wait(self._bridge.hop(self._message(inbound, event, source)))
 
     def _wait(self, future: concurrent.futures.Future[Any]) -> Any:
         """The answer within the budget (None when it ran out), on the HTTP worker thread."""
@@ -371,27 +265,18 @@ class LarkChannel(ChannelDefaults):
             state.handled = True
         return answer
 
-    def _require_inbound(self) -> tuple[LarkInbound, asyncio.AbstractEventLoop]:
-        inbound, loop = self._inbound, self._loop
-        if inbound is None or loop is None:
+    def _require_inbound(self) -> LarkInbound:
+        if self._inbound is None:
             raise ChannelError("the Lark channel is not started")
-        return inbound, loop
+        return self._inbound
 
     # -- what became of a click's answer -------------------------------------------------------
-    def _report(self, answer: ClickAnswer, written: bool) -> None:
-        # The card counts as redrawn only if the ACK carrying it was written in time.
-        if self._loop is not None and self._sink is not None:
-            redrawn = written and answer.carries_card
-            self._reports.send(self._loop, self._sink, answer.result, redrawn=redrawn)
-
     def _late(self, future: concurrent.futures.Future[ClickAnswer], event: dict[str, Any]) -> Join:
         """Once the "processing" ACK is out and the decision ready, redraw the clicker's card."""
         token = str(_dict(event.get("event")).get("token") or "")
-        loop = self._loop
-        assert loop is not None
 
         def redraw(answer: ClickAnswer, acked: bool) -> None:
-            self._reports.run(loop, self._redraw_late(answer, token, acked))
+            self._bridge.run(self._redraw_late(answer, token, acked))
 
         join = Join(redraw)
 
@@ -408,13 +293,13 @@ class LarkChannel(ChannelDefaults):
         redrawn = False
         if acked and answer.carries_card and token and isinstance(card, dict):
             try:
-                await self.delayed_update(token, card["data"])
+                await self.api.delayed_update(token, card["data"])
                 redrawn = True
             except ChannelError as exc:
                 log.warning("clicker's card not redrawn late", extra=kv(why=exc.message))
-        if answer.result is not None and self._sink is not None:
+        if answer.result is not None and self._bridge.sink is not None:
             how = "redrawn by the delayed update" if redrawn else ""
-            await self._sink.answered(answer.result, redrawn=redrawn, how=how)
+            await self._bridge.sink.answered(answer.result, redrawn=redrawn, how=how)
 
     # -- inbound (gateway loop) ----------------------------------------------------------
     async def _http_click(

@@ -23,7 +23,7 @@ from typing import Any
 import lark_oapi as lark
 from aiohttp import web
 
-from bot.channels.lark_inbound import LarkInbound
+from bot.channels.lark.inbound import LarkInbound
 from bot.core.ports import CallbackGuard
 from bot.errors import VerificationError
 from bot.logs import kv

@@ -4,13 +4,13 @@ Cards go out through the card platform's ``createAndDeliver`` as robot 1:1 cards
 call back over the stream (``callbackType: STREAM``); ``outTrackId`` is derived from the delivery
 id, so a retried send lands on the same card. Every redraw is ``PUT /v1.0/card/instances`` merged
 by key. Clicks arrive on the ``dingtalk_stream`` connection, which runs on its own thread and
-loop (:mod:`bot.channels.dingtalk_runner`); each click hops to the gateway's loop, and the ACK
+loop (:mod:`bot.channels.dingtalk.runner`); each click hops to the gateway's loop, and the ACK
 carries the clicker's redrawn card. Every card callback is ACKed within the budget, counted from
 the frame's arrival: DingTalk pushes EVENT frames again but never a CALLBACK frame (open-dingtalk
 developerpedia ``docs/learn/stream/protocol.md`` and its FAQ on ACKs), so a decision that is not
 ready in time is answered "processing" and the card follows through the card API (an outbox job
 the decision committed with). In ``mode = "http"`` the same clicks and messages arrive on
-``POST /callbacks/<name>`` instead (:mod:`bot.channels.dingtalk_http`).
+``POST /callbacks/<name>`` instead (:mod:`bot.channels.dingtalk.http`).
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from typing import Any, Literal
 import dingtalk_stream
 from aiohttp import web
 
-from bot.channels.answers import ClickAnswer, Reports, remaining, within
 from bot.channels.base import ChannelDefaults
-from bot.channels.dingtalk_api import OpenApi
-from bot.channels.dingtalk_crypto import EventCrypto
-from bot.channels.dingtalk_http import CallbackEndpoint
-from bot.channels.dingtalk_inbound import (
+from bot.channels.common.answers import ClickAnswer
+from bot.channels.common.bridge import Bridge
+from bot.channels.dingtalk.api import OpenApi
+from bot.channels.dingtalk.crypto import EventCrypto
+from bot.channels.dingtalk.http import CallbackEndpoint
+from bot.channels.dingtalk.inbound import (
     BY_KEY,
     PROCESSING,
     RESTARTING,
@@ -37,7 +38,7 @@ from bot.channels.dingtalk_inbound import (
     notice_response,
     out_track_id,
 )
-from bot.channels.dingtalk_runner import GatewayStreamClient, StreamRunner
+from bot.channels.dingtalk.runner import GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
 from bot.config import DingTalkSettings
 from bot.core.models import Approver, RequestStatus
@@ -96,19 +97,16 @@ class DingTalkChannel(ChannelDefaults):
             retry_after=settings.throttle_retry_seconds,
         )
         self._inbound: Inbound | None = None
-        self._sink: InboundSink | None = None
-        self._reports = Reports()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bridge = Bridge(name, settings.ack_budget_seconds)
         self._client: GatewayStreamClient | None = None
         self._runner: StreamRunner | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, sink: InboundSink) -> None:
         """Open the API session and, in stream mode, the stream on its own thread."""
-        self._loop = asyncio.get_running_loop()
+        self._bridge.open(sink)
         adopt_sdk_loggers()
         await self.api.open()
-        self._sink = sink
         self._inbound = Inbound(self.name, self.settings.corp_id, sink)
         if self.settings.mode == "stream":
             client = GatewayStreamClient(self._client_id, self._secret, self.settings.api_base)
@@ -124,7 +122,7 @@ class DingTalkChannel(ChannelDefaults):
         if self._runner is not None:
             await asyncio.to_thread(self._runner.stop)
             self._runner = None
-        await self._reports.drain()
+        await self._bridge.drain()
         self._inbound = None
         await self.api.close()
         log.info("channel stopped", extra=kv(channel=self.name))
@@ -252,8 +250,8 @@ class DingTalkChannel(ChannelDefaults):
         except ChannelError as exc:
             log.warning("clicker's card not redrawn", extra=kv(why=exc.message))
             redrawn = False
-        if self._sink is not None and answer.result is not None:
-            await self._sink.answered(answer.result, redrawn=redrawn)
+        if self._bridge.sink is not None and answer.result is not None:
+            await self._bridge.sink.answered(answer.result, redrawn=redrawn)
 
     async def _reply(self, webhook: str, text: str, staff_id: str) -> None:
         body = {"msgtype": "text", "text": {"content": text}, "at": {"atUserIds": [staff_id]}}
@@ -271,26 +269,25 @@ class DingTalkChannel(ChannelDefaults):
     # -- inbound (stream thread) ---------------------------------------------------------
     async def on_stream(self, message: Any, chat: bool) -> tuple[int, Any]:
         """Hand a stream frame to the gateway's loop; answer within what is left of the budget."""
-        loop, inbound = self._loop, self._inbound
+        inbound = self._inbound
         headers = message.headers
         key, source = str(headers.message_id), f"stream:{headers.connection_id}"
-        if loop is None or inbound is None:
+        if inbound is None:
             # Not pushed again whatever we do: answer, and let the clicker tap once more.
             return OK, ("OK" if chat else notice_response(RESTARTING, "info"))
         if chat:
-            work = inbound.message(key, message.data, source, self._reply)
-            future = asyncio.run_coroutine_threadsafe(work, loop)
-            await within(future, remaining(self.settings.ack_budget_seconds))
+            await self._bridge.within_budget(
+                inbound.message(key, message.data, source, self._reply)
+            )
             return OK, "OK"  # robot messages are not pushed again either: taken, late or not
-        return await self._answer_click(loop, key, message.data, source)
+        return await self._answer_click(inbound, key, message.data, source)
 
     async def _answer_click(
-        self, loop: asyncio.AbstractEventLoop, key: str, data: dict[str, Any], source: str
+        self, inbound: Inbound, key: str, data: dict[str, Any], source: str
     ) -> tuple[int, Any]:
-        assert self._inbound is not None and self._client is not None
-        work = self._inbound.click(key, data, source)
-        future = asyncio.run_coroutine_threadsafe(work, loop)
-        if not await within(future, remaining(self.settings.ack_budget_seconds)):
+        assert self._client is not None
+        future, ready = await self._bridge.within_budget(inbound.click(key, data, source))
+        if not ready:
             log.warning("click answer late; answered 'processing'", extra=kv(frame=key))
             future.add_done_callback(self._late)
             return OK, notice_response(PROCESSING, "info")
@@ -299,21 +296,13 @@ class DingTalkChannel(ChannelDefaults):
             log.error("click failed", exc_info=error, extra=kv(frame=key))
             return dingtalk_stream.AckMessage.STATUS_SYSTEM_EXCEPTION, {}
         answer = future.result()
-        self._client.after_ack(key, lambda written: self._report(answer, written))
+        self._client.after_ack(key, lambda written: self._bridge.report(answer, written))
         return OK, answer.response
 
-    def _report(self, answer: ClickAnswer, written: bool) -> None:
-        # The card counts as redrawn only if the ACK carrying it left on an open socket.
-        if self._loop is not None and self._sink is not None:
-            redrawn = written and answer.carries_card
-            self._reports.send(self._loop, self._sink, answer.result, redrawn=redrawn)
-
     def _late(self, future: concurrent.futures.Future[ClickAnswer]) -> None:
-        # The ACK went out saying "processing": the outbox redraws the card now.
-        if future.cancelled() or future.exception() is not None:
-            return
-        if self._loop is not None and self._sink is not None:
-            self._reports.send(self._loop, self._sink, future.result().result, redrawn=False)
+        # The ACK went out saying "processing", so the card is not redrawn: the outbox does it.
+        if not future.cancelled() and future.exception() is None:
+            self._bridge.report(future.result(), written=False)
 
 
 def _check_delivered(answer: dict[str, Any]) -> None:

@@ -34,7 +34,7 @@ from lark_oapi.ws.const import (
 from lark_oapi.ws.enum import MessageType
 from lark_oapi.ws.model import Response
 
-from bot.channels.answers import ARRIVED
+from bot.channels.common.answers import ARRIVED
 from bot.logs import kv
 
 log = logging.getLogger("bot.channels.lark")

@@ -7,14 +7,13 @@ a redelivered frame (same messageId) waits for, and gets, the first handling's a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from bot.channels.answers import ClickAnswer
+from bot.channels.common.answers import ClickAnswer
+from bot.channels.common.once import Once
 from bot.channels.present import card_view, toast_kind, toast_text
 from bot.core.models import ActionResult, ActionStatus, ClickAction, InboundAction
 from bot.core.ports import InboundMessage, InboundSink
@@ -24,11 +23,9 @@ from cards import parse_click, render_dingtalk
 log = logging.getLogger("bot.channels.dingtalk")
 
 OUT_TRACK_PREFIX = "approval_"
-SEEN_TTL = 600.0
 NOT_APPROVER = ActionResult(status=ActionStatus.NOT_APPROVER)
 UNKNOWN_CARD = ActionResult(status=ActionStatus.UNKNOWN_CARD)
 Response = dict[str, Any]
-T = TypeVar("T")
 BY_KEY = {"updateCardDataByKey": True, "updatePrivateDataByKey": True}
 # Sent before the request's locale is known, so in both languages.
 PROCESSING = (
@@ -50,40 +47,6 @@ def delivery_of(track_id: str) -> str | None:
     return (
         track_id.removeprefix(OUT_TRACK_PREFIX) if track_id.startswith(OUT_TRACK_PREFIX) else None
     )
-
-
-class Once(Generic[T]):
-    """Runs a coroutine once per key (for ``ttl`` seconds); repeats share the first result."""
-
-    def __init__(self, ttl: float = SEEN_TTL) -> None:
-        self._ttl = ttl
-        self._seen: dict[str, tuple[float, asyncio.Future[T]]] = {}
-
-    def seen(self, key: str) -> bool:
-        """Whether ``key`` was handled (or is being handled) within the TTL."""
-        self._purge()
-        return key in self._seen
-
-    async def run(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
-        """The answer for ``key``, computing it only the first time."""
-        self._purge()
-        entry = self._seen.get(key)
-        if entry is None:
-            future = asyncio.ensure_future(work())
-            entry = (time.monotonic() + self._ttl, future)
-            self._seen[key] = entry
-            # A failure is not remembered: the platform's retry must get a fresh try.
-            future.add_done_callback(lambda f: self._forget_failed(key, f))
-        return await asyncio.shield(entry[1])
-
-    def _forget_failed(self, key: str, future: asyncio.Future[T]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            self._seen.pop(key, None)
-
-    def _purge(self) -> None:
-        now = time.monotonic()
-        for key in [k for k, (until, _) in self._seen.items() if until < now]:
-            del self._seen[key]
 
 
 def click_response(result: ActionResult, track_id: str) -> Response:

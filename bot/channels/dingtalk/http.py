@@ -24,9 +24,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.answers import ClickAnswer
-from bot.channels.dingtalk_crypto import EventCrypto, robot_sign
-from bot.channels.dingtalk_inbound import Inbound
+from bot.channels.common.answers import ClickAnswer
+from bot.channels.dingtalk.crypto import EventCrypto, robot_sign
+from bot.channels.dingtalk.inbound import Inbound
 from bot.core.ports import CallbackGuard
 from bot.errors import VerificationError
 from bot.logs import kv
