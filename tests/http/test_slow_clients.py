@@ -49,8 +49,23 @@ async def _dribble(writer: asyncio.StreamWriter, data: bytes, pause: float = 0.0
 
 
 async def _answer_and_close(reader: asyncio.StreamReader) -> bytes:
-    """Everything the server sent until it closed; fails if it keeps the connection open."""
-    return await asyncio.wait_for(reader.read(), 5)
+    """The server's whole answer, then its close; fails if it keeps the connection open.
+
+    The answer is read by its Content-Length, not to EOF: a server that closes while a client is
+    still sending ends with a reset, not a FIN (TCP drops what arrives after the close), and a
+    reset arriving before EOF would discard what the client had not read yet.
+    """
+    async with asyncio.timeout(5):
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        answer = head + await reader.readexactly(length)
+        with contextlib.suppress(ConnectionResetError):
+            assert await reader.read() == b"", "the server kept talking after its answer"
+    return answer
 
 
 async def _slow_head(url: str) -> bytes:
