@@ -8,14 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bot.channels.memory import MemoryChannel
 from bot.config import ensure_backend_secret
 from bot.core.ports import OutgoingCard, SendReceipt
 from bot.errors import ChannelError
-from bot.http.auth import new_token
 from bot.runtime import Gateway
 from bot.store.tokens import TokenStore
 from sandbox.backend import SandboxBackend
@@ -23,30 +21,10 @@ from sandbox.embedded import Embedded, start
 from sandbox.lark_platform import APP_SECRET, LarkPlatform
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
+from tests.gateway.admin import authorize as _authorize
+from tests.gateway.admin import call as _call
+from tests.gateway.admin import token as _token
 from tests.gateway.helpers import eventually, trace
-
-
-async def _token(gateway: Gateway, role: str) -> str:
-    token = new_token()
-    await TokenStore(gateway.store).create(token, role, "test", gateway.clock.now())
-    return token
-
-
-async def _call(
-    gateway: Gateway, method: str, path: str, token: str | None, body: Any = None
-) -> tuple[int, Any]:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    async with (
-        aiohttp.ClientSession() as s,
-        s.request(method, gateway.url + path, json=body, headers=headers) as r,
-    ):
-        return r.status, (await r.json() if r.content_type == "application/json" else None)
-
-
-async def _authorize(gateway: Gateway, token: str, channel: str, **extra: Any) -> tuple[int, Any]:
-    _, notice = await _call(gateway, "GET", f"/v1/channels/{channel}/authorization", token)
-    body = {"accept_notice": True, "notice_version": notice["version"], **extra}
-    return await _call(gateway, "POST", f"/v1/channels/{channel}/authorization", token, body)
 
 
 @pytest.fixture
