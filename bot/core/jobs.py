@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core import redraw
 from bot.core.models import (
     Decision,
     DeliveryState,
@@ -37,7 +38,6 @@ from bot.core.service import (
     TELL_IDENTITY,
     UPDATE_CARD,
     ApprovalService,
-    refresh_cards,
 )
 from bot.errors import BackendError, ChannelError, GatewayError
 from bot.logs import bind, kv
@@ -164,10 +164,7 @@ class JobRunner:
                     external_ref=receipt.external_ref,
                 )
                 await _meter(tx, card, SENT, receipt, now)
-                # Decided while we were sending: this card must show the outcome too.
-                current = await tx.get_request(card.request.id)
-                if current is not None and current.status is not RequestStatus.PENDING:
-                    await tx.enqueue(UPDATE_CARD, card.delivery.id, now)
+                await redraw.after_send(tx, card.delivery.id, card.request.id, now)
             log.info("card sent", extra=kv(channel=card.delivery.channel))
 
     def _may_be_out(self, job: Job, card: OutgoingCard) -> bool:
@@ -194,7 +191,7 @@ class JobRunner:
         card = await self._load(job.ref)
         if card is None or card.delivery.state not in FINAL:
             return
-        if job.payload.get("after_answer") and _redrawn_since_closed(card):
+        if redraw.already_shown(job.payload, card):
             return  # the click's answer (or an update after it) already shows the outcome
         with bind(delivery_id=card.delivery.id, ticket_id=card.request.ticket.ticket_id):
             receipt = await self._channel(card.delivery.channel, job.created_at).update(card)
@@ -235,7 +232,7 @@ class JobRunner:
         await tx.set_forward_state(decision_id, ForwardState.FAILED, now, why)
         _, request = await _decision_and_request(tx, decision_id)
         # Every card says "could not submit — open the console", so nobody believes it went through.
-        await refresh_cards(tx, request, now)
+        await redraw.after_close(tx, request, now)
         log.error("decision could not be forwarded", extra=kv(reason=why))
 
 
@@ -248,16 +245,6 @@ async def _meter(tx: Tx, card: OutgoingCard, kind: str, receipt: SendReceipt, at
     # failed, or whose result never committed, is never billed: only what the platform took.
     if receipt.sent:
         await tx.meter(card.delivery.channel, card.delivery.account_id, kind, at)
-
-
-def _redrawn_since_closed(card: OutgoingCard) -> bool:
-    closed = card.request.closed_at
-    delivery = card.delivery
-    return (
-        closed is not None
-        and delivery.state is DeliveryState.UPDATED
-        and delivery.updated_at >= closed
-    )
 
 
 def _state_of(request: StoredRequest) -> str:

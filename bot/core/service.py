@@ -6,10 +6,10 @@ cards, forward a decision), so a crash can lose neither: the worker finds the jo
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from bot.core import redraw
 from bot.core.models import (
     ActionResult,
     ActionStatus,
@@ -30,21 +30,14 @@ from bot.core.models import (
     Wire,
 )
 from bot.core.ports import Clock, Store, Tx, Wakeup
+from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.router import Router
 from bot.errors import Conflict, InvalidInput, NotFound
 
 SEND_CARD = "send_card"
-UPDATE_CARD = "update_card"
 FORWARD_DECISION = "forward_decision"
 TELL_IDENTITY = "tell_identity"  # a plain message to a chat identity (payload: IdentityNotice)
 NO_CHANNEL = "none"
-# The clicker's card is redrawn by the click's answer only if the platform takes that answer in
-# time; the decision commits with an update for it that waits this long for the channel to say
-# so (a crash before that must not leave the card pending), and is skipped if the card was
-# redrawn meanwhile.
-ANSWER_GRACE = timedelta(seconds=30)
-AFTER_ANSWER = json.dumps({"after_answer": True})
-REDRAWN_IN_ANSWER = "redrawn in the click answer"
 
 
 class PlannedDelivery(Entity):
@@ -199,18 +192,12 @@ class ApprovalService:
         delivery = result.delivery
         if result.status is not ActionStatus.DECIDED or delivery is None:
             return
-        now = self._clock.now()
         async with self._store.write() as tx:
-            current = await tx.get_delivery(delivery.id)
-            if current is None or current.state not in (DeliveryState.SENT, DeliveryState.UPDATED):
-                return
-            if redrawn:
-                await tx.set_delivery_state(
-                    delivery.id, DeliveryState.UPDATED, now, how or REDRAWN_IN_ANSWER
-                )
-                return
-            await tx.enqueue(UPDATE_CARD, delivery.id, now)
-        self._wakeup.notify()
+            queued = await redraw.after_answer(
+                tx, delivery.id, self._clock.now(), redrawn=redrawn, how=how
+            )
+        if queued:
+            self._wakeup.notify()
 
     async def _apply(self, tx: Tx, action: InboundAction, now: datetime) -> ActionResult:
         if action.action is ClickAction.TEST:
@@ -292,7 +279,7 @@ class ApprovalService:
     ) -> None:
         if not await tx.close_request(request.id, status, at, reason):
             raise Conflict(f"ticket {request.ticket.ticket_id} is already {request.status}")
-        await refresh_cards(tx, request, at, answered=answered)
+        await redraw.after_close(tx, request, at, answered=answered)
 
     async def withdraw(self, ticket_id: str, body: Withdrawal) -> StoredRequest:
         """Close a pending request from the backend's side; idempotent for a repeat."""
@@ -359,23 +346,6 @@ class ApprovalService:
         if due:
             self._wakeup.notify()
         return len(due)
-
-
-async def refresh_cards(
-    tx: Tx, request: StoredRequest, at: datetime, *, answered: str | None = None
-) -> None:
-    """Queue a card update for every delivered card; the clicker's waits for the click answer.
-
-    The clicker's card counts as redrawn only when its channel reports that the platform took
-    the answer carrying it (:meth:`ApprovalService.answered`); until then its update waits.
-    """
-    for delivery in request.deliveries:
-        if delivery.state not in (DeliveryState.SENT, DeliveryState.UPDATED):
-            continue
-        if delivery.id == answered:
-            await tx.enqueue(UPDATE_CARD, delivery.id, at + ANSWER_GRACE, AFTER_ANSWER)
-        else:
-            await tx.enqueue(UPDATE_CARD, delivery.id, at)
 
 
 async def _audit_refusal(tx: Tx, action: InboundAction, result: ActionResult, at: datetime) -> None:

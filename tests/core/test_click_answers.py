@@ -17,8 +17,9 @@ from bot.channels.memory import MemoryChannel
 from bot.core.jobs import JobRunner
 from bot.core.models import ActionResult, ActionStatus, ApprovalRequest, ClickAction, InboundAction
 from bot.core.ports import BackendReceipt, DecisionEvent
+from bot.core.redraw import ANSWER_GRACE
 from bot.core.router import Router
-from bot.core.service import ANSWER_GRACE, ApprovalService
+from bot.core.service import ApprovalService
 from bot.store.sqlite import SqliteStore
 from sandbox.tickets import approver, sample_ticket
 

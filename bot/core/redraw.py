@@ -1,0 +1,81 @@
+"""Every card shows the outcome: the one owner of the card redraws a request's end implies.
+
+A request closes (decided, withdrawn, expired) or its decision cannot reach the backend; a card
+may be sent while the decision commits; a clicker's card may be redrawn by the click's own answer
+or not. Each of these asks the same question, "which cards still show an old state, and when is
+each redrawn?", and this module answers it, in the caller's transaction, by queueing
+``update_card`` outbox jobs. The channels only report what became of a click's answer
+(:meth:`bot.core.ports.InboundSink.answered`); the outbox worker only carries the jobs out.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from bot.core.models import DeliveryState, RequestStatus, StoredRequest
+from bot.core.ports import OutgoingCard, Tx
+
+UPDATE_CARD = "update_card"
+# The clicker's card is redrawn by the click's answer only if the platform takes that answer in
+# time; the decision commits with an update for it that waits this long for the channel to say
+# so (a crash before that must not leave the card pending), and is skipped if the card was
+# redrawn meanwhile.
+ANSWER_GRACE = timedelta(seconds=30)
+AFTER_ANSWER = json.dumps({"after_answer": True})
+REDRAWN_IN_ANSWER = "redrawn in the click answer"
+SHOWN = (DeliveryState.SENT, DeliveryState.UPDATED)  # a card the approver holds
+
+
+async def after_close(
+    tx: Tx, request: StoredRequest, at: datetime, *, answered: str | None = None
+) -> None:
+    """Queue a redraw of every card the approvers hold; the clicker's waits for the answer.
+
+    ``answered``: the clicked delivery, whose card the click's answer may already redraw
+    (:func:`after_answer` says whether it did); its update is the backstop.
+    """
+    for delivery in request.deliveries:
+        if delivery.state not in SHOWN:
+            continue
+        if delivery.id == answered:
+            await tx.enqueue(UPDATE_CARD, delivery.id, at + ANSWER_GRACE, AFTER_ANSWER)
+        else:
+            await tx.enqueue(UPDATE_CARD, delivery.id, at)
+
+
+async def after_answer(
+    tx: Tx, delivery_id: str, at: datetime, *, redrawn: bool, how: str = ""
+) -> bool:
+    """The clicker's card after the click's answer: recorded as redrawn, or redrawn now.
+
+    Returns whether an update was queued (the caller wakes the worker).
+    """
+    current = await tx.get_delivery(delivery_id)
+    if current is None or current.state not in SHOWN:
+        return False
+    if redrawn:
+        await tx.set_delivery_state(
+            delivery_id, DeliveryState.UPDATED, at, how or REDRAWN_IN_ANSWER
+        )
+        return False
+    await tx.enqueue(UPDATE_CARD, delivery_id, at)
+    return True
+
+
+async def after_send(tx: Tx, delivery_id: str, request_id: str, at: datetime) -> None:
+    """A card that went out while its request closed must show the outcome too."""
+    current = await tx.get_request(request_id)
+    if current is not None and current.status is not RequestStatus.PENDING:
+        await tx.enqueue(UPDATE_CARD, delivery_id, at)
+
+
+def already_shown(payload: dict[str, object], card: OutgoingCard) -> bool:
+    """Whether a backstop update is moot: the card was redrawn since the request closed."""
+    closed, delivery = card.request.closed_at, card.delivery
+    return (
+        bool(payload.get("after_answer"))
+        and closed is not None
+        and delivery.state is DeliveryState.UPDATED
+        and delivery.updated_at >= closed
+    )
