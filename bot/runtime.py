@@ -27,9 +27,9 @@ from bot.channels.registry import configured_names
 from bot.clock import SystemClock
 from bot.config import Settings, ensure_backend_secret
 from bot.core.emailverify import EmailVerification
+from bot.core.inbound import InboundDispatch
 from bot.core.jobs import JobRunner, lanes
-from bot.core.models import ActionResult, InboundAction
-from bot.core.ports import Channel, Clock, InboundMessage
+from bot.core.ports import Channel, Clock
 from bot.core.retry import RetryStrategy
 from bot.core.router import Router
 from bot.core.selfbind import SelfBinding
@@ -57,33 +57,6 @@ from bot.store.tokens import TokenStore
 from bot.store.usage import UsageStore
 
 log = logging.getLogger("bot.runtime")
-
-
-class ServiceSink:
-    """Hands what channels receive to the domain, counting clicks on the way."""
-
-    def __init__(self, service: ApprovalService, metrics: Metrics, selfbind: SelfBinding) -> None:
-        self._service = service
-        self._metrics = metrics
-        self._selfbind = selfbind
-
-    async def action(self, action: InboundAction) -> ActionResult:
-        """A click from any channel."""
-        result = await self._service.handle_action(action)
-        self._metrics.clicks.labels(channel=action.channel, status=result.status.value).inc()
-        log.info(
-            "click answered",
-            extra=kv(channel=action.channel, status=result.status.value, source=action.source),
-        )
-        return result
-
-    async def answered(self, result: ActionResult, *, redrawn: bool, how: str = "") -> None:
-        """What became of a click's answer (see :meth:`ApprovalService.answered`)."""
-        await self._service.answered(result, redrawn=redrawn, how=how)
-
-    async def message(self, message: InboundMessage) -> str | None:
-        """A chat message to the bot: ``bind CODE``, or a hint on how to bind."""
-        return await self._selfbind.answer(message)
 
 
 class _LateWakeup:
@@ -168,13 +141,16 @@ class Gateway:
         self.worker = self._make_worker()
         wakeup.target = self.worker
         self.selfbind = SelfBinding(self.store, self.clock)
-        sink = ServiceSink(self.service, self.metrics, self.selfbind)
+        sink = InboundDispatch(self.service, self.selfbind, self._count_click)
         # Registered before starting: a channel that fails to start must not leave its siblings.
         stack.push_async_callback(self._stop_channels)
         await self.access.start(sink, self.service, wakeup)
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
         stack.push_async_callback(self._stop_worker)
         await self._serve(secret, sockets, stack)
+
+    def _count_click(self, channel: str, status: str) -> None:
+        self.metrics.clicks.labels(channel=channel, status=status).inc()
 
     async def _open_access(self) -> None:
         # A wrong master key stops the start here, before any channel or listener is up.

@@ -25,8 +25,7 @@ import dingtalk_stream
 from aiohttp import web
 
 from bot.channels.base import ChannelDefaults
-from bot.channels.common.answers import ClickAnswer
-from bot.channels.common.bridge import Bridge
+from bot.channels.common.bridge import Bridge, ClickAnswer
 from bot.channels.dingtalk.api import OpenApi
 from bot.channels.dingtalk.crypto import EventCrypto
 from bot.channels.dingtalk.http import CallbackEndpoint

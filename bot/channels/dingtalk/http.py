@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.common.answers import ClickAnswer
+from bot.channels.common.bridge import ClickAnswer
 from bot.channels.dingtalk.crypto import EventCrypto, robot_sign
 from bot.channels.dingtalk.inbound import Inbound
 from bot.core.ports import CallbackGuard

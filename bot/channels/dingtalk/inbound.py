@@ -12,8 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.channels.common.answers import ClickAnswer
-from bot.channels.common.once import Once
+from bot.channels.common.bridge import ClickAnswer, Once
 from bot.channels.present import card_view, toast_kind, toast_text
 from bot.core.models import ActionResult, ActionStatus, ClickAction, InboundAction
 from bot.core.ports import InboundMessage, InboundSink

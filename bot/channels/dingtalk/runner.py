@@ -24,7 +24,7 @@ import dingtalk_stream
 import websockets
 from dingtalk_stream.version import VERSION_STRING
 
-from bot.channels.common.answers import ARRIVED
+from bot.channels.common.bridge import ARRIVED
 from bot.channels.common.thread import LoopThread
 from bot.logs import kv
 

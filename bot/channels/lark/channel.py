@@ -18,7 +18,6 @@ is out. In ``mode = "http"`` the same events arrive on ``POST /callbacks/lark``
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import hashlib
 import json
 import logging
@@ -26,16 +25,14 @@ from typing import Any, Literal
 
 import lark_oapi as lark
 from aiohttp import web
-from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
 
 from bot.channels.base import ChannelDefaults
-from bot.channels.common.answers import ClickAnswer, Join
 from bot.channels.common.bridge import Bridge
-from bot.channels.lark.http import CURRENT, CallbackEndpoint, Replayed
-from bot.channels.lark.inbound import LarkInbound, Response, event_id
+from bot.channels.lark.http import CallbackEndpoint, dispatcher
+from bot.channels.lark.inbound import LarkInbound
 from bot.channels.lark.messages import Messages
 from bot.channels.lark.runner import WsRunner
-from bot.channels.lark.ws import AfterAck, GatewayWsClient
+from bot.channels.lark.ws import GatewayWsClient
 from bot.channels.present import card_view
 from bot.config import LarkSettings
 from bot.core.models import Approver
@@ -53,15 +50,6 @@ from bot.logs import adopt_sdk_loggers, kv
 from cards import render_lark
 
 log = logging.getLogger("bot.channels.lark")
-
-PROCESSING = {
-    "type": "info",
-    "content": "Your choice is being recorded; the card will update shortly.",
-    "i18n": {
-        "en_us": "Your choice is being recorded; the card will update shortly.",
-        "zh_cn": "正在记录你的审批意见，卡片稍后更新。",
-    },
-}
 
 
 def message_uuid(delivery_id: str) -> str:
@@ -92,16 +80,20 @@ class LarkChannel(ChannelDefaults):
         self.api = Messages(settings, settings.app_id, secret)
         self._inbound: LarkInbound | None = None
         self._bridge = Bridge(name, settings.ack_budget_seconds)
-        self._stream_events: Any = None
         self._runner: WsRunner | None = None
-        self._guard: CallbackGuard | None = None  # HTTP mode's replay memory
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, sink: InboundSink) -> None:
         """Take the sink and, in stream mode, open the long connection on its own thread."""
         self._bridge.open(sink)
         adopt_sdk_loggers()
-        self._inbound = LarkInbound(self.name, self.settings.receive_id_type, sink)
+        self._inbound = LarkInbound(
+            self.name,
+            self.settings.receive_id_type,
+            self._bridge,
+            reply=self._reply,
+            delayed_update=self.api.delayed_update,
+        )
         if self.settings.mode == "stream":
             self._runner = WsRunner(self._build_ws, f"lark-ws-{self.name}")
             await asyncio.to_thread(self._runner.start)
@@ -145,12 +137,10 @@ class LarkChannel(ChannelDefaults):
         """``POST /callbacks/<name>`` in HTTP mode (replays refused by ``guard``); else none."""
         if self.settings.mode != "http":
             return []
-        self._guard = guard
-        dispatcher = self._dispatcher(
-            _secret(self.settings.encrypt_key), _secret(self.settings.verification_token), "http"
-        )
         endpoint = CallbackEndpoint(
-            dispatcher=dispatcher,
+            name=self.name,
+            keys=(_secret(self.settings.encrypt_key), _secret(self.settings.verification_token)),
+            budget=self.settings.ack_budget_seconds,
             guard=guard,
             inbound=lambda: self._inbound,
         )
@@ -190,153 +180,29 @@ class LarkChannel(ChannelDefaults):
             return await super().lookup(key, value)
         return await self.api.open_id_by_email(value)
 
-    # -- inbound, long connection (the SDK's thread and loop) ----------------------------
+    # -- inbound: the transports hand events to LarkInbound ------------------------------------
     def _build_ws(self) -> Any:
-        self._stream_events = self._dispatcher("", "", "stream")
+        inbound = self._require_inbound()
+        fallback = dispatcher()._do_without_validation  # what the SDK answers itself
         return GatewayWsClient(
             self._app_id,
             self._secret,
             log_level=lark.LogLevel.WARNING,
-            event_handler=self._stream_events,
+            event_handler=dispatcher(),
             domain=self.settings.domain.rstrip("/"),
-            on_event=self._on_ws_event,
+            on_event=lambda payload: inbound.on_stream(payload, fallback),
         )
-
-    async def _on_ws_event(self, payload: bytes) -> tuple[Any, AfterAck | None]:
-        event = json.loads(payload)
-        kind = _dict(event.get("header")).get("event_type")
-        inbound = self._require_inbound()
-        if kind == "card.action.trigger":
-            return await self._ws_click(inbound, event)
-        if kind == "im.message.receive_v1":
-            await self._bridge.within_budget(self._message(inbound, event, "stream"))
-            return None, None  # an event: ACKed late or not, Lark pushes it again if unACKed
-        # Anything else goes to the SDK's dispatcher, which answers at once.
-        return self._stream_events._do_without_validation(payload), None
-
-    async def _ws_click(
-        self, inbound: LarkInbound, event: dict[str, Any]
-    ) -> tuple[Response, AfterAck]:
-        future, ready = await self._bridge.within_budget(inbound.click(event, "stream"))
-        if not ready:
-            log.warning("click answer late; answered 'processing'", extra=kv(event=event_id(event)))
-            return {"toast": PROCESSING}, self._late(future, event).acked
-        answer = future.result()  # a failure raises: the SDK's way, an ACK with code 500
-        return answer.response, lambda written: self._bridge.report(answer, written)
-
-    # -- inbound, HTTP callbacks (a worker thread running the SDK's dispatcher) -------------
-    def _dispatcher(self, encrypt_key: str, token: str, source: str) -> Any:
-        return (
-            lark.EventDispatcherHandler.builder(encrypt_key, token)
-            .register_p2_card_action_trigger(lambda data: self._on_card(data, source))
-            .register_p2_im_message_receive_v1(lambda data: self._on_message(data, source))
-            .build()
-        )
-
-    def _on_card(self, data: Any, source: str) -> P2CardActionTriggerResponse:
-        event = json.loads(lark.JSON.marshal(data))
-        inbound = self._require_inbound()
-        future = self._bridge.hop(self._http_click(inbound, event, source))
-        answer = self._wait(future)
-        if answer is None:
-            log.warning("click answer late; answered 'processing'", extra=kv(event=event_id(event)))
-            self._late(future, event).acked(True)  # the HTTP answer leaves as we return
-            return P2CardActionTriggerResponse({"toast": PROCESSING})
-        self._bridge.report(answer, True)
-        return P2CardActionTriggerResponse(answer.response)
-
-    def _on_message(self, data: Any, source: str) -> None:
-        event = json.loads(lark.JSON.marshal(data))
-        inbound = self._require_inbound()
-        self._wait(self._bridge.hop(self._message(inbound, event, source)))
-
-    def _wait(self, future: concurrent.futures.Future[Any]) -> Any:
-        """The answer within the budget (None when it ran out), on the HTTP worker thread."""
-        state = CURRENT.get(None)
-        try:
-            answer = future.result(timeout=self.settings.ack_budget_seconds)
-        except concurrent.futures.TimeoutError:
-            answer = None
-        except Replayed:
-            if state is not None:
-                state.replayed = True
-            raise
-        if state is not None:
-            state.handled = True
-        return answer
 
     def _require_inbound(self) -> LarkInbound:
         if self._inbound is None:
             raise ChannelError("the Lark channel is not started")
         return self._inbound
 
-    # -- what became of a click's answer -------------------------------------------------------
-    def _late(self, future: concurrent.futures.Future[ClickAnswer], event: dict[str, Any]) -> Join:
-        """Once the "processing" ACK is out and the decision ready, redraw the clicker's card."""
-        token = str(_dict(event.get("event")).get("token") or "")
-
-        def redraw(answer: ClickAnswer, acked: bool) -> None:
-            self._bridge.run(self._redraw_late(answer, token, acked))
-
-        join = Join(redraw)
-
-        def decided(done: concurrent.futures.Future[ClickAnswer]) -> None:
-            if not done.cancelled() and done.exception() is None:
-                join.answered(done.result())
-
-        future.add_done_callback(decided)
-        return join
-
-    async def _redraw_late(self, answer: ClickAnswer, token: str, acked: bool) -> None:
-        # The delayed update may only follow the callback's answer (doc uMDO1YjLzgTN24yM4UjN).
-        card = answer.response.get("card")
-        redrawn = False
-        if acked and answer.carries_card and token and isinstance(card, dict):
-            try:
-                await self.api.delayed_update(token, card["data"])
-                redrawn = True
-            except ChannelError as exc:
-                log.warning("clicker's card not redrawn late", extra=kv(why=exc.message))
-        if answer.result is not None and self._bridge.sink is not None:
-            how = "redrawn by the delayed update" if redrawn else ""
-            await self._bridge.sink.answered(answer.result, redrawn=redrawn, how=how)
-
-    # -- inbound (gateway loop) ----------------------------------------------------------
-    async def _http_click(
-        self, inbound: LarkInbound, event: dict[str, Any], source: str
-    ) -> ClickAnswer:
-        await self._refuse_replay(inbound, event, source)
-        return await inbound.click(event, source)
-
-    async def _message(self, inbound: LarkInbound, event: dict[str, Any], source: str) -> Response:
-        await self._refuse_replay(inbound, event, source)
-        return await inbound.message(event, source, self._reply)
-
-    async def _refuse_replay(
-        self, inbound: LarkInbound, event: dict[str, Any], source: str
-    ) -> None:
-        # Over the long connection a repeat is a redelivery and gets the first answer; over
-        # HTTP nothing legitimate repeats an event we answered, so a repeat is refused, by the
-        # store's memory (restarts and replicas) or, while it is in flight, by this process's.
-        # Taken before handling: the SDK gives no hook after a failed handler to forget it, so a
-        # click whose handling failed is answered with an error and the approver clicks again.
-        if source != "http":
-            return
-        key = event_id(event)
-        if inbound.seen(key) or (
-            self._guard is not None and not await self._guard.take(f"{self.name}:{key}")
-        ):
-            raise Replayed(key)
-
     async def _reply(self, open_id: str, text: str) -> None:
         try:
             await self.send_text(open_id, text)
         except ChannelError as exc:
             log.warning("chat reply failed", extra=kv(why=exc.message))
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _content(card: OutgoingCard) -> str:

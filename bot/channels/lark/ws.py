@@ -34,12 +34,12 @@ from lark_oapi.ws.const import (
 from lark_oapi.ws.enum import MessageType
 from lark_oapi.ws.model import Response
 
-from bot.channels.common.answers import ARRIVED
+from bot.channels.common.bridge import ARRIVED, AfterAck
 from bot.logs import kv
 
 log = logging.getLogger("bot.channels.lark")
 
-AfterAck = Callable[[bool], None]
+
 # The handler: the event payload in, the ACK's data (None: none) and who to tell once it is sent.
 EventHandler = Callable[[bytes], Awaitable[tuple[Any, AfterAck | None]]]
 
