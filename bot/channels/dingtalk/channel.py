@@ -16,7 +16,6 @@ the decision committed with). In ``mode = "http"`` the same clicks and messages 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 from typing import Any, Literal
@@ -25,19 +24,16 @@ import dingtalk_stream
 from aiohttp import web
 
 from bot.channels.base import ChannelDefaults
-from bot.channels.common.bridge import Bridge, ClickAnswer
+from bot.channels.common.bridge import Bridge
 from bot.channels.dingtalk.api import OpenApi
 from bot.channels.dingtalk.crypto import EventCrypto
 from bot.channels.dingtalk.http import CallbackEndpoint
 from bot.channels.dingtalk.inbound import (
     BY_KEY,
-    PROCESSING,
-    RESTARTING,
     Inbound,
-    notice_response,
     out_track_id,
 )
-from bot.channels.dingtalk.runner import GatewayStreamClient, StreamRunner
+from bot.channels.dingtalk.runner import FrameHandler, GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
 from bot.config import DingTalkSettings
 from bot.core.models import Approver, RequestStatus
@@ -106,11 +102,23 @@ class DingTalkChannel(ChannelDefaults):
         self._bridge.open(sink)
         adopt_sdk_loggers()
         await self.api.open()
-        self._inbound = Inbound(self.name, self.settings.corp_id, sink)
+        inbound = Inbound(
+            self.name,
+            self.settings.corp_id,
+            self._bridge,
+            reply=self._reply,
+            update_card=self._update_card,
+        )
+        self._inbound = inbound
         if self.settings.mode == "stream":
             client = GatewayStreamClient(self._client_id, self._secret, self.settings.api_base)
-            client.register_callback_handler(CARD_TOPIC, _CardHandler(self))
-            client.register_callback_handler(CHAT_TOPIC, _ChatHandler(self))
+            after_ack = client.after_ack
+            client.register_callback_handler(
+                CARD_TOPIC, FrameHandler(lambda m: inbound.on_stream(m, False, after_ack))
+            )
+            client.register_callback_handler(
+                CHAT_TOPIC, FrameHandler(lambda m: inbound.on_stream(m, True, after_ack))
+            )
             self._client = client
             self._runner = StreamRunner(client.start, f"dingtalk-stream-{self.name}")
             self._runner.start()
@@ -122,6 +130,8 @@ class DingTalkChannel(ChannelDefaults):
             await asyncio.to_thread(self._runner.stop)
             self._runner = None
         await self._bridge.drain()
+        if self._inbound is not None:
+            self._inbound.open = False
         self._inbound = None
         await self.api.close()
         log.info("channel stopped", extra=kv(channel=self.name))
@@ -158,8 +168,6 @@ class DingTalkChannel(ChannelDefaults):
             app_secret=self._secret,
             guard=guard,
             inbound=lambda: self._inbound,
-            apply_click=self._apply_click,
-            reply=self._reply,
         )
         return [web.post(f"/callbacks/{self.name}", endpoint.handle)]
 
@@ -233,24 +241,9 @@ class DingTalkChannel(ChannelDefaults):
     def _params(card: OutgoingCard) -> dict[str, str]:
         return render_dingtalk(card_view(card.request, card.delivery))
 
-    # -- inbound (gateway loop) ----------------------------------------------------------
-    async def _apply_click(self, data: dict[str, Any], answer: ClickAnswer) -> None:
-        # HTTP mode has no ACK to carry the redraw: push it with the update API instead.
-        response = answer.response
-        body: dict[str, Any] = {"outTrackId": data["outTrackId"], "cardUpdateOptions": BY_KEY}
-        if "cardData" in response:
-            body["cardData"] = response["cardData"]
-        private = response.get("userPrivateData")
-        if private and data.get("userId"):
-            body["privateData"] = {str(data["userId"]): private}
-        try:
-            await self.api.call("PUT", UPDATE_CARD, body)
-            redrawn = answer.carries_card
-        except ChannelError as exc:
-            log.warning("clicker's card not redrawn", extra=kv(why=exc.message))
-            redrawn = False
-        if self._bridge.sink is not None and answer.result is not None:
-            await self._bridge.sink.answered(answer.result, redrawn=redrawn)
+    # -- inbound: the transports hand clicks and messages to Inbound --------------------------
+    async def _update_card(self, body: dict[str, Any]) -> None:
+        await self.api.call("PUT", UPDATE_CARD, body)
 
     async def _reply(self, webhook: str, text: str, staff_id: str) -> None:
         body = {"msgtype": "text", "text": {"content": text}, "at": {"atUserIds": [staff_id]}}
@@ -265,44 +258,6 @@ class DingTalkChannel(ChannelDefaults):
             return None
         return EventCrypto(token.get_secret_value(), key.get_secret_value(), self._client_id)
 
-    # -- inbound (stream thread) ---------------------------------------------------------
-    async def on_stream(self, message: Any, chat: bool) -> tuple[int, Any]:
-        """Hand a stream frame to the gateway's loop; answer within what is left of the budget."""
-        inbound = self._inbound
-        headers = message.headers
-        key, source = str(headers.message_id), f"stream:{headers.connection_id}"
-        if inbound is None:
-            # Not pushed again whatever we do: answer, and let the clicker tap once more.
-            return OK, ("OK" if chat else notice_response(RESTARTING, "info"))
-        if chat:
-            await self._bridge.within_budget(
-                inbound.message(key, message.data, source, self._reply)
-            )
-            return OK, "OK"  # robot messages are not pushed again either: taken, late or not
-        return await self._answer_click(inbound, key, message.data, source)
-
-    async def _answer_click(
-        self, inbound: Inbound, key: str, data: dict[str, Any], source: str
-    ) -> tuple[int, Any]:
-        assert self._client is not None
-        future, ready = await self._bridge.within_budget(inbound.click(key, data, source))
-        if not ready:
-            log.warning("click answer late; answered 'processing'", extra=kv(frame=key))
-            future.add_done_callback(self._late)
-            return OK, notice_response(PROCESSING, "info")
-        error = future.exception()
-        if error is not None:
-            log.error("click failed", exc_info=error, extra=kv(frame=key))
-            return dingtalk_stream.AckMessage.STATUS_SYSTEM_EXCEPTION, {}
-        answer = future.result()
-        self._client.after_ack(key, lambda written: self._bridge.report(answer, written))
-        return OK, answer.response
-
-    def _late(self, future: concurrent.futures.Future[ClickAnswer]) -> None:
-        # The ACK went out saying "processing", so the card is not redrawn: the outbox does it.
-        if not future.cancelled() and future.exception() is None:
-            self._bridge.report(future.result(), written=False)
-
 
 def _check_delivered(answer: dict[str, Any]) -> None:
     result = answer.get("result")
@@ -311,27 +266,3 @@ def _check_delivered(answer: dict[str, Any]) -> None:
     if answer.get("success") is False or failed:
         why = failed[0].get("errorMsg") if failed else answer.get("message")
         raise ChannelError(f"card not delivered: {why}", retryable=False)
-
-
-class _CardHandler(dingtalk_stream.CallbackHandler):  # type: ignore[misc]
-    """``/v1.0/card/instances/callback`` frames → the channel."""
-
-    def __init__(self, channel: DingTalkChannel) -> None:
-        super().__init__()
-        self._channel = channel
-
-    async def process(self, message: dingtalk_stream.CallbackMessage) -> tuple[int, Any]:
-        """Answer the click; the response becomes the ACK's ``data.response``."""
-        return await self._channel.on_stream(message, chat=False)
-
-
-class _ChatHandler(dingtalk_stream.CallbackHandler):  # type: ignore[misc]
-    """``/v1.0/im/bot/messages/get`` frames → the channel."""
-
-    def __init__(self, channel: DingTalkChannel) -> None:
-        super().__init__()
-        self._channel = channel
-
-    async def process(self, message: dingtalk_stream.CallbackMessage) -> tuple[int, Any]:
-        """Pass the message on; the reply goes out through its sessionWebhook."""
-        return await self._channel.on_stream(message, chat=True)

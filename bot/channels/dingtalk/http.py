@@ -24,7 +24,6 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.common.bridge import ClickAnswer
 from bot.channels.dingtalk.crypto import EventCrypto, robot_sign
 from bot.channels.dingtalk.inbound import Inbound
 from bot.core.ports import CallbackGuard
@@ -32,9 +31,6 @@ from bot.errors import VerificationError
 from bot.logs import kv
 
 log = logging.getLogger("bot.channels.dingtalk")
-
-ApplyClick = Callable[[dict[str, Any], ClickAnswer], Awaitable[None]]
-Reply = Callable[[str, str, str], Awaitable[None]]
 
 
 class CallbackEndpoint:
@@ -48,16 +44,12 @@ class CallbackEndpoint:
         app_secret: str,
         guard: CallbackGuard,
         inbound: Callable[[], Inbound | None],
-        apply_click: ApplyClick,
-        reply: Reply,
     ) -> None:
         self._name = name
         self._crypto = crypto
         self._secret = app_secret
         self._guard = guard
         self._inbound = inbound
-        self._apply_click = apply_click
-        self._reply = reply
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Verify, de-duplicate and dispatch one callback."""
@@ -92,7 +84,7 @@ class CallbackEndpoint:
             assert self._crypto is not None
             if "outTrackId" in plain and "content" in plain:
                 answer = await inbound.click(key, plain, "http")
-                await self._apply_click(plain, answer)
+                await inbound.apply_click(plain, answer)
             else:
                 log.info("event callback", extra=kv(event_type=plain.get("EventType")))
             return web.json_response(self._crypto.reply("success", timestamp))
@@ -111,7 +103,7 @@ class CallbackEndpoint:
             raise VerificationError("robot message has no msgId")
 
         async def dispatch() -> web.StreamResponse:
-            await inbound.message(f"msg:{message_id}", body, "http", self._reply)
+            await inbound.message(f"msg:{message_id}", body, "http")
             return web.json_response({})
 
         # The robot's sign covers only the timestamp, not the body: the signed pair is what a

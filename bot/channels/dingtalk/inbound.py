@@ -1,21 +1,31 @@
-"""What arrives from DingTalk (card clicks, chat messages), turned into domain calls.
+"""What arrives from DingTalk (card clicks, chat messages), turned into core's inbound calls and back.
 
-Runs on the gateway's loop whatever the transport: the stream handlers hop over from the SDK
-thread, the HTTP callback routes are already here. Each frame is handled once per message id:
-a redelivered frame (same messageId) waits for, and gets, the first handling's answer.
+A click's whole way through the DingTalk package after the transport: the stream client's frame
+handlers (:mod:`bot.channels.dingtalk.runner`) call :meth:`Inbound.on_stream` on the SDK's loop,
+the HTTP callback route (:mod:`bot.channels.dingtalk.http`) calls :meth:`Inbound.click` and
+:meth:`Inbound.apply_click` on the gateway's. Either way the click becomes an
+:class:`InboundAction` for core's dispatch and the answer (the clicker's redrawn card and a
+private notice) goes back: in the stream's ACK within the frame's budget (a later one is
+"processing" and the outbox redraws the card), or in HTTP mode through the card API. Each frame
+is handled once per message id: a redelivered frame (same messageId) waits for, and gets, the
+first handling's answer.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.channels.common.bridge import ClickAnswer, Once
+import dingtalk_stream
+
+from bot.channels.common.bridge import Bridge, ClickAnswer, Once
 from bot.channels.present import card_view, toast_kind, toast_text
 from bot.core.models import ActionResult, ActionStatus, ClickAction, InboundAction
 from bot.core.ports import InboundMessage, InboundSink
+from bot.errors import ChannelError
 from bot.logs import kv
 from cards import parse_click, render_dingtalk
 
@@ -25,6 +35,11 @@ OUT_TRACK_PREFIX = "approval_"
 NOT_APPROVER = ActionResult(status=ActionStatus.NOT_APPROVER)
 UNKNOWN_CARD = ActionResult(status=ActionStatus.UNKNOWN_CARD)
 Response = dict[str, Any]
+Reply = Callable[[str, str, str], Awaitable[None]]
+UpdateCard = Callable[[dict[str, Any]], Awaitable[None]]  # PUT /v1.0/card/instances
+AfterAck = Callable[[str, Callable[[bool], None]], None]  # the stream client's after_ack
+OK = dingtalk_stream.AckMessage.STATUS_OK
+FAILED = dingtalk_stream.AckMessage.STATUS_SYSTEM_EXCEPTION
 BY_KEY = {"updateCardDataByKey": True, "updatePrivateDataByKey": True}
 # Sent before the request's locale is known, so in both languages.
 PROCESSING = (
@@ -67,28 +82,91 @@ def notice_response(text: str, kind: str) -> Response:
 
 
 class Inbound:
-    """Clicks and chat messages of one DingTalk channel, handed to the gateway's sink."""
+    """Clicks and chat messages of one DingTalk channel, handed to core's dispatch and answered."""
 
-    def __init__(self, channel: str, corp_id: str | None, sink: InboundSink) -> None:
+    def __init__(
+        self,
+        channel: str,
+        corp_id: str | None,
+        bridge: Bridge,
+        *,
+        reply: Reply,
+        update_card: UpdateCard,
+    ) -> None:
         self._channel = channel
         self._corp_id = corp_id
-        self._sink = sink
+        self._bridge = bridge
+        self._reply = reply
+        self._update_card = update_card
         self._clicks: Once[ClickAnswer] = Once()
         self._messages: Once[Response] = Once()
+        self.open = True  # False once the channel stopped: late frames are told to retry
 
     async def click(self, message_id: str, data: dict[str, Any], source: str) -> ClickAnswer:
         """A card callback (``/v1.0/card/instances/callback`` payload); its ACK response."""
         return await self._clicks.run(message_id, lambda: self._click(data, source))
 
-    async def message(
-        self,
-        message_id: str,
-        data: dict[str, Any],
-        source: str,
-        reply: Callable[[str, str, str], Awaitable[None]],
-    ) -> Response:
-        """A chat message to the robot; the sink's answer goes back through ``reply``."""
-        return await self._messages.run(message_id, lambda: self._message(data, source, reply))
+    async def message(self, message_id: str, data: dict[str, Any], source: str) -> Response:
+        """A chat message to the robot; the dispatch's answer goes back through the reply."""
+        return await self._messages.run(message_id, lambda: self._message(data, source))
+
+    # -- the stream (called on the SDK's loop) -------------------------------------------------
+    async def on_stream(self, message: Any, chat: bool, after_ack: AfterAck) -> tuple[int, Any]:
+        """Hand a stream frame to the gateway's loop; answer within what is left of the budget."""
+        headers = message.headers
+        key, source = str(headers.message_id), f"stream:{headers.connection_id}"
+        if not self.open:
+            # Not pushed again whatever we do: answer, and let the clicker tap once more.
+            return OK, ("OK" if chat else notice_response(RESTARTING, "info"))
+        if chat:
+            await self._bridge.within_budget(self.message(key, message.data, source))
+            return OK, "OK"  # robot messages are not pushed again either: taken, late or not
+        return await self._stream_click(key, message.data, source, after_ack)
+
+    async def _stream_click(
+        self, key: str, data: dict[str, Any], source: str, after_ack: AfterAck
+    ) -> tuple[int, Any]:
+        future, ready = await self._bridge.within_budget(self.click(key, data, source))
+        if not ready:
+            log.warning("click answer late; answered 'processing'", extra=kv(frame=key))
+            future.add_done_callback(self._late)
+            return OK, notice_response(PROCESSING, "info")
+        error = future.exception()
+        if error is not None:
+            log.error("click failed", exc_info=error, extra=kv(frame=key))
+            return FAILED, {}
+        answer = future.result()
+        after_ack(key, lambda written: self._bridge.report(answer, written))
+        return OK, answer.response
+
+    def _late(self, future: concurrent.futures.Future[ClickAnswer]) -> None:
+        # The ACK went out saying "processing", so the card is not redrawn: the outbox does it.
+        if not future.cancelled() and future.exception() is None:
+            self._bridge.report(future.result(), written=False)
+
+    # -- HTTP mode (on the gateway's loop) ------------------------------------------------------
+    async def apply_click(self, data: dict[str, Any], answer: ClickAnswer) -> None:
+        """HTTP mode has no ACK to carry the redraw: push it with the card API instead."""
+        response = answer.response
+        body: dict[str, Any] = {"outTrackId": data["outTrackId"], "cardUpdateOptions": BY_KEY}
+        if "cardData" in response:
+            body["cardData"] = response["cardData"]
+        private = response.get("userPrivateData")
+        if private and data.get("userId"):
+            body["privateData"] = {str(data["userId"]): private}
+        try:
+            await self._update_card(body)
+            redrawn = answer.carries_card
+        except ChannelError as exc:
+            log.warning("clicker's card not redrawn", extra=kv(why=exc.message))
+            redrawn = False
+        await self._bridge.answered(answer, redrawn=redrawn)
+
+    # -- translation: DingTalk's payloads to core's calls and back ------------------------------
+    def _sink(self) -> InboundSink:
+        if self._bridge.sink is None:
+            raise ChannelError(f"the {self._channel} channel is not started")
+        return self._bridge.sink
 
     async def _click(self, data: dict[str, Any], source: str) -> ClickAnswer:
         track_id = str(data.get("outTrackId", ""))
@@ -109,17 +187,12 @@ class Inbound:
             comment=click.comment,
             source=source,
         )
-        result = await self._sink.action(action)
+        result = await self._sink().action(action)
         log.info("click handled", extra=kv(**where, status=result.status.value))
         response = click_response(result, track_id)
         return ClickAnswer(response, result, carries_card="cardData" in response)
 
-    async def _message(
-        self,
-        data: dict[str, Any],
-        source: str,
-        reply: Callable[[str, str, str], Awaitable[None]],
-    ) -> Response:
+    async def _message(self, data: dict[str, Any], source: str) -> Response:
         sender, corp_id = str(data.get("senderStaffId") or ""), str(data.get("senderCorpId", ""))
         text = data.get("text")
         content = text.get("content") if isinstance(text, dict) else None
@@ -128,14 +201,14 @@ class Inbound:
         if self._corp_id and corp_id != self._corp_id:
             log.warning("message from outside the organisation ignored")
             return {}
-        answer = await self._sink.message(
+        answer = await self._sink().message(
             InboundMessage(
                 channel=self._channel, sender=sender, text=content.strip(), source=source
             )
         )
         webhook = data.get("sessionWebhook")
         if answer and isinstance(webhook, str) and webhook.startswith(("http://", "https://")):
-            await reply(webhook, answer, sender)
+            await self._reply(webhook, answer, sender)
         return {}
 
 

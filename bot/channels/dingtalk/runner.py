@@ -172,6 +172,18 @@ class GatewayStreamClient(dingtalk_stream.DingTalkStreamClient):  # type: ignore
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+class FrameHandler(dingtalk_stream.CallbackHandler):  # type: ignore[misc]
+    """One topic's frames (card callbacks, robot messages) → ``on_frame``; its answer is the ACK."""
+
+    def __init__(self, on_frame: Callable[[Any], Coroutine[Any, Any, tuple[int, Any]]]) -> None:
+        super().__init__()
+        self._on_frame = on_frame
+
+    async def process(self, message: dingtalk_stream.CallbackMessage) -> tuple[int, Any]:
+        """The status and ``data.response`` of the frame's ACK."""
+        return await self._on_frame(message)
+
+
 class StreamRunner(LoopThread):
     """Runs a coroutine factory on a private thread and loop; :meth:`stop` cancels and joins it."""
 
