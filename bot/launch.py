@@ -5,7 +5,8 @@ top-level package, shipped with the development install and not in the productio
 product never imports it: with ``APPROVAL_GATEWAY_SANDBOX`` on (the embedded default),
 :func:`start` loads the module named :data:`SANDBOX_PACKAGE` ``.embedded`` by name, and the
 sandbox comes back through :func:`start_gateway` with what it adds (channels, HTTP routes, a
-backend URL) as an :class:`Additions`, the way a channel contributes its routes.
+backend URL, the phone look of ``/preview``'s cards) as an :class:`Additions`, the way a channel
+contributes its routes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bot.config import Settings
 from bot.core.ports import Channel, Clock
 from bot.errors import ConfigError
 from bot.http.listen import close
+from bot.http.preview import CardLook
 from bot.runtime import Gateway
 
 SANDBOX_PACKAGE = "sandbox"
@@ -42,12 +44,13 @@ class Additions:
     """What a part started beside the gateway adds to it.
 
     ``channels`` never shadow a configured (real) channel of the same name; ``backend_url`` is
-    used only when the settings name none.
+    used only when the settings name none; ``card_look`` draws ``/preview``'s chat cards.
     """
 
     channels: Mapping[str, Channel] = field(default_factory=dict)
     routes: list[web.RouteDef] = field(default_factory=list)
     backend_url: str | None = None
+    card_look: CardLook | None = None
 
 
 @dataclass(kw_only=True)
@@ -135,6 +138,7 @@ async def start_gateway(
         channels=channels,
         backend_url=backend_url,
         extra_routes=list(extra.routes),
+        card_look=extra.card_look,
         sockets=sockets,
         clock=clock or SystemClock(),
     )

@@ -41,6 +41,7 @@ from bot.http.channels import ACCESS
 from bot.http.deadlines import DeadlineSite
 from bot.http.deps import HttpDeps
 from bot.http.listen import bind, close
+from bot.http.preview import CARD_LOOK, CardLook
 from bot.http.signatures import RequestVerifier
 from bot.logs import kv
 from bot.metrics import Metrics
@@ -79,6 +80,7 @@ class Gateway:
     clock: Clock = field(default_factory=SystemClock)
     extra_routes: list[web.RouteDef] = field(default_factory=list)
     sockets: list[socket.socket] | None = None  # bound already (serve binds first of all)
+    card_look: CardLook | None = None  # how /preview draws a chat card (the sandbox's phones)
     store: SqliteStore = field(init=False)
     service: ApprovalService = field(init=False)
     worker: OutboxWorker = field(init=False)
@@ -227,6 +229,8 @@ class Gateway:
         limits = self.settings.http
         app = create_app(deps, body_timeout=limits.body_timeout_seconds)
         app[ACCESS] = self.access
+        if self.card_look is not None:
+            app[CARD_LOOK] = self.card_look
         self._runner = runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

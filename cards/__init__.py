@@ -8,7 +8,6 @@ from cards.budget import DINGTALK_CARD_LIMIT, EMAIL_HTML_LIMIT, LARK_CARD_LIMIT
 from cards.dingtalk import render_dingtalk
 from cards.email import RenderedEmail, render_email
 from cards.lark import render_lark
-from cards.phone import phone_css, render_phone_html
 from cards.samples import sample_view
 from cards.validate import ValidationResult, validate, validate_json
 from cards.view import ApprovalView, CardState, Locale, ViewDecision, ViewField
@@ -26,11 +25,9 @@ __all__ = [
     "ViewDecision",
     "ViewField",
     "parse_click",
-    "phone_css",
     "render_dingtalk",
     "render_email",
     "render_lark",
-    "render_phone_html",
     "sample_view",
     "validate",
     "validate_json",

@@ -22,6 +22,7 @@ from bot.launch import Additions, Launched, start_gateway
 from bot.store.bindings import BindingStore
 from sandbox.backend import SandboxBackend
 from sandbox.phone import Phones
+from sandbox.phone_look import PhoneLook
 from sandbox.platform import SandboxPlatform, Seat
 
 # name -> "module:class"; a platform lands here when its channel does.
@@ -114,6 +115,7 @@ async def _start(
         channels=channels,
         routes=phones.routes() if settings.sandbox else [],
         backend_url=backend.url if backend is not None else None,
+        card_look=PhoneLook() if settings.sandbox else None,
     )
     gateway = await start_gateway(
         settings, stack, sockets=sockets, clock=clock, additions=additions

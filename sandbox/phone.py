@@ -28,7 +28,7 @@ from markupsafe import Markup
 from bot.core.models import ClickAction
 from bot.errors import GatewayError
 from bot.http.pages import html_response
-from cards import phone_css, render_phone_html
+from sandbox.phone_look import phone_css, render_phone_html
 from sandbox.platform import HeldCard, SandboxPlatform, Seat
 
 PREFIX = "/sandbox/phone"

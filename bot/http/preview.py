@@ -1,9 +1,14 @@
-"""``/preview``: every card as the phone shows it, with its raw payload and validation result.
+"""``/preview``: every card's payload for each platform, its validation result and the email.
 
 Support picks a state, a locale and the sample ticket or a pasted one (POSTed, since tickets
 are long). The page is plain HTML: no script runs, and the Content-Security-Policy says so, so
 even a renderer bug cannot turn ticket text into code. Pasted-ticket problems are shown on the
 page, never as a 500.
+
+How a chat card looks on a phone is not the product's to draw (``cards`` turns a view into
+payloads, nothing more): a :class:`CardLook` plugged in beside the gateway draws it, the way the
+embedded deployment plugs in the sandbox's phone drawing (``bot.launch.Additions``). Without
+one, each platform shows its payload JSON and its check.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from aiohttp import web
 from markupsafe import Markup
@@ -27,14 +32,26 @@ from cards import (
     CardState,
     Locale,
     ValidationResult,
-    phone_css,
     render_dingtalk,
     render_email,
     render_lark,
-    render_phone_html,
     validate,
 )
 
+
+class CardLook(Protocol):
+    """Draws a chat card as the platform's app shows it (an HTML fragment, every string escaped)."""
+
+    def css(self) -> str:
+        """The stylesheet the drawn cards need."""
+        ...
+
+    def draw(self, channel: Literal["lark", "dingtalk"], payload: Mapping[str, Any]) -> str:
+        """``payload`` (Lark card JSON or a DingTalk cardParamMap) drawn, buttons disabled."""
+        ...
+
+
+CARD_LOOK = web.AppKey("card_look", CardLook)
 routes = web.RouteTableDef()
 E = TypeVar("E", CardState, Locale)
 
@@ -59,7 +76,7 @@ class PhoneCard:
 
     channel: str
     label: str
-    html: Markup
+    html: Markup | None  # None: no card look is plugged in
     raw: str
     result: ValidationResult
 
@@ -89,14 +106,14 @@ class Page:
 async def preview_get(request: web.Request) -> web.Response:
     """The preview of the sample ticket, chosen by query parameters."""
     await _authorize(request)
-    return _answer(request.query)
+    return _answer(request.query, request.app.get(CARD_LOOK))
 
 
 @routes.post("/preview")
 async def preview_post(request: web.Request) -> web.Response:
     """The preview of the sample or a pasted ticket, chosen by the form."""
     await _authorize(request)
-    return _answer(await request.post())
+    return _answer(await request.post(), request.app.get(CARD_LOOK))
 
 
 async def _authorize(request: web.Request) -> None:
@@ -105,16 +122,16 @@ async def _authorize(request: web.Request) -> None:
         await deps.auth.person(request, Role.SUPPORT, Role.ADMIN)
 
 
-def _answer(form: Mapping[str, Any]) -> web.Response:
+def _answer(form: Mapping[str, Any], look: CardLook | None) -> web.Response:
     choice = Choice(pasted=_text(form, "ticket"), use_pasted=_text(form, "source") == "pasted")
     try:
         _choose(choice, form)
-        page = build_page(choice)
+        page = build_page(choice, look)
     except InvalidInput as exc:
         # The message ends with the field list (one line for the CLI); the page lists them itself.
         headline = exc.message.partition(": ")[0] if exc.fields else exc.message
         page = Page(choice=choice, error=headline, error_fields=exc.fields)
-    return _html(page, status=422 if page.error else 200)
+    return _html(page, look, status=422 if page.error else 200)
 
 
 def _text(form: Mapping[str, Any], name: str) -> str:
@@ -139,7 +156,7 @@ def _pick(kind: type[E], value: str, name: str) -> E:
         raise InvalidInput(f"unknown {name} {value!r}", {name: "unknown"}) from None
 
 
-def build_page(choice: Choice) -> Page:
+def build_page(choice: Choice, look: CardLook | None = None) -> Page:
     """Render the chosen view for every chosen platform; InvalidInput for a bad ticket."""
     ticket: ApprovalRequest | None = None
     if choice.use_pasted:
@@ -149,20 +166,25 @@ def build_page(choice: Choice) -> Page:
     view = view_for(choice.state, choice.locale, ticket)
     page = Page(choice=choice)
     if choice.channel in ("all", "lark"):
-        page.phones.append(_phone("lark", "Lark / Feishu", render_lark(view)))
+        page.phones.append(_phone("lark", "Lark / Feishu", render_lark(view), look))
     if choice.channel in ("all", "dingtalk"):
-        page.phones.append(_phone("dingtalk", "DingTalk", render_dingtalk(view)))
+        page.phones.append(_phone("dingtalk", "DingTalk", render_dingtalk(view), look))
     if choice.channel in ("all", "email"):
         page.email = _email(view)
     return page
 
 
-def _phone(channel: Literal["lark", "dingtalk"], label: str, payload: dict[str, Any]) -> PhoneCard:
+def _phone(
+    channel: Literal["lark", "dingtalk"],
+    label: str,
+    payload: dict[str, Any],
+    look: CardLook | None,
+) -> PhoneCard:
     return PhoneCard(
         channel=channel,
         label=label,
-        # render_phone_html escapes every payload string itself (autoescaped template)
-        html=Markup(render_phone_html(channel, payload)),
+        # A card look escapes every payload string itself (its contract)
+        html=Markup(look.draw(channel, payload)) if look is not None else None,
         raw=json.dumps(payload, ensure_ascii=False, indent=2),
         result=validate(channel, payload),
     )
@@ -175,12 +197,12 @@ def _email(view: ApprovalView) -> EmailPreview:
     )
 
 
-def _html(page: Page, status: int) -> web.Response:
+def _html(page: Page, look: CardLook | None, status: int) -> web.Response:
     return html_page(
         "preview.html.j2",
         status,
         page=page,
-        css=Markup(phone_css()),  # our own package file, not user input
+        css=Markup(look.css() if look is not None else ""),  # a stylesheet file, not user input
         states=list(CardState),
         locales=list(Locale),
         shown=SHOWN,

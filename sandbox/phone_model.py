@@ -1,6 +1,6 @@
 """What the phone preview draws: a card reduced to header, blocks and buttons.
 
-Both platform readers produce these; the ``phone.html.j2`` template draws them.
+Both platform readers produce these; the ``phone_card.html.j2`` template draws them.
 All text is plain (markup already undone); the template escapes it.
 """
 
