@@ -2,6 +2,10 @@
 
 The store, the chat/mail channels, the ticket backend and the clock are reached only through
 these protocols; adapters live in ``bot.store``, ``bot.channels`` and ``bot.backend``.
+
+Over 400 lines on purpose: every port of the use cases, with the values they pass, in one file,
+so whoever writes an adapter reads its whole contract in one place (the repositories the HTTP
+and CLI edges use are in :mod:`bot.core.storage`).
 """
 
 from __future__ import annotations
