@@ -16,7 +16,7 @@ import pytest
 from bot.channels.memory import MemoryChannel
 from bot.core.jobs import JobRunner
 from bot.core.models import ActionResult, ActionStatus, ApprovalRequest, ClickAction, InboundAction
-from bot.core.ports import BackendReceipt, DecisionEvent
+from bot.core.ports import BackendReceipt, DecisionEvent, OutgoingCard, SendReceipt
 from bot.core.redraw import ANSWER_GRACE
 from bot.core.router import Router
 from bot.core.service import ApprovalService
@@ -130,3 +130,32 @@ async def test_an_answer_that_missed_the_deadline_redraws_the_card_at_once(core:
     core.clock.move(ANSWER_GRACE)
     await core.run_due_jobs()  # the backstop sees the card already shows the outcome
     assert len(core.memory.cards[mine].versions) == 2
+
+
+async def test_a_card_that_went_out_while_the_request_closed_shows_the_outcome(
+    core: Core,
+) -> None:
+    # The platform takes Bob's card while Ann's decision commits: the send's own commit sees the
+    # request closed, and Bob's card must not stay live with its buttons.
+    ticket = ApprovalRequest.model_validate(
+        sample_ticket("T-ANS", [approver("a1", "Ann"), approver("a2", "Bob")])
+    )
+    await core.service.submit(ticket)
+    request = await core.service.get("T-ANS")
+    ann, bob = (next(d for d in request.deliveries if d.account_id == a) for a in ("a1", "a2"))
+    sent = core.memory.send
+
+    async def send_while_ann_decides(card: OutgoingCard) -> SendReceipt:
+        receipt = await sent(card)
+        if card.delivery.id == bob.id:
+            action = InboundAction(
+                channel="memory", actor="a1", ref=ann.id, action=ClickAction.APPROVE, source="t"
+            )
+            assert (await core.service.handle_action(action)).status is ActionStatus.DECIDED
+        return receipt
+
+    core.memory.send = send_while_ann_decides  # type: ignore[method-assign]
+    await core.run_due_jobs()  # both sends; Bob's commits after the decision
+    assert "update_card" in await core.run_due_jobs()
+    assert str(core.memory.cards[bob.id].view.state) == "approved"
+    assert (await core.state_of(bob.id))[0] == "updated"
