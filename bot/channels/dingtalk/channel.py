@@ -11,6 +11,9 @@ developerpedia ``docs/learn/stream/protocol.md`` and its FAQ on ACKs), so a deci
 ready in time is answered "processing" and the card follows through the card API (an outbox job
 the decision committed with). In ``mode = "http"`` the same clicks and messages arrive on
 ``POST /callbacks/<name>`` instead (:mod:`bot.channels.dingtalk.http`).
+
+This class is the outbound side, the lifecycle and the wiring; what arrives, on either
+transport, is taken from the transport to core's dispatch and back by :mod:`bot.channels.dingtalk.inbound`.
 """
 
 from __future__ import annotations

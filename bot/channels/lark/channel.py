@@ -13,6 +13,9 @@ answered with a "processing" toast and the card follows through the delayed-upda
 (``interactive/v1/card/update`` with the click's token, used once of its two uses) once the ACK
 is out. In ``mode = "http"`` the same events arrive on ``POST /callbacks/lark``
 (:mod:`bot.channels.lark.http`).
+
+This class is the outbound side, the lifecycle and the wiring; what arrives, on either
+transport, is taken from the transport to core's dispatch and back by :mod:`bot.channels.lark.inbound`.
 """
 
 from __future__ import annotations
