@@ -89,6 +89,7 @@ class Outcome:
     stop_codes: list[int] = field(default_factory=list)
     seconds: float = 0.0  # from the first submission until everything settled
     chaos_seconds: float = 0.0  # until the last restarted replica listened again
+    storm_began: float = 0.0  # loop time of the first kill: before it, every replica was up
 
 
 @pytest.fixture(scope="module", params=sorted(ENGINES))
@@ -172,6 +173,7 @@ async def _drive(
 
         await eventually(on_phones, within=60)
         # The storm: a second burst while replica 1 dies and the others restart one by one.
+        out.storm_began = loop.time()
         submitter = asyncio.create_task(_submit_burst(balancer, out, range(CALM, REQUESTS)))
         await cluster.kill(1)
         assert await cluster.restart(2) == 0
@@ -396,6 +398,10 @@ def test_clicks_reach_every_replica(outcome: Outcome) -> None:
     dingtalk = Counter(c for t in outcome.taps if t.channel == "dingtalk" for c in t.connections)
     assert len(lark) >= REPLICAS, lark
     assert len(dingtalk) >= REPLICAS, dingtalk
+    # While all replicas were up, clicks went to more than one of them (not, say, the newest).
+    calm = [t for t in outcome.taps if t.channel == "dingtalk" and t.started < outcome.storm_began]
+    assert len(calm) >= 5, "enough taps before the kill to tell"
+    assert len({c for t in calm for c in t.connections}) >= 2, calm
 
 
 @pytest.mark.xfail(
