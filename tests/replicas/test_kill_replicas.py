@@ -377,7 +377,10 @@ def test_every_tap_is_answered_in_time_unless_its_replica_was_going_down(outcome
         f"({sum(near(t, 'kill') for t in unanswered)} around the kill, "
         f"{sum(near(t, 'stop') and not near(t, 'kill') for t in unanswered)} around a stop), "
         f"busiest second of Lark card sends {_busiest_second(_sends(outcome))} "
-        f"(app limit {APP_LIMIT})"
+        f"(app limit {APP_LIMIT}), graceful stops took "
+        + ", ".join(
+            f"{end - start:.1f} s" for kind, _, start, end in outcome.events if kind == "stop"
+        )
     )
 
 
