@@ -112,11 +112,6 @@ class StreamHub:
         """Whether a client connection is open."""
         return any(not c.ws.closed for c in self._connections.values())
 
-    @property
-    def connections(self) -> int:
-        """How many connections could take a push now (one per gateway replica, normally)."""
-        return len(self._live())
-
     def issue_ticket(self, subscriptions: Iterable[Subscription]) -> str:
         """A single-use ticket for ``/connect``, valid for 90 s."""
         now = time.monotonic()

@@ -122,11 +122,6 @@ class WsHub:
         """True while at least one client holds an open socket."""
         return bool(self._conns)
 
-    @property
-    def connections(self) -> int:
-        """How many client sockets are open now (one per gateway replica, normally)."""
-        return len(self._conns)
-
     def endpoint(self, base_ws_url: str) -> dict[str, Any]:
         """The ``data`` of a ``/callback/ws/endpoint`` answer: a fresh URL and ClientConfig."""
         device_id = f"dev{next(self._devices)}"
