@@ -40,6 +40,7 @@ from bot.http.auth import Authenticator
 from bot.http.channels import ACCESS
 from bot.http.deadlines import DeadlineSite
 from bot.http.deps import HttpDeps
+from bot.http.health import REPLICA
 from bot.http.listen import bind, close
 from bot.http.preview import CARD_LOOK, CardLook
 from bot.http.signatures import RequestVerifier
@@ -229,6 +230,7 @@ class Gateway:
         limits = self.settings.http
         app = create_app(deps, body_timeout=limits.body_timeout_seconds)
         app[ACCESS] = self.access
+        app[REPLICA] = self.worker.owner
         if self.card_look is not None:
             app[CARD_LOOK] = self.card_look
         self._runner = runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -262,14 +262,17 @@ class DingTalkSandbox:
         pushed = await self._hub.push("CALLBACK", CARD_CALLBACK_TOPIC, payload, limit=limit)
         if pushed.ack is None:
             card = self._cards.card(out_track_id, user_id)  # untouched: the answer never counted
-            return ClickResult({}, card, None, len(pushed.connection_ids), CALLBACK_FAILED)
+            return ClickResult(
+                {}, card, None, len(pushed.connection_ids), CALLBACK_FAILED, pushed.connection_ids
+            )
         response = _callback_response(pushed.ack)
         try:
             self._cards.apply_callback_response(out_track_id, user_id, response)
         except ApiError as exc:
             raise SandboxError(f"the client's card update was rejected: {exc}") from exc
         card = self._cards.card(out_track_id, user_id)
-        return ClickResult(response, card, pushed.ack, len(pushed.connection_ids))
+        sent = pushed.connection_ids
+        return ClickResult(response, card, pushed.ack, len(sent), connection_ids=sent)
 
     def _click_payload(
         self, user_id: str, out_track_id: str, params: dict[str, str], action_id: str

@@ -109,6 +109,7 @@ class ClickResult:
     ack: AckFrame | None  # None: no ACK within the platform's 3 s, the callback failed
     deliveries: int  # how many times the CALLBACK frame went out (the platform: once)
     error: str | None = None  # what the user's DingTalk shows when the callback failed
+    connection_ids: tuple[str, ...] = ()  # the stream connection(s) the frame went out on
 
 
 @dataclass

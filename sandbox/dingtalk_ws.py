@@ -1,7 +1,11 @@
 """The stream gateway side of the sandbox: tickets, ``/connect`` and frame delivery.
 
-Frames go to the newest open connection. Which frames come again follows the platform
-(open-dingtalk developerpedia ``docs/learn/stream/protocol.md`` and its FAQ on ACKs):
+Each frame goes to one open connection of the app, picked at random: an app may hold several
+stream connections (several processes, or several clients in one), and the platform pushes
+each message through one of them chosen by a random policy (open-dingtalk developerpedia
+``docs/learn/stream/protocol.md``, FAQ "响应消息处理是否支持负载均衡方式处理"). A connection that was
+sent ``disconnect`` gets nothing more. Which frames come again follows the platform (the same
+file and its FAQ on ACKs):
 
 - an EVENT frame is pushed again when its ACK has not arrived within ``ack_timeout`` or
   when the connection it went out on closes first (the push then waits for the client to
@@ -24,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -47,6 +52,7 @@ class _Connection:
     ws: web.WebSocketResponse
     subscriptions: frozenset[Subscription]
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    draining: bool = False  # told "disconnect": the platform pushes nothing more on it
 
     def accepts(self, frame_type: str, topic: str) -> bool:
         if frame_type == "SYSTEM":
@@ -84,8 +90,10 @@ class StreamHub:
         ack_timeout: float,
         disconnect_grace: float,
         callback_deadline: float = CALLBACK_DEADLINE,
+        rng: random.Random | None = None,
     ) -> None:
         self.app_id = app_id
+        self._rng = rng or random.Random()
         self.ack_timeout = ack_timeout
         self.callback_deadline = callback_deadline
         self.disconnect_grace = disconnect_grace
@@ -173,6 +181,7 @@ class StreamHub:
     async def disconnect(self) -> None:
         """SYSTEM ``disconnect`` on the newest connection, then close it after the grace."""
         connection = self._newest()
+        connection.draining = True
         await connection.ws.send_str(
             json.dumps(self._frame("SYSTEM", "disconnect", {"reason": "connection is expired"}))
         )
@@ -207,6 +216,17 @@ class StreamHub:
         if not live:
             raise SandboxError("no client is connected")
         return live[-1]
+
+    def _live(self) -> list[_Connection]:
+        return [c for c in self._connections.values() if not c.ws.closed and not c.draining]
+
+    def _pick(self, frame_type: str, topic: str) -> _Connection:
+        """One connection subscribed to the frame, at random (the platform's policy)."""
+        live = self._live()
+        subscribed = [c for c in live if c.accepts(frame_type, topic)]
+        if live and not subscribed:
+            raise SandboxError(f"the client did not subscribe to {frame_type} {topic}")
+        return self._rng.choice(subscribed)
 
     async def _opened(self, connection: _Connection) -> None:
         self._connections[connection.id] = connection
@@ -247,11 +267,9 @@ class StreamHub:
 
     async def _deliver_until_acked(self, pending: _Pending) -> AckFrame:
         while True:
-            await self.wait_for(lambda: self.connected, limit=None)
-            connection = self._newest()
+            await self.wait_for(lambda: bool(self._live()), limit=None)
             frame_type, topic = pending.frame["type"], pending.frame["headers"]["topic"]
-            if not connection.accepts(frame_type, topic):
-                raise SandboxError(f"the client did not subscribe to {frame_type} {topic}")
+            connection = self._pick(frame_type, topic)
             await self._send(connection, pending)
             if await self._acked_on(connection, pending):
                 return pending.ack.result()

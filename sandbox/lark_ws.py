@@ -1,7 +1,10 @@
 """The long-connection side of the Lark sandbox: endpoint discovery and the frame socket.
 
-Delivery follows the platform: each event goes to one connected client (cluster mode),
-the client answers with an ACK frame carrying the same ``message_id``, and an event
+Delivery follows the platform: each event goes to one connected client, picked at random
+when the app holds several connections (cluster mode: the callback configuration guide on
+open.larksuite.com, ``event-subscription-guide/callback-subscription/configure-callback-request-address``,
+says that with several clients of one app each message reaches one of them at random; this is
+how several gateway replicas share one app). The client answers with an ACK frame carrying the same ``message_id``, and an event
 whose ACK does not arrive within ``ack_timeout`` is sent again - to whichever client is
 connected by then, so a delivery survives a reconnect. Card callbacks
 (``card.action.trigger``) are different: they go out once and are never sent again, and
@@ -17,6 +20,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +94,14 @@ class Delivery:
 class WsHub:
     """Issues long-connection URLs, serves ``/ws`` and delivers events with redelivery."""
 
-    def __init__(self, *, ping_interval: int, ack_timeout: float, max_sends: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        ping_interval: int,
+        ack_timeout: float,
+        max_sends: int = 5,
+        rng: random.Random | None = None,
+    ) -> None:
         self.ping_interval = ping_interval
         self.ack_timeout = ack_timeout
         self.max_sends = max_sends
@@ -102,7 +113,7 @@ class WsHub:
         self._issued: set[str] = set()
         self._devices = itertools.count(1)
         self._conns: list[_Connection] = []
-        self._turn = itertools.count()
+        self._rng = rng or random.Random()
         self._connected = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -214,7 +225,7 @@ class WsHub:
         delivery.done.set()
 
     async def _send(self, delivery: Delivery) -> None:
-        conn = self._conns[next(self._turn) % len(self._conns)]  # one client per event
+        conn = self._rng.choice(self._conns)  # one client per event, at random (cluster mode)
         delivery.sent += 1
         delivery.devices.append(conn.device_id)
         trace_id = secrets.token_hex(8)

@@ -1,6 +1,14 @@
-"""Liveness, readiness and Prometheus metrics."""
+"""Liveness, readiness and Prometheus metrics.
+
+Several replicas may share one database and one platform app: ``/readyz`` answers for this
+process alone (its own store handle, its own stream connections) and names the replica by the
+id it claims outbox jobs under, so a lease seen in the database can be traced to a process.
+"""
 
 from __future__ import annotations
+
+import os
+from typing import Any
 
 from aiohttp import web
 
@@ -9,6 +17,8 @@ from bot.http.deps import DEPS, HttpDeps
 from bot.metrics import Snapshot
 
 routes = web.RouteTableDef()
+
+REPLICA = web.AppKey("replica", str)  # this process's lease owner id, set by the runtime
 
 
 @routes.get("/healthz")
@@ -31,9 +41,22 @@ async def readyz(request: web.Request) -> web.Response:
         details[name] = detail
     ready = all(checks.values())
     return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": details},
+        {
+            "status": "ready" if ready else "not ready",
+            "checks": details,
+            "replica": _replica(request.app, deps),
+        },
         status=200 if ready else 503,
     )
+
+
+def _replica(app: web.Application, deps: HttpDeps) -> dict[str, Any]:
+    """Who answers, and which channels' streams are up in this process (not in the others)."""
+    return {
+        "id": app.get(REPLICA, ""),
+        "pid": os.getpid(),
+        "connections": {name: ch.health().connected for name, ch in deps.channels.items()},
+    }
 
 
 def _channel_checks(app: web.Application, deps: HttpDeps) -> dict[str, tuple[bool | None, str]]:
