@@ -31,6 +31,9 @@ from bot.metrics import Metrics
 
 log = logging.getLogger("bot.outbox")
 
+FORGET_BATCH = 500  # expired signed answers dropped per transaction
+FORGET_ROUNDS = 20  # transactions per sweep at most: a backlog drains over a few sweeps
+
 
 class _LaneState:
     # One lane's claim loop: its own wake-up and its own jobs in flight.
@@ -202,6 +205,16 @@ class OutboxWorker:
         while True:
             try:
                 await self._service.expire_due()
+                await self._forget_answers()
             except GatewayError:
                 log.exception("expiry sweep failed")
             await asyncio.sleep(self._sweep)
+
+    async def _forget_answers(self) -> None:
+        # The kept answers to signed calls, swept here rather than on every call: an index range
+        # on expires_at, in short transactions so intake never queues behind a long delete.
+        for _ in range(FORGET_ROUNDS):
+            async with self._store.write() as tx:
+                forgotten = await tx.forget_answers(self._clock.now(), FORGET_BATCH)
+            if forgotten < FORGET_BATCH:
+                return

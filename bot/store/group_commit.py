@@ -38,6 +38,7 @@ class StoreStats:
     round_trips: int = 0  # calls run on a connection's thread
     writes: int = 0  # write() calls that ran their own part (joined ones not counted)
     commits: int = 0  # write transactions committed (each one fsync with synchronous=FULL)
+    waiting: int = 0  # write() calls queued for their turn just now
 
 
 class Connection:
@@ -107,10 +108,12 @@ class GroupCommit:
     async def join(self) -> Batch:
         """Wait for the turn and open a savepoint in the shared transaction (begun if needed)."""
         self._waiting += 1
+        self._stats.waiting = self._waiting
         try:
             await self._turn.acquire()
         finally:
             self._waiting -= 1
+            self._stats.waiting = self._waiting
         try:
             batch = await self._current_batch()
             batch.size += 1

@@ -1,0 +1,81 @@
+"""Concurrent signed submits share one transaction and one COMMIT, each caller's part in its own
+savepoint; every 202 is durable; kept answers are swept once expired."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+
+from bot.store.sqlite import SqliteStore
+from sandbox.embedded import start
+from sandbox.tickets import approver, sample_ticket
+from tests.conftest import fast_settings
+from tests.gateway.helpers import MovableClock, eventually, parts, row_counts, store_held
+
+
+def store_of(stack: object) -> SqliteStore:
+    embedded, _, _ = parts(stack)
+    store = embedded.gateway.store
+    assert isinstance(store, SqliteStore)
+    return store
+
+
+async def _waiting(store: SqliteStore, n: int) -> bool:
+    return store.stats.waiting >= n
+
+
+async def test_queued_submits_commit_together_and_a_refusal_undoes_only_its_part(
+    stack: object,
+) -> None:
+    embedded, backend, _ = parts(stack)
+    store, db = store_of(stack), embedded.gateway.settings.db_path
+    tickets = [sample_ticket(f"GC-{i}", [approver("a1", "Ann")]) for i in range(10)]
+    tickets.append(sample_ticket("GC-3", [approver("a2", "Bob")]))  # GC-3 again: refused
+    before = store.stats.commits
+    with store_held(db):  # another process writes: every submit queues behind it
+        calls = [asyncio.create_task(backend.submit(t)) for t in tickets]
+        await eventually(lambda: _waiting(store, len(tickets) - 1))
+    answers = await asyncio.gather(*calls)
+
+    assert [status for status, _ in answers] == [202] * 10 + [409]
+    assert answers[-1][1]["error"]["code"] == "conflict"
+    # One COMMIT (one fsync) for the queue, not one per submit; the worker's claims may follow.
+    assert store.stats.commits - before <= 3
+    counts = row_counts(db)
+    assert counts["requests"] == 10 and counts["deliveries"] == 10  # the refusal wrote nothing
+    for _, receipt in answers[:10]:
+        assert (await backend.trace(receipt["ticket_id"]))[0] == 200
+
+
+async def test_a_kept_answer_is_forgotten_by_the_sweep_once_it_expired(tmp_path: Path) -> None:
+    clock = MovableClock()
+    embedded = await start(fast_settings(tmp_path / "data"), clock=clock)
+    backend = embedded.backend
+    assert backend is not None
+    try:
+        raw = json.dumps(sample_ticket("GC-KEPT", [approver("a1", "Ann")])).encode()
+
+        async def resend() -> tuple[int, str | None]:
+            headers = backend.sign(
+                "POST", "/v1/approvals", raw, request_id="req-kept-1", at=clock.now()
+            )
+            url = embedded.gateway.url + "/v1/approvals"
+            async with aiohttp.ClientSession() as s, s.post(url, data=raw, headers=headers) as r:
+                return r.status, r.headers.get("Idempotent-Replayed")
+
+        assert await resend() == (202, None)
+        assert await resend() == (202, "true")  # the kept answer
+        clock.advance(timedelta(hours=25).total_seconds())  # past the 24 h it is kept
+
+        # Swept: the id acts again (and is refused: the ticket has expired by now).
+        async def acts_again() -> bool:
+            status, replayed = await resend()
+            return replayed is None and status == 422
+
+        await eventually(acts_again)
+    finally:
+        await embedded.stop()
