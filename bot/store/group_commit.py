@@ -17,10 +17,11 @@ alone in its transaction, as before; under load the fsyncs per write fall with t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.errors import StoreError
@@ -88,7 +89,6 @@ class Batch:
     done: asyncio.Future[None]
     size: int = 0
     broken: BaseException | None = None  # the transaction cannot be committed any more
-    commit: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 class GroupCommit:
@@ -144,8 +144,14 @@ class GroupCommit:
             self._turn.release()  # the next part joins this transaction
             return
         self._batch = None
-        # The commit is a task of its own: no caller's cancellation may stop it half-way.
-        batch.commit = asyncio.get_running_loop().create_task(self._finish(batch))
+        if batch.broken is not None:
+            self._end(batch, batch.broken)
+            return
+        # Handed to the thread now, not from a task that waits for the loop's next turn: the
+        # write lock is released even if the loop is busy, and no caller's cancellation can
+        # stop the COMMIT half-way.
+        committing = self._conn.off_loop(lambda: self._conn.raw.execute(SQL.commit))
+        committing.add_done_callback(lambda done: self._end(batch, done.exception()))
 
     async def committed(self, batch: Batch) -> None:
         """Wait until the shared transaction is durable; StoreError when it failed."""
@@ -202,19 +208,18 @@ class GroupCommit:
             batch.done.set_exception(_store_error("commit failed", exc))
             batch.done.exception()  # retrieved: a batch nobody waits for must not warn
 
-    async def _finish(self, batch: Batch) -> None:
-        raw = self._conn.raw
+    def _end(self, batch: Batch, error: BaseException | None) -> None:
+        # The COMMIT is done (or was never possible): tell every part, then pass the turn on.
         try:
-            if batch.broken is not None:
-                raise batch.broken
-            await self._conn.off_loop(lambda: raw.execute(SQL.commit))
-            self._stats.commits += 1
-            batch.done.set_result(None)
-        except BaseException as exc:
-            if raw.in_transaction:
-                raw.rollback()
-            batch.done.set_exception(_store_error("commit failed", exc))
-            batch.done.exception()
+            if error is None:
+                self._stats.commits += 1
+                batch.done.set_result(None)
+                return
+            if self._conn.raw.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # the parts are told of the failure
+                    self._conn.raw.rollback()
+            batch.done.set_exception(_store_error("commit failed", error))
+            batch.done.exception()  # retrieved: a batch nobody waits for must not warn
         finally:
             self._turn.release()
 

@@ -36,7 +36,7 @@ async def test_queued_submits_commit_together_and_a_refusal_undoes_only_its_part
     tickets = [sample_ticket(f"GC-{i}", [approver("a1", "Ann")]) for i in range(10)]
     tickets.append(sample_ticket("GC-3", [approver("a2", "Bob")]))  # GC-3 again: refused
     before = store.stats.commits
-    with store_held(db):  # another process writes: every submit queues behind it
+    async with store_held(db):  # another process writes: every submit queues behind it
         calls = [asyncio.create_task(backend.submit(t)) for t in tickets]
         await eventually(lambda: _waiting(store, len(tickets) - 1))
     answers = await asyncio.gather(*calls)
