@@ -40,6 +40,7 @@ class StoreStats:
     writes: int = 0  # write() calls that ran their own part (joined ones not counted)
     commits: int = 0  # write transactions committed (each one fsync with synchronous=FULL)
     waiting: int = 0  # write() calls queued for their turn just now
+    largest_batch: int = 0  # most write() parts that one COMMIT made durable
 
 
 class Connection:
@@ -213,6 +214,7 @@ class GroupCommit:
         try:
             if error is None:
                 self._stats.commits += 1
+                self._stats.largest_batch = max(self._stats.largest_batch, batch.size)
                 batch.done.set_result(None)
                 return
             if self._conn.raw.in_transaction:
