@@ -186,7 +186,7 @@ class GroupCommit:
             raw.execute(SQL.begin_write)
             return
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # the primary code
                 raise
         finally:
             raw.execute(SQL.pragma_busy_timeout.format(ms=int(self._busy_timeout_ms)))
