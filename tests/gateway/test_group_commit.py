@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import aiohttp
 import pytest
 
 from bot.config import OutboxSettings
+from bot.errors import Conflict
 from bot.store.sqlite import SqliteStore
 from sandbox.embedded import Embedded, start
 from sandbox.tickets import approver, sample_ticket
@@ -92,3 +94,32 @@ async def test_a_kept_answer_is_forgotten_by_the_sweep_once_it_expired(tmp_path:
         await eventually(acts_again)
     finally:
         await embedded.stop()
+
+
+async def test_a_part_that_fails_after_writing_rolls_back_alone(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "gateway.db")
+    await store.open()
+    at = MovableClock().now()
+
+    async def refused() -> None:
+        async with store.write() as tx:
+            await tx.audit(at, "t", "refused.part", "x", "", "")
+            raise Conflict("refused after writing")
+
+    async def kept(n: int) -> None:
+        async with store.write() as tx:
+            await tx.audit(at, "t", "kept.part", str(n), "", "")
+
+    try:
+        async with store_held(store.path):
+            calls = [asyncio.create_task(kept(0)), asyncio.create_task(refused())]
+            calls.append(asyncio.create_task(kept(1)))
+            await eventually(lambda: _waiting(store, len(calls) - 1))
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert results[0] is None and results[2] is None and isinstance(results[1], Conflict)
+        assert store.stats.largest_batch == len(calls)  # all three in one transaction
+        with sqlite3.connect(store.path) as conn:
+            actions = [row[0] for row in conn.execute("SELECT action FROM audit")]
+        assert sorted(actions) == ["kept.part", "kept.part"]
+    finally:
+        await store.close()
