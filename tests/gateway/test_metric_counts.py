@@ -8,6 +8,8 @@ from pathlib import Path
 import aiohttp
 
 from bot.core.models import ClickAction
+from bot.store.probe import StoreProbe
+from bot.store.sqlite import SqliteStore
 from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import eventually, parts
 
@@ -66,3 +68,38 @@ async def test_counts_follow_submits_sends_decisions_and_withdrawals(stack: obje
     assert 'gateway_deliveries{channel="memory",state="updated"} 4.0' in text
     assert 'gateway_deliveries{channel="memory",state="sent"} 2.0' in text
     assert 'gateway_deliveries{channel="memory",state="queued"}' not in text  # no zero rows
+
+
+async def test_an_existing_database_gets_its_counts_on_upgrade(tmp_path: Path) -> None:
+    db = tmp_path / "gateway.db"
+    store = SqliteStore(db)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(db) as conn:  # back to schema 10, as a gateway before 0013 left it
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+            conn.execute(f"DROP TRIGGER {name}")
+        for table in KEPT:
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("DROP TABLE usage_counts")
+        conn.execute("DELETE FROM schema_migrations WHERE version = 13")
+        at = "2026-12-01T00:00:00.000000Z"
+        for i, status in enumerate(["pending", "pending", "approved"]):
+            conn.execute(
+                "INSERT INTO requests (id, ticket_id, status, ticket, created_at, expires_at)"
+                " VALUES (?, ?, ?, '{}', ?, ?)",
+                (f"r{i}", f"t{i}", status, at, at),
+            )
+            conn.execute(
+                "INSERT INTO deliveries (id, request_id, account_id, channel, address, state,"
+                " created_at, updated_at) VALUES (?, ?, 'a1', 'memory', 'x', 'sent', ?, ?)",
+                (f"d{i}", f"r{i}", at, at),
+            )
+    store = SqliteStore(db)
+    await store.open()  # migrates to 13: the counts start from what the tables hold
+    try:
+        assert _agree(db)
+        gauges = await StoreProbe(store).gauges()
+        assert gauges.requests == {"pending": 2, "approved": 1}
+        assert gauges.deliveries == {("memory", "sent"): 3}
+    finally:
+        await store.close()
