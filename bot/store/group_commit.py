@@ -12,6 +12,10 @@ the other, each inside its own ``SAVEPOINT`` (so one caller's refusal rolls back
 part); when nobody else is waiting (or the batch is full) one ``COMMIT`` makes them all durable
 at once, and each caller's ``write()`` returns only after that COMMIT. Under no load a write is
 alone in its transaction, as before; under load the fsyncs per write fall with the queue.
+
+The one rule this adds: a write's body must not wait for what another caller does after its
+own ``write()`` returns (that caller waits for this body's end to be committed). Waiting for
+slow I/O inside a write delays the parts before it as well as those after it.
 """
 
 from __future__ import annotations
