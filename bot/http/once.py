@@ -12,6 +12,7 @@ secret, such as a fresh binding code.
 
 Replay protection is this memory plus the signature's time window: the memory keeps each id for
 far longer than the window, so inside the window a captured request can only be answered again.
+Expired answers are swept periodically by the outbox worker (``bot.outbox.worker``), not here.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ SignedHandler = Callable[[web.Request, SignedRequest], Awaitable[web.Response]]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 REPLAYED = "Idempotent-Replayed"
-_SWEEP = 20  # expired answers dropped per write: bounded work, and it keeps up with intake
 
 
 class AnswerUnavailable(Conflict):
@@ -73,7 +73,6 @@ def signed_write(handler: SignedHandler) -> Handler:
             response = await handler(request, signed)
             answer = _answer(response, signed, deps.box)
             await tx.keep_answer(signed.request_id, answer, now, now + deps.kept_for)
-            await tx.forget_answers(now, _SWEEP)
         return response
 
     return run

@@ -31,6 +31,9 @@ from bot.metrics import Metrics
 
 log = logging.getLogger("bot.outbox")
 
+FORGET_BATCH = 500  # expired signed answers dropped per transaction
+FORGET_ROUNDS = 20  # transactions per sweep at most: a backlog drains over a few sweeps
+
 
 class _LaneState:
     # One lane's claim loop: its own wake-up and its own jobs in flight.
@@ -38,6 +41,43 @@ class _LaneState:
         self.lane = lane
         self.wake = asyncio.Event()
         self.running: set[asyncio.Task[None]] = set()
+
+
+class _Completions:
+    # Jobs that finish while a flush is running are marked done together by the next one: one
+    # write part for many jobs instead of one each, however many lanes finish at once.
+    def __init__(self, store: Store, owner: str) -> None:
+        self._store = store
+        self._owner = owner
+        self._queued: list[tuple[int, asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def complete(self, job_id: int) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append((job_id, done))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush(), name="outbox-completions")
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    async with self._store.write() as tx:
+                        for job_id, _ in batch:
+                            await tx.complete(job_id, self._owner)
+                except BaseException as exc:
+                    for _, done in batch:
+                        done.set_exception(exc)
+                        done.exception()  # retrieved: a cancelled job's waiter is gone
+                    if not isinstance(exc, Exception):
+                        raise
+                else:
+                    for _, done in batch:
+                        done.set_result(None)
+        finally:
+            self._flushing = None
 
 
 class OutboxWorker:
@@ -68,6 +108,7 @@ class OutboxWorker:
         self._sweep = expiry_sweep_seconds
         self._lanes = [_LaneState(lane) for lane in lanes]
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._completions = _Completions(store, self.owner)
         self._stop = asyncio.Event()
 
     def notify(self) -> None:
@@ -169,8 +210,7 @@ class OutboxWorker:
                 await self._finish(job)
 
     async def _finish(self, job: Job) -> None:
-        async with self._store.write() as tx:
-            await tx.complete(job.id, self.owner)
+        await self._completions.complete(job.id)
         self._metrics.job_done(job, self._clock.now())
 
     async def _failed(self, job: Job, error: GatewayError) -> None:
@@ -202,6 +242,16 @@ class OutboxWorker:
         while True:
             try:
                 await self._service.expire_due()
+                await self._forget_answers()
             except GatewayError:
                 log.exception("expiry sweep failed")
             await asyncio.sleep(self._sweep)
+
+    async def _forget_answers(self) -> None:
+        # The kept answers to signed calls, swept here rather than on every call: an index range
+        # on expires_at, in short transactions so intake never queues behind a long delete.
+        for _ in range(FORGET_ROUNDS):
+            async with self._store.write() as tx:
+                forgotten = await tx.forget_answers(self._clock.now(), FORGET_BATCH)
+            if forgotten < FORGET_BATCH:
+                return

@@ -71,6 +71,10 @@ class Queries:
     pragma_foreign_keys: str
     begin_write: str
     begin_read: str
+    commit: str
+    savepoint: str
+    rollback_to_savepoint: str
+    release_savepoint: str
     create_schema_migrations: str
     schema_version: str
     record_migration: str

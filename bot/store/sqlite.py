@@ -1,12 +1,17 @@
-"""The SQLite store (aiosqlite, WAL): the embedded default.
+"""The SQLite store (stdlib ``sqlite3``, WAL): the embedded default.
 
-Writes go through one connection, serialised by a lock and run as ``BEGIN IMMEDIATE`` so a second
-process on the same file waits instead of failing mid-transaction. Reads use their own connection
-inside a deferred transaction, which in WAL mode is a consistent snapshot that never blocks a
-writer. ``synchronous=FULL``: an accepted request survives a power cut, not just a crash.
+Writes go through one connection and run as ``BEGIN IMMEDIATE`` so a second process on the same
+file waits instead of failing mid-transaction; concurrent writes share one transaction and one
+COMMIT, each in its own savepoint (group commit, see ``bot.store.group_commit``). Reads use
+their own connection inside a deferred transaction, which in WAL mode is a consistent snapshot
+that never blocks a writer. ``synchronous=FULL``: an accepted request survives a power cut, not
+just a crash, and a ``write()`` returns only once its COMMIT is on disk.
+
+Statements run on the event loop itself (microseconds each); only what can block, a BEGIN that
+waits for another process and the COMMIT's fsync, goes to the connection's thread.
 
 A ``write()`` or ``read()`` opened while this task is already inside a ``write()`` joins that
-transaction instead of opening another (which would wait for its own lock). Only an open one: a
+transaction instead of opening another (which would wait for its own turn). Only an open one: a
 task created inside a write copies the context, and must not write outside any transaction. That is how one
 signed API call is one transaction: the idempotency memory, the change and the kept answer
 commit together, or none of them does, whatever the code in between opens.
@@ -16,22 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-
-import aiosqlite
+from typing import TypeVar
 
 from bot.errors import StoreError
 from bot.files import create_private_file, private_dir
 from bot.logs import kv
+from bot.store.group_commit import Connection, GroupCommit, StoreStats
 from bot.store.migrations import LATEST, MIGRATIONS
 from bot.store.queries import SQL
 from bot.store.tx import SqliteTx
 
 log = logging.getLogger("bot.store")
+_T = TypeVar("_T")
 
 WRITE_PROBE_SECONDS = 2.0  # readiness writes at most this often while the store is healthy
 
@@ -42,12 +49,13 @@ class SqliteStore:
     def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+        self._writer: Connection | None = None
+        self._reader: Connection | None = None
+        self._commits: GroupCommit | None = None
         self._read_lock = asyncio.Lock()
         self._current: ContextVar[SqliteTx | None] = ContextVar(f"tx-{id(self)}", default=None)
         self._writable_at: float | None = None
+        self.stats = StoreStats()
 
     async def open(self, *, migrate: bool = True, create: bool = True) -> None:
         """Open both connections and bring the schema up to date.
@@ -64,6 +72,7 @@ class SqliteStore:
         except Exception as exc:
             await self.close()
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        self._commits = GroupCommit(self._writer, self.stats, self._busy_timeout_ms)
 
     def _prepare(self, create: bool) -> None:
         if create:
@@ -78,22 +87,22 @@ class SqliteStore:
         else:
             private_dir(self.path.parent)
 
-    async def _connect(self) -> aiosqlite.Connection:
+    async def _connect(self) -> Connection:
         # mode=rw: never create the file here; _prepare decided whether it may exist.
         uri = f"{self.path.resolve().as_uri()}?mode=rw"
-        conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        for pragma in (
+        pragmas = [
             SQL.pragma_busy_timeout.format(ms=int(self._busy_timeout_ms)),
             SQL.pragma_journal_wal,
             SQL.pragma_synchronous_full,
             SQL.pragma_foreign_keys,
-        ):
-            await conn.execute(pragma)
-        return conn
+        ]
+        return await Connection.open(uri, pragmas, self.stats)
 
     async def close(self) -> None:
-        """Close the connections (idempotent)."""
+        """Close the connections (idempotent), after the transaction in progress commits."""
+        if self._commits is not None:
+            await self._commits.close()
+        self._commits = None
         for conn in (self._reader, self._writer):
             if conn is not None:
                 await conn.close()
@@ -117,7 +126,7 @@ class SqliteStore:
         try:
             async with self.write() as tx:
                 await tx.execute(SQL.write_probe, (datetime.now(UTC).isoformat(),))
-        except (StoreError, aiosqlite.Error) as exc:
+        except (StoreError, sqlite3.Error) as exc:
             self._writable_at = None
             return f"cannot write: {exc}"
         self._writable_at = now
@@ -125,44 +134,36 @@ class SqliteStore:
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; returns the versions applied."""
-        async with self._transaction(self._need(self._writer), SQL.begin_write) as conn:
-            await conn.execute(SQL.create_schema_migrations)
-            async with conn.execute(SQL.schema_version) as c:
-                row = await c.fetchone()
-            current = int(row[0]) if row else 0
-            if current > LATEST:
-                raise StoreError(f"database schema {current} is newer than this gateway ({LATEST})")
-            applied = []
-            for version, description, sql in MIGRATIONS:
-                if version > current:
-                    await _run_script(conn, sql)
-                    await conn.execute(
-                        SQL.record_migration,
-                        (version, description, datetime.now(UTC).isoformat()),
-                    )
-                    applied.append(version)
+        writer = self._need(self._writer)
+        # At start-up, before anything else runs: the whole upgrade is one call on the thread.
+        applied = await writer.off_loop(lambda: _migrate(writer.raw))
         if applied:
             log.info("schema migrated", extra=kv(versions=applied))
         return applied
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[SqliteTx]:
-        """A serialised read-write transaction (or the one this task is already in)."""
+        """A serialised read-write transaction part, committed with the parts around it (or
+        the transaction this task is already in); returns once it is durable."""
         current = self._current.get()
         if current is not None and current.open:
             yield current
             return
-        async with (
-            self._write_lock,
-            self._transaction(self._need(self._writer), SQL.begin_write) as conn,
-        ):
-            tx = SqliteTx(conn, writable=True)
-            token = self._current.set(tx)
-            try:
-                yield tx
-            finally:
-                tx.open = False
-                self._current.reset(token)
+        commits = self._need(self._commits)
+        batch = await commits.join()
+        tx = SqliteTx(self._need(self._writer).raw, writable=True)
+        token = self._current.set(tx)
+        try:
+            yield tx
+        except BaseException:
+            tx.open = False
+            commits.leave(batch, failed=True)
+            raise
+        finally:
+            tx.open = False
+            self._current.reset(token)
+        commits.leave(batch, failed=False)
+        await commits.committed(batch)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[SqliteTx]:
@@ -171,44 +172,56 @@ class SqliteStore:
         if current is not None and current.open:
             yield current
             return
-        async with (
-            self._read_lock,
-            self._transaction(self._need(self._reader), SQL.begin_read) as conn,
-        ):
-            yield SqliteTx(conn, writable=False)
+        raw = self._need(self._reader).raw
+        async with self._read_lock:
+            try:
+                raw.execute(SQL.begin_read)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot start a transaction: {exc}") from exc
+            try:
+                yield SqliteTx(raw, writable=False)
+            finally:
+                # Nothing to keep: ending the snapshot lets the checkpointer move past it.
+                raw.rollback()
 
-    @asynccontextmanager
-    async def _transaction(
-        self, conn: aiosqlite.Connection, begin: str
-    ) -> AsyncIterator[aiosqlite.Connection]:
-        try:
-            await conn.execute(begin)
-        except aiosqlite.Error as exc:
-            raise StoreError(f"cannot start a transaction: {exc}") from exc
-        except asyncio.CancelledError:
-            # The BEGIN runs on the connection's thread whether or not we are still waiting:
-            # roll back (queued behind it) or the connection stays inside a transaction forever.
-            await conn.rollback()
-            raise
-        try:
-            yield conn
-        except BaseException:
-            await conn.rollback()
-            raise
-        try:
-            await conn.commit()
-        except aiosqlite.Error as exc:
-            await conn.rollback()
-            raise StoreError(f"commit failed: {exc}") from exc
-
-    def _need(self, conn: aiosqlite.Connection | None) -> aiosqlite.Connection:
-        if conn is None:
+    def _need(self, value: _T | None) -> _T:
+        if value is None:
             raise StoreError("the store is not open")
-        return conn
+        return value
 
 
-async def _run_script(conn: aiosqlite.Connection, sql: str) -> None:
-    # executescript() would COMMIT our transaction first; run statement by statement instead.
-    for statement in (part.strip() for part in sql.split(";")):
-        if statement:
-            await conn.execute(statement)
+def _migrate(raw: sqlite3.Connection) -> list[int]:
+    raw.execute(SQL.begin_write)
+    try:
+        raw.execute(SQL.create_schema_migrations)
+        row = raw.execute(SQL.schema_version).fetchone()
+        current = int(row[0]) if row else 0
+        if current > LATEST:
+            raise StoreError(f"database schema {current} is newer than this gateway ({LATEST})")
+        applied = []
+        for version, description, sql in MIGRATIONS:
+            if version > current:
+                _run_script(raw, sql)
+                raw.execute(
+                    SQL.record_migration, (version, description, datetime.now(UTC).isoformat())
+                )
+                applied.append(version)
+    except BaseException:
+        raw.rollback()
+        raise
+    raw.execute(SQL.commit)
+    return applied
+
+
+def _run_script(raw: sqlite3.Connection, sql: str) -> None:
+    # executescript() would COMMIT our transaction first: run statement by statement instead,
+    # each one ending where SQLite says it is complete (a trigger's body holds semicolons).
+    statement = ""
+    for part in sql.split(";"):
+        statement += part + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n\t;"):
+                raw.execute(statement)
+            statement = ""
+    if statement.strip(" \n\t;"):
+        raw.execute(statement)

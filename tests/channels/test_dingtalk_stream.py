@@ -179,7 +179,7 @@ async def test_a_click_decided_late_is_answered_in_time_and_the_card_follows(
     ann = await dt.seat("dingtalk", "a1", "Ann")
     bob = await dt.seat("dingtalk", "a2", "Bob")
     cards = await submit(dt, "DT-LATE", [ann, bob])
-    with store_held(db_of(dt)):  # the decision cannot commit within the 3 s
+    async with store_held(db_of(dt)):  # the decision cannot commit within the 3 s
         outcome = await platform(dt).click(ann, cards["a1"], ClickAction.APPROVE)
     # ACKed in time (the sandbox counts a later answer as failed) with "processing".
     assert not outcome.failed and outcome.toast.startswith("Your choice is being recorded")
@@ -202,7 +202,7 @@ async def test_simultaneous_clicks_on_a_busy_store_are_all_answered_in_time(
     seats = [await dt.seat("dingtalk", f"s{i}", f"Approver {i}") for i in range(4)]
     cards = await submit(dt, "DT-SIM", seats)
     click = platform(dt).click
-    with store_held(db_of(dt)):
+    async with store_held(db_of(dt)):
         outcomes = await asyncio.gather(
             *(click(s, cards[s.account_id], ClickAction.APPROVE) for s in seats)
         )
@@ -218,7 +218,7 @@ async def _click_mid_fault(embedded: Embedded, fault: str) -> tuple[Any, Seat, s
     ann = await embedded.seat("dingtalk", "a1", "Ann")
     cards = await submit(embedded, f"DT-{fault}", [ann])
     sandbox, channel = sandbox_of(embedded), platform(embedded).channel("dingtalk")
-    with store_held(db_of(embedded)):
+    async with store_held(db_of(embedded)):
         params = click_params(card_of(embedded, ann, cards["a1"]).params, ClickAction.APPROVE)
         click = asyncio.create_task(sandbox.click(ann.address, f"approval_{cards['a1']}", params))
         await eventually(lambda: _true(channel.frames_in_flight == 1))  # the gateway has it

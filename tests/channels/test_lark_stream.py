@@ -184,7 +184,7 @@ async def test_a_click_decided_late_is_answered_in_time_and_the_card_follows(
     ann = await lk.seat("lark", "a1", "Ann")
     bob = await lk.seat("lark", "a2", "Bob")
     cards = await submit(lk, "LK-LATE", [ann, bob])
-    with store_held(db_of(lk)):  # the decision cannot commit within the 3 s
+    async with store_held(db_of(lk)):  # the decision cannot commit within the 3 s
         outcome = await platform(lk).click(ann, cards["a1"], ClickAction.APPROVE)
     assert not outcome.failed and outcome.toast.startswith("Your choice is being recorded")
     assert outcome.card_state == "pending"
@@ -205,7 +205,7 @@ async def test_simultaneous_clicks_on_a_busy_store_are_all_answered_in_time(
     seats = [await lk.seat("lark", f"s{i}", f"Approver {i}") for i in range(4)]
     cards = await submit(lk, "LK-SIM", seats)
     click = platform(lk).click
-    with store_held(db_of(lk)):
+    async with store_held(db_of(lk)):
         outcomes = await asyncio.gather(
             *(click(s, cards[s.account_id], ClickAction.APPROVE) for s in seats)
         )
@@ -226,7 +226,7 @@ async def test_connection_cut_mid_click_still_ends_with_the_card_redrawn(lk: Emb
     opened = sandbox.connections_opened
     message = platform(lk).message_of(ann, cards["a1"])
     value = next(v for v in button_values(message.content) if v["action"] == "approve")
-    with store_held(db_of(lk)):
+    async with store_held(db_of(lk)):
         click = asyncio.create_task(
             sandbox.click(ann.address, message.message_id, value, form_value={"comment": ""})
         )

@@ -10,8 +10,8 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -177,16 +177,18 @@ class ThreadedGateway:
         self.thread.join(10)
 
 
-@contextmanager
-def store_held(db: Path) -> Iterator[None]:
+@asynccontextmanager
+async def store_held(db: Path) -> AsyncIterator[None]:
     """Another writer holds the database's write lock (``BEGIN IMMEDIATE``) until the block ends.
 
     The gateway's own writes wait for it (its busy timeout), as they would behind a slow
-    backup or a second process: clicks cannot be decided meanwhile.
+    backup or a second process: clicks cannot be decided meanwhile. The lock is taken on a
+    thread: blocking this loop, which the gateway shares, while one of its transactions is
+    still on the way to its COMMIT would hold both until the busy timeout.
     """
-    conn = sqlite3.connect(db, timeout=10, isolation_level=None)
+    conn = sqlite3.connect(db, timeout=10, isolation_level=None, check_same_thread=False)
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
         yield
     finally:
         conn.rollback()

@@ -43,4 +43,5 @@ GROUP BY account_id, channel, kind ORDER BY account_id, channel
 AND channel = ?
 
 -- name: usage_totals
-SELECT channel, kind, SUM(count) AS n FROM usage GROUP BY channel, kind
+-- Kept by triggers as usage is metered (migration 0013).
+SELECT channel, kind, n FROM usage_counts ORDER BY channel, kind

@@ -21,6 +21,20 @@ BEGIN IMMEDIATE
 -- Deferred: in WAL mode a consistent snapshot that never blocks a writer.
 BEGIN
 
+-- name: commit
+COMMIT
+
+-- name: savepoint
+-- One write() part inside a shared (group-committed) transaction. Parts run one after the
+-- other, each released before the next begins, so they never nest and share the name.
+SAVEPOINT part
+
+-- name: rollback_to_savepoint
+ROLLBACK TO part
+
+-- name: release_savepoint
+RELEASE part
+
 -- name: create_schema_migrations
 CREATE TABLE IF NOT EXISTS schema_migrations
     (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)

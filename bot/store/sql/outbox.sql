@@ -36,7 +36,8 @@ UPDATE outbox SET state = 'dead', last_error = ?, lease_owner = NULL,
     lease_until = NULL WHERE id = ? AND lease_owner = ?
 
 -- name: outbox_depth
-SELECT kind, COUNT(*) AS n FROM outbox WHERE state = 'pending' GROUP BY kind
+-- Pending jobs per kind, kept by triggers as jobs change (migration 0013).
+SELECT kind, n FROM outbox_counts WHERE n > 0 ORDER BY kind
 
 -- name: wake_channel_jobs
 -- A channel's card jobs that waited for its consent become due now.

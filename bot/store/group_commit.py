@@ -1,0 +1,236 @@
+"""The SQLite write path: one connection, statements on the event loop, group commit.
+
+Statements run inline on the loop, not one thread hop each: inside ``BEGIN IMMEDIATE`` this
+connection holds the write lock, so a statement never waits for another writer, and a point
+query costs microseconds while a hop to a database thread costs tens of them. Only what can
+block runs on the connection's own thread: a ``BEGIN IMMEDIATE`` that must wait for another
+process's lock, and ``COMMIT`` (the fsync). One state change is so at most two round trips,
+and concurrent ones share them.
+
+Group commit: ``write()`` calls that arrive while a transaction is open join it, one after
+the other, each inside its own ``SAVEPOINT`` (so one caller's refusal rolls back only its own
+part); when nobody else is waiting (or the batch is full) one ``COMMIT`` makes them all durable
+at once, and each caller's ``write()`` returns only after that COMMIT. Under no load a write is
+alone in its transaction, as before; under load the fsyncs per write fall with the queue.
+
+The one rule this adds: a write's body must not wait for what another caller does after its
+own ``write()`` returns (that caller waits for this body's end to be committed). Waiting for
+slow I/O inside a write delays the parts before it as well as those after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bot.errors import StoreError
+from bot.store.queries import SQL
+
+T = TypeVar("T")
+
+MAX_BATCH = 128  # writes per shared transaction at most: the first one's wait stays bounded
+
+
+@dataclass
+class StoreStats:
+    """What the store did since it opened (for benchmarks and tests, not for /metrics)."""
+
+    round_trips: int = 0  # calls run on a connection's thread
+    writes: int = 0  # write() calls that ran their own part (joined ones not counted)
+    commits: int = 0  # write transactions committed (each one fsync with synchronous=FULL)
+    waiting: int = 0  # write() calls queued for their turn just now
+    largest_batch: int = 0  # most write() parts that one COMMIT made durable
+
+
+class Connection:
+    """One ``sqlite3`` connection: statements inline, blocking calls on its own thread."""
+
+    def __init__(self, raw: sqlite3.Connection, executor: ThreadPoolExecutor, stats: StoreStats):
+        self.raw = raw
+        self._executor = executor
+        self._stats = stats
+
+    @classmethod
+    async def open(cls, uri: str, pragmas: list[str], stats: StoreStats) -> Connection:
+        """Connect (on the connection's thread: opening a file may block) and set it up."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+
+        def connect() -> sqlite3.Connection:
+            raw = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            raw.row_factory = sqlite3.Row
+            for pragma in pragmas:
+                raw.execute(pragma)
+            return raw
+
+        try:
+            raw = await asyncio.get_running_loop().run_in_executor(executor, connect)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(raw, executor, stats)
+
+    def off_loop(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """Run ``fn`` on this connection's thread: one round trip."""
+        self._stats.round_trips += 1
+        return asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def close(self) -> None:
+        """Close the connection on its thread, then the thread."""
+        try:
+            await self.off_loop(self.raw.close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+
+@dataclass
+class Batch:
+    """One shared write transaction: its participants so far and the COMMIT they all wait for."""
+
+    done: asyncio.Future[None]
+    size: int = 0
+    broken: BaseException | None = None  # the transaction cannot be committed any more
+
+
+class GroupCommit:
+    """Serialises write() parts on one connection and commits them together (module docstring).
+
+    ``busy_timeout_ms``: how long ``BEGIN IMMEDIATE`` waits for another process's write lock.
+    """
+
+    def __init__(self, conn: Connection, stats: StoreStats, busy_timeout_ms: int) -> None:
+        self._conn = conn
+        self._stats = stats
+        self._busy_timeout_ms = busy_timeout_ms
+        self._turn = asyncio.Lock()  # held by the part running now, or by the COMMIT
+        self._waiting = 0  # parts queued for the turn
+        self._batch: Batch | None = None
+
+    async def join(self) -> Batch:
+        """Wait for the turn and open a savepoint in the shared transaction (begun if needed)."""
+        self._waiting += 1
+        self._stats.waiting = self._waiting
+        try:
+            await self._turn.acquire()
+        finally:
+            self._waiting -= 1
+            self._stats.waiting = self._waiting
+        try:
+            batch = await self._current_batch()
+            batch.size += 1
+            self._stats.writes += 1
+            self._conn.raw.execute(SQL.savepoint)
+        except asyncio.CancelledError:
+            raise  # _begin released the turn or handed it to its own clean-up
+        except BaseException as exc:
+            if self._conn.raw.in_transaction:  # earlier parts wait on it: they fail with it
+                self._conn.raw.rollback()
+            self._fail_open_batch(exc)
+            self._turn.release()
+            raise _store_error("cannot start a transaction", exc) from exc
+        return batch
+
+    def leave(self, batch: Batch, *, failed: bool) -> None:
+        """End this part (kept, or rolled back to its savepoint) and pass the turn on."""
+        try:
+            if failed:
+                self._conn.raw.execute(SQL.rollback_to_savepoint)
+            self._conn.raw.execute(SQL.release_savepoint)
+        except sqlite3.Error as exc:
+            batch.broken = exc
+        if not self._conn.raw.in_transaction:
+            # SQLite rolled the whole transaction back by itself (disk full, I/O error).
+            batch.broken = batch.broken or StoreError("the transaction was rolled back")
+        if batch.broken is None and self._waiting and batch.size < MAX_BATCH:
+            self._turn.release()  # the next part joins this transaction
+            return
+        self._batch = None
+        if batch.broken is not None:
+            self._end(batch, batch.broken)
+            return
+        # Handed to the thread now, not from a task that waits for the loop's next turn: the
+        # write lock is released even if the loop is busy, and no caller's cancellation can
+        # stop the COMMIT half-way.
+        committing = self._conn.off_loop(lambda: self._conn.raw.execute(SQL.commit))
+        committing.add_done_callback(lambda done: self._end(batch, done.exception()))
+
+    async def committed(self, batch: Batch) -> None:
+        """Wait until the shared transaction is durable; StoreError when it failed."""
+        await asyncio.shield(batch.done)
+
+    async def close(self, seconds: float = 10.0) -> None:
+        """Wait (bounded) for the transaction in progress to commit."""
+        try:
+            await asyncio.wait_for(self._turn.acquire(), seconds)
+        except TimeoutError:
+            return
+        self._turn.release()
+
+    async def _current_batch(self) -> Batch:
+        batch = self._batch
+        if batch is not None and self._conn.raw.in_transaction:
+            return batch
+        if batch is not None:  # lost under us (see leave): nothing left of it to commit
+            self._fail_open_batch(StoreError("the transaction was rolled back"))
+        await self._begin()
+        batch = Batch(done=asyncio.get_running_loop().create_future())
+        self._batch = batch
+        return batch
+
+    async def _begin(self) -> None:
+        raw = self._conn.raw
+        # Inline first: the lock is free nearly always. Only a wait for another process's lock
+        # goes to the thread, so no busy timeout ever runs on the event loop.
+        raw.execute(SQL.pragma_busy_timeout.format(ms=0))
+        try:
+            raw.execute(SQL.begin_write)
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # the primary code
+                raise
+        finally:
+            raw.execute(SQL.pragma_busy_timeout.format(ms=int(self._busy_timeout_ms)))
+        begun = self._conn.off_loop(lambda: raw.execute(SQL.begin_write))
+        try:
+            await asyncio.shield(begun)
+        except asyncio.CancelledError:
+            # The BEGIN goes on on the thread: keep the turn until it ends, then roll back.
+            begun.add_done_callback(self._undo_begin)
+            raise
+
+    def _undo_begin(self, begun: asyncio.Future[sqlite3.Cursor]) -> None:
+        if not begun.cancelled() and begun.exception() is None:
+            self._conn.raw.rollback()
+        self._turn.release()
+
+    def _fail_open_batch(self, exc: BaseException) -> None:
+        batch, self._batch = self._batch, None
+        if batch is not None and not batch.done.done():
+            batch.done.set_exception(_store_error("commit failed", exc))
+            batch.done.exception()  # retrieved: a batch nobody waits for must not warn
+
+    def _end(self, batch: Batch, error: BaseException | None) -> None:
+        # The COMMIT is done (or was never possible): tell every part, then pass the turn on.
+        try:
+            if error is None:
+                self._stats.commits += 1
+                self._stats.largest_batch = max(self._stats.largest_batch, batch.size)
+                batch.done.set_result(None)
+                return
+            if self._conn.raw.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # the parts are told of the failure
+                    self._conn.raw.rollback()
+            batch.done.set_exception(_store_error("commit failed", error))
+            batch.done.exception()  # retrieved: a batch nobody waits for must not warn
+        finally:
+            self._turn.release()
+
+
+def _store_error(what: str, exc: BaseException) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
+    return StoreError(f"{what}: {exc}")
