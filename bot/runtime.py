@@ -21,6 +21,7 @@ from aiohttp import web
 
 from bot.backend import WebhookBackend
 from bot.channel_access import ChannelAccess
+from bot.channel_access.credentials import ChannelCredentials
 from bot.channels.base import callback_routes
 from bot.channels.memory import MemoryChannel
 from bot.channels.registry import configured_names
@@ -52,6 +53,7 @@ from bot.store.bindings import BindingStore
 from bot.store.preferences import PreferenceStore, VerificationStore
 from bot.store.probe import StoreProbe
 from bot.store.replays import StoredCallbackGuard
+from bot.store.sealed import SealedSecretStore
 from bot.store.sqlite import SqliteStore
 from bot.store.tokens import TokenStore
 from bot.store.usage import UsageStore
@@ -178,9 +180,17 @@ class Gateway:
 
     async def _open_access(self) -> None:
         # A wrong master key stops the start here, before any channel or listener is up.
-        self.box = await open_box(self.settings, self.store, self.clock.now())
-        repo = AuthorizationStore(self.store, self.box)
-        self.access = ChannelAccess(self.settings, repo, self.store, self.clock, self.channels)
+        sealed = SealedSecretStore()
+        self.box = await open_box(self.settings, self.store, sealed, self.clock.now())
+        credentials = ChannelCredentials(self.store, sealed, self.box)
+        self.access = ChannelAccess(
+            self.settings,
+            AuthorizationStore(self.store),
+            credentials,
+            self.store,
+            self.clock,
+            self.channels,
+        )
         await self.access.load(self._system_consent())
 
     def _system_consent(self) -> set[str]:

@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from bot.cli._group import Command
     from bot.config import Settings
     from bot.core.ports import Store
-    from bot.core.storage import AuditRepo, BindingRepo, PreferenceRepo, TokenRepo, UsageRepo
+    from bot.core.storage import (
+        AuditRepo,
+        BindingRepo,
+        PreferenceRepo,
+        SealedSecretRepo,
+        TokenRepo,
+        UsageRepo,
+    )
     from bot.store.sqlite import SqliteStore
 
 T = TypeVar("T")
@@ -36,6 +43,7 @@ class Storage:
     tokens: TokenRepo
     audit: AuditRepo
     usage: UsageRepo
+    secrets: SealedSecretRepo
 
 
 StoreWork: TypeAlias = Callable[[argparse.Namespace, Storage], Awaitable[int]]
@@ -71,6 +79,7 @@ def storage(store: SqliteStore) -> Storage:
     from bot.store.audit import AuditLog
     from bot.store.bindings import BindingStore
     from bot.store.preferences import PreferenceStore
+    from bot.store.sealed import SealedSecretStore
     from bot.store.tokens import TokenStore
     from bot.store.usage import UsageStore
 
@@ -81,6 +90,7 @@ def storage(store: SqliteStore) -> Storage:
         tokens=TokenStore(store),
         audit=AuditLog(store),
         usage=UsageStore(store),
+        secrets=SealedSecretStore(),
     )
 
 

@@ -21,7 +21,7 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
-from bot.core.ports import SignedAnswer
+from bot.core.ports import SignedAnswer, Tx
 from bot.core.routing import RoutePreference
 from bot.errors import StoreError
 from bot.store.codec import opt_ts, parse_ts, ts
@@ -398,6 +398,13 @@ class SqliteTx:
         """Requests per status (for /metrics)."""
         rows = await self.fetch_all(SQL.request_counts)
         return {row["status"]: row["n"] for row in rows}
+
+
+def raw(tx: Tx) -> SqliteTx:
+    """The engine's transaction behind a core ``Tx`` (what the store's adapters query on)."""
+    if not isinstance(tx, SqliteTx):
+        raise StoreError(f"not a transaction of this engine: {type(tx).__name__}")
+    return tx
 
 
 def _kind_filter(kinds: Collection[str], exclude: Collection[str], params: dict[str, Any]) -> str:
