@@ -50,11 +50,11 @@ from bot.secrets import SecretBox, open_box
 from bot.store.audit import AuditLog
 from bot.store.authorizations import AuthorizationStore
 from bot.store.bindings import BindingStore
+from bot.store.engine import EngineStore, make_store
 from bot.store.preferences import PreferenceStore, VerificationStore
 from bot.store.probe import StoreProbe
 from bot.store.replays import StoredCallbackGuard
 from bot.store.sealed import SealedSecretStore
-from bot.store.sqlite import SqliteStore
 from bot.store.tokens import TokenStore
 from bot.store.usage import UsageStore
 
@@ -90,12 +90,22 @@ class ServiceSink:
 
 class _LateWakeup:
     # The service needs a wakeup at construction; the worker that provides it comes later.
-    def __init__(self) -> None:
+    def __init__(self, store: EngineStore) -> None:
         self.target: OutboxWorker | None = None
+        self._store = store
 
     def notify(self) -> None:
+        self._store.work_enqueued()
         if self.target is not None:
             self.target.notify()
+
+
+async def relay_work(store: EngineStore, worker: OutboxWorker, poll: float) -> None:
+    """Wake the idle worker whenever the store says work arrived (on PostgreSQL: a NOTIFY from
+    any replica's enqueue or release), instead of it polling tightly."""
+    while True:
+        if await store.wait_for_work(poll):
+            worker.notify()
 
 
 @dataclass
@@ -108,7 +118,7 @@ class Gateway:
     clock: Clock = field(default_factory=SystemClock)
     extra_routes: list[web.RouteDef] = field(default_factory=list)
     sockets: list[socket.socket] | None = None  # bound already (serve binds first of all)
-    store: SqliteStore = field(init=False)
+    store: EngineStore = field(init=False)
     service: ApprovalService = field(init=False)
     worker: OutboxWorker = field(init=False)
     metrics: Metrics = field(init=False)
@@ -153,12 +163,12 @@ class Gateway:
         sockets = self.sockets or bind(settings.host, settings.port)
         self.sockets = None  # ours now: closed on the way out
         stack.callback(close, sockets)
-        self.store = SqliteStore(settings.db_path)
+        self.store = make_store(settings)
         await self.store.open()
         stack.push_async_callback(self.store.close)
         await self._open_access()
         self.metrics = Metrics()
-        wakeup = _LateWakeup()
+        wakeup = _LateWakeup(self.store)
         router = Router(
             self.channels, settings.channel_order, settings.china_regions, self.access.refusal
         )
@@ -176,6 +186,10 @@ class Gateway:
         await self.access.start(sink, self.service, wakeup)
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
         stack.push_async_callback(self._stop_worker)
+        relay = asyncio.create_task(
+            relay_work(self.store, self.worker, settings.outbox.poll_seconds), name="work-relay"
+        )
+        stack.push_async_callback(_cancel, relay)
         await self._serve(secret, sockets, stack)
 
     async def _open_access(self) -> None:
@@ -319,3 +333,9 @@ class Gateway:
     async def _stop_channels(self) -> None:
         for channel in self.channels.values():
             await channel.stop()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -12,7 +12,6 @@ from datetime import datetime
 from bot.core.ports import Store, Tx
 from bot.core.storage import ChannelAuthorization
 from bot.store.codec import parse_ts, ts
-from bot.store.queries import SQL
 from bot.store.tx import raw
 
 __all__ = ["AuthorizationStore", "ChannelAuthorization"]
@@ -27,7 +26,7 @@ class AuthorizationStore:
     async def all(self) -> dict[str, ChannelAuthorization]:
         """Every channel's latest decision, by channel."""
         async with self._store.read() as tx:
-            rows = await raw(tx).fetch_all(SQL.all_authorizations)
+            rows = await raw(tx).fetch_all(raw(tx).sql.all_authorizations)
         return {
             row["channel"]: ChannelAuthorization(
                 channel=row["channel"],
@@ -43,15 +42,15 @@ class AuthorizationStore:
         """Insert or replace a channel's decision, inside the caller's transaction."""
         a = authorization
         await raw(tx).execute(
-            SQL.upsert_authorization,
+            raw(tx).sql.upsert_authorization,
             (a.channel, a.state, a.by, ts(a.at), a.notice_version),
         )
 
     async def queued_deliveries(self, tx: Tx, channel: str, state: str) -> list[str]:
         """Ids of the channel's deliveries in ``state``."""
-        rows = await raw(tx).fetch_all(SQL.queued_deliveries_of_channel, (channel, state))
+        rows = await raw(tx).fetch_all(raw(tx).sql.queued_deliveries_of_channel, (channel, state))
         return [str(row["id"]) for row in rows]
 
     async def wake_jobs(self, tx: Tx, channel: str, kinds: tuple[str, str], now: datetime) -> None:
         """Make the channel's waiting jobs of ``kinds`` due now."""
-        await raw(tx).execute(SQL.wake_channel_jobs, (ts(now), *kinds, ts(now), channel))
+        await raw(tx).execute(raw(tx).sql.wake_channel_jobs, (ts(now), *kinds, ts(now), channel))

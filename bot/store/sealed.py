@@ -9,7 +9,6 @@ from datetime import datetime
 from bot.core.ports import Tx
 from bot.core.storage import Sealed
 from bot.store.codec import ts
-from bot.store.queries import SQL
 from bot.store.tx import raw
 
 
@@ -18,28 +17,28 @@ class SealedSecretStore:
 
     async def get(self, tx: Tx, name: str) -> Sealed | None:
         """The sealed value called ``name``, or None."""
-        row = await raw(tx).fetch_one(SQL.get_sealed, (name,))
+        row = await raw(tx).fetch_one(raw(tx).sql.get_sealed, (name,))
         return Sealed(row["key_id"], bytes(row["blob"])) if row else None
 
     async def put(self, tx: Tx, name: str, sealed: Sealed, at: datetime) -> None:
         """Insert or replace the sealed value called ``name``."""
-        await raw(tx).execute(SQL.put_sealed, (name, sealed.key_id, sealed.blob, ts(at)))
+        await raw(tx).execute(raw(tx).sql.put_sealed, (name, sealed.key_id, sealed.blob, ts(at)))
 
     async def delete(self, tx: Tx, name: str) -> bool:
         """Delete the row (overwritten first, so the old bytes do not linger in the page)."""
-        await raw(tx).execute(SQL.zero_sealed, (name,))
-        return await raw(tx).execute(SQL.delete_sealed, (name,)) == 1
+        await raw(tx).execute(raw(tx).sql.zero_sealed, (name,))
+        return await raw(tx).execute(raw(tx).sql.delete_sealed, (name,)) == 1
 
     async def every(self, tx: Tx) -> list[tuple[str, Sealed]]:
         """Every sealed value with its name."""
-        rows = await raw(tx).fetch_all(SQL.all_sealed)
+        rows = await raw(tx).fetch_all(raw(tx).sql.all_sealed)
         return [(row["name"], Sealed(row["key_id"], bytes(row["blob"]))) for row in rows]
 
     async def sealed_answers(self, tx: Tx) -> list[tuple[str, Sealed]]:
         """Every kept answer whose body is sealed, by request id."""
-        rows = await raw(tx).fetch_all(SQL.sealed_answers)
+        rows = await raw(tx).fetch_all(raw(tx).sql.sealed_answers)
         return [(row["request_id"], Sealed(row["key_id"], bytes(row["body"]))) for row in rows]
 
     async def reseal_answer(self, tx: Tx, request_id: str, sealed: Sealed) -> None:
         """Replace a kept answer's sealed body."""
-        await raw(tx).execute(SQL.reseal_answer, (sealed.key_id, sealed.blob, request_id))
+        await raw(tx).execute(raw(tx).sql.reseal_answer, (sealed.key_id, sealed.blob, request_id))

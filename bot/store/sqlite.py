@@ -27,8 +27,10 @@ import aiosqlite
 from bot.errors import StoreError
 from bot.files import create_private_file, private_dir
 from bot.logs import kv
+from bot.store.engine import InProcessWork
 from bot.store.migrations import LATEST, MIGRATIONS
-from bot.store.queries import SQL
+from bot.store.queries import SQLITE
+from bot.store.queries import SQLITE_ENGINE as SQL  # this engine's own statements
 from bot.store.tx import SqliteTx
 
 log = logging.getLogger("bot.store")
@@ -36,10 +38,12 @@ log = logging.getLogger("bot.store")
 WRITE_PROBE_SECONDS = 2.0  # readiness writes at most this often while the store is healthy
 
 
-class SqliteStore:
-    """Store implementation over one SQLite file."""
+class SqliteStore(InProcessWork):
+    """Store implementation over one SQLite file (one gateway process writes it, so its
+    ``wait_for_work`` is woken in process)."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
+        super().__init__()
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._writer: aiosqlite.Connection | None = None
@@ -48,6 +52,7 @@ class SqliteStore:
         self._read_lock = asyncio.Lock()
         self._current: ContextVar[SqliteTx | None] = ContextVar(f"tx-{id(self)}", default=None)
         self._writable_at: float | None = None
+        self.sql = SQLITE  # the repository queries of this engine
 
     async def open(self, *, migrate: bool = True, create: bool = True) -> None:
         """Open both connections and bring the schema up to date.
@@ -156,7 +161,7 @@ class SqliteStore:
             self._write_lock,
             self._transaction(self._need(self._writer), SQL.begin_write) as conn,
         ):
-            tx = SqliteTx(conn, writable=True)
+            tx = SqliteTx(conn, SQLITE, writable=True)
             token = self._current.set(tx)
             try:
                 yield tx
@@ -175,7 +180,7 @@ class SqliteStore:
             self._read_lock,
             self._transaction(self._need(self._reader), SQL.begin_read) as conn,
         ):
-            yield SqliteTx(conn, writable=False)
+            yield SqliteTx(conn, SQLITE, writable=False)
 
     @asynccontextmanager
     async def _transaction(

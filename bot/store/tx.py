@@ -1,8 +1,11 @@
-"""The queries behind one SQLite transaction (implements ``bot.core.ports.Tx``)."""
+"""The queries behind one transaction (implements ``bot.core.ports.Tx``), written once for every
+engine: :class:`EngineTx` runs the engine's named queries (``self.sql``) through three
+primitives each engine implements; :class:`SqliteTx` is SQLite's."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -23,42 +26,37 @@ from bot.core.models import (
 )
 from bot.core.ports import SignedAnswer, Tx
 from bot.core.routing import RoutePreference
-from bot.errors import StoreError
+from bot.errors import Conflict, StoreError
 from bot.store.codec import opt_ts, parse_ts, ts
-from bot.store.queries import SQL
+from bot.store.queries import Queries
 
-Row = aiosqlite.Row
+Row = Any  # a result row: by column name (and position), whatever the engine's driver returns
+Params = Sequence[Any] | dict[str, Any]
 
 
-class SqliteTx:
-    """Typed queries on a connection that is inside a transaction."""
+class EngineTx:
+    """Typed queries on a connection that is inside a transaction, on any engine."""
 
-    def __init__(self, conn: aiosqlite.Connection, *, writable: bool) -> None:
-        self.conn = conn
-        self._writable = writable
-        self.open = True  # False once its transaction has committed or rolled back
+    sql: Queries  # the engine's named queries
+    open: bool  # False once its transaction has committed or rolled back
 
-    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
-        if not self._writable:
-            raise StoreError("write attempted in a read-only transaction")
-        cursor = await self.conn.execute(sql, params)
-        count = cursor.rowcount
-        await cursor.close()
-        return count
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; how many rows it changed (StoreError in a read-only transaction)."""
+        raise NotImplementedError
 
-    async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Row]:
-        async with self.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Every row of a query."""
+        raise NotImplementedError
 
-    async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Row | None:
-        async with self.conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        """The first row of a query, or None."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ signed answers
 
     async def recall_answer(self, request_id: str) -> SignedAnswer | None:
         row = await self.fetch_one(
-            SQL.recall_answer,
+            self.sql.recall_answer,
             (request_id,),
         )
         return SignedAnswer(**dict(row)) if row else None
@@ -67,7 +65,7 @@ class SqliteTx:
         self, request_id: str, answer: SignedAnswer, at: datetime, expires_at: datetime
     ) -> None:
         await self.execute(
-            SQL.keep_answer,
+            self.sql.keep_answer,
             (
                 request_id,
                 answer.request_hash,
@@ -82,13 +80,13 @@ class SqliteTx:
 
     async def forget_answers(self, now: datetime, limit: int) -> int:
         return await self.execute(
-            SQL.forget_answers,
+            self.sql.forget_answers,
             (ts(now), limit),
         )
 
     async def insert_request(self, request: StoredRequest) -> None:
         await self.execute(
-            SQL.insert_request,
+            self.sql.insert_request,
             (
                 request.id,
                 request.ticket.ticket_id,
@@ -100,23 +98,23 @@ class SqliteTx:
         )
 
     async def get_request(self, request_id: str) -> StoredRequest | None:
-        row = await self.fetch_one(SQL.get_request, (request_id,))
+        row = await self.fetch_one(self.sql.get_request, (request_id,))
         return await self._hydrate(row) if row else None
 
     async def find_request(self, ticket_id: str) -> StoredRequest | None:
-        row = await self.fetch_one(SQL.find_request, (ticket_id,))
+        row = await self.fetch_one(self.sql.find_request, (ticket_id,))
         return await self._hydrate(row) if row else None
 
     async def get_request_by_decision(self, decision_id: str) -> StoredRequest | None:
         row = await self.fetch_one(
-            SQL.get_request_by_decision,
+            self.sql.get_request_by_decision,
             (decision_id,),
         )
         return await self._hydrate(row) if row else None
 
     async def _hydrate(self, row: Row) -> StoredRequest:
         deliveries = await self._deliveries(row["id"])
-        decision = await self.fetch_one(SQL.decision_of_request, (row["id"],))
+        decision = await self.fetch_one(self.sql.decision_of_request, (row["id"],))
         return StoredRequest(
             id=row["id"],
             ticket=ApprovalRequest.model_validate_json(row["ticket"]),
@@ -132,14 +130,14 @@ class SqliteTx:
         self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
     ) -> bool:
         changed = await self.execute(
-            SQL.close_request,
+            self.sql.close_request,
             (status.value, ts(at), reason, request_id),
         )
         return changed == 1
 
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]:
         rows = await self.fetch_all(
-            SQL.due_for_expiry,
+            self.sql.due_for_expiry,
             (ts(now), limit),
         )
         return [row["id"] for row in rows]
@@ -148,7 +146,7 @@ class SqliteTx:
 
     async def insert_delivery(self, delivery: Delivery) -> None:
         await self.execute(
-            SQL.insert_delivery,
+            self.sql.insert_delivery,
             (
                 delivery.id,
                 delivery.request_id,
@@ -167,19 +165,19 @@ class SqliteTx:
     async def _add_events(self, delivery_id: str, events: Iterable[DeliveryEvent]) -> None:
         for event in events:
             await self.execute(
-                SQL.insert_delivery_event,
+                self.sql.insert_delivery_event,
                 (delivery_id, ts(event.at), event.state.value, event.detail),
             )
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
-        row = await self.fetch_one(SQL.get_delivery, (delivery_id,))
+        row = await self.fetch_one(self.sql.get_delivery, (delivery_id,))
         if row is None:
             return None
         events = await self._events([delivery_id])
         return _delivery(row, events.get(delivery_id, []))
 
     async def _deliveries(self, request_id: str) -> list[Delivery]:
-        rows = await self.fetch_all(SQL.deliveries_of_request, (request_id,))
+        rows = await self.fetch_all(self.sql.deliveries_of_request, (request_id,))
         events = await self._events([row["id"] for row in rows])
         return [_delivery(row, events.get(row["id"], [])) for row in rows]
 
@@ -188,7 +186,7 @@ class SqliteTx:
             return {}
         marks = ",".join("?" * len(delivery_ids))
         rows = await self.fetch_all(
-            SQL.events_of_deliveries.format(marks=marks),
+            self.sql.events_of_deliveries.format(marks=marks),
             delivery_ids,
         )
         out: dict[str, list[DeliveryEvent]] = {}
@@ -211,7 +209,7 @@ class SqliteTx:
         external_ref: str | None = None,
     ) -> None:
         changed = await self.execute(
-            SQL.set_delivery_state,
+            self.sql.set_delivery_state,
             (state.value, ts(at), reason, external_ref, delivery_id),
         )
         if changed != 1:
@@ -222,7 +220,7 @@ class SqliteTx:
 
     async def insert_decision(self, decision: Decision) -> None:
         await self.execute(
-            SQL.insert_decision,
+            self.sql.insert_decision,
             (
                 decision.id,
                 decision.request_id,
@@ -241,7 +239,7 @@ class SqliteTx:
         self, decision_id: str, state: ForwardState, at: datetime, detail: str | None
     ) -> None:
         await self.execute(
-            SQL.set_forward_state,
+            self.sql.set_forward_state,
             (state.value, detail, ts(at), decision_id),
         )
 
@@ -249,14 +247,14 @@ class SqliteTx:
 
     async def binding_address(self, account_id: str, channel: ChannelName) -> str | None:
         row = await self.fetch_one(
-            SQL.binding_address,
+            self.sql.binding_address,
             (account_id, channel),
         )
         return str(row["address"]) if row else None
 
     async def route_preference(self, account_id: str) -> RoutePreference:
         row = await self.fetch_one(
-            SQL.route_preference,
+            self.sql.route_preference,
             (account_id,),
         )
         if row is None:
@@ -277,28 +275,28 @@ class SqliteTx:
         at: datetime,
     ) -> None:
         await self.execute(
-            SQL.upsert_binding,
+            self.sql.upsert_binding,
             (account_id, channel, address, by, method, ts(at)),
         )
         # The address is personal data: the audit names the account and channel, not the address.
         await self.audit(at, by, "binding.set", f"{account_id}/{channel}", method, "")
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None:
-        row = await self.fetch_one(SQL.binding_owner, (channel, address))
+        row = await self.fetch_one(self.sql.binding_owner, (channel, address))
         return str(row["account_id"]) if row else None
 
     async def put_binding_code(
         self, code_hash: str, account_id: str, at: datetime, expires_at: datetime
     ) -> None:
-        await self.execute(SQL.sweep_binding_codes, (ts(at),))
+        await self.execute(self.sql.sweep_binding_codes, (ts(at),))
         await self.execute(
-            SQL.insert_binding_code,
+            self.sql.insert_binding_code,
             (code_hash, account_id, ts(at), ts(expires_at)),
         )
 
     async def take_binding_code(self, code_hash: str, now: datetime) -> str | None:
         row = await self.fetch_one(
-            SQL.take_binding_code,
+            self.sql.take_binding_code,
             (ts(now), code_hash, ts(now)),
         )
         return str(row["account_id"]) if row else None
@@ -307,7 +305,7 @@ class SqliteTx:
 
     async def meter(self, channel: str, account_id: str, kind: str, at: datetime) -> None:
         await self.execute(
-            SQL.meter,
+            self.sql.meter,
             (ts(at)[:10], channel, account_id, kind),
         )
 
@@ -315,7 +313,7 @@ class SqliteTx:
         self, at: datetime, who: str, action: str, target: str, detail: str, source: str
     ) -> None:
         await self.execute(
-            SQL.insert_audit,
+            self.sql.insert_audit,
             (ts(at), who, action, target, detail, source),
         )
 
@@ -323,7 +321,7 @@ class SqliteTx:
 
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None:
         await self.execute(
-            SQL.enqueue,
+            self.sql.enqueue,
             (kind, ref, payload, ts(run_at), ts(run_at)),
         )
 
@@ -344,7 +342,7 @@ class SqliteTx:
             "limit": limit,
         }
         rows = await self.fetch_all(
-            SQL.claim.format(kinds=_kind_filter(kinds, exclude, params)),
+            self.sql.claim.format(kinds=_kind_filter(self.sql, kinds, exclude, params)),
             params,
         )
         return [
@@ -362,56 +360,91 @@ class SqliteTx:
 
     async def complete(self, job_id: int, owner: str) -> None:
         await self.execute(
-            SQL.complete,
+            self.sql.complete,
             (job_id, owner),
         )
 
     async def reschedule(self, job_id: int, owner: str, run_at: datetime, error: str) -> None:
         await self.execute(
-            SQL.reschedule,
+            self.sql.reschedule,
             (ts(run_at), error, job_id, owner),
         )
 
     async def release(self, owner: str) -> int:
         return await self.execute(
-            SQL.release,
+            self.sql.release,
             (owner,),
         )
 
     async def bury(self, job_id: int, owner: str, error: str) -> None:
         await self.execute(
-            SQL.bury,
+            self.sql.bury,
             (error, job_id, owner),
         )
 
     async def outbox_depth(self) -> dict[str, int]:
         """Pending jobs per kind (for /metrics)."""
-        rows = await self.fetch_all(SQL.outbox_depth)
+        rows = await self.fetch_all(self.sql.outbox_depth)
         return {row["kind"]: row["n"] for row in rows}
 
     async def delivery_counts(self) -> dict[tuple[str, str], int]:
         """Deliveries per (channel, state) (for /metrics)."""
-        rows = await self.fetch_all(SQL.delivery_counts)
+        rows = await self.fetch_all(self.sql.delivery_counts)
         return {(row["channel"], row["state"]): row["n"] for row in rows}
 
     async def request_counts(self) -> dict[str, int]:
         """Requests per status (for /metrics)."""
-        rows = await self.fetch_all(SQL.request_counts)
+        rows = await self.fetch_all(self.sql.request_counts)
         return {row["status"]: row["n"] for row in rows}
 
 
-def raw(tx: Tx) -> SqliteTx:
+class SqliteTx(EngineTx):
+    """A transaction on an aiosqlite connection."""
+
+    def __init__(self, conn: aiosqlite.Connection, sql: Queries, *, writable: bool) -> None:
+        self.conn = conn
+        self.sql = sql
+        self._writable = writable
+        self.open = True
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        if not self._writable:
+            raise StoreError("write attempted in a read-only transaction")
+        try:
+            cursor = await self.conn.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            # As on every engine: a unique constraint refusing a second row is a Conflict.
+            if "UNIQUE" in str(exc):
+                raise Conflict(f"already stored: {exc}") from exc
+            raise
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self.conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        async with self.conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+
+def raw(tx: Tx) -> EngineTx:
     """The engine's transaction behind a core ``Tx`` (what the store's adapters query on)."""
-    if not isinstance(tx, SqliteTx):
+    if not isinstance(tx, EngineTx):
         raise StoreError(f"not a transaction of this engine: {type(tx).__name__}")
     return tx
 
 
-def _kind_filter(kinds: Collection[str], exclude: Collection[str], params: dict[str, Any]) -> str:
+def _kind_filter(
+    queries: Queries, kinds: Collection[str], exclude: Collection[str], params: dict[str, Any]
+) -> str:
     # Named placeholders only (the values never reach the SQL text): one lane's share of the
     # outbox, served by the (kind, next_attempt_at) index of pending jobs.
     sql = ""
-    for fragment, names in ((SQL.claim_kind_in, kinds), (SQL.claim_kind_not_in, exclude)):
+    lanes = ((queries.claim_kind_in, kinds), (queries.claim_kind_not_in, exclude))
+    for fragment, names in lanes:
         if names:
             marks = []
             for name in sorted(names):

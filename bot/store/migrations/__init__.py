@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import re
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from bot.errors import StoreError
 
 _FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def load() -> list[tuple[int, str, str]]:
-    """(version, description, statements) of every migration file, by version."""
+def load(root: Traversable | None = None) -> list[tuple[int, str, str]]:
+    """(version, description, statements) of every migration file in ``root`` (default: the
+    SQLite engine's, this package), by version."""
     found: dict[int, tuple[int, str, str]] = {}
-    for entry in files(__name__).iterdir():
+    for entry in (root or files(__name__)).iterdir():
         match = _FILE.match(entry.name)
         if match is None:
             continue
