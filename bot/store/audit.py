@@ -50,11 +50,11 @@ class AuditLog:
         """Newest first, optionally filtered; pass ``next_before`` back for the next page."""
         # Each given filter adds its fragment: the audit_action index serves an action filter,
         # which an "(? IS NULL OR action = ?)" form would hide from the planner.
-        filters: list[tuple[str, str | None]] = [
+        filters: list[tuple[str, str | int | None]] = [
             (self._store.sql.audit_action, action),
             (self._store.sql.audit_who, who),
             (self._store.sql.audit_target, target),
-            (self._store.sql.audit_before, None if before is None else str(before)),
+            (self._store.sql.audit_before, before),
             (self._store.sql.audit_since, None if since is None else ts(since)),
             (self._store.sql.audit_until, None if until is None else ts(until)),
         ]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from bot.store import queries
@@ -42,3 +44,15 @@ async def test_every_named_query_prepares_on_the_migrated_schema(pg_url: str) ->
                 await conn.prepare(numbered(text)[0])  # raises on a syntax or schema error
     finally:
         await conn.close()
+
+
+async def test_replicas_starting_together_migrate_once_under_the_advisory_lock(
+    pg_url: str,
+) -> None:
+    stores = [PostgresStore(pg_url, pool_size=2) for _ in range(3)]
+    await asyncio.gather(*(store.open(migrate=False) for store in stores))
+    try:
+        applied = await asyncio.gather(*(store.migrate() for store in stores))
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
+    assert sorted(applied) == [[], [], [1]]

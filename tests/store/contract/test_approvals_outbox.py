@@ -4,6 +4,7 @@ request even when two transactions race for it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -132,13 +133,29 @@ async def test_claims_running_at_once_share_out_the_jobs(engine: EngineStore) ->
         for n in range(6):
             await tx.enqueue("forward_decision", f"d-{n}", T0)
     lease = T0 + timedelta(seconds=30)
+    second_done = asyncio.Event()
 
-    async def claim(owner: str) -> list[int]:
+    async def first() -> list[int]:
         async with engine.write() as tx:
-            return [job.id for job in await tx.claim(owner, T0, lease, 3)]
+            claimed = [job.id for job in await tx.claim("a", T0, lease, 3)]
+            if _concurrent(engine):
+                # Hold the claimed rows while the second claims: it must skip them, not wait
+                # for this commit (the bound only ends a wait that SKIP LOCKED never starts).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(second_done.wait(), 2)
+            return claimed
 
-    a, b = await asyncio.gather(claim("a"), claim("b"))
-    assert len(a) == len(b) == 3 and not set(a) & set(b)
+    async def second() -> list[int]:
+        async with engine.write() as tx:
+            claimed = [job.id for job in await tx.claim("b", T0, lease, 3)]
+        second_done.set()
+        return claimed
+
+    a = asyncio.create_task(first())
+    await asyncio.sleep(0.1)  # let the first claim go first
+    b = await second()
+    assert len(await a) == len(b) == 3 and not set(await a) & set(b)
+    assert second_done.is_set()
 
 
 async def test_a_released_lease_is_claimable_at_once_and_lanes_filter_by_kind(
