@@ -90,12 +90,10 @@ class ServiceSink:
 
 class _LateWakeup:
     # The service needs a wakeup at construction; the worker that provides it comes later.
-    def __init__(self, store: EngineStore) -> None:
+    def __init__(self) -> None:
         self.target: OutboxWorker | None = None
-        self._store = store
 
     def notify(self) -> None:
-        self._store.work_enqueued()
         if self.target is not None:
             self.target.notify()
 
@@ -168,7 +166,7 @@ class Gateway:
         stack.push_async_callback(self.store.close)
         await self._open_access()
         self.metrics = Metrics()
-        wakeup = _LateWakeup(self.store)
+        wakeup = _LateWakeup()
         router = Router(
             self.channels, settings.channel_order, settings.china_regions, self.access.refusal
         )
@@ -186,10 +184,11 @@ class Gateway:
         await self.access.start(sink, self.service, wakeup)
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
         stack.push_async_callback(self._stop_worker)
-        relay = asyncio.create_task(
-            relay_work(self.store, self.worker, settings.outbox.poll_seconds), name="work-relay"
-        )
-        stack.push_async_callback(_cancel, relay)
+        if self.store.shared:  # other processes enqueue too: their NOTIFY wakes this worker
+            relay = asyncio.create_task(
+                relay_work(self.store, self.worker, settings.outbox.poll_seconds), name="work-relay"
+            )
+            stack.push_async_callback(_cancel, relay)
         await self._serve(secret, sockets, stack)
 
     async def _open_access(self) -> None:

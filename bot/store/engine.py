@@ -25,6 +25,7 @@ class EngineStore(Protocol):
     """A storage engine: transactions with its queries, migrations, readiness, wake-ups."""
 
     sql: Queries
+    shared: bool  # other processes write it too (replicas): wait_for_work hears their work
 
     def write(self) -> AbstractAsyncContextManager[EngineTx]:
         """A read-write transaction (or the one this task is already in)."""
@@ -66,8 +67,11 @@ class EngineStore(Protocol):
 
 
 class InProcessWork:
-    """``wait_for_work`` for an engine only one process writes to (SQLite): woken by
-    :meth:`work_enqueued`, which the composition root calls with the service's wake-up."""
+    """``wait_for_work`` woken in process by :meth:`work_enqueued`: all an engine only one
+    process writes to (SQLite) needs, where the service already wakes its worker directly; the
+    PostgreSQL engine calls :meth:`work_enqueued` on every NOTIFY from any replica."""
+
+    shared = False
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -86,11 +90,6 @@ class InProcessWork:
         return True
 
 
-def is_postgres(settings: Settings) -> bool:
-    """Does ``settings`` select the PostgreSQL engine."""
-    return settings.database_url is not None
-
-
 def make_store(settings: Settings) -> EngineStore:
     """The engine ``settings`` selects, not yet open."""
     if settings.database_url is not None:
@@ -102,13 +101,3 @@ def make_store(settings: Settings) -> EngineStore:
     from bot.store.sqlite import SqliteStore
 
     return SqliteStore(settings.db_path)
-
-
-def where(settings: Settings) -> str:
-    """The database ``settings`` names, for messages (never a password)."""
-    if settings.database_url is None:
-        return str(settings.db_path)
-    from urllib.parse import urlsplit
-
-    url = urlsplit(settings.database_url.get_secret_value())
-    return f"postgresql://{url.hostname or ''}{f':{url.port}' if url.port else ''}{url.path}"

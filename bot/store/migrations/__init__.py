@@ -1,5 +1,6 @@
 """Schema versions for the SQLite store: one ``NNNN_name.sql`` file each, applied in version order
-and recorded in ``schema_migrations``.
+and recorded in ``schema_migrations``. (PostgreSQL has its own files in the same format, read by
+:func:`load` from ``bot/store/postgres/migrations``.)
 
 A file's first line is ``-- <description>`` (what ``schema_migrations`` records); the rest is its
 statements, separated by ``;``. Never edit a released migration: add the next file. Versions

@@ -62,6 +62,8 @@ class PostgresStore(InProcessWork):
     """Store implementation over a PostgreSQL database (a ``postgresql://`` URL; other query
     parameters, such as ``search_path``, are server settings of every connection)."""
 
+    shared = True  # replicas share the database: their NOTIFYs wake this one
+
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         super().__init__()
         self.sql = POSTGRES
