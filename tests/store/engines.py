@@ -6,7 +6,6 @@ skipped and the run's summary says so in one line (never silently)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -17,8 +16,10 @@ from typing import TypeVar
 import asyncpg
 import pytest
 
+from tests.conftest import TEST_DATABASE_URL
+
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
-URL = os.environ.get("APPROVAL_GATEWAY_TEST_DATABASE_URL", DEFAULT_URL)
+URL = TEST_DATABASE_URL or DEFAULT_URL
 SKIPPED: list[str] = []  # why PostgreSQL cases were skipped, for the terminal summary
 
 T = TypeVar("T")
