@@ -3,6 +3,7 @@ redrawn; and the CLI migrating and reading the same database."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 
 from bot.config import Settings
 from bot.core.models import ActionStatus, ClickAction
+from bot.runtime import Gateway
+from bot.secrets import encode_key, new_key
 from sandbox.tickets import approver, sample_ticket
-from tests.conftest import fast_settings
+from tests.conftest import FAST_OUTBOX, fast_settings
 from tests.gateway.helpers import eventually, parts, run_cli, states, trace
 
 TWO = [approver("a1", "Ann"), approver("a2", "Bob", "ram")]
@@ -78,3 +81,40 @@ async def test_the_cli_migrates_postgresql_once_and_works_on_it(
     listed = await run_cli("tokens", "list", env=env, data_dir=tmp_path / "data")
     assert listed.code == 0 and "admin" in listed.out, listed.output
     assert not (tmp_path / "data" / "gateway.db").exists()
+
+
+async def test_a_second_replica_runs_the_first_ones_jobs_and_takes_its_clicks(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Replica A takes the submission but runs no jobs; replica B, woken by A's NOTIFY (its own
+    idle poll is 60 s), sends the cards, takes the click and forwards the decision once."""
+    from sandbox.embedded import start
+
+    idle = FAST_OUTBOX.model_copy(update={"poll_seconds": 60.0})
+    shared = {
+        "database_url": pg_url,
+        "outbox": idle,
+        "master_key": encode_key(new_key()),  # one key and one backend secret for all replicas
+        "backend_secret": "whsec_" + base64.b64encode(b"r" * 32).decode(),
+    }
+    a = await start(fast_settings(tmp_path / "a", **shared))
+    try:
+        _, backend, memory = parts(a)
+        a.gateway.worker.stop()  # replica A claims nothing from here on
+        settings_b = fast_settings(tmp_path / "b", **shared)
+        async with Gateway(settings_b, {"memory": memory}, backend.url) as b:
+            status, receipt = await backend.submit(sample_ticket("T-R2", TWO))  # type: ignore[arg-type]
+            assert status == 202, receipt
+            cards = {d["account_id"]: d["delivery_id"] for d in receipt["deliveries"]}
+
+            async def sent() -> bool:
+                return all(s == "sent" for s in await states(backend, "T-R2"))
+
+            await eventually(sent)  # well inside B's 60 s poll: the NOTIFY woke it
+            click = await memory.click("a1", cards["a1"], ClickAction.APPROVE)  # B's sink
+            assert click.result.status is ActionStatus.DECIDED
+            await backend.wait_for_decision("T-R2")
+            assert b.worker.owner != a.gateway.worker.owner
+        assert len(backend.decisions) == 1
+    finally:
+        await a.stop()
