@@ -12,12 +12,16 @@ import pytest
 from bot.core.models import (
     ApprovalRequest,
     Decision,
+    Delivery,
+    DeliveryEvent,
+    DeliveryState,
     ForwardState,
     Outcome,
     RequestStatus,
     StoredRequest,
 )
 from bot.errors import Conflict
+from bot.store.authorizations import AuthorizationStore
 from bot.store.engine import EngineStore
 from sandbox.tickets import approver, sample_ticket
 
@@ -190,3 +194,38 @@ async def test_a_rescheduled_job_waits_and_a_buried_one_is_gone(engine: EngineSt
         assert await tx.claim("b", T0 + timedelta(minutes=1), lease, 10) == []
         retried = await tx.claim("b", T0 + timedelta(minutes=5), lease, 10)
     assert [(j.id, j.last_error) for j in retried] == [(one.id, "busy")]
+
+
+async def test_deliveries_keep_their_history_and_a_revoke_finds_the_queued_ones(
+    engine: EngineStore,
+) -> None:
+    delivery = Delivery(
+        id="del-q",
+        request_id="r4",
+        account_id="a1",
+        channel="lark",
+        address="ou_1",
+        state=DeliveryState.QUEUED,
+        created_at=T0,
+        updated_at=T0,
+        history=(DeliveryEvent(at=T0, state=DeliveryState.QUEUED, detail="routed"),),
+    )
+    consents = AuthorizationStore(engine)
+    request = _request("r4")
+    async with engine.write() as tx:
+        await tx.insert_request(request)
+        await tx.insert_delivery(delivery)
+        await tx.enqueue("send_card", "del-q", T0 + timedelta(hours=1))  # waits for consent
+        assert await consents.queued_deliveries(tx, "lark", "queued") == ["del-q"]
+        await consents.wake_jobs(tx, "lark", ("send_card", "update_card"), T0)
+    async with engine.write() as tx:
+        woken = await tx.claim("a", T0, T0 + timedelta(seconds=30), 10)
+        await tx.set_delivery_state("del-q", DeliveryState.SENT, T0, "sent", external_ref="m1")
+    assert [j.ref for j in woken] == ["del-q"]
+    async with engine.read() as tx:
+        stored = await tx.get_delivery("del-q")
+        before = await tx.due_for_expiry(request.ticket.expires_at - timedelta(seconds=1), 10)
+        due = await tx.due_for_expiry(request.ticket.expires_at, 10)
+    assert stored is not None and stored.external_ref == "m1"
+    assert [e.state for e in stored.history] == [DeliveryState.QUEUED, DeliveryState.SENT]
+    assert before == [] and due == ["r4"]
