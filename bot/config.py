@@ -212,6 +212,14 @@ class Settings(BaseSettings):
     toml_data: ClassVar[dict[str, Any] | None] = None
 
     data_dir: Path = Field(Path("./data"), description="holds gateway.db and generated secrets")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://... selects the PostgreSQL engine (replicas share it); unset: "
+        "SQLite in DATA_DIR",
+    )
+    database_pool_size: int = Field(
+        10, ge=2, le=200, description="PostgreSQL: connections this process keeps at most"
+    )
     listen: str = Field("127.0.0.1:8080", description="host:port of the HTTP API")
     public_url: UrlSetting | None = Field(
         None, description="external base URL, for links and callbacks"
@@ -285,6 +293,15 @@ class Settings(BaseSettings):
                 if not part.is_dir():
                     raise ValueError(f"{part} exists and is not a directory")
                 break
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("must be a postgresql:// URL (unset for the SQLite default)")
         return value
 
     @field_validator("listen")

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from bot.backend import WebhookBackend
 from bot.channel_access import ChannelAccess
+from bot.channel_access.credentials import ChannelCredentials
 from bot.channels.base import callback_routes
 from bot.channels.memory import MemoryChannel
 from bot.channels.registry import configured_names
@@ -51,10 +52,11 @@ from bot.secrets import SecretBox, open_box
 from bot.store.audit import AuditLog
 from bot.store.authorizations import AuthorizationStore
 from bot.store.bindings import BindingStore
+from bot.store.engine import EngineStore, make_store
 from bot.store.preferences import PreferenceStore, VerificationStore
 from bot.store.probe import StoreProbe
 from bot.store.replays import StoredCallbackGuard
-from bot.store.sqlite import SqliteStore
+from bot.store.sealed import SealedSecretStore
 from bot.store.tokens import TokenStore
 from bot.store.usage import UsageStore
 
@@ -71,6 +73,14 @@ class _LateWakeup:
             self.target.notify()
 
 
+async def relay_work(store: EngineStore, worker: OutboxWorker, poll: float) -> None:
+    """Wake the idle worker whenever the store says work arrived (on PostgreSQL: a NOTIFY from
+    any replica's enqueue or release), instead of it polling tightly."""
+    while True:
+        if await store.wait_for_work(poll):
+            worker.notify()
+
+
 @dataclass
 class Gateway:
     """A running gateway and handles on its parts (for the CLI, the demo and tests)."""
@@ -82,7 +92,7 @@ class Gateway:
     extra_routes: list[web.RouteDef] = field(default_factory=list)
     sockets: list[socket.socket] | None = None  # bound already (serve binds first of all)
     card_look: CardLook | None = None  # how /preview draws a chat card (the sandbox's phones)
-    store: SqliteStore = field(init=False)
+    store: EngineStore = field(init=False)
     service: ApprovalService = field(init=False)
     worker: OutboxWorker = field(init=False)
     metrics: Metrics = field(init=False)
@@ -127,7 +137,7 @@ class Gateway:
         sockets = self.sockets or bind(settings.host, settings.port)
         self.sockets = None  # ours now: closed on the way out
         stack.callback(close, sockets)
-        self.store = SqliteStore(settings.db_path)
+        self.store = make_store(settings)
         await self.store.open()
         stack.push_async_callback(self.store.close)
         await self._open_access()
@@ -150,6 +160,11 @@ class Gateway:
         await self.access.start(sink, self.service, wakeup)
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
         stack.push_async_callback(self._stop_worker)
+        if self.store.shared:  # other processes enqueue too: their NOTIFY wakes this worker
+            relay = asyncio.create_task(
+                relay_work(self.store, self.worker, settings.outbox.poll_seconds), name="work-relay"
+            )
+            stack.push_async_callback(_cancel, relay)
         await self._serve(secret, sockets, stack)
 
     def _count_click(self, channel: str, status: str) -> None:
@@ -157,9 +172,17 @@ class Gateway:
 
     async def _open_access(self) -> None:
         # A wrong master key stops the start here, before any channel or listener is up.
-        self.box = await open_box(self.settings, self.store, self.clock.now())
-        repo = AuthorizationStore(self.store, self.box)
-        self.access = ChannelAccess(self.settings, repo, self.store, self.clock, self.channels)
+        sealed = SealedSecretStore()
+        self.box = await open_box(self.settings, self.store, sealed, self.clock.now())
+        credentials = ChannelCredentials(self.store, sealed, self.box)
+        self.access = ChannelAccess(
+            self.settings,
+            AuthorizationStore(self.store),
+            credentials,
+            self.store,
+            self.clock,
+            self.channels,
+        )
         await self.access.load(self._system_consent())
 
     def _system_consent(self) -> set[str]:
@@ -291,3 +314,9 @@ class Gateway:
     async def _stop_channels(self) -> None:
         for channel in self.channels.values():
             await channel.stop()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -25,12 +25,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.config import Settings
+from bot.core.ports import Store
+from bot.core.storage import Sealed, SealedSecretRepo
 from bot.errors import ConfigError, StoreError
 from bot.files import private_dir, read_secret_file, replace_secret_file, write_new_secret_file
-from bot.store.codec import ts
-from bot.store.queries import SQL
-from bot.store.sqlite import SqliteStore
-from bot.store.tx import SqliteTx
 
 KEY_FILE = "master.key"
 KEY_BYTES = 32
@@ -63,16 +61,6 @@ def decode_key(text: str, where: str) -> bytes:
     if len(key) != KEY_BYTES:
         raise ConfigError(f"{where} must be {KEY_BYTES} bytes (base64), not {len(key)}")
     return key
-
-
-class Sealed:
-    """One encrypted value: the id of the key that sealed it and nonce + ciphertext."""
-
-    __slots__ = ("blob", "key_id")
-
-    def __init__(self, key_id: str, blob: bytes) -> None:
-        self.key_id = key_id
-        self.blob = blob
 
 
 class SecretBox:
@@ -187,32 +175,12 @@ def write_key_file(path: Path, keys: Sequence[bytes], *, exclusive: bool = False
 # --------------------------------------------------------------------------- rows
 
 
-async def put_sealed(tx: SqliteTx, name: str, sealed: Sealed, at: datetime) -> None:
-    """Insert or replace the sealed value called ``name``."""
-    await tx.execute(
-        SQL.put_sealed,
-        (name, sealed.key_id, sealed.blob, ts(at)),
-    )
-
-
-async def get_sealed(tx: SqliteTx, name: str) -> Sealed | None:
-    """The sealed value called ``name``, or None."""
-    row = await tx.fetch_one(SQL.get_sealed, (name,))
-    return Sealed(row["key_id"], bytes(row["blob"])) if row else None
-
-
-async def delete_sealed(tx: SqliteTx, name: str) -> bool:
-    """Delete the row (overwritten first, so the old bytes do not linger in the page)."""
-    await tx.execute(SQL.zero_sealed, (name,))
-    return await tx.execute(SQL.delete_sealed, (name,)) == 1
-
-
-async def verify_key(store: SqliteStore, box: SecretBox, now: datetime) -> None:
+async def verify_key(store: Store, repo: SealedSecretRepo, box: SecretBox, now: datetime) -> None:
     """Refuse a master key that did not seal this database; seal the sentinel on first start."""
     async with store.write() as tx:
-        sentinel = await get_sealed(tx, SENTINEL)
+        sentinel = await repo.get(tx, SENTINEL)
         if sentinel is None:
-            await put_sealed(tx, SENTINEL, box.seal(SENTINEL, _SENTINEL_TEXT), now)
+            await repo.put(tx, SENTINEL, box.seal(SENTINEL, _SENTINEL_TEXT), now)
             return
         try:
             box.open(SENTINEL, sentinel)
@@ -225,16 +193,20 @@ async def verify_key(store: SqliteStore, box: SecretBox, now: datetime) -> None:
             ) from None
 
 
-async def open_box(settings: Settings, store: SqliteStore, now: datetime) -> SecretBox:
+async def open_box(
+    settings: Settings, store: Store, repo: SealedSecretRepo, now: datetime
+) -> SecretBox:
     """The secret box for this deployment, checked against the database."""
     # With the key file, re-read it before sealing: `keys rotate` may run beside this process.
     reload = None if settings.master_key is not None else lambda: load_keys(settings, create=False)
     box = SecretBox(load_keys(settings), reload=reload)
-    await verify_key(store, box, now)
+    await verify_key(store, repo, box, now)
     return box
 
 
-async def rotate(store: SqliteStore, box: SecretBox, new: bytes, now: datetime) -> int:
+async def rotate(
+    store: Store, repo: SealedSecretRepo, box: SecretBox, new: bytes, now: datetime
+) -> int:
     """Re-seal every row under ``new`` in one transaction; returns how many rows.
 
     ``box`` must hold the old key(s). Nothing is unreadable at any point: before the commit the
@@ -242,12 +214,16 @@ async def rotate(store: SqliteStore, box: SecretBox, new: bytes, now: datetime) 
     """
     target = SecretBox([new])
     async with store.write() as tx:
-        rows = await tx.fetch_all(SQL.all_sealed)
-        for row in rows:
-            plain = box.open(row["name"], Sealed(row["key_id"], bytes(row["blob"])))
-            await put_sealed(tx, row["name"], target.seal(row["name"], plain), now)
-        answers = await _reseal_answers(tx, box, target)
-    return len(rows) + answers
+        rows = await repo.every(tx)
+        for name, sealed in rows:
+            await repo.put(tx, name, target.seal(name, box.open(name, sealed)), now)
+        # Kept answers to signed requests are sealed too (a binding code is a secret); a resend
+        # after the rotation must still open its answer.
+        answers = await repo.sealed_answers(tx)
+        for request_id, sealed in answers:
+            name = answer_name(request_id)
+            await repo.reseal_answer(tx, request_id, target.seal(name, box.open(name, sealed)))
+    return len(rows) + len(answers)
 
 
 def answer_name(request_id: str) -> str:
@@ -256,15 +232,4 @@ def answer_name(request_id: str) -> str:
     return f"signed-answer:{request_id}"
 
 
-async def _reseal_answers(tx: SqliteTx, box: SecretBox, target: SecretBox) -> int:
-    # Kept answers to signed requests are sealed too (a binding code is a secret); a resend
-    # after the rotation must still open its answer.
-    rows = await tx.fetch_all(SQL.sealed_answers)
-    for row in rows:
-        name = answer_name(row["request_id"])
-        sealed = target.seal(name, box.open(name, Sealed(row["key_id"], bytes(row["body"]))))
-        await tx.execute(
-            SQL.reseal_answer,
-            (sealed.key_id, sealed.blob, row["request_id"]),
-        )
-    return len(rows)
+__all__ = ["Sealed", "SecretBox", "answer_name", "open_box", "rotate", "verify_key"]

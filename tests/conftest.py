@@ -11,6 +11,8 @@ import pytest
 from bot.config import OutboxSettings, Settings, load_settings
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost,::1")
+# Where the PostgreSQL cases run (tests/store/engines.py), read before the scrub below.
+TEST_DATABASE_URL = os.environ.get("APPROVAL_GATEWAY_TEST_DATABASE_URL")
 for _name in list(os.environ):
     # A developer's own configuration must not leak into the suite.
     if _name.startswith("APPROVAL_GATEWAY_"):

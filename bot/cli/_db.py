@@ -1,8 +1,9 @@
-"""Running a CLI command against the configured database file.
+"""Running a CLI command against the configured database (the SQLite file, or PostgreSQL when
+``APPROVAL_GATEWAY_DATABASE_URL`` is set).
 
 Commands that read or change the store directly (traces, tokens, bindings, preferences, usage,
-audit, key rotation) open the SQLite file themselves: they work while the gateway is stopped, and
-whoever can read the data directory can read the store anyway.
+audit, key rotation) open the database themselves: they work while the gateway is stopped, and
+whoever can read the data directory (or log in to the database) can read the store anyway.
 
 This is the CLI's composition root for storage: the only CLI module that names the engine. The
 commands get a :class:`Storage` of core ports and never an engine class.
@@ -20,8 +21,15 @@ if TYPE_CHECKING:
     from bot.cli._group import Command
     from bot.config import Settings
     from bot.core.ports import Store
-    from bot.core.storage import AuditRepo, BindingRepo, PreferenceRepo, TokenRepo, UsageRepo
-    from bot.store.sqlite import SqliteStore
+    from bot.core.storage import (
+        AuditRepo,
+        BindingRepo,
+        PreferenceRepo,
+        SealedSecretRepo,
+        TokenRepo,
+        UsageRepo,
+    )
+    from bot.store.engine import EngineStore
 
 T = TypeVar("T")
 
@@ -36,6 +44,7 @@ class Storage:
     tokens: TokenRepo
     audit: AuditRepo
     usage: UsageRepo
+    secrets: SealedSecretRepo
 
 
 StoreWork: TypeAlias = Callable[[argparse.Namespace, Storage], Awaitable[int]]
@@ -44,7 +53,7 @@ out."""
 
 
 def with_store(
-    settings: Settings, work: Callable[[SqliteStore], Awaitable[T]], *, create: bool = True
+    settings: Settings, work: Callable[[EngineStore], Awaitable[T]], *, create: bool = True
 ) -> T:
     """Open the database ``settings`` names, run ``work`` on it, close it; return its result.
 
@@ -53,10 +62,10 @@ def with_store(
     """
     import asyncio
 
-    from bot.store.sqlite import SqliteStore
+    from bot.store.engine import make_store
 
     async def main() -> T:
-        store = SqliteStore(settings.db_path)
+        store = make_store(settings)
         await store.open(create=create)
         try:
             return await work(store)
@@ -66,11 +75,12 @@ def with_store(
     return asyncio.run(main())
 
 
-def storage(store: SqliteStore) -> Storage:
-    """The ports over one open SQLite store."""
+def storage(store: EngineStore) -> Storage:
+    """The ports over one open store."""
     from bot.store.audit import AuditLog
     from bot.store.bindings import BindingStore
     from bot.store.preferences import PreferenceStore
+    from bot.store.sealed import SealedSecretStore
     from bot.store.tokens import TokenStore
     from bot.store.usage import UsageStore
 
@@ -81,6 +91,7 @@ def storage(store: SqliteStore) -> Storage:
         tokens=TokenStore(store),
         audit=AuditLog(store),
         usage=UsageStore(store),
+        secrets=SealedSecretStore(),
     )
 
 
@@ -106,10 +117,10 @@ def migrate(settings: Settings) -> list[int]:
     """Open the database without migrating, then migrate it; the versions applied."""
     import asyncio
 
-    from bot.store.sqlite import SqliteStore
+    from bot.store.engine import make_store
 
     async def main() -> list[int]:
-        store = SqliteStore(settings.db_path)
+        store = make_store(settings)
         await store.open(migrate=False)
         try:
             return await store.migrate()

@@ -1,4 +1,5 @@
-"""``approval-gateway db migrate``: apply pending schema migrations to the database file."""
+"""``approval-gateway db migrate``: apply pending schema migrations to the configured database
+(the SQLite file, or PostgreSQL under its advisory lock)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def add_commands(subparsers: Subparsers) -> None:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    from bot.cli._db import with_store
+    from bot.cli._db import Storage, with_storage
     from bot.clock import SystemClock
     from bot.config import load_settings
     from bot.errors import ConfigError
@@ -43,7 +43,6 @@ def _rotate(args: argparse.Namespace) -> int:
         verify_key,
         write_key_file,
     )
-    from bot.store.sqlite import SqliteStore
 
     settings = load_settings(args.config)
     old = load_keys(settings, create=False)
@@ -57,17 +56,18 @@ def _rotate(args: argparse.Namespace) -> int:
     )
     path = key_file(settings)
 
-    async def run(store: SqliteStore) -> int:
-        await verify_key(store, SecretBox(old), SystemClock().now())
+    async def run(storage: Storage) -> int:
+        store, sealed = storage.store, storage.secrets
+        await verify_key(store, sealed, SecretBox(old), SystemClock().now())
         if not from_env:
             write_key_file(path, [new, *old])  # both readable until the rows are re-sealed
         # A running gateway seals under the file's head from here on: the new key must open too.
-        count = await rotate(store, SecretBox([new, *old]), new, SystemClock().now())
+        count = await rotate(store, sealed, SecretBox([new, *old]), new, SystemClock().now())
         if not from_env:
             write_key_file(path, [new])
         return count
 
-    count = with_store(settings, run)
+    count = with_storage(settings, run)
     print(f"re-sealed {count} secrets under key {key_id(new)} (was {key_id(old[0])})")
     if from_env:
         print(

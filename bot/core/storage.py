@@ -1,4 +1,5 @@
-"""Storage ports of the HTTP and CLI edges: bindings, preferences, tokens, audit, usage, health.
+"""Storage ports of the HTTP and CLI edges: bindings, preferences, tokens, audit, usage, health,
+channel consents and sealed secrets.
 
 ``bot.core.ports`` holds what the approval use cases need (``Store``/``Tx``); these protocols are
 what the operator surfaces need, each listing only the methods its callers use. The SQLite
@@ -9,10 +10,12 @@ them once and hands them over, so no handler knows which engine is behind them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, Protocol
 
 from bot.core.models import Entity
+from bot.core.ports import Tx
 
 # --------------------------------------------------------------------------- bindings
 
@@ -246,6 +249,82 @@ class StoreHealth(Protocol):
         ...
 
 
+# --------------------------------------------------------------------------- consents
+
+ConsentState = Literal["authorized", "revoked"]
+
+
+class ChannelAuthorization(Entity):
+    """The latest consent decision on one channel: who, when, on which notice version."""
+
+    channel: str
+    state: ConsentState
+    by: str
+    at: datetime
+    notice_version: str
+
+
+class ConsentRepo(Protocol):
+    """Recorded channel consents, and the queued work a consent change moves or wakes."""
+
+    async def all(self) -> dict[str, ChannelAuthorization]:
+        """Every channel's latest decision, by channel."""
+        ...
+
+    async def record(self, tx: Tx, authorization: ChannelAuthorization) -> None:
+        """Insert or replace a channel's decision, inside the caller's transaction."""
+        ...
+
+    async def queued_deliveries(self, tx: Tx, channel: str, state: str) -> list[str]:
+        """Ids of the channel's deliveries in ``state`` (those a revoke reroutes)."""
+        ...
+
+    async def wake_jobs(self, tx: Tx, channel: str, kinds: tuple[str, str], now: datetime) -> None:
+        """Make the channel's pending jobs of ``kinds`` that wait past ``now`` due now."""
+        ...
+
+
+# --------------------------------------------------------------------------- sealed secrets
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """One encrypted value: the id of the key that sealed it and nonce + ciphertext."""
+
+    key_id: str
+    blob: bytes
+
+
+class SealedSecretRepo(Protocol):
+    """Sealed values by name (channel credentials, the master key's sentinel) and the sealed
+    bodies of kept answers, always inside the caller's transaction: a rotation re-seals all of
+    them in one."""
+
+    async def get(self, tx: Tx, name: str) -> Sealed | None:
+        """The sealed value called ``name``, or None."""
+        ...
+
+    async def put(self, tx: Tx, name: str, sealed: Sealed, at: datetime) -> None:
+        """Insert or replace the sealed value called ``name``."""
+        ...
+
+    async def delete(self, tx: Tx, name: str) -> bool:
+        """Delete it (overwritten first, so the old bytes do not linger); False when absent."""
+        ...
+
+    async def every(self, tx: Tx) -> list[tuple[str, Sealed]]:
+        """Every sealed value with its name."""
+        ...
+
+    async def sealed_answers(self, tx: Tx) -> list[tuple[str, Sealed]]:
+        """Every kept answer whose body is sealed, by request id."""
+        ...
+
+    async def reseal_answer(self, tx: Tx, request_id: str, sealed: Sealed) -> None:
+        """Replace a kept answer's sealed body."""
+        ...
+
+
 __all__ = [
     "ApiToken",
     "AuditEntry",
@@ -254,9 +333,14 @@ __all__ = [
     "Binding",
     "BindingPage",
     "BindingRepo",
+    "ChannelAuthorization",
+    "ConsentRepo",
+    "ConsentState",
     "GroupBy",
     "PreferenceRepo",
     "Preferences",
+    "Sealed",
+    "SealedSecretRepo",
     "StoreGauges",
     "StoreHealth",
     "TokenRepo",

@@ -11,15 +11,14 @@ from datetime import datetime
 from bot.core.storage import AuditEntry, AuditPage
 from bot.core.validation import MAX_PAGE, parse_bound
 from bot.store.codec import parse_ts, ts
-from bot.store.queries import SQL
-from bot.store.sqlite import SqliteStore
-from bot.store.tx import SqliteTx
+from bot.store.engine import EngineStore
+from bot.store.tx import EngineTx
 
 __all__ = ["MAX_PAGE", "AuditEntry", "AuditLog", "AuditPage", "audit", "parse_bound"]
 
 
 async def audit(
-    tx: SqliteTx,
+    tx: EngineTx,
     at: datetime,
     who: str,
     action: str,
@@ -34,7 +33,7 @@ async def audit(
 class AuditLog:
     """Reads the audit log."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: EngineStore) -> None:
         self._store = store
 
     async def page(
@@ -51,16 +50,18 @@ class AuditLog:
         """Newest first, optionally filtered; pass ``next_before`` back for the next page."""
         # Each given filter adds its fragment: the audit_action index serves an action filter,
         # which an "(? IS NULL OR action = ?)" form would hide from the planner.
-        filters: list[tuple[str, str | None]] = [
-            (SQL.audit_action, action),
-            (SQL.audit_who, who),
-            (SQL.audit_target, target),
-            (SQL.audit_before, None if before is None else str(before)),
-            (SQL.audit_since, None if since is None else ts(since)),
-            (SQL.audit_until, None if until is None else ts(until)),
+        filters: list[tuple[str, str | int | None]] = [
+            (self._store.sql.audit_action, action),
+            (self._store.sql.audit_who, who),
+            (self._store.sql.audit_target, target),
+            (self._store.sql.audit_before, before),
+            (self._store.sql.audit_since, None if since is None else ts(since)),
+            (self._store.sql.audit_until, None if until is None else ts(until)),
         ]
         given = [(fragment, value) for fragment, value in filters if value is not None]
-        sql = SQL.audit_page.format(filters="".join(f" {fragment}" for fragment, _ in given))
+        sql = self._store.sql.audit_page.format(
+            filters="".join(f" {fragment}" for fragment, _ in given)
+        )
         params = [value for _, value in given]
         async with self._store.read() as tx:
             rows = await tx.fetch_all(sql, [*params, min(limit, MAX_PAGE) + 1])

@@ -1,52 +1,32 @@
-"""Stored channel authorizations: the recorded consent, and the sealed credentials beside it.
+"""Stored channel authorizations (``ConsentRepo``): the recorded consent of each channel.
 
 A channel's row says who authorized (or revoked) it, when, and which notice version they read.
-Its credentials live in ``sealed_secrets`` under ``channel:<name>``; revoking deletes that row
-outright, so no credential outlives its consent.
+Its credentials are sealed secrets (``channel:<name>``, see ``bot.channel_access.credentials``);
+revoking deletes that row outright, so no credential outlives its consent.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Literal
 
-from bot.core.models import Entity
-from bot.secrets import SecretBox, delete_sealed, get_sealed, put_sealed
+from bot.core.ports import Store, Tx
+from bot.core.storage import ChannelAuthorization
 from bot.store.codec import parse_ts, ts
-from bot.store.queries import SQL
-from bot.store.sqlite import SqliteStore
-from bot.store.tx import SqliteTx
+from bot.store.tx import raw
 
-State = Literal["authorized", "revoked"]
-
-
-class ChannelAuthorization(Entity):
-    """The latest consent decision on one channel."""
-
-    channel: str
-    state: State
-    by: str
-    at: datetime
-    notice_version: str
-
-
-def credential_name(channel: str) -> str:
-    """The ``sealed_secrets`` row holding a channel's credentials."""
-    return f"channel:{channel}"
+__all__ = ["AuthorizationStore", "ChannelAuthorization"]
 
 
 class AuthorizationStore:
-    """Reads and writes consents and the sealed credentials that go with them."""
+    """Reads and writes consents (implements ``bot.core.storage.ConsentRepo``)."""
 
-    def __init__(self, store: SqliteStore, box: SecretBox) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._box = box
 
     async def all(self) -> dict[str, ChannelAuthorization]:
         """Every channel's latest decision, by channel."""
         async with self._store.read() as tx:
-            rows = await tx.fetch_all(SQL.all_authorizations)
+            rows = await raw(tx).fetch_all(raw(tx).sql.all_authorizations)
         return {
             row["channel"]: ChannelAuthorization(
                 channel=row["channel"],
@@ -58,32 +38,19 @@ class AuthorizationStore:
             for row in rows
         }
 
-    async def record(self, tx: SqliteTx, authorization: ChannelAuthorization) -> None:
+    async def record(self, tx: Tx, authorization: ChannelAuthorization) -> None:
         """Insert or replace a channel's decision, inside the caller's transaction."""
         a = authorization
-        await tx.execute(
-            SQL.upsert_authorization,
+        await raw(tx).execute(
+            raw(tx).sql.upsert_authorization,
             (a.channel, a.state, a.by, ts(a.at), a.notice_version),
         )
 
-    async def put_credentials(
-        self, tx: SqliteTx, channel: str, values: dict[str, str], at: datetime
-    ) -> None:
-        """Seal and store a channel's credentials."""
-        name = credential_name(channel)
-        plain = json.dumps(values, sort_keys=True).encode()
-        await put_sealed(tx, name, self._box.seal(name, plain), at)
+    async def queued_deliveries(self, tx: Tx, channel: str, state: str) -> list[str]:
+        """Ids of the channel's deliveries in ``state``."""
+        rows = await raw(tx).fetch_all(raw(tx).sql.queued_deliveries_of_channel, (channel, state))
+        return [str(row["id"]) for row in rows]
 
-    async def delete_credentials(self, tx: SqliteTx, channel: str) -> bool:
-        """Delete a channel's credentials; False when none were stored."""
-        return await delete_sealed(tx, credential_name(channel))
-
-    async def credentials(self, channel: str) -> dict[str, str] | None:
-        """A channel's credentials, opened; None when none are stored."""
-        name = credential_name(channel)
-        async with self._store.read() as tx:
-            sealed = await get_sealed(tx, name)
-        if sealed is None:
-            return None
-        values: dict[str, str] = json.loads(self._box.open(name, sealed))
-        return values
+    async def wake_jobs(self, tx: Tx, channel: str, kinds: tuple[str, str], now: datetime) -> None:
+        """Make the channel's waiting jobs of ``kinds`` due now."""
+        await raw(tx).execute(raw(tx).sql.wake_channel_jobs, (ts(now), *kinds, ts(now), channel))

@@ -17,9 +17,8 @@ from bot.core.validation import ACCOUNT_ID, KNOWN_CHANNELS, MAX_PAGE, check_bind
 from bot.errors import InvalidInput
 from bot.logs import kv
 from bot.store.codec import parse_ts
-from bot.store.queries import SQL
-from bot.store.sqlite import SqliteStore
-from bot.store.tx import Row, SqliteTx
+from bot.store.engine import EngineStore
+from bot.store.tx import EngineTx, Row
 
 log = logging.getLogger("bot.store.bindings")
 
@@ -58,7 +57,7 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 class BindingStore:
     """Reads and writes identity bindings."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: EngineStore) -> None:
         self._store = store
 
     async def set(
@@ -95,7 +94,7 @@ class BindingStore:
     async def get(self, account_id: str) -> list[Binding]:
         """Every binding of one account, by channel."""
         async with self._store.read() as tx:
-            rows = await tx.fetch_all(SQL.bindings_of_account, (account_id,))
+            rows = await tx.fetch_all(self._store.sql.bindings_of_account, (account_id,))
         return [_binding(row) for row in rows]
 
     async def list(
@@ -115,13 +114,15 @@ class BindingStore:
         filters: list[str] = []
         params: list[str] = []
         if channel is not None:
-            filters.append(SQL.bindings_unbound_on if unbound else SQL.bindings_on)
+            filters.append(
+                self._store.sql.bindings_unbound_on if unbound else self._store.sql.bindings_on
+            )
             params.append(channel)
         if cursor is not None:
             # Keyset paging: stable while rows are added or removed between pages.
-            filters.append(SQL.bindings_after)
+            filters.append(self._store.sql.bindings_after)
             params.extend(decode_cursor(cursor))
-        sql = SQL.bindings_page.format(filters="".join(f" {f}" for f in filters))
+        sql = self._store.sql.bindings_page.format(filters="".join(f" {f}" for f in filters))
         async with self._store.read() as tx:
             rows = await tx.fetch_all(sql, (*params, limit + 1))
         items = tuple(_binding(row) for row in rows[:limit])
@@ -133,7 +134,7 @@ class BindingStore:
     async def remove(self, account_id: str, channel: str, *, by: str, at: datetime) -> bool:
         """Unbind ``account_id`` on ``channel`` (audited as ``by``); False when it was not bound."""
         async with self._store.write() as tx:
-            removed = await tx.execute(SQL.remove_binding, (account_id, channel))
+            removed = await tx.execute(self._store.sql.remove_binding, (account_id, channel))
             if removed:
                 await tx.audit(at, by, "binding.remove", f"{account_id}/{channel}", "", "")
         if removed:
@@ -142,7 +143,7 @@ class BindingStore:
 
 
 async def _upsert(
-    tx: SqliteTx,
+    tx: EngineTx,
     account_id: str,
     channel: str,
     address: str,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.errors import StoreError
-from bot.store.queries import SQL
+from bot.store.queries import SQLITE_ENGINE as SQL  # the SQLite engine's own statements
 
 T = TypeVar("T")
 

@@ -15,8 +15,7 @@ from bot.core.storage import Preferences
 from bot.core.validation import check_account, check_order
 from bot.logs import kv
 from bot.store.codec import parse_ts, ts
-from bot.store.queries import SQL
-from bot.store.sqlite import SqliteStore
+from bot.store.engine import EngineStore
 from bot.store.tx import Row
 
 log = logging.getLogger("bot.store.preferences")
@@ -29,13 +28,13 @@ MAX_ATTEMPTS = 5  # wrong codes before a pending address must be requested again
 class PreferenceStore:
     """Reads and writes account preferences."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: EngineStore) -> None:
         self._store = store
 
     async def get(self, account_id: str) -> Preferences:
         """The account's preferences (the defaults when it never set any)."""
         async with self._store.read() as tx:
-            row = await tx.fetch_one(SQL.get_preferences, (account_id,))
+            row = await tx.fetch_one(self._store.sql.get_preferences, (account_id,))
         if row is None:
             return Preferences(account_id=account_id)
         order = row["channel_order"]
@@ -62,7 +61,7 @@ class PreferenceStore:
         email = current.email_enabled if email_enabled is None else email_enabled
         async with self._store.write() as tx:
             await tx.execute(
-                SQL.upsert_preferences,
+                self._store.sql.upsert_preferences,
                 (account_id, ",".join(new_order) if new_order else None, int(email), by, ts(at)),
             )
         log.info("preferences set", extra=kv(account_id=account_id, by=by))
@@ -78,15 +77,15 @@ class PreferenceStore:
 class VerificationStore:
     """Pending email addresses, one per account, with the hash of their code."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: EngineStore) -> None:
         self._store = store
 
     async def put(self, pending: PendingEmail, code_hash: str, at: datetime) -> None:
         """Replace the account's pending address (an earlier code stops working)."""
         async with self._store.write() as tx:
-            await tx.execute(SQL.sweep_email_verifications, (ts(at),))
+            await tx.execute(self._store.sql.sweep_email_verifications, (ts(at),))
             await tx.execute(
-                SQL.put_email_verification,
+                self._store.sql.put_email_verification,
                 (
                     pending.account_id,
                     pending.address,
@@ -101,13 +100,13 @@ class VerificationStore:
     async def drop(self, account_id: str) -> None:
         """Forget the account's pending address."""
         async with self._store.write() as tx:
-            await tx.execute(SQL.drop_email_verification, (account_id,))
+            await tx.execute(self._store.sql.drop_email_verification, (account_id,))
 
     async def pending(self, account_id: str, now: datetime) -> PendingEmail | None:
         """The account's unexpired pending address, if any."""
         async with self._store.read() as tx:
             row = await tx.fetch_one(
-                SQL.pending_email_verification,
+                self._store.sql.pending_email_verification,
                 (account_id, ts(now), MAX_ATTEMPTS),
             )
         return _pending(row) if row is not None else None
@@ -116,7 +115,7 @@ class VerificationStore:
         """Bind the pending address when ``code_hash`` matches (single use); None otherwise."""
         async with self._store.write() as tx:
             row = await tx.fetch_one(
-                SQL.pending_email_verification,
+                self._store.sql.pending_email_verification,
                 (account_id, ts(now), MAX_ATTEMPTS),
             )
             if row is None:
@@ -124,12 +123,12 @@ class VerificationStore:
             if not hmac.compare_digest(row["code_hash"], code_hash):
                 # Counted, so a six-figure guess space cannot be walked through the API.
                 await tx.execute(
-                    SQL.count_email_attempt,
+                    self._store.sql.count_email_attempt,
                     (account_id,),
                 )
                 return None
             pending = _pending(row)
-            await tx.execute(SQL.drop_email_verification, (account_id,))
+            await tx.execute(self._store.sql.drop_email_verification, (account_id,))
             await tx.set_binding(
                 account_id, "email", pending.address, pending.requested_by, "email-code", now
             )

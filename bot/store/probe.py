@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from bot.core.storage import StoreGauges
-from bot.store.sqlite import SqliteStore
+from bot.store.engine import EngineStore
 
 
 class StoreProbe:
     """Answers ``/readyz`` and ``/metrics`` about one ``SqliteStore``."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: EngineStore) -> None:
         self._store = store
 
     async def problem(self) -> str | None:

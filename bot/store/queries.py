@@ -1,4 +1,10 @@
-"""Every SQL statement of the SQLite engine, read once from the ``.sql`` files in ``bot/store/sql``.
+"""Named queries: every SQL statement of an engine, read once from its package's ``sql/*.sql``.
+
+Each engine has its own set (``bot/store/sql`` for SQLite, ``bot/store/postgres/sql`` for
+PostgreSQL) under the same names, each in its own dialect: :class:`Queries` declares the names the
+repository code uses (``tx.sql.get_request``), and both sets must define exactly those. An
+engine's own statements (connection setup, transactions, migrations, the probe) live in its
+``engine.sql``, declared by that engine's own class.
 
 Each file holds named queries, as procrastinate keeps its own::
 
@@ -8,7 +14,8 @@ Each file holds named queries, as procrastinate keeps its own::
 
 The names are declared below as attributes of :class:`Queries`, so a caller's typo is a type
 error, and loading fails at import when a file names a query twice, names one nobody declared, or
-misses a declared one. Templates (a ``{placeholder}`` in the text) are filled only with fragments
+misses a declared one. Parameters are ``?`` (positional) or ``:name`` (named) in both sets; the
+PostgreSQL engine numbers them for its driver. Templates (a ``{placeholder}`` in the text) are filled only with fragments
 that live in the same files, or with generated lists of ``?``/``:name`` placeholders, never values.
 """
 
@@ -43,11 +50,15 @@ def parse(text: str, source: str) -> dict[str, str]:
     return queries
 
 
-def load_all() -> dict[str, str]:
-    """Every named query of every ``.sql`` file of the package; StoreError on a duplicate."""
+ENGINE_FILE = "engine.sql"
+
+
+def load_all(package: str = "bot.store") -> dict[str, str]:
+    """Every named query of the package's ``sql/*.sql`` files but its ``engine.sql``;
+    StoreError on a duplicate."""
     found: dict[str, str] = {}
-    for entry in sorted(files("bot.store").joinpath("sql").iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".sql"):
+    for entry in sorted(files(package).joinpath("sql").iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql") or entry.name == ENGINE_FILE:
             continue
         for name, sql in parse(entry.read_text(encoding="utf-8"), entry.name).items():
             if name in found:
@@ -56,15 +67,37 @@ def load_all() -> dict[str, str]:
     return found
 
 
+def load_engine(package: str) -> dict[str, str]:
+    """The named queries of the package's ``sql/engine.sql``: the engine's own statements."""
+    entry = files(package).joinpath("sql").joinpath(ENGINE_FILE)
+    return parse(entry.read_text(encoding="utf-8"), f"{package}/{ENGINE_FILE}")
+
+
 def one_line(sql: str) -> str:
     """The query on one line (for a log line or an error message)."""
     return " ".join(sql.split())
 
 
-class Queries:
-    """The named queries, one attribute each (see the module docstring)."""
+class NamedQueries:
+    """A set of named queries, one declared attribute each; loading checks the declarations
+    against the files (see the module docstring)."""
 
-    # engine.sql: connection setup, transactions, the migration runner, the readiness probe
+    def __init__(self, queries: dict[str, str]) -> None:
+        declared = set(get_type_hints(type(self)))
+        missing, unknown = declared - queries.keys(), queries.keys() - declared
+        if missing or unknown:
+            raise StoreError(
+                f"SQL files and {type(self).__name__} disagree: missing {sorted(missing)}, "
+                f"undeclared {sorted(unknown)}"
+            )
+        for name, sql in queries.items():
+            setattr(self, name, sql)
+
+
+class SqliteEngineQueries(NamedQueries):
+    """``bot/store/sql/engine.sql``: the SQLite engine's connection setup, transactions,
+    migration runner and readiness probe."""
+
     pragma_busy_timeout: str
     pragma_journal_wal: str
     pragma_synchronous_full: str
@@ -79,6 +112,11 @@ class Queries:
     schema_version: str
     record_migration: str
     write_probe: str
+
+
+class Queries(NamedQueries):
+    """The repository queries every engine defines under these names (its own dialect)."""
+
     # approvals.sql: requests, deliveries, decisions, metrics
     insert_request: str
     get_request: str
@@ -166,16 +204,8 @@ class Queries:
     usage_channel: str
     usage_totals: str
 
-    def __init__(self, queries: dict[str, str]) -> None:
-        declared = set(get_type_hints(type(self)))
-        missing, unknown = declared - queries.keys(), queries.keys() - declared
-        if missing or unknown:
-            raise StoreError(
-                f"SQL files and bot.store.queries disagree: missing {sorted(missing)}, "
-                f"undeclared {sorted(unknown)}"
-            )
-        for name, sql in queries.items():
-            setattr(self, name, sql)
 
-
-SQL = Queries(load_all())
+SQLITE = Queries(load_all("bot.store"))
+"""The SQLite engine's repository queries (``bot/store/sql``)."""
+SQLITE_ENGINE = SqliteEngineQueries(load_engine("bot.store"))
+"""The SQLite engine's own statements (``bot/store/sql/engine.sql``)."""

@@ -14,8 +14,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core.ports import Clock
 from bot.errors import VerificationError
 from bot.store.codec import ts
-from bot.store.queries import SQL
-from bot.store.sqlite import SqliteStore
+from bot.store.engine import EngineStore
 
 SWEEP_BATCH = 100  # rows deleted per insert at most: the sweep stays cheap under any backlog
 
@@ -23,7 +22,7 @@ SWEEP_BATCH = 100  # rows deleted per insert at most: the sweep stays cheap unde
 class StoredCallbackGuard:
     """``CallbackGuard`` over the ``callback_replays`` table, with one window for both jobs."""
 
-    def __init__(self, store: SqliteStore, clock: Clock, window_seconds: float) -> None:
+    def __init__(self, store: EngineStore, clock: Clock, window_seconds: float) -> None:
         self._store = store
         self._clock = clock
         self._window = timedelta(seconds=window_seconds)
@@ -45,11 +44,11 @@ class StoredCallbackGuard:
         expires = max(latest, now) + self._window
         async with self._store.write() as tx:
             await tx.execute(
-                SQL.sweep_callback_replays,
+                self._store.sql.sweep_callback_replays,
                 (ts(now), SWEEP_BATCH),
             )
             inserted = await tx.execute(
-                SQL.take_callback_replay,
+                self._store.sql.take_callback_replay,
                 (key, ts(expires), ts(now)),
             )
         return inserted == 1
@@ -57,4 +56,4 @@ class StoredCallbackGuard:
     async def release(self, key: str) -> None:
         """Forget ``key``."""
         async with self._store.write() as tx:
-            await tx.execute(SQL.release_callback_replay, (key,))
+            await tx.execute(self._store.sql.release_callback_replay, (key,))

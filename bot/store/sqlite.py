@@ -32,9 +32,11 @@ from typing import TypeVar
 from bot.errors import StoreError
 from bot.files import create_private_file, private_dir
 from bot.logs import kv
+from bot.store.engine import InProcessWork
 from bot.store.group_commit import Connection, GroupCommit, StoreStats
 from bot.store.migrations import LATEST, MIGRATIONS
-from bot.store.queries import SQL
+from bot.store.queries import SQLITE
+from bot.store.queries import SQLITE_ENGINE as SQL  # this engine's own statements
 from bot.store.tx import SqliteTx
 
 log = logging.getLogger("bot.store")
@@ -43,10 +45,12 @@ _T = TypeVar("_T")
 WRITE_PROBE_SECONDS = 2.0  # readiness writes at most this often while the store is healthy
 
 
-class SqliteStore:
-    """Store implementation over one SQLite file."""
+class SqliteStore(InProcessWork):
+    """Store implementation over one SQLite file (one gateway process writes it, so its
+    ``wait_for_work`` is woken in process)."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 10_000) -> None:
+        super().__init__()
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._writer: Connection | None = None
@@ -56,6 +60,7 @@ class SqliteStore:
         self._current: ContextVar[SqliteTx | None] = ContextVar(f"tx-{id(self)}", default=None)
         self._writable_at: float | None = None
         self.stats = StoreStats()
+        self.sql = SQLITE  # the repository queries of this engine
 
     async def open(self, *, migrate: bool = True, create: bool = True) -> None:
         """Open both connections and bring the schema up to date.
@@ -151,7 +156,7 @@ class SqliteStore:
             return
         commits = self._need(self._commits)
         batch = await commits.join()
-        tx = SqliteTx(self._need(self._writer).raw, writable=True)
+        tx = SqliteTx(self._need(self._writer).raw, SQLITE, writable=True)
         token = self._current.set(tx)
         try:
             yield tx
@@ -179,7 +184,7 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot start a transaction: {exc}") from exc
             try:
-                yield SqliteTx(raw, writable=False)
+                yield SqliteTx(raw, SQLITE, writable=False)
             finally:
                 # Nothing to keep: ending the snapshot lets the checkpointer move past it.
                 raw.rollback()

@@ -9,8 +9,7 @@ from datetime import datetime
 from bot.core.storage import ApiToken
 from bot.errors import NotFound
 from bot.store.codec import opt_ts, parse_ts, ts
-from bot.store.queries import SQL
-from bot.store.sqlite import SqliteStore
+from bot.store.engine import EngineStore
 from bot.store.tx import Row
 
 __all__ = ["ApiToken", "TokenStore", "token_hash"]
@@ -24,7 +23,7 @@ def token_hash(token: str) -> str:
 class TokenStore:
     """Creates, lists, revokes and resolves API tokens."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: EngineStore) -> None:
         self._store = store
 
     async def create(
@@ -33,8 +32,8 @@ class TokenStore:
         """Record a new token under ``role`` (audited as created by ``by``)."""
         record = ApiToken(id=uuid.uuid4().hex[:12], role=role, label=label, created_at=now)
         async with self._store.write() as tx:
-            await tx.conn.execute(
-                SQL.insert_token,
+            await tx.execute(
+                self._store.sql.insert_token,
                 (record.id, role, token_hash(token), label, ts(now)),
             )
             await tx.audit(now, by, "token.create", record.id, role, "")
@@ -44,7 +43,7 @@ class TokenStore:
         """The live token record for ``token``, or None."""
         async with self._store.read() as tx:
             row = await tx.fetch_one(
-                SQL.resolve_token,
+                self._store.sql.resolve_token,
                 (token_hash(token),),
             )
         return _token(row) if row else None
@@ -52,17 +51,17 @@ class TokenStore:
     async def list(self) -> list[ApiToken]:
         """Every token record, newest first."""
         async with self._store.read() as tx:
-            rows = await tx.fetch_all(SQL.list_tokens)
+            rows = await tx.fetch_all(self._store.sql.list_tokens)
         return [_token(row) for row in rows]
 
     async def revoke(self, token_id: str, now: datetime, *, by: str = "cli") -> None:
         """Revoke a token by its id; it stops working at once."""
         async with self._store.write() as tx:
-            cursor = await tx.conn.execute(
-                SQL.revoke_token,
+            changed = await tx.execute(
+                self._store.sql.revoke_token,
                 (ts(now), token_id),
             )
-            if cursor.rowcount != 1:
+            if changed != 1:
                 raise NotFound(f"no live token {token_id}")
             await tx.audit(now, by, "token.revoke", token_id, "", "")
 

@@ -1,6 +1,6 @@
 """Reading usage: messages the platforms took, per UTC day, channel and account.
 
-Rows are written by ``SqliteTx.meter`` in the transaction that marks a delivery sent or updated,
+Rows are written by ``EngineTx.meter`` in the transaction that marks a delivery sent or updated,
 so the counts are the billable messages, however many attempts each took.
 """
 
@@ -12,8 +12,7 @@ from bot.core.storage import GroupBy, UsageReport, UsageRow
 from bot.core.validation import USAGE_KINDS as KINDS
 from bot.core.validation import month_start, parse_day
 from bot.errors import InvalidInput
-from bot.store.queries import SQL
-from bot.store.sqlite import SqliteStore
+from bot.store.engine import EngineStore
 
 __all__ = [
     "KINDS",
@@ -29,7 +28,7 @@ __all__ = [
 class UsageStore:
     """Queries over the ``usage`` table."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: EngineStore) -> None:
         self._store = store
 
     async def report(
@@ -39,11 +38,13 @@ class UsageStore:
         if end < start:
             raise InvalidInput("empty range", {"to": "must not be before from"})
         key = "day" if group_by == "day" else "account_id"
-        query = SQL.usage_by_day if group_by == "day" else SQL.usage_by_account
+        query = (
+            self._store.sql.usage_by_day if group_by == "day" else self._store.sql.usage_by_account
+        )
         params = [start.isoformat(), end.isoformat()]
         if channel:
             params.append(channel)
-        sql = query.format(filters=f" {SQL.usage_channel}" if channel else "")
+        sql = query.format(filters=f" {self._store.sql.usage_channel}" if channel else "")
         async with self._store.read() as tx:
             rows = await tx.fetch_all(sql, params)
         grouped: dict[tuple[str, str], dict[str, int]] = {}
@@ -74,5 +75,5 @@ class UsageStore:
     async def totals(self) -> dict[tuple[str, str], int]:
         """All-time messages per (channel, kind), for ``/metrics``."""
         async with self._store.read() as tx:
-            rows = await tx.fetch_all(SQL.usage_totals)
+            rows = await tx.fetch_all(self._store.sql.usage_totals)
         return {(row["channel"], row["kind"]): row["n"] for row in rows}

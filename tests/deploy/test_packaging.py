@@ -56,9 +56,15 @@ def test_the_production_wheel_holds_bot_and_cards_and_no_sandbox(wheel: Path) ->
 def test_the_wheel_ships_the_queries_and_migrations_as_sql_files(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     sql = sorted(name for name in names if name.endswith(".sql"))
-    assert {f"bot/store/sql/{area}.sql" for area in ("approvals", "outbox", "engine")} <= set(sql)
-    migrations = [name.rsplit("/", 1)[1][:4] for name in sql if "/migrations/" in name]
+    for engine in ("bot/store", "bot/store/postgres"):  # SQLite's files, then PostgreSQL's
+        assert {f"{engine}/sql/{area}.sql" for area in ("approvals", "outbox", "engine")} <= set(
+            sql
+        )
+    migrations = [name.rsplit("/", 1)[1][:4] for name in sql if "bot/store/migrations/" in name]
     assert migrations == [f"{version:04d}" for version, _, _ in MIGRATIONS]  # every one of them
+    assert [name for name in sql if "postgres/migrations/" in name] == [
+        "bot/store/postgres/migrations/0001_initial.sql"
+    ]
 
 
 async def test_serve_from_the_wheel_with_the_sandbox_on_fails_in_one_line(

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.channel_access.credentials import ChannelCredentials
 from bot.cli import main
 from bot.errors import StoreError
 from bot.secrets import SecretBox, key_file, new_key, read_key_file
-from bot.store.authorizations import AuthorizationStore
+from bot.store.sealed import SealedSecretStore
 from tests.conftest import fast_settings
 
 SECRET = "plaintext-app-secret-4242"
@@ -34,9 +35,9 @@ async def _store_credentials(data: Path) -> None:
     embedded = await start(fast_settings(data))
     try:
         gateway = embedded.gateway
-        repo = AuthorizationStore(gateway.store, gateway.box)
+        repo = ChannelCredentials(gateway.store, SealedSecretStore(), gateway.box)
         async with gateway.store.write() as tx:
-            await repo.put_credentials(tx, "lark", {"app_secret": SECRET}, gateway.clock.now())
+            await repo.put(tx, "lark", {"app_secret": SECRET}, gateway.clock.now())
     finally:
         await embedded.stop()
 
@@ -47,7 +48,7 @@ async def _read_credentials(data: Path) -> dict[str, str] | None:
     embedded = await start(fast_settings(data))
     try:
         gateway = embedded.gateway
-        return await AuthorizationStore(gateway.store, gateway.box).credentials("lark")
+        return await ChannelCredentials(gateway.store, SealedSecretStore(), gateway.box).get("lark")
     finally:
         await embedded.stop()
 

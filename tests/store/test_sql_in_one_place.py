@@ -1,6 +1,8 @@
-"""All SQL of the SQLite engine lives in ``bot/store/sql/*.sql`` and ``bot/store/migrations/``:
-no Python source of the product holds a SQL statement or fragment, the named queries load by
-name, and a broken query file fails loading instead of failing a request later."""
+"""All SQL of an engine lives in its own files (SQLite: ``bot/store/sql/*.sql`` and
+``bot/store/migrations/``; PostgreSQL: ``bot/store/postgres/sql`` and ``.../migrations``): no
+Python source of the product holds a SQL statement or fragment, both engines declare the same
+query names, the named queries load by name, and a broken query file fails loading instead of
+failing a request later."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import pytest
 from bot.errors import StoreError
 from bot.store import queries
 from bot.store.migrations import LATEST, MIGRATIONS
-from bot.store.queries import SQL, Queries, parse
+from bot.store.postgres.store import POSTGRES
+from bot.store.queries import SQLITE, SQLITE_ENGINE, Queries, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 # A statement's opening words, a clause fragment ("AND x = ?") or a transaction verb, in the
@@ -91,9 +94,22 @@ def test_the_scan_leaves_prose_alone(tmp_path: Path) -> None:
     assert sql_strings(module) == []
 
 
+def test_both_engines_define_the_same_query_names_in_their_own_files() -> None:
+    sqlite_names, postgres_names = (
+        queries.load_all("bot.store"),
+        queries.load_all("bot.store.postgres"),
+    )
+    assert sqlite_names.keys() == postgres_names.keys()
+    assert sqlite_names.keys() == set(Queries.__annotations__)
+    # Each engine's own dialect: the same name, not the same text, where the dialects differ.
+    assert SQLITE.zero_sealed != POSTGRES.zero_sealed and "SKIP LOCKED" in POSTGRES.claim
+    # An engine's own statements (engine.sql) are not repository queries.
+    assert "pragma_foreign_keys" not in sqlite_names and "migration_lock" not in postgres_names
+
+
 def test_every_named_query_is_valid_sql_against_the_schema() -> None:
     conn = sqlite3.connect(":memory:")
-    conn.execute(SQL.create_schema_migrations)
+    conn.execute(SQLITE_ENGINE.create_schema_migrations)
     for _, _, script in MIGRATIONS:
         conn.executescript(script)
     found = queries.load_all()
@@ -137,4 +153,4 @@ def test_a_declared_query_missing_from_the_files_fails_loading() -> None:
         Queries(found)
     with pytest.raises(StoreError, match="undeclared \\['extra'\\]"):
         Queries({**queries.load_all(), "extra": "SELECT 1"})
-    assert SQL.get_request == "SELECT * FROM requests WHERE id = ?"
+    assert SQLITE.get_request == "SELECT * FROM requests WHERE id = ?"

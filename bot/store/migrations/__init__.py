@@ -1,5 +1,6 @@
 """Schema versions for the SQLite store: one ``NNNN_name.sql`` file each, applied in version order
-and recorded in ``schema_migrations``.
+and recorded in ``schema_migrations``. (PostgreSQL has its own files in the same format, read by
+:func:`load` from ``bot/store/postgres/migrations``.)
 
 A file's first line is ``-- <description>`` (what ``schema_migrations`` records); the rest is its
 statements, separated by ``;``. Never edit a released migration: add the next file. Versions
@@ -11,16 +12,18 @@ from __future__ import annotations
 
 import re
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from bot.errors import StoreError
 
 _FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def load() -> list[tuple[int, str, str]]:
-    """(version, description, statements) of every migration file, by version."""
+def load(root: Traversable | None = None) -> list[tuple[int, str, str]]:
+    """(version, description, statements) of every migration file in ``root`` (default: the
+    SQLite engine's, this package), by version."""
     found: dict[int, tuple[int, str, str]] = {}
-    for entry in files(__name__).iterdir():
+    for entry in (root or files(__name__)).iterdir():
         match = _FILE.match(entry.name)
         if match is None:
             continue

@@ -1,10 +1,4 @@
-"""Channel authorization with consent: nothing is sent on a channel before an admin agreed to it.
-
-An admin reads the channel's notice (what the gateway does with the credential, what each message
-costs), accepts that exact version, and hands over credentials unless the settings hold them.
-The gateway checks they work, seals them, records the consent and starts the channel. Revoking
-stops the channel, deletes the credential row, drops the channel built from it from memory and
-moves the channel's queued deliveries elsewhere.
+"""The consent policy and the channels' lifecycle that follows it.
 
 A channel's state is derived, never stored twice: ``unauthorized`` and ``revoked`` come from the
 record; an authorized record whose notice changed since (new rates) is ``consent_needed`` (it
@@ -17,111 +11,36 @@ after it on authorize (never send on a consent that did not commit).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel
-
-from bot.channels.base import ChannelDefaults
-from bot.channels.registry import REGISTRY
-from bot.config import Settings
-from bot.core.models import Approver, DeliveryState
-from bot.core.ports import (
-    Channel,
-    ChannelCapabilities,
-    ChannelHealth,
-    Clock,
-    InboundSink,
-    OutgoingCard,
-    SendReceipt,
-    Wakeup,
+from bot.channel_access.credentials import ChannelCredentials
+from bot.channel_access.factory import UnusableChannel, build_channel, check_credentials
+from bot.channel_access.models import (
+    AUTHORIZED,
+    BROKEN,
+    CONSENT_NEEDED,
+    SOURCES,
+    AuthorizeResult,
+    ChannelStatus,
+    ConsentRequired,
+    Source,
 )
+from bot.channel_access.notice import Notice, credential_fields, make_notice
+from bot.config import Settings
+from bot.core.models import DeliveryState
+from bot.core.ports import Channel, Clock, InboundSink, Store, Tx, Wakeup
 from bot.core.service import SEND_CARD, UPDATE_CARD, ApprovalService
+from bot.core.storage import ChannelAuthorization, ConsentRepo
 from bot.errors import ChannelError, GatewayError, InvalidInput, NotFound, StoreError
 from bot.logs import kv
-from bot.store.audit import audit
-from bot.store.authorizations import AuthorizationStore, ChannelAuthorization
-from bot.store.codec import ts
-from bot.store.queries import SQL
-from bot.store.sqlite import SqliteStore
 
 log = logging.getLogger("bot.channels.access")
 
 SYSTEM = "system"
 REVOKED_REASON = "channel revoked"
-AUTHORIZED, CONSENT_NEEDED, BROKEN = "authorized", "consent_needed", "broken"
-# Where the credential of a running channel came from, as the authorize answer says it.
-Source = Literal["given", "stored", "settings"]
-SOURCES: dict[Source, str] = {
-    "given": "stored encrypted",
-    "stored": "kept: the credential stored encrypted at an earlier authorization",
-    "settings": "from settings",
-}
-
-
-def credential_fields(name: str) -> frozenset[str]:
-    """The credential fields ``name`` accepts over the API (the rest comes from settings)."""
-    spec = REGISTRY.get(name)
-    return spec.credential_fields if spec is not None else frozenset()
-
-
-_USES = (
-    "The gateway keeps the credentials encrypted at rest (AES-256-GCM under this deployment's "
-    "master key) and uses them only to obtain access tokens, to send approval cards to the "
-    "approvers bound on this channel, to update those cards when a request is decided, withdrawn "
-    "or expires, and to receive approvers' clicks and bind messages. They are never returned by "
-    "the API nor written to logs. Revoking stops the channel at once and deletes them."
-)
-
-
-class ConsentRequired(InvalidInput):
-    """The notice was not accepted, or a different version of it was read."""
-
-    code = "consent_required"
-    status = 400
-
-
-class Notice(BaseModel):
-    """What an admin agrees to when authorizing a channel."""
-
-    channel: str
-    version: str
-    uses: str
-    billing: dict[str, Any]
-    credential_fields: list[str]
-    credentials_in_settings: bool
-
-
-class ChannelStatus(BaseModel):
-    """One channel as ``GET /v1/channels`` shows it (never a credential)."""
-
-    channel: str
-    kind: str
-    state: str
-    running: bool
-    authorized_by: str | None = None
-    authorized_at: str | None = None
-    notice_version: str | None = None
-    notice_current: bool = False
-    credentials: Literal["stored", "settings"] | None = None
-    detail: str | None = None  # why a consent_needed or broken channel sends nothing
-    health: ChannelHealth | None = None
-    usage_this_month: dict[str, int] | None = None  # filled in by the API from the usage table
-
-
-class AuthorizeResult(BaseModel):
-    """The answer to an authorization: the state, the check made, and what to set up next."""
-
-    channel: str
-    state: str
-    notice_version: str
-    credentials: str
-    check: str
-    next_steps: list[str]
 
 
 class ChannelAccess:
@@ -130,13 +49,15 @@ class ChannelAccess:
     def __init__(
         self,
         settings: Settings,
-        store: AuthorizationStore,
-        db: SqliteStore,
+        consents: ConsentRepo,
+        credentials: ChannelCredentials,
+        db: Store,
         clock: Clock,
         channels: dict[str, Channel],
     ) -> None:
         self._settings = settings
-        self._repo = store
+        self._repo = consents
+        self._credentials = credentials
         self._db = db
         self._clock = clock
         self.channels = channels  # shared with the router, the outbox and the API: changed in place
@@ -219,7 +140,7 @@ class ChannelAccess:
                     notice_version=self._version(name),
                 )
                 await self._repo.record(tx, record)
-                await audit(tx, now, SYSTEM, "channel.authorize", name, "sandbox default", "start")
+                await tx.audit(now, SYSTEM, "channel.authorize", name, "sandbox default", "start")
                 self._records[name] = record
 
     def _system_may_consent(self, name: str) -> bool:
@@ -233,7 +154,7 @@ class ChannelAccess:
 
     async def _rebuild(self, name: str) -> None:
         try:
-            stored = await self._repo.credentials(name)
+            stored = await self._credentials.get(name)
             if stored:
                 base = self._from_settings.get(name)
                 self.channels[name] = build_channel(name, base, self._settings, stored)
@@ -260,25 +181,8 @@ class ChannelAccess:
     # -- the notice ----------------------------------------------------------------------
     def notice(self, name: str) -> Notice:
         """The notice for ``name``; its version changes whenever its content does."""
-        rates = self._settings.rates
-        billing = {
-            "unit": "message (each card sent, each card update, each email)",
-            "currency": rates.currency,
-            "platform_per_message": rates.platform_per_message.get(name, 0.0),
-            "deployment_per_message": rates.deployment_per_message,
-            "note": "the platform bills the organisation's app per its own price list; "
-            "the deployment rate is this gateway's internal charge",
-        }
-        fields = sorted(credential_fields(name))
-        content = json.dumps([name, _USES, billing, fields], sort_keys=True)
-        version = hashlib.sha256(content.encode()).hexdigest()[:12]
-        return Notice(
-            channel=name,
-            version=version,
-            uses=_USES,
-            billing=billing,
-            credential_fields=fields,
-            credentials_in_settings=name in self._from_settings,
+        return make_notice(
+            self._settings, name, credentials_in_settings=name in self._from_settings
         )
 
     def _version(self, name: str) -> str:
@@ -367,19 +271,19 @@ class ChannelAccess:
                 {"notice_version": f"current version is {current}"},
             )
         candidate, source = self._candidate(name, credentials)
-        check = await _check(candidate, running=self._is_live(name, candidate))
+        check = await check_credentials(candidate, running=self._is_live(name, candidate))
         now = self._clock.now()
         record = ChannelAuthorization(
             channel=name, state=AUTHORIZED, by=by, at=now, notice_version=current
         )
         async with self._db.write() as tx:
             if credentials:
-                await self._repo.put_credentials(tx, name, credentials, now)
+                await self._credentials.put(tx, name, credentials, now)
             await self._repo.record(tx, record)
             fields = ",".join(sorted(credentials or {}))
             detail = f"notice {current}; credentials {source}{': ' + fields if fields else ''}"
-            await audit(tx, now, by, "channel.authorize", name, detail, where)
-            await _wake_jobs(tx, name, now)
+            await tx.audit(now, by, "channel.authorize", name, detail, where)
+            await self._repo.wake_jobs(tx, name, (SEND_CARD, UPDATE_CARD), now)
         await self._swap(name, candidate, source)
         self._records[name] = record
         await self._ensure_running(name)
@@ -411,10 +315,10 @@ class ChannelAccess:
         self._records[name] = revoked  # first: no new send may start from here on
         async with self._db.write() as tx:
             await self._repo.record(tx, revoked)
-            deleted = await self._repo.delete_credentials(tx, name)
+            deleted = await self._credentials.delete(tx, name)
             moved = await self._move_queued(tx, name)
             detail = f"credential {'deleted' if deleted else 'from settings'}; {moved} rerouted"
-            await audit(tx, now, by, "channel.revoke", name, detail, source)
+            await tx.audit(now, by, "channel.revoke", name, detail, source)
         await self._stop(name)
         self._forget(name)
         if self._wakeup is not None:
@@ -422,20 +326,18 @@ class ChannelAccess:
         log.info("channel revoked", extra=kv(channel=name, by=by, moved=moved))
         return moved
 
-    async def _move_queued(self, tx: Any, name: str) -> int:
-        rows = await tx.fetch_all(
-            SQL.queued_deliveries_of_channel,
-            (name, DeliveryState.QUEUED.value),
-        )
+    async def _move_queued(self, tx: Tx, name: str) -> int:
+        ids = await self._repo.queued_deliveries(tx, name, DeliveryState.QUEUED.value)
         assert self._service is not None
         now = self._clock.now()
-        for row in rows:
+        for delivery_id in ids:
             await tx.set_delivery_state(
-                row["id"], DeliveryState.FAILED, now, REVOKED_REASON, reason=REVOKED_REASON
+                delivery_id, DeliveryState.FAILED, now, REVOKED_REASON, reason=REVOKED_REASON
             )
-            delivery = await tx.get_delivery(row["id"])
+            delivery = await tx.get_delivery(delivery_id)
+            assert delivery is not None  # just updated in this transaction
             await self._service.reroute(tx, delivery, REVOKED_REASON)
-        return len(rows)
+        return len(ids)
 
     # -- channel lifecycle ---------------------------------------------------------------
     def _candidate(self, name: str, credentials: dict[str, str] | None) -> tuple[Channel, Source]:
@@ -494,75 +396,3 @@ class ChannelAccess:
         if name in self._running and channel is not None:
             self._running.discard(name)
             await channel.stop()
-
-
-async def _check(channel: Channel, *, running: bool) -> str:
-    """Run the channel's credential check when it has one; say what was checked."""
-    if not channel.capabilities.credential_check:
-        return f"skipped: {channel.name} has no credential check"
-    try:
-        await channel.check()
-    except ChannelError as exc:
-        if not running:
-            await channel.stop()  # release what the check opened on a channel never started
-        raise InvalidInput(
-            f"{channel.name} refused the credentials: {exc.message}",
-            {"credentials": "refused by the platform"},
-        ) from None
-    return "credentials accepted by the platform"
-
-
-async def _wake_jobs(tx: Any, name: str, now: datetime) -> None:
-    """Make the channel's waiting card jobs due now (they waited for this consent)."""
-    await tx.execute(
-        SQL.wake_channel_jobs,
-        (ts(now), SEND_CARD, UPDATE_CARD, ts(now), name),
-    )
-
-
-class UnusableChannel(ChannelDefaults):
-    """Stands in for a broken channel (no usable credential): routing sees it and skips it with
-    the reason; it never starts and refuses every send. Kind and China-only flag are the
-    registry's for the name, so routing traces the skip where the channel would have ranked."""
-
-    def __init__(self, name: str) -> None:
-        spec = REGISTRY.get(name)
-        self.name = name
-        self.kind: Literal["chat", "email"] = spec.kind if spec is not None else "chat"
-        self.capabilities = ChannelCapabilities(china_only=spec is not None and spec.china_only)
-
-    async def start(self, sink: InboundSink) -> None:
-        """Nothing to start without a credential."""
-
-    async def stop(self) -> None:
-        """Nothing runs."""
-
-    def health(self) -> ChannelHealth:
-        """Never connected."""
-        return ChannelHealth(connected=False, detail="broken: no usable credential")
-
-    async def send(self, card: OutgoingCard) -> SendReceipt:
-        """Refused: there is no credential to send with."""
-        raise ChannelError(f"{self.name} has no usable credential", retryable=False)
-
-    async def update(self, card: OutgoingCard) -> SendReceipt:
-        """Refused: there is no credential to send with."""
-        raise ChannelError(f"{self.name} has no usable credential", retryable=False)
-
-    async def tell(self, address: str, text: str) -> None:
-        """Refused: there is no credential to send with."""
-        raise ChannelError(f"{self.name} has no usable credential", retryable=False)
-
-    def default_address(self, approver: Approver) -> str | None:
-        """Nobody is reached."""
-        return None
-
-
-def build_channel(
-    name: str, current: Channel | None, settings: Settings, credentials: dict[str, str]
-) -> Channel:
-    """A channel for ``name`` from its settings (or the running one's) plus ``credentials``."""
-    spec = REGISTRY.get(name)
-    if spec is None:
-        raise InvalidInput(f"{name} takes no credentials", {"credentials": "not accepted"})
-    return spec.with_credentials(current, settings, credentials)

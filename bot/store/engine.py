@@ -1,0 +1,103 @@
+"""The engine seam: what every storage engine offers the repositories written once in
+``bot.store``, and the one place that picks the engine from the settings.
+
+An engine is a package with its own named queries (``sql/*.sql``, the names of
+``bot.store.queries.Queries``), its own ``sql/engine.sql`` and its own versioned migrations; its
+store hands out :class:`~bot.store.tx.EngineTx` transactions carrying those queries. SQLite
+(``bot.store.sqlite``) is the default; ``APPROVAL_GATEWAY_DATABASE_URL=postgresql://...`` selects
+PostgreSQL (``bot.store.postgres``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Protocol
+
+from bot.store.queries import Queries
+from bot.store.tx import EngineTx
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+
+class EngineStore(Protocol):
+    """A storage engine: transactions with its queries, migrations, readiness, wake-ups."""
+
+    sql: Queries
+    shared: bool  # other processes write it too (replicas): wait_for_work hears their work
+
+    def write(self) -> AbstractAsyncContextManager[EngineTx]:
+        """A read-write transaction (or the one this task is already in)."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[EngineTx]:
+        """A consistent read-only snapshot (inside a write: that write)."""
+        ...
+
+    @property
+    def is_open(self) -> bool:
+        """The store is usable."""
+        ...
+
+    async def open(self, *, migrate: bool = True, create: bool = True) -> None:
+        """Connect and (``migrate``) bring the schema up to date."""
+        ...
+
+    async def close(self) -> None:
+        """Release every connection (idempotent)."""
+        ...
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; the versions applied."""
+        ...
+
+    async def writable(self) -> str | None:
+        """None when the store can write, else why not (for readiness)."""
+        ...
+
+    async def wait_for_work(self, seconds: float) -> bool:
+        """Wait until work may have been enqueued (by any process sharing the database) or
+        ``seconds`` pass; True when woken."""
+        ...
+
+    def work_enqueued(self) -> None:
+        """This process enqueued work (wakes its own :meth:`wait_for_work`)."""
+        ...
+
+
+class InProcessWork:
+    """``wait_for_work`` woken in process by :meth:`work_enqueued`: all an engine only one
+    process writes to (SQLite) needs, where the service already wakes its worker directly; the
+    PostgreSQL engine calls :meth:`work_enqueued` on every NOTIFY from any replica."""
+
+    shared = False
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def work_enqueued(self) -> None:
+        """Wake the waiter."""
+        self._event.set()
+
+    async def wait_for_work(self, seconds: float) -> bool:
+        """True when woken within ``seconds``."""
+        try:
+            await asyncio.wait_for(self._event.wait(), seconds)
+        except TimeoutError:
+            return False
+        self._event.clear()
+        return True
+
+
+def make_store(settings: Settings) -> EngineStore:
+    """The engine ``settings`` selects, not yet open."""
+    if settings.database_url is not None:
+        from bot.store.postgres import PostgresStore
+
+        return PostgresStore(
+            settings.database_url.get_secret_value(), pool_size=settings.database_pool_size
+        )
+    from bot.store.sqlite import SqliteStore
+
+    return SqliteStore(settings.db_path)

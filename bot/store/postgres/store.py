@@ -1,0 +1,199 @@
+"""The PostgreSQL store: a pool of asyncpg connections shared by the tasks of one replica.
+
+Writes run at READ COMMITTED, PostgreSQL's default; what must happen once is guarded by the
+schema, not by timing: a decision closes its request with ``UPDATE ... WHERE status = 'pending'``
+(a second replica's transaction waits for the row, then finds it closed) and
+``decisions.request_id`` is unique; outbox claims lock their rows with ``FOR UPDATE SKIP
+LOCKED`` under the lease. Reads are REPEATABLE READ, READ ONLY: one snapshot, as on SQLite.
+
+As on SQLite, a ``write()`` or ``read()`` opened while this task is already inside an open
+``write()`` joins it, so one signed API call is one transaction.
+
+Pool size (``APPROVAL_GATEWAY_DATABASE_POOL_SIZE``, default 10): one connection per transaction
+in flight. A replica needs about ``outbox`` lane concurrency (forwards + updates + sends, 24 by
+default, though jobs hold a connection only while they read or write) plus concurrent API calls
+and clicks; beyond the pool, transactions queue for a connection. Every replica also holds one
+extra connection for LISTEN. Keep replicas × (pool + 1) under the server's ``max_connections``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from importlib.resources import files
+from typing import Any
+
+import asyncpg
+
+from bot.errors import StoreError
+from bot.logs import kv
+from bot.store.engine import InProcessWork
+from bot.store.migrations import load
+from bot.store.postgres.tx import PostgresTx
+from bot.store.queries import NamedQueries, Queries, load_all, load_engine
+
+log = logging.getLogger("bot.store")
+
+WORK_CHANNEL = "approval_gateway_work"  # what enqueue and release NOTIFY (postgres/sql/outbox.sql)
+WRITE_PROBE_SECONDS = 2.0
+
+
+class PostgresEngineQueries(NamedQueries):
+    """``bot/store/postgres/sql/engine.sql``: migrations under an advisory lock, the probe."""
+
+    migration_lock: str
+    create_schema_migrations: str
+    schema_version: str
+    record_migration: str
+    write_probe: str
+
+
+POSTGRES = Queries(load_all("bot.store.postgres"))
+ENGINE = PostgresEngineQueries(load_engine("bot.store.postgres"))
+MIGRATIONS = load(files("bot.store.postgres").joinpath("migrations"))
+LATEST = MIGRATIONS[-1][0]
+
+
+class PostgresStore(InProcessWork):
+    """Store implementation over a PostgreSQL database (a ``postgresql://`` URL; other query
+    parameters, such as ``search_path``, are server settings of every connection)."""
+
+    shared = True  # replicas share the database: their NOTIFYs wake this one
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        super().__init__()
+        self.sql = POSTGRES
+        self._url = url
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._current: ContextVar[PostgresTx | None] = ContextVar(f"pg-{id(self)}", default=None)
+        self._writable_at: float | None = None
+
+    async def open(self, *, migrate: bool = True, create: bool = True) -> None:
+        """Open the pool and the LISTEN connection; ``migrate``: bring the schema up to date.
+        (``create`` is SQLite's: a PostgreSQL database is created by its administrator.)"""
+        try:
+            self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size)
+            if migrate:
+                await self.migrate()
+            self._listener = await asyncpg.connect(self._url)
+            await self._listener.add_listener(WORK_CHANNEL, self._notified)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+            await self.close()
+            raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
+
+    def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        self.work_enqueued()
+
+    async def close(self) -> None:
+        """Close the LISTEN connection and the pool (idempotent)."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    @property
+    def is_open(self) -> bool:
+        """The pool is usable."""
+        return self._pool is not None
+
+    async def writable(self, max_age: float = WRITE_PROBE_SECONDS) -> str | None:
+        """None when the store can write, else why not (a probe write, as on SQLite)."""
+        now = asyncio.get_running_loop().time()
+        if self._writable_at is not None and now - self._writable_at < max_age:
+            return None
+        try:
+            async with self.write() as tx:
+                await tx.execute(ENGINE.write_probe, (datetime.now(UTC).isoformat(),))
+        except StoreError as exc:
+            self._writable_at = None
+            return f"cannot write: {exc.message}"
+        self._writable_at = now
+        return None
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations under the advisory lock; the versions applied."""
+        async with self._need().acquire() as conn, conn.transaction():
+            await conn.execute(ENGINE.migration_lock)
+            await conn.execute(ENGINE.create_schema_migrations)
+            current = int(await conn.fetchval(ENGINE.schema_version))
+            if current > LATEST:
+                raise StoreError(f"database schema {current} is newer than this gateway ({LATEST})")
+            applied = []
+            for version, description, sql in MIGRATIONS:
+                if version > current:
+                    await conn.execute(sql)
+                    stamp = datetime.now(UTC).isoformat()
+                    await conn.execute(ENGINE.record_migration, version, description, stamp)
+                    applied.append(version)
+        if applied:
+            log.info("schema migrated", extra=kv(versions=applied, engine="postgresql"))
+        return applied
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[PostgresTx]:
+        """A read-write transaction (or the one this task is already in)."""
+        current = self._current.get()
+        if current is not None and current.open:
+            yield current
+            return
+        async with self._transaction(writable=True) as tx:
+            token = self._current.set(tx)
+            try:
+                yield tx
+            finally:
+                tx.open = False
+                self._current.reset(token)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[PostgresTx]:
+        """A consistent read-only snapshot (inside a write: that write, with its changes)."""
+        current = self._current.get()
+        if current is not None and current.open:
+            yield current
+            return
+        async with self._transaction(writable=False) as tx:
+            try:
+                yield tx
+            finally:
+                tx.open = False
+
+    @asynccontextmanager
+    async def _transaction(self, *, writable: bool) -> AsyncIterator[PostgresTx]:
+        pool = self._need()
+        try:
+            conn = await pool.acquire()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"cannot reach the database: {exc}") from exc
+        try:
+            options: dict[str, Any] = (
+                {} if writable else {"isolation": "repeatable_read", "readonly": True}
+            )
+            transaction = conn.transaction(**options)
+            try:
+                await transaction.start()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                raise StoreError(f"cannot start a transaction: {exc}") from exc
+            try:
+                yield PostgresTx(conn, self.sql, writable=writable)
+            except BaseException:
+                await transaction.rollback()
+                raise
+            try:
+                await transaction.commit()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                raise StoreError(f"commit failed: {exc}") from exc
+        finally:
+            await pool.release(conn)
+
+    def _need(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("the store is not open")
+        return self._pool

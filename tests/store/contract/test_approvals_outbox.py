@@ -1,0 +1,231 @@
+"""Requests, decisions and the outbox: claims under a lease, takeover after it, one decision per
+request even when two transactions race for it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core.models import (
+    ApprovalRequest,
+    Decision,
+    Delivery,
+    DeliveryEvent,
+    DeliveryState,
+    ForwardState,
+    Outcome,
+    RequestStatus,
+    StoredRequest,
+)
+from bot.errors import Conflict
+from bot.store.authorizations import AuthorizationStore
+from bot.store.engine import EngineStore
+from sandbox.tickets import approver, sample_ticket
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def _request(request_id: str) -> StoredRequest:
+    ticket = ApprovalRequest.model_validate(
+        sample_ticket(f"T-{request_id}", [approver("a1", "Ann")])
+    )
+    return StoredRequest(id=request_id, ticket=ticket, status=RequestStatus.PENDING, created_at=T0)
+
+
+def _decision(decision_id: str, request_id: str) -> Decision:
+    return Decision(
+        id=decision_id,
+        request_id=request_id,
+        outcome=Outcome.APPROVED,
+        account_id="a1",
+        display_name="Ann",
+        channel="memory",
+        comment=None,
+        decided_at=T0,
+        source="test",
+        forward_state=ForwardState.PENDING,
+    )
+
+
+async def test_a_request_round_trips_and_closes_once(engine: EngineStore) -> None:
+    async with engine.write() as tx:
+        await tx.insert_request(_request("r1"))
+    async with engine.write() as tx:
+        assert await tx.close_request("r1", RequestStatus.APPROVED, T0, None)
+        assert not await tx.close_request("r1", RequestStatus.REJECTED, T0, None)
+    async with engine.read() as tx:
+        stored = await tx.find_request("T-r1")
+    assert stored is not None and stored.status is RequestStatus.APPROVED
+    assert stored.ticket.ticket_id == "T-r1" and stored.closed_at == T0
+
+
+async def test_a_second_decision_for_a_request_is_refused_by_the_schema(
+    engine: EngineStore,
+) -> None:
+    async with engine.write() as tx:
+        await tx.insert_request(_request("r2"))
+        await tx.insert_decision(_decision("d1", "r2"))
+    with pytest.raises(Conflict):
+        async with engine.write() as tx:
+            await tx.insert_decision(_decision("d2", "r2"))
+    async with engine.read() as tx:
+        stored = await tx.get_request_by_decision("d1")
+    assert stored is not None and stored.decision is not None and stored.decision.id == "d1"
+
+
+async def test_first_decision_wins_when_two_transactions_race(engine: EngineStore) -> None:
+    async with engine.write() as tx:
+        await tx.insert_request(_request("r3"))
+    both_read = asyncio.Barrier(2) if _concurrent(engine) else None
+
+    async def decide(decision_id: str) -> bool:
+        async with engine.write() as tx:
+            seen = await tx.get_request("r3")
+            if both_read is not None:  # PostgreSQL: both saw it pending before either closes it
+                assert seen is not None and seen.status is RequestStatus.PENDING
+                await both_read.wait()
+            if not await tx.close_request("r3", RequestStatus.APPROVED, T0, None):
+                return False
+            await tx.insert_decision(_decision(decision_id, "r3"))
+            return True
+
+    results = await asyncio.gather(decide("dA"), decide("dB"))
+    assert sorted(results) == [False, True]
+    async with engine.read() as tx:
+        stored = await tx.get_request("r3")
+    assert stored is not None and stored.decision is not None
+    assert stored.decision.id == ("dA" if results[0] else "dB")
+
+
+def _concurrent(engine: EngineStore) -> bool:
+    # SQLite serialises write transactions (the second waits for the first to commit), so
+    # only PostgreSQL can have both inside their transaction at the same moment.
+    return type(engine).__name__ == "PostgresStore"
+
+
+async def test_a_claimed_job_is_leased_then_taken_over_when_the_lease_ends(
+    engine: EngineStore,
+) -> None:
+    async with engine.write() as tx:
+        await tx.enqueue("send_card", "del-1", T0)
+    lease = T0 + timedelta(seconds=30)
+    async with engine.write() as tx:
+        first = await tx.claim("replica-a", T0, lease, 10)
+    async with engine.write() as tx:
+        assert await tx.claim("replica-b", T0 + timedelta(seconds=29), lease, 10) == []
+    # replica-a died: once its lease is over, replica-b takes the job.
+    later = lease + timedelta(seconds=1)
+    async with engine.write() as tx:
+        taken = await tx.claim("replica-b", later, later + timedelta(seconds=30), 10)
+    assert [j.ref for j in first] == ["del-1"] and [j.id for j in taken] == [first[0].id]
+    assert taken[0].attempts == 2
+    async with engine.write() as tx:
+        await tx.complete(first[0].id, "replica-a")  # the dead owner's late word counts for nothing
+    async with engine.read() as tx:
+        assert (await tx.outbox_depth()) == {"send_card": 1}
+    async with engine.write() as tx:
+        await tx.complete(taken[0].id, "replica-b")
+    async with engine.read() as tx:
+        assert (await tx.outbox_depth()) == {}
+
+
+async def test_claims_running_at_once_share_out_the_jobs(engine: EngineStore) -> None:
+    async with engine.write() as tx:
+        for n in range(6):
+            await tx.enqueue("forward_decision", f"d-{n}", T0)
+    lease = T0 + timedelta(seconds=30)
+    second_done = asyncio.Event()
+
+    async def first() -> list[int]:
+        async with engine.write() as tx:
+            claimed = [job.id for job in await tx.claim("a", T0, lease, 3)]
+            if _concurrent(engine):
+                # Hold the claimed rows while the second claims: it must skip them, not wait
+                # for this commit (the bound only ends a wait that SKIP LOCKED never starts).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(second_done.wait(), 2)
+            return claimed
+
+    async def second() -> list[int]:
+        async with engine.write() as tx:
+            claimed = [job.id for job in await tx.claim("b", T0, lease, 3)]
+        second_done.set()
+        return claimed
+
+    a = asyncio.create_task(first())
+    await asyncio.sleep(0.1)  # let the first claim go first
+    b = await second()
+    assert len(await a) == len(b) == 3 and not set(await a) & set(b)
+    assert second_done.is_set()
+
+
+async def test_a_released_lease_is_claimable_at_once_and_lanes_filter_by_kind(
+    engine: EngineStore,
+) -> None:
+    async with engine.write() as tx:
+        await tx.enqueue("send_card", "del-1", T0)
+        await tx.enqueue("forward_decision", "d-1", T0)
+    lease = T0 + timedelta(seconds=30)
+    async with engine.write() as tx:
+        sends = await tx.claim("a", T0, lease, 10, kinds=("send_card",))
+        assert await tx.release("a") == 1
+    async with engine.write() as tx:
+        others = await tx.claim("b", T0, lease, 10, exclude=("send_card",))
+        again = await tx.claim("b", T0, lease, 10, kinds=("send_card",))
+    assert [j.kind for j in sends] == ["send_card"] and [j.kind for j in others] == [
+        "forward_decision"
+    ]
+    assert [j.id for j in again] == [sends[0].id]
+
+
+async def test_a_rescheduled_job_waits_and_a_buried_one_is_gone(engine: EngineStore) -> None:
+    async with engine.write() as tx:
+        await tx.enqueue("update_card", "del-1", T0)
+        await tx.enqueue("update_card", "del-2", T0)
+    lease = T0 + timedelta(seconds=30)
+    async with engine.write() as tx:
+        one, two = await tx.claim("a", T0, lease, 10)
+        await tx.reschedule(one.id, "a", T0 + timedelta(minutes=5), "busy")
+        await tx.bury(two.id, "a", "gave up")
+    async with engine.write() as tx:
+        assert await tx.claim("b", T0 + timedelta(minutes=1), lease, 10) == []
+        retried = await tx.claim("b", T0 + timedelta(minutes=5), lease, 10)
+    assert [(j.id, j.last_error) for j in retried] == [(one.id, "busy")]
+
+
+async def test_deliveries_keep_their_history_and_a_revoke_finds_the_queued_ones(
+    engine: EngineStore,
+) -> None:
+    delivery = Delivery(
+        id="del-q",
+        request_id="r4",
+        account_id="a1",
+        channel="lark",
+        address="ou_1",
+        state=DeliveryState.QUEUED,
+        created_at=T0,
+        updated_at=T0,
+        history=(DeliveryEvent(at=T0, state=DeliveryState.QUEUED, detail="routed"),),
+    )
+    consents = AuthorizationStore(engine)
+    request = _request("r4")
+    async with engine.write() as tx:
+        await tx.insert_request(request)
+        await tx.insert_delivery(delivery)
+        await tx.enqueue("send_card", "del-q", T0 + timedelta(hours=1))  # waits for consent
+        assert await consents.queued_deliveries(tx, "lark", "queued") == ["del-q"]
+        await consents.wake_jobs(tx, "lark", ("send_card", "update_card"), T0)
+    async with engine.write() as tx:
+        woken = await tx.claim("a", T0, T0 + timedelta(seconds=30), 10)
+        await tx.set_delivery_state("del-q", DeliveryState.SENT, T0, "sent", external_ref="m1")
+    assert [j.ref for j in woken] == ["del-q"]
+    async with engine.read() as tx:
+        stored = await tx.get_delivery("del-q")
+        before = await tx.due_for_expiry(request.ticket.expires_at - timedelta(seconds=1), 10)
+        due = await tx.due_for_expiry(request.ticket.expires_at, 10)
+    assert stored is not None and stored.external_ref == "m1"
+    assert [e.state for e in stored.history] == [DeliveryState.QUEUED, DeliveryState.SENT]
+    assert before == [] and due == ["r4"]
