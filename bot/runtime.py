@@ -22,12 +22,14 @@ from aiohttp import web
 from bot.backend import WebhookBackend
 from bot.channel_access import ChannelAccess
 from bot.channels.base import callback_routes
+from bot.channels.common.ratelimit import LocalLimits
 from bot.channels.memory import MemoryChannel
 from bot.channels.registry import configured_names
 from bot.clock import SystemClock
 from bot.config import Settings, ensure_backend_secret
 from bot.core.emailverify import EmailVerification
 from bot.core.jobs import JobRunner, lanes
+from bot.core.limits import RateLimits
 from bot.core.models import ActionResult, InboundAction
 from bot.core.ports import Channel, Clock, InboundMessage
 from bot.core.retry import RetryStrategy
@@ -49,6 +51,7 @@ from bot.secrets import SecretBox, open_box
 from bot.store.audit import AuditLog
 from bot.store.authorizations import AuthorizationStore
 from bot.store.bindings import BindingStore
+from bot.store.limits import StoredRateLimits
 from bot.store.preferences import PreferenceStore, VerificationStore
 from bot.store.probe import StoreProbe
 from bot.store.replays import StoredCallbackGuard
@@ -60,12 +63,20 @@ log = logging.getLogger("bot.runtime")
 
 
 class ServiceSink:
-    """Hands what channels receive to the domain, counting clicks on the way."""
+    """Hands what channels receive to the domain, counting clicks on the way; hands them the
+    platforms' rate budgets (``limits``) too, shared by every replica on the same database."""
 
-    def __init__(self, service: ApprovalService, metrics: Metrics, selfbind: SelfBinding) -> None:
+    def __init__(
+        self,
+        service: ApprovalService,
+        metrics: Metrics,
+        selfbind: SelfBinding,
+        limits: RateLimits,
+    ) -> None:
         self._service = service
         self._metrics = metrics
         self._selfbind = selfbind
+        self.limits = limits
 
     async def action(self, action: InboundAction) -> ActionResult:
         """A click from any channel."""
@@ -168,13 +179,18 @@ class Gateway:
         self.worker = self._make_worker()
         wakeup.target = self.worker
         self.selfbind = SelfBinding(self.store, self.clock)
-        sink = ServiceSink(self.service, self.metrics, self.selfbind)
+        sink = ServiceSink(self.service, self.metrics, self.selfbind, self._limits())
         # Registered before starting: a channel that fails to start must not leave its siblings.
         stack.push_async_callback(self._stop_channels)
         await self.access.start(sink, self.service, wakeup)
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
         stack.push_async_callback(self._stop_worker)
         await self._serve(secret, sockets, stack)
+
+    def _limits(self) -> RateLimits:
+        if self.settings.rate_limits == "database":
+            return StoredRateLimits(self.store)
+        return LocalLimits()
 
     async def _open_access(self) -> None:
         # A wrong master key stops the start here, before any channel or listener is up.

@@ -101,6 +101,7 @@ class Queries:
     claim_kind_not_in: str
     complete: str
     reschedule: str
+    defer: str
     release: str
     bury: str
     outbox_depth: str
@@ -161,6 +162,10 @@ class Queries:
     usage_by_account: str
     usage_channel: str
     usage_totals: str
+    # limits.sql: platform rate budgets shared by every replica
+    read_budgets: str
+    set_budget: str
+    sweep_budgets: str
 
     def __init__(self, queries: dict[str, str]) -> None:
         declared = set(get_type_hints(type(self)))

@@ -372,6 +372,9 @@ class SqliteTx:
             (ts(run_at), error, job_id, owner),
         )
 
+    async def defer(self, job_id: int, owner: str, run_at: datetime) -> None:
+        await self.execute(SQL.defer, (ts(run_at), job_id, owner))
+
     async def release(self, owner: str) -> int:
         return await self.execute(
             SQL.release,
