@@ -23,8 +23,10 @@ Each class's docstring is its default message, so ``raise NotFound()`` still say
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # only annotated here: the CLI's --help should not load pydantic for it
+    from pydantic import ValidationError
 
 
 class GatewayError(Exception):

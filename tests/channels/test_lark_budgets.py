@@ -1,4 +1,5 @@
-"""A receiver whose send budget is spent does not hold up anyone else's cards.
+"""The Lark channel's outbound calls: one HTTP session per app, and send budgets that let a
+throttled receiver hold up no one else.
 
 Through the sandbox Lark app enforcing the platform's limits (5 sends/s per user, 50/s per API):
 one approver has a backlog of cards, then a ticket goes to twenty others. Their cards must all be
@@ -17,6 +18,7 @@ from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually
 
 HOT_CARDS, OTHERS = 30, 20
+SEND_SLOTS = 8  # the outbox's default send concurrency
 CREATE = "/open-apis/im/v1/messages"
 
 
@@ -56,3 +58,27 @@ async def test_a_receivers_spent_budget_does_not_hold_up_the_others(tmp_path: Pa
     assert hot_out < HOT_CARDS // 2, hot_out
     sends = [r for r in sandbox.requests_log if r.method == "POST" and r.path == CREATE]
     assert all(r.code == 0 for r in sends), [r.code for r in sends if r.code]
+
+
+async def test_calls_reuse_the_apps_connections(tmp_path: Path) -> None:
+    settings = fast_settings(tmp_path / "data", sandbox_platforms=["lark"])
+    embedded = await start(settings)
+    try:
+        platform = embedded.platform_of("lark")
+        assert isinstance(platform, LarkPlatform) and embedded.backend is not None
+        sandbox = platform.app()
+        seats = [await embedded.seat("lark", f"a{i}", f"A {i}") for i in range(OTHERS)]
+        ticket = sample_ticket("T-POOL", [approver(s.account_id, s.display_name) for s in seats])
+        assert (await embedded.backend.submit(ticket))[0] == 202
+
+        async def all_out() -> bool:
+            return all(sandbox.cards(s.address) for s in seats)
+
+        await eventually(all_out, within=30)
+    finally:
+        await embedded.stop()
+    calls = [r for r in sandbox.requests_log if r.path.startswith("/open-apis/")]
+    ports = {r.connection for r in calls}
+    # One session per app: the token fetch and twenty sends share at most one connection per
+    # send slot (a client per call, as lark-oapi's transport makes, opens one per call).
+    assert len(calls) > OTHERS and None not in ports and len(ports) <= SEND_SLOTS, ports
