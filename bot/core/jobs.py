@@ -164,9 +164,10 @@ class JobRunner:
                     external_ref=receipt.external_ref,
                 )
                 await _meter(tx, card, SENT, receipt, now)
-                # Decided while we were sending: this card must show the outcome too.
-                current = await tx.get_request(card.request.id)
-                if current is not None and current.status is not RequestStatus.PENDING:
+                # Decided while we were sending: this card must show the outcome too. The status
+                # alone: loading every delivery of the request here held the write lock for it.
+                status = await tx.request_status(card.request.id)
+                if status is not None and status is not RequestStatus.PENDING:
                     await tx.enqueue(UPDATE_CARD, card.delivery.id, now)
             log.info("card sent", extra=kv(channel=card.delivery.channel))
 

@@ -78,6 +78,7 @@ class Queries:
     # approvals.sql: requests, deliveries, decisions, metrics
     insert_request: str
     get_request: str
+    request_status: str
     find_request: str
     get_request_by_decision: str
     decision_of_request: str

@@ -103,6 +103,10 @@ class SqliteTx:
         row = await self.fetch_one(SQL.get_request, (request_id,))
         return await self._hydrate(row) if row else None
 
+    async def request_status(self, request_id: str) -> RequestStatus | None:
+        row = await self.fetch_one(SQL.request_status, (request_id,))
+        return RequestStatus(row["status"]) if row else None
+
     async def find_request(self, ticket_id: str) -> StoredRequest | None:
         row = await self.fetch_one(SQL.find_request, (ticket_id,))
         return await self._hydrate(row) if row else None
