@@ -1,7 +1,7 @@
 """The DingTalk OpenAPI calls the channel makes, over aiohttp on the gateway's loop.
 
 The SDK's own card helpers use blocking ``requests`` and a process-wide endpoint, so they cannot
-serve two apps from one process; this client holds one app's credentials, token and limiter.
+serve two apps from one process; this client holds one app's credentials, token and send budgets.
 
 Errors map onto the outbox's retry rules: a QPS-limit 403 is :class:`ChannelThrottled` (retried,
 never dropped), 5xx and network failures are retryable, a 400 (unknown user, bad template) is not.
