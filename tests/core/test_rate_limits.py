@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.common.ratelimit import LocalLimits
+from bot.channels.common.ratelimit import Departures, LocalLimits
 from bot.core.limits import Budget, RateLimits
 from bot.store.limits import StoredRateLimits
 from bot.store.sqlite import SqliteStore
@@ -101,3 +101,13 @@ async def test_replicas_on_one_database_share_one_budget(make: Make) -> None:
         waits.append((await limits.reserve(APP, [ANN], within=1.0)).granted)
     # One receiver, four calls from two senders at the same instant: one slot for all of them.
     assert waits == [True, False, False, False]
+
+
+def test_late_calls_leave_no_more_than_the_budget_in_any_second(clock: Clock) -> None:
+    departures = Departures(now=clock)
+    budget = Budget("dingtalk:app:api:/v1.0/card/instances", 2.0)
+    # Three calls whose slots came due while the loop was busy, all leaving at once.
+    assert [departures.book([budget]) for _ in range(3)] == [0.0, 0.0, 1.0]
+    clock.now += 1.0
+    assert departures.book([budget]) == pytest.approx(0.0)  # the second call left 1 s ago
+    assert departures.book([budget]) == pytest.approx(1.0)  # booked behind the third

@@ -10,7 +10,9 @@ the outbox instead of holding a send slot.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from bot.core.limits import Budget, Grant, RateLimits, paused, schedule
@@ -43,10 +45,49 @@ class LocalLimits:
         self._next[key] = paused(now, self._next.get(key), seconds)
 
 
-async def take(limits: RateLimits, pace: Budget, free: Sequence[Budget] = (), *, what: str) -> None:
-    """Wait for a slot of ``pace`` and ``free``; ChannelDeferred when it cannot be had soon."""
+class Departures:
+    """At most ``ceil(rate)`` calls of a budget leave this process in any second.
+
+    Slots are evenly spaced, but a task sleeping until its slot wakes when the event loop gets
+    to it: after a busy moment several late ones leave together, and the platform, which counts
+    arrivals in every second, sees a burst over its limit. Holding back a call that would make
+    this second's departures more than the budget allows keeps even a late batch within it.
+    """
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self._left: dict[str, deque[float]] = {}
+
+    def book(self, budgets: Sequence[Budget]) -> float:
+        """Book this call's departure, the first moment every budget has room in the second
+        before it: the seconds from now to wait for it."""
+        now = self._now()
+        at = now
+        for budget in budgets:
+            most = max(1, math.ceil(budget.rate))
+            left = self._left.setdefault(budget.key, deque(maxlen=most))
+            if left:
+                at = max(at, left[-1], left[0] + 1.0 if len(left) == most else now)
+        for budget in budgets:
+            self._left[budget.key].append(at)  # booked before waiting: no two take one place
+        return at - now
+
+
+async def take(
+    limits: RateLimits,
+    pace: Budget,
+    free: Sequence[Budget] = (),
+    *,
+    what: str,
+    departures: Departures | None = None,
+) -> None:
+    """Wait for a slot of ``pace`` and ``free``, then (with ``departures``) for room in this
+    second; ChannelDeferred when the slot cannot be had soon."""
     grant = await limits.reserve(pace, free, within=PACE_WITHIN)
     if not grant.granted:
         raise ChannelDeferred(f"{what}: rate budget spent", retry_after=grant.wait)
     if grant.wait > 0:
         await asyncio.sleep(grant.wait)
+    later = departures.book([pace, *free]) if departures is not None else 0.0
+    if later > 0:
+        await asyncio.sleep(later)

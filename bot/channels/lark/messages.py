@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.channels.common.ratelimit import LocalLimits, take
+from bot.channels.common.ratelimit import Departures, LocalLimits, take
 from bot.channels.lark.api import Answer, TenantToken, Throttled, Transport, check, token_refused
 from bot.config import LarkSettings
 from bot.core.limits import Budget, RateLimits
@@ -33,6 +33,7 @@ class Messages:
         self.transport = Transport(settings.domain)
         self.token = TenantToken(self.transport, app_id, secret)
         self.limits: RateLimits = LocalLimits()
+        self._departures = Departures()
 
     async def close(self) -> None:
         """Close the app's HTTP session."""
@@ -97,7 +98,8 @@ class Messages:
         """One OpenAPI call: budgets, our tenant token (refreshed once if refused), errors."""
         pace = self._budget(f"api:{api}", self._settings.app_qps)
         for attempt in (1, 2):
-            await take(self.limits, pace, [user] if user is not None else [], what=api)
+            free = [user] if user is not None else []
+            await take(self.limits, pace, free, what=api, departures=self._departures)
             token = await self.token.get()
             answer = await self.transport.request(
                 method, path, token=token, params=params, body=body
