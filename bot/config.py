@@ -273,6 +273,11 @@ class Settings(BaseSettings):
         description="cards queued on a channel whose notice changed wait this long for renewed "
         "consent, then fall back through routing",
     )
+    rate_limits: Literal["process", "database"] = Field(
+        "database",
+        description="where the platforms' send budgets are kept: in the database, shared by "
+        "every replica on it (and kept across restarts), or in this process",
+    )
     callback_window_seconds: float = Field(
         300.0,
         gt=0,

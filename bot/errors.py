@@ -14,6 +14,7 @@
     ├── InvalidTransition        a state change the domain rules forbid
     ├── ChannelError             a chat or mail platform call failed (retryable or permanent)
     │   └── ChannelThrottled     the platform asked us to slow down (retry_after)
+    │       └── ChannelDeferred  our own rate budget is spent: the call was not made (retry_after)
     └── BackendError             the ticket backend refused or failed a decision webhook
 
 Each class's docstring is its default message, so ``raise NotFound()`` still says something useful.
@@ -22,8 +23,10 @@ Each class's docstring is its default message, so ``raise NotFound()`` still say
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # only annotated here: the CLI's --help should not load pydantic for it
+    from pydantic import ValidationError
 
 
 class GatewayError(Exception):
@@ -133,6 +136,16 @@ class ChannelThrottled(ChannelError):
 
     def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
         super().__init__(message, retryable=True, retry_after=retry_after)
+
+
+class ChannelDeferred(ChannelThrottled):
+    """The platform call was not made: its rate budget is spent until ``retry_after``.
+
+    Not a failure: the outbox puts the job back for exactly ``retry_after`` seconds, without
+    backoff and without counting an attempt.
+    """
+
+    code = "channel_deferred"
 
 
 class BackendError(GatewayError):

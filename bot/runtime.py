@@ -23,6 +23,7 @@ from bot.backend import WebhookBackend
 from bot.channel_access import ChannelAccess
 from bot.channel_access.credentials import ChannelCredentials
 from bot.channels.base import callback_routes
+from bot.channels.common.ratelimit import LocalLimits
 from bot.channels.memory import MemoryChannel
 from bot.channels.registry import configured_names
 from bot.clock import SystemClock
@@ -30,6 +31,7 @@ from bot.config import Settings, ensure_backend_secret
 from bot.core.emailverify import EmailVerification
 from bot.core.inbound import InboundDispatch
 from bot.core.jobs import JobRunner, lanes
+from bot.core.limits import RateLimits
 from bot.core.ports import Channel, Clock
 from bot.core.retry import RetryStrategy
 from bot.core.router import Router
@@ -53,6 +55,7 @@ from bot.store.audit import AuditLog
 from bot.store.authorizations import AuthorizationStore
 from bot.store.bindings import BindingStore
 from bot.store.engine import EngineStore, make_store
+from bot.store.limits import StoredRateLimits
 from bot.store.preferences import PreferenceStore, VerificationStore
 from bot.store.probe import StoreProbe
 from bot.store.replays import StoredCallbackGuard
@@ -154,7 +157,7 @@ class Gateway:
         self.worker = self._make_worker()
         wakeup.target = self.worker
         self.selfbind = SelfBinding(self.store, self.clock)
-        sink = InboundDispatch(self.service, self.selfbind, self._count_click)
+        sink = InboundDispatch(self.service, self.selfbind, self._count_click, self._limits())
         # Registered before starting: a channel that fails to start must not leave its siblings.
         stack.push_async_callback(self._stop_channels)
         await self.access.start(sink, self.service, wakeup)
@@ -169,6 +172,11 @@ class Gateway:
 
     def _count_click(self, channel: str, status: str) -> None:
         self.metrics.clicks.labels(channel=channel, status=status).inc()
+
+    def _limits(self) -> RateLimits:
+        if self.settings.rate_limits == "database":
+            return StoredRateLimits(self.store)
+        return LocalLimits()
 
     async def _open_access(self) -> None:
         # A wrong master key stops the start here, before any channel or listener is up.

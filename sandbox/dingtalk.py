@@ -230,6 +230,16 @@ class DingTalkSandbox:
         """The next ``calls`` business API calls fail with 403 QPS limit (oapi: 90018)."""
         self._state.throttle(calls)
 
+    def limit_qps(self, qps: int | None = 20) -> None:
+        """Enforce the platform's per-app, per-API calls per second (403 QPS limit); None: off.
+        A standard-edition org gets 20 per API."""
+        self._state.limit_qps(qps)
+
+    @property
+    def qps_refused(self) -> int:
+        """Business calls refused by :meth:`limit_qps` so far."""
+        return self._state.qps_refused
+
     def expire_token(self) -> None:
         """Invalidate the current access token (calls get 401 until the client refreshes)."""
         self._state.expire_token()

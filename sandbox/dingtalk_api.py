@@ -91,7 +91,7 @@ class OpenApi:
     def _v1(self, handler: JsonHandler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             try:
-                if self._state.take_throttle():
+                if self._state.take_throttle() or not self._state.note_call(request.path):
                     raise ApiError(403, QPS_LIMIT, "app QPS limit reached for this API")
                 token = request.headers.get("x-acs-dingtalk-access-token")
                 if not self._state.token_ok(token):

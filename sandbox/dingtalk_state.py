@@ -6,6 +6,7 @@ so every access goes through one lock.
 
 from __future__ import annotations
 
+import collections
 import secrets
 import threading
 import time
@@ -31,6 +32,11 @@ class SandboxState:
         self._sessions: dict[str, tuple[str, float]] = {}
         self._token: str | None = None
         self._throttled = 0
+        self._qps: int | None = None
+        self._calls: dict[str, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
+        self.qps_refused = 0
 
     # -- directory -------------------------------------------------------------------
     def add_user(self, user: SandboxUser) -> None:
@@ -87,6 +93,26 @@ class SandboxState:
             if self._throttled <= 0:
                 return False
             self._throttled -= 1
+            return True
+
+    def limit_qps(self, qps: int | None) -> None:
+        """Enforce ``qps`` calls per second per API of the app (None: off)."""
+        with self._lock:
+            self._qps = qps
+
+    def note_call(self, api: str) -> bool:
+        """Record one call of ``api``; False when it is over the per-API limit in the last second
+        (refused calls count too, as the platform counts them)."""
+        with self._lock:
+            if self._qps is None:
+                return True
+            now, window = time.monotonic(), self._calls[api]
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            window.append(now)
+            if len(window) > self._qps:
+                self.qps_refused += 1
+                return False
             return True
 
     # -- sessions, inboxes, usage ----------------------------------------------------

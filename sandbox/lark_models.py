@@ -99,6 +99,7 @@ class RequestRecord(BaseModel):
     status: int
     code: int | None
     at: float
+    connection: int | None = None  # the client's TCP port: which connection carried the call
 
 
 class DeliveryInfo(BaseModel):

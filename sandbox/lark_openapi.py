@@ -145,6 +145,7 @@ class OpenApi:
             status=response.status,
             code=code,
             at=self.store.now(),
+            connection=_peer_port(request),
         )
         self.requests_log.append(record)
 
@@ -301,3 +302,10 @@ def _message_data(msg: SandboxMessage, content: str, app_id: str) -> dict[str, A
         "body": {"content": content},
         "mentions": [],
     }
+
+
+def _peer_port(request: web.Request) -> int | None:
+    # The client's port tells its connections apart: a client that reuses its connections
+    # shows few ports for many calls.
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return int(peer[1]) if isinstance(peer, tuple) and len(peer) >= 2 else None

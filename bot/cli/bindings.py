@@ -65,7 +65,11 @@ def add_commands(subparsers: Subparsers) -> None:
     who = find.add_mutually_exclusive_group(required=True)
     who.add_argument("--lark-email")
     who.add_argument("--dingtalk-mobile")
-    find.add_argument("--channel", choices=_ChatPlatforms())
+    # A metavar: argparse otherwise lists the choices to build every parser, loading the
+    # registry (and the settings models) for any command at all, --help included.
+    find.add_argument(
+        "--channel", choices=_ChatPlatforms(), metavar="CHANNEL", help="one of %(choices)s"
+    )
     find.add_argument("--apply", metavar="ACCOUNT", help="bind the user found to ACCOUNT")
     add_connection_args(find)
     find.set_defaults(run=_lookup)

@@ -65,8 +65,9 @@ async def after_answer(
 
 async def after_send(tx: Tx, delivery_id: str, request_id: str, at: datetime) -> None:
     """A card that went out while its request closed must show the outcome too."""
-    current = await tx.get_request(request_id)
-    if current is not None and current.status is not RequestStatus.PENDING:
+    # The status alone: loading every delivery of the request here held the write lock for it.
+    status = await tx.request_status(request_id)
+    if status is not None and status is not RequestStatus.PENDING:
         await tx.enqueue(UPDATE_CARD, delivery_id, at)
 
 

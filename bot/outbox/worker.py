@@ -25,7 +25,7 @@ from bot.core.models import Job
 from bot.core.ports import Clock, Store
 from bot.core.retry import RetryStrategy
 from bot.core.service import ApprovalService
-from bot.errors import BackendError, ChannelError, GatewayError
+from bot.errors import BackendError, ChannelDeferred, ChannelError, GatewayError
 from bot.logs import bind, kv
 from bot.metrics import Metrics
 
@@ -214,6 +214,9 @@ class OutboxWorker:
         self._metrics.job_done(job, self._clock.now())
 
     async def _failed(self, job: Job, error: GatewayError) -> None:
+        if isinstance(error, ChannelDeferred):
+            await self._defer(job, error)
+            return
         retryable = getattr(error, "retryable", True)
         retry_after = getattr(error, "retry_after", None)
         if isinstance(error, ChannelError | BackendError) and retry_after is not None:
@@ -237,6 +240,16 @@ class OutboxWorker:
             await tx.reschedule(
                 job.id, self.owner, now + timedelta(seconds=decision.delay), error.message
             )
+
+    async def _defer(self, job: Job, error: ChannelDeferred) -> None:
+        # The receiver's rate budget is spent and nothing was sent: hand the slot to other
+        # receivers' jobs and come back exactly when the budget has room, with no backoff and
+        # no attempt counted (a throttled user must not hold up everyone else's cards).
+        delay = max(error.retry_after or 0.0, 0.0)
+        async with self._store.write() as tx:
+            await tx.defer(job.id, self.owner, self._clock.now() + timedelta(seconds=delay))
+        # Look again when it is due rather than at the next idle poll.
+        asyncio.get_running_loop().call_later(delay, self.notify)
 
     async def _sweep_expired(self) -> None:
         while True:

@@ -120,6 +120,7 @@ class Queries(NamedQueries):
     # approvals.sql: requests, deliveries, decisions, metrics
     insert_request: str
     get_request: str
+    request_status: str
     find_request: str
     get_request_by_decision: str
     decision_of_request: str
@@ -143,6 +144,7 @@ class Queries(NamedQueries):
     claim_kind_not_in: str
     complete: str
     reschedule: str
+    defer: str
     release: str
     bury: str
     outbox_depth: str
@@ -203,6 +205,11 @@ class Queries(NamedQueries):
     usage_by_account: str
     usage_channel: str
     usage_totals: str
+    # limits.sql: platform rate budgets shared by every replica
+    seed_budgets: str
+    read_budgets: str
+    set_budget: str
+    sweep_budgets: str
 
 
 SQLITE = Queries(load_all("bot.store"))

@@ -106,6 +106,10 @@ class EngineTx:
         row = await self.fetch_one(self.sql.get_request, (request_id,))
         return await self._hydrate(row) if row else None
 
+    async def request_status(self, request_id: str) -> RequestStatus | None:
+        row = await self.fetch_one(self.sql.request_status, (request_id,))
+        return RequestStatus(row["status"]) if row else None
+
     async def find_request(self, ticket_id: str) -> StoredRequest | None:
         row = await self.fetch_one(self.sql.find_request, (ticket_id,))
         return await self._hydrate(row) if row else None
@@ -374,6 +378,9 @@ class EngineTx:
             self.sql.reschedule,
             (ts(run_at), error, job_id, owner),
         )
+
+    async def defer(self, job_id: int, owner: str, run_at: datetime) -> None:
+        await self.execute(self.sql.defer, (ts(run_at), job_id, owner))
 
     async def release(self, owner: str) -> int:
         return await self.execute(

@@ -87,3 +87,29 @@ def test_other_commands_on_the_database_load_no_web_framework_or_sdk(
     code, loaded, _ = _probe(*command, data_dir=tmp_path)
     assert code == status
     assert loaded == []
+
+
+# What --help has no use for: the settings models and the channel registry (a fifth of a second
+# together), and pydantic itself.
+SETTINGS = ("bot.config", "bot.channels.registry", "pydantic_settings", "pydantic")
+
+PROBE_SETTINGS = PROBE.replace(repr(HEAVY), repr(SETTINGS))
+
+
+def test_help_loads_neither_the_settings_nor_the_channel_registry(tmp_path: Path) -> None:
+    for args in (["--help"], ["bindings", "--help"], ["cards", "--help"]):
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE_SETTINGS, *args],
+            env={**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        found = json.loads(result.stdout.strip().splitlines()[-1])
+        assert found == {"code": 0, "loaded": []}, args
+
+
+def test_cards_render_loads_no_web_framework_or_sdk(tmp_path: Path) -> None:
+    code, loaded, output = _probe("cards", "render", "--channel", "lark", data_dir=tmp_path)
+    assert code == 0 and '"schema": "2.0"' in output
+    assert loaded == []

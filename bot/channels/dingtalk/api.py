@@ -1,7 +1,7 @@
 """The DingTalk OpenAPI calls the channel makes, over aiohttp on the gateway's loop.
 
 The SDK's own card helpers use blocking ``requests`` and a process-wide endpoint, so they cannot
-serve two apps from one process; this client holds one app's credentials, token and limiter.
+serve two apps from one process; this client holds one app's credentials, token and send budgets.
 
 Errors map onto the outbox's retry rules: a QPS-limit 403 is :class:`ChannelThrottled` (retried,
 never dropped), 5xx and network failures are retryable, a 400 (unknown user, bad template) is not.
@@ -16,7 +16,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.common.ratelimit import RateLimiter
+from bot.channels.common.ratelimit import Departures, LocalLimits, take
+from bot.core.limits import Budget, RateLimits
 from bot.errors import ChannelError, ChannelThrottled
 from bot.logs import kv
 
@@ -33,7 +34,11 @@ TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 class OpenApi:
-    """One DingTalk app's v1.0 OpenAPI: token cache, per-API limiter, error mapping."""
+    """One DingTalk app's v1.0 OpenAPI: one HTTP session, token cache, per-API budget, errors.
+
+    The budgets are a ``RateLimits`` port: this process's own until the gateway hands the
+    channel the ones its replicas share (``limits``).
+    """
 
     def __init__(
         self, base_url: str, client_id: str, client_secret: str, *, qps: float, retry_after: float
@@ -43,7 +48,8 @@ class OpenApi:
         self._secret = client_secret
         self._qps = qps
         self._retry_after = retry_after
-        self._limiters: dict[str, RateLimiter] = {}
+        self.limits: RateLimits = LocalLimits()
+        self._departures = Departures()
         self._token: tuple[str, float] | None = None
         self._token_lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
@@ -61,23 +67,23 @@ class OpenApi:
 
     async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """A v1.0 call with the access-token header; refreshes the token once on a 401."""
-        limiter = self._limiters.setdefault(path, RateLimiter(self._qps))
+        budget = self._budget(path)
         for attempt in (1, 2):
-            await limiter.acquire()
+            await take(self.limits, budget, what=path, departures=self._departures)
             token = await self._access_token()
             status, answer = await self._request(method, path, body, token)
             if status == 401 and attempt == 1:
                 log.info("access token refused; refreshing", extra=kv(api=path))
                 self._forget_token(token)
                 continue
-            return self._check(path, status, answer, limiter)
+            return await self._check(path, status, answer, budget)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def oapi(self, base: str, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """A topapi call (token in the query, errors as ``errcode``); None when no such user."""
-        limiter = self._limiters.setdefault(path, RateLimiter(self._qps))
+        budget = self._budget(path)
         for attempt in (1, 2):
-            await limiter.acquire()
+            await take(self.limits, budget, what=path, departures=self._departures)
             token = await self._access_token()
             url = f"{base.rstrip('/')}{path}?access_token={token}"
             answer = await self._post(url, body, path)
@@ -158,15 +164,19 @@ class OpenApi:
             raise ChannelError(f"{path} failed: {type(exc).__name__}") from exc
         return status, answer if isinstance(answer, dict) else {}
 
-    def _check(
-        self, path: str, status: int, answer: dict[str, Any], limiter: RateLimiter
+    def _budget(self, path: str) -> Budget:
+        # "20 QPS per app per API": each path of the app has its own budget.
+        return Budget(f"dingtalk:{self._client_id}:api:{path}", self._qps)
+
+    async def _check(
+        self, path: str, status: int, answer: dict[str, Any], budget: Budget
     ) -> dict[str, Any]:
         if 200 <= status < 300:
             return answer
         code = str(answer.get("code", ""))
         what = f"{path}: {status} {code} {answer.get('message', '')}".strip()
         if status == 403 and code.startswith(QPS_LIMIT_PREFIX):
-            limiter.pause(self._retry_after)
+            await self.limits.pause(budget.key, self._retry_after)
             log.warning("throttled by DingTalk", extra=kv(api=path, code=code))
             raise ChannelThrottled(what, retry_after=self._retry_after)
         if status == 403 and code == ORG_QUOTA:

@@ -39,6 +39,7 @@ from bot.channels.dingtalk.inbound import (
 from bot.channels.dingtalk.runner import FrameHandler, GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
 from bot.config import DingTalkSettings
+from bot.core.limits import shared_or
 from bot.core.models import Approver, RequestStatus
 from bot.core.ports import (
     CallbackGuard,
@@ -104,6 +105,7 @@ class DingTalkChannel(ChannelDefaults):
         """Open the API session and, in stream mode, the stream on its own thread."""
         self._bridge.open(sink)
         adopt_sdk_loggers()
+        self.api.limits = shared_or(sink, self.api.limits)
         await self.api.open()
         inbound = Inbound(
             self.name,

@@ -38,6 +38,7 @@ from bot.channels.lark.runner import WsRunner
 from bot.channels.lark.ws import GatewayWsClient
 from bot.channels.present import card_view
 from bot.config import LarkSettings
+from bot.core.limits import shared_or
 from bot.core.models import Approver
 from bot.core.ports import (
     CallbackGuard,
@@ -90,6 +91,7 @@ class LarkChannel(ChannelDefaults):
         """Take the sink and, in stream mode, open the long connection on its own thread."""
         self._bridge.open(sink)
         adopt_sdk_loggers()
+        self.api.limits = shared_or(sink, self.api.limits)
         self._inbound = LarkInbound(
             self.name,
             self.settings.receive_id_type,
@@ -109,12 +111,17 @@ class LarkChannel(ChannelDefaults):
             self._runner = None
         await self._bridge.drain()
         self._inbound = None
+        await self.api.close()
         log.info("channel stopped", extra=kv(channel=self.name))
 
     async def check(self) -> None:
         """Prove the credentials work by fetching a tenant token (ChannelError if refused)."""
         self.api.token.forget()
-        await self.api.token.get()
+        try:
+            await self.api.token.get()
+        finally:
+            if self._inbound is None:  # a candidate checked before it runs: no session left open
+                await self.api.close()
 
     def health(self) -> ChannelHealth:
         """Stream mode: is the long connection up. HTTP mode: is the channel started."""

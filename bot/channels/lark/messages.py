@@ -1,35 +1,27 @@
 """The Lark/Feishu OpenAPI calls the channel makes: messages, the delayed card update, lookups.
 
-Each goes through :meth:`Messages.call`: the app's and the receiver's limiters, this app's own
-tenant token (refreshed once when the platform refuses it) and the error mapping of
-:mod:`bot.channels.lark.api`.
+Each goes through :meth:`Messages.call`: a slot of the app's per-API budget (and, for a send, of
+the receiver's), this app's tenant token (refreshed once when the platform refuses it) and the
+error mapping of :mod:`bot.channels.lark.api`. The budgets are a ``RateLimits`` port: this
+process's own until the gateway hands the channel the ones its replicas share.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-import httpx
-import lark_oapi as lark
-from lark_oapi.api.contact.v3 import BatchGetIdUserRequest, BatchGetIdUserRequestBody
-from lark_oapi.api.im.v1 import (
-    CreateMessageRequest,
-    CreateMessageRequestBody,
-    PatchMessageRequest,
-    PatchMessageRequestBody,
-)
-
-from bot.channels.lark.api import Limits, TenantToken, build_client, check, option, token_refused
+from bot.channels.common.ratelimit import Departures, LocalLimits, take
+from bot.channels.lark.api import Answer, TenantToken, Throttled, Transport, check, token_refused
 from bot.config import LarkSettings
-from bot.errors import ChannelError
+from bot.core.limits import Budget, RateLimits
 from bot.logs import kv
 
 log = logging.getLogger("bot.channels.lark")
 
+MESSAGES = "/open-apis/im/v1/messages"
 CARD_UPDATE = "/open-apis/interactive/v1/card/update"
-Call = Callable[[lark.RequestOption], Any]  # the SDK call: an awaitable of its response
+BATCH_GET_ID = "/open-apis/contact/v3/users/batch_get_id"
 
 
 class Messages:
@@ -37,86 +29,98 @@ class Messages:
 
     def __init__(self, settings: LarkSettings, app_id: str, secret: str) -> None:
         self._settings = settings
-        self.client = build_client(app_id, secret, settings.domain)
-        self.token = TenantToken(self.client, app_id, secret)
-        self.limits = Limits(settings.app_qps, settings.user_qps)
+        self._app_id = app_id
+        self.transport = Transport(settings.domain)
+        self.token = TenantToken(self.transport, app_id, secret)
+        self.limits: RateLimits = LocalLimits()
+        self._departures = Departures()
+
+    async def close(self) -> None:
+        """Close the app's HTTP session."""
+        await self.transport.close()
 
     async def create(
         self, receiver: str, id_type: str, msg_type: str, content: str, uuid: str | None = None
     ) -> str:
         """A direct message (idempotent by ``uuid`` when given); its message_id."""
-
-        def create(opt: lark.RequestOption) -> Any:
-            body = CreateMessageRequestBody.builder().receive_id(receiver).msg_type(msg_type)
-            if uuid is not None:
-                body = body.uuid(uuid)
-            request = (
-                CreateMessageRequest.builder()
-                .receive_id_type(id_type)
-                .request_body(body.content(content).build())
-                .build()
-            )
-            return self.client.im.v1.message.acreate(request, opt)
-
-        answer = await self.call("im.message.create", receiver, create)
-        return str(answer.data.message_id)
+        body: dict[str, Any] = {"receive_id": receiver, "msg_type": msg_type, "content": content}
+        if uuid is not None:
+            body["uuid"] = uuid
+        # "Sending to one user: 5 QPS" is the receiver's budget, on top of the API's.
+        user = self._budget(f"user:{receiver}", self._settings.user_qps)
+        answer = await self.call(
+            "im.message.create",
+            "POST",
+            MESSAGES,
+            body,
+            params={"receive_id_type": id_type},
+            user=user,
+        )
+        return str(answer.data.get("message_id", ""))
 
     async def patch(self, message_id: str, content: str, receiver: str | None) -> None:
-        """Replace a sent card's content."""
-
-        def patch(opt: lark.RequestOption) -> Any:
-            body = PatchMessageRequestBody.builder().content(content).build()
-            request = (
-                PatchMessageRequest.builder().message_id(message_id).request_body(body).build()
-            )
-            return self.client.im.v1.message.apatch(request, opt)
-
-        await self.call("im.message.patch", receiver, patch)
+        """Replace a sent card's content (the platform limits updates of one message to 5/s)."""
+        one = self._budget(f"message:{message_id}", self._settings.user_qps)
+        path = f"{MESSAGES}/{message_id}"
+        await self.call("im.message.patch", "PATCH", path, {"content": content}, user=one)
 
     async def open_id_by_email(self, email: str) -> str | None:
         """The open_id of the tenant user with this email (None: unknown or out of scope)."""
-
-        def find(opt: lark.RequestOption) -> Any:
-            body = BatchGetIdUserRequestBody.builder().emails([email]).build()
-            request = (
-                BatchGetIdUserRequest.builder().user_id_type("open_id").request_body(body).build()
-            )
-            return self.client.contact.v3.user.abatch_get_id(request, opt)
-
-        answer = await self.call("contact.user.batch_get_id", None, find)
-        users = getattr(answer.data, "user_list", None) or []
-        open_id = next((u.user_id for u in users if u.user_id), None)
-        return str(open_id) if open_id else None
+        answer = await self.call(
+            "contact.user.batch_get_id",
+            "POST",
+            BATCH_GET_ID,
+            {"emails": [email]},
+            params={"user_id_type": "open_id"},
+        )
+        users = answer.data.get("user_list") or []
+        found = next(
+            (u.get("user_id") for u in users if isinstance(u, dict) and u.get("user_id")), None
+        )
+        return str(found) if found else None
 
     async def delayed_update(self, token: str, card: dict[str, Any]) -> None:
         """Replace a clicked card after the callback was answered (the click's token)."""
+        await self.call(
+            "interactive.card.update", "POST", CARD_UPDATE, {"token": token, "card": card}
+        )
 
-        def post(opt: lark.RequestOption) -> Any:
-            request = (
-                lark.BaseRequest.builder()
-                .http_method(lark.HttpMethod.POST)
-                .uri(CARD_UPDATE)
-                .token_types({lark.AccessTokenType.TENANT})
-                .body({"token": token, "card": card})
-                .build()
-            )
-            return self.client.arequest(request, opt)
-
-        await self.call("interactive.card.update", None, post)
-
-    async def call(self, api: str, user: str | None, make: Call) -> Any:
-        """One OpenAPI call: limiters, our tenant token (refreshed once if refused), errors."""
+    async def call(
+        self,
+        api: str,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        *,
+        params: dict[str, str] | None = None,
+        user: Budget | None = None,
+    ) -> Answer:
+        """One OpenAPI call: budgets, our tenant token (refreshed once if refused), errors."""
+        pace = self._budget(f"api:{api}", self._settings.app_qps)
         for attempt in (1, 2):
-            await self.limits.acquire(user)
+            free = [user] if user is not None else []
+            await take(self.limits, pace, free, what=api, departures=self._departures)
             token = await self.token.get()
-            try:
-                answer = await make(option(token))
-            except (httpx.HTTPError, ValueError) as exc:
-                raise ChannelError(f"{api} failed: {type(exc).__name__}") from exc
+            answer = await self.transport.request(
+                method, path, token=token, params=params, body=body
+            )
             if attempt == 1 and token_refused(answer):
                 log.info("tenant token refused; refreshing", extra=kv(api=api))
                 self.token.forget()
                 continue
-            check(api, answer, self.limits, user, self._settings.throttle_retry_seconds)
+            try:
+                check(
+                    api,
+                    answer,
+                    app_key=pace.key,
+                    user_key=user.key if user is not None else None,
+                    fallback=self._settings.throttle_retry_seconds,
+                )
+            except Throttled as exc:
+                await self.limits.pause(exc.throttle.key, exc.throttle.seconds)
+                raise
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _budget(self, what: str, rate: float) -> Budget:
+        return Budget(f"lark:{self._app_id}:{what}", rate)

@@ -27,6 +27,11 @@ UPDATE outbox SET state = 'done', done_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'
 UPDATE outbox SET next_attempt_at = ?, last_error = ?, lease_owner = NULL,
     lease_until = NULL WHERE id = ? AND lease_owner = ?
 
+-- name: defer
+-- Put back a job whose call was never made (its rate budget was spent): no attempt is counted.
+UPDATE outbox SET next_attempt_at = ?, attempts = attempts - 1, lease_owner = NULL,
+    lease_until = NULL WHERE id = ? AND lease_owner = ?
+
 -- name: release
 UPDATE outbox SET lease_owner = NULL, lease_until = NULL
 WHERE lease_owner = ? AND state = 'pending'

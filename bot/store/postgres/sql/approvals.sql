@@ -7,6 +7,9 @@ VALUES (?, ?, ?, ?, ?, ?)
 -- name: get_request
 SELECT * FROM requests WHERE id = ?
 
+-- name: request_status
+SELECT status FROM requests WHERE id = ?
+
 -- name: find_request
 SELECT * FROM requests WHERE ticket_id = ?
 

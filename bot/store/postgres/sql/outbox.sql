@@ -32,6 +32,11 @@ UPDATE outbox SET state = 'done', done_at = to_char(clock_timestamp() AT TIME ZO
 UPDATE outbox SET next_attempt_at = ?, last_error = ?, lease_owner = NULL,
     lease_until = NULL WHERE id = ? AND lease_owner = ?
 
+-- name: defer
+-- Put back a job whose call was never made (its rate budget was spent): no attempt is counted.
+UPDATE outbox SET next_attempt_at = ?, attempts = attempts - 1, lease_owner = NULL,
+    lease_until = NULL WHERE id = ? AND lease_owner = ?
+
 -- name: release
 -- Released jobs (a replica stopping) wake the other replicas at once.
 WITH freed AS (UPDATE outbox SET lease_owner = NULL, lease_until = NULL
