@@ -410,11 +410,6 @@ def test_clicks_reach_every_replica(outcome: Outcome) -> None:
     assert len({c for t in calm for c in t.connections}) >= 2, calm
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Lark's per-app limit is paced per process until the limiter shared by all replicas "
-    "(perf-outbound: bot/store/limits.py) lands; then remove this marker",
-)
 def test_lark_per_app_send_rate_stays_under_the_limit_across_replicas(outcome: Outcome) -> None:
     sends = _sends(outcome)
     assert sends, "cards were sent"

@@ -121,7 +121,7 @@ def test_every_named_query_is_valid_sql_against_the_schema() -> None:
         area = [f for n, f in fragments.items() if n.split("_")[0] == name.split("_")[0]]
         for fragment in ["", *area] if "{" in sql else [""]:
             part = f" {fragment.format(marks='?')}" if fragment else ""
-            text = sql.format(ms="1", marks="?", kinds=part, filters=part)
+            text = sql.format(ms="1", marks="?", rows="(?, 0)", kinds=part, filters=part)
             try:
                 conn.execute(f"EXPLAIN {text}")
             except sqlite3.ProgrammingError:

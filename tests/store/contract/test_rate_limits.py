@@ -1,5 +1,6 @@
 """The RateLimits port, for both implementations: this process's and the database's (shared by
-every replica on it). Driven through the port with a clock the test moves; nothing sleeps."""
+every replica on it), the latter on each engine. Driven through the port with a clock the test
+moves; nothing sleeps."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 
 from bot.channels.common.ratelimit import Departures, LocalLimits
 from bot.core.limits import Budget, RateLimits
+from bot.store.engine import EngineStore
 from bot.store.limits import StoredRateLimits
+from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 
 APP = Budget("lark:app:api:im.message.create", 50.0)  # a slot every 0.02 s
@@ -36,16 +39,19 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(params=["process", "database"])
+@pytest.fixture(params=["process", "sqlite", "postgresql"])
 async def make(request: pytest.FixtureRequest, clock: Clock, tmp_path: Path) -> AsyncIterator[Make]:
     """Builds limits that share their budgets (two replicas on one database, or one process)."""
-    stores: list[SqliteStore] = []
+    stores: list[EngineStore] = []
     local = LocalLimits(now=clock)
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
 
     async def build() -> RateLimits:
         if request.param == "process":
             return local
-        store = SqliteStore(tmp_path / "gateway.db")
+        store: EngineStore = (
+            PostgresStore(url, pool_size=2) if url else SqliteStore(tmp_path / "gateway.db")
+        )
         await store.open()
         stores.append(store)
         return StoredRateLimits(store, now=clock)
