@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import aiohttp
 from bench import e2e, footprint, growth, intake, procs, rates, report
 from bench.fleet import Fleet
 from bench.load import Host
-from bench.run import FULL, LARK_APP_QPS, LARK_USER_QPS, QUICK, Run
+from bench.run import DINGTALK_QPS, FULL, LARK_APP_QPS, LARK_USER_QPS, QUICK, Run, times
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -40,8 +42,11 @@ def engine_available() -> bool:
     return "database_url" in Settings.model_fields
 
 
+STARTED = time.perf_counter()
+
+
 def _say(text: str) -> None:
-    print(f"==> {text}", flush=True)
+    print(f"==> [{time.perf_counter() - STARTED:5.1f} s] {text}", flush=True)
 
 
 async def phases(run: Run, notes: list[str]) -> None:
@@ -53,7 +58,7 @@ async def phases(run: Run, notes: list[str]) -> None:
     await footprint.metrics_scrape(run, "")
     await footprint.cli_startup(run)
     await run.fleet.seat("lark", [*rates.burst_accounts(sizes.burst_users), *e2e.e2e_accounts()])
-    await run.fleet.limits(LARK_APP_QPS, LARK_USER_QPS)
+    await run.fleet.limits(LARK_APP_QPS, LARK_USER_QPS, DINGTALK_QPS)
     _say("worker: accepted → card one at a time")
     await e2e.worker_latency(run, "")
     _say(f"intake: {sizes.intake} signed submits at concurrency 64, gateway and bare endpoint")
@@ -61,6 +66,8 @@ async def phases(run: Run, notes: list[str]) -> None:
     for skewed in (False, True):
         _say(f"Lark burst of {sizes.burst_cards} cards" + (" (skewed)" if skewed else ""))
         await rates.burst(run, skewed)
+    _say(f"DingTalk burst of {sizes.dingtalk_cards} cards")
+    await rates.dingtalk_burst(run)
     for rate, seconds in sizes.rates:
         _say(f"end to end at {rate:g} requests/s for {seconds:g} s")
         await e2e.one_rate(run, rate, seconds)
@@ -81,6 +88,44 @@ async def _growth(run: Run, notes: list[str]) -> None:
     await intake.intake(run, label)
     await e2e.worker_latency(run, label)
     await footprint.metrics_scrape(run, label)
+    _compare(run, label)
+
+
+def _compare(run: Run, label: str) -> None:
+    """The growth rows: each figure at ``label`` pending against the same figure at 0."""
+    raw = run.raw
+    pairs = [
+        (
+            "intake submits/s",
+            raw["intake"]["gateway"]["rps"],
+            raw[f"intake{label}"]["gateway"]["rps"],
+            "/s",
+            "within 20 %",
+        ),
+        (
+            "accepted → card p50 (worker claim and send)",
+            raw["worker_ms"]["p50"],
+            raw[f"worker_ms{label}"]["p50"],
+            " ms",
+            "within 20 %",
+        ),
+        (
+            "/metrics scrape p50",
+            raw["metrics_ms"]["p50"],
+            raw[f"metrics_ms{label}"]["p50"],
+            " ms",
+            "independent of table sizes",
+        ),
+    ]
+    for measure, at_zero, at_n, unit, target in pairs:
+        run.add(
+            f"growth, {label} pending vs 0",
+            measure,
+            f"{at_n:.1f}{unit}",
+            f"{at_zero:.1f}{unit} at 0 pending",
+            times(at_n, at_zero),
+            target,
+        )
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -129,7 +174,13 @@ async def main(args: argparse.Namespace) -> int:
                 host_pids=[h.process.pid for h in hosts],
                 bare_pid=bare.process.pid,
             )
+            load_before = os.getloadavg()[0]
             await phases(run, notes)
+            load_after = os.getloadavg()[0]
+        notes.append(
+            f"load average (1 min) {load_before:.1f} at the start, {load_after:.1f} at the end: "
+            "other work on the machine moves absolute figures; the same-run ratios less so"
+        )
         header: dict[str, Any] = {
             "mode": "quick" if args.quick else "full",
             "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -56,7 +56,7 @@ async def one_rate(run: Run, rate: float, seconds: float) -> dict[str, Any]:
         track.accepted[ids[i]] = at
         planned = [(d["delivery_id"], d["account_id"]) for d in receipt["deliveries"]]
         track.deliveries[ids[i]] = planned
-        await _click_first(run, track, ids[i], planned, seconds + run.sizes.drain)
+        await _click_first(run, track, ids[i], planned, run.sizes.drain)
 
     errors = await open_loop(rate, count, one)
     await run.fleet.wait_for(

@@ -25,10 +25,12 @@ class Fleet:
         for host in self.hosts:
             await host.seat(channel, accounts)
 
-    async def limits(self, app_qps: int | None, user_qps: int | None) -> None:
-        """Set the sandbox Lark limits on every host."""
+    async def limits(
+        self, app_qps: int | None, user_qps: int | None, dingtalk_qps: int | None
+    ) -> None:
+        """Set the sandbox platforms' limits on every host."""
         for host in self.hosts:
-            await host.limits(app_qps, user_qps)
+            await host.limits(app_qps, user_qps, dingtalk_qps)
 
     async def refresh(self) -> None:
         """Fetch new stamps from every host."""

@@ -23,6 +23,7 @@ from bot import launch
 from bot.config import Settings, ensure_backend_secret, load_settings
 from bot.core.models import ClickAction
 from bot.http.listen import bind
+from sandbox.dingtalk_platform import DingTalkPlatform
 from sandbox.embedded import Embedded
 from sandbox.lark_platform import LarkPlatform
 from sandbox.platform import Seat
@@ -46,11 +47,18 @@ class Control:
             web.get("/decisions", self.decisions),
             web.get("/lark/log", self.lark_log),
             web.get("/memory", self.memory),
+            web.get("/dingtalk/log", self.dingtalk_log),
+            web.post("/dingtalk/held", self.dingtalk_held),
         ]
 
     def _lark(self) -> LarkPlatform:
         platform = self._embedded.platform_of("lark")
         assert isinstance(platform, LarkPlatform)
+        return platform
+
+    def _dingtalk(self) -> DingTalkPlatform:
+        platform = self._embedded.platform_of("dingtalk")
+        assert isinstance(platform, DingTalkPlatform)
         return platform
 
     async def seat(self, request: web.Request) -> web.Response:
@@ -68,6 +76,7 @@ class Control:
         app = self._lark().app()
         app.limit_app_qps(body.get("lark_app_qps"))
         app.limit_user_qps(body.get("lark_user_qps"))
+        self._dingtalk().sandboxes["dingtalk"].limit_qps(body.get("dingtalk_qps"))
         return web.json_response({"ok": True})
 
     async def click(self, request: web.Request) -> web.Response:
@@ -110,6 +119,22 @@ class Control:
         """How many cards the memory channel holds (the intake phases' cards)."""
         channel = self._embedded.memory
         return web.json_response({"cards": len(channel.cards) if channel else 0})
+
+    async def dingtalk_log(self, request: web.Request) -> web.Response:
+        """The sandbox DingTalk app's business calls since ``since``: [method, path, status, at]."""
+        since = int(request.query.get("since", "0"))
+        log = self._dingtalk().sandboxes["dingtalk"].calls_log[since:]
+        return web.json_response({"log": [list(r) for r in log], "next": since + len(log)})
+
+    async def dingtalk_held(self, request: web.Request) -> web.Response:
+        """The delivery ids of the cards each given DingTalk account holds."""
+        body = await request.json()
+        platform = self._dingtalk()
+        held = {
+            str(a): [c.delivery_id for c in platform.held(self._seats[("dingtalk", str(a))])]
+            for a in body["accounts"]
+        }
+        return web.json_response({"held": held})
 
 
 def instrument(embedded: Embedded) -> Journal:

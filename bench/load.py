@@ -140,9 +140,20 @@ class Host:
         """Seat accounts on a channel."""
         await self._post("/seat", {"channel": channel, "accounts": list(accounts)})
 
-    async def limits(self, app_qps: int | None, user_qps: int | None) -> None:
-        """Set the sandbox Lark's enforced limits (None: off)."""
-        await self._post("/limits", {"lark_app_qps": app_qps, "lark_user_qps": user_qps})
+    async def limits(
+        self, app_qps: int | None, user_qps: int | None, dingtalk_qps: int | None
+    ) -> None:
+        """Set the sandbox platforms' enforced limits (None: off)."""
+        body = {"lark_app_qps": app_qps, "lark_user_qps": user_qps, "dingtalk_qps": dingtalk_qps}
+        await self._post("/limits", body)
+
+    async def dingtalk(
+        self, accounts: Sequence[str]
+    ) -> tuple[list[list[Any]], dict[str, list[str]]]:
+        """The sandbox DingTalk app's whole call log, and the cards each account holds."""
+        log = (await self._get("/dingtalk/log"))["log"]
+        held = (await self._post("/dingtalk/held", {"accounts": list(accounts)}))["held"]
+        return log, held
 
     async def click(self, channel: str, account: str, delivery_id: str) -> dict[str, Any]:
         """Press Approve; returns the host's stamp of the press."""

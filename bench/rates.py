@@ -7,11 +7,12 @@ every OpenAPI call (429 for the app limit, code 230020 for the per-user limit).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from bench.load import signed_submit, submit_all
-from bench.run import LARK_APP_QPS, LARK_USER_QPS, Run, times
+from bench.run import DINGTALK_QPS, LARK_APP_QPS, LARK_USER_QPS, Run, times
 
 SUBMIT_CONCURRENCY = 32
 SEND_PATH = "/open-apis/im/v1/messages"
@@ -156,3 +157,60 @@ def rows(run: Run, r: dict[str, Any], skewed: bool) -> None:
             times(r["last_card_s"], ideal),
             "≈ 1x",
         )
+
+
+CREATE_PATH = "/v1.0/card/instances/createAndDeliver"
+
+
+async def dingtalk_burst(run: Run) -> dict[str, Any]:
+    """A burst of cards on the sandbox DingTalk app enforcing the documented 20 calls/s per API."""
+    n, users = run.sizes.dingtalk_cards, run.sizes.burst_users
+    accounts = [f"d{i}" for i in range(users)]
+    await run.fleet.seat("dingtalk", accounts)
+    ids = run.ids("ding", n)
+    requests = [
+        signed_submit(run.host.secret, t, [(accounts[i % users], "cn")]) for i, t in enumerate(ids)
+    ]
+    started = time.time()
+    accepted = await submit_all(run.host, requests, SUBMIT_CONCURRENCY)
+    planned = {d["delivery_id"] for _, r in accepted for d in r["deliveries"]}
+    deadline = time.perf_counter() + max(60.0, n / 4)
+    while True:
+        log, held = await run.host.dingtalk(accounts)
+        cards = [d for ds in held.values() for d in ds if d in planned]
+        if len(set(cards)) >= len(planned) or time.perf_counter() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    creates = [r for r in log if r[0] == "POST" and r[1] == CREATE_PATH and r[3] >= started]
+    ok = sorted(r[3] for r in creates if r[2] == 200)
+    span = ok[-1] - ok[0] if len(ok) > 1 else float("nan")
+    result = {
+        "cards": len(planned),
+        "delivered": len(set(cards)),
+        "dropped": len(planned) - len(set(cards)),
+        "doubled": len(cards) - len(set(cards)),
+        "rate_per_s": (len(ok) - 1) / span if span == span and span else float("nan"),
+        "qps_403": sum(1 for r in creates if r[2] == 403),
+        "max_calls_1s": max_per_second(ok),
+        "last_card_s": ok[-1] - started if ok else float("nan"),
+    }
+    run.raw["dingtalk_burst"] = result
+    section = f"DingTalk burst, {n} cards to {users} users"
+    rate = result["rate_per_s"]
+    run.add(
+        section,
+        "send rate",
+        f"{rate:.1f}/s",
+        f"{DINGTALK_QPS}/s per-API limit",
+        times(rate, DINGTALK_QPS),
+        "≥ 0.95x",
+    )
+    run.add(
+        section,
+        "dropped / doubled; QPS-limit 403s; max calls in 1 s",
+        f"{result['dropped']} / {result['doubled']}; {result['qps_403']}; {result['max_calls_1s']}",
+        f"0 / 0; 0; {DINGTALK_QPS}",
+        "",
+        "0 dropped, 0 bursts of 403",
+    )
+    return result

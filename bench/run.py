@@ -21,6 +21,7 @@ class Sizes:
     intake: int  # submissions per intake measurement, at CONCURRENCY
     burst_cards: int
     burst_users: int
+    dingtalk_cards: int
     rates: tuple[tuple[float, float], ...]  # (offered requests/s, seconds)
     drain: float  # how long after the load a phase waits for what is still queued
     pending: int  # seeded pending requests for the growth phase
@@ -29,21 +30,23 @@ class Sizes:
 
 
 QUICK = Sizes(
-    intake=400,
-    burst_cards=150,
-    burst_users=30,
-    rates=((5, 3),),
+    intake=200,
+    burst_cards=60,
+    burst_users=20,
+    dingtalk_cards=40,
+    rates=((5, 2),),
     drain=10,
-    pending=20_000,
-    samples=10,
-    cli_runs=2,
+    pending=10_000,
+    samples=8,
+    cli_runs=1,
 )
 FULL = Sizes(
     intake=3000,
     burst_cards=2000,
     burst_users=100,
+    dingtalk_cards=600,
     rates=((5, 10), (50, 6), (200, 3)),
-    drain=60,
+    drain=30,
     pending=100_000,
     samples=30,
     cli_runs=5,
@@ -51,6 +54,7 @@ FULL = Sizes(
 CONCURRENCY = 64
 LARK_APP_QPS = 50  # what the sandbox Lark enforces: the real platform's limits
 LARK_USER_QPS = 5
+DINGTALK_QPS = 20  # DingTalk's documented per-API limit
 
 
 @dataclass(frozen=True)

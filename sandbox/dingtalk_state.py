@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import defaultdict, deque
 from typing import Any
 
 from sandbox.dingtalk_models import ApiError, SandboxMessage, SandboxUser, Usage
@@ -31,6 +32,8 @@ class SandboxState:
         self._sessions: dict[str, tuple[str, float]] = {}
         self._token: str | None = None
         self._throttled = 0
+        self.qps: int | None = None  # enforced calls per second per API (None: unlimited)
+        self._calls: dict[str, deque[float]] = defaultdict(deque)
 
     # -- directory -------------------------------------------------------------------
     def add_user(self, user: SandboxUser) -> None:
@@ -88,6 +91,19 @@ class SandboxState:
                 return False
             self._throttled -= 1
             return True
+
+    def over_qps(self, api: str) -> bool:
+        """Count one call of ``api``; True when it exceeds ``qps`` within the last second."""
+        with self._lock:
+            if self.qps is None:
+                return False
+            now, window = time.monotonic(), self._calls[api]
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= self.qps:
+                return True
+            window.append(now)
+            return False
 
     # -- sessions, inboxes, usage ----------------------------------------------------
     def open_session(self, user_id: str) -> str:
