@@ -64,14 +64,27 @@ async def phases(run: Run, notes: list[str]) -> None:
     _say(f"intake: {sizes.intake} signed submits at concurrency 64, gateway and bare endpoint")
     await intake.intake(run, "")
     for skewed in (False, True):
+        await _quiet(run, notes)
         _say(f"Lark burst of {sizes.burst_cards} cards" + (" (skewed)" if skewed else ""))
         await rates.burst(run, skewed)
+    await _quiet(run, notes)
     _say(f"DingTalk burst of {sizes.dingtalk_cards} cards")
     await rates.dingtalk_burst(run)
     for rate, seconds in sizes.rates:
+        await _quiet(run, notes)
         _say(f"end to end at {rate:g} requests/s for {seconds:g} s")
         await e2e.one_rate(run, rate, seconds)
+    await _quiet(run, notes)
     await _growth(run, notes)
+
+
+async def _quiet(run: Run, notes: list[str]) -> None:
+    """Let the backlog of the phase before drain, so each phase starts from an empty outbox."""
+    waited = await footprint.quiet(run, run.sizes.drain * 2)
+    if waited != waited:
+        notes.append("a phase started with the previous phase's backlog still in the outbox")
+    elif waited > 1:
+        _say(f"waited {waited:.0f} s for the outbox to drain")
 
 
 async def _growth(run: Run, notes: list[str]) -> None:
@@ -175,7 +188,12 @@ async def main(args: argparse.Namespace) -> int:
                 bare_pid=bare.process.pid,
             )
             load_before = os.getloadavg()[0]
-            await phases(run, notes)
+            status = 0
+            try:
+                await phases(run, notes)
+            except Exception as exc:  # report what was measured, and why the rest is missing
+                notes.append(f"INCOMPLETE: the run stopped at {exc!r}")
+                status = 1
             load_after = os.getloadavg()[0]
         notes.append(
             f"load average (1 min) {load_before:.1f} at the start, {load_after:.1f} at the end: "
@@ -193,7 +211,7 @@ async def main(args: argparse.Namespace) -> int:
     print()
     print(text)
     print(f"written: {path} and {path.with_suffix('.json')}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -97,12 +97,13 @@ async def _click_first(
 def _tally(run: Run, track: Tracker, count: int) -> dict[str, Any]:
     to_card = [track.first_card[t] - track.accepted[t] for t in track.first_card]
     decided: dict[str, float] = {}
-    doubled = 0
+    doubles: dict[str, list[str]] = {}  # ticket -> webhook ids, where more than one arrived
     for ticket in track.clicked:
         got = run.fleet.decisions(ticket)
         if got:
             decided[ticket] = min(at for _, at in got)
-            doubled += len(got) - 1
+        if len(got) > 1:
+            doubles[ticket] = [webhook for webhook, _ in got]
     to_decision = [decided[t] - track.clicked[t] for t in decided]
     return {
         "offered": count,
@@ -112,7 +113,8 @@ def _tally(run: Run, track: Tracker, count: int) -> dict[str, Any]:
         "clicked": len(track.clicked),
         "failed_clicks": track.failed_clicks,
         "decided": len(decided),
-        "doubled_decisions": doubled,
+        "doubled_decisions": sum(len(w) - 1 for w in doubles.values()),
+        "doubles": doubles,
         "card_p50_ms": percentile(to_card, 0.5) * 1000,
         "card_p99_ms": percentile(to_card, 0.99) * 1000,
         "decision_p50_ms": percentile(to_decision, 0.5) * 1000,

@@ -12,6 +12,8 @@ from bench.load import percentile
 from bench.procs import clean_env, rss_mb
 from bench.run import Run, ms, times
 
+DEPTH = "gateway_outbox_depth"
+
 
 async def loopback(run: Run) -> None:
     """The loopback round trip (an empty GET on the bare endpoint), the latency baseline."""
@@ -57,6 +59,26 @@ async def metrics_scrape(run: Run, label: str) -> None:
         times(p50, run.loopback_ms(0.5)),
         "independent of table sizes",
     )
+
+
+async def outbox_depth(run: Run) -> float | None:
+    """Outbox jobs waiting, from the gateway's own ``/metrics`` (None if it does not say)."""
+    async with run.session.get(run.host.url + "/metrics") as r:
+        text = await r.text()
+    lines = [line for line in text.splitlines() if line.startswith(DEPTH + "{")]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines) if lines else None
+
+
+async def quiet(run: Run, within: float) -> float:
+    """Wait until the outbox is empty (or ``within`` s); the seconds waited (NaN: gave up)."""
+    t0 = time.perf_counter()
+    while True:
+        depth = await outbox_depth(run)
+        if depth is None or depth == 0:
+            return time.perf_counter() - t0
+        if time.perf_counter() - t0 > within:
+            return float("nan")
+        await asyncio.sleep(0.5)
 
 
 async def _wall(argv: list[str], env: dict[str, str], runs: int) -> float:

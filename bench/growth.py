@@ -19,6 +19,7 @@ from bench.load import signed_submit
 from bench.run import Run
 
 SKIP = {"schema_migrations", "sqlite_sequence"}
+CHUNK = 5_000
 
 
 def _tables(conn: sqlite3.Connection) -> list[str]:
@@ -62,24 +63,55 @@ def seed_sqlite(db: Path, ids: list[str], copies: int) -> dict[str, int]:
     conn = sqlite3.connect(db, timeout=60, isolation_level=None)
     try:
         template = _template_rows(conn, ids)
-        conn.execute("BEGIN IMMEDIATE")
-        inserted: dict[str, int] = {}
-        for table, (names, rows) in template.items():
-            rowid = {n for n, _, alias in _columns(conn, table) if alias}
-            marks = ", ".join("?" for _ in names)
-            sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"
-            batch = [
-                tuple(
-                    None if n in rowid else _copy(v, ids, f"-s{k}")
-                    for n, v in zip(names, row, strict=True)
-                )
-                for k in range(copies)
-                for row in rows
-            ]
-            conn.executemany(sql, batch)
-            inserted[table] = len(batch)
-        conn.execute("COMMIT")
+        inserted: dict[str, int] = dict.fromkeys(template, 0)
+        # In chunks: the running gateway's own writes wait at most one chunk, well inside its
+        # busy timeout.
+        for start in range(0, copies, CHUNK):
+            conn.execute("BEGIN IMMEDIATE")
+            for table, count in _insert(
+                conn, template, ids, range(start, min(copies, start + CHUNK))
+            ).items():
+                inserted[table] += count
+            conn.execute("COMMIT")
         return inserted
+    finally:
+        conn.close()
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    template: dict[str, tuple[list[str], list[tuple[Any, ...]]]],
+    ids: list[str],
+    copies: range,
+) -> dict[str, int]:
+    inserted = {}
+    for table, (names, rows) in template.items():
+        rowid = {n for n, _, alias in _columns(conn, table) if alias}
+        marks = ", ".join("?" for _ in names)
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"
+        batch = [
+            tuple(
+                None if n in rowid else _copy(v, ids, f"-s{k}")
+                for n, v in zip(names, row, strict=True)
+            )
+            for k in copies
+            for row in rows
+        ]
+        conn.executemany(sql, batch)
+        inserted[table] = len(batch)
+    return inserted
+
+
+def template_settled(db: Path, ids: list[str]) -> bool:
+    """Whether every outbox job of the template is done (so the copies queue no work)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60)
+    try:
+        found = _template_rows(conn, ids).get("outbox")
+        if found is None:
+            return False
+        names, rows = found
+        state = names.index("state")
+        return all(row[state] == "done" for row in rows)
     finally:
         conn.close()
 
@@ -91,10 +123,15 @@ async def seed(run: Run, pending: int) -> dict[str, Any]:
         signed_submit(run.host.secret, ticket, [("m-seed", "cn")])
     )
     assert status == 202, receipt
-    await asyncio.sleep(1)  # the template's card goes out (memory channel) and its job is done
     ids = [ticket, receipt["request_id"], *(d["delivery_id"] for d in receipt["deliveries"])]
+    db = run.data_dir / "gateway.db"
+    deadline = time.perf_counter() + 60
+    while not await asyncio.to_thread(template_settled, db, ids):
+        if time.perf_counter() > deadline:
+            raise RuntimeError("the template request's card was not sent within 60 s")
+        await asyncio.sleep(0.2)
     t0 = time.perf_counter()
-    inserted = await asyncio.to_thread(seed_sqlite, run.data_dir / "gateway.db", ids, pending - 1)
+    inserted = await asyncio.to_thread(seed_sqlite, db, ids, pending - 1)
     result = {"pending": pending, "seconds": time.perf_counter() - t0, "rows": inserted}
     run.raw["seed"] = result
     return result

@@ -24,10 +24,10 @@ def _requests(run: Run, phase: str, n: int) -> list[Signed]:
     ]
 
 
-async def _measure(run: Run, url: str, phase: str) -> dict[str, Any]:
-    await closed_loop(run.session, url, _requests(run, phase + "w", WARMUP), CONCURRENCY)
+async def _measure(run: Run, urls: list[str], phase: str) -> dict[str, Any]:
+    await closed_loop(run.session, urls, _requests(run, phase + "w", WARMUP), CONCURRENCY)
     result = await closed_loop(
-        run.session, url, _requests(run, phase, run.sizes.intake), CONCURRENCY
+        run.session, urls, _requests(run, phase, run.sizes.intake), CONCURRENCY
     )
     summary: dict[str, Any] = result.summary()
     summary["statuses"] = {str(k): v for k, v in result.statuses.items()}
@@ -35,9 +35,9 @@ async def _measure(run: Run, url: str, phase: str) -> dict[str, Any]:
 
 
 async def drain_memory(run: Run, expected: int, within: float) -> bool:
-    """Wait until the memory channel holds ``expected`` cards (the outbox caught up)."""
+    """Wait until the memory channels hold ``expected`` cards (the outbox caught up)."""
     deadline = time.perf_counter() + within
-    while await memory_cards(run.host) < expected:
+    while sum([await memory_cards(h) for h in run.fleet.hosts]) < expected:
         if time.perf_counter() > deadline:
             return False
         await asyncio.sleep(0.2)
@@ -46,10 +46,10 @@ async def drain_memory(run: Run, expected: int, within: float) -> bool:
 
 async def intake(run: Run, label: str) -> dict[str, Any]:
     """One intake measurement (bare endpoint first, then the gateway) and its rows."""
-    bare = await _measure(run, run.bare_url, f"bare{label}")
-    before = await memory_cards(run.host)
-    gateway = await _measure(run, run.host.url, f"in{label}")
-    drained = await drain_memory(run, before + WARMUP + run.sizes.intake, run.sizes.drain * 3)
+    bare = await _measure(run, [run.bare_url], f"bare{label}")
+    before = [await memory_cards(h) for h in run.fleet.hosts]
+    gateway = await _measure(run, [h.url for h in run.fleet.hosts], f"in{label}")
+    drained = await drain_memory(run, sum(before) + WARMUP + run.sizes.intake, run.sizes.drain * 3)
     section = f"intake, c={CONCURRENCY}" + (f", {label} pending" if label else "")
     run.add(
         section,

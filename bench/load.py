@@ -68,18 +68,22 @@ class Closed:
 
 
 async def closed_loop(
-    session: aiohttp.ClientSession, url: str, requests: Sequence[Signed], concurrency: int
+    session: aiohttp.ClientSession,
+    urls: Sequence[str],
+    requests: Sequence[Signed],
+    concurrency: int,
 ) -> Closed:
-    """Send every request with ``concurrency`` in flight; time each and the whole."""
-    queue: asyncio.Queue[Signed] = asyncio.Queue()
-    for item in requests:
-        queue.put_nowait(item)
+    """Send every request with ``concurrency`` in flight, round robin over ``urls``; time each
+    and the whole."""
+    queue: asyncio.Queue[tuple[str, Signed]] = asyncio.Queue()
+    for i, item in enumerate(requests):
+        queue.put_nowait((urls[i % len(urls)], item))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
 
     async def worker() -> None:
         while not queue.empty():
-            item = queue.get_nowait()
+            url, item = queue.get_nowait()
             t0 = time.perf_counter()
             async with session.post(url + SUBMIT, data=item.body, headers=item.headers) as r:
                 await r.read()
