@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import sys
 import tempfile
@@ -81,7 +82,7 @@ async def phases(run: Run, notes: list[str]) -> None:
 async def _quiet(run: Run, notes: list[str]) -> None:
     """Let the backlog of the phase before drain, so each phase starts from an empty outbox."""
     waited = await footprint.quiet(run, run.sizes.drain * 2)
-    if waited != waited:
+    if math.isnan(waited):
         notes.append("a phase started with the previous phase's backlog still in the outbox")
     elif waited > 1:
         _say(f"waited {waited:.0f} s for the outbox to drain")

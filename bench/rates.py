@@ -8,6 +8,7 @@ every OpenAPI call (429 for the app limit, code 230020 for the per-user limit).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Any
 
@@ -39,6 +40,13 @@ def receivers(users: int, n: int, skewed: bool) -> list[str]:
             picked.append(others[k % len(others)])
             k += 1
     return picked
+
+
+def per_second(events: int, span: float) -> float:
+    """The rate of ``events`` spread first to last over ``span`` seconds (NaN if unknown)."""
+    if math.isnan(span) or span <= 0:
+        return math.nan
+    return (events - 1) / span
 
 
 def max_per_second(stamps: list[float]) -> int:
@@ -84,7 +92,7 @@ def tally(run: Run, planned: list[tuple[str, str]], started: float, refused: int
             per_user.setdefault(account, []).append(card[2])
     sends = [r for r in fleet.lark_log(started) if r[0] == "POST" and r[1].startswith(SEND_PATH)]
     span = max(stamps) - min(stamps) if len(stamps) > 1 else float("nan")
-    rate = (len(stamps) - 1) / span if span and span == span else float("nan")
+    rate = per_second(len(stamps), span)
     hot = receivers(run.sizes.burst_users, 1, True)[0]
     others = [t for a, ts in per_user.items() if a != hot for t in ts]
     return {
@@ -189,7 +197,7 @@ async def dingtalk_burst(run: Run) -> dict[str, Any]:
         "delivered": len(set(cards)),
         "dropped": len(planned) - len(set(cards)),
         "doubled": len(cards) - len(set(cards)),
-        "rate_per_s": (len(ok) - 1) / span if span == span and span else float("nan"),
+        "rate_per_s": per_second(len(ok), span),
         "qps_403": sum(1 for r in creates if r[2] == 403),
         "max_calls_1s": max_per_second(ok),
         "last_card_s": ok[-1] - started if ok else float("nan"),
