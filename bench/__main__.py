@@ -185,6 +185,7 @@ async def main(args: argparse.Namespace) -> int:
                 sizes=sizes,
                 data_dir=data_dir,
                 engine=engine,
+                database_url=database_url,
                 host_pids=[h.process.pid for h in hosts],
                 bare_pid=bare.process.pid,
             )

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from bench.load import percentile
-from bench.procs import clean_env, rss_mb
+from bench.procs import gateway_env, rss_mb
 from bench.run import Run, ms, times
 
 DEPTH = "gateway_outbox_depth"
@@ -99,8 +99,7 @@ async def _wall(argv: list[str], env: dict[str, str], runs: int) -> float:
 async def cli_startup(run: Run) -> None:
     """CLI commands that need no platform, against ``python -c pass``."""
     exe = str(Path(sys.executable).parent / "approval-gateway")
-    env = clean_env()
-    env["APPROVAL_GATEWAY_DATA_DIR"] = str(run.data_dir)
+    env = gateway_env(run.data_dir, run.database_url)  # the gateway's own database
     runs = run.sizes.cli_runs
     base = await _wall([sys.executable, "-c", "pass"], env, runs + 1)
     commands = {

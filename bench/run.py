@@ -79,6 +79,7 @@ class Run:
     sizes: Sizes
     data_dir: Path
     engine: str  # "sqlite" or "postgresql"
+    database_url: str | None  # None: the SQLite file in data_dir
     host_pids: list[int]
     bare_pid: int
     rows: list[Row] = field(default_factory=list)
