@@ -83,7 +83,10 @@ async def _quiet(run: Run, notes: list[str]) -> None:
     """Let the backlog of the phase before drain, so each phase starts from an empty outbox."""
     waited = await footprint.quiet(run, run.sizes.drain * 2)
     if math.isnan(waited):
-        notes.append("a phase started with the previous phase's backlog still in the outbox")
+        notes.append(
+            f"a phase started with the previous phase's backlog still in the outbox "
+            f"(waited {run.sizes.drain * 2:g} s)"
+        )
     elif waited > 1:
         _say(f"waited {waited:.0f} s for the outbox to drain")
 

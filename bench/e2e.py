@@ -65,6 +65,7 @@ async def one_rate(run: Run, rate: float, seconds: float) -> dict[str, Any]:
     stop.set()
     await poller
     result = _tally(run, track, count)
+    run.taps_last_phase = len(track.clicked)
     result.update(rate=rate, seconds=seconds, errors=[repr(e) for e in errors[:5]])
     run.raw[f"e2e_{rate:g}"] = result
     _rows(run, result)

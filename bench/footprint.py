@@ -70,11 +70,12 @@ async def outbox_depth(run: Run) -> float | None:
 
 
 async def quiet(run: Run, within: float) -> float:
-    """Wait until the outbox is empty (or ``within`` s); the seconds waited (NaN: gave up)."""
+    """Wait until the outbox holds no more than the last phase's taps left due later (or
+    ``within`` s); the seconds waited (NaN: gave up)."""
     t0 = time.perf_counter()
     while True:
         depth = await outbox_depth(run)
-        if depth is None or depth == 0:
+        if depth is None or depth <= run.taps_last_phase:
             return time.perf_counter() - t0
         if time.perf_counter() - t0 > within:
             return float("nan")

@@ -86,6 +86,9 @@ class Run:
     raw: dict[str, Any] = field(default_factory=dict)
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     loopback: list[float] = field(default_factory=list)  # seconds per /ping round trip
+    # Each tap leaves one card update due 30 s later (the gateway's check that the clicker's
+    # card was redrawn): not backlog, so a quiet outbox may still hold this many.
+    taps_last_phase: int = 0
 
     @property
     def host(self) -> Host:
