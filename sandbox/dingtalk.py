@@ -226,6 +226,11 @@ class DingTalkSandbox:
         await self._call(self._hub.kill(code))
 
     # -- faults ------------------------------------------------------------------------
+    @property
+    def calls_log(self) -> list[tuple[str, str, int, float]]:
+        """Every v1.0 business call answered so far: (method, path, status, wall time)."""
+        return list(self._api.calls_log)
+
     def throttle(self, calls: int) -> None:
         """The next ``calls`` business API calls fail with 403 QPS limit (oapi: 90018)."""
         self._state.throttle(calls)

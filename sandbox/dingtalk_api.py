@@ -8,6 +8,7 @@ pass two gates in the real order: the QPS limiter (403, safe to retry) and then 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -55,6 +56,8 @@ class OpenApi:
         self._hub = hub
         self._robot_code = robot_code
         self._base_url = base_url
+        # every business call answered: (method, path, HTTP status, when), for rate checks
+        self.calls_log: list[tuple[str, str, int, float]] = []
 
     def routes(self) -> list[web.RouteDef]:
         """Every HTTP route the sandbox serves, ``/connect`` included."""
@@ -89,7 +92,7 @@ class OpenApi:
         return wrapped
 
     def _v1(self, handler: JsonHandler) -> Handler:
-        async def wrapped(request: web.Request) -> web.StreamResponse:
+        async def answer(request: web.Request) -> web.StreamResponse:
             try:
                 if self._state.take_throttle() or not self._state.note_call(request.path):
                     raise ApiError(403, QPS_LIMIT, "app QPS limit reached for this API")
@@ -99,6 +102,11 @@ class OpenApi:
                 return web.json_response(handler(await _json_body(request)))
             except ApiError as exc:
                 return exc.response(uuid.uuid4().hex)
+
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            response = await answer(request)
+            self.calls_log.append((request.method, request.path, response.status, time.time()))
+            return response
 
         return wrapped
 

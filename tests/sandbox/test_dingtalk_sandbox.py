@@ -584,6 +584,31 @@ async def test_throttled_calls_get_the_qps_error(
     ]
 
 
+async def test_a_qps_limit_refuses_calls_over_it_per_api_and_logs_each_answer(
+    sandbox: DingTalkSandbox, http: aiohttp.ClientSession
+) -> None:
+    token = await token_for(http, sandbox)
+    sandbox.limit_qps(1)  # one call per API per second: a second one at once is refused
+    create, update = "/v1.0/card/instances/createAndDeliver", "/v1.0/card/instances"
+    first, _ = await call(http, sandbox, "POST", create, approval_card("d-20", "manager1"), token)
+    second, body = await call(
+        http, sandbox, "POST", create, approval_card("d-21", "manager1"), token
+    )
+    update_body = {"outTrackId": "d-20", "cardData": {"cardParamMap": {"state": "approved"}}}
+    other, _ = await call(http, sandbox, "PUT", update, update_body, token)
+    assert (first, second, body["code"]) == (
+        200,
+        403,
+        "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+    )
+    assert other == 200  # the limit is per API
+    assert [(m, p, s) for m, p, s, _ in sandbox.calls_log] == [
+        ("POST", create, 200),
+        ("POST", create, 403),
+        ("PUT", update, 200),
+    ]
+
+
 async def test_expired_token_must_be_refreshed(
     sandbox: DingTalkSandbox, http: aiohttp.ClientSession
 ) -> None:

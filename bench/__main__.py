@@ -1,0 +1,223 @@
+"""``scripts/bench [--quick] [--database-url URL] [--replicas N]``: the load driver.
+
+It starts the gateway process(es) (``bench.host``) and the bare baseline (``bench.bare``) on
+loopback, drives every phase from this process, and writes the table and the JSON to
+``bench-results/``, printing the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench import e2e, footprint, growth, intake, procs, rates, report
+from bench.fleet import Fleet
+from bench.load import Host
+from bench.run import DINGTALK_QPS, FULL, LARK_APP_QPS, LARK_USER_QPS, QUICK, Run, times
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: under a minute")
+    parser.add_argument("--database-url", help="run on this database (postgresql://...)")
+    parser.add_argument("--replicas", type=int, default=1, help="gateway processes on one database")
+    return parser.parse_args(argv)
+
+
+def engine_available() -> bool:
+    """Whether this checkout's gateway takes a database URL (the PostgreSQL engine)."""
+    from bot.config import Settings
+
+    return "database_url" in Settings.model_fields
+
+
+STARTED = time.perf_counter()
+
+
+def _say(text: str) -> None:
+    print(f"==> [{time.perf_counter() - STARTED:5.1f} s] {text}", flush=True)
+
+
+async def phases(run: Run, notes: list[str]) -> None:
+    """Every measurement, in an order where each starts from a quiet gateway."""
+    sizes = run.sizes
+    _say("baselines: loopback round trip, idle RSS, /metrics, CLI start-up")
+    await footprint.loopback(run)
+    await footprint.idle_rss(run)
+    await footprint.metrics_scrape(run, "")
+    await footprint.cli_startup(run)
+    await run.fleet.seat("lark", [*rates.burst_accounts(sizes.burst_users), *e2e.e2e_accounts()])
+    await run.fleet.limits(LARK_APP_QPS, LARK_USER_QPS, DINGTALK_QPS)
+    _say("worker: accepted → card one at a time")
+    await e2e.worker_latency(run, "")
+    _say(f"intake: {sizes.intake} signed submits at concurrency 64, gateway and bare endpoint")
+    await intake.intake(run, "")
+    for skewed in (False, True):
+        await _quiet(run, notes)
+        _say(f"Lark burst of {sizes.burst_cards} cards" + (" (skewed)" if skewed else ""))
+        await rates.burst(run, skewed)
+    await _quiet(run, notes)
+    _say(f"DingTalk burst of {sizes.dingtalk_cards} cards")
+    await rates.dingtalk_burst(run)
+    for rate, seconds in sizes.rates:
+        await _quiet(run, notes)
+        _say(f"end to end at {rate:g} requests/s for {seconds:g} s")
+        await e2e.one_rate(run, rate, seconds)
+    await _quiet(run, notes)
+    await _growth(run, notes)
+
+
+async def _quiet(run: Run, notes: list[str]) -> None:
+    """Let the backlog of the phase before drain, so each phase starts from an empty outbox."""
+    waited = await footprint.quiet(run, run.sizes.drain * 2)
+    if math.isnan(waited):
+        notes.append(
+            f"a phase started with the previous phase's backlog still in the outbox "
+            f"(waited {run.sizes.drain * 2:g} s)"
+        )
+    elif waited > 1:
+        _say(f"waited {waited:.0f} s for the outbox to drain")
+
+
+async def _growth(run: Run, notes: list[str]) -> None:
+    pending = run.sizes.pending
+    if run.engine != "sqlite":
+        notes.append("growth: seeding is SQLite-only so far; the growth rows are skipped")
+        return
+    _say(f"growth: seeding {pending:,} pending requests")
+    seeded = await growth.seed(run, pending)
+    notes.append(
+        f"growth: {pending:,} pending requests seeded in {seeded['seconds']:.1f} s ({seeded['rows']})"
+    )
+    label = f"{pending // 1000}k"
+    await intake.intake(run, label)
+    await e2e.worker_latency(run, label)
+    await footprint.metrics_scrape(run, label)
+    _compare(run, label)
+
+
+def _compare(run: Run, label: str) -> None:
+    """The growth rows: each figure at ``label`` pending against the same figure at 0."""
+    raw = run.raw
+    pairs = [
+        (
+            "intake submits/s",
+            raw["intake"]["gateway"]["rps"],
+            raw[f"intake{label}"]["gateway"]["rps"],
+            "/s",
+            "within 20 %",
+        ),
+        (
+            "accepted → card p50 (worker claim and send)",
+            raw["worker_ms"]["p50"],
+            raw[f"worker_ms{label}"]["p50"],
+            " ms",
+            "within 20 %",
+        ),
+        (
+            "/metrics scrape p50",
+            raw["metrics_ms"]["p50"],
+            raw[f"metrics_ms{label}"]["p50"],
+            " ms",
+            "independent of table sizes",
+        ),
+    ]
+    for measure, at_zero, at_n, unit, target in pairs:
+        run.add(
+            f"growth, {label} pending vs 0",
+            measure,
+            f"{at_n:.1f}{unit}",
+            f"{at_zero:.1f}{unit} at 0 pending",
+            times(at_n, at_zero),
+            target,
+        )
+
+
+async def main(args: argparse.Namespace) -> int:
+    """Start the processes, run the phases, write and print the report."""
+    notes: list[str] = []
+    database_url = args.database_url
+    engine = "sqlite"
+    if database_url:
+        if engine_available():
+            engine = "postgresql"
+        else:
+            print(
+                "the PostgreSQL engine is unavailable in this checkout: running on SQLite; "
+                "the PostgreSQL rows are skipped",
+                flush=True,
+            )
+            notes.append("PostgreSQL requested but the engine is unavailable: SQLite only")
+            database_url = None
+    sizes = QUICK if args.quick else FULL
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        logs = report.RESULTS / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        async with contextlib.AsyncExitStack() as stack:
+            _say(f"starting {args.replicas} gateway process(es) and the bare endpoint")
+            env = procs.gateway_env(data_dir, database_url)
+            hosts = []
+            for i in range(args.replicas):  # one after the other: the first creates the schema
+                proc = await procs.start("bench.host", env, logs / f"gateway-{i}.log")
+                stack.push_async_callback(proc.stop)
+                hosts.append(proc)
+            secret = str(hosts[0].info["secret"])
+            bare = await procs.start(
+                "bench.bare", {**procs.clean_env(), "BENCH_SECRET": secret}, logs / "bare.log"
+            )
+            stack.push_async_callback(bare.stop)
+            connector = aiohttp.TCPConnector(limit=0)
+            session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
+            run = Run(
+                fleet=Fleet([Host(session, h.info) for h in hosts]),
+                bare_url=str(bare.info["url"]),
+                session=session,
+                sizes=sizes,
+                data_dir=data_dir,
+                engine=engine,
+                database_url=database_url,
+                host_pids=[h.process.pid for h in hosts],
+                bare_pid=bare.process.pid,
+            )
+            load_before = os.getloadavg()[0]
+            status = 0
+            try:
+                await phases(run, notes)
+            except Exception as exc:  # report what was measured, and why the rest is missing
+                notes.append(f"INCOMPLETE: the run stopped at {exc!r}")
+                status = 1
+            load_after = os.getloadavg()[0]
+        notes.append(
+            f"load average (1 min) {load_before:.1f} at the start, {load_after:.1f} at the end: "
+            "other work on the machine moves absolute figures; the same-run ratios less so"
+        )
+        header: dict[str, Any] = {
+            "mode": "quick" if args.quick else "full",
+            "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "engine": engine,
+            "replicas": args.replicas,
+            "machine": report.machine(),
+            "notes": notes,
+        }
+        path, text = report.write(run.rows, run.raw, header)
+    print()
+    print(text)
+    print(f"written: {path} and {path.with_suffix('.json')}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse(sys.argv[1:]))))
