@@ -3,6 +3,9 @@
 Nested groups use ``__`` in variable names (``APPROVAL_GATEWAY_OUTBOX__LEASE_SECONDS``). Precedence,
 highest first: environment, ``--config`` TOML file, defaults. The defaults alone give the embedded
 deployment: SQLite in ``./data``, sandbox platforms, a backend secret generated on first start.
+
+Over 400 lines on purpose: every setting group, its environment names and its checks in one
+place, the reference the README's configuration table is written from.
 """
 
 from __future__ import annotations
