@@ -129,6 +129,8 @@ class Host:
         self.decisions: dict[str, list[tuple[str, float]]] = {}  # ticket -> [(webhook, at)]
         self.attempts: list[tuple[str, int]] = []
         self.lark_log: list[list[Any]] = []
+        # One refresh at a time: two reading the same "since" would count each stamp twice.
+        self._refreshing = asyncio.Lock()
 
     async def _post(self, path: str, body: dict[str, Any]) -> Any:
         async with self.session.post(self.control + path, json=body) as r:
@@ -167,6 +169,10 @@ class Host:
 
     async def refresh(self) -> None:
         """Fetch new card and decision stamps and the Lark log."""
+        async with self._refreshing:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         got = await self._get(f"/cards?since={self._cards_next}")
         self._cards_next = got["next"]
         for delivery, address, at in got["cards"]:
