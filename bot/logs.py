@@ -110,7 +110,7 @@ def setup(level: str = "INFO", stream: Any = None) -> None:
     root.setLevel(level.upper())
     adopt_sdk_loggers()
     # The SDKs are chatty at INFO (every ping); keep them to warnings.
-    for noisy in (*SDK_LOGGERS, "aiohttp.access", "aiosqlite"):
+    for noisy in (*SDK_LOGGERS, "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     threading.excepthook = _thread_died

@@ -95,4 +95,4 @@ def test_bindings_help_starts_fast() -> None:
         timeout=60,
     )
     assert result.returncode == 0 and "import" in result.stdout
-    assert "aiosqlite" not in result.stderr and "lark_oapi" not in result.stderr
+    assert "asyncpg" not in result.stderr and "lark_oapi" not in result.stderr
