@@ -293,7 +293,11 @@ class ApprovalService:
         # that means for it. Only one of them ever closes it.
         if not await tx.close_request(request.id, status, at, reason):
             return False
-        await redraw.after_close(tx, request, at, answered=answered)
+        # The cards as they are now that this transaction holds the request's row: a card whose
+        # send committed since the request was read must be redrawn too (a send committing
+        # later sees the request closed: redraw.after_send).
+        current = await _reload(tx, request.id)
+        await redraw.after_close(tx, current, at, answered=answered)
         return True
 
     async def withdraw(self, ticket_id: str, body: Withdrawal) -> StoredRequest:

@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from bot.channels.memory import MemoryChannel
+from bot.core.jobs import JobRunner
 from bot.core.models import (
     ActionStatus,
     ApprovalRequest,
     ClickAction,
+    DeliveryState,
     InboundAction,
     RequestStatus,
 )
@@ -40,9 +42,17 @@ class Clock:
         return self.at
 
 
+class NoBackend:
+    async def deliver(self, *args: Any) -> Any:
+        raise AssertionError("no decision is forwarded here")
+
+
 class NoWakeup:
     def notify(self) -> None:
         return None
+
+
+STORES: dict[ApprovalService, PostgresStore] = {}  # each replica's own store
 
 
 @pytest.fixture
@@ -54,9 +64,11 @@ async def replicas(pg_url: str) -> AsyncIterator[tuple[ApprovalService, Approval
         await store.open()
     router = Router({"memory": MemoryChannel()}, ["memory"])
     a, b = (ApprovalService(s, clock, router, NoWakeup()) for s in stores)
+    STORES.update({a: stores[0], b: stores[1]})
     try:
         yield a, b, clock
     finally:
+        STORES.clear()
         for store in stores:
             await store.close()
 
@@ -144,3 +156,44 @@ async def test_a_withdrawal_racing_a_click_on_another_replica_is_refused_with_th
         assert final is RequestStatus.WITHDRAWN
         assert not isinstance(outcomes[0], BaseException)
         assert outcomes[0].status is ActionStatus.CLOSED
+
+
+async def test_a_card_sent_while_another_replica_decides_is_redrawn(
+    replicas: tuple[ApprovalService, ApprovalService, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replica B records a's card as sent while replica A's click (on the other approver's
+    card) closes the request; each read the other's rows before either committed. Whichever
+    commits first, the card that just went out gets an update to show the outcome."""
+    a, b, clock = replicas
+    await a.submit(_ticket("T-SKEW"))
+    barrier = asyncio.Barrier(2)
+    close_request = PostgresTx.close_request
+    set_delivery_state = PostgresTx.set_delivery_state
+
+    async def closing(self: PostgresTx, *args: Any) -> bool:
+        await asyncio.wait_for(barrier.wait(), 10)  # the click has read the cards
+        return await close_request(self, *args)
+
+    async def recording(
+        self: PostgresTx, delivery_id: str, state: DeliveryState, *args: Any, **kw: Any
+    ) -> None:
+        if state is DeliveryState.SENT:
+            await asyncio.wait_for(barrier.wait(), 10)  # the card is out, its commit to come
+        await set_delivery_state(self, delivery_id, state, *args, **kw)
+
+    monkeypatch.setattr(PostgresTx, "close_request", closing)
+    monkeypatch.setattr(PostgresTx, "set_delivery_state", recording)
+    request = await a.get("T-SKEW")
+    sent = next(d for d in request.deliveries if d.account_id == "a2")
+    store_b = STORES[b]  # replica B's worker runs on B's store
+    async with store_b.write() as tx:
+        jobs = await tx.claim("b", clock.now(), clock.now() + timedelta(minutes=1), 10)
+    job = next(j for j in jobs if j.ref == sent.id)
+    runner = JobRunner(store_b, clock, {"memory": MemoryChannel()}, NoBackend(), b)
+    click = await _click(a, "T-SKEW", "a1")
+    decided, _ = await asyncio.gather(a.handle_action(click), runner.run(job))
+    assert decided.status is ActionStatus.DECIDED
+    async with store_b.write() as tx:
+        later = clock.now() + timedelta(hours=1)
+        updates = await tx.claim("check", later, later, 10, kinds=("update_card",))
+    assert sent.id in {j.ref for j in updates}, "the card sent meanwhile is redrawn"

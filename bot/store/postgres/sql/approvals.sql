@@ -20,6 +20,11 @@ SELECT * FROM decisions WHERE request_id = ?
 UPDATE requests SET status = ?, closed_at = ?, close_reason = ?
 WHERE id = ? AND status = 'pending'
 
+-- name: lock_request
+-- Held until the transaction ends: a close_request of this row by another replica waits for
+-- its commit (and this waits for a close in progress), so the two never miss each other.
+SELECT id FROM requests WHERE id = ? FOR SHARE
+
 -- name: due_for_expiry
 SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
 ORDER BY expires_at LIMIT ?
