@@ -56,6 +56,11 @@ class EngineStore(Protocol):
         """None when the store can write, else why not (for readiness)."""
         ...
 
+    async def fold_counts(self) -> None:
+        """Bring the /metrics counts kept as rows change up to date (before a scrape reads
+        them; the counts read the same without it, only slower as changes pile up)."""
+        ...
+
     async def wait_for_work(self, seconds: float) -> bool:
         """Wait until work may have been enqueued (by any process sharing the database) or
         ``seconds`` pass; True when woken."""

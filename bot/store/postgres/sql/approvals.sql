@@ -62,7 +62,14 @@ UPDATE decisions SET forward_state = ?, forward_detail = ?, forwarded_at = ?
 WHERE id = ?
 
 -- name: request_counts
-SELECT status, COUNT(*) AS n FROM requests GROUP BY status
+-- The folded counts plus the deltas since the last fold (migration 0002): a few rows, whatever
+-- the size of requests.
+SELECT status, SUM(n)::BIGINT AS n FROM (SELECT status, n FROM request_counts
+    UNION ALL SELECT status, n FROM request_count_deltas) AS c
+GROUP BY status HAVING SUM(n) > 0 ORDER BY status
 
 -- name: delivery_counts
-SELECT channel, state, COUNT(*) AS n FROM deliveries GROUP BY channel, state
+-- Folded counts plus deltas (migration 0002).
+SELECT channel, state, SUM(n)::BIGINT AS n FROM (SELECT channel, state, n FROM delivery_counts
+    UNION ALL SELECT channel, state, n FROM delivery_count_deltas) AS c
+GROUP BY channel, state HAVING SUM(n) > 0 ORDER BY channel, state
