@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import asyncpg
 
 from bot.core.models import ApprovalRequest, RequestStatus, StoredRequest
+from bot.core.storage import ChannelAuthorization
 from bot.store import queries
+from bot.store.authorizations import AuthorizationStore
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.store import MIGRATIONS
 from bot.store.postgres.tx import numbered
@@ -95,3 +97,20 @@ def _request(request_id: str) -> StoredRequest:
     )
     now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     return StoredRequest(id=request_id, ticket=ticket, status=RequestStatus.PENDING, created_at=now)
+
+
+async def test_a_consent_recorded_through_one_replica_wakes_the_others(pg_url: str) -> None:
+    a, b = PostgresStore(pg_url, pool_size=2), PostgresStore(pg_url, pool_size=2)
+    await a.open()
+    await b.open()
+    try:
+        woken = asyncio.create_task(b.wait_for_consents(600))  # far beyond any periodic check
+        record = ChannelAuthorization(
+            channel="lark", state="revoked", by="admin", at=datetime.now(UTC), notice_version="v"
+        )
+        async with a.write() as tx:
+            await AuthorizationStore(a).record(tx, record)
+        assert await asyncio.wait_for(woken, 30) is True  # the commit's NOTIFY, not a timeout
+    finally:
+        await a.close()
+        await b.close()

@@ -39,6 +39,7 @@ from bot.store.queries import NamedQueries, Queries, load_all, load_engine
 log = logging.getLogger("bot.store")
 
 WORK_CHANNEL = "approval_gateway_work"  # what enqueue and release NOTIFY (postgres/sql/outbox.sql)
+CONSENTS_CHANNEL = "approval_gateway_consents"  # upsert_authorization's (postgres/sql/secrets.sql)
 WRITE_PROBE_SECONDS = 2.0
 
 
@@ -95,12 +96,16 @@ class PostgresStore(InProcessWork):
                 await self.migrate()
             self._listener = await asyncpg.connect(self._url)
             await self._listener.add_listener(WORK_CHANNEL, self._notified)
+            await self._listener.add_listener(CONSENTS_CHANNEL, self._consents_notified)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             await self.close()
             raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
 
     def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self.work_enqueued()
+
+    def _consents_notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        self._consents.set()
 
     async def close(self) -> None:
         """Close the LISTEN connection and the pool (idempotent)."""
