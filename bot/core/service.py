@@ -2,6 +2,10 @@
 
 Every change of state commits together with the outbox jobs it implies (send a card, update
 cards, forward a decision), so a crash can lose neither: the worker finds the jobs on restart.
+
+Over 400 lines on purpose: every way a request closes (a click, a withdrawal, a console
+decision, expiry) goes through the one ``_close`` here, which also settles a race with another
+replica's close of the same request; split up, each would need its own copy of that rule.
 """
 
 from __future__ import annotations
