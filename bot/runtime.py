@@ -37,7 +37,7 @@ from bot.core.retry import RetryStrategy
 from bot.core.router import Router
 from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
-from bot.errors import Conflict
+from bot.errors import Conflict, GatewayError
 from bot.http.app import create_app
 from bot.http.auth import Authenticator
 from bot.http.channels import ACCESS
@@ -65,6 +65,12 @@ from bot.store.usage import UsageStore
 
 log = logging.getLogger("bot.runtime")
 
+# How often each replica reads the channels' consents for changes made through another one. On
+# SQLite nothing else can tell it (a read of a few rows); on PostgreSQL the change's NOTIFY
+# wakes it at once and this only covers a NOTIFY missed while the LISTEN connection was down.
+CONSENT_CHECK_SECONDS = 1.0
+CONSENT_BACKSTOP_SECONDS = 10.0
+
 
 class _LateWakeup:
     # The service needs a wakeup at construction; the worker that provides it comes later.
@@ -82,6 +88,18 @@ async def relay_work(store: EngineStore, worker: OutboxWorker, poll: float) -> N
     while True:
         if await store.wait_for_work(poll):
             worker.notify()
+
+
+async def follow_consents(store: EngineStore, access: ChannelAccess) -> None:
+    """Apply the consent changes other processes make (authorize, revoke) to this one's
+    channels: on their NOTIFY, else at each periodic check."""
+    seconds = CONSENT_BACKSTOP_SECONDS if store.shared else CONSENT_CHECK_SECONDS
+    while True:
+        await store.wait_for_consents(seconds)
+        try:
+            await access.refresh()
+        except GatewayError as exc:  # the store busy or down: the next check tries again
+            log.warning("channel consents not checked", extra=kv(error=exc.message))
 
 
 @dataclass
@@ -161,6 +179,9 @@ class Gateway:
         # Registered before starting: a channel that fails to start must not leave its siblings.
         stack.push_async_callback(self._stop_channels)
         await self.access.start(sink, self.service, wakeup)
+        # Registered after the channels' stop: it ends first, so no channel restarts on the way out.
+        follower = asyncio.create_task(follow_consents(self.store, self.access), name="consents")
+        stack.push_async_callback(_cancel, follower)
         self._worker_task = asyncio.create_task(self.worker.run(), name="outbox-worker")
         stack.push_async_callback(self._stop_worker)
         if self.store.shared:  # other processes enqueue too: their NOTIFY wakes this worker

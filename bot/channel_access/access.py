@@ -7,10 +7,18 @@ back through routing); one with no usable credential (none stored, none in setti
 does not open) is ``broken``. Only ``authorized`` sends. The router and the outbox consult this on
 every send; the in-memory record changes before the database on revoke (stop sending first) and
 after it on authorize (never send on a consent that did not commit).
+
+Replicas share the records: a change made through another replica is taken up by
+:meth:`ChannelAccess.refresh` (run by ``bot.runtime`` when the store says consents changed, and
+periodically), which starts, switches or stops the channel here as that replica did there.
+
+Over 400 lines on purpose: the consent states and the channel lifecycle they drive are one
+state machine, changed locally or by another replica, under one lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -71,6 +79,10 @@ class ChannelAccess:
         self._sink: InboundSink | None = None
         self._service: ApprovalService | None = None
         self._wakeup: Wakeup | None = None
+        self._built_from: dict[str, dict[str, str]] = {}  # the stored credential each runs on
+        # One consent change at a time, made here or taken up from another replica: a refresh
+        # must never apply a record read before a local change committed.
+        self._lock = asyncio.Lock()
 
     def state(self, name: str) -> str:
         """unauthorized, revoked, consent_needed, broken or authorized (the only one that sends)."""
@@ -159,6 +171,7 @@ class ChannelAccess:
                 base = self._from_settings.get(name)
                 self.channels[name] = build_channel(name, base, self._settings, stored)
                 self._stored.add(name)
+                self._built_from[name] = stored
         except StoreError as exc:
             self._broken[name] = f"its stored credential does not open ({exc.message})"
         except (GatewayError, ValueError) as exc:
@@ -272,21 +285,13 @@ class ChannelAccess:
             )
         candidate, source = self._candidate(name, credentials)
         check = await check_credentials(candidate, running=self._is_live(name, candidate))
-        now = self._clock.now()
-        record = ChannelAuthorization(
-            channel=name, state=AUTHORIZED, by=by, at=now, notice_version=current
-        )
-        async with self._db.write() as tx:
+        async with self._lock:
+            record = await self._record_consent(name, by, current, (credentials, source), where)
+            await self._swap(name, candidate, source)
             if credentials:
-                await self._credentials.put(tx, name, credentials, now)
-            await self._repo.record(tx, record)
-            fields = ",".join(sorted(credentials or {}))
-            detail = f"notice {current}; credentials {source}{': ' + fields if fields else ''}"
-            await tx.audit(now, by, "channel.authorize", name, detail, where)
-            await self._repo.wake_jobs(tx, name, (SEND_CARD, UPDATE_CARD), now)
-        await self._swap(name, candidate, source)
-        self._records[name] = record
-        await self._ensure_running(name)
+                self._built_from[name] = dict(credentials)
+            self._records[name] = record  # after the commit and the swap: sends start here
+            await self._ensure_running(name)
         if self._wakeup is not None:
             self._wakeup.notify()  # cards waiting for this consent go now
         log.info("channel authorized", extra=kv(channel=name, by=by, credentials=source))
@@ -304,9 +309,40 @@ class ChannelAccess:
             ],
         )
 
+    async def _record_consent(
+        self,
+        name: str,
+        by: str,
+        version: str,
+        given: tuple[dict[str, str] | None, Source],
+        where: str,
+    ) -> ChannelAuthorization:
+        credentials, source = given
+        now = self._clock.now()
+        record = ChannelAuthorization(
+            channel=name, state=AUTHORIZED, by=by, at=now, notice_version=version
+        )
+        async with self._db.write() as tx:
+            if credentials:
+                await self._credentials.put(tx, name, credentials, now)
+            await self._repo.record(tx, record)
+            fields = ",".join(sorted(credentials or {}))
+            detail = f"notice {version}; credentials {source}{': ' + fields if fields else ''}"
+            await tx.audit(now, by, "channel.authorize", name, detail, where)
+            await self._repo.wake_jobs(tx, name, (SEND_CARD, UPDATE_CARD), now)
+        return record
+
     async def revoke(self, name: str, by: str, source: str) -> int:
         """Stop sending, delete the credential, move queued deliveries; returns how many."""
         self.known(name)
+        async with self._lock:
+            moved = await self._revoke(name, by, source)
+        if self._wakeup is not None:
+            self._wakeup.notify()
+        log.info("channel revoked", extra=kv(channel=name, by=by, moved=moved))
+        return moved
+
+    async def _revoke(self, name: str, by: str, source: str) -> int:
         record = self._records.get(name)
         if record is None or record.state != "authorized":
             raise NotFound(f"{name} is not authorized")
@@ -321,9 +357,6 @@ class ChannelAccess:
             await tx.audit(now, by, "channel.revoke", name, detail, source)
         await self._stop(name)
         self._forget(name)
-        if self._wakeup is not None:
-            self._wakeup.notify()
-        log.info("channel revoked", extra=kv(channel=name, by=by, moved=moved))
         return moved
 
     async def _move_queued(self, tx: Tx, name: str) -> int:
@@ -338,6 +371,53 @@ class ChannelAccess:
             assert delivery is not None  # just updated in this transaction
             await self._service.reroute(tx, delivery, REVOKED_REASON)
         return len(ids)
+
+    # -- changes made through other replicas ---------------------------------------------
+    async def refresh(self) -> list[str]:
+        """Take up the consents as stored: a channel authorized, renewed or revoked through
+        another replica starts, switches credential or stops here as well (its queued cards
+        were already woken or rerouted by that replica). Returns the channels that changed."""
+        async with self._lock:
+            records = await self._repo.all()
+            names = sorted(set(records) | set(self._records))
+            changed = [n for n in names if records.get(n) != self._records.get(n)]
+            for name in changed:
+                await self._take_up(name, records.get(name))
+        if changed and self._wakeup is not None:
+            self._wakeup.notify()
+        return changed
+
+    async def _take_up(self, name: str, record: ChannelAuthorization | None) -> None:
+        if record is None or record.state != AUTHORIZED:
+            self._records.pop(name, None)
+            if record is not None:
+                self._records[name] = record  # first: no new send may start from here on
+            await self._stop(name)
+            self._forget(name)
+        else:
+            await self._take_up_credential(name)
+            self._records[name] = record
+            if self.authorized(name):
+                await self._ensure_running(name)
+        log.info(
+            "channel consent changed on another replica",
+            extra=kv(channel=name, state=self.state(name), by=record.by if record else None),
+        )
+
+    async def _take_up_credential(self, name: str) -> None:
+        # Run on the credential the other replica stored, rebuilt only when it is not the one
+        # running here; with none stored, on the settings' one.
+        try:
+            stored = await self._credentials.get(name)
+        except StoreError:
+            stored = None  # _rebuild finds it again and says why the channel is broken
+        unchanged = stored == self._built_from.get(name) and name in self.channels
+        if unchanged and name not in self._broken:
+            return
+        await self._stop(name)
+        self._forget(name)
+        self._broken.pop(name, None)
+        await self._rebuild(name)
 
     # -- channel lifecycle ---------------------------------------------------------------
     def _candidate(self, name: str, credentials: dict[str, str] | None) -> tuple[Channel, Source]:
@@ -370,6 +450,7 @@ class ChannelAccess:
             self._stored.add(name)
         elif source == "settings":
             self._stored.discard(name)
+            self._built_from.pop(name, None)
         self._broken.pop(name, None)
 
     def _forget(self, name: str) -> None:
@@ -380,6 +461,7 @@ class ChannelAccess:
         if name not in self._stored:
             return
         self._stored.discard(name)
+        self._built_from.pop(name, None)
         original = self._from_settings.get(name)
         if original is None:
             self.channels.pop(name, None)

@@ -153,6 +153,9 @@ class JobRunner:
             receipt = await self._channel(card.delivery.channel, job.created_at).send(card)
             now = self._clock.now()
             async with self._store.write() as tx:
+                # First of all: a close committing meanwhile on another replica either sees
+                # this card sent or is seen by after_send below (never neither).
+                await tx.lock_request(card.request.id)
                 current_delivery = await tx.get_delivery(card.delivery.id)
                 if current_delivery is None or current_delivery.state is not DeliveryState.QUEUED:
                     return  # a parallel attempt (expired lease) committed first: count it once

@@ -2,6 +2,10 @@
 
 Every change of state commits together with the outbox jobs it implies (send a card, update
 cards, forward a decision), so a crash can lose neither: the worker finds the jobs on restart.
+
+Over 400 lines on purpose: every way a request closes (a click, a withdrawal, a console
+decision, expiry) goes through the one ``_close`` here, which also settles a race with another
+replica's close of the same request; split up, each would need its own copy of that rule.
 """
 
 from __future__ import annotations
@@ -223,8 +227,13 @@ class ApprovalService:
             return ActionResult(
                 status=ActionStatus.REASON_REQUIRED, request=request, delivery=clicker
             )
-        await self._decide(tx, request, clicker, action, now)
+        decided = await self._decide(tx, request, clicker, action, now)
         request = await _reload(tx, request.id)
+        if not decided:
+            # Another replica's click closed it after we read it pending (PostgreSQL made our
+            # close wait for its commit): this click came second and is told who decided.
+            status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
+            return ActionResult(status=status, request=request, delivery=clicker)
         return ActionResult(status=ActionStatus.DECIDED, request=request, delivery=clicker)
 
     async def _still_bound(
@@ -239,7 +248,9 @@ class ApprovalService:
 
     async def _decide(
         self, tx: Tx, request: StoredRequest, clicker: Delivery, action: InboundAction, at: datetime
-    ) -> None:
+    ) -> bool:
+        """Record the click's decision; False when another transaction closed the request
+        first (nothing recorded)."""
         approver = request.approver(clicker.account_id)
         assert approver is not None
         outcome = Outcome.APPROVED if action.action is ClickAction.APPROVE else Outcome.REJECTED
@@ -255,7 +266,10 @@ class ApprovalService:
             source=action.source,
             forward_state=ForwardState.PENDING,
         )
-        await self._close(tx, request, RequestStatus(outcome.value), at, None, answered=clicker.id)
+        if not await self._close(
+            tx, request, RequestStatus(outcome.value), at, None, answered=clicker.id
+        ):
+            return False
         await tx.insert_decision(decision)
         await tx.enqueue(FORWARD_DECISION, decision.id, at)
         await tx.audit(
@@ -266,6 +280,7 @@ class ApprovalService:
             f"via {action.channel} as {action.actor}",
             action.source,
         )
+        return True
 
     async def _close(
         self,
@@ -276,10 +291,18 @@ class ApprovalService:
         reason: str | None,
         *,
         answered: str | None = None,
-    ) -> None:
+    ) -> bool:
+        # False: the request was pending when read, but another transaction (a replica's click,
+        # withdrawal or expiry sweep) closed it before this one could; each caller says what
+        # that means for it. Only one of them ever closes it.
         if not await tx.close_request(request.id, status, at, reason):
-            raise Conflict(f"ticket {request.ticket.ticket_id} is already {request.status}")
-        await redraw.after_close(tx, request, at, answered=answered)
+            return False
+        # The cards as they are now that this transaction holds the request's row: a card whose
+        # send committed since the request was read must be redrawn too (a send committing
+        # later sees the request closed: redraw.after_send).
+        current = await _reload(tx, request.id)
+        await redraw.after_close(tx, current, at, answered=answered)
+        return True
 
     async def withdraw(self, ticket_id: str, body: Withdrawal) -> StoredRequest:
         """Close a pending request from the backend's side; idempotent for a repeat."""
@@ -290,28 +313,35 @@ class ApprovalService:
                 raise NotFound(f"no request for ticket {ticket_id}")
             if _already_closed_this_way(request, body):
                 return request
-            if request.status is not RequestStatus.PENDING:
-                raise Conflict(f"ticket {ticket_id} is already {request.status}")
-            await self._close_from_console(tx, request, body, now)
+            closed = request.status is RequestStatus.PENDING and await self._close_from_console(
+                tx, request, body, now
+            )
             request = await _reload(tx, request.id)
+            if not closed:
+                if _already_closed_this_way(request, body):
+                    return request  # closed the same way meanwhile: the repeat's answer
+                raise Conflict(f"ticket {ticket_id} is already {request.status}")
         self._wakeup.notify()
         return request
 
     async def _close_from_console(
         self, tx: Tx, request: StoredRequest, body: Withdrawal, now: datetime
-    ) -> None:
+    ) -> bool:
+        # False: a click (or another replica's withdrawal) closed it first; nothing recorded.
         ticket_id = request.ticket.ticket_id
         if body.reason == "withdrawn":
-            await self._close(tx, request, RequestStatus.WITHDRAWN, now, "withdrawn")
+            if not await self._close(tx, request, RequestStatus.WITHDRAWN, now, "withdrawn"):
+                return False
             await tx.audit(now, "backend", "request.withdraw", ticket_id, "", "backend")
-            return
+            return True
         if body.outcome is None or body.decided_by is None:
             raise InvalidInput(
                 "a console decision names its outcome and who decided",
                 {"outcome": "required when reason is decided", "decided_by": "required"},
             )
         status = RequestStatus(body.outcome.value)
-        await self._close(tx, request, status, now, "decided in the console")
+        if not await self._close(tx, request, status, now, "decided in the console"):
+            return False
         await tx.insert_decision(
             Decision(
                 id=new_id(),
@@ -334,18 +364,20 @@ class ApprovalService:
             "decided in the console",
             "backend",
         )
+        return True
 
     async def expire_due(self, limit: int = 100) -> int:
         """Expire pending requests past their deadline; returns how many."""
         now = self._clock.now()
+        expired = 0
         async with self._store.write() as tx:
-            due = await tx.due_for_expiry(now, limit)
-            for request_id in due:
+            for request_id in await tx.due_for_expiry(now, limit):
                 request = await _reload(tx, request_id)
-                await self._close(tx, request, RequestStatus.EXPIRED, now, "expired")
-        if due:
+                # Another replica's sweep (or a last click) may have closed it since it was read.
+                expired += await self._close(tx, request, RequestStatus.EXPIRED, now, "expired")
+        if expired:
             self._wakeup.notify()
-        return len(due)
+        return expired
 
 
 async def _audit_refusal(tx: Tx, action: InboundAction, result: ActionResult, at: datetime) -> None:

@@ -56,9 +56,20 @@ class EngineStore(Protocol):
         """None when the store can write, else why not (for readiness)."""
         ...
 
+    async def fold_counts(self) -> None:
+        """Bring the /metrics counts kept as rows change up to date (before a scrape reads
+        them; the counts read the same without it, only slower as changes pile up)."""
+        ...
+
     async def wait_for_work(self, seconds: float) -> bool:
         """Wait until work may have been enqueued (by any process sharing the database) or
         ``seconds`` pass; True when woken."""
+        ...
+
+    async def wait_for_consents(self, seconds: float) -> bool:
+        """Wait until another process may have changed a channel's consent (PostgreSQL: its
+        NOTIFY) or ``seconds`` pass; True when woken. Where no process can say so (SQLite),
+        this is the interval of the caller's periodic check."""
         ...
 
     def work_enqueued(self) -> None:
@@ -75,6 +86,7 @@ class InProcessWork:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._consents = asyncio.Event()  # set by an engine that hears other processes
 
     def work_enqueued(self) -> None:
         """Wake the waiter."""
@@ -82,12 +94,20 @@ class InProcessWork:
 
     async def wait_for_work(self, seconds: float) -> bool:
         """True when woken within ``seconds``."""
-        try:
-            await asyncio.wait_for(self._event.wait(), seconds)
-        except TimeoutError:
-            return False
-        self._event.clear()
-        return True
+        return await _woken(self._event, seconds)
+
+    async def wait_for_consents(self, seconds: float) -> bool:
+        """True when another process's consent change was heard within ``seconds``."""
+        return await _woken(self._consents, seconds)
+
+
+async def _woken(event: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        return False
+    event.clear()
+    return True
 
 
 def make_store(settings: Settings) -> EngineStore:

@@ -19,7 +19,9 @@ class StoreProbe:
         return await self._store.writable()
 
     async def gauges(self) -> StoreGauges:
-        """Outbox depth, deliveries and requests, read in one transaction."""
+        """Outbox depth, deliveries and requests, read in one transaction (after folding the
+        counts' deltas in, on an engine that keeps them so)."""
+        await self._store.fold_counts()
         async with self._store.read() as tx:
             return StoreGauges(
                 outbox=await tx.outbox_depth(),

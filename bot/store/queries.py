@@ -125,6 +125,7 @@ class Queries(NamedQueries):
     get_request_by_decision: str
     decision_of_request: str
     close_request: str
+    lock_request: str
     due_for_expiry: str
     insert_delivery: str
     insert_delivery_event: str

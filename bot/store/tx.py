@@ -144,6 +144,9 @@ class EngineTx:
         )
         return changed == 1
 
+    async def lock_request(self, request_id: str) -> None:
+        await self.fetch_all(self.sql.lock_request, (request_id,))
+
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]:
         rows = await self.fetch_all(
             self.sql.due_for_expiry,

@@ -13,22 +13,16 @@ import base64
 import contextlib
 import json
 import os
-import shutil
-import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import aiohttp
-import pytest
 
-from bot.config import Settings
 from sandbox.backend import SandboxBackend
 from tests.faults.harness import CONNECTION_ERRORS, GatewayProcess
-
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.store.engines import postgres_database
 
 
 @dataclass(frozen=True)
@@ -48,36 +42,12 @@ def sqlite_engine(data_dir: Path) -> Iterator[Engine]:
 
 @contextlib.contextmanager
 def postgres_engine(data_dir: Path) -> Iterator[Engine]:
-    """A fresh PostgreSQL database for this run, dropped after; skipped loudly when none."""
-    if "database_url" not in Settings.model_fields:
-        pytest.skip(
-            "PostgreSQL replicas: this build has no PostgreSQL engine "
-            "(APPROVAL_GATEWAY_DATABASE_URL is not a setting yet)"
-        )
-    base = os.environ.get("APPROVAL_GATEWAY_TEST_DATABASE_URL", DEFAULT_PG_URL)
-    psql = shutil.which("psql")
-    if psql is None:
-        pytest.skip(f"PostgreSQL replicas: no psql to create a database on {base}")
-    name = f"replicas_{uuid.uuid4().hex[:12]}"
-    created = subprocess.run(
-        [psql, base, "-v", "ON_ERROR_STOP=1", "-c", f"CREATE DATABASE {name}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if created.returncode != 0:
-        pytest.skip(f"PostgreSQL replicas: cannot create a database on {base}: {created.stderr}")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        yield Engine(
-            "postgresql", {"APPROVAL_GATEWAY_DATABASE_URL": base.rsplit("/", 1)[0] + "/" + name}
-        )
-    finally:
-        subprocess.run(
-            [psql, base, "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
-            capture_output=True,
-            check=False,
-        )
+    """A database of this run's own on the test server (``APPROVAL_GATEWAY_TEST_DATABASE_URL``,
+    see ``tests.store.engines``), dropped after, with the connections a SIGKILLed replica
+    left; skipped loudly, saying why, where no PostgreSQL answers."""
+    with postgres_database("replicas") as url:
+        data_dir.mkdir(parents=True, exist_ok=True)  # secrets and logs; the data is in the server
+        yield Engine("postgresql", {"APPROVAL_GATEWAY_DATABASE_URL": url})
 
 
 ENGINES = {"sqlite": sqlite_engine, "postgresql": postgres_engine}

@@ -80,3 +80,27 @@ def postgres_schema() -> Iterator[str]:
         yield with_schema(URL, schema)
     finally:
         _run(lambda: _admin(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` pointing at database ``name`` on the same server (query parameters kept)."""
+    base, _, query = url.partition("?")
+    server = base.rsplit("/", 1)[0]
+    return f"{server}/{name}" + (f"?{query}" if query else "")
+
+
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A URL on a fresh database of its own (for gateway processes, which each connect on
+    their own), dropped afterwards with whatever connections a killed process left; skips
+    (loudly) without PostgreSQL."""
+    why = unavailable()
+    if why is not None:
+        SKIPPED.append(why)
+        pytest.skip(f"no PostgreSQL at {URL}: {why}")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    _run(lambda: _admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield with_database(URL, name)
+    finally:
+        _run(lambda: _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import asyncpg
 
+from bot.core.models import ApprovalRequest, RequestStatus, StoredRequest
+from bot.core.storage import ChannelAuthorization
 from bot.store import queries
+from bot.store.authorizations import AuthorizationStore
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.store import MIGRATIONS
 from bot.store.postgres.tx import numbered
+from bot.store.probe import StoreProbe
+from sandbox.tickets import approver, sample_ticket
 
 
 def test_placeholders_are_numbered_and_literals_and_casts_left_alone() -> None:
@@ -57,3 +63,54 @@ async def test_replicas_starting_together_migrate_once_under_the_advisory_lock(
     finally:
         await asyncio.gather(*(store.close() for store in stores))
     assert sorted(applied) == [[], [], [version for version, _, _ in MIGRATIONS]]
+
+
+async def test_a_scrape_reads_the_kept_counts_and_folds_their_deltas(pg_url: str) -> None:
+    store = PostgresStore(pg_url, pool_size=2)
+    await store.open()
+    try:
+        for i in range(2):
+            async with store.write() as tx:
+                await tx.insert_request(_request(f"r{i}"))
+        assert await _count(store, "request_count_deltas") == 2  # one appended per change
+        assert (await StoreProbe(store).gauges()).requests == {"pending": 2}
+        assert await _count(store, "request_count_deltas") == 0  # folded into request_counts
+        # The scrape reads the counts, not the table: a row written past the triggers is not
+        # seen, however many rows the table holds.
+        async with store.write() as tx:
+            await tx.execute("ALTER TABLE requests DISABLE TRIGGER USER")
+            await tx.insert_request(_request("r-unseen"))
+        assert (await StoreProbe(store).gauges()).requests == {"pending": 2}
+    finally:
+        await store.close()
+
+
+async def _count(store: PostgresStore, table: str) -> int:
+    async with store.read() as tx:
+        row = await tx.fetch_one(f"SELECT COUNT(*) AS n FROM {table}")
+    return int(row["n"])
+
+
+def _request(request_id: str) -> StoredRequest:
+    ticket = ApprovalRequest.model_validate(
+        sample_ticket(f"T-{request_id}", [approver("a1", "Ann")])
+    )
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    return StoredRequest(id=request_id, ticket=ticket, status=RequestStatus.PENDING, created_at=now)
+
+
+async def test_a_consent_recorded_through_one_replica_wakes_the_others(pg_url: str) -> None:
+    a, b = PostgresStore(pg_url, pool_size=2), PostgresStore(pg_url, pool_size=2)
+    await a.open()
+    await b.open()
+    try:
+        woken = asyncio.create_task(b.wait_for_consents(600))  # far beyond any periodic check
+        record = ChannelAuthorization(
+            channel="lark", state="revoked", by="admin", at=datetime.now(UTC), notice_version="v"
+        )
+        async with a.write() as tx:
+            await AuthorizationStore(a).record(tx, record)
+        assert await asyncio.wait_for(woken, 30) is True  # the commit's NOTIFY, not a timeout
+    finally:
+        await a.close()
+        await b.close()

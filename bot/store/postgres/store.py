@@ -39,23 +39,36 @@ from bot.store.queries import NamedQueries, Queries, load_all, load_engine
 log = logging.getLogger("bot.store")
 
 WORK_CHANNEL = "approval_gateway_work"  # what enqueue and release NOTIFY (postgres/sql/outbox.sql)
+CONSENTS_CHANNEL = "approval_gateway_consents"  # upsert_authorization's (postgres/sql/secrets.sql)
 WRITE_PROBE_SECONDS = 2.0
 
 
 class PostgresEngineQueries(NamedQueries):
-    """``bot/store/postgres/sql/engine.sql``: migrations under an advisory lock, the probe."""
+    """``bot/store/postgres/sql/engine.sql``: migrations under an advisory lock, the probe,
+    the folding of the /metrics counts."""
 
     migration_lock: str
     create_schema_migrations: str
     schema_version: str
     record_migration: str
     write_probe: str
+    fold_lock: str
+    fold_request_counts: str
+    fold_delivery_counts: str
+    fold_outbox_counts: str
+    fold_usage_counts: str
 
 
 POSTGRES = Queries(load_all("bot.store.postgres"))
 ENGINE = PostgresEngineQueries(load_engine("bot.store.postgres"))
 MIGRATIONS = load(files("bot.store.postgres").joinpath("migrations"))
 LATEST = MIGRATIONS[-1][0]
+FOLDS = (
+    ENGINE.fold_request_counts,
+    ENGINE.fold_delivery_counts,
+    ENGINE.fold_outbox_counts,
+    ENGINE.fold_usage_counts,
+)
 
 
 class PostgresStore(InProcessWork):
@@ -83,12 +96,16 @@ class PostgresStore(InProcessWork):
                 await self.migrate()
             self._listener = await asyncpg.connect(self._url)
             await self._listener.add_listener(WORK_CHANNEL, self._notified)
+            await self._listener.add_listener(CONSENTS_CHANNEL, self._consents_notified)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             await self.close()
             raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
 
     def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self.work_enqueued()
+
+    def _consents_notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        self._consents.set()
 
     async def close(self) -> None:
         """Close the LISTEN connection and the pool (idempotent)."""
@@ -117,6 +134,21 @@ class PostgresStore(InProcessWork):
             return f"cannot write: {exc.message}"
         self._writable_at = now
         return None
+
+    async def fold_counts(self) -> None:
+        """Move the /metrics count deltas appended since the last fold into the counts (at
+        scrape time), so the deltas stay as few as the changes between scrapes. Skipped while
+        another replica folds: the counts read the same with the deltas unfolded, so a fold
+        that fails is logged and the scrape goes on."""
+        try:
+            async with self.write() as tx:
+                locked = await tx.fetch_one(ENGINE.fold_lock)
+                if locked is None or not locked[0]:
+                    return
+                for fold in FOLDS:
+                    await tx.execute(fold)
+        except StoreError as exc:
+            log.warning("metric counts not folded", extra=kv(error=exc.message))
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations under the advisory lock; the versions applied."""

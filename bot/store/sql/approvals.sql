@@ -23,6 +23,10 @@ SELECT * FROM decisions WHERE request_id = ?
 UPDATE requests SET status = ?, closed_at = ?, close_reason = ?
 WHERE id = ? AND status = 'pending'
 
+-- name: lock_request
+-- SQLite runs one write transaction at a time: reading the row is all it takes.
+SELECT id FROM requests WHERE id = ?
+
 -- name: due_for_expiry
 SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
 ORDER BY expires_at LIMIT ?

@@ -23,6 +23,11 @@ SELECT * FROM decisions WHERE request_id = ?
 UPDATE requests SET status = ?, closed_at = ?, close_reason = ?
 WHERE id = ? AND status = 'pending'
 
+-- name: lock_request
+-- Held until the transaction ends: a close_request of this row by another replica waits for
+-- its commit (and this waits for a close in progress), so the two never miss each other.
+SELECT id FROM requests WHERE id = ? FOR SHARE
+
 -- name: due_for_expiry
 SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
 ORDER BY expires_at LIMIT ?
@@ -60,7 +65,14 @@ UPDATE decisions SET forward_state = ?, forward_detail = ?, forwarded_at = ?
 WHERE id = ?
 
 -- name: request_counts
-SELECT status, COUNT(*) AS n FROM requests GROUP BY status
+-- The folded counts plus the deltas since the last fold (migration 0002): a few rows, whatever
+-- the size of requests.
+SELECT status, SUM(n)::BIGINT AS n FROM (SELECT status, n FROM request_counts
+    UNION ALL SELECT status, n FROM request_count_deltas) AS c
+GROUP BY status HAVING SUM(n) > 0 ORDER BY status
 
 -- name: delivery_counts
-SELECT channel, state, COUNT(*) AS n FROM deliveries GROUP BY channel, state
+-- Folded counts plus deltas (migration 0002).
+SELECT channel, state, SUM(n)::BIGINT AS n FROM (SELECT channel, state, n FROM delivery_counts
+    UNION ALL SELECT channel, state, n FROM delivery_count_deltas) AS c
+GROUP BY channel, state HAVING SUM(n) > 0 ORDER BY channel, state

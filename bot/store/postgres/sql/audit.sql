@@ -43,4 +43,7 @@ GROUP BY account_id, channel, kind ORDER BY account_id, channel
 AND channel = ?
 
 -- name: usage_totals
-SELECT channel, kind, SUM(count) AS n FROM usage GROUP BY channel, kind
+-- Folded counts plus deltas (migration 0002).
+SELECT channel, kind, SUM(n)::BIGINT AS n FROM (SELECT channel, kind, n FROM usage_counts
+    UNION ALL SELECT channel, kind, n FROM usage_count_deltas) AS c
+GROUP BY channel, kind ORDER BY channel, kind

@@ -48,7 +48,10 @@ UPDATE outbox SET state = 'dead', last_error = ?, lease_owner = NULL,
     lease_until = NULL WHERE id = ? AND lease_owner = ?
 
 -- name: outbox_depth
-SELECT kind, COUNT(*) AS n FROM outbox WHERE state = 'pending' GROUP BY kind
+-- Pending jobs per kind: folded counts plus deltas (migration 0002).
+SELECT kind, SUM(n)::BIGINT AS n FROM (SELECT kind, n FROM outbox_counts
+    UNION ALL SELECT kind, n FROM outbox_count_deltas) AS c
+GROUP BY kind HAVING SUM(n) > 0 ORDER BY kind
 
 -- name: wake_channel_jobs
 -- A channel's card jobs that waited for its consent become due now.

@@ -22,9 +22,13 @@ SELECT name, key_id, blob FROM sealed_secrets
 SELECT * FROM channel_authorizations
 
 -- name: upsert_authorization
-INSERT INTO channel_authorizations (channel, state, "by", at, notice_version)
-VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel) DO UPDATE SET state = excluded.state,
+-- The NOTIFY goes out when the transaction commits: every replica takes up the consent (or the
+-- revocation) at once instead of at its next check.
+WITH recorded AS (INSERT INTO channel_authorizations (channel, state, "by", at, notice_version)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel) DO UPDATE SET state = excluded.state,
     "by" = excluded."by", at = excluded.at, notice_version = excluded.notice_version
+    RETURNING channel)
+SELECT pg_notify('approval_gateway_consents', channel) FROM recorded
 
 -- name: insert_token
 INSERT INTO api_tokens (id, role, token_hash, label, created_at)
