@@ -109,7 +109,9 @@ class OutboxSettings(_Group):
     give_up_after_hours: float = Field(24.0, gt=0, description="then the job is failed for good")
     expiry_sweep_seconds: float = Field(5.0, gt=0)
     shutdown_grace_seconds: float = Field(
-        10.0, ge=0, description="on stop, wait this long for running jobs, then release them"
+        10.0,
+        ge=0,
+        description="on stop, wait this long for running jobs and HTTP requests, then release them",
     )
 
 

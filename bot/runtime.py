@@ -285,7 +285,12 @@ class Gateway:
         app[REPLICA] = self.worker.owner
         if self.card_look is not None:
             app[CARD_LOOK] = self.card_look
-        self._runner = runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Requests still in flight at stop get the jobs' grace, not aiohttp's default 60 s: a
+        # stop (a rolling restart) is bounded by one setting.
+        grace = self.settings.outbox.shutdown_grace_seconds
+        self._runner = runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=grace
+        )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         for sock in sockets:
