@@ -21,10 +21,14 @@ from typing import Any
 
 import aiohttp
 
-from bench import e2e, footprint, growth, intake, procs, rates, report
+from bench import e2e, footprint, growth, intake, pgdb, procs, rates, report
 from bench.fleet import Fleet
 from bench.load import Host
 from bench.run import DINGTALK_QPS, FULL, LARK_APP_QPS, LARK_USER_QPS, QUICK, Run, times
+from tests.faults.harness import authorize, backend_secret, prepare
+from tests.replicas.cluster import master_key
+
+CHANNELS = ("lark", "dingtalk", "email")  # the real channels an admin authorizes once
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -93,9 +97,6 @@ async def _quiet(run: Run, notes: list[str]) -> None:
 
 async def _growth(run: Run, notes: list[str]) -> None:
     pending = run.sizes.pending
-    if run.engine != "sqlite":
-        notes.append("growth: seeding is SQLite-only so far; the growth rows are skipped")
-        return
     _say(f"growth: seeding {pending:,} pending requests")
     seeded = await growth.seed(run, pending)
     notes.append(
@@ -164,32 +165,30 @@ async def main(args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
         logs = report.RESULTS / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         async with contextlib.AsyncExitStack() as stack:
-            _say(f"starting {args.replicas} gateway process(es) and the bare endpoint")
-            env = procs.gateway_env(data_dir, database_url)
-            hosts = []
-            for i in range(args.replicas):  # one after the other: the first creates the schema
-                proc = await procs.start("bench.host", env, logs / f"gateway-{i}.log")
-                stack.push_async_callback(proc.stop)
-                hosts.append(proc)
-            secret = str(hosts[0].info["secret"])
+            if database_url is not None:
+                database_url = await stack.enter_async_context(pgdb.own_database(database_url))
+                _say(f"PostgreSQL database of this run: {database_url.rsplit('/', 1)[1]}")
+            connector = aiohttp.TCPConnector(limit=0)
+            session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
+            fleet, pids = await _start(args.replicas, data_dir, database_url, session, stack)
+            secret = fleet.platforms.secret
             bare = await procs.start(
                 "bench.bare", {**procs.clean_env(), "BENCH_SECRET": secret}, logs / "bare.log"
             )
             stack.push_async_callback(bare.stop)
-            connector = aiohttp.TCPConnector(limit=0)
-            session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
             run = Run(
-                fleet=Fleet([Host(session, h.info) for h in hosts]),
+                fleet=fleet,
                 bare_url=str(bare.info["url"]),
                 session=session,
                 sizes=sizes,
                 data_dir=data_dir,
                 engine=engine,
                 database_url=database_url,
-                host_pids=[h.process.pid for h in hosts],
+                host_pids=pids,
                 bare_pid=bare.process.pid,
             )
             load_before = os.getloadavg()[0]
@@ -217,6 +216,42 @@ async def main(args: argparse.Namespace) -> int:
     print(text)
     print(f"written: {path} and {path.with_suffix('.json')}")
     return status
+
+
+async def _start(
+    replicas: int,
+    data_dir: Path,
+    database_url: str | None,
+    session: aiohttp.ClientSession,
+    stack: contextlib.AsyncExitStack,
+) -> tuple[Fleet, list[int]]:
+    """The platforms process, then the gateways on it: the first migrates the database and
+    takes the admin's consent to the real channels, the others start on what it stored."""
+    logs = report.RESULTS / "logs"
+    secret = backend_secret(data_dir)  # generated into the data directory, as a first start does
+    _say(f"starting the sandbox platforms and {replicas} gateway process(es)")
+    platforms = await procs.start(
+        "bench.platforms", {**procs.clean_env(), "BENCH_SECRET": secret}, logs / "platforms.log"
+    )
+    stack.push_async_callback(platforms.stop)
+    env = procs.gateway_env(data_dir, database_url, platforms.info["env"])
+    env["APPROVAL_GATEWAY_MASTER_KEY"] = master_key()  # every replica opens the same secrets
+    token = await prepare(data_dir, env, [])
+    hosts: list[procs.Proc] = []
+    for i in range(replicas):
+        proc = await procs.start("bench.host", env, logs / f"gateway-{i}.log")
+        stack.push_async_callback(proc.stop)
+        hosts.append(proc)
+        if i == 0:
+            for channel in CHANNELS:
+                await authorize(str(proc.info["gateway"]), token, channel)
+    first = str(hosts[0].info["gateway"])
+    fleet = Fleet(
+        [Host(session, {**h.info, "secret": secret}) for h in hosts],
+        Host(session, {**platforms.info, "gateway": first, "secret": secret}),
+        token,
+    )
+    return fleet, [h.process.pid for h in hosts]
 
 
 if __name__ == "__main__":
