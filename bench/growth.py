@@ -173,11 +173,25 @@ def _pg_value(name: str, kind: str, ids: list[str]) -> str:
     return f"({expr})::{kind}" if kind in JSONS else expr
 
 
+async def _pg_tables(conn: Any) -> list[str]:
+    """The schema's tables, each after the tables its foreign keys point at."""
+    tables = [r["table_name"] for r in await conn.fetch(statement("pg_tables"))]
+    parents: dict[str, set[str]] = {t: set() for t in tables}
+    for r in await conn.fetch(statement("pg_foreign_keys")):
+        if r["child"] in parents and r["parent"] != r["child"]:
+            parents[r["child"]].add(r["parent"])
+    ordered: list[str] = []
+    while len(ordered) < len(tables):
+        ready = [t for t in tables if t not in ordered and parents[t] <= set(ordered)]
+        ordered += ready or [t for t in tables if t not in ordered]  # a cycle: as listed
+    return ordered
+
+
 async def _pg_templates(conn: Any, ids: list[str]) -> dict[str, list[tuple[str, str, bool]]]:
-    """Copy the template's rows of each table into a temp table; the columns of each."""
+    """Copy the template's rows of each table into a temp table; the columns of each, in an
+    order the foreign keys accept."""
     found = {}
-    for record in await conn.fetch(statement("pg_tables")):
-        table = record["table_name"]
+    for table in await _pg_tables(conn):
         columns = await _pg_columns(conn, table)
         where = _pg_where(columns, ids)
         if not where:
