@@ -1,8 +1,9 @@
-"""``scripts/bench [--quick] [--database-url URL] [--replicas N]``: the load driver.
+"""``scripts/bench [--quick] [--database-url URL] [--replicas N] [--matrix]``: the load driver.
 
-It starts the gateway process(es) (``bench.host``) and the bare baseline (``bench.bare``) on
-loopback, drives every phase from this process, and writes the table and the JSON to
-``bench-results/``, printing the table.
+It starts the sandbox platforms every gateway shares (``bench.platforms``), the gateway
+process(es) (``bench.host``) and the bare baseline (``bench.bare``) on loopback, drives every
+phase from this process, and writes the table and the JSON to ``bench-results/``, printing the
+table. ``--matrix`` runs SQLite ×1, PostgreSQL ×1 and ×3 one after the other (``bench.matrix``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import e2e, footprint, growth, intake, pgdb, procs, rates, report
+from bench import e2e, footprint, growth, intake, matrix, pgdb, procs, rates, report
 from bench.fleet import Fleet
 from bench.load import Host
 from bench.run import DINGTALK_QPS, FULL, LARK_APP_QPS, LARK_USER_QPS, QUICK, Run, times
@@ -37,6 +38,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes: under a minute")
     parser.add_argument("--database-url", help="run on this database (postgresql://...)")
     parser.add_argument("--replicas", type=int, default=1, help="gateway processes on one database")
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="SQLite x1, PostgreSQL x1 and x3 one after the other, one table side by side "
+        "(PostgreSQL at --database-url, default $APPROVAL_GATEWAY_TEST_DATABASE_URL or loopback)",
+    )
     return parser.parse_args(argv)
 
 
@@ -79,6 +86,8 @@ async def phases(run: Run, notes: list[str]) -> None:
         await _quiet(run, notes)
         _say(f"end to end at {rate:g} requests/s for {seconds:g} s")
         await e2e.one_rate(run, rate, seconds)
+    if len(run.fleet.hosts) > 1:
+        await footprint.clicks_per_replica(run)
     await _quiet(run, notes)
     await _growth(run, notes)
 
@@ -254,5 +263,13 @@ async def _start(
     return fleet, [h.process.pid for h in hosts]
 
 
+def entry(argv: list[str]) -> int:
+    """``--matrix`` runs the configurations as child runs; otherwise one run here."""
+    args = parse(argv)
+    if args.matrix:
+        return matrix.main(args.quick, args.database_url)
+    return asyncio.run(main(args))
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse(sys.argv[1:]))))
+    sys.exit(entry(sys.argv[1:]))
