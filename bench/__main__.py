@@ -175,7 +175,8 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        logs = report.RESULTS / "logs"
+        # One log directory per configuration: a --matrix run keeps every run's logs.
+        logs = report.RESULTS / "logs" / f"{engine}-x{args.replicas}"
         logs.mkdir(parents=True, exist_ok=True)
         async with contextlib.AsyncExitStack() as stack:
             if database_url is not None:
@@ -183,7 +184,7 @@ async def main(args: argparse.Namespace) -> int:
                 _say(f"PostgreSQL database of this run: {database_url.rsplit('/', 1)[1]}")
             connector = aiohttp.TCPConnector(limit=0)
             session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
-            fleet, pids = await _start(args.replicas, data_dir, database_url, session, stack)
+            fleet, pids = await _start(args.replicas, data_dir, database_url, session, stack, logs)
             secret = fleet.platforms.secret
             bare = await procs.start(
                 "bench.bare", {**procs.clean_env(), "BENCH_SECRET": secret}, logs / "bare.log"
@@ -233,10 +234,10 @@ async def _start(
     database_url: str | None,
     session: aiohttp.ClientSession,
     stack: contextlib.AsyncExitStack,
+    logs: Path,
 ) -> tuple[Fleet, list[int]]:
     """The platforms process, then the gateways on it: the first migrates the database and
     takes the admin's consent to the real channels, the others start on what it stored."""
-    logs = report.RESULTS / "logs"
     secret = backend_secret(data_dir)  # generated into the data directory, as a first start does
     _say(f"starting the sandbox platforms and {replicas} gateway process(es)")
     platforms = await procs.start(
