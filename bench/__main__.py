@@ -1,8 +1,9 @@
-"""``scripts/bench [--quick] [--database-url URL] [--replicas N]``: the load driver.
+"""``scripts/bench [--quick] [--database-url URL] [--replicas N] [--matrix]``: the load driver.
 
-It starts the gateway process(es) (``bench.host``) and the bare baseline (``bench.bare``) on
-loopback, drives every phase from this process, and writes the table and the JSON to
-``bench-results/``, printing the table.
+It starts the sandbox platforms every gateway shares (``bench.platforms``), the gateway
+process(es) (``bench.host``) and the bare baseline (``bench.bare``) on loopback, drives every
+phase from this process, and writes the table and the JSON to ``bench-results/``, printing the
+table. ``--matrix`` runs SQLite ×1, PostgreSQL ×1 and ×3 one after the other (``bench.matrix``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from typing import Any
 
 import aiohttp
 
-from bench import e2e, footprint, growth, intake, procs, rates, report
+from bench import e2e, footprint, growth, intake, matrix, pgdb, procs, rates, report
 from bench.fleet import Fleet
 from bench.load import Host
 from bench.run import DINGTALK_QPS, FULL, LARK_APP_QPS, LARK_USER_QPS, QUICK, Run, times
+from tests.faults.harness import authorize, backend_secret, prepare
+from tests.replicas.cluster import master_key
+
+CHANNELS = ("lark", "dingtalk", "email")  # the real channels an admin authorizes once
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -33,6 +38,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes: under a minute")
     parser.add_argument("--database-url", help="run on this database (postgresql://...)")
     parser.add_argument("--replicas", type=int, default=1, help="gateway processes on one database")
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="SQLite x1, PostgreSQL x1 and x3 one after the other, one table side by side "
+        "(PostgreSQL at --database-url, default $APPROVAL_GATEWAY_TEST_DATABASE_URL or loopback)",
+    )
     return parser.parse_args(argv)
 
 
@@ -75,6 +86,8 @@ async def phases(run: Run, notes: list[str]) -> None:
         await _quiet(run, notes)
         _say(f"end to end at {rate:g} requests/s for {seconds:g} s")
         await e2e.one_rate(run, rate, seconds)
+    if len(run.fleet.hosts) > 1:
+        await footprint.clicks_per_replica(run)
     await _quiet(run, notes)
     await _growth(run, notes)
 
@@ -93,9 +106,6 @@ async def _quiet(run: Run, notes: list[str]) -> None:
 
 async def _growth(run: Run, notes: list[str]) -> None:
     pending = run.sizes.pending
-    if run.engine != "sqlite":
-        notes.append("growth: seeding is SQLite-only so far; the growth rows are skipped")
-        return
     _say(f"growth: seeding {pending:,} pending requests")
     seeded = await growth.seed(run, pending)
     notes.append(
@@ -164,32 +174,31 @@ async def main(args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         data_dir = Path(tmp) / "data"
-        logs = report.RESULTS / "logs"
+        data_dir.mkdir()
+        # One log directory per configuration: a --matrix run keeps every run's logs.
+        logs = report.RESULTS / "logs" / f"{engine}-x{args.replicas}"
         logs.mkdir(parents=True, exist_ok=True)
         async with contextlib.AsyncExitStack() as stack:
-            _say(f"starting {args.replicas} gateway process(es) and the bare endpoint")
-            env = procs.gateway_env(data_dir, database_url)
-            hosts = []
-            for i in range(args.replicas):  # one after the other: the first creates the schema
-                proc = await procs.start("bench.host", env, logs / f"gateway-{i}.log")
-                stack.push_async_callback(proc.stop)
-                hosts.append(proc)
-            secret = str(hosts[0].info["secret"])
+            if database_url is not None:
+                database_url = await stack.enter_async_context(pgdb.own_database(database_url))
+                _say(f"PostgreSQL database of this run: {database_url.rsplit('/', 1)[1]}")
+            connector = aiohttp.TCPConnector(limit=0)
+            session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
+            fleet, pids = await _start(args.replicas, data_dir, database_url, session, stack, logs)
+            secret = fleet.platforms.secret
             bare = await procs.start(
                 "bench.bare", {**procs.clean_env(), "BENCH_SECRET": secret}, logs / "bare.log"
             )
             stack.push_async_callback(bare.stop)
-            connector = aiohttp.TCPConnector(limit=0)
-            session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
             run = Run(
-                fleet=Fleet([Host(session, h.info) for h in hosts]),
+                fleet=fleet,
                 bare_url=str(bare.info["url"]),
                 session=session,
                 sizes=sizes,
                 data_dir=data_dir,
                 engine=engine,
                 database_url=database_url,
-                host_pids=[h.process.pid for h in hosts],
+                host_pids=pids,
                 bare_pid=bare.process.pid,
             )
             load_before = os.getloadavg()[0]
@@ -219,5 +228,49 @@ async def main(args: argparse.Namespace) -> int:
     return status
 
 
+async def _start(
+    replicas: int,
+    data_dir: Path,
+    database_url: str | None,
+    session: aiohttp.ClientSession,
+    stack: contextlib.AsyncExitStack,
+    logs: Path,
+) -> tuple[Fleet, list[int]]:
+    """The platforms process, then the gateways on it: the first migrates the database and
+    takes the admin's consent to the real channels, the others start on what it stored."""
+    secret = backend_secret(data_dir)  # generated into the data directory, as a first start does
+    _say(f"starting the sandbox platforms and {replicas} gateway process(es)")
+    platforms = await procs.start(
+        "bench.platforms", {**procs.clean_env(), "BENCH_SECRET": secret}, logs / "platforms.log"
+    )
+    stack.push_async_callback(platforms.stop)
+    env = procs.gateway_env(data_dir, database_url, platforms.info["env"])
+    env["APPROVAL_GATEWAY_MASTER_KEY"] = master_key()  # every replica opens the same secrets
+    token = await prepare(data_dir, env, [])
+    hosts: list[procs.Proc] = []
+    for i in range(replicas):
+        proc = await procs.start("bench.host", env, logs / f"gateway-{i}.log")
+        stack.push_async_callback(proc.stop)
+        hosts.append(proc)
+        if i == 0:
+            for channel in CHANNELS:
+                await authorize(str(proc.info["gateway"]), token, channel)
+    first = str(hosts[0].info["gateway"])
+    fleet = Fleet(
+        [Host(session, {**h.info, "secret": secret}) for h in hosts],
+        Host(session, {**platforms.info, "gateway": first, "secret": secret}),
+        token,
+    )
+    return fleet, [h.process.pid for h in hosts]
+
+
+def entry(argv: list[str]) -> int:
+    """``--matrix`` runs the configurations as child runs; otherwise one run here."""
+    args = parse(argv)
+    if args.matrix:
+        return matrix.main(args.quick, args.database_url)
+    return asyncio.run(main(args))
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse(sys.argv[1:]))))
+    sys.exit(entry(sys.argv[1:]))

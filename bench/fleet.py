@@ -1,8 +1,9 @@
-"""The gateway processes of a run seen as one: cards, decisions and logs merged across hosts.
+"""The processes of a run seen as one: N gateway replicas and the platforms they share.
 
-With ``--replicas N`` every host runs its own sandbox platforms and backend on one shared
-database, so a card may be created on any host's sandbox Lark and a decision may reach any
-host's backend; the driver seats every user on every host and reads the stamps of all.
+Every gateway replica holds its own stream connections to the one sandbox Lark app and the one
+DingTalk app of the platforms process (``bench.platforms``), and forwards decisions to its one
+backend: cards, clicks, decisions and the platforms' logs are all read there, and each app's
+rate limit counts every replica's calls together.
 """
 
 from __future__ import annotations
@@ -15,50 +16,55 @@ from bench.load import Host
 
 
 class Fleet:
-    """Every host of the run; ``hosts[0]`` also serves the single-host phases."""
+    """The gateway hosts (``hosts[0]`` also serves the single-host phases) and the platforms."""
 
-    def __init__(self, hosts: Sequence[Host]) -> None:
+    def __init__(self, hosts: Sequence[Host], platforms: Host, admin_token: str) -> None:
         self.hosts = list(hosts)
+        self.platforms = platforms
+        self._token = admin_token
 
     async def seat(self, channel: str, accounts: Sequence[str]) -> None:
-        """Seat accounts on every host (the binding is shared, the sandbox users are not)."""
-        for host in self.hosts:
-            await host.seat(channel, accounts)
+        """Add the accounts as users of the platform and bind them (admin API, shared store)."""
+        addresses = await self.platforms.seat(channel, accounts)
+        headers = {"authorization": f"Bearer {self._token}"}
+        host = self.hosts[0]
+        for account, address in addresses.items():
+            body = {"channel": channel, "address": address}
+            url = f"{host.url}/v1/bindings/{account}"
+            async with host.session.put(url, json=body, headers=headers) as r:
+                if r.status != 200:
+                    raise RuntimeError(f"binding {account} on {channel}: {await r.text()}")
 
     async def limits(
         self, app_qps: int | None, user_qps: int | None, dingtalk_qps: int | None
     ) -> None:
-        """Set the sandbox platforms' limits on every host."""
-        for host in self.hosts:
-            await host.limits(app_qps, user_qps, dingtalk_qps)
+        """Set the shared sandbox apps' enforced limits."""
+        await self.platforms.limits(app_qps, user_qps, dingtalk_qps)
 
     async def refresh(self) -> None:
-        """Fetch new stamps from every host."""
-        await asyncio.gather(*(h.refresh() for h in self.hosts))
+        """Fetch new stamps from the platforms."""
+        await self.platforms.refresh()
 
     def card(self, delivery_id: str) -> tuple[Host, str, float] | None:
-        """The host holding the card for ``delivery_id``, its address and creation time."""
-        for host in self.hosts:
-            found = host.cards.get(delivery_id)
-            if found is not None:
-                return host, found[0], found[1]
-        return None
+        """Who presses the card for ``delivery_id`` (the platforms), its address, its creation."""
+        found = self.platforms.cards.get(delivery_id)
+        return (self.platforms, found[0], found[1]) if found is not None else None
 
     def card_count(self, delivery_id: str) -> int:
-        """How many cards were created for ``delivery_id`` over all hosts."""
-        return sum(h.card_count.get(delivery_id, 0) for h in self.hosts)
+        """How many cards were created for ``delivery_id``."""
+        return self.platforms.card_count.get(delivery_id, 0)
 
     def decisions(self, ticket_id: str) -> list[tuple[str, float]]:
-        """Every decision received for ``ticket_id`` over all backends."""
-        return [d for h in self.hosts for d in h.decisions.get(ticket_id, [])]
+        """Every decision the backend received for ``ticket_id``."""
+        return self.platforms.decisions.get(ticket_id, [])
 
     def attempts(self) -> list[tuple[str, int]]:
-        """Every webhook attempt over all backends."""
-        return [a for h in self.hosts for a in h.attempts]
+        """Every webhook attempt at the backend."""
+        return self.platforms.attempts
 
     def lark_log(self, since: float) -> list[list[Any]]:
-        """Lark OpenAPI calls answered at or after ``since`` on every host."""
-        return [r for h in self.hosts for r in h.lark_log if r[4] >= since]
+        """Lark OpenAPI calls answered at or after ``since``, from every replica."""
+        return [r for r in self.platforms.lark_log if r[4] >= since]
 
     async def wait_for(self, done: Callable[[], bool], within: float, every: float = 0.1) -> bool:
         """Refresh until ``done()`` or ``within`` seconds; whether it got done."""

@@ -120,3 +120,31 @@ async def cli_startup(run: Run) -> None:
             "< 0.3 s",
         )
     run.raw["cli_s"] = {"python -c pass": base, **found}
+
+
+CLICKS = "gateway_clicks_total"
+
+
+async def clicks_per_replica(run: Run) -> None:
+    """With several replicas: the clicks each one answered over its own streams (each
+    replica's own ``gateway_clicks_total``), i.e. the platforms spread them over all."""
+    counts = []
+    for host in run.fleet.hosts:
+        async with run.session.get(host.url + "/metrics") as r:
+            text = await r.text()
+        counts.append(
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith(CLICKS + "{")
+            )
+        )
+    run.raw["clicks_per_replica"] = counts
+    run.add(
+        "replicas",
+        "clicks answered by each replica (its own stream connections)",
+        " / ".join(f"{c:.0f}" for c in counts),
+        f"{sum(counts):.0f} clicks over {len(counts)} replicas",
+        "",
+        "every replica answers clicks",
+    )

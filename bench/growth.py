@@ -1,8 +1,10 @@
 """Growth: the same measurements at 0 and at many pending requests, seeded fast.
 
 Seeding goes through the API once (a template request, its delivery sent) and then copies
-every database row that names the template's ids, with fresh ids, in one transaction straight
-into the SQLite file: a pending request as the gateway itself stores it, without spending
+every database row that names the template's ids, with fresh ids, in transactions of 5,000
+copies straight into the SQLite file, or on PostgreSQL by the server itself (``INSERT ...
+SELECT`` from a temp table of the template's rows over ``generate_series``, the statements in
+``bench/sql/``): a pending request as the gateway itself stores it, without spending
 minutes of intake on it. Columns are read from the schema, so new migrations need no change
 here; an ``INTEGER PRIMARY KEY`` gets a new rowid.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import signed_submit
+from bench.pgdb import statement
 from bench.run import Run
 
 SKIP = {"schema_migrations", "sqlite_sequence"}
@@ -125,13 +128,115 @@ async def seed(run: Run, pending: int) -> dict[str, Any]:
     assert status == 202, receipt
     ids = [ticket, receipt["request_id"], *(d["delivery_id"] for d in receipt["deliveries"])]
     db = run.data_dir / "gateway.db"
+    url = run.database_url
     deadline = time.perf_counter() + 60
-    while not await asyncio.to_thread(template_settled, db, ids):
+    while not (
+        await pg_settled(url, ids) if url else await asyncio.to_thread(template_settled, db, ids)
+    ):
         if time.perf_counter() > deadline:
             raise RuntimeError("the template request's card was not sent within 60 s")
         await asyncio.sleep(0.2)
     t0 = time.perf_counter()
-    inserted = await asyncio.to_thread(seed_sqlite, db, ids, pending - 1)
+    if url:
+        inserted = await seed_postgres(url, ids, pending - 1)
+    else:
+        inserted = await asyncio.to_thread(seed_sqlite, db, ids, pending - 1)
     result = {"pending": pending, "seconds": time.perf_counter() - t0, "rows": inserted}
     run.raw["seed"] = result
     return result
+
+
+# -- PostgreSQL: the same copies, made by the server (INSERT ... SELECT over generate_series) --
+
+TEXTS = {"text", "character varying", "character"}
+JSONS = {"json", "jsonb"}
+
+
+async def _pg_columns(conn: Any, table: str) -> list[tuple[str, str, bool]]:
+    rows = await conn.fetch(statement("pg_columns"), table)
+    return [(r["column_name"], r["data_type"], bool(r["generated"])) for r in rows]
+
+
+def _pg_where(columns: list[tuple[str, str, bool]], ids: list[str]) -> str:
+    """Rows with a text or JSON column naming one of ``ids`` (``$n`` is ``ids[n - 1]``)."""
+    names = [n for n, kind, _ in columns if kind in TEXTS | JSONS]
+    return " OR ".join(f'strpos("{n}"::text, ${k + 1}) > 0' for n in names for k in range(len(ids)))
+
+
+def _pg_value(name: str, kind: str, ids: list[str]) -> str:
+    """The copy ``k``'s value of a column: every template id suffixed with ``-s<k>``."""
+    if kind not in TEXTS | JSONS:
+        return f'"{name}"'
+    expr = f'"{name}"::text'
+    for k in range(len(ids)):
+        expr = f"replace({expr}, ${k + 3}, ${k + 3} || '-s' || k)"
+    return f"({expr})::{kind}" if kind in JSONS else expr
+
+
+async def _pg_tables(conn: Any) -> list[str]:
+    """The schema's tables, each after the tables its foreign keys point at."""
+    tables = [r["table_name"] for r in await conn.fetch(statement("pg_tables"))]
+    parents: dict[str, set[str]] = {t: set() for t in tables}
+    for r in await conn.fetch(statement("pg_foreign_keys")):
+        if r["child"] in parents and r["parent"] != r["child"]:
+            parents[r["child"]].add(r["parent"])
+    ordered: list[str] = []
+    while len(ordered) < len(tables):
+        ready = [t for t in tables if t not in ordered and parents[t] <= set(ordered)]
+        ordered += ready or [t for t in tables if t not in ordered]  # a cycle: as listed
+    return ordered
+
+
+async def _pg_templates(conn: Any, ids: list[str]) -> dict[str, list[tuple[str, str, bool]]]:
+    """Copy the template's rows of each table into a temp table; the columns of each, in an
+    order the foreign keys accept."""
+    found = {}
+    for table in await _pg_tables(conn):
+        columns = await _pg_columns(conn, table)
+        where = _pg_where(columns, ids)
+        if not where:
+            continue
+        sql = statement("pg_template").format(template=f"tpl_{table}", table=table, where=where)
+        await conn.execute(sql, *ids)
+        if await conn.fetchval(statement("pg_count").format(table=f"tpl_{table}")):
+            found[table] = columns
+    return found
+
+
+async def seed_postgres(url: str, ids: list[str], copies: int) -> dict[str, int]:
+    """Insert ``copies`` copies of the rows naming ``ids``; rows inserted per table."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        templates = await _pg_templates(conn, ids)
+        inserted = dict.fromkeys(templates, 0)
+        for start in range(0, copies, CHUNK):
+            end = min(copies, start + CHUNK) - 1
+            async with conn.transaction():  # in chunks, as on SQLite
+                for table, columns in templates.items():
+                    kept = [(n, kind) for n, kind, generated in columns if not generated]
+                    sql = statement("pg_copies").format(
+                        table=table,
+                        columns=", ".join(f'"{n}"' for n, _ in kept),
+                        values=", ".join(_pg_value(n, kind, ids) for n, kind in kept),
+                        template=f"tpl_{table}",
+                    )
+                    done = await conn.execute(sql, start, end, *ids)
+                    inserted[table] += int(done.rsplit(" ", 1)[1])
+        return inserted
+    finally:
+        await conn.close()
+
+
+async def pg_settled(url: str, ids: list[str]) -> bool:
+    """Whether every outbox job of the template is done (PostgreSQL)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        where = _pg_where(await _pg_columns(conn, "outbox"), ids)
+        rows = await conn.fetch(statement("pg_select").format(table="outbox", where=where), *ids)
+        return bool(rows) and all(r["state"] == "done" for r in rows)
+    finally:
+        await conn.close()

@@ -114,7 +114,9 @@ async def open_loop(
 
 
 class Host:
-    """One gateway process as the driver sees it: its API and its control port."""
+    """A process of the run as the driver sees it: a gateway (its API, the control port of its
+    memory channel), or the platforms process (its control port; ``url`` then names the gateway
+    that its clicks' submissions went to)."""
 
     def __init__(self, session: aiohttp.ClientSession, info: dict[str, Any]) -> None:
         self.session = session
@@ -142,9 +144,10 @@ class Host:
             r.raise_for_status()
             return await r.json()
 
-    async def seat(self, channel: str, accounts: Sequence[str]) -> None:
-        """Seat accounts on a channel."""
-        await self._post("/seat", {"channel": channel, "accounts": list(accounts)})
+    async def seat(self, channel: str, accounts: Sequence[str]) -> dict[str, str]:
+        """Add accounts as users of a platform; each one's address there."""
+        got = await self._post("/seat", {"channel": channel, "accounts": list(accounts)})
+        return {str(k): str(v) for k, v in got["addresses"].items()}
 
     async def limits(
         self, app_qps: int | None, user_qps: int | None, dingtalk_qps: int | None

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import IO, Any
 
 # The gateway is configured the way an operator would: APPROVAL_GATEWAY_* variables only.
-PLATFORMS = "dingtalk,lark,mail,memory"
-ORDER = "dingtalk,dingtalk_enterprise,lark,email,memory"
+# The sandbox starts only the in-process memory channel; the real channels reach the shared
+# platforms process.
+PLATFORMS = "memory"
+ORDER = "dingtalk,lark,email,memory"
 
 
 @dataclass
@@ -52,9 +54,13 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("APPROVAL_GATEWAY_")}
 
 
-def gateway_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    """The settings of a benchmarked gateway: embedded defaults, every sandbox platform."""
+def gateway_env(
+    data_dir: Path, database_url: str | None, shared: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The settings of a benchmarked gateway: defaults, the real channels and backend pointed
+    at the shared platforms (``shared``, from ``bench.platforms``), the memory channel."""
     env = clean_env()
+    env.update(shared or {})
     env.update(
         APPROVAL_GATEWAY_DATA_DIR=str(data_dir),
         APPROVAL_GATEWAY_LISTEN="127.0.0.1:0",

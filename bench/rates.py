@@ -184,11 +184,8 @@ async def dingtalk_burst(run: Run) -> dict[str, Any]:
     planned = {d["delivery_id"] for _, r in accepted for d in r["deliveries"]}
     deadline = time.perf_counter() + max(60.0, n / 4)
     while True:
-        log, cards = [], []
-        for host in run.fleet.hosts:  # each replica has its own sandbox DingTalk app
-            host_log, held = await host.dingtalk(accounts)
-            log += host_log
-            cards += [d for ds in held.values() for d in ds if d in planned]
+        log, held = await run.fleet.platforms.dingtalk(accounts)
+        cards = [d for ds in held.values() for d in ds if d in planned]
         if len(set(cards)) >= len(planned) or time.perf_counter() > deadline:
             break
         await asyncio.sleep(0.5)

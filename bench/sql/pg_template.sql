@@ -1,0 +1,1 @@
+CREATE TEMP TABLE {template} AS SELECT * FROM {table} WHERE {where}
