@@ -137,11 +137,12 @@ async def test_claims_running_at_once_share_out_the_jobs(engine: EngineStore) ->
         for n in range(6):
             await tx.enqueue("forward_decision", f"d-{n}", T0)
     lease = T0 + timedelta(seconds=30)
-    second_done = asyncio.Event()
+    first_claimed, second_done = asyncio.Event(), asyncio.Event()
 
     async def first() -> list[int]:
         async with engine.write() as tx:
             claimed = [job.id for job in await tx.claim("a", T0, lease, 3)]
+            first_claimed.set()
             if _concurrent(engine):
                 # Hold the claimed rows while the second claims: it must skip them, not wait
                 # for this commit (the bound only ends a wait that SKIP LOCKED never starts).
@@ -156,7 +157,7 @@ async def test_claims_running_at_once_share_out_the_jobs(engine: EngineStore) ->
         return claimed
 
     a = asyncio.create_task(first())
-    await asyncio.sleep(0.1)  # let the first claim go first
+    await first_claimed.wait()  # the first has claimed (and, on PostgreSQL, holds its rows)
     b = await second()
     assert len(await a) == len(b) == 3 and not set(await a) & set(b)
     assert second_done.is_set()
