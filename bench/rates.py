@@ -17,8 +17,13 @@ from typing import Any
 
 from bench.load import signed_submit, submit_all
 from bench.run import DINGTALK_QPS, LARK_APP_PER_MINUTE, LARK_APP_QPS, LARK_USER_QPS, Run, times
+from bot.config import LarkSettings
 
 SUBMIT_CONCURRENCY = 32
+_LARK = LarkSettings()
+# How long the gateway's per-minute budget of an API takes to refill its burst: a burst is
+# measured after this long without Lark sends (the burst before may have spent it).
+REFILL_SECONDS = _LARK.app_burst * 60.0 / _LARK.app_per_minute
 SEND_PATH = "/open-apis/im/v1/messages"
 USER_LIMIT_CODE = 230020
 HOT_SHARE = 5  # in the skewed burst one user holds every fifth card
@@ -79,6 +84,7 @@ async def burst(run: Run, skewed: bool) -> dict[str, Any]:
     requests = [
         signed_submit(run.host.secret, t, [(a, "sg")]) for t, a in zip(ids, who, strict=True)
     ]
+    await asyncio.sleep(REFILL_SECONDS)
     started = time.time()
     accepted = await submit_all(run.host, requests, SUBMIT_CONCURRENCY)
     planned = [(d["delivery_id"], d["account_id"]) for _, r in accepted for d in r["deliveries"]]
