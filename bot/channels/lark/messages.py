@@ -1,10 +1,11 @@
 """The Lark/Feishu OpenAPI calls the channel makes: messages, the delayed card update, lookups.
 
-Each goes through :meth:`Messages.call`: a slot of the app's per-API budgets (50 calls a second
-and 1000 a minute on the platform: a per-second pace and a per-minute budget with a burst) and,
-for a send, of the receiver's; this app's tenant token (refreshed once when the platform refuses it) and the
-error mapping of :mod:`bot.channels.lark.api`. The budgets are a ``RateLimits`` port: this
-process's own until the gateway hands the channel the ones its replicas share.
+Each goes through :meth:`Messages.call`: a slot of the app's per-API budgets (the platform
+allows 50 calls a second and 1000 a minute: a per-second pace and a per-minute budget with a
+burst) and, for a send, of the receiver's; this app's tenant token (refreshed once when the
+platform refuses it) and the error mapping of :mod:`bot.channels.lark.api`. The budgets are a
+``RateLimits`` port: this process's own until the gateway hands the channel the ones its
+replicas share.
 """
 
 from __future__ import annotations
