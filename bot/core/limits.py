@@ -57,7 +57,7 @@ class Grant:
 
     granted: bool
     wait: float
-    at: float = 0.0
+    at: float
 
 
 Pace = Budget | Sequence[Budget]
