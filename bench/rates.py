@@ -132,6 +132,16 @@ def tally(run: Run, planned: list[tuple[str, str]], started: float, refused: int
     }
 
 
+def others_ideal(others: int, hot: int, rate: float) -> float:
+    """When the other users' cards could all be out at the app's ``rate``: they have what the
+    hot user's own limit leaves of it while the hot user's cards go, and all of it after."""
+    hot_done = hot / LARK_USER_QPS
+    share = rate - LARK_USER_QPS
+    if others <= share * hot_done:
+        return others / share
+    return hot_done + (others - share * hot_done) / rate
+
+
 def rows(run: Run, r: dict[str, Any], skewed: bool) -> None:
     """The burst's rows."""
     n, users = r["cards"], run.sizes.burst_users
@@ -172,9 +182,7 @@ def rows(run: Run, r: dict[str, Any], skewed: bool) -> None:
         "held, 0 bursts of 429",
     )
     if skewed:
-        # At the app limit, the other users' cards could all be out once their share of the
-        # app's rate (what the hot user's own limit leaves) has carried them.
-        ideal = r["others_cards"] / (rate - LARK_USER_QPS)
+        ideal = others_ideal(r["others_cards"], n - r["others_cards"], rate)
         run.add(
             section,
             "other users' cards all sent after",
