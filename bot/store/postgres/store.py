@@ -14,6 +14,11 @@ in flight. A replica needs about ``outbox`` lane concurrency (forwards + updates
 default, though jobs hold a connection only while they read or write) plus concurrent API calls
 and clicks; beyond the pool, transactions queue for a connection. Every replica also holds one
 extra connection for LISTEN. Keep replicas × (pool + 1) under the server's ``max_connections``.
+
+A fifth of the pool (at least one connection, see :func:`reserved_share`) is reserved for
+urgent transactions (``write(urgent=True)``: a click's decision, the claim and read of its
+forward), so a burst of intake, card sends and rate reservations that takes every ordinary
+connection cannot make a click wait for one. The total stays ``DATABASE_POOL_SIZE``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ log = logging.getLogger("bot.store")
 WORK_CHANNEL = "approval_gateway_work"  # what enqueue and release NOTIFY (postgres/sql/outbox.sql)
 CONSENTS_CHANNEL = "approval_gateway_consents"  # upsert_authorization's (postgres/sql/secrets.sql)
 WRITE_PROBE_SECONDS = 2.0
+
+
+def reserved_share(pool_size: int) -> int:
+    """Connections of ``pool_size`` kept for urgent transactions: a fifth, at least one, and
+    never all of them (the smallest pool, 2, is one each)."""
+    return min(max(1, pool_size // 5), pool_size - 1)
 
 
 class PostgresEngineQueries(NamedQueries):
@@ -83,6 +94,7 @@ class PostgresStore(InProcessWork):
         self._url = url
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        self._urgent_pool: asyncpg.Pool | None = None  # the reserved share (module docstring)
         self._listener: asyncpg.Connection | None = None
         self._current: ContextVar[PostgresTx | None] = ContextVar(f"pg-{id(self)}", default=None)
         self._writable_at: float | None = None
@@ -91,7 +103,14 @@ class PostgresStore(InProcessWork):
         """Open the pool and the LISTEN connection; ``migrate``: bring the schema up to date.
         (``create`` is SQLite's: a PostgreSQL database is created by its administrator.)"""
         try:
-            self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size)
+            reserved = reserved_share(self._pool_size)
+            self._pool = await asyncpg.create_pool(
+                self._url, min_size=1, max_size=self._pool_size - reserved
+            )
+            # Opened at once (min = max): a click must not wait for a connection to be made.
+            self._urgent_pool = await asyncpg.create_pool(
+                self._url, min_size=reserved, max_size=reserved
+            )
             if migrate:
                 await self.migrate()
             self._listener = await asyncpg.connect(self._url)
@@ -112,9 +131,10 @@ class PostgresStore(InProcessWork):
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        for pool in (self._urgent_pool, self._pool):
+            if pool is not None:
+                await pool.close()
+        self._pool = self._urgent_pool = None
 
     @property
     def is_open(self) -> bool:
@@ -170,13 +190,14 @@ class PostgresStore(InProcessWork):
         return applied
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[PostgresTx]:
-        """A read-write transaction (or the one this task is already in)."""
+    async def write(self, *, urgent: bool = False) -> AsyncIterator[PostgresTx]:
+        """A read-write transaction (or the one this task is already in); ``urgent``: on a
+        connection of the reserved share."""
         current = self._current.get()
         if current is not None and current.open:
             yield current
             return
-        async with self._transaction(writable=True) as tx:
+        async with self._transaction(writable=True, urgent=urgent) as tx:
             token = self._current.set(tx)
             try:
                 yield tx
@@ -185,21 +206,22 @@ class PostgresStore(InProcessWork):
                 self._current.reset(token)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[PostgresTx]:
-        """A consistent read-only snapshot (inside a write: that write, with its changes)."""
+    async def read(self, *, urgent: bool = False) -> AsyncIterator[PostgresTx]:
+        """A consistent read-only snapshot (inside a write: that write, with its changes);
+        ``urgent`` as for :meth:`write`."""
         current = self._current.get()
         if current is not None and current.open:
             yield current
             return
-        async with self._transaction(writable=False) as tx:
+        async with self._transaction(writable=False, urgent=urgent) as tx:
             try:
                 yield tx
             finally:
                 tx.open = False
 
     @asynccontextmanager
-    async def _transaction(self, *, writable: bool) -> AsyncIterator[PostgresTx]:
-        pool = self._need()
+    async def _transaction(self, *, writable: bool, urgent: bool) -> AsyncIterator[PostgresTx]:
+        pool = self._need(urgent=urgent)
         try:
             conn = await pool.acquire()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -225,7 +247,8 @@ class PostgresStore(InProcessWork):
         finally:
             await pool.release(conn)
 
-    def _need(self) -> asyncpg.Pool:
-        if self._pool is None:
+    def _need(self, *, urgent: bool = False) -> asyncpg.Pool:
+        pool = self._urgent_pool if urgent else self._pool
+        if pool is None:
             raise StoreError("the store is not open")
-        return self._pool
+        return pool
