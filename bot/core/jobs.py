@@ -63,12 +63,16 @@ class Lane:
     concurrency: int
     kinds: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    urgent: bool = False  # its claims are urgent store work (bot.core.ports.Store)
 
 
 def lanes(*, forwards: int, updates: int, sends: int) -> tuple[Lane, ...]:
-    """The three lanes: decision forwards, card updates (and any other kind), card sends."""
+    """The three lanes: decision forwards, card updates (and any other kind), card sends.
+
+    The forwards lane is urgent: a decision's way to the backend is the end of a click, so its
+    claims go before the sends' and updates' store work."""
     return (
-        Lane("forwards", forwards, kinds=(FORWARD_DECISION,)),
+        Lane("forwards", forwards, kinds=(FORWARD_DECISION,), urgent=True),
         Lane("updates", updates, exclude=(FORWARD_DECISION, SEND_CARD)),
         Lane("sends", sends, kinds=(SEND_CARD,)),
     )
@@ -214,7 +218,8 @@ class JobRunner:
             await tx.set_delivery_state(card.delivery.id, state, self._clock.now(), detail)
 
     async def _forward(self, job: Job) -> None:
-        async with self._store.read() as tx:
+        # Urgent, like the click that made the decision and the claim of this job.
+        async with self._store.read(urgent=True) as tx:
             decision, request = await _decision_and_request(tx, job.ref)
         if decision.forward_state is not ForwardState.PENDING:
             return

@@ -182,7 +182,9 @@ class ApprovalService:
 
     async def handle_action(self, action: InboundAction) -> ActionResult:
         """Apply a click: the first valid decision wins, everything else is answered."""
-        async with self._store.write() as tx:
+        # Urgent: the clicker waits for this answer, and the backend for the decision, however
+        # many card sends are queued for the store at this moment.
+        async with self._store.write(urgent=True) as tx:
             now = self._clock.now()
             result = await self._apply(tx, action, now)
             if result.status not in (ActionStatus.DECIDED, ActionStatus.TEST):

@@ -179,7 +179,7 @@ class OutboxWorker:
             return 1
         now = self._clock.now()
         try:
-            async with self._store.write() as tx:
+            async with self._store.write(urgent=lane.urgent) as tx:
                 jobs = await tx.claim(
                     self.owner,
                     now,
