@@ -17,8 +17,10 @@ extra connection for LISTEN. Keep replicas × (pool + 1) under the server's ``ma
 
 A fifth of the pool (at least one connection, see :func:`reserved_share`) is reserved for
 urgent transactions (``write(urgent=True)``: a click's decision, the claim and read of its
-forward), so a burst of intake, card sends and rate reservations that takes every ordinary
-connection cannot make a click wait for one. The total stays ``DATABASE_POOL_SIZE``.
+forward): ordinary ones hold at most the rest at once, while urgent ones may take any free
+connection. So a burst of intake, card sends and rate reservations cannot make a click wait for
+a connection, and when nothing is urgent the ordinary work still has most of the pool. The
+total stays ``DATABASE_POOL_SIZE``.
 """
 
 from __future__ import annotations
@@ -94,7 +96,9 @@ class PostgresStore(InProcessWork):
         self._url = url
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
-        self._urgent_pool: asyncpg.Pool | None = None  # the reserved share (module docstring)
+        # Ordinary transactions pass this first, so the reserved share stays free for urgent
+        # ones (module docstring); urgent ones go straight to the pool.
+        self._ordinary = asyncio.Semaphore(pool_size - reserved_share(pool_size))
         self._listener: asyncpg.Connection | None = None
         self._current: ContextVar[PostgresTx | None] = ContextVar(f"pg-{id(self)}", default=None)
         self._writable_at: float | None = None
@@ -103,13 +107,10 @@ class PostgresStore(InProcessWork):
         """Open the pool and the LISTEN connection; ``migrate``: bring the schema up to date.
         (``create`` is SQLite's: a PostgreSQL database is created by its administrator.)"""
         try:
-            reserved = reserved_share(self._pool_size)
+            # At least the reserved share opened at once: a click must not wait for a
+            # connection to be made.
             self._pool = await asyncpg.create_pool(
-                self._url, min_size=1, max_size=self._pool_size - reserved
-            )
-            # Opened at once (min = max): a click must not wait for a connection to be made.
-            self._urgent_pool = await asyncpg.create_pool(
-                self._url, min_size=reserved, max_size=reserved
+                self._url, min_size=reserved_share(self._pool_size) + 1, max_size=self._pool_size
             )
             if migrate:
                 await self.migrate()
@@ -131,10 +132,9 @@ class PostgresStore(InProcessWork):
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close()
-        for pool in (self._urgent_pool, self._pool):
-            if pool is not None:
-                await pool.close()
-        self._pool = self._urgent_pool = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
 
     @property
     def is_open(self) -> bool:
@@ -191,8 +191,8 @@ class PostgresStore(InProcessWork):
 
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[PostgresTx]:
-        """A read-write transaction (or the one this task is already in); ``urgent``: on a
-        connection of the reserved share."""
+        """A read-write transaction (or the one this task is already in); ``urgent``: it may
+        take a connection of the reserved share."""
         current = self._current.get()
         if current is not None and current.open:
             yield current
@@ -221,7 +221,16 @@ class PostgresStore(InProcessWork):
 
     @asynccontextmanager
     async def _transaction(self, *, writable: bool, urgent: bool) -> AsyncIterator[PostgresTx]:
-        pool = self._need(urgent=urgent)
+        if urgent:
+            async with self._connected(writable) as tx:
+                yield tx
+            return
+        async with self._ordinary, self._connected(writable) as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def _connected(self, writable: bool) -> AsyncIterator[PostgresTx]:
+        pool = self._need()
         try:
             conn = await pool.acquire()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -247,8 +256,7 @@ class PostgresStore(InProcessWork):
         finally:
             await pool.release(conn)
 
-    def _need(self, *, urgent: bool = False) -> asyncpg.Pool:
-        pool = self._urgent_pool if urgent else self._pool
-        if pool is None:
+    def _need(self) -> asyncpg.Pool:
+        if self._pool is None:
             raise StoreError("the store is not open")
-        return pool
+        return self._pool
