@@ -65,6 +65,10 @@ class Lane:
     exclude: tuple[str, ...] = ()
     urgent: bool = False  # its claims are urgent store work (bot.core.ports.Store)
 
+    def takes(self, kind: str) -> bool:
+        """Whether jobs of ``kind`` are this lane's."""
+        return kind in self.kinds if self.kinds else kind not in self.exclude
+
 
 def lanes(*, forwards: int, updates: int, sends: int) -> tuple[Lane, ...]:
     """The three lanes: decision forwards, card updates (and any other kind), card sends.

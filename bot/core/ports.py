@@ -411,7 +411,11 @@ class Backend(Protocol):
 class Wakeup(Protocol):
     """Tells the outbox worker new jobs are waiting, so it need not wait for its poll."""
 
-    def notify(self) -> None: ...
+    def notify(self, *kinds: str) -> None:
+        """Jobs of ``kinds`` were committed (none named: of any kind); only the lanes that take
+        them look now, so a burst of submissions does not make the decision lane claim
+        (urgently) for nothing on each one."""
+        ...
 
 
 __all__ = [

@@ -93,7 +93,7 @@ class ApprovalService:
             raise InvalidInput("the request has already expired", {"expires_at": "in the past"})
         async with self._store.write() as tx:
             receipt = await self._create(tx, ticket, now)
-        self._wakeup.notify()
+        self._wakeup.notify(SEND_CARD)
         return receipt
 
     async def _create(self, tx: Tx, ticket: ApprovalRequest, now: datetime) -> SubmitReceipt:
@@ -190,7 +190,7 @@ class ApprovalService:
             if result.status not in (ActionStatus.DECIDED, ActionStatus.TEST):
                 await _audit_refusal(tx, action, result, now)
         if result.status is ActionStatus.DECIDED:
-            self._wakeup.notify()
+            self._wakeup.notify(FORWARD_DECISION, UPDATE_CARD)
         return result
 
     async def answered(self, result: ActionResult, *, redrawn: bool, how: str = "") -> None:
@@ -203,7 +203,7 @@ class ApprovalService:
                 tx, delivery.id, self._clock.now(), redrawn=redrawn, how=how
             )
         if queued:
-            self._wakeup.notify()
+            self._wakeup.notify(UPDATE_CARD)
 
     async def _apply(self, tx: Tx, action: InboundAction, now: datetime) -> ActionResult:
         if action.action is ClickAction.TEST:

@@ -20,7 +20,7 @@ from bot.core.jobs import JobRunner, lanes
 from bot.core.models import ActionStatus, ApprovalRequest, ClickAction, InboundAction
 from bot.core.ports import BackendReceipt, DecisionEvent, Tx
 from bot.core.router import Router
-from bot.core.service import ApprovalService
+from bot.core.service import FORWARD_DECISION, SEND_CARD, UPDATE_CARD, ApprovalService
 from bot.store.sqlite import SqliteStore
 from sandbox.tickets import approver, sample_ticket
 
@@ -41,7 +41,7 @@ class Backend:
 
 
 class NoWakeup:
-    def notify(self) -> None:
+    def notify(self, *kinds: str) -> None:
         pass
 
 
@@ -125,3 +125,15 @@ async def test_a_click_is_decided_before_the_writes_queued_ahead_of_it(tmp_path:
 def test_the_forwards_lane_claims_as_urgent_work_and_the_others_do_not() -> None:
     urgent = {lane.name: lane.urgent for lane in lanes(forwards=1, updates=1, sends=1)}
     assert urgent == {"forwards": True, "updates": False, "sends": False}
+
+
+def test_a_submission_wakes_only_the_sends_lane_and_a_decision_not_the_sends_lane() -> None:
+    # What the service names in Wakeup.notify, and which lanes look at once for it.
+    by_lane = lanes(forwards=1, updates=1, sends=1)
+
+    def woken(*kinds: str) -> set[str]:
+        return {lane.name for lane in by_lane if any(lane.takes(k) for k in kinds)}
+
+    assert woken(SEND_CARD) == {"sends"}
+    assert woken(FORWARD_DECISION, UPDATE_CARD) == {"forwards", "updates"}
+    assert woken("a_kind_added_later") == {"updates"}
