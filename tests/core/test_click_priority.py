@@ -137,3 +137,32 @@ def test_a_submission_wakes_only_the_sends_lane_and_a_decision_not_the_sends_lan
     assert woken(SEND_CARD) == {"sends"}
     assert woken(FORWARD_DECISION, UPDATE_CARD) == {"forwards", "updates"}
     assert woken("a_kind_added_later") == {"updates"}
+
+
+async def test_a_decided_clicks_answer_carries_the_request_as_stored(tmp_path: Path) -> None:
+    # The decision's transaction builds the answer's request without reading it back again.
+    store = SqliteStore(tmp_path / "gateway.db")
+    await store.open()
+    clock, memory = Clock(), MemoryChannel()
+    service = ApprovalService(store, clock, Router({"memory": memory}, ["memory"]), NoWakeup())
+    jobs = JobRunner(store, clock, {"memory": memory}, Backend(), service)
+    try:
+        receipt = await service.submit(_ticket("T-SAME", "a1", "a2"))
+        async with store.write() as tx:
+            claimed = await tx.claim("test", clock.now(), clock.now(), 10)
+        for job in claimed:
+            await jobs.run(job)
+        click = InboundAction(
+            channel="memory",
+            actor="a1",
+            ref=receipt.deliveries[0].delivery_id,
+            action=ClickAction.REJECT,
+            comment="not now",
+            source="test",
+        )
+        result = await service.handle_action(click)
+        stored = await service.get("T-SAME")
+    finally:
+        await store.close()
+    assert result.status is ActionStatus.DECIDED
+    assert result.request == stored
