@@ -77,9 +77,9 @@ class _LateWakeup:
     def __init__(self) -> None:
         self.target: OutboxWorker | None = None
 
-    def notify(self) -> None:
+    def notify(self, *kinds: str) -> None:
         if self.target is not None:
-            self.target.notify()
+            self.target.notify(*kinds)
 
 
 async def relay_work(store: EngineStore, worker: OutboxWorker, poll: float) -> None:

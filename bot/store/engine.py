@@ -27,12 +27,14 @@ class EngineStore(Protocol):
     sql: Queries
     shared: bool  # other processes write it too (replicas): wait_for_work hears their work
 
-    def write(self) -> AbstractAsyncContextManager[EngineTx]:
-        """A read-write transaction (or the one this task is already in)."""
+    def write(self, *, urgent: bool = False) -> AbstractAsyncContextManager[EngineTx]:
+        """A read-write transaction (or the one this task is already in); ``urgent``: served
+        before the ordinary ones waiting (``bot.core.ports.Store``)."""
         ...
 
-    def read(self) -> AbstractAsyncContextManager[EngineTx]:
-        """A consistent read-only snapshot (inside a write: that write)."""
+    def read(self, *, urgent: bool = False) -> AbstractAsyncContextManager[EngineTx]:
+        """A consistent read-only snapshot (inside a write: that write); ``urgent`` as for
+        :meth:`write`."""
         ...
 
     @property
