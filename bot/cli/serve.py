@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import asyncio
     import socket
 
     from bot.cli._group import Subparsers
@@ -45,8 +46,9 @@ async def _serve(settings: Settings, sockets: list[socket.socket]) -> None:
     running = await launch.start(settings, sockets)
     try:
         stopping.dump_on_signal(asyncio.get_running_loop())
+        stop = _stop_signal()  # before the announcement: a SIGTERM right after it is a stop
         _announce(settings, running.gateway.url)
-        await _stop_signal()
+        await stop.wait()
     finally:
         # A stop that does not end (a task that ignores its cancellation, a stream that will
         # not close) must not keep a rolling restart waiting: past the bound, exit anyway.
@@ -68,7 +70,7 @@ def _announce(settings: Settings, url: str) -> None:
     )
 
 
-async def _stop_signal() -> None:
+def _stop_signal() -> asyncio.Event:
     import asyncio
     import signal
 
@@ -76,4 +78,4 @@ async def _stop_signal() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop

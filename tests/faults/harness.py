@@ -167,6 +167,7 @@ class GatewayProcess:
     proc: asyncio.subprocess.Process | None = None
     starts: int = 0
     overran: list[str] = field(default_factory=list)  # a line per stop that outlasted its bound
+    command: tuple[str, ...] = ("-m", "bot", "serve")  # what the interpreter runs
     _drain: asyncio.Task[None] | None = None
 
     @property
@@ -184,9 +185,7 @@ class GatewayProcess:
         }
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "bot",
-            "serve",
+            *self.command,
             cwd=ROOT,
             env=env,
             stdout=asyncio.subprocess.PIPE,
@@ -226,7 +225,8 @@ class GatewayProcess:
             code = await asyncio.wait_for(asyncio.shield(proc.wait()), bound)
         except TimeoutError:
             await self._evidence(proc, bound)
-            proc.send_signal(signal.SIGKILL)
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGKILL)
             code = await proc.wait()
         await self._drained()
         return code
