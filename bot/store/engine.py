@@ -57,8 +57,8 @@ class EngineStore(Protocol):
         ...
 
     async def fold_counts(self) -> None:
-        """Bring the /metrics counts kept as rows change up to date (before a scrape reads
-        them; the counts read the same without it, only slower as changes pile up)."""
+        """Tidy the /metrics counts kept as rows change before a scrape reads them (on
+        PostgreSQL: fold the rows of ended sessions together); they read the same without it."""
         ...
 
     async def wait_for_work(self, seconds: float) -> bool:
