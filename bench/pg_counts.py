@@ -39,9 +39,8 @@ async def _scrapes(probe: StoreProbe, label: str, times: int = SCRAPES) -> None:
 async def _timed(label: str, work: Callable[[], Awaitable[None]], per: int = 1) -> None:
     t0 = time.perf_counter()
     await work()
-    print(
-        f"{label}: {(time.perf_counter() - t0) / per * 1e6:,.0f} µs" + (" each" if per > 1 else "")
-    )
+    ms = (time.perf_counter() - t0) / per * 1000
+    print(f"{label}: {ms:,.2f} ms" + (" each" if per > 1 else ""), flush=True)
 
 
 async def measure(url: str, rows: int) -> None:
