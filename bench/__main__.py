@@ -25,7 +25,16 @@ import aiohttp
 from bench import e2e, footprint, growth, intake, matrix, pgdb, procs, rates, report
 from bench.fleet import Fleet
 from bench.load import Host
-from bench.run import DINGTALK_QPS, FULL, LARK_APP_QPS, LARK_USER_QPS, QUICK, Run, times
+from bench.run import (
+    DINGTALK_QPS,
+    FULL,
+    LARK_APP_PER_MINUTE,
+    LARK_APP_QPS,
+    LARK_USER_QPS,
+    QUICK,
+    Run,
+    times,
+)
 from tests.faults.harness import authorize, backend_secret, prepare
 from tests.replicas.cluster import master_key
 
@@ -70,7 +79,7 @@ async def phases(run: Run, notes: list[str]) -> None:
     await footprint.metrics_scrape(run, "")
     await footprint.cli_startup(run)
     await run.fleet.seat("lark", [*rates.burst_accounts(sizes.burst_users), *e2e.e2e_accounts()])
-    await run.fleet.limits(LARK_APP_QPS, LARK_USER_QPS, DINGTALK_QPS)
+    await run.fleet.limits(LARK_APP_QPS, LARK_USER_QPS, DINGTALK_QPS, LARK_APP_PER_MINUTE)
     _say("worker: accepted → card one at a time")
     await e2e.worker_latency(run, "")
     _say(f"intake: {sizes.intake} signed submits at concurrency 64, gateway and bare endpoint")

@@ -36,10 +36,14 @@ class Fleet:
                     raise RuntimeError(f"binding {account} on {channel}: {await r.text()}")
 
     async def limits(
-        self, app_qps: int | None, user_qps: int | None, dingtalk_qps: int | None
+        self,
+        app_qps: int | None,
+        user_qps: int | None,
+        dingtalk_qps: int | None,
+        app_per_minute: int | None = None,
     ) -> None:
         """Set the shared sandbox apps' enforced limits."""
-        await self.platforms.limits(app_qps, user_qps, dingtalk_qps)
+        await self.platforms.limits(app_qps, user_qps, dingtalk_qps, app_per_minute)
 
     async def refresh(self) -> None:
         """Fetch new stamps from the platforms."""

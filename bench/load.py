@@ -150,10 +150,19 @@ class Host:
         return {str(k): str(v) for k, v in got["addresses"].items()}
 
     async def limits(
-        self, app_qps: int | None, user_qps: int | None, dingtalk_qps: int | None
+        self,
+        app_qps: int | None,
+        user_qps: int | None,
+        dingtalk_qps: int | None,
+        app_per_minute: int | None = None,
     ) -> None:
         """Set the sandbox platforms' enforced limits (None: off)."""
-        body = {"lark_app_qps": app_qps, "lark_user_qps": user_qps, "dingtalk_qps": dingtalk_qps}
+        body = {
+            "lark_app_qps": app_qps,
+            "lark_app_per_minute": app_per_minute,
+            "lark_user_qps": user_qps,
+            "dingtalk_qps": dingtalk_qps,
+        }
         await self._post("/limits", body)
 
     async def dingtalk(

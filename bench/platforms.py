@@ -67,7 +67,7 @@ class Control:
     async def limits(self, request: web.Request) -> web.Response:
         """Enforce (or lift, with null) the apps' per-app, per-user and per-API limits."""
         body = await request.json()
-        self._p.lark.limit_app_qps(body.get("lark_app_qps"))
+        self._p.lark.limit_app_qps(body.get("lark_app_qps"), body.get("lark_app_per_minute"))
         self._p.lark.limit_user_qps(body.get("lark_user_qps"))
         self._p.dingtalk.limit_qps(body.get("dingtalk_qps"))
         return web.json_response({"ok": True})

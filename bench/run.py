@@ -53,6 +53,7 @@ FULL = Sizes(
 )
 CONCURRENCY = 64
 LARK_APP_QPS = 50  # what the sandbox Lark enforces: the real platform's limits
+LARK_APP_PER_MINUTE = 1000  # ... per API, in any 60 s as well
 LARK_USER_QPS = 5
 DINGTALK_QPS = 20  # DingTalk's documented per-API limit
 

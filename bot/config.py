@@ -141,7 +141,27 @@ class LarkSettings(_Group):
     encrypt_key: SecretStr | None = None
     verification_token: SecretStr | None = None
     receive_id_type: Literal["open_id", "user_id", "union_id", "email"] = "open_id"
-    app_qps: float = Field(45.0, gt=0, description="below the documented 50/s per app")
+    # The platform allows each API of an app 50 calls/s and 1000 calls/min (notes: lark.md
+    # §3.2-3.5; docs reference/im-v1/message/create and .../patch,
+    # server-docs/api-call-guide/frequency-control). bot.channels.common.ratelimit lets a call
+    # leave at most half an interval after its slot, so the calls of one second had their
+    # slots in 1 + 1/96 s: at most ceil(48 * (1 + 1/96)) = 49 at 48/s, from all replicas. 49/s
+    # would allow 50, the limit itself, with 10 ms left for a call's way to the platform; 48
+    # leaves 31 ms (51 calls in a second need slots 50/48 s apart) and uses 0.96 of the limit.
+    app_qps: float = Field(48.0, gt=0, description="per API, below the documented 50/s per app")
+    # The per-minute budget grants at most burst + rate * s calls in s seconds: in the 60 s
+    # (plus that half-interval lateness) of any minute window, 50 + floor(950 * 60.0104 / 60)
+    # = 50 + 950 = 1000, the limit, with 52 ms left for the way there (1001 calls need slots
+    # 60.063 s apart); so app_per_minute + app_burst must stay <= 1000. The burst lets a quiet
+    # app's first ~70 calls go at the per-second pace before 950/min holds it.
+    app_per_minute: float = Field(
+        950.0, gt=0, description="per API, below the documented 1000/min per app"
+    )
+    app_burst: int = Field(
+        50, ge=1, description="calls the per-minute budget lets go at once after a quiet spell"
+    )
+    # 4.5/s per receiver: its calls of one second had slots in 1 + 1/96 s, at most
+    # ceil(4.5 * 1.0104) = 5, the platform's 5/s, with 100 ms left for the way there.
     user_qps: float = Field(4.5, gt=0, description="below the documented 5/s per user")
     throttle_retry_seconds: float = Field(
         1.0, gt=0, description="pause after a 429 that carries no x-ogw-ratelimit-reset"
@@ -168,7 +188,12 @@ class DingTalkSettings(_Group):
     )
     callback_token: SecretStr | None = None
     callback_aes_key: SecretStr | None = None
-    qps: float = Field(18.0, gt=0, description="below the documented 20/s per app and API")
+    # 20/s per app and API (notes: dingtalk.md §3.4). A call leaves at most half an interval
+    # after its slot (bot.channels.common.ratelimit), so one second sees at most
+    # ceil(19 * (1 + 1/38)) = 20 calls from all replicas, with 26 ms left for a call's way
+    # there (21 calls need slots 20/19 s apart); 19 uses 0.95 of the limit (18 would use 0.90,
+    # and 19.5 could make 21).
+    qps: float = Field(19.0, gt=0, description="below the documented 20/s per app and API")
     throttle_retry_seconds: float = Field(1.0, gt=0, description="pause after a QPS-limit 403")
     ack_budget_seconds: float = Field(
         2.5, gt=0, description="answer a card callback within this (the platform allows 3 s)"

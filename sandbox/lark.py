@@ -162,6 +162,10 @@ class LarkSandbox:
         """Age tokens, uuid windows and callback tokens without sleeping."""
         self.store.advance(seconds)
 
+    def freeze_clock(self) -> None:
+        """Let the sandbox's time move only by :meth:`advance_clock` (rate windows to the call)."""
+        self.store.freeze()
+
     # -- faults --------------------------------------------------------------------------
 
     def throttle(self, calls: int, reset_seconds: int = 1) -> None:
@@ -177,9 +181,12 @@ class LarkSandbox:
         """Enforce the platform's per-receiver send limit (code 230020); None turns it off."""
         self._api.faults.user_qps = qps
 
-    def limit_app_qps(self, qps: int | None = 50) -> None:
-        """Enforce a per-API, per-app calls-per-second limit (429 / 99991400); None: off."""
+    def limit_app_qps(self, qps: int | None = 50, per_minute: int | None = 1000) -> None:
+        """Enforce per-API, per-app limits of calls a second and a minute, both sliding windows
+        (429 / 99991400 with ``x-ogw-ratelimit-reset``); the platform's standard tier is
+        "1000/min & 50/s". None turns one off."""
         self._api.faults.app_qps = qps
+        self._api.faults.app_per_minute = per_minute
 
     def hold_acks(self, on: bool) -> None:
         """While on, ACK frames are dropped as if lost, so the event gets redelivered."""

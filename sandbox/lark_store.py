@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,15 @@ TOKEN_RENEW_BEFORE = 1800  # the platform hands out a new token in the last 30 m
 UUID_WINDOW = 3600  # "at most one message per uuid within one hour"
 CARD_TOKEN_TTL = 1800
 RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A rate limit: at most ``calls`` in any ``seconds``, counted over a sliding window (every
+    span of that length, not clock-aligned buckets)."""
+
+    calls: int
+    seconds: float
 
 
 class ApiError(Exception):
@@ -101,6 +111,7 @@ class LarkStore:
     card_token_uses: int = 2
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _skew: float = 0.0
+    _frozen: float | None = None  # real time stopped here (None: it runs)
     _users: dict[str, SandboxUser] = field(default_factory=dict)
     _messages: dict[str, _Message] = field(default_factory=dict)
     _by_uuid: dict[str, tuple[str, float]] = field(default_factory=dict)
@@ -112,8 +123,13 @@ class LarkStore:
     # -- clock ---------------------------------------------------------------------------
 
     def now(self) -> float:
-        """Sandbox wall clock: real time plus whatever tests advanced it by."""
-        return time.time() + self._skew
+        """Sandbox wall clock: real time (unless frozen) plus whatever tests advanced it by."""
+        return (time.time() if self._frozen is None else self._frozen) + self._skew
+
+    def freeze(self) -> None:
+        """Stop real time: from now on the clock moves only by :meth:`advance`."""
+        with self._lock:
+            self._frozen = time.time()
 
     def advance(self, seconds: float) -> None:
         """Move the sandbox clock forward, so expiry windows pass without sleeping."""
@@ -250,16 +266,30 @@ class LarkStore:
         """Record a send to this user; False when it exceeds ``qps`` in the last second."""
         return self._note(f"user:{open_id}", qps)
 
-    def note_call(self, api: str, qps: int) -> bool:
-        """Record one call of ``api`` by the app; False when it exceeds ``qps`` in the last second."""
-        return self._note(f"api:{api}", qps)
+    def note_call(self, api: str, windows: Sequence[Window]) -> tuple[Window, float] | None:
+        """Record one call of ``api`` by the app, unless one of ``windows`` is full: then that
+        window and the seconds until it has room (the call is not recorded)."""
+        with self._lock:
+            now = self.now()
+            for window in windows:
+                calls = self._window(f"api:{api}:{window.seconds}", window.seconds, now)
+                if len(calls) >= window.calls:
+                    return window, calls[len(calls) - window.calls] + window.seconds - now
+            for window in windows:
+                self._sends[f"api:{api}:{window.seconds}"].append(now)
+            return None
+
+    def _window(self, key: str, seconds: float, now: float) -> deque[float]:
+        """The calls under ``key`` in the ``seconds`` before ``now`` (older ones dropped)."""
+        calls = self._sends[key]
+        while calls and now - calls[0] >= seconds:
+            calls.popleft()
+        return calls
 
     def _note(self, key: str, qps: int) -> bool:
         with self._lock:
             now = self.now()
-            window = self._sends[key]
-            while window and now - window[0] >= 1.0:
-                window.popleft()
+            window = self._window(key, 1.0, now)
             if len(window) >= qps:
                 return False
             window.append(now)

@@ -55,21 +55,28 @@ class Lane:
 
     Lanes keep one kind of work from starving another: a hanging backend fills only the
     decision lane, and a card backlog behind a platform's rate limit only the card lane, so a
-    new ticket's cards and a click's decision never wait behind each other. A lane with no
-    ``kinds`` takes every kind that no other lane names (a job kind added later still runs).
+    new ticket's cards and a click's decision never wait behind each other. Every lane names
+    its kinds: a claim that only excluded kinds would walk past every pending job of theirs (the
+    outbox's (kind, next_attempt_at) index serves ``kind IN``, not ``NOT IN``), and behind
+    30,000 queued cards each such claim took 4 ms of the write lock instead of 10 µs.
     """
 
     name: str
     concurrency: int
-    kinds: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+    kinds: tuple[str, ...]
+
+
+# Every kind the runner has a handler for (``JobRunner``); each is in exactly one lane. A kind
+# this version does not know (written by a newer replica mid-upgrade) is left for one that does.
+JOB_KINDS = (SEND_CARD, UPDATE_CARD, FORWARD_DECISION, TELL_IDENTITY)
 
 
 def lanes(*, forwards: int, updates: int, sends: int) -> tuple[Lane, ...]:
-    """The three lanes: decision forwards, card updates (and any other kind), card sends."""
+    """The three lanes: decision forwards, card updates (and every other kind), card sends."""
+    others = tuple(k for k in JOB_KINDS if k not in (FORWARD_DECISION, SEND_CARD))
     return (
         Lane("forwards", forwards, kinds=(FORWARD_DECISION,)),
-        Lane("updates", updates, exclude=(FORWARD_DECISION, SEND_CARD)),
+        Lane("updates", updates, kinds=others),
         Lane("sends", sends, kinds=(SEND_CARD,)),
     )
 
@@ -92,7 +99,7 @@ class JobRunner:
         self._clock = clock
         self._channels = channels
         self._backend = backend
-        self._kinds: dict[str, Callable[[Job], Awaitable[None]]] = {
+        self._kinds: dict[str, Callable[[Job], Awaitable[None]]] = {  # keys: JOB_KINDS
             SEND_CARD: self._send_card,
             UPDATE_CARD: self._update_card,
             FORWARD_DECISION: self._forward,

@@ -1,16 +1,22 @@
 """Platform rate limits as a port: who may call a platform API when, for every sender of one app.
 
 A platform counts an app's calls wherever they come from, so every gateway replica sending for
-the same app must draw on one budget. Each budget is kept as the time of its next free slot (the
-generic cell rate algorithm with no burst): a call takes the slot at ``max(now, next)`` and moves
-``next`` one interval on. :func:`schedule` is that rule, pure; :class:`RateLimits` is where the
-``next`` times live: in this process (``bot.channels.common.ratelimit``) or in the database,
-shared by all replicas (``bot.store.limits``).
+the same app must draw on one budget. Each budget is kept as one number, the time of its next
+free slot (the theoretical arrival time of the generic cell rate algorithm): a call takes the
+slot at ``max(now, next - tolerance)`` and moves ``next`` one interval on from
+``max(slot, next)``. With ``burst`` 1 the tolerance is 0 and calls are evenly spaced; with a
+larger ``burst``, up to that many calls may go early (as fast as the budget's other budgets
+let them) before the budget holds them to its ``rate``. In any span of ``s`` seconds a budget
+grants at most ``burst + s * rate`` slots. :func:`schedule` is that rule, pure;
+:class:`RateLimits` is where the ``next`` times live: in this process
+(``bot.channels.common.ratelimit``) or in the database, shared by all replicas
+(``bot.store.limits``).
 
-A call may need several budgets at once (the app's per-API budget and the receiver's): it is
-paced by the first and takes the others at the same slot, and only when they are all free by
-then. A receiver whose budget is spent is refused at once, not waited for, so the caller can
-put that job back and let other receivers' calls through (no head-of-line blocking).
+A call may need several budgets at once: the ones that pace it (an API's per-second and
+per-minute budgets: its slot is the first time all of them allow) and the ones it takes at the
+same slot only when they are free by then (the receiver's). A receiver whose budget is spent is
+refused at once, not waited for, so the caller can put that job back and let other receivers'
+calls through (no head-of-line blocking).
 """
 
 from __future__ import annotations
@@ -22,53 +28,75 @@ from typing import Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Budget:
-    """At most ``rate`` calls a second under ``key`` (e.g. one app's API, or one receiver)."""
+    """At most ``rate`` calls a second under ``key`` (e.g. one app's API, or one receiver), of
+    which up to ``burst`` may go at once after a quiet spell."""
 
     key: str
     rate: float
+    burst: int = 1
 
     @property
     def interval(self) -> float:
         """Seconds between two calls."""
         return 1.0 / self.rate
 
+    @property
+    def tolerance(self) -> float:
+        """How far ahead of its next slot the budget lets a call go (0: none)."""
+        return (self.burst - 1) * self.interval
+
 
 @dataclass(frozen=True)
 class Grant:
     """The answer to a reservation.
 
-    Granted: the slot is taken; call after ``wait`` seconds. Refused: nothing was taken; asking
-    again after ``wait`` seconds can succeed.
+    Granted: the slot is taken; call after ``wait`` seconds, at ``at`` on the clock of the
+    limits that granted it. Refused: nothing was taken; asking again after ``wait`` seconds can
+    succeed (``at`` is then that time).
     """
 
     granted: bool
     wait: float
+    at: float
+
+
+Pace = Budget | Sequence[Budget]
+
+
+def paces(pace: Pace) -> tuple[Budget, ...]:
+    """The budgets that pace a call (one budget or several)."""
+    return (pace,) if isinstance(pace, Budget) else tuple(pace)
+
+
+def earliest(budget: Budget, nexts: Mapping[str, float], now: float) -> float:
+    """The first time ``budget`` allows a call (a missing key is free now)."""
+    return max(now, nexts.get(budget.key, now) - budget.tolerance)
 
 
 def schedule(
     now: float,
-    pace: Budget,
+    pace: Pace,
     free: Sequence[Budget],
     nexts: Mapping[str, float],
     within: float,
 ) -> tuple[Grant, dict[str, float]]:
     """The grant for one call at ``now``, and the budgets' new next-slot times (empty: refused).
 
-    ``nexts`` holds each budget's next free slot (a missing key is free now). The call takes
-    ``pace``'s next slot if that is at most ``within`` seconds away and every budget in ``free``
-    is free by then.
+    ``nexts`` holds each budget's next free slot (a missing key is free now). The call takes the
+    first slot every budget of ``pace`` allows if that is at most ``within`` seconds away and
+    every budget in ``free`` allows a call by then.
     """
-    slot = max(now, nexts.get(pace.key, now))
+    paced = paces(pace)
+    slot = max(earliest(b, nexts, now) for b in paced)
     # A receiver still busy at the slot refuses the call: waiting for it here would hold a
     # sender's slot while other receivers' calls could go.
-    busy = max((nexts.get(b.key, now) for b in free), default=now)
+    busy = max((earliest(b, nexts, now) for b in free), default=now)
     if busy > slot:
-        return Grant(False, busy - now), {}
+        return Grant(False, busy - now, busy), {}
     if slot - now > within:
-        return Grant(False, slot - now - within), {}
-    taken = {pace.key: slot + pace.interval}
-    taken.update({b.key: slot + b.interval for b in free})
-    return Grant(True, slot - now), taken
+        return Grant(False, slot - now - within, slot - within), {}
+    taken = {b.key: max(slot, nexts.get(b.key, slot)) + b.interval for b in (*paced, *free)}
+    return Grant(True, slot - now, slot), taken
 
 
 def paused(now: float, current: float | None, seconds: float) -> float:
@@ -79,12 +107,14 @@ def paused(now: float, current: float | None, seconds: float) -> float:
 class RateLimits(Protocol):
     """Where the budgets' next-slot times live, for everyone sending for the same apps."""
 
-    async def reserve(self, pace: Budget, free: Sequence[Budget] = (), *, within: float) -> Grant:
+    async def reserve(self, pace: Pace, free: Sequence[Budget] = (), *, within: float) -> Grant:
         """Take a slot of ``pace`` (and of each of ``free`` at the same time), or refuse."""
         ...
 
     async def pause(self, key: str, seconds: float) -> None:
-        """The platform throttled this budget: no slot within ``seconds`` from now."""
+        """The platform throttled this budget: its next slot no sooner than ``seconds`` from
+        now (for a budget with a burst, calls within its tolerance of that may still go: pause
+        a budget without one)."""
         ...
 
 

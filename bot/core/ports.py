@@ -158,11 +158,10 @@ class Tx(Protocol):
         limit: int,
         *,
         kinds: Collection[str] = (),
-        exclude: Collection[str] = (),
     ) -> list[Job]:
         """Lease up to ``limit`` due jobs to ``owner``; an expired lease is claimable again.
 
-        Only jobs of ``kinds`` when given, never jobs of ``exclude`` (one lane's claim).
+        Only jobs of ``kinds`` when given (one lane's claim).
         """
         ...
 

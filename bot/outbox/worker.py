@@ -186,7 +186,6 @@ class OutboxWorker:
                     now + self._lease,
                     free,
                     kinds=lane.kinds,
-                    exclude=lane.exclude,
                 )
         except GatewayError:
             log.exception("claiming outbox jobs failed", extra=kv(lane=lane.name))

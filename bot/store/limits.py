@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from bot.core.limits import Budget, Grant, paused, schedule
+from bot.core.limits import Budget, Grant, Pace, paces, paused, schedule
 from bot.store.engine import EngineStore
 from bot.store.tx import EngineTx
 
@@ -28,9 +28,9 @@ class StoredRateLimits:
         self._store = store
         self._now = now
 
-    async def reserve(self, pace: Budget, free: Sequence[Budget] = (), *, within: float) -> Grant:
+    async def reserve(self, pace: Pace, free: Sequence[Budget] = (), *, within: float) -> Grant:
         """Take a slot of ``pace`` (and of each of ``free``), or refuse; one transaction."""
-        keys = sorted({pace.key, *(b.key for b in free)})
+        keys = sorted({b.key for b in (*paces(pace), *free)})
         async with self._store.write() as tx:
             nexts = await _lock(tx, keys)
             now = self._now()  # read inside the transaction: the slot is ours from here

@@ -142,7 +142,6 @@ class Queries(NamedQueries):
     enqueue: str
     claim: str
     claim_kind_in: str
-    claim_kind_not_in: str
     complete: str
     reschedule: str
     defer: str

@@ -345,7 +345,6 @@ class EngineTx:
         limit: int,
         *,
         kinds: Collection[str] = (),
-        exclude: Collection[str] = (),
     ) -> list[Job]:
         params: dict[str, Any] = {
             "owner": owner,
@@ -354,7 +353,7 @@ class EngineTx:
             "limit": limit,
         }
         rows = await self.fetch_all(
-            self.sql.claim.format(kinds=_kind_filter(self.sql, kinds, exclude, params)),
+            self.sql.claim.format(kinds=_kind_filter(self.sql, kinds, params)),
             params,
         )
         return [
@@ -454,22 +453,17 @@ def raw(tx: Tx) -> EngineTx:
     return tx
 
 
-def _kind_filter(
-    queries: Queries, kinds: Collection[str], exclude: Collection[str], params: dict[str, Any]
-) -> str:
+def _kind_filter(queries: Queries, kinds: Collection[str], params: dict[str, Any]) -> str:
     # Named placeholders only (the values never reach the SQL text): one lane's share of the
     # outbox, served by the (kind, next_attempt_at) index of pending jobs.
-    sql = ""
-    lanes = ((queries.claim_kind_in, kinds), (queries.claim_kind_not_in, exclude))
-    for fragment, names in lanes:
-        if names:
-            marks = []
-            for name in sorted(names):
-                key = f"k{len(params)}"
-                params[key] = name
-                marks.append(f":{key}")
-            sql += " " + fragment.format(marks=", ".join(marks))
-    return sql
+    if not kinds:
+        return ""
+    marks = []
+    for name in sorted(kinds):
+        key = f"k{len(params)}"
+        params[key] = name
+        marks.append(f":{key}")
+    return " " + queries.claim_kind_in.format(marks=", ".join(marks))
 
 
 def _delivery(row: Row, events: list[DeliveryEvent]) -> Delivery:

@@ -354,6 +354,25 @@ def test_per_user_send_limit(sandbox: LarkSandbox, client: lark.Client) -> None:
     assert send_card(client, BOB, "other user").code == 0
 
 
+def test_the_1001st_call_in_any_minute_is_refused(
+    sandbox: LarkSandbox, client: lark.Client
+) -> None:
+    sandbox.limit_app_qps(50, per_minute=1000)
+    sandbox.freeze_clock()
+    for i in range(1000):  # 21 s of calls, never 50 in a second
+        assert send_card(client, ALICE, str(i)).code == 0, i
+        sandbox.advance_clock(0.021)
+    refused = send_card(client, ALICE, "1001st")
+    assert (refused.code, refused.raw.status_code) == (99991400, 429)
+    assert refused.raw.headers["x-ogw-ratelimit-limit"] == "1000"
+    assert refused.raw.headers["x-ogw-ratelimit-reset"] == "39"  # the first call leaves at 60 s
+    sandbox.advance_clock(39)
+    assert send_card(client, ALICE, "first left").code == 0
+    # A sliding window: only the first call has left it, not a whole minute's bucket.
+    assert send_card(client, ALICE, "second still in").code == 99991400
+    assert len(sandbox.cards(ALICE)) == 1001
+
+
 def test_bad_credentials_are_refused(sandbox: LarkSandbox) -> None:
     wrong = (
         lark.Client.builder()

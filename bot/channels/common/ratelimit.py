@@ -5,22 +5,42 @@ gateway; replicas sharing a database use ``bot.store.limits.StoredRateLimits`` i
 :func:`take` is how a client spends a budget: it waits for a granted slot, and raises
 :class:`~bot.errors.ChannelDeferred` when the receiver's budget is spent, so the job goes back to
 the outbox instead of holding a send slot.
+
+Slots are spaced one interval apart for every replica, but the platform counts arrivals: a
+task sleeping until its slot goes when its event loop gets to it, and after a stall (a busy
+host, a long callback) several late ones would go together and make a burst over the limit.
+So a call that wakes more than ``late`` after its slot (:data:`LATE_SHARE` of the smallest
+interval of its budgets) does not go: it takes a fresh slot (at most :data:`RESERVE_TRIES`
+times, then the job is put back). Every call then leaves within ``late`` of a slot, wherever it
+runs, and the calls leaving in any one second had their slots in ``1 + late`` seconds: at most
+``ceil(rate * (1 + late))`` of a budget from all replicas together, which is at most
+``ceil(rate + LATE_SHARE)``: ``rate + 1`` for a whole rate. The rest of what the platform allows
+is the margin for the way from this check to the platform (the HTTP write, the network):
+``bot.config`` argues each budget against its platform's limit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from bot.core.limits import Budget, Grant, RateLimits, paused, schedule
+from bot.core.limits import Budget, Grant, Pace, RateLimits, paces, paused, schedule
 from bot.errors import ChannelDeferred
+from bot.logs import kv
+
+log = logging.getLogger("bot.channels.ratelimit")
 
 # How far ahead a call may book the app's budget and wait for it in place. Beyond this (the app
 # is booked out by other senders or replicas) the job is put back rather than hold its slot.
 PACE_WITHIN = 2.0
+# How late after its slot a call may still go, as a share of its budgets' smallest interval.
+# Half: the bound above stays rate + 1 for a whole rate, and half an interval is left for the
+# call's way to the platform.
+LATE_SHARE = 0.5
+RESERVE_TRIES = 3  # late wake-ups in a row before the job is put back
 
 
 class LocalLimits:
@@ -30,10 +50,10 @@ class LocalLimits:
         self._now = now
         self._next: dict[str, float] = {}
 
-    async def reserve(self, pace: Budget, free: Sequence[Budget] = (), *, within: float) -> Grant:
+    async def reserve(self, pace: Pace, free: Sequence[Budget] = (), *, within: float) -> Grant:
         """Take a slot of ``pace`` (and of each of ``free``), or refuse."""
         now = self._now()
-        keys = [pace.key, *(b.key for b in free)]
+        keys = [b.key for b in (*paces(pace), *free)]
         nexts = {k: self._next[k] for k in keys if k in self._next}
         grant, taken = schedule(now, pace, free, nexts, within)
         self._next.update(taken)
@@ -45,49 +65,57 @@ class LocalLimits:
         self._next[key] = paused(now, self._next.get(key), seconds)
 
 
-class Departures:
-    """At most ``ceil(rate)`` calls of a budget leave this process in any second.
+class Timer(Protocol):
+    """The clock a call waits for its slot on: the one its ``RateLimits`` grants slots by."""
 
-    Slots are evenly spaced, but a task sleeping until its slot wakes when the event loop gets
-    to it: after a busy moment several late ones leave together, and the platform, which counts
-    arrivals in every second, sees a burst over its limit. Holding back a call that would make
-    this second's departures more than the budget allows keeps even a late batch within it.
-    """
+    def now(self) -> float:
+        """Unix seconds."""
+        ...
 
-    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
-        self._now = now
-        self._left: dict[str, deque[float]] = {}
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``."""
+        ...
 
-    def book(self, budgets: Sequence[Budget]) -> float:
-        """Book this call's departure, the first moment every budget has room in the second
-        before it: the seconds from now to wait for it."""
-        now = self._now()
-        at = now
-        for budget in budgets:
-            most = max(1, math.ceil(budget.rate))
-            left = self._left.setdefault(budget.key, deque(maxlen=most))
-            if left:
-                at = max(at, left[-1], left[0] + 1.0 if len(left) == most else now)
-        for budget in budgets:
-            self._left[budget.key].append(at)  # booked before waiting: no two take one place
-        return at - now
+
+class SystemTimer:
+    """Wall-clock seconds (what ``LocalLimits`` and ``StoredRateLimits`` grant slots by)."""
+
+    def now(self) -> float:
+        """Unix seconds."""
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on the event loop."""
+        await asyncio.sleep(seconds)
+
+
+SYSTEM_TIMER = SystemTimer()
 
 
 async def take(
     limits: RateLimits,
-    pace: Budget,
+    pace: Pace,
     free: Sequence[Budget] = (),
     *,
     what: str,
-    departures: Departures | None = None,
+    timer: Timer = SYSTEM_TIMER,
 ) -> None:
-    """Wait for a slot of ``pace`` and ``free``, then (with ``departures``) for room in this
-    second; ChannelDeferred when the slot cannot be had soon."""
-    grant = await limits.reserve(pace, free, within=PACE_WITHIN)
-    if not grant.granted:
-        raise ChannelDeferred(f"{what}: rate budget spent", retry_after=grant.wait)
-    if grant.wait > 0:
-        await asyncio.sleep(grant.wait)
-    later = departures.book([pace, *free]) if departures is not None else 0.0
-    if later > 0:
-        await asyncio.sleep(later)
+    """Wait for a slot of ``pace`` and ``free`` and return when the call may go; a fresh slot
+    when woken too late for it; ChannelDeferred when no slot can be had soon."""
+    late = LATE_SHARE * min(b.interval for b in (*paces(pace), *free))
+    for _ in range(RESERVE_TRIES):
+        grant = await limits.reserve(pace, free, within=PACE_WITHIN)
+        if not grant.granted:
+            raise ChannelDeferred(f"{what}: rate budget spent", retry_after=grant.wait)
+        lateness = await _until(timer, grant.at)
+        if lateness <= late:
+            return
+        log.debug("woken late for a slot; taking another", extra=kv(api=what, late=lateness))
+    raise ChannelDeferred(f"{what}: woken late for {RESERVE_TRIES} slots", retry_after=late)
+
+
+async def _until(timer: Timer, at: float) -> float:
+    """Sleep until ``at``; how late after it this task runs again."""
+    while (left := at - timer.now()) > 0:
+        await timer.sleep(left)
+    return timer.now() - at

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.common.ratelimit import Departures, LocalLimits, take
+from bot.channels.common.ratelimit import SYSTEM_TIMER, LocalLimits, Timer, take
 from bot.core.limits import Budget, RateLimits
 from bot.errors import ChannelError, ChannelThrottled
 from bot.logs import kv
@@ -49,7 +49,7 @@ class OpenApi:
         self._qps = qps
         self._retry_after = retry_after
         self.limits: RateLimits = LocalLimits()
-        self._departures = Departures()
+        self.timer: Timer = SYSTEM_TIMER  # the clock ``limits`` grants slots by
         self._token: tuple[str, float] | None = None
         self._token_lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
@@ -69,7 +69,7 @@ class OpenApi:
         """A v1.0 call with the access-token header; refreshes the token once on a 401."""
         budget = self._budget(path)
         for attempt in (1, 2):
-            await take(self.limits, budget, what=path, departures=self._departures)
+            await take(self.limits, budget, what=path, timer=self.timer)
             token = await self._access_token()
             status, answer = await self._request(method, path, body, token)
             if status == 401 and attempt == 1:
@@ -83,7 +83,7 @@ class OpenApi:
         """A topapi call (token in the query, errors as ``errcode``); None when no such user."""
         budget = self._budget(path)
         for attempt in (1, 2):
-            await take(self.limits, budget, what=path, departures=self._departures)
+            await take(self.limits, budget, what=path, timer=self.timer)
             token = await self._access_token()
             url = f"{base.rstrip('/')}{path}?access_token={token}"
             answer = await self._post(url, body, path)

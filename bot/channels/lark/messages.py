@@ -1,9 +1,11 @@
 """The Lark/Feishu OpenAPI calls the channel makes: messages, the delayed card update, lookups.
 
-Each goes through :meth:`Messages.call`: a slot of the app's per-API budget (and, for a send, of
-the receiver's), this app's tenant token (refreshed once when the platform refuses it) and the
-error mapping of :mod:`bot.channels.lark.api`. The budgets are a ``RateLimits`` port: this
-process's own until the gateway hands the channel the ones its replicas share.
+Each goes through :meth:`Messages.call`: a slot of the app's per-API budgets (the platform
+allows 50 calls a second and 1000 a minute: a per-second pace and a per-minute budget with a
+burst) and, for a send, of the receiver's; this app's tenant token (refreshed once when the
+platform refuses it) and the error mapping of :mod:`bot.channels.lark.api`. The budgets are a
+``RateLimits`` port: this process's own until the gateway hands the channel the ones its
+replicas share.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.channels.common.ratelimit import Departures, LocalLimits, take
+from bot.channels.common.ratelimit import SYSTEM_TIMER, LocalLimits, Timer, take
 from bot.channels.lark.api import Answer, TenantToken, Throttled, Transport, check, token_refused
 from bot.config import LarkSettings
 from bot.core.limits import Budget, RateLimits
@@ -33,7 +35,7 @@ class Messages:
         self.transport = Transport(settings.domain)
         self.token = TenantToken(self.transport, app_id, secret)
         self.limits: RateLimits = LocalLimits()
-        self._departures = Departures()
+        self.timer: Timer = SYSTEM_TIMER  # the clock ``limits`` grants slots by
 
     async def close(self) -> None:
         """Close the app's HTTP session."""
@@ -96,10 +98,10 @@ class Messages:
         user: Budget | None = None,
     ) -> Answer:
         """One OpenAPI call: budgets, our tenant token (refreshed once if refused), errors."""
-        pace = self._budget(f"api:{api}", self._settings.app_qps)
+        pace = self.app_budgets(api)
         for attempt in (1, 2):
             free = [user] if user is not None else []
-            await take(self.limits, pace, free, what=api, departures=self._departures)
+            await take(self.limits, pace, free, what=api, timer=self.timer)
             token = await self.token.get()
             answer = await self.transport.request(
                 method, path, token=token, params=params, body=body
@@ -112,7 +114,7 @@ class Messages:
                 check(
                     api,
                     answer,
-                    app_key=pace.key,
+                    app_key=pace[0].key,  # the per-second pace: a pause of it holds every call
                     user_key=user.key if user is not None else None,
                     fallback=self._settings.throttle_retry_seconds,
                 )
@@ -122,5 +124,14 @@ class Messages:
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _budget(self, what: str, rate: float) -> Budget:
-        return Budget(f"lark:{self._app_id}:{what}", rate)
+    def app_budgets(self, api: str) -> tuple[Budget, Budget]:
+        """The app's budgets of ``api``: the per-second pace, and the per-minute budget."""
+        settings = self._settings
+        minute = settings.app_per_minute / 60.0
+        return (
+            self._budget(f"api:{api}", settings.app_qps),
+            self._budget(f"api:{api}:minute", minute, settings.app_burst),
+        )
+
+    def _budget(self, what: str, rate: float, burst: int = 1) -> Budget:
+        return Budget(f"lark:{self._app_id}:{what}", rate, burst)

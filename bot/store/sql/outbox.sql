@@ -5,7 +5,7 @@ INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
 VALUES (?, ?, ?, ?, ?)
 
 -- name: claim
--- {kinds}: nothing, or claim_kind_in and/or claim_kind_not_in (one lane's share of the outbox).
+-- {kinds}: nothing, or claim_kind_in (one lane's share of the outbox).
 UPDATE outbox SET lease_owner = :owner, lease_until = :until, attempts = attempts + 1
 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= :now
     AND (lease_until IS NULL OR lease_until <= :now){kinds}
@@ -15,9 +15,6 @@ WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <
 -- name: claim_kind_in
 -- {marks}: one :kN placeholder per kind, served by the (kind, next_attempt_at) index.
 AND kind IN ({marks})
-
--- name: claim_kind_not_in
-AND kind NOT IN ({marks})
 
 -- name: complete
 UPDATE outbox SET state = 'done', done_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), lease_owner = NULL,

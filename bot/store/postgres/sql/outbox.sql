@@ -7,7 +7,7 @@ WITH job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at
 SELECT pg_notify('approval_gateway_work', '') FROM job
 
 -- name: claim
--- {kinds}: nothing, or claim_kind_in and/or claim_kind_not_in (one lane's share of the outbox).
+-- {kinds}: nothing, or claim_kind_in (one lane's share of the outbox).
 -- SKIP LOCKED: replicas claiming at once each take other rows instead of waiting on each
 -- other; a row whose lease ran out (its replica died) is claimable again.
 UPDATE outbox SET lease_owner = :owner, lease_until = :until, attempts = attempts + 1
@@ -19,9 +19,6 @@ WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <
 -- name: claim_kind_in
 -- {marks}: one :kN placeholder per kind, served by the (kind, next_attempt_at) index.
 AND kind IN ({marks})
-
--- name: claim_kind_not_in
-AND kind NOT IN ({marks})
 
 -- name: complete
 UPDATE outbox SET state = 'done', done_at = to_char(clock_timestamp() AT TIME ZONE 'UTC',
