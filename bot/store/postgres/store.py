@@ -156,10 +156,10 @@ class PostgresStore(InProcessWork):
         return None
 
     async def fold_counts(self) -> None:
-        """Move the /metrics count deltas appended since the last fold into the counts (at
-        scrape time), so the deltas stay as few as the changes between scrapes. Skipped while
-        another replica folds: the counts read the same with the deltas unfolded, so a fold
-        that fails is logged and the scrape goes on."""
+        """Fold the /metrics count rows of database sessions that have ended into one per count
+        (at scrape time, migration 0004), so the rows stay as few as the counts times the
+        sessions open. Skipped while another replica folds: the counts read the same unfolded,
+        so a fold that fails is logged and the scrape goes on."""
         try:
             async with self.write() as tx:
                 locked = await tx.fetch_one(ENGINE.fold_lock)
