@@ -169,8 +169,11 @@ class OutboxWorker:
                 await self._idle(state)
 
     async def _idle(self, state: _LaneState) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that arrives
+        # in the same loop turn as the wake-up, and the stop would wait on this lane for good.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(state.wake.wait(), timeout=self._poll)
+            async with asyncio.timeout(self._poll):
+                await state.wake.wait()
         state.wake.clear()
 
     async def _claim_batch(self, state: _LaneState) -> int:

@@ -247,7 +247,8 @@ class GroupCommit:
     async def close(self, seconds: float = 10.0) -> None:
         """Wait (bounded) for the transaction in progress to commit."""
         try:
-            await asyncio.wait_for(self._turn.acquire(), seconds)
+            async with asyncio.timeout(seconds):  # not wait_for: it can swallow a cancel (3.11)
+                await self._turn.acquire()
         except TimeoutError:
             return
         self._turn.release()
