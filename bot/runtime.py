@@ -84,10 +84,12 @@ class _LateWakeup:
 
 async def relay_work(store: EngineStore, worker: OutboxWorker, poll: float) -> None:
     """Wake the idle worker whenever the store says work arrived (on PostgreSQL: a NOTIFY from
-    any replica's enqueue or release), instead of it polling tightly."""
+    any replica's enqueue or release), instead of it polling tightly: only the lanes of the
+    kinds heard, so a submission does not make every replica's forwards lane claim."""
     while True:
-        if await store.wait_for_work(poll):
-            worker.notify()
+        kinds = await store.wait_for_work(poll)
+        if kinds is not None:
+            worker.notify(*kinds)
 
 
 async def follow_consents(store: EngineStore, access: ChannelAccess) -> None:

@@ -63,9 +63,9 @@ class EngineStore(Protocol):
         PostgreSQL: fold the rows of ended sessions together); they read the same without it."""
         ...
 
-    async def wait_for_work(self, seconds: float) -> bool:
+    async def wait_for_work(self, seconds: float) -> tuple[str, ...] | None:
         """Wait until work may have been enqueued (by any process sharing the database) or
-        ``seconds`` pass; True when woken."""
+        ``seconds`` pass: the job kinds heard of (empty: any kind), None when not woken."""
         ...
 
     async def wait_for_consents(self, seconds: float) -> bool:
@@ -74,8 +74,8 @@ class EngineStore(Protocol):
         this is the interval of the caller's periodic check."""
         ...
 
-    def work_enqueued(self) -> None:
-        """This process enqueued work (wakes its own :meth:`wait_for_work`)."""
+    def work_enqueued(self, kind: str = "") -> None:
+        """Work of ``kind`` (empty: of any kind) was enqueued: wakes :meth:`wait_for_work`."""
         ...
 
 
@@ -88,15 +88,20 @@ class InProcessWork:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._kinds: set[str] = set()  # heard since the last wake-up ("": any kind)
         self._consents = asyncio.Event()  # set by an engine that hears other processes
 
-    def work_enqueued(self) -> None:
-        """Wake the waiter."""
+    def work_enqueued(self, kind: str = "") -> None:
+        """Wake the waiter, for work of ``kind``."""
+        self._kinds.add(kind)
         self._event.set()
 
-    async def wait_for_work(self, seconds: float) -> bool:
-        """True when woken within ``seconds``."""
-        return await _woken(self._event, seconds)
+    async def wait_for_work(self, seconds: float) -> tuple[str, ...] | None:
+        """The kinds heard of when woken within ``seconds`` (empty: any), else None."""
+        if not await _woken(self._event, seconds):
+            return None
+        kinds, self._kinds = self._kinds, set()
+        return () if "" in kinds else tuple(sorted(kinds))
 
     async def wait_for_consents(self, seconds: float) -> bool:
         """True when another process's consent change was heard within ``seconds``."""

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 
 from bot.runtime import follow_consents, relay_work
 from bot.store.engine import EngineStore, InProcessWork
+from bot.store.postgres import PostgresStore
+from tests.store.engines import postgres_schema
 
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LONG = 3600.0  # never reached: the test ends by the wakeup or the cancel
 
 
@@ -62,3 +66,25 @@ async def test_the_consent_follower_ends_when_cancelled_as_a_change_is_heard() -
     store = InProcessWork()
     follower = follow_consents(cast(EngineStore, store), cast(Any, _Access()))
     await _cancelled_as_woken(follower, store._consents.set)
+
+
+async def test_a_replica_hears_which_kind_of_work_arrived_and_not_another_schemas(
+    pg_url: str,
+) -> None:
+    with postgres_schema() as elsewhere_url:
+        here, other, elsewhere = (
+            PostgresStore(url, pool_size=2) for url in (pg_url, pg_url, elsewhere_url)
+        )
+        for store in (here, other, elsewhere):
+            await store.open()
+        try:
+            async with elsewhere.write() as tx:  # another deployment, same database
+                await tx.enqueue("send_card", "del-0", T0)
+            async with here.write() as tx:
+                await tx.enqueue("forward_decision", "dec-1", T0)
+            # The forward's lane alone is woken, and the other schema's card woke nobody here.
+            assert await other.wait_for_work(10) == ("forward_decision",)
+            assert await other.wait_for_work(0.2) is None
+        finally:
+            for store in (here, other, elsewhere):
+                await store.close()

@@ -100,6 +100,7 @@ class PostgresStore(InProcessWork):
         # ones (module docstring); urgent ones go straight to the pool.
         self._ordinary = asyncio.Semaphore(pool_size - reserved_share(pool_size))
         self._listener: asyncpg.Connection | None = None
+        self._schema = ""  # where this store's tables are: the work NOTIFYs it answers
         self._current: ContextVar[PostgresTx | None] = ContextVar(f"pg-{id(self)}", default=None)
         self._writable_at: float | None = None
 
@@ -115,6 +116,7 @@ class PostgresStore(InProcessWork):
             if migrate:
                 await self.migrate()
             self._listener = await asyncpg.connect(self._url)
+            self._schema = str(await self._listener.fetchval("SELECT current_schema()"))
             await self._listener.add_listener(WORK_CHANNEL, self._notified)
             await self._listener.add_listener(CONSENTS_CHANNEL, self._consents_notified)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
@@ -122,7 +124,9 @@ class PostgresStore(InProcessWork):
             raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
 
     def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        self.work_enqueued()
+        schema, _, kind = payload.partition(" ")  # postgres/sql/outbox.sql says what it sends
+        if schema == self._schema:
+            self.work_enqueued(kind)
 
     def _consents_notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self._consents.set()

@@ -108,8 +108,8 @@ async def test_an_email_code_confirms_once(engine: EngineStore) -> None:
 
 async def test_an_enqueue_wakes_every_store_on_the_database(engine: EngineStore) -> None:
     if not isinstance(engine, PostgresStore):
-        engine.work_enqueued()  # SQLite: one process, woken in process
-        assert await engine.wait_for_work(5)
+        engine.work_enqueued("send_card")  # SQLite: one process, woken in process
+        assert await engine.wait_for_work(5) == ("send_card",)
         return
     other = PostgresStore(engine._url, pool_size=2)  # another replica on the same database
     await other.open()
@@ -118,7 +118,7 @@ async def test_an_enqueue_wakes_every_store_on_the_database(engine: EngineStore)
         await asyncio.sleep(0)  # the waiter is waiting before the job arrives
         async with engine.write() as tx:
             await tx.enqueue("send_card", "del-1", T0)
-        assert await waiting
-        assert not await other.wait_for_work(0.05)  # one wake-up per arrival
+        assert await waiting == ("send_card",)
+        assert await other.wait_for_work(0.05) is None  # one wake-up per arrival
     finally:
         await other.close()

@@ -2,9 +2,11 @@
 
 -- name: enqueue
 -- The NOTIFY is delivered when the transaction commits: idle workers of every replica wake.
+-- Its payload, "<schema> <kind>", lets a replica wake only the lane of that kind, and ignore
+-- the work of another deployment in another schema of the same database.
 WITH job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
-    VALUES (?, ?, ?, ?, ?) RETURNING id)
-SELECT pg_notify('approval_gateway_work', '') FROM job
+    VALUES (?, ?, ?, ?, ?) RETURNING kind)
+SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM job
 
 -- name: claim
 -- {kinds}: nothing, or claim_kind_in (one lane's share of the outbox).
@@ -37,8 +39,8 @@ UPDATE outbox SET next_attempt_at = ?, attempts = attempts - 1, lease_owner = NU
 -- name: release
 -- Released jobs (a replica stopping) wake the other replicas at once.
 WITH freed AS (UPDATE outbox SET lease_owner = NULL, lease_until = NULL
-    WHERE lease_owner = ? AND state = 'pending' RETURNING id)
-SELECT pg_notify('approval_gateway_work', '') FROM freed
+    WHERE lease_owner = ? AND state = 'pending' RETURNING kind)
+SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM freed
 
 -- name: bury
 UPDATE outbox SET state = 'dead', last_error = ?, lease_owner = NULL,
