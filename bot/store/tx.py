@@ -44,6 +44,10 @@ class EngineTx:
 
     sql: Queries  # the engine's named queries
     open: bool  # False once its transaction has committed or rolled back
+    # True where insert_delivery and set_delivery_state write the delivery's events in the same
+    # statement (PostgreSQL: each statement is a round trip); else each event is its own
+    # insert_delivery_event (SQLite: statements run inline, and it has no writing CTEs).
+    events_in_row_statements = False
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; how many rows it changed (StoreError in a read-only transaction)."""
@@ -157,22 +161,28 @@ class EngineTx:
     # ------------------------------------------------------------------ deliveries
 
     async def insert_delivery(self, delivery: Delivery) -> None:
+        events = [
+            {"at": ts(event.at), "state": event.state.value, "detail": event.detail}
+            for event in delivery.history
+        ]
         await self.execute(
             self.sql.insert_delivery,
-            (
-                delivery.id,
-                delivery.request_id,
-                delivery.account_id,
-                delivery.channel,
-                delivery.address,
-                delivery.state.value,
-                delivery.reason,
-                delivery.external_ref,
-                ts(delivery.created_at),
-                ts(delivery.updated_at),
-            ),
+            {
+                "id": delivery.id,
+                "request_id": delivery.request_id,
+                "account_id": delivery.account_id,
+                "channel": delivery.channel,
+                "address": delivery.address,
+                "state": delivery.state.value,
+                "reason": delivery.reason,
+                "external_ref": delivery.external_ref,
+                "created_at": ts(delivery.created_at),
+                "updated_at": ts(delivery.updated_at),
+                "events": json.dumps(events),
+            },
         )
-        await self._add_events(delivery.id, delivery.history)
+        if not self.events_in_row_statements:
+            await self._add_events(delivery.id, delivery.history)
 
     async def _add_events(self, delivery_id: str, events: Iterable[DeliveryEvent]) -> None:
         for event in events:
@@ -222,11 +232,19 @@ class EngineTx:
     ) -> None:
         changed = await self.execute(
             self.sql.set_delivery_state,
-            (state.value, ts(at), reason, external_ref, delivery_id),
+            {
+                "state": state.value,
+                "at": ts(at),
+                "reason": reason,
+                "external_ref": external_ref,
+                "id": delivery_id,
+                "detail": detail,
+            },
         )
         if changed != 1:
             raise StoreError(f"delivery {delivery_id} not found")
-        await self._add_events(delivery_id, [DeliveryEvent(at=at, state=state, detail=detail)])
+        if not self.events_in_row_statements:
+            await self._add_events(delivery_id, [DeliveryEvent(at=at, state=state, detail=detail)])
 
     # ------------------------------------------------------------------ decisions
 

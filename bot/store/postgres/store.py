@@ -71,6 +71,14 @@ FOLDS = (
 )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    # A connection goes back to the pool as it is: asyncpg still rolls back a transaction left
+    # open, and the default reset (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) would cost a
+    # round trip per transaction for state no pooled connection takes: locks are transaction
+    # locks (sql/engine.sql), LISTEN has its own connection, and nothing SETs a session value.
+    return None
+
+
 class PostgresStore(InProcessWork):
     """Store implementation over a PostgreSQL database (a ``postgresql://`` URL; other query
     parameters, such as ``search_path``, are server settings of every connection)."""
@@ -91,7 +99,9 @@ class PostgresStore(InProcessWork):
         """Open the pool and the LISTEN connection; ``migrate``: bring the schema up to date.
         (``create`` is SQLite's: a PostgreSQL database is created by its administrator.)"""
         try:
-            self._pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._pool_size)
+            self._pool = await asyncpg.create_pool(
+                self._url, min_size=1, max_size=self._pool_size, reset=_keep_session
+            )
             if migrate:
                 await self.migrate()
             self._listener = await asyncpg.connect(self._url)
