@@ -44,10 +44,11 @@ class EngineTx:
 
     sql: Queries  # the engine's named queries
     open: bool  # False once its transaction has committed or rolled back
-    # True where insert_delivery and set_delivery_state write the delivery's events in the same
-    # statement (PostgreSQL: each statement is a round trip); else each event is its own
-    # insert_delivery_event (SQLite: statements run inline, and it has no writing CTEs).
-    events_in_row_statements = False
+    # True where the delivery statements carry the delivery's events: insert_delivery and
+    # set_delivery_state write them, get_delivery and deliveries_of_request return them as a
+    # JSON ``events`` column (PostgreSQL: each statement is a round trip). Else the events are
+    # statements of their own (SQLite: statements run inline, and it has no writing CTEs).
+    delivery_rows_carry_events = False
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; how many rows it changed (StoreError in a read-only transaction)."""
@@ -181,7 +182,7 @@ class EngineTx:
                 "events": json.dumps(events),
             },
         )
-        if not self.events_in_row_statements:
+        if not self.delivery_rows_carry_events:
             await self._add_events(delivery.id, delivery.history)
 
     async def _add_events(self, delivery_id: str, events: Iterable[DeliveryEvent]) -> None:
@@ -195,15 +196,18 @@ class EngineTx:
         row = await self.fetch_one(self.sql.get_delivery, (delivery_id,))
         if row is None:
             return None
-        events = await self._events([delivery_id])
+        events = await self._events([row])
         return _delivery(row, events.get(delivery_id, []))
 
     async def _deliveries(self, request_id: str) -> list[Delivery]:
         rows = await self.fetch_all(self.sql.deliveries_of_request, (request_id,))
-        events = await self._events([row["id"] for row in rows])
+        events = await self._events(rows)
         return [_delivery(row, events.get(row["id"], [])) for row in rows]
 
-    async def _events(self, delivery_ids: list[str]) -> dict[str, list[DeliveryEvent]]:
+    async def _events(self, rows: list[Row]) -> dict[str, list[DeliveryEvent]]:
+        if self.delivery_rows_carry_events:
+            return {row["id"]: _carried_events(row["events"]) for row in rows}
+        delivery_ids = [row["id"] for row in rows]
         if not delivery_ids:
             return {}
         marks = ",".join("?" * len(delivery_ids))
@@ -243,7 +247,7 @@ class EngineTx:
         )
         if changed != 1:
             raise StoreError(f"delivery {delivery_id} not found")
-        if not self.events_in_row_statements:
+        if not self.delivery_rows_carry_events:
             await self._add_events(delivery_id, [DeliveryEvent(at=at, state=state, detail=detail)])
 
     # ------------------------------------------------------------------ decisions
@@ -482,6 +486,13 @@ def _kind_filter(queries: Queries, kinds: Collection[str], params: dict[str, Any
         params[key] = name
         marks.append(f":{key}")
     return " " + queries.claim_kind_in.format(marks=", ".join(marks))
+
+
+def _carried_events(text: str) -> list[DeliveryEvent]:
+    return [
+        DeliveryEvent(at=parse_ts(e["at"]), state=DeliveryState(e["state"]), detail=e["detail"])
+        for e in json.loads(text)
+    ]
 
 
 def _delivery(row: Row, events: list[DeliveryEvent]) -> Delivery:

@@ -54,7 +54,7 @@ def bind(sql: str, params: Params) -> tuple[str, list[Any]]:
 class PostgresTx(EngineTx):
     """A transaction on one pooled asyncpg connection."""
 
-    events_in_row_statements = True  # see postgres/sql/approvals.sql: insert_delivery
+    delivery_rows_carry_events = True  # see postgres/sql/approvals.sql: insert_delivery
 
     def __init__(self, conn: asyncpg.Connection, sql: Queries, *, writable: bool) -> None:
         self.conn = conn

@@ -49,13 +49,22 @@ ORDER BY e.n
 INSERT INTO delivery_events (delivery_id, at, state, detail) VALUES (?, ?, ?, ?)
 
 -- name: get_delivery
-SELECT * FROM deliveries WHERE id = ?
+-- With its history as the events column (a JSON array of {at, state, detail} in id order):
+-- one round trip for the row and its events.
+SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at, 'state', e.state,
+    'detail', e.detail) ORDER BY e.id), '[]'::json) FROM delivery_events e
+    WHERE e.delivery_id = d.id) AS events
+FROM deliveries d WHERE d.id = ?
 
 -- name: deliveries_of_request
-SELECT * FROM deliveries WHERE request_id = ? ORDER BY created_at, id
+-- Each with its history, as get_delivery.
+SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at, 'state', e.state,
+    'detail', e.detail) ORDER BY e.id), '[]'::json) FROM delivery_events e
+    WHERE e.delivery_id = d.id) AS events
+FROM deliveries d WHERE d.request_id = ? ORDER BY d.created_at, d.id
 
 -- name: events_of_deliveries
--- {marks}: one ? per delivery id.
+-- {marks}: one ? per delivery id. (Unused here: the delivery queries return their events.)
 SELECT * FROM delivery_events WHERE delivery_id IN ({marks}) ORDER BY id
 
 -- name: set_delivery_state
