@@ -1,6 +1,7 @@
 """What a state change costs on PostgreSQL in round trips (each statement is one): a delivery
-with its whole history is one statement, a delivery's new state with its event is one, and a
-transaction is BEGIN, its statements and COMMIT, with no reset of the connection after it."""
+with its whole history is one statement, a delivery's new state with its event is one, reading
+a delivery with its history is one, and a transaction is BEGIN, its statements and COMMIT, with
+no reset of the connection after it."""
 
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ def _delivery(events: int) -> Delivery:
     )
 
 
-async def test_a_delivery_and_its_state_changes_cost_one_statement_each(pg_url: str) -> None:
+async def test_a_delivery_its_state_changes_and_its_read_cost_one_statement_each(
+    pg_url: str,
+) -> None:
     ticket = ApprovalRequest.model_validate(sample_ticket("T-r1", [approver("a1", "Ann")]))
     request = StoredRequest(id="r1", ticket=ticket, status=RequestStatus.PENDING, created_at=T0)
     store = PostgresStore(pg_url, pool_size=1)
@@ -59,6 +62,7 @@ async def test_a_delivery_and_its_state_changes_cost_one_statement_each(pg_url: 
             tx.conn.add_query_logger(log)
             await tx.insert_delivery(_delivery(events=3))
             await tx.set_delivery_state("del-1", DeliveryState.SENT, T0, "sent")
+            stored = await tx.get_delivery("del-1")
         # The pool's one connection is back: a reset would have been sent by now.
         async with store.read() as tx:
             assert isinstance(tx, PostgresTx)
@@ -66,6 +70,7 @@ async def test_a_delivery_and_its_state_changes_cost_one_statement_each(pg_url: 
         await asyncio.sleep(0)  # the driver calls its loggers on the next turn of the loop
     finally:
         await store.close()
-    # The two statements, COMMIT, then the read's BEGIN (the logger is gone before its COMMIT).
-    assert len(sent) == 4, sent
-    assert sent[2] == "COMMIT;" and sent[3].startswith("BEGIN"), sent
+    assert stored is not None and [e.detail for e in stored.history] == ["0", "1", "2", "sent"]
+    # The three statements, COMMIT, then the read's BEGIN (the logger is gone before its COMMIT).
+    assert len(sent) == 5, sent
+    assert sent[3] == "COMMIT;" and sent[4].startswith("BEGIN"), sent
