@@ -44,11 +44,12 @@ class EngineTx:
 
     sql: Queries  # the engine's named queries
     open: bool  # False once its transaction has committed or rolled back
-    # True where the delivery statements carry the delivery's events: insert_delivery and
-    # set_delivery_state write them, get_delivery and deliveries_of_request return them as a
-    # JSON ``events`` column (PostgreSQL: each statement is a round trip). Else the events are
+    # True where a statement carries the rows that hang off the one it writes or reads, as JSON
+    # columns: insert_delivery and set_delivery_state write the events, get_delivery and
+    # deliveries_of_request return ``events``, the request queries return ``decision`` and
+    # ``deliveries`` (PostgreSQL: each statement is a round trip). Else those rows have
     # statements of their own (SQLite: statements run inline, and it has no writing CTEs).
-    delivery_rows_carry_events = False
+    rows_carry_children = False
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; how many rows it changed (StoreError in a read-only transaction)."""
@@ -127,8 +128,13 @@ class EngineTx:
         return await self._hydrate(row) if row else None
 
     async def _hydrate(self, row: Row) -> StoredRequest:
-        deliveries = await self._deliveries(row["id"])
-        decision = await self.fetch_one(self.sql.decision_of_request, (row["id"],))
+        if self.rows_carry_children:
+            carried = _json(row["deliveries"])
+            deliveries = [_delivery(d, _carried_events(d["events"])) for d in carried]
+            decision = _json(row["decision"])
+        else:
+            deliveries = await self._deliveries(row["id"])
+            decision = await self.fetch_one(self.sql.decision_of_request, (row["id"],))
         return StoredRequest(
             id=row["id"],
             ticket=ApprovalRequest.model_validate_json(row["ticket"]),
@@ -182,7 +188,7 @@ class EngineTx:
                 "events": json.dumps(events),
             },
         )
-        if not self.delivery_rows_carry_events:
+        if not self.rows_carry_children:
             await self._add_events(delivery.id, delivery.history)
 
     async def _add_events(self, delivery_id: str, events: Iterable[DeliveryEvent]) -> None:
@@ -205,7 +211,7 @@ class EngineTx:
         return [_delivery(row, events.get(row["id"], [])) for row in rows]
 
     async def _events(self, rows: list[Row]) -> dict[str, list[DeliveryEvent]]:
-        if self.delivery_rows_carry_events:
+        if self.rows_carry_children:
             return {row["id"]: _carried_events(row["events"]) for row in rows}
         delivery_ids = [row["id"] for row in rows]
         if not delivery_ids:
@@ -247,7 +253,7 @@ class EngineTx:
         )
         if changed != 1:
             raise StoreError(f"delivery {delivery_id} not found")
-        if not self.delivery_rows_carry_events:
+        if not self.rows_carry_children:
             await self._add_events(delivery_id, [DeliveryEvent(at=at, state=state, detail=detail)])
 
     # ------------------------------------------------------------------ decisions
@@ -488,10 +494,15 @@ def _kind_filter(queries: Queries, kinds: Collection[str], params: dict[str, Any
     return " " + queries.claim_kind_in.format(marks=", ".join(marks))
 
 
-def _carried_events(text: str) -> list[DeliveryEvent]:
+def _json(value: Any) -> Any:
+    # A JSON column comes as text; nested in another one it is already decoded.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _carried_events(value: Any) -> list[DeliveryEvent]:
     return [
         DeliveryEvent(at=parse_ts(e["at"]), state=DeliveryState(e["state"]), detail=e["detail"])
-        for e in json.loads(text)
+        for e in _json(value)
     ]
 
 

@@ -5,18 +5,44 @@ INSERT INTO requests (id, ticket_id, status, ticket, created_at, expires_at)
 VALUES (?, ?, ?, ?, ?, ?)
 
 -- name: get_request
-SELECT * FROM requests WHERE id = ?
+-- With what hangs off it, in one statement (one snapshot, one round trip): its decision (a JSON
+-- object, or null) and its deliveries in order, each with its history (JSON, as get_delivery).
+SELECT r.*,
+    (SELECT to_json(x) FROM decisions x WHERE x.request_id = r.id) AS decision,
+    (SELECT COALESCE(json_agg(to_json(x) ORDER BY x.created_at, x.id), '[]'::json)
+        FROM (SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
+            'state', e.state, 'detail', e.detail) ORDER BY e.id), '[]'::json)
+            FROM delivery_events e WHERE e.delivery_id = d.id) AS events
+        FROM deliveries d WHERE d.request_id = r.id) AS x) AS deliveries
+FROM requests r WHERE r.id = ?
 
 -- name: request_status
 SELECT status FROM requests WHERE id = ?
 
 -- name: find_request
-SELECT * FROM requests WHERE ticket_id = ?
+-- With its decision and deliveries, as get_request.
+SELECT r.*,
+    (SELECT to_json(x) FROM decisions x WHERE x.request_id = r.id) AS decision,
+    (SELECT COALESCE(json_agg(to_json(x) ORDER BY x.created_at, x.id), '[]'::json)
+        FROM (SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
+            'state', e.state, 'detail', e.detail) ORDER BY e.id), '[]'::json)
+            FROM delivery_events e WHERE e.delivery_id = d.id) AS events
+        FROM deliveries d WHERE d.request_id = r.id) AS x) AS deliveries
+FROM requests r WHERE r.ticket_id = ?
 
 -- name: get_request_by_decision
-SELECT r.* FROM requests r JOIN decisions d ON d.request_id = r.id WHERE d.id = ?
+-- With its decision and deliveries, as get_request.
+SELECT r.*,
+    (SELECT to_json(x) FROM decisions x WHERE x.request_id = r.id) AS decision,
+    (SELECT COALESCE(json_agg(to_json(x) ORDER BY x.created_at, x.id), '[]'::json)
+        FROM (SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
+            'state', e.state, 'detail', e.detail) ORDER BY e.id), '[]'::json)
+            FROM delivery_events e WHERE e.delivery_id = d.id) AS events
+        FROM deliveries d WHERE d.request_id = r.id) AS x) AS deliveries
+FROM requests r JOIN decisions c ON c.request_id = r.id WHERE c.id = ?
 
 -- name: decision_of_request
+-- (Unused here: the request queries return the decision.)
 SELECT * FROM decisions WHERE request_id = ?
 
 -- name: close_request
