@@ -1,7 +1,7 @@
 """What a state change costs on PostgreSQL in round trips (each statement is one): a delivery
-with its whole history is one statement, a delivery's new state with its event is one, reading
-a delivery with its history is one, and a transaction is BEGIN, its statements and COMMIT, with
-no reset of the connection after it."""
+with its whole history is one statement, its new state with the event is one, reading it with
+its history is one, reading its request with the decision, the deliveries and their histories
+is one, and a transaction is BEGIN, its statements and COMMIT, with no reset after it."""
 
 from __future__ import annotations
 
@@ -63,6 +63,7 @@ async def test_a_delivery_its_state_changes_and_its_read_cost_one_statement_each
             await tx.insert_delivery(_delivery(events=3))
             await tx.set_delivery_state("del-1", DeliveryState.SENT, T0, "sent")
             stored = await tx.get_delivery("del-1")
+            whole = await tx.get_request("r1")
         # The pool's one connection is back: a reset would have been sent by now.
         async with store.read() as tx:
             assert isinstance(tx, PostgresTx)
@@ -71,6 +72,7 @@ async def test_a_delivery_its_state_changes_and_its_read_cost_one_statement_each
     finally:
         await store.close()
     assert stored is not None and [e.detail for e in stored.history] == ["0", "1", "2", "sent"]
-    # The three statements, COMMIT, then the read's BEGIN (the logger is gone before its COMMIT).
-    assert len(sent) == 5, sent
-    assert sent[3] == "COMMIT;" and sent[4].startswith("BEGIN"), sent
+    assert whole is not None and whole.deliveries == (stored,) and whole.decision is None
+    # The four statements, COMMIT, then the read's BEGIN (the logger is gone before its COMMIT).
+    assert len(sent) == 6, sent
+    assert sent[4] == "COMMIT;" and sent[5].startswith("BEGIN"), sent

@@ -250,7 +250,7 @@ def _card(delivery_id: str, account: str, details: list[str]) -> Delivery:
     )
 
 
-async def test_a_request_with_many_approvers_keeps_every_delivery_and_event_in_order(
+async def test_a_request_with_many_approvers_reads_back_every_delivery_event_and_its_decision(
     engine: EngineStore,
 ) -> None:
     details = ["routed", "", 'it\'s "quoted"; {json: [1]}', "审批 ✓", "\\n not a newline"]
@@ -263,9 +263,20 @@ async def test_a_request_with_many_approvers_keeps_every_delivery_and_event_in_o
             "del-03", DeliveryState.FAILED, T0 + timedelta(minutes=1), "no", reason="gone"
         )
         await tx.set_delivery_state("del-03", DeliveryState.QUEUED, T0 + timedelta(minutes=2))
+        await tx.insert_decision(_decision("d5", "r5"))
+        await tx.set_forward_state("d5", ForwardState.FORWARDED, T0, "202")
     async with engine.read() as tx:
         stored = await tx.get_request("r5")
-    assert stored is not None
+        by_ticket = await tx.find_request("T-r5")
+        by_decision = await tx.get_request_by_decision("d5")
+    assert stored is not None and stored == by_ticket == by_decision
+    assert stored.decision == _decision("d5", "r5").model_copy(
+        update={
+            "forward_state": ForwardState.FORWARDED,
+            "forward_detail": "202",
+            "forwarded_at": T0,
+        }
+    )
     assert [d.id for d in stored.deliveries] == [c.id for c in cards]
     assert [d.history for d in stored.deliveries if d.id != "del-03"] == [
         c.history for c in cards if c.id != "del-03"
