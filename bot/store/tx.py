@@ -7,7 +7,9 @@ transaction's connection is already ours, so a statement costs microseconds and 
 trip (see ``bot.store.group_commit``).
 
 Over 400 lines on purpose: it is the whole ``Tx`` port, one short method per query, kept in one
-place so that an engine adds only its three driver calls (``bot.store.postgres.tx``)."""
+place so that an engine adds only its three driver calls (``bot.store.postgres.tx``) and says
+whether its statements carry a row's children (``rows_carry_children``: fewer round trips where
+each statement is one)."""
 
 from __future__ import annotations
 
@@ -168,10 +170,6 @@ class EngineTx:
     # ------------------------------------------------------------------ deliveries
 
     async def insert_delivery(self, delivery: Delivery) -> None:
-        events = [
-            {"at": ts(event.at), "state": event.state.value, "detail": event.detail}
-            for event in delivery.history
-        ]
         await self.execute(
             self.sql.insert_delivery,
             {
@@ -185,7 +183,7 @@ class EngineTx:
                 "external_ref": delivery.external_ref,
                 "created_at": ts(delivery.created_at),
                 "updated_at": ts(delivery.updated_at),
-                "events": json.dumps(events),
+                "events": _events_json(delivery.history) if self.rows_carry_children else None,
             },
         )
         if not self.rows_carry_children:
@@ -492,6 +490,12 @@ def _kind_filter(queries: Queries, kinds: Collection[str], params: dict[str, Any
         params[key] = name
         marks.append(f":{key}")
     return " " + queries.claim_kind_in.format(marks=", ".join(marks))
+
+
+def _events_json(events: Iterable[DeliveryEvent]) -> str:
+    return json.dumps(
+        [{"at": ts(e.at), "state": e.state.value, "detail": e.detail} for e in events]
+    )
 
 
 def _json(value: Any) -> Any:
