@@ -1,9 +1,12 @@
-"""``scripts/bench [--quick] [--database-url URL] [--replicas N] [--matrix]``: the load driver.
+"""``scripts/bench [--quick] [--only PHASES] [--database-url URL] [--replicas N] [--matrix]``:
+the load driver.
 
 It starts the sandbox platforms every gateway shares (``bench.platforms``), the gateway
 process(es) (``bench.host``) and the bare baseline (``bench.bare``) on loopback, drives every
 phase from this process, and writes the table and the JSON to ``bench-results/``, printing the
 table. ``--matrix`` runs SQLite ×1, PostgreSQL ×1 and ×3 one after the other (``bench.matrix``).
+``--only e2e`` (or any comma-separated names of :data:`PHASES`) runs just those phases, beside
+the loopback round trip that every latency row is compared with.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from tests.faults.harness import authorize, backend_secret, prepare
 from tests.replicas.cluster import master_key
 
 CHANNELS = ("lark", "dingtalk", "email")  # the real channels an admin authorizes once
+PHASES = ("baselines", "worker", "intake", "bursts", "e2e", "growth")  # in the order they run
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -53,7 +57,25 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="SQLite x1, PostgreSQL x1 and x3 one after the other, one table side by side "
         "(PostgreSQL at --database-url, default $APPROVAL_GATEWAY_TEST_DATABASE_URL or loopback)",
     )
+    parser.add_argument(
+        "--only",
+        type=_phase_list,
+        default=PHASES,
+        metavar="PHASES",
+        help=f"comma-separated phases to run, of {','.join(PHASES)} (default: all); "
+        "the loopback baseline always runs",
+    )
     return parser.parse_args(argv)
+
+
+def _phase_list(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in PHASES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown phase {', '.join(unknown) or '(none)'}: choose from {','.join(PHASES)}"
+        )
+    return tuple(name for name in PHASES if name in names)  # run order, whatever the order given
 
 
 def engine_available() -> bool:
@@ -70,35 +92,46 @@ def _say(text: str) -> None:
     print(f"==> [{time.perf_counter() - STARTED:5.1f} s] {text}", flush=True)
 
 
-async def phases(run: Run, notes: list[str]) -> None:
-    """Every measurement, in an order where each starts from a quiet gateway."""
+async def phases(run: Run, notes: list[str], only: tuple[str, ...] = PHASES) -> None:
+    """The phases in ``only``, in an order where each starts from a quiet gateway."""
     sizes = run.sizes
-    _say("baselines: loopback round trip, idle RSS, /metrics, CLI start-up")
+    _say("baseline: loopback round trip")
     await footprint.loopback(run)
-    await footprint.idle_rss(run)
-    await footprint.metrics_scrape(run, "")
-    await footprint.cli_startup(run)
+    if "baselines" in only:
+        _say("baselines: idle RSS, /metrics, CLI start-up")
+        await footprint.idle_rss(run)
+        await footprint.metrics_scrape(run, "")
+        await footprint.cli_startup(run)
     await run.fleet.seat("lark", [*rates.burst_accounts(sizes.burst_users), *e2e.e2e_accounts()])
     await run.fleet.limits(LARK_APP_QPS, LARK_USER_QPS, DINGTALK_QPS, LARK_APP_PER_MINUTE)
-    _say("worker: accepted → card one at a time")
-    await e2e.worker_latency(run, "")
-    _say(f"intake: {sizes.intake} signed submits at concurrency 64, gateway and bare endpoint")
-    await intake.intake(run, "")
+    if "worker" in only or "growth" in only:  # growth compares with the figure at 0 pending
+        _say("worker: accepted → card one at a time")
+        await e2e.worker_latency(run, "")
+    if "intake" in only or "growth" in only:
+        _say(f"intake: {sizes.intake} signed submits at concurrency 64, gateway and bare endpoint")
+        await intake.intake(run, "")
+    if "bursts" in only:
+        await _bursts(run, notes)
+    if "e2e" in only:
+        for rate, seconds in sizes.rates:
+            await _quiet(run, notes)
+            _say(f"end to end at {rate:g} requests/s for {seconds:g} s")
+            await e2e.one_rate(run, rate, seconds)
+        if len(run.fleet.hosts) > 1:
+            await footprint.clicks_per_replica(run)
+    if "growth" in only:
+        await _quiet(run, notes)
+        await _growth(run, notes)
+
+
+async def _bursts(run: Run, notes: list[str]) -> None:
     for skewed in (False, True):
         await _quiet(run, notes)
-        _say(f"Lark burst of {sizes.burst_cards} cards" + (" (skewed)" if skewed else ""))
+        _say(f"Lark burst of {run.sizes.burst_cards} cards" + (" (skewed)" if skewed else ""))
         await rates.burst(run, skewed)
     await _quiet(run, notes)
-    _say(f"DingTalk burst of {sizes.dingtalk_cards} cards")
+    _say(f"DingTalk burst of {run.sizes.dingtalk_cards} cards")
     await rates.dingtalk_burst(run)
-    for rate, seconds in sizes.rates:
-        await _quiet(run, notes)
-        _say(f"end to end at {rate:g} requests/s for {seconds:g} s")
-        await e2e.one_rate(run, rate, seconds)
-    if len(run.fleet.hosts) > 1:
-        await footprint.clicks_per_replica(run)
-    await _quiet(run, notes)
-    await _growth(run, notes)
 
 
 async def _quiet(run: Run, notes: list[str]) -> None:
@@ -213,7 +246,7 @@ async def main(args: argparse.Namespace) -> int:
             load_before = os.getloadavg()[0]
             status = 0
             try:
-                await phases(run, notes)
+                await phases(run, notes, args.only)
             except Exception as exc:  # report what was measured, and why the rest is missing
                 notes.append(f"INCOMPLETE: the run stopped at {exc!r}")
                 status = 1
@@ -227,6 +260,7 @@ async def main(args: argparse.Namespace) -> int:
             "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "engine": engine,
             "replicas": args.replicas,
+            "phases": list(args.only),
             "machine": report.machine(),
             "notes": notes,
         }
@@ -277,7 +311,7 @@ def entry(argv: list[str]) -> int:
     """``--matrix`` runs the configurations as child runs; otherwise one run here."""
     args = parse(argv)
     if args.matrix:
-        return matrix.main(args.quick, args.database_url)
+        return matrix.main(args.quick, args.database_url, args.only)
     return asyncio.run(main(args))
 
 

@@ -88,11 +88,13 @@ def markdown(titles: list[str], runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(quick: bool, database_url: str | None) -> int:
-    """Run every configuration, then write and print the side-by-side table."""
+def main(quick: bool, database_url: str | None, only: tuple[str, ...] = ()) -> int:
+    """Run every configuration (``only``: just those phases), then write and print the
+    side-by-side table."""
     titles, runs = [], []
+    shared = (["--quick"] if quick else []) + (["--only", ",".join(only)] if only else [])
     for title, argv in configurations(database_url):
-        runs.append(one(title, (["--quick"] if quick else []) + argv))
+        runs.append(one(title, shared + argv))
         titles.append(title)
     text = markdown(titles, runs)
     report.RESULTS.mkdir(exist_ok=True)

@@ -77,9 +77,9 @@ class _LateWakeup:
     def __init__(self) -> None:
         self.target: OutboxWorker | None = None
 
-    def notify(self) -> None:
+    def notify(self, *kinds: str) -> None:
         if self.target is not None:
-            self.target.notify()
+            self.target.notify(*kinds)
 
 
 async def relay_work(store: EngineStore, worker: OutboxWorker, poll: float) -> None:
@@ -125,6 +125,7 @@ class Gateway:
     _runner: web.AppRunner | None = field(init=False, default=None)
     _worker_task: asyncio.Task[None] | None = field(init=False, default=None)
     _stack: contextlib.AsyncExitStack | None = field(init=False, default=None)
+    _grace_ends: float | None = field(init=False, default=None)  # loop time, once stopping
 
     async def __aenter__(self) -> Gateway:
         await self.start()
@@ -327,6 +328,10 @@ class Gateway:
         store (idempotent)."""
         stack, self._stack = self._stack, None
         if stack is not None:
+            # One grace period for the whole stop: what the HTTP requests in flight used of it
+            # is not given to the jobs again, so the stop stays within serve's bound.
+            grace = self.settings.outbox.shutdown_grace_seconds
+            self._grace_ends = asyncio.get_running_loop().time() + grace
             await stack.aclose()
             log.info("gateway stopped")
 
@@ -338,6 +343,8 @@ class Gateway:
             return
         self.worker.stop()
         grace = self.settings.outbox.shutdown_grace_seconds
+        if self._grace_ends is not None:
+            grace = max(0.0, self._grace_ends - asyncio.get_running_loop().time())
         done, _ = await asyncio.wait({task}, timeout=grace)
         if not done:
             log.warning("outbox jobs outlived the shutdown grace period", extra=kv(grace=grace))

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import asyncio
     import socket
 
     from bot.cli._group import Subparsers
@@ -39,22 +40,42 @@ def run_serve(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, sockets: list[socket.socket]) -> None:
     import asyncio
-    import signal
 
-    from bot import launch
+    from bot import launch, stopping
+
+    running = await launch.start(settings, sockets)
+    try:
+        stopping.dump_on_signal(asyncio.get_running_loop())
+        stop = _stop_signal()  # before the announcement: a SIGTERM right after it is a stop
+        _announce(settings, running.gateway.url)
+        await stop.wait()
+    finally:
+        # A stop that does not end (a task that ignores its cancellation, a stream that will
+        # not close) must not keep a rolling restart waiting: past the bound, exit anyway.
+        bound = settings.outbox.shutdown_grace_seconds + stopping.STOP_MARGIN_SECONDS
+        async with stopping.StopBound(bound):
+            await running.stop()
+
+
+def _announce(settings: Settings, url: str) -> None:
     from bot.config import ensure_backend_secret, masked
 
-    async with await launch.start(settings, sockets) as running:
-        secret = ensure_backend_secret(settings)
-        print(f"approval gateway listening on {running.gateway.url}", flush=True)
-        print(
-            f"backend secret: {masked(secret)} (full value in {settings.data_dir}/backend_secret)"
-            if settings.backend_secret is None
-            else "backend secret: from settings",
-            flush=True,
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+    secret = ensure_backend_secret(settings)
+    print(f"approval gateway listening on {url}", flush=True)
+    print(
+        f"backend secret: {masked(secret)} (full value in {settings.data_dir}/backend_secret)"
+        if settings.backend_secret is None
+        else "backend secret: from settings",
+        flush=True,
+    )
+
+
+def _stop_signal() -> asyncio.Event:
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -64,6 +64,11 @@ class Lane:
     name: str
     concurrency: int
     kinds: tuple[str, ...]
+    urgent: bool = False  # its claims are urgent store work (bot.core.ports.Store)
+
+    def takes(self, kind: str) -> bool:
+        """Whether jobs of ``kind`` are this lane's."""
+        return kind in self.kinds
 
 
 # Every kind the runner has a handler for (``JobRunner``); each is in exactly one lane. A kind
@@ -72,10 +77,13 @@ JOB_KINDS = (SEND_CARD, UPDATE_CARD, FORWARD_DECISION, TELL_IDENTITY)
 
 
 def lanes(*, forwards: int, updates: int, sends: int) -> tuple[Lane, ...]:
-    """The three lanes: decision forwards, card updates (and every other kind), card sends."""
+    """The three lanes: decision forwards, card updates (and every other kind), card sends.
+
+    The forwards lane is urgent: a decision's way to the backend is the end of a click, so its
+    claims go before the sends' and updates' store work."""
     others = tuple(k for k in JOB_KINDS if k not in (FORWARD_DECISION, SEND_CARD))
     return (
-        Lane("forwards", forwards, kinds=(FORWARD_DECISION,)),
+        Lane("forwards", forwards, kinds=(FORWARD_DECISION,), urgent=True),
         Lane("updates", updates, kinds=others),
         Lane("sends", sends, kinds=(SEND_CARD,)),
     )
@@ -221,7 +229,8 @@ class JobRunner:
             await tx.set_delivery_state(card.delivery.id, state, self._clock.now(), detail)
 
     async def _forward(self, job: Job) -> None:
-        async with self._store.read() as tx:
+        # Urgent, like the click that made the decision and the claim of this job.
+        async with self._store.read(urgent=True) as tx:
             decision, request = await _decision_and_request(tx, job.ref)
         if decision.forward_state is not ForwardState.PENDING:
             return

@@ -178,10 +178,17 @@ class Tx(Protocol):
 
 
 class Store(Protocol):
-    """The durable store. ``write()`` transactions are serialised; ``read()`` ones are not."""
+    """The durable store. ``write()`` transactions are serialised; ``read()`` ones are not.
 
-    def write(self) -> AbstractAsyncContextManager[Tx]: ...
-    def read(self) -> AbstractAsyncContextManager[Tx]: ...
+    ``urgent=True`` marks the few transactions a person is waiting on right now (a click's
+    decision and its way to the backend): the store serves them before the ordinary work queued
+    at that moment (card sends, their rate reservations, intake), however long that queue is.
+    It changes when a transaction runs, never what it guarantees: an urgent write still returns
+    only once it is durable.
+    """
+
+    def write(self, *, urgent: bool = False) -> AbstractAsyncContextManager[Tx]: ...
+    def read(self, *, urgent: bool = False) -> AbstractAsyncContextManager[Tx]: ...
 
 
 # --------------------------------------------------------------------------- channels
@@ -403,7 +410,11 @@ class Backend(Protocol):
 class Wakeup(Protocol):
     """Tells the outbox worker new jobs are waiting, so it need not wait for its poll."""
 
-    def notify(self) -> None: ...
+    def notify(self, *kinds: str) -> None:
+        """Jobs of ``kinds`` were committed (none named: of any kind); only the lanes that take
+        them look now, so a burst of submissions does not make the decision lane claim
+        (urgently) for nothing on each one."""
+        ...
 
 
 __all__ = [

@@ -93,7 +93,7 @@ class ApprovalService:
             raise InvalidInput("the request has already expired", {"expires_at": "in the past"})
         async with self._store.write() as tx:
             receipt = await self._create(tx, ticket, now)
-        self._wakeup.notify()
+        self._wakeup.notify(SEND_CARD)
         return receipt
 
     async def _create(self, tx: Tx, ticket: ApprovalRequest, now: datetime) -> SubmitReceipt:
@@ -182,13 +182,15 @@ class ApprovalService:
 
     async def handle_action(self, action: InboundAction) -> ActionResult:
         """Apply a click: the first valid decision wins, everything else is answered."""
-        async with self._store.write() as tx:
+        # Urgent: the clicker waits for this answer, and the backend for the decision, however
+        # many card sends are queued for the store at this moment.
+        async with self._store.write(urgent=True) as tx:
             now = self._clock.now()
             result = await self._apply(tx, action, now)
             if result.status not in (ActionStatus.DECIDED, ActionStatus.TEST):
                 await _audit_refusal(tx, action, result, now)
         if result.status is ActionStatus.DECIDED:
-            self._wakeup.notify()
+            self._wakeup.notify(FORWARD_DECISION, UPDATE_CARD)
         return result
 
     async def answered(self, result: ActionResult, *, redrawn: bool, how: str = "") -> None:
@@ -201,7 +203,7 @@ class ApprovalService:
                 tx, delivery.id, self._clock.now(), redrawn=redrawn, how=how
             )
         if queued:
-            self._wakeup.notify()
+            self._wakeup.notify(UPDATE_CARD)
 
     async def _apply(self, tx: Tx, action: InboundAction, now: datetime) -> ActionResult:
         if action.action is ClickAction.TEST:
@@ -228,13 +230,13 @@ class ApprovalService:
                 status=ActionStatus.REASON_REQUIRED, request=request, delivery=clicker
             )
         decided = await self._decide(tx, request, clicker, action, now)
-        request = await _reload(tx, request.id)
-        if not decided:
+        if decided is None:
             # Another replica's click closed it after we read it pending (PostgreSQL made our
             # close wait for its commit): this click came second and is told who decided.
+            request = await _reload(tx, request.id)
             status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
             return ActionResult(status=status, request=request, delivery=clicker)
-        return ActionResult(status=ActionStatus.DECIDED, request=request, delivery=clicker)
+        return ActionResult(status=ActionStatus.DECIDED, request=decided, delivery=clicker)
 
     async def _still_bound(
         self, tx: Tx, request: StoredRequest, clicker: Delivery, action: InboundAction
@@ -248,9 +250,9 @@ class ApprovalService:
 
     async def _decide(
         self, tx: Tx, request: StoredRequest, clicker: Delivery, action: InboundAction, at: datetime
-    ) -> bool:
-        """Record the click's decision; False when another transaction closed the request
-        first (nothing recorded)."""
+    ) -> StoredRequest | None:
+        """Record the click's decision: the request as it now stands (closed, with the
+        decision); None when another transaction closed the request first (nothing recorded)."""
         approver = request.approver(clicker.account_id)
         assert approver is not None
         outcome = Outcome.APPROVED if action.action is ClickAction.APPROVE else Outcome.REJECTED
@@ -266,10 +268,11 @@ class ApprovalService:
             source=action.source,
             forward_state=ForwardState.PENDING,
         )
-        if not await self._close(
+        current = await self._closed(
             tx, request, RequestStatus(outcome.value), at, None, answered=clicker.id
-        ):
-            return False
+        )
+        if current is None:
+            return None
         await tx.insert_decision(decision)
         await tx.enqueue(FORWARD_DECISION, decision.id, at)
         await tx.audit(
@@ -280,7 +283,9 @@ class ApprovalService:
             f"via {action.channel} as {action.actor}",
             action.source,
         )
-        return True
+        # What a reload would read now, without its four queries: the decision and its jobs
+        # change none of the rows the close just read back.
+        return current.model_copy(update={"decision": decision})
 
     async def _close(
         self,
@@ -295,14 +300,27 @@ class ApprovalService:
         # False: the request was pending when read, but another transaction (a replica's click,
         # withdrawal or expiry sweep) closed it before this one could; each caller says what
         # that means for it. Only one of them ever closes it.
+        return await self._closed(tx, request, status, at, reason, answered=answered) is not None
+
+    async def _closed(
+        self,
+        tx: Tx,
+        request: StoredRequest,
+        status: RequestStatus,
+        at: datetime,
+        reason: str | None,
+        *,
+        answered: str | None = None,
+    ) -> StoredRequest | None:
+        # _close, returning the request as it stands once closed (None: closed by another).
         if not await tx.close_request(request.id, status, at, reason):
-            return False
+            return None
         # The cards as they are now that this transaction holds the request's row: a card whose
         # send committed since the request was read must be redrawn too (a send committing
         # later sees the request closed: redraw.after_send).
         current = await _reload(tx, request.id)
         await redraw.after_close(tx, current, at, answered=answered)
-        return True
+        return current
 
     async def withdraw(self, ticket_id: str, body: Withdrawal) -> StoredRequest:
         """Close a pending request from the backend's side; idempotent for a repeat."""

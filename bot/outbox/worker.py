@@ -111,10 +111,12 @@ class OutboxWorker:
         self._completions = _Completions(store, self.owner)
         self._stop = asyncio.Event()
 
-    def notify(self) -> None:
-        """New jobs were committed: every lane looks now instead of at its next poll."""
+    def notify(self, *kinds: str) -> None:
+        """New jobs of ``kinds`` (none named: any) were committed: the lanes that take them
+        look now instead of at their next poll."""
         for state in self._lanes:
-            state.wake.set()
+            if not kinds or any(state.lane.takes(kind) for kind in kinds):
+                state.wake.set()
 
     async def run(self) -> None:
         """Claim and run jobs until :meth:`stop`; returns after in-flight jobs finish."""
@@ -179,7 +181,7 @@ class OutboxWorker:
             return 1
         now = self._clock.now()
         try:
-            async with self._store.write() as tx:
+            async with self._store.write(urgent=lane.urgent) as tx:
                 jobs = await tx.claim(
                     self.owner,
                     now,

@@ -27,12 +27,14 @@ class EngineStore(Protocol):
     sql: Queries
     shared: bool  # other processes write it too (replicas): wait_for_work hears their work
 
-    def write(self) -> AbstractAsyncContextManager[EngineTx]:
-        """A read-write transaction (or the one this task is already in)."""
+    def write(self, *, urgent: bool = False) -> AbstractAsyncContextManager[EngineTx]:
+        """A read-write transaction (or the one this task is already in); ``urgent``: served
+        before the ordinary ones waiting (``bot.core.ports.Store``)."""
         ...
 
-    def read(self) -> AbstractAsyncContextManager[EngineTx]:
-        """A consistent read-only snapshot (inside a write: that write)."""
+    def read(self, *, urgent: bool = False) -> AbstractAsyncContextManager[EngineTx]:
+        """A consistent read-only snapshot (inside a write: that write); ``urgent`` as for
+        :meth:`write`."""
         ...
 
     @property
@@ -57,8 +59,8 @@ class EngineStore(Protocol):
         ...
 
     async def fold_counts(self) -> None:
-        """Bring the /metrics counts kept as rows change up to date (before a scrape reads
-        them; the counts read the same without it, only slower as changes pile up)."""
+        """Tidy the /metrics counts kept as rows change before a scrape reads them (on
+        PostgreSQL: fold the rows of ended sessions together); they read the same without it."""
         ...
 
     async def wait_for_work(self, seconds: float) -> bool:
@@ -102,8 +104,13 @@ class InProcessWork:
 
 
 async def _woken(event: asyncio.Event, seconds: float) -> bool:
+    # Not asyncio.wait_for: on Python 3.11 it returns the result instead of raising when the
+    # waiting task is cancelled just as the event is set (the wait's own task finished first),
+    # and the loops that wait here (runtime.relay_work, follow_consents) then never end; on
+    # PostgreSQL a NOTIFY at the moment of the stop's cancel did exactly that.
     try:
-        await asyncio.wait_for(event.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await event.wait()
     except TimeoutError:
         return False
     event.clear()

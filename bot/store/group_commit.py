@@ -13,6 +13,13 @@ part); when nobody else is waiting (or the batch is full) one ``COMMIT`` makes t
 at once, and each caller's ``write()`` returns only after that COMMIT. Under no load a write is
 alone in its transaction, as before; under load the fsyncs per write fall with the queue.
 
+Urgent writes (``write(urgent=True)``: a click's decision, the claim of its forward) take the
+turn before every ordinary write queued at that moment, and the transaction they join is
+committed as soon as no other urgent write waits: ordinary parts queued behind it join the next
+transaction. An urgent write so waits for at most the one part running when it came, and its
+own COMMIT, however many card sends or reservations are queued; it still returns only after its
+COMMIT, like any write.
+
 The one rule this adds: a write's body must not wait for what another caller does after its
 own ``write()`` returns (that caller waits for this body's end to be committed). Waiting for
 slow I/O inside a write delays the parts before it as well as those after it.
@@ -23,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -94,6 +102,61 @@ class Batch:
     done: asyncio.Future[None]
     size: int = 0
     broken: BaseException | None = None  # the transaction cannot be committed any more
+    urgent: bool = False  # an urgent part is in it: commit once no other urgent part waits
+
+
+class Turn:
+    """A lock whose urgent waiters are served before the ordinary ones (each kind in order).
+
+    ``asyncio.Lock`` serves strictly first come, first served; this one hands a release to the
+    oldest urgent waiter if there is one. A waiter cancelled after it was handed the turn calls
+    ``handed_back`` (default: :meth:`release`) while it still holds it, so the turn is never lost.
+    """
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._ordinary: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def urgent_waiting(self) -> int:
+        """Urgent waiters not yet handed the turn."""
+        return sum(not f.done() for f in self._urgent)
+
+    @property
+    def waiting(self) -> int:
+        """Waiters of either kind not yet handed the turn."""
+        return self.urgent_waiting + sum(not f.done() for f in self._ordinary)
+
+    async def acquire(
+        self, *, urgent: bool = False, handed_back: Callable[[], None] | None = None
+    ) -> None:
+        """Wait for the turn (urgent: ahead of every ordinary waiter)."""
+        if not self._held and not self.waiting:
+            self._held = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._ordinary).append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                # Handed the turn just as it was cancelled: pass it on.
+                (handed_back or self.release)()
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                (self._urgent if urgent else self._ordinary).remove(waiter)
+
+    def release(self) -> None:
+        """Hand the turn to the next waiter, urgent ones first, or free it."""
+        for queue in (self._urgent, self._ordinary):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the turn stays held, now by that waiter
+                    return
+        self._held = False
 
 
 class GroupCommit:
@@ -106,22 +169,21 @@ class GroupCommit:
         self._conn = conn
         self._stats = stats
         self._busy_timeout_ms = busy_timeout_ms
-        self._turn = asyncio.Lock()  # held by the part running now, or by the COMMIT
-        self._waiting = 0  # parts queued for the turn
+        self._turn = Turn()  # held by the part running now, or by the COMMIT
         self._batch: Batch | None = None
 
-    async def join(self) -> Batch:
-        """Wait for the turn and open a savepoint in the shared transaction (begun if needed)."""
-        self._waiting += 1
-        self._stats.waiting = self._waiting
+    async def join(self, *, urgent: bool = False) -> Batch:
+        """Wait for the turn (``urgent``: before the ordinary writes queued) and open a
+        savepoint in the shared transaction (begun if needed)."""
+        self._stats.waiting = self._turn.waiting + 1
         try:
-            await self._turn.acquire()
+            await self._turn.acquire(urgent=urgent, handed_back=self._handed_back)
         finally:
-            self._waiting -= 1
-            self._stats.waiting = self._waiting
+            self._stats.waiting = self._turn.waiting
         try:
             batch = await self._current_batch()
             batch.size += 1
+            batch.urgent = batch.urgent or urgent
             self._stats.writes += 1
             self._conn.raw.execute(SQL.savepoint)
         except asyncio.CancelledError:
@@ -145,7 +207,20 @@ class GroupCommit:
         if not self._conn.raw.in_transaction:
             # SQLite rolled the whole transaction back by itself (disk full, I/O error).
             batch.broken = batch.broken or StoreError("the transaction was rolled back")
-        if batch.broken is None and self._waiting and batch.size < MAX_BATCH:
+        self._pass_turn(batch)
+
+    def _handed_back(self) -> None:
+        # A waiter handed the turn was cancelled before it ran: the open transaction's parts
+        # still need their COMMIT, unless someone else joins it first.
+        batch = self._batch
+        if batch is None or not self._conn.raw.in_transaction:
+            self._turn.release()
+            return
+        self._pass_turn(batch)
+
+    def _pass_turn(self, batch: Batch) -> None:
+        # The turn goes to the next part if it joins this transaction; else COMMIT now.
+        if batch.broken is None and batch.size < MAX_BATCH and self._next_joins(batch):
             self._turn.release()  # the next part joins this transaction
             return
         self._batch = None
@@ -157,6 +232,13 @@ class GroupCommit:
         # stop the COMMIT half-way.
         committing = self._conn.off_loop(lambda: self._conn.raw.execute(SQL.commit))
         committing.add_done_callback(lambda done: self._end(batch, done.exception()))
+
+    def _next_joins(self, batch: Batch) -> bool:
+        # Whoever takes the turn next joins this transaction, unless an urgent part is in it
+        # and the next one is ordinary: then the urgent parts' COMMIT goes first.
+        if self._turn.urgent_waiting:
+            return True
+        return not batch.urgent and self._turn.waiting > 0
 
     async def committed(self, batch: Batch) -> None:
         """Wait until the shared transaction is durable; StoreError when it failed."""

@@ -150,15 +150,17 @@ class SqliteStore(InProcessWork):
         return applied
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[SqliteTx]:
+    async def write(self, *, urgent: bool = False) -> AsyncIterator[SqliteTx]:
         """A serialised read-write transaction part, committed with the parts around it (or
-        the transaction this task is already in); returns once it is durable."""
+        the transaction this task is already in); returns once it is durable. ``urgent``: it
+        takes the turn before the ordinary parts queued and is committed without waiting for
+        them (``bot.store.group_commit``)."""
         current = self._current.get()
         if current is not None and current.open:
             yield current
             return
         commits = self._need(self._commits)
-        batch = await commits.join()
+        batch = await commits.join(urgent=urgent)
         tx = SqliteTx(self._need(self._writer).raw, SQLITE, writable=True)
         token = self._current.set(tx)
         try:
@@ -174,8 +176,10 @@ class SqliteStore(InProcessWork):
         await commits.committed(batch)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[SqliteTx]:
-        """A consistent read-only snapshot (inside a write: that write, with its changes)."""
+    async def read(self, *, urgent: bool = False) -> AsyncIterator[SqliteTx]:
+        """A consistent read-only snapshot (inside a write: that write, with its changes).
+        ``urgent`` changes nothing here: a read never queues behind writes (a WAL snapshot on
+        its own connection, statements inline)."""
         current = self._current.get()
         if current is not None and current.open:
             yield current

@@ -41,7 +41,7 @@ class Backend:
 
 
 class NoWakeup:
-    def notify(self) -> None:
+    def notify(self, *kinds: str) -> None:
         pass
 
 

@@ -38,6 +38,10 @@ LARK_APP = ("cli_faults", "faults-lark-secret")
 DINGTALK_APP = ("ding_faults", "faults-dingtalk-secret", "faults_robot")
 CLICK_TIMEOUT = 3.0  # both platforms count a click unanswered after 3 s as failed
 CONNECTION_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
+# A graceful stop still running after this long has overrun (the gateway bounds its own stop at
+# OUTBOX__SHUTDOWN_GRACE_SECONDS plus a margin, well below it).
+STOP_BOUND = 30.0
+STDOUT = asyncio.subprocess.STDOUT
 
 
 def free_port() -> int:
@@ -162,6 +166,9 @@ class GatewayProcess:
     port: int = field(default_factory=free_port)
     proc: asyncio.subprocess.Process | None = None
     starts: int = 0
+    overran: list[str] = field(default_factory=list)  # a line per stop that outlasted its bound
+    command: tuple[str, ...] = ("-m", "bot", "serve")  # what the interpreter runs
+    _drain: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -178,9 +185,7 @@ class GatewayProcess:
         }
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "bot",
-            "serve",
+            *self.command,
             cwd=ROOT,
             env=env,
             stdout=asyncio.subprocess.PIPE,
@@ -190,26 +195,57 @@ class GatewayProcess:
         assert self.proc.stdout is not None
         while True:
             line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
+            self.log.write(line)
             assert line, "the gateway exited before it listened"
             if b"listening" in line:
-                return
+                break
+        # Read stdout for the whole life of the process: a full pipe would block its writes.
+        self._drain = asyncio.create_task(_copy(self.proc.stdout, self.log))
 
     async def kill(self) -> None:
         """SIGKILL: no graceful shutdown, leases and half-done work left behind."""
         if self.proc is not None and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGKILL)
             await self.proc.wait()
-        self.proc = None
+        await self._drained()
 
-    async def stop(self) -> int:
-        """SIGTERM and wait for the graceful stop; returns the exit status."""
+    async def stop(self, bound: float = STOP_BOUND) -> int:
+        """SIGTERM and wait for the graceful stop; returns the exit status.
+
+        A stop still running after ``bound`` seconds is recorded in :attr:`overran`, with the
+        process's stacks (py-spy, and the gateway's own SIGUSR1 dump) written to the log, and
+        then SIGKILLed: the exit status is then -9.
+        """
         if self.proc is None:
             return 0
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(self.proc.wait(), 30)
-        self.proc = None
+        proc = self.proc
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.wait_for(asyncio.shield(proc.wait()), bound)
+        except TimeoutError:
+            await self._evidence(proc, bound)
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGKILL)
+            code = await proc.wait()
+        await self._drained()
         return code
+
+    async def _evidence(self, proc: asyncio.subprocess.Process, bound: float) -> None:
+        self.overran.append(f"pid {proc.pid} still stopping after {bound:g} s")
+        self.log.write(f"\n=== pid {proc.pid} still stopping after {bound:g} s ===\n".encode())
+        self.log.write(await py_spy_dump(proc.pid))
+        self.log.flush()
+        proc.send_signal(signal.SIGUSR1)  # the gateway logs its tasks' await chains
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(proc.wait()), 2)
+
+    async def _drained(self) -> None:
+        if self._drain is not None:
+            await self._drain
+        self._drain = None
+        self.proc = None
+        self.log.flush()
 
     def outbox(self) -> dict[str, int]:
         """Outbox jobs per state, read straight from the database file."""
@@ -222,6 +258,24 @@ class GatewayProcess:
         with contextlib.closing(sqlite3.connect(self.data_dir / "gateway.db")) as conn:
             rows = conn.execute("SELECT id FROM deliveries WHERE state = 'skipped'").fetchall()
         return {str(row[0]) for row in rows}
+
+
+async def _copy(stream: asyncio.StreamReader, log: IO[bytes]) -> None:
+    while line := await stream.readline():
+        log.write(line)
+        log.flush()  # the children write their stderr to the same file
+
+
+async def py_spy_dump(pid: int) -> bytes:
+    """``py-spy dump`` of a process (every thread's Python stack), or why there is none."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        return b"(no py-spy in this environment: pip install py-spy)\n"
+    proc = await asyncio.create_subprocess_exec(
+        str(spy), "dump", "--pid", str(pid), stdout=asyncio.subprocess.PIPE, stderr=STDOUT
+    )
+    out, _ = await proc.communicate()
+    return out
 
 
 def gateway_env(data_dir: Path, backend: SandboxBackend, platforms: Platforms) -> dict[str, str]:

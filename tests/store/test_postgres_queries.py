@@ -17,6 +17,7 @@ from bot.store.postgres.store import MIGRATIONS
 from bot.store.postgres.tx import numbered
 from bot.store.probe import StoreProbe
 from sandbox.tickets import approver, sample_ticket
+from tests.gateway.helpers import eventually
 
 
 def test_placeholders_are_numbered_and_literals_and_casts_left_alone() -> None:
@@ -65,22 +66,36 @@ async def test_replicas_starting_together_migrate_once_under_the_advisory_lock(
     assert sorted(applied) == [[], [], [version for version, _, _ in MIGRATIONS]]
 
 
-async def test_a_scrape_reads_the_kept_counts_and_folds_their_deltas(pg_url: str) -> None:
+async def test_a_scrape_reads_the_counts_kept_in_place_and_folds_those_of_gone_sessions(
+    pg_url: str,
+) -> None:
     store = PostgresStore(pg_url, pool_size=2)
     await store.open()
     try:
-        for i in range(2):
+        for i in range(3):
             async with store.write() as tx:
                 await tx.insert_request(_request(f"r{i}"))
-        assert await _count(store, "request_count_deltas") == 2  # one appended per change
-        assert (await StoreProbe(store).gauges()).requests == {"pending": 2}
-        assert await _count(store, "request_count_deltas") == 0  # folded into request_counts
+        # One row per count and session that changed it, not one per change.
+        assert await _count(store, "request_counts") <= 2  # the pool's sessions
+        assert (await StoreProbe(store).gauges()).requests == {"pending": 3}
+        # A session that ends leaves its rows; a scrape folds them into slot 0.
+        other = await asyncpg.connect(pg_url)
+        gone = await other.fetchval("SELECT pg_backend_pid()")
+        await other.execute("UPDATE requests SET status = 'approved' WHERE id = 'r0'")
+        await other.close()
+
+        async def folded() -> bool:
+            await StoreProbe(store).gauges()  # the scrape folds
+            return await _count(store, f"request_counts WHERE slot = {gone}") == 0
+
+        await eventually(folded, within=10)  # once the server has ended the session
+        assert (await StoreProbe(store).gauges()).requests == {"approved": 1, "pending": 2}
         # The scrape reads the counts, not the table: a row written past the triggers is not
         # seen, however many rows the table holds.
         async with store.write() as tx:
             await tx.execute("ALTER TABLE requests DISABLE TRIGGER USER")
             await tx.insert_request(_request("r-unseen"))
-        assert (await StoreProbe(store).gauges()).requests == {"pending": 2}
+        assert (await StoreProbe(store).gauges()).requests == {"approved": 1, "pending": 2}
     finally:
         await store.close()
 

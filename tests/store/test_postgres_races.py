@@ -48,7 +48,7 @@ class NoBackend:
 
 
 class NoWakeup:
-    def notify(self) -> None:
+    def notify(self, *kinds: str) -> None:
         return None
 
 

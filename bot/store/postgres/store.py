@@ -14,6 +14,13 @@ in flight. A replica needs about ``outbox`` lane concurrency (forwards + updates
 default, though jobs hold a connection only while they read or write) plus concurrent API calls
 and clicks; beyond the pool, transactions queue for a connection. Every replica also holds one
 extra connection for LISTEN. Keep replicas × (pool + 1) under the server's ``max_connections``.
+
+A fifth of the pool (at least one connection, see :func:`reserved_share`) is reserved for
+urgent transactions (``write(urgent=True)``: a click's decision, the claim and read of its
+forward): ordinary ones hold at most the rest at once, while urgent ones may take any free
+connection. So a burst of intake, card sends and rate reservations cannot make a click wait for
+a connection, and when nothing is urgent the ordinary work still has most of the pool. The
+total stays ``DATABASE_POOL_SIZE``.
 """
 
 from __future__ import annotations
@@ -41,6 +48,12 @@ log = logging.getLogger("bot.store")
 WORK_CHANNEL = "approval_gateway_work"  # what enqueue and release NOTIFY (postgres/sql/outbox.sql)
 CONSENTS_CHANNEL = "approval_gateway_consents"  # upsert_authorization's (postgres/sql/secrets.sql)
 WRITE_PROBE_SECONDS = 2.0
+
+
+def reserved_share(pool_size: int) -> int:
+    """Connections of ``pool_size`` kept for urgent transactions: a fifth, at least one, and
+    never all of them (the smallest pool, 2, is one each)."""
+    return min(max(1, pool_size // 5), pool_size - 1)
 
 
 class PostgresEngineQueries(NamedQueries):
@@ -91,6 +104,9 @@ class PostgresStore(InProcessWork):
         self._url = url
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
+        # Ordinary transactions pass this first, so the reserved share stays free for urgent
+        # ones (module docstring); urgent ones go straight to the pool.
+        self._ordinary = asyncio.Semaphore(pool_size - reserved_share(pool_size))
         self._listener: asyncpg.Connection | None = None
         self._current: ContextVar[PostgresTx | None] = ContextVar(f"pg-{id(self)}", default=None)
         self._writable_at: float | None = None
@@ -99,8 +115,13 @@ class PostgresStore(InProcessWork):
         """Open the pool and the LISTEN connection; ``migrate``: bring the schema up to date.
         (``create`` is SQLite's: a PostgreSQL database is created by its administrator.)"""
         try:
+            # At least the reserved share opened at once: a click must not wait for a
+            # connection to be made.
             self._pool = await asyncpg.create_pool(
-                self._url, min_size=1, max_size=self._pool_size, reset=_keep_session
+                self._url,
+                min_size=reserved_share(self._pool_size) + 1,
+                max_size=self._pool_size,
+                reset=_keep_session,
             )
             if migrate:
                 await self.migrate()
@@ -146,10 +167,10 @@ class PostgresStore(InProcessWork):
         return None
 
     async def fold_counts(self) -> None:
-        """Move the /metrics count deltas appended since the last fold into the counts (at
-        scrape time), so the deltas stay as few as the changes between scrapes. Skipped while
-        another replica folds: the counts read the same with the deltas unfolded, so a fold
-        that fails is logged and the scrape goes on."""
+        """Fold the /metrics count rows of database sessions that have ended into one per count
+        (at scrape time, migration 0004), so the rows stay as few as the counts times the
+        sessions open. Skipped while another replica folds: the counts read the same unfolded,
+        so a fold that fails is logged and the scrape goes on."""
         try:
             async with self.write() as tx:
                 locked = await tx.fetch_one(ENGINE.fold_lock)
@@ -180,13 +201,14 @@ class PostgresStore(InProcessWork):
         return applied
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[PostgresTx]:
-        """A read-write transaction (or the one this task is already in)."""
+    async def write(self, *, urgent: bool = False) -> AsyncIterator[PostgresTx]:
+        """A read-write transaction (or the one this task is already in); ``urgent``: it may
+        take a connection of the reserved share."""
         current = self._current.get()
         if current is not None and current.open:
             yield current
             return
-        async with self._transaction(writable=True) as tx:
+        async with self._transaction(writable=True, urgent=urgent) as tx:
             token = self._current.set(tx)
             try:
                 yield tx
@@ -195,20 +217,30 @@ class PostgresStore(InProcessWork):
                 self._current.reset(token)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[PostgresTx]:
-        """A consistent read-only snapshot (inside a write: that write, with its changes)."""
+    async def read(self, *, urgent: bool = False) -> AsyncIterator[PostgresTx]:
+        """A consistent read-only snapshot (inside a write: that write, with its changes);
+        ``urgent`` as for :meth:`write`."""
         current = self._current.get()
         if current is not None and current.open:
             yield current
             return
-        async with self._transaction(writable=False) as tx:
+        async with self._transaction(writable=False, urgent=urgent) as tx:
             try:
                 yield tx
             finally:
                 tx.open = False
 
     @asynccontextmanager
-    async def _transaction(self, *, writable: bool) -> AsyncIterator[PostgresTx]:
+    async def _transaction(self, *, writable: bool, urgent: bool) -> AsyncIterator[PostgresTx]:
+        if urgent:
+            async with self._connected(writable) as tx:
+                yield tx
+            return
+        async with self._ordinary, self._connected(writable) as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def _connected(self, writable: bool) -> AsyncIterator[PostgresTx]:
         pool = self._need()
         try:
             conn = await pool.acquire()

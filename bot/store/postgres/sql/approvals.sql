@@ -114,14 +114,12 @@ UPDATE decisions SET forward_state = ?, forward_detail = ?, forwarded_at = ?
 WHERE id = ?
 
 -- name: request_counts
--- The folded counts plus the deltas since the last fold (migration 0002): a few rows, whatever
--- the size of requests.
-SELECT status, SUM(n)::BIGINT AS n FROM (SELECT status, n FROM request_counts
-    UNION ALL SELECT status, n FROM request_count_deltas) AS c
+-- The rows of each count summed (migration 0004): a few rows, whatever the size of requests
+-- and however long since the last fold.
+SELECT status, SUM(n)::BIGINT AS n FROM request_counts
 GROUP BY status HAVING SUM(n) > 0 ORDER BY status
 
 -- name: delivery_counts
--- Folded counts plus deltas (migration 0002).
-SELECT channel, state, SUM(n)::BIGINT AS n FROM (SELECT channel, state, n FROM delivery_counts
-    UNION ALL SELECT channel, state, n FROM delivery_count_deltas) AS c
+-- The rows of each count summed (migration 0004).
+SELECT channel, state, SUM(n)::BIGINT AS n FROM delivery_counts
 GROUP BY channel, state HAVING SUM(n) > 0 ORDER BY channel, state

@@ -43,7 +43,6 @@ GROUP BY account_id, channel, kind ORDER BY account_id, channel
 AND channel = ?
 
 -- name: usage_totals
--- Folded counts plus deltas (migration 0002).
-SELECT channel, kind, SUM(n)::BIGINT AS n FROM (SELECT channel, kind, n FROM usage_counts
-    UNION ALL SELECT channel, kind, n FROM usage_count_deltas) AS c
+-- The rows of each count summed (migration 0004).
+SELECT channel, kind, SUM(n)::BIGINT AS n FROM usage_counts
 GROUP BY channel, kind ORDER BY channel, kind

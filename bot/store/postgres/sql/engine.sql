@@ -21,30 +21,53 @@ INSERT INTO write_probe (id, at) VALUES (1, $1)
 ON CONFLICT (id) DO UPDATE SET at = excluded.at
 
 -- name: fold_lock
--- One replica folds at a time; a scrape that finds the lock taken skips its fold (its read
--- adds the deltas anyway) instead of waiting.
+-- One replica folds at a time; a scrape that finds the lock taken skips its fold (the counts
+-- read the same either way) instead of waiting.
 SELECT pg_try_advisory_xact_lock(hashtext('approval_gateway_counts:' || current_schema()))
 
 -- name: fold_request_counts
--- The deltas appended since the last fold move into the counts, in one statement: a reader's
--- snapshot sees them on one side or the other, never both or neither.
-WITH moved AS (DELETE FROM request_count_deltas RETURNING status, n)
-INSERT INTO request_counts (status, n) SELECT status, SUM(n) FROM moved GROUP BY status
-ON CONFLICT (status) DO UPDATE SET n = request_counts.n + excluded.n
+-- The rows of sessions that are gone join slot 0 (migration 0004), so the rows stay as few as
+-- the counts times the sessions open. A row whose session is writing it is skipped, not waited
+-- for (a new session may have the pid of a gone one): the sum is the same in either place.
+WITH gone AS (
+    SELECT status, slot FROM request_counts AS c WHERE slot <> 0
+        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity AS a WHERE a.pid = c.slot)
+    FOR UPDATE SKIP LOCKED),
+moved AS (DELETE FROM request_counts AS c USING gone
+    WHERE (c.status, c.slot) = (gone.status, gone.slot) RETURNING c.status, c.n)
+INSERT INTO request_counts AS c (status, slot, n) SELECT status, 0, SUM(n) FROM moved GROUP BY status
+ON CONFLICT (status, slot) DO UPDATE SET n = c.n + excluded.n
 
 -- name: fold_delivery_counts
-WITH moved AS (DELETE FROM delivery_count_deltas RETURNING channel, state, n)
-INSERT INTO delivery_counts (channel, state, n)
-SELECT channel, state, SUM(n) FROM moved GROUP BY channel, state
-ON CONFLICT (channel, state) DO UPDATE SET n = delivery_counts.n + excluded.n
+WITH gone AS (
+    SELECT channel, state, slot FROM delivery_counts AS c WHERE slot <> 0
+        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity AS a WHERE a.pid = c.slot)
+    FOR UPDATE SKIP LOCKED),
+moved AS (DELETE FROM delivery_counts AS c USING gone
+    WHERE (c.channel, c.state, c.slot) = (gone.channel, gone.state, gone.slot)
+    RETURNING c.channel, c.state, c.n)
+INSERT INTO delivery_counts AS c (channel, state, slot, n)
+SELECT channel, state, 0, SUM(n) FROM moved GROUP BY channel, state
+ON CONFLICT (channel, state, slot) DO UPDATE SET n = c.n + excluded.n
 
 -- name: fold_outbox_counts
-WITH moved AS (DELETE FROM outbox_count_deltas RETURNING kind, n)
-INSERT INTO outbox_counts (kind, n) SELECT kind, SUM(n) FROM moved GROUP BY kind
-ON CONFLICT (kind) DO UPDATE SET n = outbox_counts.n + excluded.n
+WITH gone AS (
+    SELECT kind, slot FROM outbox_counts AS c WHERE slot <> 0
+        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity AS a WHERE a.pid = c.slot)
+    FOR UPDATE SKIP LOCKED),
+moved AS (DELETE FROM outbox_counts AS c USING gone
+    WHERE (c.kind, c.slot) = (gone.kind, gone.slot) RETURNING c.kind, c.n)
+INSERT INTO outbox_counts AS c (kind, slot, n) SELECT kind, 0, SUM(n) FROM moved GROUP BY kind
+ON CONFLICT (kind, slot) DO UPDATE SET n = c.n + excluded.n
 
 -- name: fold_usage_counts
-WITH moved AS (DELETE FROM usage_count_deltas RETURNING channel, kind, n)
-INSERT INTO usage_counts (channel, kind, n)
-SELECT channel, kind, SUM(n) FROM moved GROUP BY channel, kind
-ON CONFLICT (channel, kind) DO UPDATE SET n = usage_counts.n + excluded.n
+WITH gone AS (
+    SELECT channel, kind, slot FROM usage_counts AS c WHERE slot <> 0
+        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity AS a WHERE a.pid = c.slot)
+    FOR UPDATE SKIP LOCKED),
+moved AS (DELETE FROM usage_counts AS c USING gone
+    WHERE (c.channel, c.kind, c.slot) = (gone.channel, gone.kind, gone.slot)
+    RETURNING c.channel, c.kind, c.n)
+INSERT INTO usage_counts AS c (channel, kind, slot, n)
+SELECT channel, kind, 0, SUM(n) FROM moved GROUP BY channel, kind
+ON CONFLICT (channel, kind, slot) DO UPDATE SET n = c.n + excluded.n

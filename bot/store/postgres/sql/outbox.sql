@@ -45,9 +45,8 @@ UPDATE outbox SET state = 'dead', last_error = ?, lease_owner = NULL,
     lease_until = NULL WHERE id = ? AND lease_owner = ?
 
 -- name: outbox_depth
--- Pending jobs per kind: folded counts plus deltas (migration 0002).
-SELECT kind, SUM(n)::BIGINT AS n FROM (SELECT kind, n FROM outbox_counts
-    UNION ALL SELECT kind, n FROM outbox_count_deltas) AS c
+-- Pending jobs per kind: the rows of each count summed (migration 0004).
+SELECT kind, SUM(n)::BIGINT AS n FROM outbox_counts
 GROUP BY kind HAVING SUM(n) > 0 ORDER BY kind
 
 -- name: wake_channel_jobs
