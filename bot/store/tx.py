@@ -7,7 +7,9 @@ transaction's connection is already ours, so a statement costs microseconds and 
 trip (see ``bot.store.group_commit``).
 
 Over 400 lines on purpose: it is the whole ``Tx`` port, one short method per query, kept in one
-place so that an engine adds only its three driver calls (``bot.store.postgres.tx``)."""
+place so that an engine adds only its three driver calls (``bot.store.postgres.tx``) and says
+whether its statements carry a row's children (``rows_carry_children``: fewer round trips where
+each statement is one)."""
 
 from __future__ import annotations
 
@@ -44,6 +46,12 @@ class EngineTx:
 
     sql: Queries  # the engine's named queries
     open: bool  # False once its transaction has committed or rolled back
+    # True where a statement carries the rows that hang off the one it writes or reads, as JSON
+    # columns: insert_delivery and set_delivery_state write the events, get_delivery and
+    # deliveries_of_request return ``events``, the request queries return ``decision`` and
+    # ``deliveries`` (PostgreSQL: each statement is a round trip). Else those rows have
+    # statements of their own (SQLite: statements run inline, and it has no writing CTEs).
+    rows_carry_children = False
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; how many rows it changed (StoreError in a read-only transaction)."""
@@ -122,8 +130,13 @@ class EngineTx:
         return await self._hydrate(row) if row else None
 
     async def _hydrate(self, row: Row) -> StoredRequest:
-        deliveries = await self._deliveries(row["id"])
-        decision = await self.fetch_one(self.sql.decision_of_request, (row["id"],))
+        if self.rows_carry_children:
+            carried = _json(row["deliveries"])
+            deliveries = [_delivery(d, _carried_events(d["events"])) for d in carried]
+            decision = _json(row["decision"])
+        else:
+            deliveries = await self._deliveries(row["id"])
+            decision = await self.fetch_one(self.sql.decision_of_request, (row["id"],))
         return StoredRequest(
             id=row["id"],
             ticket=ApprovalRequest.model_validate_json(row["ticket"]),
@@ -159,20 +172,22 @@ class EngineTx:
     async def insert_delivery(self, delivery: Delivery) -> None:
         await self.execute(
             self.sql.insert_delivery,
-            (
-                delivery.id,
-                delivery.request_id,
-                delivery.account_id,
-                delivery.channel,
-                delivery.address,
-                delivery.state.value,
-                delivery.reason,
-                delivery.external_ref,
-                ts(delivery.created_at),
-                ts(delivery.updated_at),
-            ),
+            {
+                "id": delivery.id,
+                "request_id": delivery.request_id,
+                "account_id": delivery.account_id,
+                "channel": delivery.channel,
+                "address": delivery.address,
+                "state": delivery.state.value,
+                "reason": delivery.reason,
+                "external_ref": delivery.external_ref,
+                "created_at": ts(delivery.created_at),
+                "updated_at": ts(delivery.updated_at),
+                "events": _events_json(delivery.history) if self.rows_carry_children else None,
+            },
         )
-        await self._add_events(delivery.id, delivery.history)
+        if not self.rows_carry_children:
+            await self._add_events(delivery.id, delivery.history)
 
     async def _add_events(self, delivery_id: str, events: Iterable[DeliveryEvent]) -> None:
         for event in events:
@@ -185,15 +200,18 @@ class EngineTx:
         row = await self.fetch_one(self.sql.get_delivery, (delivery_id,))
         if row is None:
             return None
-        events = await self._events([delivery_id])
+        events = await self._events([row])
         return _delivery(row, events.get(delivery_id, []))
 
     async def _deliveries(self, request_id: str) -> list[Delivery]:
         rows = await self.fetch_all(self.sql.deliveries_of_request, (request_id,))
-        events = await self._events([row["id"] for row in rows])
+        events = await self._events(rows)
         return [_delivery(row, events.get(row["id"], [])) for row in rows]
 
-    async def _events(self, delivery_ids: list[str]) -> dict[str, list[DeliveryEvent]]:
+    async def _events(self, rows: list[Row]) -> dict[str, list[DeliveryEvent]]:
+        if self.rows_carry_children:
+            return {row["id"]: _carried_events(row["events"]) for row in rows}
+        delivery_ids = [row["id"] for row in rows]
         if not delivery_ids:
             return {}
         marks = ",".join("?" * len(delivery_ids))
@@ -222,11 +240,19 @@ class EngineTx:
     ) -> None:
         changed = await self.execute(
             self.sql.set_delivery_state,
-            (state.value, ts(at), reason, external_ref, delivery_id),
+            {
+                "state": state.value,
+                "at": ts(at),
+                "reason": reason,
+                "external_ref": external_ref,
+                "id": delivery_id,
+                "detail": detail,
+            },
         )
         if changed != 1:
             raise StoreError(f"delivery {delivery_id} not found")
-        await self._add_events(delivery_id, [DeliveryEvent(at=at, state=state, detail=detail)])
+        if not self.rows_carry_children:
+            await self._add_events(delivery_id, [DeliveryEvent(at=at, state=state, detail=detail)])
 
     # ------------------------------------------------------------------ decisions
 
@@ -464,6 +490,24 @@ def _kind_filter(queries: Queries, kinds: Collection[str], params: dict[str, Any
         params[key] = name
         marks.append(f":{key}")
     return " " + queries.claim_kind_in.format(marks=", ".join(marks))
+
+
+def _events_json(events: Iterable[DeliveryEvent]) -> str:
+    return json.dumps(
+        [{"at": ts(e.at), "state": e.state.value, "detail": e.detail} for e in events]
+    )
+
+
+def _json(value: Any) -> Any:
+    # A JSON column comes as text; nested in another one it is already decoded.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _carried_events(value: Any) -> list[DeliveryEvent]:
+    return [
+        DeliveryEvent(at=parse_ts(e["at"]), state=DeliveryState(e["state"]), detail=e["detail"])
+        for e in _json(value)
+    ]
 
 
 def _delivery(row: Row, events: list[DeliveryEvent]) -> Delivery:

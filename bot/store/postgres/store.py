@@ -84,6 +84,14 @@ FOLDS = (
 )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    # A connection goes back to the pool as it is: asyncpg still rolls back a transaction left
+    # open, and the default reset (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) would cost a
+    # round trip per transaction for state no pooled connection takes: locks are transaction
+    # locks (sql/engine.sql), LISTEN has its own connection, and nothing SETs a session value.
+    return None
+
+
 class PostgresStore(InProcessWork):
     """Store implementation over a PostgreSQL database (a ``postgresql://`` URL; other query
     parameters, such as ``search_path``, are server settings of every connection)."""
@@ -111,7 +119,10 @@ class PostgresStore(InProcessWork):
             # At least the reserved share opened at once: a click must not wait for a
             # connection to be made.
             self._pool = await asyncpg.create_pool(
-                self._url, min_size=reserved_share(self._pool_size) + 1, max_size=self._pool_size
+                self._url,
+                min_size=reserved_share(self._pool_size) + 1,
+                max_size=self._pool_size,
+                reset=_keep_session,
             )
             if migrate:
                 await self.migrate()

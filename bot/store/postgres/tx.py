@@ -54,6 +54,8 @@ def bind(sql: str, params: Params) -> tuple[str, list[Any]]:
 class PostgresTx(EngineTx):
     """A transaction on one pooled asyncpg connection."""
 
+    rows_carry_children = True  # see postgres/sql/approvals.sql: insert_delivery, get_request
+
     def __init__(self, conn: asyncpg.Connection, sql: Queries, *, writable: bool) -> None:
         self.conn = conn
         self.sql = sql

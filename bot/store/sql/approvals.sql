@@ -32,8 +32,11 @@ SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
 ORDER BY expires_at LIMIT ?
 
 -- name: insert_delivery
+-- The row only (:events is PostgreSQL's): its events follow as insert_delivery_event, each a
+-- statement run inline.
 INSERT INTO deliveries (id, request_id, account_id, channel, address, state, reason,
-    external_ref, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    external_ref, created_at, updated_at) VALUES (:id, :request_id, :account_id, :channel,
+    :address, :state, :reason, :external_ref, :created_at, :updated_at)
 
 -- name: insert_delivery_event
 INSERT INTO delivery_events (delivery_id, at, state, detail) VALUES (?, ?, ?, ?)
@@ -49,8 +52,9 @@ SELECT * FROM deliveries WHERE request_id = ? ORDER BY created_at, id
 SELECT * FROM delivery_events WHERE delivery_id IN ({marks}) ORDER BY id
 
 -- name: set_delivery_state
-UPDATE deliveries SET state = ?, updated_at = ?, reason = COALESCE(?, reason),
-    external_ref = COALESCE(?, external_ref) WHERE id = ?
+-- The row only (:detail is PostgreSQL's): its event follows as insert_delivery_event.
+UPDATE deliveries SET state = :state, updated_at = :at, reason = COALESCE(:reason, reason),
+    external_ref = COALESCE(:external_ref, external_ref) WHERE id = :id
 
 -- name: queued_deliveries_of_channel
 SELECT id FROM deliveries WHERE channel = ? AND state = ?

@@ -20,7 +20,7 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
-from bot.errors import Conflict
+from bot.errors import Conflict, StoreError
 from bot.store.authorizations import AuthorizationStore
 from bot.store.engine import EngineStore
 from sandbox.tickets import approver, sample_ticket
@@ -230,3 +230,71 @@ async def test_deliveries_keep_their_history_and_a_revoke_finds_the_queued_ones(
     assert stored is not None and stored.external_ref == "m1"
     assert [e.state for e in stored.history] == [DeliveryState.QUEUED, DeliveryState.SENT]
     assert before == [] and due == ["r4"]
+
+
+def _card(delivery_id: str, account: str, details: list[str]) -> Delivery:
+    states = [DeliveryState.QUEUED, DeliveryState.UNREACHABLE, DeliveryState.QUEUED]
+    return Delivery(
+        id=delivery_id,
+        request_id="r5",
+        account_id=account,
+        channel="lark",
+        address=None,
+        state=DeliveryState.QUEUED,
+        created_at=T0,
+        updated_at=T0,
+        history=tuple(
+            DeliveryEvent(at=T0 + timedelta(seconds=i), state=states[i % 3], detail=detail)
+            for i, detail in enumerate(details)
+        ),
+    )
+
+
+async def test_a_request_with_many_approvers_reads_back_every_delivery_event_and_its_decision(
+    engine: EngineStore,
+) -> None:
+    details = ["routed", "", 'it\'s "quoted"; {json: [1]}', "审批 ✓", "\\n not a newline"]
+    cards = [_card(f"del-{i:02}", f"a{i}", details[: 1 + i % len(details)]) for i in range(12)]
+    async with engine.write() as tx:
+        await tx.insert_request(_request("r5"))
+        for card in cards:
+            await tx.insert_delivery(card)
+        await tx.set_delivery_state(
+            "del-03", DeliveryState.FAILED, T0 + timedelta(minutes=1), "no", reason="gone"
+        )
+        await tx.set_delivery_state("del-03", DeliveryState.QUEUED, T0 + timedelta(minutes=2))
+        await tx.insert_decision(_decision("d5", "r5"))
+        await tx.set_forward_state("d5", ForwardState.FORWARDED, T0, "202")
+    async with engine.read() as tx:
+        stored = await tx.get_request("r5")
+        by_ticket = await tx.find_request("T-r5")
+        by_decision = await tx.get_request_by_decision("d5")
+    assert stored is not None and stored == by_ticket == by_decision
+    assert stored.decision == _decision("d5", "r5").model_copy(
+        update={
+            "forward_state": ForwardState.FORWARDED,
+            "forward_detail": "202",
+            "forwarded_at": T0,
+        }
+    )
+    assert [d.id for d in stored.deliveries] == [c.id for c in cards]
+    assert [d.history for d in stored.deliveries if d.id != "del-03"] == [
+        c.history for c in cards if c.id != "del-03"
+    ]
+    changed = next(d for d in stored.deliveries if d.id == "del-03")
+    assert changed.history == (
+        *cards[3].history,
+        DeliveryEvent(at=T0 + timedelta(minutes=1), state=DeliveryState.FAILED, detail="no"),
+        DeliveryEvent(at=T0 + timedelta(minutes=2), state=DeliveryState.QUEUED, detail=""),
+    )
+    assert changed.state is DeliveryState.QUEUED and changed.reason == "gone"  # kept
+
+
+async def test_a_state_change_of_an_unknown_delivery_is_refused_and_writes_no_event(
+    engine: EngineStore,
+) -> None:
+    async with engine.write() as tx:
+        await tx.insert_request(_request("r6"))
+        with pytest.raises(StoreError):
+            await tx.set_delivery_state("nowhere", DeliveryState.SENT, T0, "sent")
+        assert await tx.get_delivery("nowhere") is None

@@ -1,0 +1,78 @@
+"""What a state change costs on PostgreSQL in round trips (each statement is one): a delivery
+with its whole history is one statement, its new state with the event is one, reading it with
+its history is one, reading its request with the decision, the deliveries and their histories
+is one, and a transaction is BEGIN, its statements and COMMIT, with no reset after it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from asyncpg.connection import LoggedQuery
+
+from bot.core.models import (
+    ApprovalRequest,
+    Delivery,
+    DeliveryEvent,
+    DeliveryState,
+    RequestStatus,
+    StoredRequest,
+)
+from bot.store.postgres import PostgresStore
+from bot.store.postgres.tx import PostgresTx
+from sandbox.tickets import approver, sample_ticket
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def _delivery(events: int) -> Delivery:
+    return Delivery(
+        id="del-1",
+        request_id="r1",
+        account_id="a1",
+        channel="lark",
+        address="ou_1",
+        state=DeliveryState.QUEUED,
+        created_at=T0,
+        updated_at=T0,
+        history=tuple(
+            DeliveryEvent(at=T0 + timedelta(seconds=i), state=DeliveryState.QUEUED, detail=str(i))
+            for i in range(events)
+        ),
+    )
+
+
+async def test_a_delivery_its_state_changes_and_its_read_cost_one_statement_each(
+    pg_url: str,
+) -> None:
+    ticket = ApprovalRequest.model_validate(sample_ticket("T-r1", [approver("a1", "Ann")]))
+    request = StoredRequest(id="r1", ticket=ticket, status=RequestStatus.PENDING, created_at=T0)
+    store = PostgresStore(pg_url, pool_size=1)
+    await store.open()
+    sent: list[str] = []
+    try:
+        async with store.write() as tx:
+            await tx.insert_request(request)
+        async with store.write() as tx:
+            assert isinstance(tx, PostgresTx)
+
+            def log(record: LoggedQuery) -> None:
+                sent.append(" ".join(record.query.split())[:30])
+
+            tx.conn.add_query_logger(log)
+            await tx.insert_delivery(_delivery(events=3))
+            await tx.set_delivery_state("del-1", DeliveryState.SENT, T0, "sent")
+            stored = await tx.get_delivery("del-1")
+            whole = await tx.get_request("r1")
+        # The pool's one connection is back: a reset would have been sent by now.
+        async with store.read() as tx:
+            assert isinstance(tx, PostgresTx)
+            tx.conn.remove_query_logger(log)
+        await asyncio.sleep(0)  # the driver calls its loggers on the next turn of the loop
+    finally:
+        await store.close()
+    assert stored is not None and [e.detail for e in stored.history] == ["0", "1", "2", "sent"]
+    assert whole is not None and whole.deliveries == (stored,) and whole.decision is None
+    # The four statements, COMMIT, then the read's BEGIN (the logger is gone before its COMMIT).
+    assert len(sent) == 6, sent
+    assert sent[4] == "COMMIT;" and sent[5].startswith("BEGIN"), sent
