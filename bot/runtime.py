@@ -56,6 +56,8 @@ from bot.store.authorizations import AuthorizationStore
 from bot.store.bindings import BindingStore
 from bot.store.engine import EngineStore, make_store
 from bot.store.limits import StoredRateLimits
+from bot.store.postgres import PostgresStore
+from bot.store.postgres.limits import PostgresRateLimits
 from bot.store.preferences import PreferenceStore, VerificationStore
 from bot.store.probe import StoreProbe
 from bot.store.replays import StoredCallbackGuard
@@ -199,6 +201,8 @@ class Gateway:
 
     def _limits(self) -> RateLimits:
         if self.settings.rate_limits == "database":
+            if isinstance(self.store, PostgresStore):
+                return PostgresRateLimits(self.store)
             return StoredRateLimits(self.store)
         return LocalLimits()
 

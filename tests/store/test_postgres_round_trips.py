@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from asyncpg.connection import LoggedQuery
 
+from bot.core.limits import Budget
 from bot.core.models import (
     ApprovalRequest,
     Delivery,
@@ -19,6 +20,7 @@ from bot.core.models import (
     StoredRequest,
 )
 from bot.store.postgres import PostgresStore
+from bot.store.postgres.limits import PostgresRateLimits
 from bot.store.postgres.tx import PostgresTx
 from sandbox.tickets import approver, sample_ticket
 
@@ -76,3 +78,30 @@ async def test_a_delivery_its_state_changes_and_its_read_cost_one_statement_each
     # The four statements, COMMIT, then the read's BEGIN (the logger is gone before its COMMIT).
     assert len(sent) == 6, sent
     assert sent[4] == "COMMIT;" and sent[5].startswith("BEGIN"), sent
+
+
+async def test_a_rate_reservation_is_one_statement_outside_any_transaction(pg_url: str) -> None:
+    # The budget rows are held only while that statement runs: a replica stalled between round
+    # trips (a busy host) cannot hold every other replica's calls to the same API.
+    store = PostgresStore(pg_url, pool_size=1)
+    await store.open()
+    sent: list[str] = []
+
+    def log(record: LoggedQuery) -> None:
+        sent.append(" ".join(record.query.split())[:40])
+
+    try:
+        limits = PostgresRateLimits(store)
+        app, ann = Budget("lark:app:api:create", 50.0), Budget("lark:app:user:ann", 5.0)
+        await limits.reserve(app, within=1.0)  # the driver learns the argument types once
+        async with store.read() as tx:  # the pool's one connection, to watch after its release
+            assert isinstance(tx, PostgresTx)
+            conn = tx.conn._con  # the connection behind the pool's proxy
+        conn.add_query_logger(log)
+        grants = [await limits.reserve(app, [ann], within=1.0) for _ in range(2)]
+        await asyncio.sleep(0)  # the driver calls its loggers on the next turn of the loop
+        conn.remove_query_logger(log)
+    finally:
+        await store.close()
+    assert [g.granted for g in grants] == [True, False]  # ann's budget holds the second
+    assert sent == ["SELECT granted, wait, at FROM reserve_bu"] * 2, sent

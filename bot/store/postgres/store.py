@@ -70,6 +70,7 @@ class PostgresEngineQueries(NamedQueries):
     fold_delivery_counts: str
     fold_outbox_counts: str
     fold_usage_counts: str
+    reserve_budgets: str
 
 
 POSTGRES = Queries(load_all("bot.store.postgres"))
@@ -184,6 +185,16 @@ class PostgresStore(InProcessWork):
                     await tx.execute(fold)
         except StoreError as exc:
             log.warning("metric counts not folded", extra=kv(error=exc.message))
+
+    async def statement(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        """Run one statement on its own, outside any transaction block, and return its first
+        row: the rows it locks are held while it runs, not for a client's round trips."""
+        try:
+            async with self._need().acquire() as conn:
+                row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+                return row
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"statement failed: {exc}") from exc
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations under the advisory lock; the versions applied."""

@@ -17,6 +17,7 @@ from bot.errors import ChannelDeferred
 from bot.store.engine import EngineStore
 from bot.store.limits import StoredRateLimits
 from bot.store.postgres import PostgresStore
+from bot.store.postgres.limits import PostgresRateLimits
 from bot.store.sqlite import SqliteStore
 from tests.pacing import Clock, VirtualTimer, most_in_window
 
@@ -43,9 +44,12 @@ async def make(request: pytest.FixtureRequest, clock: Clock, tmp_path: Path) -> 
     async def build() -> RateLimits:
         if request.param == "process":
             return local
-        store: EngineStore = (
-            PostgresStore(url, pool_size=2) if url else SqliteStore(tmp_path / "gateway.db")
-        )
+        if url:
+            pg = PostgresStore(url, pool_size=2)
+            await pg.open()
+            stores.append(pg)
+            return PostgresRateLimits(pg, now=clock)
+        store = SqliteStore(tmp_path / "gateway.db")
         await store.open()
         stores.append(store)
         return StoredRateLimits(store, now=clock)

@@ -71,3 +71,7 @@ moved AS (DELETE FROM usage_counts AS c USING gone
 INSERT INTO usage_counts AS c (channel, kind, slot, n)
 SELECT channel, kind, 0, SUM(n) FROM moved GROUP BY channel, kind
 ON CONFLICT (channel, kind, slot) DO UPDATE SET n = c.n + excluded.n
+
+-- name: reserve_budgets
+-- One rate reservation, run alone (not inside a transaction block): migration 0005.
+SELECT granted, wait, at FROM reserve_budgets($1, $2, $3, $4, $5, $6)
