@@ -79,18 +79,20 @@ def schedule(
     free: Sequence[Budget],
     nexts: Mapping[str, float],
     within: float,
+    lead: float = 0.0,
 ) -> tuple[Grant, dict[str, float]]:
     """The grant for one call at ``now``, and the budgets' new next-slot times (empty: refused).
 
     ``nexts`` holds each budget's next free slot (a missing key is free now). The call takes the
-    first slot every budget of ``pace`` allows if that is at most ``within`` seconds away and
-    every budget in ``free`` allows a call by then.
+    first slot every budget of ``pace`` allows, no sooner than ``lead`` seconds from now, if that
+    is at most ``within`` seconds away and every budget in ``free`` allows a call by then.
     """
     paced = paces(pace)
-    slot = max(earliest(b, nexts, now) for b in paced)
+    start = now + lead
+    slot = max(earliest(b, nexts, start) for b in paced)
     # A receiver still busy at the slot refuses the call: waiting for it here would hold a
     # sender's slot while other receivers' calls could go.
-    busy = max((earliest(b, nexts, now) for b in free), default=now)
+    busy = max((earliest(b, nexts, start) for b in free), default=start)
     if busy > slot:
         return Grant(False, busy - now, busy), {}
     if slot - now > within:
@@ -107,8 +109,11 @@ def paused(now: float, current: float | None, seconds: float) -> float:
 class RateLimits(Protocol):
     """Where the budgets' next-slot times live, for everyone sending for the same apps."""
 
-    async def reserve(self, pace: Pace, free: Sequence[Budget] = (), *, within: float) -> Grant:
-        """Take a slot of ``pace`` (and of each of ``free`` at the same time), or refuse."""
+    async def reserve(
+        self, pace: Pace, free: Sequence[Budget] = (), *, within: float, lead: float = 0.0
+    ) -> Grant:
+        """Take a slot of ``pace`` (and of each of ``free`` at the same time), no sooner than
+        ``lead`` seconds from now (what the answer takes to come back), or refuse."""
         ...
 
     async def pause(self, key: str, seconds: float) -> None:

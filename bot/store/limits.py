@@ -28,13 +28,16 @@ class StoredRateLimits:
         self._store = store
         self._now = now
 
-    async def reserve(self, pace: Pace, free: Sequence[Budget] = (), *, within: float) -> Grant:
-        """Take a slot of ``pace`` (and of each of ``free``), or refuse; one transaction."""
+    async def reserve(
+        self, pace: Pace, free: Sequence[Budget] = (), *, within: float, lead: float = 0.0
+    ) -> Grant:
+        """Take a slot of ``pace`` (and of each of ``free``), no sooner than ``lead``, or
+        refuse; one transaction."""
         keys = sorted({b.key for b in (*paces(pace), *free)})
         async with self._store.write() as tx:
             nexts = await _lock(tx, keys)
             now = self._now()  # read inside the transaction: the slot is ours from here
-            grant, taken = schedule(now, pace, free, nexts, within)
+            grant, taken = schedule(now, pace, free, nexts, within, lead)
             for key, next_at in taken.items():
                 await tx.execute(tx.sql.set_budget, (key, next_at))
         return grant

@@ -17,6 +17,13 @@ runs, and the calls leaving in any one second had their slots in ``1 + late`` se
 ``ceil(rate + LATE_SHARE)``: ``rate + 1`` for a whole rate. The rest of what the platform allows
 is the margin for the way from this check to the platform (the HTTP write, the network):
 ``bot.config`` argues each budget against its platform's limit.
+
+A reservation takes time to come back (a database round trip, on a busy host tens of
+milliseconds): a slot granted "now" would already be late when the caller learns of it, and
+be thrown away. So each call asks for a slot no sooner than the round trips of its limits have
+lately taken (:class:`RoundTrips`): the answer arrives before the slot, and the call goes on
+time. While the budget is booked ahead this costs nothing; when it is idle, a call waits that
+round trip once more.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -41,6 +49,10 @@ PACE_WITHIN = 2.0
 # call's way to the platform.
 LATE_SHARE = 0.5
 RESERVE_TRIES = 3  # late wake-ups in a row before the job is put back
+# The lead asked for follows the slowest recent round trip, forgetting this share of it at each
+# reservation, and never asks for more than MAX_LEAD (a stall that long is not a round trip).
+LEAD_KEEP = 0.9
+MAX_LEAD = 0.25
 
 
 class LocalLimits:
@@ -50,12 +62,14 @@ class LocalLimits:
         self._now = now
         self._next: dict[str, float] = {}
 
-    async def reserve(self, pace: Pace, free: Sequence[Budget] = (), *, within: float) -> Grant:
-        """Take a slot of ``pace`` (and of each of ``free``), or refuse."""
+    async def reserve(
+        self, pace: Pace, free: Sequence[Budget] = (), *, within: float, lead: float = 0.0
+    ) -> Grant:
+        """Take a slot of ``pace`` (and of each of ``free``), no sooner than ``lead``, or refuse."""
         now = self._now()
         keys = [b.key for b in (*paces(pace), *free)]
         nexts = {k: self._next[k] for k in keys if k in self._next}
-        grant, taken = schedule(now, pace, free, nexts, within)
+        grant, taken = schedule(now, pace, free, nexts, within, lead)
         self._next.update(taken)
         return grant
 
@@ -92,6 +106,26 @@ class SystemTimer:
 SYSTEM_TIMER = SystemTimer()
 
 
+class RoundTrips:
+    """How long reservations of each ``RateLimits`` have lately taken to come back: the lead a
+    call asks its slot to have (a decaying maximum, per limits)."""
+
+    def __init__(self) -> None:
+        self._leads: weakref.WeakKeyDictionary[RateLimits, float] = weakref.WeakKeyDictionary()
+
+    def lead(self, limits: RateLimits) -> float:
+        """The lead for the next reservation of ``limits``."""
+        return self._leads.get(limits, 0.0)
+
+    def took(self, limits: RateLimits, seconds: float) -> None:
+        """A reservation of ``limits`` came back after ``seconds``."""
+        kept = self._leads.get(limits, 0.0) * LEAD_KEEP
+        self._leads[limits] = min(MAX_LEAD, max(seconds, kept))
+
+
+ROUND_TRIPS = RoundTrips()
+
+
 async def take(
     limits: RateLimits,
     pace: Pace,
@@ -104,7 +138,10 @@ async def take(
     when woken too late for it; ChannelDeferred when no slot can be had soon."""
     late = LATE_SHARE * min(b.interval for b in (*paces(pace), *free))
     for _ in range(RESERVE_TRIES):
-        grant = await limits.reserve(pace, free, within=PACE_WITHIN)
+        asked = timer.now()
+        lead = ROUND_TRIPS.lead(limits)
+        grant = await limits.reserve(pace, free, within=PACE_WITHIN, lead=lead)
+        ROUND_TRIPS.took(limits, timer.now() - asked)
         if not grant.granted:
             raise ChannelDeferred(f"{what}: rate budget spent", retry_after=grant.wait)
         lateness = await _until(timer, grant.at)

@@ -25,8 +25,11 @@ class PostgresRateLimits(StoredRateLimits):
         super().__init__(store, now)
         self._pg = store
 
-    async def reserve(self, pace: Pace, free: Sequence[Budget] = (), *, within: float) -> Grant:
-        """Take a slot of ``pace`` (and of each of ``free``), or refuse; one statement."""
+    async def reserve(
+        self, pace: Pace, free: Sequence[Budget] = (), *, within: float, lead: float = 0.0
+    ) -> Grant:
+        """Take a slot of ``pace`` (and of each of ``free``), no sooner than ``lead``, or
+        refuse; one statement."""
         budgets: dict[str, tuple[Budget, bool]] = {}
         for budget, paced in [*((b, True) for b in paces(pace)), *((b, False) for b in free)]:
             budgets.setdefault(budget.key, (budget, paced))
@@ -39,6 +42,7 @@ class PostgresRateLimits(StoredRateLimits):
             [paced for _, paced in chosen],
             self._now(),
             within,
+            lead,
         )
         assert row is not None  # the function returns one row
         return Grant(bool(row["granted"]), float(row["wait"]), float(row["at"]))

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from bot.channels.common.ratelimit import LocalLimits, take
-from bot.core.limits import Budget, RateLimits
+from bot.core.limits import Budget, Grant, Pace, RateLimits
 from bot.errors import ChannelDeferred
 from bot.store.engine import EngineStore
 from bot.store.limits import StoredRateLimits
@@ -143,3 +143,42 @@ async def test_late_wake_ups_leave_at_most_one_call_over_the_rate_in_any_second(
     await timer.run([caller(r) for r in replicas for _ in range(CALLERS)])
     assert len(left) == REPLICAS * CALLERS * CALLS and timer.stalls > 5  # none dropped
     assert most_in_window(left, 1.0) <= math.ceil(STALLED.rate) + 1
+
+
+class SlowAnswers:
+    """Limits whose answers come back ``rtt`` after the reservation was made, as a database's
+    do (a round trip, the commit), counting the slots they grant."""
+
+    def __init__(self, inner: RateLimits, timer: VirtualTimer, rtt: float) -> None:
+        self._inner, self._timer, self._rtt = inner, timer, rtt
+        self.granted = 0
+
+    async def reserve(
+        self, pace: Pace, free: Sequence[Budget] = (), *, within: float, lead: float = 0.0
+    ) -> Grant:
+        grant = await self._inner.reserve(pace, free, within=within, lead=lead)
+        self.granted += grant.granted
+        await self._timer.sleep(self._rtt)
+        return grant
+
+    async def pause(self, key: str, seconds: float) -> None:
+        await self._inner.pause(key, seconds)
+
+
+async def test_a_slow_answer_does_not_make_its_slot_late(make: Make, clock: Clock) -> None:
+    # The answer takes 15 ms, longer than the 10 ms a call may go after its slot at 50/s: a
+    # slot granted for "now" would be late on arrival and thrown away, every time the budget
+    # is idle. Each call asks for a slot one round trip ahead instead, and goes on it.
+    timer = VirtualTimer(clock)
+    limits = SlowAnswers(await make(), timer, rtt=0.015)
+    left: list[float] = []
+
+    async def caller() -> None:
+        for _ in range(CALLS):
+            await take(limits, APP, what="create", timer=timer)
+            left.append(timer.now())
+            await timer.sleep(0.1)  # the budget is idle again at the next call
+
+    await timer.run([caller()])
+    assert len(left) == CALLS
+    assert limits.granted <= CALLS + 1  # the first call learns the round trip

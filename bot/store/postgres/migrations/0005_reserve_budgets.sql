@@ -9,7 +9,8 @@
 -- Python rule side by side.
 --
 -- p_keys, p_intervals, p_tolerances and p_paced describe each budget (keys distinct); paced budgets
--- set the slot, the others (a receiver's) must merely be free by then. A new key is free now.
+-- set the slot, no sooner than p_lead after p_now; the others (a receiver's) must merely be
+-- free by then. A new key is free now.
 -- Locks are taken in key order, so two reservations sharing keys never deadlock.
 CREATE FUNCTION reserve_budgets(
     p_keys TEXT[],
@@ -18,14 +19,15 @@ CREATE FUNCTION reserve_budgets(
     p_paced BOOLEAN[],
     p_now DOUBLE PRECISION,
     p_within DOUBLE PRECISION,
+    p_lead DOUBLE PRECISION,
     OUT granted BOOLEAN,
     OUT wait DOUBLE PRECISION,
     OUT at DOUBLE PRECISION
 ) LANGUAGE plpgsql AS $$
 DECLARE
     nexts DOUBLE PRECISION[];
-    slot DOUBLE PRECISION := p_now;
-    busy DOUBLE PRECISION := p_now;
+    slot DOUBLE PRECISION := p_now + p_lead;
+    busy DOUBLE PRECISION := p_now + p_lead;
     earliest DOUBLE PRECISION;
 BEGIN
     INSERT INTO rate_limits (key, next_at)
@@ -36,7 +38,7 @@ BEGIN
     FROM unnest(p_keys) WITH ORDINALITY AS k (key, n)
     JOIN rate_limits AS r ON r.key = k.key;
     FOR i IN 1 .. cardinality(p_keys) LOOP
-        earliest := GREATEST(p_now, nexts[i] - p_tolerances[i]);
+        earliest := GREATEST(p_now + p_lead, nexts[i] - p_tolerances[i]);
         IF p_paced[i] THEN
             slot := GREATEST(slot, earliest);
         ELSE

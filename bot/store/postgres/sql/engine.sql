@@ -74,4 +74,4 @@ ON CONFLICT (channel, kind, slot) DO UPDATE SET n = c.n + excluded.n
 
 -- name: reserve_budgets
 -- One rate reservation, run alone (not inside a transaction block): migration 0005.
-SELECT granted, wait, at FROM reserve_budgets($1, $2, $3, $4, $5, $6)
+SELECT granted, wait, at FROM reserve_budgets($1, $2, $3, $4, $5, $6, $7)
