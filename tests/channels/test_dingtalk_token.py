@@ -32,13 +32,16 @@ TOKEN_LIFETIME = 7200  # expireIn
 
 @pytest.fixture
 async def dt(tmp_path: Path) -> AsyncIterator[Embedded]:
-    # Only the standard app: the enterprise one is the same code (see test_dingtalk_stream).
     settings = fast_settings(
-        tmp_path / "data", sandbox_platforms=["dingtalk"], dingtalk=FAST_DINGTALK
+        tmp_path / "data",
+        sandbox_platforms=["dingtalk"],
+        dingtalk=FAST_DINGTALK,
+        dingtalk_enterprise=FAST_DINGTALK,
     )
     embedded = await start(settings)
     try:
-        await sandbox_of(embedded).wait_connected()
+        for sandbox in platform(embedded).sandboxes.values():
+            await sandbox.wait_connected()
         yield embedded
     finally:
         await embedded.stop()
@@ -49,9 +52,12 @@ def refusals(sandbox: DingTalkSandbox) -> list[tuple[str, int]]:
     return [(path, status) for _, path, status, _ in sandbox.calls_log if status != 200]
 
 
-async def test_a_revoked_token_is_replaced_once_and_the_next_card_arrives(dt: Embedded) -> None:
-    sandbox = sandbox_of(dt)
-    ann = await dt.seat("dingtalk", "a1", "Ann")
+@pytest.mark.parametrize("channel", ["dingtalk", "dingtalk_enterprise"])
+async def test_a_revoked_token_is_replaced_once_and_the_next_card_arrives(
+    dt: Embedded, channel: str
+) -> None:
+    sandbox = sandbox_of(dt, channel)
+    ann = await dt.seat(channel, "a1", "Ann")
     await submit(dt, "DT-REV1", [ann])
     assert sandbox.tokens_issued == 1
     sandbox.revoke_token()  # a rotation on the platform's side, mid-run

@@ -643,9 +643,7 @@ async def test_a_token_lapses_after_7200_s_and_a_fetch_within_renews_it(
     status, _ = await call(http, sandbox, "POST", path, approval_card("d-30", "manager1"), first)
     assert status == 200
     sandbox.advance_clock(200)  # 7200 s after the renewal: lapsed
-    status, body = await call(
-        http, sandbox, "POST", path, approval_card("d-31", "manager1"), first
-    )
+    status, body = await call(http, sandbox, "POST", path, approval_card("d-31", "manager1"), first)
     assert (status, body["code"]) == (400, "InvalidAuthentication")
     assert await token_for(http, sandbox) != first
     assert (sandbox.token_fetches, sandbox.tokens_issued) == (3, 2)
