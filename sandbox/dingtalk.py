@@ -44,7 +44,7 @@ from sandbox.dingtalk_models import (
     SandboxUser,
     Usage,
 )
-from sandbox.dingtalk_state import SESSION_TTL, SandboxState
+from sandbox.dingtalk_state import PLATFORM_QPS, SESSION_TTL, SandboxState
 from sandbox.dingtalk_ws import StreamHub
 from sandbox.server import ThreadedServer
 
@@ -239,9 +239,10 @@ class DingTalkSandbox:
         """The next ``calls`` business API calls fail with 403 QPS limit (oapi: 90018)."""
         self._state.throttle(calls)
 
-    def limit_qps(self, qps: int | None = 20) -> None:
-        """Enforce the platform's per-app, per-API calls per second (403 QPS limit); None: off.
-        A standard-edition org gets 20 per API."""
+    def limit_qps(self, qps: int | None = PLATFORM_QPS) -> None:
+        """Set the per-app, per-API calls per second (403 QPS limit; topapi 90018); None: off.
+        On by default at a standard-edition org's 20 per API, as the platform is: a test that
+        needs no limit says so."""
         self._state.limit_qps(qps)
 
     @property
@@ -249,9 +250,28 @@ class DingTalkSandbox:
         """Business calls refused by :meth:`limit_qps` so far."""
         return self._state.qps_refused
 
-    def expire_token(self) -> None:
-        """Invalidate the current access token (calls get 401 until the client refreshes)."""
-        self._state.expire_token()
+    def revoke_token(self) -> None:
+        """Invalidate the current access token now, as a rotation does: calls with it get
+        ``400 InvalidAuthentication`` (topapi: 88/40014) until the client fetches a new one."""
+        self._state.revoke_token()
+
+    @property
+    def tokens_issued(self) -> int:
+        """Distinct access tokens minted so far (fetching a still-valid one renews it)."""
+        return self._state.tokens_issued
+
+    @property
+    def token_fetches(self) -> int:
+        """Token calls (``/v1.0/oauth2/accessToken``, ``/gettoken``) that returned a token."""
+        return self._state.token_fetches
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox clock: tokens lapse after 7200 s, rate windows and sessions pass."""
+        self._state.advance(seconds)
+
+    def freeze_clock(self) -> None:
+        """Let the sandbox's time move only by :meth:`advance_clock`."""
+        self._state.freeze()
 
     def set_client_secret(self, secret: str) -> None:
         """Rotate the AppSecret: clients still using the old one are refused."""

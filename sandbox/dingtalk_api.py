@@ -1,8 +1,12 @@
 """HTTP side of the sandbox: the v1.0 OpenAPI, the oapi routes and sessionWebhooks.
 
-``api.dingtalk.com`` and ``oapi.dingtalk.com`` are one host here. Business v1.0 calls
-pass two gates in the real order: the QPS limiter (403, safe to retry) and then the
-``x-acs-dingtalk-access-token`` check (401 ``InvalidAuthentication``).
+``api.dingtalk.com`` and ``oapi.dingtalk.com`` are one host here. Business calls pass two
+gates in the real order: the per-API QPS limiter (on by default at the platform's 20/s; v1.0:
+403 ``Forbidden.AccessDenied.QpsLimitForAppkeyAndApi``, topapi: errcode 90018, both safe to
+retry) and then the access-token check. A missing, unknown, revoked or lapsed token gets what
+the platform answers: ``400 InvalidAuthentication`` on v1.0, errcode 88 with sub_code 40014 on
+topapi (open.dingtalk.com "错误码" / API error codes page; notes: dingtalk.md "DING, card
+redraws and tokens").
 """
 
 from __future__ import annotations
@@ -17,14 +21,21 @@ from aiohttp import web
 
 from sandbox.dingtalk_cards import CardBook
 from sandbox.dingtalk_models import ApiError
-from sandbox.dingtalk_state import TOKEN_TTL, SandboxState
+from sandbox.dingtalk_state import SandboxState
 from sandbox.dingtalk_ws import StreamHub
 
 JsonHandler = Callable[[dict[str, Any]], dict[str, Any]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 QPS_LIMIT = "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"
 BATCH_SEND_LIMIT = 20
-OAPI_BAD_TOKEN = {"errcode": 40014, "errmsg": "不合法的access_token"}
+BAD_TOKEN = "不合法的access_token"
+# topapi wraps the gateway's 40014 in its errcode 88 envelope (API error codes page).
+OAPI_BAD_TOKEN = {
+    "errcode": 88,
+    "errmsg": f"ding talk error[subcode=40014,submsg={BAD_TOKEN}]",
+    "sub_code": "40014",
+    "sub_msg": BAD_TOKEN,
+}
 OAPI_QPS_LIMIT = {"errcode": 90018, "errmsg": "当前企业调用该接口的QPS超过限制"}
 OAPI_NO_USER = {"errcode": 60121, "errmsg": "找不到该用户"}
 
@@ -37,6 +48,11 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidParameter", "body must be a JSON object")
     return body
+
+
+def _bad_token() -> ApiError:
+    # api.dingtalk.com answers a bad or lapsed token with 400, not 401 (API error codes page).
+    return ApiError(400, "InvalidAuthentication", BAD_TOKEN)
 
 
 class OpenApi:
@@ -64,7 +80,8 @@ class OpenApi:
         return [
             web.post("/v1.0/gateway/connections/open", self._plain(self._open_connection)),
             web.get("/connect", self._hub.handle_connect),
-            web.post("/v1.0/oauth2/accessToken", self._plain(self._access_token)),
+            web.post("/v1.0/oauth2/accessToken", self._limited(self._access_token)),
+            web.get("/gettoken", self._gettoken),
             web.post("/v1.0/card/instances", self._v1(self._create_card)),
             web.put("/v1.0/card/instances", self._v1(self._update_card)),
             web.post("/v1.0/card/instances/deliver", self._v1(self._deliver_card)),
@@ -98,7 +115,7 @@ class OpenApi:
                     raise ApiError(403, QPS_LIMIT, "app QPS limit reached for this API")
                 token = request.headers.get("x-acs-dingtalk-access-token")
                 if not self._state.token_ok(token):
-                    raise ApiError(401, "InvalidAuthentication", "不合法的access_token")
+                    raise _bad_token()
                 return web.json_response(handler(await _json_body(request)))
             except ApiError as exc:
                 return exc.response(uuid.uuid4().hex)
@@ -113,10 +130,10 @@ class OpenApi:
     def _oapi(self, handler: JsonHandler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             # oapi errors travel as HTTP 200 with a non-zero errcode.
-            if self._state.take_throttle():
+            if self._state.take_throttle() or not self._state.note_call(request.path):
                 return web.json_response(OAPI_QPS_LIMIT)
             if not self._state.token_ok(request.query.get("access_token")):
-                return web.json_response(OAPI_BAD_TOKEN)
+                return web.json_response({**OAPI_BAD_TOKEN, "request_id": uuid.uuid4().hex})
             try:
                 body = await _json_body(request)
             except ApiError as exc:
@@ -128,7 +145,7 @@ class OpenApi:
     async def _not_implemented(self, request: web.Request) -> web.StreamResponse:
         error = ApiError(404, "NotImplemented", f"the sandbox does not serve {request.path}")
         if not self._state.token_ok(request.headers.get("x-acs-dingtalk-access-token")):
-            error = ApiError(401, "InvalidAuthentication", "不合法的access_token")
+            error = _bad_token()
         return error.response(uuid.uuid4().hex)
 
     # -- stream registration and tokens ------------------------------------------------
@@ -143,10 +160,36 @@ class OpenApi:
         endpoint = self._base_url().replace("http://", "ws://", 1) + "/connect"
         return {"endpoint": endpoint, "ticket": self._hub.issue_ticket(subscriptions)}
 
+    def _limited(self, handler: JsonHandler) -> Handler:
+        # The token call is a server API like any other: "不能频繁调用" (obtain-orgapp-token),
+        # under the same per-API QPS (invocation-frequency-limit).
+        plain = self._plain(handler)
+
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            if not self._state.note_call(request.path):
+                error = ApiError(403, QPS_LIMIT, "app QPS limit reached for this API")
+                return error.response(uuid.uuid4().hex)
+            return await plain(request)
+
+        return wrapped
+
     def _access_token(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self._state.credentials_ok(body.get("appKey"), body.get("appSecret")):
             raise ApiError(400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
-        return {"accessToken": self._state.issue_token(), "expireIn": TOKEN_TTL}
+        token, expire_in = self._state.issue_token()
+        return {"accessToken": token, "expireIn": expire_in}
+
+    async def _gettoken(self, request: web.Request) -> web.StreamResponse:
+        # The older ``GET oapi.dingtalk.com/gettoken?appkey&appsecret``: the same token, its
+        # lifetime as ``expires_in`` and errors in the errcode envelope (obtain-orgapp-token).
+        if not self._state.note_call(request.path):
+            return web.json_response(OAPI_QPS_LIMIT)
+        query = request.query
+        if not self._state.credentials_ok(query.get("appkey"), query.get("appsecret")):
+            return web.json_response({"errcode": 40089, "errmsg": "不合法的corpid或corpsecret"})
+        token, expire_in = self._state.issue_token()
+        answer = {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": expire_in}
+        return web.json_response(answer)
 
     # -- cards -------------------------------------------------------------------------
     def _create_card(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,14 @@ from typing import Any
 
 from sandbox.dingtalk_models import ApiError, SandboxMessage, SandboxUser, Usage
 
+# "获取企业内部应用的accessToken" (open.dingtalk.com/document/orgapp/obtain-orgapp-token): the
+# token lives 7200 s (``expireIn``); fetching again while it is valid returns the same token and
+# renews it, fetching after it lapsed returns a new one.
 TOKEN_TTL = 7200
 SESSION_TTL = 5400.0  # sessionWebhooks live about 1.5 h
+# "调用频率限制" (open.dingtalk.com/document/orgapp/invocation-frequency-limit; notes: dingtalk.md
+# §3.4): a standard-edition org's internal app may call each server API 20 times a second.
+PLATFORM_QPS = 20
 
 
 class SandboxState:
@@ -30,13 +36,32 @@ class SandboxState:
         self._messages: dict[str, list[SandboxMessage]] = {}
         self._usage: dict[str, Usage] = {}
         self._sessions: dict[str, tuple[str, float]] = {}
-        self._token: str | None = None
+        self._token: tuple[str, float] | None = None  # the app's token and when it lapses
+        self.tokens_issued = 0  # distinct tokens minted (a renewal is not one)
+        self.token_fetches = 0  # token calls answered with a token
+        self._skew = 0.0
+        self._frozen: float | None = None  # real time stopped here (None: it runs)
         self._throttled = 0
-        self._qps: int | None = None
+        self._qps: int | None = PLATFORM_QPS
         self._calls: dict[str, collections.deque[float]] = collections.defaultdict(
             collections.deque
         )
         self.qps_refused = 0
+
+    # -- clock ---------------------------------------------------------------------------
+    def now(self) -> float:
+        """Sandbox wall clock: real time (unless frozen) plus whatever tests advanced it by."""
+        return (time.time() if self._frozen is None else self._frozen) + self._skew
+
+    def freeze(self) -> None:
+        """Stop real time: from now on the clock moves only by :meth:`advance`."""
+        with self._lock:
+            self._frozen = time.time()
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox clock forward, so tokens lapse and windows pass without sleeping."""
+        with self._lock:
+            self._skew += seconds
 
     # -- directory -------------------------------------------------------------------
     def add_user(self, user: SandboxUser) -> None:
@@ -65,20 +90,32 @@ class SandboxState:
         with self._lock:
             self.client_secret = secret
 
-    def issue_token(self) -> str:
-        """The current access token, minting one if there is none."""
+    def issue_token(self) -> tuple[str, int]:
+        """The app's access token and its lifetime: the current one renewed while it is valid,
+        else a new one (obtain-orgapp-token)."""
         with self._lock:
-            if self._token is None:
-                self._token = secrets.token_hex(16)
-            return self._token
+            now = self.now()
+            self.token_fetches += 1
+            if self._token is None or self._token[1] <= now:
+                self._token = (secrets.token_hex(16), 0.0)
+                self.tokens_issued += 1
+            self._token = (self._token[0], now + TOKEN_TTL)
+            return self._token[0], TOKEN_TTL
 
     def token_ok(self, token: str | None) -> bool:
-        """Whether ``token`` is the app's current access token."""
+        """Whether ``token`` is the app's current access token and has not lapsed."""
         with self._lock:
-            return token is not None and token == self._token
+            current = self._token
+            return (
+                token is not None
+                and current is not None
+                and token == current[0]
+                and (self.now() < current[1])
+            )
 
-    def expire_token(self) -> None:
-        """Invalidate the current token; the next oauth2 call mints a fresh one."""
+    def revoke_token(self) -> None:
+        """Invalidate the current token at once, as a secret reset or a platform-side rotation
+        does; the next token call mints a fresh one."""
         with self._lock:
             self._token = None
 
@@ -96,7 +133,7 @@ class SandboxState:
             return True
 
     def limit_qps(self, qps: int | None) -> None:
-        """Enforce ``qps`` calls per second per API of the app (None: off)."""
+        """Enforce ``qps`` calls per second per API of the app (None: off; on at 20 by default)."""
         with self._lock:
             self._qps = qps
 
@@ -106,7 +143,7 @@ class SandboxState:
         with self._lock:
             if self._qps is None:
                 return True
-            now, window = time.monotonic(), self._calls[api]
+            now, window = self.now(), self._calls[api]
             while window and now - window[0] >= 1.0:
                 window.popleft()
             window.append(now)
@@ -120,14 +157,14 @@ class SandboxState:
         """A new sessionWebhook token that replies into ``user_id``'s robot chat."""
         token = secrets.token_hex(12)
         with self._lock:
-            self._sessions[token] = (user_id, time.monotonic() + SESSION_TTL)
+            self._sessions[token] = (user_id, self.now() + SESSION_TTL)
         return token
 
     def session_user(self, token: str) -> str | None:
         """The user a live session token replies to."""
         with self._lock:
             user_id, expires = self._sessions.get(token, ("", 0.0))
-        return user_id if user_id and time.monotonic() < expires else None
+        return user_id if user_id and self.now() < expires else None
 
     def record_message(self, user_id: str, kind: str, key: str, content: dict[str, Any]) -> None:
         """File a message in the user's inbox and count it."""

@@ -296,7 +296,7 @@ async def test_chat_messages_are_taken_and_stop_leaves_no_thread(tmp_path: Path)
 async def test_an_expired_token_is_refreshed_and_the_card_still_goes_out(dt: Embedded) -> None:
     ann = await dt.seat("dingtalk", "a1", "Ann")
     await submit(dt, "DT-TOK1", [ann])
-    sandbox_of(dt).expire_token()  # the cached token now gets 401 InvalidAuthentication
+    sandbox_of(dt).revoke_token()  # the cached token now gets 400 InvalidAuthentication
     cards = await submit(dt, "DT-TOK2", [ann])
     assert card_of(dt, ann, cards["a1"]).params["state"] == "pending"
     assert len(sandbox_of(dt).cards(ann.address)) == 2

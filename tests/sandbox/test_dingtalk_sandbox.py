@@ -609,20 +609,85 @@ async def test_a_qps_limit_refuses_calls_over_it_per_api_and_logs_each_answer(
     ]
 
 
-async def test_expired_token_must_be_refreshed(
+async def test_a_revoked_token_is_refused_as_the_platform_does(
     sandbox: DingTalkSandbox, http: aiohttp.ClientSession
 ) -> None:
     old = await token_for(http, sandbox)
-    sandbox.expire_token()
+    sandbox.revoke_token()
     path = "/v1.0/card/instances/createAndDeliver"
     status, body = await call(http, sandbox, "POST", path, approval_card("d-11", "manager1"), old)
-    assert (status, body["code"]) == (401, "InvalidAuthentication")
+    assert (status, body["code"], body["message"]) == (
+        400,
+        "InvalidAuthentication",
+        "不合法的access_token",
+    )
+    assert body["requestid"]
     fresh = await token_for(http, sandbox)
     assert fresh != old
     status, _ = await call(http, sandbox, "POST", path, approval_card("d-11", "manager1"), fresh)
     assert status == 200
     status, body = await call(http, sandbox, "POST", "/v1.0/im/interactiveCards/send", {}, fresh)
     assert (status, body["code"]) == (404, "NotImplemented")
+    status, body = await call(http, sandbox, "POST", "/v1.0/im/interactiveCards/send", {}, old)
+    assert (status, body["code"]) == (400, "InvalidAuthentication")
+
+
+async def test_a_token_lapses_after_7200_s_and_a_fetch_within_renews_it(
+    sandbox: DingTalkSandbox, http: aiohttp.ClientSession
+) -> None:
+    path = "/v1.0/card/instances/createAndDeliver"
+    first = await token_for(http, sandbox)
+    sandbox.advance_clock(7000)
+    assert await token_for(http, sandbox) == first  # the same token, good for 7200 s again
+    sandbox.advance_clock(7000)  # 14000 s after the first fetch, 7000 after the renewal
+    status, _ = await call(http, sandbox, "POST", path, approval_card("d-30", "manager1"), first)
+    assert status == 200
+    sandbox.advance_clock(200)  # 7200 s after the renewal: lapsed
+    status, body = await call(http, sandbox, "POST", path, approval_card("d-31", "manager1"), first)
+    assert (status, body["code"]) == (400, "InvalidAuthentication")
+    assert await token_for(http, sandbox) != first
+    assert (sandbox.token_fetches, sandbox.tokens_issued) == (3, 2)
+
+
+async def test_topapi_refuses_a_lapsed_token_with_errcode_88(
+    sandbox: DingTalkSandbox, http: aiohttp.ClientSession
+) -> None:
+    query = {"appkey": sandbox.client_id, "appsecret": "sandbox-secret"}
+    async with http.get(f"{sandbox.base_url}/gettoken", params=query) as r:
+        got = await r.json()
+    assert (got["errcode"], got["expires_in"]) == (0, 7200)
+    assert got["access_token"] == await token_for(http, sandbox)  # one token for both APIs
+    sandbox.advance_clock(7201)
+    url = f"{sandbox.base_url}/topapi/v2/user/getbymobile"
+    async with http.post(
+        url, params={"access_token": got["access_token"]}, json={"mobile": "13800000001"}
+    ) as r:
+        answer = await r.json()
+    assert (answer["errcode"], answer["sub_code"]) == (88, "40014")
+
+
+async def test_the_platforms_qps_limit_is_on_by_default(
+    sandbox: DingTalkSandbox, http: aiohttp.ClientSession
+) -> None:
+    token = await token_for(http, sandbox)
+    sandbox.freeze_clock()  # every call in the same instant: one second's window
+    path = "/v1.0/card/instances/createAndDeliver"
+    statuses = [
+        (await call(http, sandbox, "POST", path, approval_card(f"q-{i}", "manager1"), token))[0]
+        for i in range(21)
+    ]
+    assert statuses == [200] * 20 + [403]
+    url = f"{sandbox.base_url}/topapi/v2/user/getbymobile"
+    errcodes = []
+    for _ in range(21):
+        async with http.post(
+            url, params={"access_token": token}, json={"mobile": "13800000001"}
+        ) as r:
+            errcodes.append((await r.json())["errcode"])
+    assert errcodes == [0] * 20 + [90018]
+    sandbox.advance_clock(1)  # the next second
+    status, _ = await call(http, sandbox, "POST", path, approval_card("q-21", "manager1"), token)
+    assert status == 200 and sandbox.qps_refused == 2
 
 
 async def test_two_sandboxes_at_once(run_client: Runner, http: aiohttp.ClientSession) -> None:
@@ -736,4 +801,5 @@ async def test_getbymobile(sandbox: DingTalkSandbox, http: aiohttp.ClientSession
             answers.append(await r.json())
     assert (answers[0]["errcode"], answers[0]["errmsg"]) == (0, "ok")
     assert answers[0]["result"]["userid"] == "manager1"
-    assert [a["errcode"] for a in answers[1:]] == [60121, 40014]
+    assert [a["errcode"] for a in answers[1:]] == [60121, 88]
+    assert answers[2]["sub_code"] == "40014"

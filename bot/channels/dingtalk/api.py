@@ -5,19 +5,26 @@ serve two apps from one process; this client holds one app's credentials, token 
 
 Errors map onto the outbox's retry rules: a QPS-limit 403 is :class:`ChannelThrottled` (retried,
 never dropped), 5xx and network failures are retryable, a 400 (unknown user, bad template) is not.
+
+The access token lives ``expireIn`` seconds (7200) and is fetched again before that, on
+:attr:`OpenApi.clock`. The platform may still stop accepting it sooner (an AppSecret reset, a
+rotation on its side): it then answers ``400 InvalidAuthentication`` on api.dingtalk.com and
+errcode 88 / sub_code 40014 (or 40014, 42001) on the older topapi, and the call fetches a new
+token once and goes again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import aiohttp
 
 from bot.channels.common.ratelimit import SYSTEM_TIMER, LocalLimits, Timer, take
+from bot.clock import SystemClock
 from bot.core.limits import Budget, RateLimits
+from bot.core.ports import Clock
 from bot.errors import ChannelError, ChannelThrottled
 from bot.logs import kv
 
@@ -29,7 +36,9 @@ QPS_LIMIT_PREFIX = "Forbidden.AccessDenied.QpsLimit"
 ORG_QUOTA = "Forbidden.AccessDenied.ApiCountLimitForOrg"
 ORG_QUOTA_RETRY = 3600.0
 OAPI_NO_USER = 60121  # topapi: no member with that mobile (or outside the app's scope)
-OAPI_BAD_TOKEN = (40014, 42001)  # invalid or expired access_token
+BAD_TOKEN_CODE = "InvalidAuthentication"  # v1.0: 400 (or 401) for a bad or lapsed token
+OAPI_BAD_TOKEN = {40014, 42001}  # topapi: invalid or expired access_token...
+OAPI_WRAPPED = 88  # ...or wrapped as errcode 88 with that code as ``sub_code``
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -50,7 +59,8 @@ class OpenApi:
         self._retry_after = retry_after
         self.limits: RateLimits = LocalLimits()
         self.timer: Timer = SYSTEM_TIMER  # the clock ``limits`` grants slots by
-        self._token: tuple[str, float] | None = None
+        self.clock: Clock = SystemClock()  # the clock the token's lifetime is counted on
+        self._token: tuple[str, float] | None = None  # (token, Unix time to fetch again at)
         self._token_lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
 
@@ -66,15 +76,15 @@ class OpenApi:
             self._session = None
 
     async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """A v1.0 call with the access-token header; refreshes the token once on a 401."""
+        """A v1.0 call with the access-token header; on a refused token, one new token and
+        one more try."""
         budget = self._budget(path)
         for attempt in (1, 2):
             await take(self.limits, budget, what=path, timer=self.timer)
             token = await self._access_token()
             status, answer = await self._request(method, path, body, token)
-            if status == 401 and attempt == 1:
-                log.info("access token refused; refreshing", extra=kv(api=path))
-                self._forget_token(token)
+            if attempt == 1 and _token_refused(status, answer):
+                self._forget_token(token, path, str(answer.get("code", status)))
                 continue
             return await self._check(path, status, answer, budget)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -88,8 +98,8 @@ class OpenApi:
             url = f"{base.rstrip('/')}{path}?access_token={token}"
             answer = await self._post(url, body, path)
             errcode = answer.get("errcode")
-            if errcode in OAPI_BAD_TOKEN and attempt == 1:
-                self._forget_token(token)
+            if attempt == 1 and _oapi_token_refused(answer):
+                self._forget_token(token, path, f"{errcode}/{answer.get('sub_code', '')}")
                 continue
             if errcode == OAPI_NO_USER:
                 return None
@@ -126,7 +136,7 @@ class OpenApi:
     # -- token ---------------------------------------------------------------------------
     async def _access_token(self) -> str:
         async with self._token_lock:
-            if self._token is not None and time.monotonic() < self._token[1]:
+            if self._token is not None and self._now() < self._token[1]:
                 return self._token[0]
             body = {"appKey": self._client_id, "appSecret": self._secret}
             status, answer = await self._request("POST", TOKEN_PATH, body, None)
@@ -134,11 +144,17 @@ class OpenApi:
             if status != 200 or not isinstance(token, str) or not isinstance(expire_in, int):
                 raise ChannelError(f"access token refused: {status} {answer.get('code')}")
             margin = min(TOKEN_MARGIN, expire_in / 2)
-            self._token = (token, time.monotonic() + expire_in - margin)
-            log.info("access token refreshed", extra=kv(expires_in=expire_in))
+            self._token = (token, self._now() + expire_in - margin)
+            log.info("access token fetched", extra=kv(expires_in=expire_in))
             return token
 
-    def _forget_token(self, token: str) -> None:
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def _forget_token(self, token: str, api: str, code: str) -> None:
+        # Only the token that was refused: a call that failed with an older one must not
+        # throw away the fresh token another call already fetched.
+        log.info("access token refused; fetching a new one", extra=kv(api=api, code=code))
         if self._token is not None and self._token[0] == token:
             self._token = None
 
@@ -181,5 +197,20 @@ class OpenApi:
             raise ChannelThrottled(what, retry_after=self._retry_after)
         if status == 403 and code == ORG_QUOTA:
             raise ChannelThrottled(what, retry_after=ORG_QUOTA_RETRY)
-        retryable = status in (401, 408, 429) or status >= 500
+        # A token refused again right after a fresh one was fetched is not the request's fault:
+        # the outbox tries later rather than give the card up.
+        retryable = status in (408, 429) or status >= 500 or _token_refused(status, answer)
         raise ChannelError(what, retryable=retryable)
+
+
+def _token_refused(status: int, answer: dict[str, Any]) -> bool:
+    # api.dingtalk.com answers a bad or lapsed token with 400 InvalidAuthentication; a 401 is
+    # taken the same way.
+    return status == 401 or (status == 400 and answer.get("code") == BAD_TOKEN_CODE)
+
+
+def _oapi_token_refused(answer: dict[str, Any]) -> bool:
+    errcode = answer.get("errcode")
+    if errcode == OAPI_WRAPPED:
+        return str(answer.get("sub_code", "")) in {str(c) for c in OAPI_BAD_TOKEN}
+    return errcode in OAPI_BAD_TOKEN
