@@ -5,12 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.core.models import ApprovalRequest
-from bot.core.service import Withdrawal
+from bot.core.service import SubmitReceipt, Withdrawal
 from bot.http.auth import Role
 from bot.http.deps import DEPS
 from bot.http.once import signed_write
 from bot.http.schemas import ApprovalOut
 from bot.http.signatures import SignedRequest
+from bot.http.spec import SIGNED, SIGNED_OR_BEARER, Answer, operation
 from bot.logs import bind
 
 routes = web.RouteTableDef()
@@ -18,6 +19,15 @@ JSON = "application/json"
 
 
 @routes.post("/v1/approvals")
+@operation(
+    "submitApproval",
+    "approvals",
+    "Submit an approval request (the signed request id is the idempotency key)",
+    SIGNED,
+    body=ApprovalRequest,
+    answers=[Answer(202, SubmitReceipt, "accepted and stored")],
+    errors=(400, 401, 409, 415, 422),
+)
 @signed_write
 async def submit(request: web.Request, signed: SignedRequest) -> web.Response:
     """The backend submits a request; the signed request id makes a resend harmless."""
@@ -30,6 +40,14 @@ async def submit(request: web.Request, signed: SignedRequest) -> web.Response:
 
 
 @routes.get("/v1/approvals/{ticket_id}")
+@operation(
+    "getApproval",
+    "approvals",
+    "State, deliveries with history, decision",
+    SIGNED_OR_BEARER,
+    answers=[Answer(200, ApprovalOut, "the trace")],
+    errors=(401, 403, 404),
+)
 async def show(request: web.Request) -> web.Response:
     """The request's state, each delivery's history and the decision."""
     deps = request.app[DEPS]
@@ -39,6 +57,15 @@ async def show(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/approvals/{ticket_id}/withdraw")
+@operation(
+    "withdrawApproval",
+    "approvals",
+    "Close a request: withdrawn, or decided in the console",
+    SIGNED,
+    body=Withdrawal,
+    answers=[Answer(200, ApprovalOut, "closed")],
+    errors=(400, 401, 404, 409, 415, 422),
+)
 @signed_write
 async def withdraw(request: web.Request, signed: SignedRequest) -> web.Response:
     """The backend closes a request (withdrawn, or decided in the console)."""

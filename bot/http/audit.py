@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.storage import AuditPage
 from bot.core.validation import MAX_PAGE, parse_bound
 from bot.http.auth import Role
 from bot.http.deps import DEPS
+from bot.http.spec import BEARER, Answer, operation
 
 routes = web.RouteTableDef()
 
@@ -27,6 +29,15 @@ class AuditQuery(BaseModel):
 
 
 @routes.get("/v1/audit")
+@operation(
+    "getAuditLog",
+    "operations",
+    "The audit log, newest first (admin)",
+    BEARER,
+    query=AuditQuery,
+    answers=[Answer(200, AuditPage, "records")],
+    errors=(401, 403, 422),
+)
 async def audit_log(request: web.Request) -> web.Response:
     """A page of records; pass ``next_before`` back as ``?before=`` for the next one."""
     deps = request.app[DEPS]

@@ -18,6 +18,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.http.auth import Role
 from bot.http.deps import DEPS
 from bot.http.preferences import PendingEmailOut, verifier
+from bot.http.spec import BEARER, Answer, operation
 
 routes = web.RouteTableDef()
 
@@ -119,6 +120,15 @@ async def _admin(request: web.Request) -> tuple[BindingRepo, str]:
 
 
 @routes.get("/v1/bindings")
+@operation(
+    "listBindings",
+    "bindings",
+    "Bindings, paged (admin)",
+    BEARER,
+    query=ListQuery,
+    answers=[Answer(200, BindingPageOut, "one page")],
+    errors=(401, 403, 422),
+)
 async def list_bindings(request: web.Request) -> web.Response:
     """A page of every binding, optionally of one channel (or of accounts unbound on it)."""
     repo, _ = await _admin(request)
@@ -133,6 +143,14 @@ async def list_bindings(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/bindings/{account_id:.+}")
+@operation(
+    "getAccountBindings",
+    "bindings",
+    "One account's bindings (admin)",
+    BEARER,
+    answers=[Answer(200, AccountBindingsOut, "bindings")],
+    errors=(401, 403),
+)
 async def show_bindings(request: web.Request) -> web.Response:
     """One account's bindings."""
     repo, _ = await _admin(request)
@@ -144,6 +162,18 @@ async def show_bindings(request: web.Request) -> web.Response:
 
 
 @routes.put("/v1/bindings/{account_id:.+}")
+@operation(
+    "putBinding",
+    "bindings",
+    "Bind an account on a channel (admin); an unverified email address waits for its code",
+    BEARER,
+    body=BindingIn,
+    answers=[
+        Answer(200, BindingOut, "bound"),
+        Answer(202, PendingEmailOut, "email pending confirmation"),
+    ],
+    errors=(400, 401, 403, 415, 422),
+)
 async def put_binding(request: web.Request) -> web.Response:
     """Bind (or re-bind) one account on one channel; recorded as this token's doing.
 
@@ -166,6 +196,15 @@ async def put_binding(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/bindings/lookup")
+@operation(
+    "lookupBinding",
+    "bindings",
+    "Find a Lark user by email or a DingTalk user by mobile (admin; binds nothing)",
+    BEARER,
+    body=LookupIn,
+    answers=[Answer(200, LookupOut, "the proposed binding")],
+    errors=(400, 401, 403, 415, 422),
+)
 async def lookup(request: web.Request) -> web.Response:
     """Ask the platform who has this Lark email or DingTalk mobile; nothing is bound."""
     await _admin(request)
@@ -185,6 +224,15 @@ async def lookup(request: web.Request) -> web.Response:
 
 
 @routes.delete("/v1/bindings/{account_id:.+}")
+@operation(
+    "deleteBinding",
+    "bindings",
+    "Unbind an account on a channel (admin)",
+    BEARER,
+    query=ChannelQuery,
+    answers=[Answer(204, None, "unbound")],
+    errors=(401, 403, 404, 422),
+)
 async def delete_binding(request: web.Request) -> web.Response:
     """Unbind one account on one channel; 404 when it was not bound there."""
     repo, token_id = await _admin(request)

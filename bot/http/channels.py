@@ -11,10 +11,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.channel_access import ChannelAccess
+from bot.channel_access import AuthorizeResult, ChannelAccess, ChannelStatus, Notice
 from bot.core.validation import USAGE_KINDS
 from bot.http.auth import Principal, Role
 from bot.http.deps import DEPS
+from bot.http.spec import BEARER, Answer, operation
 
 ACCESS = web.AppKey("channel_access", ChannelAccess)
 routes = web.RouteTableDef()
@@ -57,6 +58,14 @@ def _source(request: web.Request) -> str:
 
 
 @routes.get("/v1/channels")
+@operation(
+    "listChannels",
+    "channels",
+    "Each channel's authorization, health and usage (admin, support)",
+    BEARER,
+    answers=[Answer(200, ChannelStatus, "every channel", many=True)],
+    errors=(401, 403),
+)
 async def list_channels(request: web.Request) -> web.Response:
     """Every channel: consent state, who and when, notice version, health, usage this month."""
     access, _ = await _caller(request, Role.ADMIN, Role.SUPPORT)
@@ -72,6 +81,14 @@ async def list_channels(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/channels/{channel}/authorization")
+@operation(
+    "getChannelNotice",
+    "channels",
+    "The notice to read before authorizing (admin, support)",
+    BEARER,
+    answers=[Answer(200, Notice, "the notice")],
+    errors=(401, 403, 404),
+)
 async def show_notice(request: web.Request) -> web.Response:
     """The notice to read before authorizing, with its version."""
     access, _ = await _caller(request, Role.ADMIN, Role.SUPPORT)
@@ -81,6 +98,15 @@ async def show_notice(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/channels/{channel}/authorization")
+@operation(
+    "authorizeChannel",
+    "channels",
+    "Authorize the channel: consent to the notice, credentials checked and sealed (admin)",
+    BEARER,
+    body=AuthorizeIn,
+    answers=[Answer(200, AuthorizeResult, "authorized")],
+    errors=(400, 401, 403, 404, 415, 422),
+)
 async def authorize(request: web.Request) -> web.Response:
     """Accept the notice (and hand over credentials): checked, sealed, recorded, started."""
     access, principal = await _caller(request, Role.ADMIN)
@@ -98,6 +124,14 @@ async def authorize(request: web.Request) -> web.Response:
 
 
 @routes.delete("/v1/channels/{channel}/authorization")
+@operation(
+    "revokeChannel",
+    "channels",
+    "Revoke: stop the stream, delete the credential, reroute pending cards (admin)",
+    BEARER,
+    answers=[Answer(200, RevokeOut, "revoked")],
+    errors=(401, 403, 404),
+)
 async def revoke(request: web.Request) -> web.Response:
     """Stop the channel, delete its credential, reroute its queued deliveries."""
     access, principal = await _caller(request, Role.ADMIN)

@@ -14,6 +14,8 @@ from aiohttp import web
 
 from bot.http.channels import ACCESS
 from bot.http.deps import DEPS, HttpDeps
+from bot.http.schemas import HealthOut, ReadyOut
+from bot.http.spec import OPEN, Answer, operation
 from bot.metrics import Snapshot
 
 routes = web.RouteTableDef()
@@ -22,12 +24,26 @@ REPLICA = web.AppKey("replica", str)  # this process's lease owner id, set by th
 
 
 @routes.get("/healthz")
+@operation(
+    "getLiveness",
+    "health",
+    "Liveness",
+    OPEN,
+    answers=[Answer(200, HealthOut, "up")],
+)
 async def healthz(request: web.Request) -> web.Response:
     """The process is up."""
     return web.json_response({"status": "ok"})
 
 
 @routes.get("/readyz")
+@operation(
+    "getReadiness",
+    "health",
+    "Readiness: store writable, every authorized stream connected",
+    OPEN,
+    answers=[Answer(200, ReadyOut, "ready"), Answer(503, ReadyOut, "not ready, and why")],
+)
 async def readyz(request: web.Request) -> web.Response:
     """Ready only when the store is open and can write, and every authorized channel's stream
     is connected; a channel that needs consent again or is broken is not ready, and says why."""
@@ -74,6 +90,13 @@ def _channel_checks(app: web.Application, deps: HttpDeps) -> dict[str, tuple[boo
 
 
 @routes.get("/metrics")
+@operation(
+    "getMetrics",
+    "health",
+    "Prometheus metrics",
+    OPEN,
+    answers=[Answer(200, None, "text exposition", media="text/plain")],
+)
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition."""
     deps = request.app[DEPS]

@@ -17,6 +17,7 @@ from bot.errors import NotFound
 from bot.http.deps import DEPS
 from bot.http.once import signed_read, signed_write
 from bot.http.signatures import SignedRequest
+from bot.http.spec import SIGNED, Answer, operation
 
 routes = web.RouteTableDef()
 
@@ -60,6 +61,15 @@ class MyBindingsOut(BaseModel):
 
 
 @routes.post("/v1/me/binding-codes")
+@operation(
+    "issueBindingCode",
+    "me",
+    "A single-use code the user sends to the bot as `bind CODE` (10 minutes)",
+    SIGNED,
+    body=ActingAccount,
+    answers=[Answer(201, BindingCodeOut, "issued")],
+    errors=(400, 401, 409, 415, 422),
+)
 @signed_write
 async def issue_code(request: web.Request, signed: SignedRequest) -> web.Response:
     """A single-use code the user sends as ``bind CODE`` in DingTalk or Lark (10 minutes)."""
@@ -71,6 +81,15 @@ async def issue_code(request: web.Request, signed: SignedRequest) -> web.Respons
 
 
 @routes.get("/v1/me/binding")
+@operation(
+    "getMyBindings",
+    "me",
+    "The acting account's bindings",
+    SIGNED,
+    query=ActingAccount,
+    answers=[Answer(200, MyBindingsOut, "bindings")],
+    errors=(401, 422),
+)
 @signed_read
 async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response:
     """The acting account's own bindings (``?account_id=``)."""
@@ -88,6 +107,15 @@ async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response
 
 
 @routes.delete("/v1/me/binding")
+@operation(
+    "deleteMyBinding",
+    "me",
+    "Unbind the acting account on one channel",
+    SIGNED,
+    query=ChannelOfAccount,
+    answers=[Answer(204, None, "unbound")],
+    errors=(401, 404, 409, 422),
+)
 @signed_write
 async def remove_mine(request: web.Request, signed: SignedRequest) -> web.Response:
     """Unbind the acting account on one channel (``?account_id=&channel=``)."""

@@ -1,391 +1,257 @@
-"""The OpenAPI 3.1 document, generated from the same pydantic models the handlers use."""
+"""The OpenAPI 3.1 document, generated from the routes the application serves.
+
+Each handler declares its operation beside itself (``bot.http.spec``): operationId, tag, security,
+the pydantic models it reads and answers with. This module walks the route tables the application
+registers (``bot.http.routes``), turns each declaration into an operation, and lets pydantic
+(``models_json_schema``) write every schema. A served route without a declaration stops the build,
+so the document cannot fall behind the handlers. The platform callback routes (registered by the
+channels in HTTP mode) and the webhooks the gateway sends are declared here, since their bodies
+are read by the platform SDKs and sent by ``bot.backend``; tests hold them to the real routes and
+the real webhook.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final
 
+from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import bot
-from bot.channel_access import AuthorizeResult, ChannelStatus, Notice
-from bot.core.models import ApprovalRequest
-from bot.core.service import SubmitReceipt, Withdrawal
-from bot.core.storage import AuditPage, UsageReport
-from bot.http.bindings import (
-    AccountBindingsOut,
-    BindingIn,
-    BindingOut,
-    BindingPageOut,
-    LookupIn,
-    LookupOut,
-)
-from bot.http.channels import AuthorizeIn, RevokeOut
-from bot.http.me import ActingAccount, BindingCodeOut, MyBindingsOut
-from bot.http.preferences import (
-    ConfirmedOut,
-    ConfirmIn,
-    EmailIn,
-    MyPreferencesIn,
-    PendingEmailOut,
-    PreferencesIn,
-    PreferencesOut,
-)
-from bot.http.schemas import ApprovalOut, ErrorBody
-from bot.http.sendtest import TestSend, TestSent
-
-_MODELS: list[type[BaseModel]] = [
-    ApprovalRequest,
-    SubmitReceipt,
-    Withdrawal,
-    ApprovalOut,
+from bot.core.ports import DecisionEvent
+from bot.http.samples import sample
+from bot.http.schemas import (
+    CallbackRefusal,
+    DingTalkAnswer,
+    DingTalkCallbackQuery,
+    DingTalkEnvelope,
     ErrorBody,
-    BindingIn,
-    BindingOut,
-    BindingPageOut,
-    AccountBindingsOut,
-    ActingAccount,
-    BindingCodeOut,
-    MyBindingsOut,
-    LookupIn,
-    LookupOut,
-    PreferencesIn,
-    MyPreferencesIn,
-    PreferencesOut,
-    EmailIn,
-    ConfirmIn,
-    PendingEmailOut,
-    ConfirmedOut,
-    Notice,
-    ChannelStatus,
-    AuthorizeIn,
-    AuthorizeResult,
-    RevokeOut,
-    UsageReport,
-    AuditPage,
-    TestSend,
-    TestSent,
+    LarkAnswer,
+    LarkEnvelope,
+)
+from bot.http.spec import OPEN, Answer, Operation, declared
+
+REF: Final = "#/components/schemas/{model}"
+ERRORS: Final[dict[int, str]] = {
+    400: "the body is not JSON",
+    401: "not authenticated (signature or token refused)",
+    403: "the caller's role may not do this",
+    404: "not found",
+    408: "the body did not arrive in time",
+    409: "conflict: the state forbids it, or the request id was used for another request",
+    415: "the body is not application/json",
+    422: "invalid fields, each named in error.fields",
+}
+TAGS: Final[list[dict[str, str]]] = [
+    {"name": "approvals", "description": "Submit, trace and withdraw approval requests (backend)"},
+    {"name": "bindings", "description": "Who is reached where (admin)"},
+    {"name": "me", "description": "A user's own bindings and email, through the console"},
+    {"name": "preferences", "description": "Channel order and approval email"},
+    {"name": "channels", "description": "Consent, credentials and test cards per channel"},
+    {"name": "operations", "description": "Usage and the audit log"},
+    {"name": "health", "description": "Liveness, readiness, metrics"},
+    {"name": "preview", "description": "Card previews for support (HTML)"},
+    {"name": "meta", "description": "This document"},
+    {"name": "callbacks", "description": "Platform callbacks in HTTP mode (Lark, DingTalk)"},
+    {"name": "webhooks", "description": "What the gateway sends to the ticket backend"},
 ]
-_SIGNED: list[dict[str, list[str]]] = [{"httpMessageSignature": []}]
-_READ: list[dict[str, list[str]]] = [{"httpMessageSignature": []}, {"bearer": []}]
+_PARAM: Final = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+class UndeclaredRoute(Exception):
+    """A served route has no ``@operation`` declaration."""
 
 
-def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "not JSON",
-        401: "not authenticated",
-        403: "forbidden",
-        404: "not found",
-        409: "conflict",
-        422: "invalid fields (named in error.fields)",
-    }
-    return {str(code): _json(ErrorBody, text[code]) for code in codes}
-
-
-def _paths() -> dict[str, Any]:
-    ticket = [{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    return {
-        "/v1/approvals": {
-            "post": {
-                "summary": "Submit an approval request (webhook-id is the idempotency key)",
-                "security": _SIGNED,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref(ApprovalRequest)}},
-                },
-                "responses": {
-                    "202": _json(SubmitReceipt, "accepted and stored"),
-                    **_errors(400, 401, 409, 422),
-                },
-            }
-        },
-        "/v1/approvals/{ticket_id}": {
-            "get": {
-                "summary": "State, deliveries with history, decision",
-                "parameters": ticket,
-                "security": _READ,
-                "responses": {"200": _json(ApprovalOut, "the trace"), **_errors(401, 403, 404)},
-            }
-        },
-        "/v1/approvals/{ticket_id}/withdraw": {
-            "post": {
-                "summary": "Close a request: withdrawn, or decided in the console",
-                "parameters": ticket,
-                "security": _SIGNED,
-                "requestBody": {"content": {"application/json": {"schema": _ref(Withdrawal)}}},
-                "responses": {
-                    "200": _json(ApprovalOut, "closed"),
-                    **_errors(400, 401, 404, 409, 422),
-                },
-            }
-        },
-        "/healthz": {
-            "get": {
-                "summary": "Liveness",
-                "security": [],
-                "responses": {"200": {"description": "up"}},
-            }
-        },
-        "/readyz": {
-            "get": {
-                "summary": "Readiness: store writable, every stream connected",
-                "security": [],
-                "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
-            }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics",
-                "security": [],
-                "responses": {"200": {"description": "text exposition"}},
-            }
-        },
-    }
-
-
-def _identity_paths() -> dict[str, Any]:
-    account = [{"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    channel_q = {"name": "channel", "in": "query", "required": True, "schema": {"type": "string"}}
-    acting_q = {"name": "account_id", "in": "query", "required": True, "schema": {"type": "string"}}
-    admin: list[dict[str, list[str]]] = [{"bearer": []}]
-    return {
-        "/v1/bindings": {
-            "get": {
-                "summary": "Bindings, paged (admin)",
-                "security": admin,
-                "parameters": [
-                    {"name": n, "in": "query", "schema": {"type": "string"}}
-                    for n in ("limit", "cursor", "channel", "unbound")
-                ],
-                "responses": {"200": _json(BindingPageOut, "one page"), **_errors(401, 403, 422)},
-            }
-        },
-        "/v1/bindings/{account_id}": {
-            "get": {
-                "summary": "One account's bindings (admin)",
-                "security": admin,
-                "parameters": account,
-                "responses": {"200": _json(AccountBindingsOut, "bindings"), **_errors(401, 403)},
-            },
-            "put": {
-                "summary": "Bind an account on a channel (admin)",
-                "security": admin,
-                "parameters": account,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref(BindingIn)}},
-                },
-                "responses": {"200": _json(BindingOut, "bound"), **_errors(401, 403, 422)},
-            },
-            "delete": {
-                "summary": "Unbind an account on a channel (admin)",
-                "security": admin,
-                "parameters": [*account, channel_q],
-                "responses": {"204": {"description": "unbound"}, **_errors(401, 403, 404)},
-            },
-        },
-        "/v1/me/binding-codes": {
-            "post": {
-                "summary": "A single-use code the user sends to the bot as `bind CODE` (10 minutes)",
-                "security": _SIGNED,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref(ActingAccount)}},
-                },
-                "responses": {"201": _json(BindingCodeOut, "issued"), **_errors(400, 401, 422)},
-            }
-        },
-        "/v1/me/binding": {
-            "get": {
-                "summary": "The acting account's bindings",
-                "security": _SIGNED,
-                "parameters": [acting_q],
-                "responses": {"200": _json(MyBindingsOut, "bindings"), **_errors(401, 422)},
-            },
-            "delete": {
-                "summary": "Unbind the acting account on one channel",
-                "security": _SIGNED,
-                "parameters": [acting_q, channel_q],
-                "responses": {"204": {"description": "unbound"}, **_errors(401, 404, 422)},
-            },
-        },
-    }
-
-
-def _op(
-    summary: str,
-    security: list[dict[str, list[str]]],
-    ok: tuple[int, type[BaseModel], str],
-    body: type[BaseModel] | None = None,
-    parameters: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "security": security,
-        "responses": {str(ok[0]): _json(ok[1], ok[2]), **_errors(401, 403, 409, 422)},
-    }
-    if body is not None:
-        content = {"application/json": {"schema": _ref(body)}}
-        operation["requestBody"] = {"required": True, "content": content}
-    if parameters:
-        operation["parameters"] = parameters
-    return operation
-
-
-def _preference_paths() -> dict[str, Any]:
-    admin: list[dict[str, list[str]]] = [{"bearer": []}]
-    acting = [{"name": "account_id", "in": "query", "required": True, "schema": {"type": "string"}}]
-    account = [{"name": "account_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    prefs = (200, PreferencesOut, "preferences")
-    return {
-        "/v1/bindings/lookup": {
-            "post": _op(
-                "Find a Lark user by email or a DingTalk user by mobile (admin; binds nothing)",
-                admin,
-                (200, LookupOut, "the proposed binding"),
-                LookupIn,
-            )
-        },
-        "/v1/me/preferences": {
-            "get": _op("The acting account's preferences", _SIGNED, prefs, parameters=acting),
-            "put": _op("Change the acting account's preferences", _SIGNED, prefs, MyPreferencesIn),
-        },
-        "/v1/me/email": {
-            "post": _op(
-                "Mail a confirmation code to a new address (pending until confirmed)",
-                _SIGNED,
-                (202, PendingEmailOut, "pending"),
-                EmailIn,
-            )
-        },
-        "/v1/me/email/confirm": {
-            "post": _op(
-                "Confirm the pending address with the mailed code",
-                _SIGNED,
-                (200, ConfirmedOut, "verified"),
-                ConfirmIn,
-            )
-        },
-        "/v1/accounts/{account_id}/preferences": {
-            "get": _op("An account's preferences (admin)", admin, prefs, parameters=account),
-            "put": _op(
-                "Change an account's preferences (admin)", admin, prefs, PreferencesIn, account
-            ),
-        },
-    }
-
-
-def _operations_paths() -> dict[str, Any]:
-    people: list[dict[str, list[str]]] = [{"bearer": []}]
-    channel = [{"name": "channel", "in": "path", "required": True, "schema": {"type": "string"}}]
-
-    def query(*names: str) -> list[dict[str, Any]]:
-        return [{"name": n, "in": "query", "schema": {"type": "string"}} for n in names]
-
-    def body(model: type[BaseModel]) -> dict[str, Any]:
-        return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
-
-    listing = {
-        "description": "every channel",
-        "content": {
-            "application/json": {"schema": {"type": "array", "items": _ref(ChannelStatus)}}
-        },
-    }
-    return {
-        "/v1/channels": {
-            "get": {
-                "summary": "Each channel's authorization, health and usage (admin, support)",
-                "security": people,
-                "responses": {"200": listing, **_errors(401, 403)},
-            }
-        },
-        "/v1/channels/{channel}/authorization": {
-            "get": {
-                "summary": "The notice to read before authorizing (admin, support)",
-                "security": people,
-                "parameters": channel,
-                "responses": {"200": _json(Notice, "the notice"), **_errors(401, 403, 404)},
-            },
-            "post": {
-                "summary": "Authorize the channel: consent to the notice, credentials checked and sealed (admin)",
-                "security": people,
-                "parameters": channel,
-                "requestBody": body(AuthorizeIn),
-                "responses": {
-                    "200": _json(AuthorizeResult, "authorized"),
-                    **_errors(400, 401, 403, 404, 422),
-                },
-            },
-            "delete": {
-                "summary": "Revoke: stop the stream, delete the credential, reroute pending cards (admin)",
-                "security": people,
-                "parameters": channel,
-                "responses": {"200": _json(RevokeOut, "revoked"), **_errors(401, 403, 404)},
-            },
-        },
-        "/v1/usage": {
-            "get": {
-                "summary": "Messages sent and updated per channel, by day or account (admin, support)",
-                "security": people,
-                "parameters": query("from", "to", "channel", "group_by"),
-                "responses": {"200": _json(UsageReport, "counts"), **_errors(401, 403, 422)},
-            }
-        },
-        "/v1/audit": {
-            "get": {
-                "summary": "The audit log, newest first (admin)",
-                "security": people,
-                "parameters": query("limit", "before", "action", "actor", "target", "from", "to"),
-                "responses": {"200": _json(AuditPage, "records"), **_errors(401, 403, 422)},
-            }
-        },
-        "/v1/cards/test": {
-            "post": {
-                "summary": "Send a test card through the real channel (support, admin); 409 with "
-                "the reason when the channel may not send (unauthorized, revoked, consent "
-                "needed, broken)",
-                "security": people,
-                "requestBody": body(TestSend),
-                "responses": {
-                    "202": _json(TestSent, "sent"),
-                    **_errors(401, 403, 404, 409, 422),
-                },
-            }
-        },
-    }
-
-
-def document() -> dict[str, Any]:
-    """The whole OpenAPI document."""
-    _, schemas = models_json_schema(
-        [(model, "validation") for model in _MODELS], ref_template="#/components/schemas/{model}"
+def callback_operations() -> dict[str, Operation]:
+    """The platform callback routes a channel registers in HTTP mode, by path."""
+    refused = (
+        Answer(401, CallbackRefusal, "signature, token or timestamp refused"),
+        Answer(409, CallbackRefusal, "a replay: this event was already taken"),
+        Answer(503, CallbackRefusal, "the channel is not started"),
     )
+    lark = Operation(
+        operation_id="larkCallback",
+        tag="callbacks",
+        summary="Lark event and card-action callbacks (url_verification, encrypted or plain)",
+        security=OPEN,
+        body=LarkEnvelope,
+        headers={
+            "X-Lark-Request-Timestamp": "Unix seconds; must be inside the callback window",
+            "X-Lark-Request-Nonce": "the nonce signed with the timestamp",
+            "X-Lark-Signature": "sha256(timestamp + nonce + encrypt key + body), hex",
+        },
+        answers=(Answer(200, LarkAnswer, "the challenge echoed, or the click's answer"), *refused),
+    )
+    dingtalk = Operation(
+        operation_id="dingtalkCallback",
+        tag="callbacks",
+        summary="DingTalk event subscription (encrypted) and robot message callbacks",
+        security=OPEN,
+        body=DingTalkEnvelope,
+        query=DingTalkCallbackQuery,
+        headers={
+            "timestamp": "robot messages: Unix milliseconds",
+            "sign": "robot messages: base64 HMAC-SHA256 of timestamp + newline + app secret",
+        },
+        answers=(Answer(200, DingTalkAnswer, "encrypted success, or {} for a robot"), *refused),
+    )
+    return {"/callbacks/lark": lark, "/callbacks/dingtalk": dingtalk}
+
+
+def webhook_operations() -> dict[str, Operation]:
+    """Every call the gateway makes to the ticket backend, by webhook name."""
+    decision = Operation(
+        operation_id="decisionWebhook",
+        tag="webhooks",
+        summary="A decision, POSTed to the backend URL, signed with Standard Webhooks",
+        security=OPEN,
+        body=DecisionEvent,
+        headers={
+            "webhook-id": "the decision's event_id, the same on every retry: de-duplicate on it",
+            "webhook-timestamp": "Unix seconds of this attempt",
+            "webhook-signature": 'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">',
+        },
+        answers=(
+            Answer(200, None, "taken (any 2xx)"),
+            Answer(409, None, "already decided on the backend: also ends the retries"),
+            Answer(429, None, "throttled: retried with backoff, honouring Retry-After"),
+            Answer(500, None, "failed: retried with backoff (any 5xx, timeouts, network errors)"),
+            Answer(400, None, "refused for good (any other 4xx): the cards say so"),
+        ),
+    )
+    return {"decision": decision}
+
+
+def document(tables: Sequence[web.RouteTableDef] | None = None) -> dict[str, Any]:
+    """The whole OpenAPI document for the routes in ``tables`` (default: every API table)."""
+    if tables is None:
+        from bot.http.routes import TABLES  # routes imports the handlers, which import spec
+
+        tables = TABLES
+    served = list(served_operations(tables))
+    callbacks = [("POST", path, op) for path, op in callback_operations().items()]
+    webhooks = webhook_operations()
+    every = [op for _, _, op in [*served, *callbacks]] + list(webhooks.values())
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, op in [*served, *callbacks]:
+        paths.setdefault(_plain(path), {})[method.lower()] = _operation(path, op)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Approval gateway", "version": bot.__version__},
-        "paths": {**_paths(), **_identity_paths(), **_preference_paths(), **_operations_paths()},
-        "components": {
-            "schemas": schemas.get("$defs", {}),
-            "securitySchemes": {
-                "httpMessageSignature": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "Signature",
-                    "description": (
-                        "RFC 9421 HTTP Message Signature (hmac-sha256, keyid backend) covering "
-                        '"@method" "@path" "@query" "content-digest" with created and nonce '
-                        "(the request id); RFC 9530 Content-Digest; see README"
-                    ),
-                },
-                "bearer": {"type": "http", "scheme": "bearer"},
-            },
-        },
+        "tags": TAGS,
+        "paths": paths,
+        "webhooks": {name: {"post": _operation("", op)} for name, op in webhooks.items()},
+        "components": {"schemas": _schemas(every), "securitySchemes": _SECURITY},
     }
+
+
+def served_operations(
+    tables: Iterable[web.RouteTableDef],
+) -> Iterator[tuple[str, str, Operation]]:
+    """(method, path, declaration) of every route in ``tables``; UndeclaredRoute if one has none."""
+    for table in tables:
+        for route in table:
+            assert isinstance(route, web.RouteDef), "the API registers plain routes only"
+            op = declared(route.handler)
+            if op is None:
+                raise UndeclaredRoute(f"{route.method} {route.path} declares no @operation")
+            yield route.method, route.path, op
+
+
+def _plain(path: str) -> str:
+    """``/v1/bindings/{account_id:.+}`` → ``/v1/bindings/{account_id}``."""
+    return _PARAM.sub(r"{\1}", path)
+
+
+def _operation(path: str, op: Operation) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "tags": [op.tag],
+        "summary": op.summary,
+        "security": [{name: []} for name in op.security],
+    }
+    parameters = _path_params(path) + _query_params(op.query) + _header_params(op)
+    if parameters:
+        out["parameters"] = parameters
+    if op.body is not None:
+        out["requestBody"] = {
+            "required": op.body_media == "application/json",
+            "content": {op.body_media: _media(op.body, op.body_example)},
+        }
+    answers = {str(a.status): _answer(a) for a in op.answers}
+    errors = {str(code): _answer(Answer(code, ErrorBody, ERRORS[code])) for code in op.errors}
+    out["responses"] = {**errors, **answers}
+    return out
+
+
+def _media(model: type[BaseModel], example: Any = None, many: bool = False) -> dict[str, Any]:
+    ref = {"$ref": REF.format(model=model.__name__)}
+    media: dict[str, Any] = {"schema": {"type": "array", "items": ref} if many else ref}
+    shown = example if example is not None else sample(model)
+    if shown is not None:
+        media["example"] = [shown] if many and example is None else shown
+    return media
+
+
+def _answer(answer: Answer) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": answer.description}
+    if answer.model is not None:
+        out["content"] = {answer.media: _media(answer.model, answer.example, answer.many)}
+    elif answer.media != "application/json":
+        out["content"] = {answer.media: {"schema": {"type": "string"}}}
+    return out
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PARAM.findall(path)
+    ]
+
+
+def _query_params(query: type[BaseModel] | None) -> list[dict[str, Any]]:
+    if query is None:
+        return []
+    schema = query.model_json_schema(ref_template=REF)
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema["properties"].items()
+    ]
+
+
+def _header_params(op: Operation) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "header", "description": what, "schema": {"type": "string"}}
+        for name, what in op.headers.items()
+    ]
+
+
+def _schemas(operations: Iterable[Operation]) -> dict[str, Any]:
+    models: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody}
+    for op in operations:
+        found = [op.body, op.query, *(a.model for a in op.answers)]
+        models.update({m.__name__: m for m in found if m is not None})
+    _, schemas = models_json_schema(
+        [(model, "validation") for model in models.values()], ref_template=REF
+    )
+    defs: dict[str, Any] = schemas.get("$defs", {})
+    return defs
+
+
+_SECURITY: Final[dict[str, Any]] = {
+    "httpMessageSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Signature",
+        "description": (
+            "RFC 9421 HTTP Message Signature (hmac-sha256, keyid backend) covering "
+            '"@method" "@path" "@query" "content-digest" with created and nonce '
+            "(the request id); RFC 9530 Content-Digest; see README"
+        ),
+    },
+    "bearer": {"type": "http", "scheme": "bearer"},
+}

@@ -23,6 +23,7 @@ from bot.http.errors import error_response
 from bot.http.me import ActingAccount
 from bot.http.once import signed_read, signed_write
 from bot.http.signatures import SignedRequest
+from bot.http.spec import BEARER, SIGNED, Answer, operation
 
 routes = web.RouteTableDef()
 
@@ -126,6 +127,15 @@ async def _change(
 
 
 @routes.get("/v1/me/preferences")
+@operation(
+    "getMyPreferences",
+    "preferences",
+    "The acting account's preferences",
+    SIGNED,
+    query=ActingAccount,
+    answers=[Answer(200, PreferencesOut, "preferences")],
+    errors=(401, 422),
+)
 @signed_read
 async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response:
     """The acting account's preferences (``?account_id=``)."""
@@ -135,6 +145,15 @@ async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response
 
 
 @routes.put("/v1/me/preferences")
+@operation(
+    "putMyPreferences",
+    "preferences",
+    "Change the acting account's preferences",
+    SIGNED,
+    body=MyPreferencesIn,
+    answers=[Answer(200, PreferencesOut, "preferences")],
+    errors=(400, 401, 409, 415, 422),
+)
 @signed_write
 async def set_mine(request: web.Request, signed: SignedRequest) -> web.Response:
     """Change the acting account's channel order and/or approval email subscription."""
@@ -144,6 +163,15 @@ async def set_mine(request: web.Request, signed: SignedRequest) -> web.Response:
 
 
 @routes.post("/v1/me/email")
+@operation(
+    "setMyEmail",
+    "me",
+    "Mail a confirmation code to a new address (pending until confirmed)",
+    SIGNED,
+    body=EmailIn,
+    answers=[Answer(202, PendingEmailOut, "pending")],
+    errors=(400, 401, 409, 415, 422),
+)
 @signed_write
 async def set_my_email(request: web.Request, signed: SignedRequest) -> web.Response:
     """Mail a confirmation code to a new address for the acting account (202: pending)."""
@@ -156,6 +184,15 @@ async def set_my_email(request: web.Request, signed: SignedRequest) -> web.Respo
 
 
 @routes.post("/v1/me/email/confirm")
+@operation(
+    "confirmMyEmail",
+    "me",
+    "Confirm the pending address with the mailed code",
+    SIGNED,
+    body=ConfirmIn,
+    answers=[Answer(200, ConfirmedOut, "verified")],
+    errors=(400, 401, 409, 415, 422),
+)
 @signed_write
 async def confirm_my_email(request: web.Request, signed: SignedRequest) -> web.Response:
     """Turn the pending address into the account's email binding when the code is right."""
@@ -169,6 +206,14 @@ async def confirm_my_email(request: web.Request, signed: SignedRequest) -> web.R
 
 
 @routes.get("/v1/accounts/{account_id}/preferences")
+@operation(
+    "getAccountPreferences",
+    "preferences",
+    "An account's preferences (admin)",
+    BEARER,
+    answers=[Answer(200, PreferencesOut, "preferences")],
+    errors=(401, 403, 422),
+)
 async def show_account(request: web.Request) -> web.Response:
     """Any account's preferences (admin)."""
     deps = request.app[DEPS]
@@ -178,6 +223,15 @@ async def show_account(request: web.Request) -> web.Response:
 
 
 @routes.put("/v1/accounts/{account_id}/preferences")
+@operation(
+    "putAccountPreferences",
+    "preferences",
+    "Change an account's preferences (admin)",
+    BEARER,
+    body=PreferencesIn,
+    answers=[Answer(200, PreferencesOut, "preferences")],
+    errors=(400, 401, 403, 415, 422),
+)
 async def set_account(request: web.Request) -> web.Response:
     """Change any account's preferences (admin); recorded as this token's doing."""
     deps = request.app[DEPS]

@@ -20,12 +20,14 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from aiohttp import web
 from markupsafe import Markup
+from pydantic import BaseModel
 
 from bot.core.models import ApprovalRequest
 from bot.errors import InvalidInput
 from bot.http.auth import Role
 from bot.http.deps import DEPS
 from bot.http.pages import html_page
+from bot.http.spec import BEARER, Answer, operation
 from bot.ticket_view import parse_ticket, view_for
 from cards import (
     ApprovalView,
@@ -57,6 +59,21 @@ E = TypeVar("E", CardState, Locale)
 
 Shown = Literal["all", "lark", "dingtalk", "email"]
 SHOWN: tuple[Shown, ...] = ("all", "lark", "dingtalk", "email")
+
+
+class PreviewChoice(BaseModel):
+    """The query of ``GET /preview`` (what the form's selects send); each has a default."""
+
+    state: CardState | None = None
+    locale: Locale | None = None
+    channel: Shown | None = None
+
+
+class PreviewForm(PreviewChoice):
+    """The form of ``POST /preview``: the choice, and the sample or a pasted ticket."""
+
+    source: Literal["sample", "pasted"] | None = None
+    ticket: str | None = None
 
 
 @dataclass
@@ -103,6 +120,18 @@ class Page:
 
 
 @routes.get("/preview")
+@operation(
+    "getPreview",
+    "preview",
+    "Every card's payloads and checks for the sample ticket (HTML)",
+    BEARER,
+    query=PreviewChoice,
+    answers=[
+        Answer(200, None, "the page", media="text/html"),
+        Answer(422, None, "the page, naming the bad choice", media="text/html"),
+    ],
+    errors=(401, 403),
+)
 async def preview_get(request: web.Request) -> web.Response:
     """The preview of the sample ticket, chosen by query parameters."""
     await _authorize(request)
@@ -110,6 +139,19 @@ async def preview_get(request: web.Request) -> web.Response:
 
 
 @routes.post("/preview")
+@operation(
+    "postPreview",
+    "preview",
+    "Every card's payloads and checks for a pasted ticket (HTML form)",
+    BEARER,
+    body=PreviewForm,
+    body_media="application/x-www-form-urlencoded",
+    answers=[
+        Answer(200, None, "the page", media="text/html"),
+        Answer(422, None, "the page, naming the bad field", media="text/html"),
+    ],
+    errors=(401, 403),
+)
 async def preview_post(request: web.Request) -> web.Response:
     """The preview of the sample or a pasted ticket, chosen by the form."""
     await _authorize(request)

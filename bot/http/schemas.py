@@ -1,10 +1,12 @@
-"""API response bodies: the trace support reads, and the error shape."""
+"""API response bodies: the trace support reads, the error shape, the health answers, and the
+platform callback envelopes the OpenAPI document describes."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from bot.core.models import (
     DeliveryState,
@@ -127,3 +129,89 @@ class ErrorBody(Out):
     """Every error answer."""
 
     error: ErrorDetail
+
+
+class HealthOut(Out):
+    """``GET /healthz``: the process is up."""
+
+    status: Literal["ok"]
+
+
+class ReplicaOut(Out):
+    """Which process answered, and which channels' streams are up in it."""
+
+    id: str
+    pid: int
+    connections: dict[str, bool]
+
+
+class ReadyOut(Out):
+    """``GET /readyz``: each check's detail (``store``, then one per channel) and the replica."""
+
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str]
+    replica: ReplicaOut
+
+
+# -- platform callbacks (HTTP mode) --------------------------------------------------------------
+# The platform SDK or our crypto reads these bodies; the models describe the wire for the document.
+
+
+class CallbackRefusal(Out):
+    """A refused callback: bad signature, stale timestamp, replay, or channel not started."""
+
+    error: str
+
+
+class LarkEnvelope(BaseModel):
+    """A Lark callback: url_verification (``challenge``), encrypted (``encrypt``, with an Encrypt
+    Key set) or a plain schema 2.0 event (``schema``, ``header``, ``event``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    encrypt: str | None = None
+    challenge: str | None = None
+    token: str | None = None
+    type: str | None = None
+    schema_: str | None = Field(None, alias="schema")
+    header: dict[str, Any] | None = None
+    event: dict[str, Any] | None = None
+
+
+class LarkAnswer(RootModel[dict[str, Any]]):
+    """What Lark receives back: ``{"challenge"}`` for url_verification, a card action answer
+    (``toast``, ``card``) for a click, ``{}`` otherwise."""
+
+
+class DingTalkCallbackQuery(BaseModel):
+    """The signature parameters of an event-subscription callback (both spellings are sent)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    msg_signature: str | None = None
+    signature: str | None = None
+    timestamp: str | None = None
+    timeStamp: str | None = None
+    nonce: str | None = None
+
+
+class DingTalkEnvelope(BaseModel):
+    """A DingTalk callback: an encrypted event (``encrypt``; a card click decrypts to
+    ``outTrackId`` + ``content``) or a robot message (plain JSON with ``msgId``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    encrypt: str | None = None
+    msgId: str | None = None
+    msgtype: str | None = None
+    text: dict[str, Any] | None = None
+    senderStaffId: str | None = None
+
+
+class DingTalkAnswer(BaseModel):
+    """The encrypted ``success`` an event callback gets (a robot message gets ``{}``)."""
+
+    msg_signature: str | None = None
+    timeStamp: str | None = None
+    nonce: str | None = None
+    encrypt: str | None = None

@@ -22,6 +22,7 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.http.auth import Role
 from bot.http.channels import ACCESS
 from bot.http.deps import DEPS, HttpDeps
+from bot.http.spec import BEARER, Answer, operation
 
 routes = web.RouteTableDef()
 
@@ -45,6 +46,15 @@ class TestSent(BaseModel):
 
 
 @routes.post("/v1/cards/test")
+@operation(
+    "sendTestCard",
+    "channels",
+    "Send a test card through the real channel (support, admin); 409 with the reason when the channel may not send",
+    BEARER,
+    body=TestSend,
+    answers=[Answer(202, TestSent, "sent")],
+    errors=(400, 401, 403, 404, 409, 415, 422),
+)
 async def send_test(request: web.Request) -> web.Response:
     """Send a clearly marked test card (support or admin token)."""
     deps = request.app[DEPS]

@@ -7,9 +7,11 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.storage import UsageReport
 from bot.core.validation import month_start, parse_day
 from bot.http.auth import Role
 from bot.http.deps import DEPS
+from bot.http.spec import BEARER, Answer, operation
 
 routes = web.RouteTableDef()
 
@@ -26,6 +28,15 @@ class UsageQuery(BaseModel):
 
 
 @routes.get("/v1/usage")
+@operation(
+    "getUsage",
+    "operations",
+    "Messages sent and updated per channel, by day or account (admin, support)",
+    BEARER,
+    query=UsageQuery,
+    answers=[Answer(200, UsageReport, "counts")],
+    errors=(401, 403, 422),
+)
 async def usage(request: web.Request) -> web.Response:
     """Counts of messages sent and updated, with totals per channel; default: this month."""
     deps = request.app[DEPS]

@@ -1,0 +1,1 @@
+"""The integrator kit (examples/) run against a real gateway."""
