@@ -200,7 +200,11 @@ def _identity_paths() -> dict[str, Any]:
                     "required": True,
                     "content": {"application/json": {"schema": _ref(ActingAccount)}},
                 },
-                "responses": {"201": _json(BindingCodeOut, "issued"), **_errors(400, 401, 422)},
+                # 409 answer_withheld: a resend; the code is given in the first answer only.
+                "responses": {
+                    "201": _json(BindingCodeOut, "issued"),
+                    **_errors(400, 401, 409, 422),
+                },
             }
         },
         "/v1/me/binding": {
