@@ -7,6 +7,10 @@ re-signed, is given the kept answer (with ``Idempotent-Replayed: true``) and act
 the same id with another request is ``409``. A refusal (any 4xx raised by the handler) rolls the
 transaction back, so it writes nothing and keeps nothing: sending it again is asking again.
 
+The request id is claimed by the transaction's first statement, before the handler acts: a
+second send of it, on this gateway or on another replica of the same database, waits there for
+the first one's transaction and is then given its kept answer (or acts, if the first rolled back).
+
 An answer that holds a secret (a fresh binding code) marks those fields with :func:`secret`: the
 caller gets them in that answer only, and what is kept, and replayed, is a ``409
 answer_withheld`` naming them. Inside the signature window a captured request can be sent again
@@ -83,9 +87,8 @@ def signed_write(handler: SignedHandler) -> Handler:
         now = deps.clock.now()
         until = now + deps.kept_for
         async with deps.store.write() as tx:
-            kept = await tx.recall_answer(signed.request_id)
-            if kept is not None:
-                return _again(kept, signed, deps.box)
+            if not await tx.claim_answer(signed.request_id, signed.request_hash, now, until):
+                return _again(await tx.recall_answer(signed.request_id), signed, deps.box)
             response = await handler(request, signed)
             answer = _answer(_kept(response, signed), signed, deps.box)
             await tx.keep_answer(signed.request_id, answer, now, until)
