@@ -18,7 +18,7 @@ import aiohttp
 
 from bot.channels.common.ratelimit import SYSTEM_TIMER, LocalLimits, Timer, take
 from bot.core.limits import Budget, RateLimits
-from bot.errors import ChannelError, ChannelThrottled
+from bot.errors import ChannelError, ChannelThrottled, ReceiverUnknown
 from bot.logs import kv
 
 log = logging.getLogger("bot.channels.dingtalk")
@@ -28,6 +28,7 @@ TOKEN_MARGIN = 300.0  # refresh five minutes before the platform's expiry, as th
 QPS_LIMIT_PREFIX = "Forbidden.AccessDenied.QpsLimit"
 ORG_QUOTA = "Forbidden.AccessDenied.ApiCountLimitForOrg"
 ORG_QUOTA_RETRY = 3600.0
+USER_NOT_EXIST = "param.userIdNotExist"  # card APIs: the userId is not a member the app sees
 OAPI_NO_USER = 60121  # topapi: no member with that mobile (or outside the app's scope)
 OAPI_BAD_TOKEN = (40014, 42001)  # invalid or expired access_token
 TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -181,5 +182,7 @@ class OpenApi:
             raise ChannelThrottled(what, retry_after=self._retry_after)
         if status == 403 and code == ORG_QUOTA:
             raise ChannelThrottled(what, retry_after=ORG_QUOTA_RETRY)
+        if status == 400 and code == USER_NOT_EXIST:
+            raise ReceiverUnknown(what)
         retryable = status in (401, 408, 429) or status >= 500
         raise ChannelError(what, retryable=retryable)
