@@ -13,8 +13,9 @@
     ├── Conflict                 the call contradicts what is already stored (idempotency key reuse, ...)
     ├── InvalidTransition        a state change the domain rules forbid
     ├── ChannelError             a chat or mail platform call failed (retryable or permanent)
-    │   └── ChannelThrottled     the platform asked us to slow down (retry_after)
-    │       └── ChannelDeferred  our own rate budget is spent: the call was not made (retry_after)
+    │   ├── ChannelThrottled     the platform asked us to slow down (retry_after)
+    │   │   └── ChannelDeferred  our own rate budget is spent: the call was not made (retry_after)
+    │   └── ReceiverUnknown      the platform does not know the receiver or it is out of scope
     └── BackendError             the ticket backend refused or failed a decision webhook
 
 Each class's docstring is its default message, so ``raise NotFound()`` still says something useful.
@@ -146,6 +147,19 @@ class ChannelDeferred(ChannelThrottled):
     """
 
     code = "channel_deferred"
+
+
+class ReceiverUnknown(ChannelError):
+    """The platform refused the receiver: unknown to it, or outside the app's scope.
+
+    The address is the caller's to fix (the binding, the app's visible range), never a retry's:
+    an API caller is answered 4xx, the outbox does not retry it.
+    """
+
+    code = "receiver_unknown"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, retryable=False)
 
 
 class BackendError(GatewayError):

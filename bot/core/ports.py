@@ -65,10 +65,21 @@ class Tx(Protocol):
         """The answer kept for ``request_id``, if any."""
         ...
 
+    async def claim_answer(
+        self, request_id: str, request_hash: str, at: datetime, expires_at: datetime
+    ) -> bool:
+        """Take ``request_id`` for this transaction; False if it is already taken.
+
+        Where transactions run side by side (PostgreSQL), a claim of an id another open
+        transaction holds waits for that one's end: False once it commits (its answer is then
+        recalled), True if it rolled back.
+        """
+        ...
+
     async def keep_answer(
         self, request_id: str, answer: SignedAnswer, at: datetime, expires_at: datetime
     ) -> None:
-        """Keep the answer to a signed request until ``expires_at``."""
+        """Keep the answer to a signed request until ``expires_at`` (over its claim, if any)."""
         ...
 
     async def forget_answers(self, now: datetime, limit: int) -> int:

@@ -14,6 +14,10 @@ is never timed. Two deadlines close that gap:
 
 Every connection is served by the event loop, so a slow one costs a socket and a timer, never a
 worker: others are served meanwhile.
+
+A client that hangs up before its answer (closes or resets mid-body, or while it is being
+answered) is its own business, not a server error: the connection logs it once at INFO, and
+:func:`body_deadline` gives aiohttp an answer it drops quietly on the closed connection.
 """
 
 from __future__ import annotations
@@ -56,6 +60,14 @@ class HeadDeadlineHandler(web.RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
+        request = self._current_request
+        if request is not None:
+            # The client left while its request was read or handled: told once, here, whatever
+            # the handler was doing (``body_deadline`` then drops the answer quietly).
+            log.info(
+                "client hung up before its answer",
+                extra=kv(method=request.method, path=request.path),
+            )
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -123,20 +135,41 @@ class DeadlineSite(web.SockSite):
 
 
 def body_deadline(seconds: float) -> Middleware:
-    """Middleware: the whole body within ``seconds`` of the head, else ``408`` and close."""
+    """Middleware: the whole body within ``seconds`` of the head, else ``408`` and close; a
+    client hang-up at any point is answered ``499`` (never delivered), not raised."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.body_exists:
-            try:
-                async with asyncio.timeout(seconds):
-                    await request.read()  # kept by aiohttp for the handler
-            except TimeoutError:
-                response = error_response(
+        try:
+            if request.body_exists and not await _body_in_time(request, seconds):
+                return _closing(
                     408, "request_timeout", f"the body did not arrive within {seconds:g} s"
                 )
-                response.force_close()
-                return response
-        return await handler(request)
+            return await handler(request)
+        except ConnectionResetError:
+            if not _hung_up(request):
+                raise  # another connection of ours failed (a platform, the database): an error
+            # Logged by the connection (HeadDeadlineHandler.connection_lost); never delivered.
+            return _closing(499, "client_closed_request", "the client closed the connection")
 
     return middleware
+
+
+async def _body_in_time(request: web.Request, seconds: float) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            await request.read()  # kept by aiohttp for the handler
+    except TimeoutError:
+        return False
+    return True
+
+
+def _hung_up(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _closing(status: int, code: str, message: str) -> web.Response:
+    response = error_response(status, code, message)
+    response.force_close()
+    return response

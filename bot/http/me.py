@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.errors import NotFound
 from bot.http.deps import DEPS
-from bot.http.once import signed_read, signed_write
+from bot.http.once import secret, signed_read, signed_write
 from bot.http.signatures import SignedRequest
 from bot.http.spec import SIGNED, Answer, operation
 
@@ -77,7 +77,9 @@ async def issue_code(request: web.Request, signed: SignedRequest) -> web.Respons
     acting = ActingAccount.model_validate_json(signed.body or b"{}")
     code = await deps.selfbind.issue(acting.account_id)
     body = BindingCodeOut(code=code.code, command=code.command, expires_at=code.expires_at)
-    return web.Response(status=201, text=body.model_dump_json(), content_type="application/json")
+    # Whoever holds the code binds their chat account to this one: it is never answered twice.
+    answer = web.Response(status=201, text=body.model_dump_json(), content_type="application/json")
+    return secret(answer, "code", "command")
 
 
 @routes.get("/v1/me/binding")

@@ -7,8 +7,16 @@ re-signed, is given the kept answer (with ``Idempotent-Replayed: true``) and act
 the same id with another request is ``409``. A refusal (any 4xx raised by the handler) rolls the
 transaction back, so it writes nothing and keeps nothing: sending it again is asking again.
 
-Kept bodies are sealed with the master key (AES-GCM, named by request id): an answer may hold a
-secret, such as a fresh binding code.
+The request id is claimed by the transaction's first statement, before the handler acts: a
+second send of it, on this gateway or on another replica of the same database, waits there for
+the first one's transaction and is then given its kept answer (or acts, if the first rolled back).
+
+An answer that holds a secret (a fresh binding code) marks those fields with :func:`secret`: the
+caller gets them in that answer only, and what is kept, and replayed, is a ``409
+answer_withheld`` naming them. Inside the signature window a captured request can be sent again
+byte for byte; were the secret replayed, whoever captured the request would hold it.
+
+Kept bodies are sealed with the master key (AES-GCM, named by request id).
 
 Replay protection is this memory plus the signature's time window: the memory keeps each id for
 far longer than the window, so inside the window a captured request can only be answered again.
@@ -25,6 +33,7 @@ from aiohttp import web
 from bot.core.ports import SignedAnswer
 from bot.errors import Conflict, StoreError
 from bot.http.deps import DEPS
+from bot.http.errors import error_response
 from bot.http.signatures import SignedRequest
 from bot.secrets import Sealed, SecretBox, answer_name
 
@@ -32,6 +41,9 @@ SignedHandler = Callable[[web.Request, SignedRequest], Awaitable[web.Response]]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 REPLAYED = "Idempotent-Replayed"
+# The fields of an answer that hold a secret (set by the handler through ``secret``).
+SECRET_FIELDS = web.ResponseKey("secret_fields", tuple)
+WITHHELD = "given in the first answer only"
 
 
 class AnswerUnavailable(Conflict):
@@ -39,6 +51,13 @@ class AnswerUnavailable(Conflict):
     request again under a new id."""
 
     code = "answer_unavailable"
+
+
+class AnswerWithheld(Conflict):
+    """The answer to this request id held a secret, given once; send a new request under a new
+    request id."""
+
+    code = "answer_withheld"
 
 
 class RequestIdReused(Conflict):
@@ -66,21 +85,41 @@ def signed_write(handler: SignedHandler) -> Handler:
         deps = request.app[DEPS]
         signed = await _verified(request)
         now = deps.clock.now()
+        until = now + deps.kept_for
         async with deps.store.write() as tx:
-            kept = await tx.recall_answer(signed.request_id)
-            if kept is not None:
-                return _again(kept, signed, deps.box)
+            if not await tx.claim_answer(signed.request_id, signed.request_hash, now, until):
+                return _again(await tx.recall_answer(signed.request_id), signed, deps.box)
             response = await handler(request, signed)
-            answer = _answer(response, signed, deps.box)
-            await tx.keep_answer(signed.request_id, answer, now, now + deps.kept_for)
+            answer = _answer(_kept(response, signed), signed, deps.box)
+            await tx.keep_answer(signed.request_id, answer, now, until)
         return response
 
     return run
 
 
+def secret(response: web.Response, *fields: str) -> web.Response:
+    """Mark ``fields`` of a signed write's answer as secret: they are given in this answer only.
+
+    Its resends get ``409 answer_withheld`` naming them; the secret is neither kept nor replayed.
+    """
+    response[SECRET_FIELDS] = fields
+    return response
+
+
 async def _verified(request: web.Request) -> SignedRequest:
     # The content type was checked by the API's json-only middleware.
     return await request.app[DEPS].auth.verifier.verify(request)
+
+
+def _kept(response: web.Response, signed: SignedRequest) -> web.Response:
+    fields: tuple[str, ...] = response.get(SECRET_FIELDS, ())
+    if not fields:
+        return response
+    message = (
+        f"the answer to request id {signed.request_id} held a secret ({', '.join(fields)}), "
+        "given in that answer only; send a new request with a new request id"
+    )
+    return error_response(409, AnswerWithheld.code, message, dict.fromkeys(fields, WITHHELD))
 
 
 def _answer(response: web.Response, signed: SignedRequest, box: SecretBox | None) -> SignedAnswer:
@@ -95,7 +134,9 @@ def _answer(response: web.Response, signed: SignedRequest, box: SecretBox | None
     )
 
 
-def _again(kept: SignedAnswer, signed: SignedRequest, box: SecretBox | None) -> web.Response:
+def _again(kept: SignedAnswer | None, signed: SignedRequest, box: SecretBox | None) -> web.Response:
+    if kept is None:  # its claim was taken, then swept as expired before this read
+        raise StoreError(f"the answer to request id {signed.request_id} was just forgotten")
     if kept.request_hash != signed.request_hash:
         raise RequestIdReused(
             f"request id {signed.request_id} was already used for a different request"

@@ -4,6 +4,11 @@ The card is drawn in the TEST state; its buttons answer with a toast and never d
 Nothing is stored: a test send has no request, no outbox job and no decision behind it. A channel
 that may not send (unauthorized, revoked, waiting for renewed consent, broken) answers 409 with
 the reason, and nothing reaches the platform.
+
+What the platform refuses is told apart by who can fix it: a receiver it does not know, or one
+outside the app's scope, is the caller's (``422 receiver_unknown``, with the platform's code); a
+refusal a retry cannot help is ``502 channel_refused``; only a failure a retry may cure (network,
+5xx, throttling) stays ``503``.
 """
 
 from __future__ import annotations
@@ -18,13 +23,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.channels.present import TEST_PREFIX
 from bot.core.models import ApprovalRequest, Delivery, DeliveryState, RequestStatus, StoredRequest
 from bot.core.ports import OutgoingCard
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.errors import ChannelError, Conflict, InvalidInput, NotFound, ReceiverUnknown
 from bot.http.auth import Role
 from bot.http.channels import ACCESS
 from bot.http.deps import DEPS, HttpDeps
 from bot.http.spec import BEARER, Answer, operation
+from bot.http.errors import error_response
 
 routes = web.RouteTableDef()
+
+
+class UnknownReceiver(InvalidInput):
+    """The platform does not know the account's address, or it is outside the app's scope."""
+
+    code = "receiver_unknown"
 
 
 class TestSend(BaseModel):
@@ -68,7 +80,15 @@ async def send_test(request: web.Request) -> web.Response:
     if channel is None:
         raise InvalidInput(f"channel {body.channel} is not running", {"channel": "not running"})
     card = await _test_card(deps, body)
-    receipt = await channel.send(card)
+    try:
+        receipt = await channel.send(card)
+    except ReceiverUnknown as exc:
+        where = f"{body.channel} refused the bound address: {exc.message}"
+        raise UnknownReceiver(f"nothing sent: {where}", {"account_id": where}) from exc
+    except ChannelError as exc:
+        if exc.retryable:
+            raise  # 503: the platform may take it later
+        return error_response(502, "channel_refused", f"{body.channel} refused: {exc.message}")
     sent = TestSent(
         delivery_id=card.delivery.id, channel=body.channel, external_ref=receipt.external_ref
     )

@@ -151,6 +151,7 @@ class Queries(NamedQueries):
     wake_channel_jobs: str
     # answers.sql: signed answers (idempotency) and callback replay memory
     recall_answer: str
+    claim_answer: str
     keep_answer: str
     forget_answers: str
     sealed_answers: str

@@ -74,6 +74,15 @@ class EngineTx:
         )
         return SignedAnswer(**dict(row)) if row else None
 
+    async def claim_answer(
+        self, request_id: str, request_hash: str, at: datetime, expires_at: datetime
+    ) -> bool:
+        claimed = await self.execute(
+            self.sql.claim_answer,
+            (request_id, request_hash, ts(at), ts(expires_at)),
+        )
+        return claimed == 1
+
     async def keep_answer(
         self, request_id: str, answer: SignedAnswer, at: datetime, expires_at: datetime
     ) -> None:

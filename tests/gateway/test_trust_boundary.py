@@ -65,8 +65,10 @@ async def test_respelt_credentials_mint_no_second_binding_code(stack: object) ->
         for h in _respellings(captured)
     ]
     accepted = [answer for status, answer in answers if status == 201]
-    assert {status for status, _ in answers} <= {201, 401}, answers
-    assert accepted and all(a == accepted[0] for a in accepted), "one code, answered again"
+    withheld = [answer["error"]["code"] for status, answer in answers if status == 409]
+    assert {status for status, _ in answers} <= {201, 401, 409}, answers
+    assert len(accepted) == 1, "one code, given once"
+    assert withheld and set(withheld) == {"answer_withheld"}, answers
     assert _codes(gateway.gateway.settings.db_path) == 1
 
 
@@ -216,9 +218,20 @@ def _on_disk(data_dir: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(data_dir.glob("gateway.db*")))
 
 
-async def test_a_kept_binding_code_is_sealed_and_opens_after_a_key_rotation(
-    stack: object,
-) -> None:
+async def test_a_kept_answer_is_sealed_and_opens_after_a_key_rotation(stack: object) -> None:
+    gateway, backend, _ = parts(stack)
+    ticket = sample_ticket("T-SEALED", [approver("a1", "Ann")])
+    status, first = await backend.submit(ticket, request_id="req-sealed-1")
+    assert status == 202
+    data_dir = gateway.gateway.settings.data_dir
+    assert first["request_id"].encode() not in _signed_answers(gateway.gateway.settings.db_path)
+    rotated = await run_cli("keys", "rotate", data_dir=data_dir)
+    assert rotated.code == 0, rotated.output
+    status, again = await backend.submit(ticket, request_id="req-sealed-1")
+    assert (status, again) == (202, first)
+
+
+async def test_a_binding_code_is_never_kept_even_sealed(stack: object) -> None:
     gateway, backend, _ = parts(stack)
     body = {"account_id": "a1"}
     status, first = await backend.call(
@@ -233,7 +246,12 @@ async def test_a_kept_binding_code_is_sealed_and_opens_after_a_key_rotation(
     status, again = await backend.call(
         "POST", "/v1/me/binding-codes", body, request_id="req-code-1"
     )
-    assert (status, again) == (201, first)
+    assert status == 409 and again["error"]["code"] == "answer_withheld"
+
+
+def _signed_answers(db: Path) -> bytes:
+    with sqlite3.connect(db) as conn:
+        return b"".join(bytes(row[0]) for row in conn.execute("SELECT body FROM signed_answers"))
 
 
 async def test_an_admin_write_in_another_content_type_is_refused(stack: object) -> None:

@@ -25,7 +25,7 @@ from bot.channels.common.ratelimit import SYSTEM_TIMER, LocalLimits, Timer, take
 from bot.clock import SystemClock
 from bot.core.limits import Budget, RateLimits
 from bot.core.ports import Clock
-from bot.errors import ChannelError, ChannelThrottled
+from bot.errors import ChannelError, ChannelThrottled, ReceiverUnknown
 from bot.logs import kv
 
 log = logging.getLogger("bot.channels.dingtalk")
@@ -35,6 +35,7 @@ TOKEN_MARGIN = 300.0  # refresh five minutes before the platform's expiry, as th
 QPS_LIMIT_PREFIX = "Forbidden.AccessDenied.QpsLimit"
 ORG_QUOTA = "Forbidden.AccessDenied.ApiCountLimitForOrg"
 ORG_QUOTA_RETRY = 3600.0
+USER_NOT_EXIST = "param.userIdNotExist"  # card APIs: the userId is not a member the app sees
 OAPI_NO_USER = 60121  # topapi: no member with that mobile (or outside the app's scope)
 BAD_TOKEN_CODE = "InvalidAuthentication"  # v1.0: 400 (or 401) for a bad or lapsed token
 OAPI_BAD_TOKEN = {40014, 42001}  # topapi: invalid or expired access_token...
@@ -197,6 +198,8 @@ class OpenApi:
             raise ChannelThrottled(what, retry_after=self._retry_after)
         if status == 403 and code == ORG_QUOTA:
             raise ChannelThrottled(what, retry_after=ORG_QUOTA_RETRY)
+        if status == 400 and code == USER_NOT_EXIST:
+            raise ReceiverUnknown(what)
         # A token refused again right after a fresh one was fetched is not the request's fault:
         # the outbox tries later rather than give the card up.
         retryable = status in (408, 429) or status >= 500 or _token_refused(status, answer)

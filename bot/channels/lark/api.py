@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.errors import ChannelError, ChannelThrottled
+from bot.errors import ChannelError, ChannelThrottled, ReceiverUnknown
 from bot.logs import kv
 
 log = logging.getLogger("bot.channels.lark")
@@ -163,7 +163,7 @@ def check(api: str, answer: Answer, *, app_key: str, user_key: str | None, fallb
     if code == USER_RATE_LIMITED and user_key is not None:
         raise Throttled(what, Throttle(user_key, fallback))
     if code in UNREACHABLE_USER:
-        raise ChannelError(f"{what} (receiver unknown or outside the app's scope)", retryable=False)
+        raise ReceiverUnknown(f"{what} (receiver unknown or outside the app's scope)")
     if code in TOKEN_ERRORS:
         raise ChannelError(what, retryable=True)
     raise ChannelError(what, retryable=status >= 500 or status == 0)
