@@ -43,6 +43,7 @@ from importlib.resources import files
 from typing import Any
 
 import asyncpg
+from asyncpg.transaction import Transaction
 
 from bot.errors import StoreError, StoreUnavailable
 from bot.logs import kv
@@ -265,17 +266,9 @@ class PostgresStore(InProcessWork):
     @asynccontextmanager
     async def _connected(self, writable: bool) -> AsyncIterator[PostgresTx]:
         pool = self._need()
-        try:
-            conn = await pool.acquire()
-        except CONNECT_ERRORS as exc:
-            # Whatever stops a connection being made (refused, unreachable, the database not
-            # taking connections) is the database out of reach for this call.
-            raise StoreUnavailable(f"cannot reach the database: {exc}") from exc
+        conn, transaction = await self._begin(pool, writable)
         try:
             async with _translating("transaction"):
-                async with _translating("cannot start a transaction"):
-                    transaction = conn.transaction(**({} if writable else _READ_ONLY))
-                    await transaction.start()
                 try:
                     yield PostgresTx(conn, self.sql, writable=writable)
                 except BaseException:
@@ -288,6 +281,29 @@ class PostgresStore(InProcessWork):
                     await transaction.commit()
         finally:
             await _release(pool, conn)
+
+    async def _begin(
+        self, pool: asyncpg.Pool, writable: bool
+    ) -> tuple[asyncpg.Connection, Transaction]:
+        # A pooled connection the server ended (a restart, pg_terminate_backend) may fail only
+        # when used: nothing has run on it yet, so another is tried, until the pool has had to
+        # make a new one (every idle connection may be dead alike).
+        retries = self._pool_size
+        while True:
+            conn = await _acquire(pool)
+            try:
+                async with _translating("cannot start a transaction"):
+                    transaction = conn.transaction(**({} if writable else _READ_ONLY))
+                    await transaction.start()
+                return conn, transaction
+            except StoreUnavailable:
+                await _release(pool, conn)
+                if not retries:
+                    raise
+                retries -= 1
+            except BaseException:
+                await _release(pool, conn)
+                raise
 
     def _need(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -307,6 +323,15 @@ async def _translating(doing: str) -> AsyncIterator[None]:
         if error is None:
             raise
         raise error from exc
+
+
+async def _acquire(pool: asyncpg.Pool) -> asyncpg.Connection:
+    try:
+        return await pool.acquire()
+    except CONNECT_ERRORS as exc:
+        # Whatever stops a connection being made (refused, unreachable, the database not
+        # taking connections) is the database out of reach for this call.
+        raise StoreUnavailable(f"cannot reach the database: {exc}") from exc
 
 
 async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
