@@ -11,51 +11,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-import asyncpg
 import pytest
 
 from bot.core.storage import ChannelAuthorization
 from bot.errors import StoreError, StoreUnavailable
 from bot.store.authorizations import AuthorizationStore
 from bot.store.postgres import PostgresStore
-from tests.store.engines import URL, postgres_database
+from tests.faults.postgres_down import refusing, terminate
+from tests.store.engines import postgres_database
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(90)]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NEVER = 600.0  # no periodic check reaches this far: a wait ends by a NOTIFY or not at all
 NAME = "gw_loss_b"  # application_name of the replica whose sessions are terminated
-
-
-async def terminate(application_name: str) -> int:
-    """End every session of that application (pool and LISTEN); how many there were."""
-    admin = await asyncpg.connect(URL, timeout=5)
-    try:
-        ended = await admin.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-            application_name,
-        )
-    finally:
-        await admin.close()
-    return len(ended)
-
-
-@asynccontextmanager
-async def refusing(url: str) -> AsyncIterator[None]:
-    """The database at ``url`` refuses new sessions meanwhile (as while a server restarts);
-    the sessions already open go on."""
-    name = url.partition("?")[0].rsplit("/", 1)[1]
-    admin = await asyncpg.connect(URL, timeout=5)  # on another database: PostgreSQL wants so
-    try:
-        await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-        try:
-            yield
-        finally:
-            await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture
@@ -83,7 +53,7 @@ async def test_a_terminated_listener_listens_again_and_hears_work_and_consents(
     replicas: tuple[PostgresStore, PostgresStore],
 ) -> None:
     a, b = replicas
-    assert await terminate(NAME) >= 2  # the LISTEN connection and the pool's
+    assert await terminate(application_name=NAME) >= 2  # the LISTEN connection and the pool's
     await _listening_again(b)
 
     async with a.write() as tx:
@@ -105,7 +75,7 @@ async def test_a_terminated_listener_is_reported_until_it_listens_again() -> Non
         await b.open()
         try:
             async with refusing(url):  # nothing can come back before it allows sessions again
-                await terminate(NAME)
+                await terminate(application_name=NAME)
 
                 async def down() -> str | None:
                     await asyncio.sleep(0.02)
@@ -131,7 +101,7 @@ async def test_a_transaction_whose_connection_is_terminated_fails_as_store_unava
         try:
             async with b.write() as tx:
                 await tx.fetch_one("SELECT pg_backend_pid()")
-                await terminate(NAME)  # under the open transaction
+                await terminate(application_name=NAME)  # under the open transaction
                 await tx.enqueue("send_card", "del-2", T0)
         except StoreError as exc:
             failures.append(exc)
