@@ -1,9 +1,10 @@
-"""A click the store cannot record (its PostgreSQL database down) is answered in time with
+"""A click the store cannot record (its PostgreSQL database down, a full disk) is answered in time with
 "not recorded, try again in a moment", and the card keeps its buttons; once the database is
 back, a tap on the same card decides. Through the real SDKs against the sandbox platforms."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tests.channels.test_lark_stream import FAST_LARK
 from tests.channels.test_lark_stream import platform as lark
 from tests.channels.test_lark_stream import submit as submit_lark
 from tests.conftest import fast_settings
+from tests.faults.disk import fill
 from tests.faults.postgres_down import database_down
 from tests.gateway.helpers import eventually
 from tests.store.engines import postgres_database
@@ -112,3 +114,24 @@ async def test_a_dingtalk_click_the_store_cannot_record_says_so_and_leaves_the_c
 
     again = await dingtalk(dt).click(ann, cards["a1"], ClickAction.APPROVE)
     assert (again.toast, again.card_state) == (RECORDED, "approved")
+
+
+async def test_a_click_on_a_full_disk_says_not_recorded_and_decides_once_space_is_back(
+    small_disk: Path,
+) -> None:
+    settings = fast_settings(small_disk / "data", sandbox_platforms=["lark"], lark=FAST_LARK)
+    embedded = await start(settings)
+    try:
+        await lark(embedded).app().wait_connected()
+        ann = await embedded.seat("lark", "a1", "Ann")
+        cards = await submit_lark(embedded, "LK-FULL", [ann])
+        filler = fill(small_disk)
+        outcome = await lark(embedded).click(ann, cards["a1"], ClickAction.APPROVE)
+        assert not outcome.failed, outcome
+        assert (outcome.toast, outcome.card_state) == (EN, "pending")
+        os.unlink(filler)
+
+        again = await lark(embedded).click(ann, cards["a1"], ClickAction.APPROVE)
+        assert (again.toast, again.card_state) == (RECORDED, "approved")
+    finally:
+        await embedded.stop()
