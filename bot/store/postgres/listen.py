@@ -73,6 +73,14 @@ class Listener:
         """Connect and listen (the driver's error when that fails), then keep it so."""
         await self._connect()
         self._task = asyncio.create_task(self._keep(), name="postgres-listen")
+        self._task.add_done_callback(self._stopped)
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        # Not cancelled by close(): a fault of its own ended the watch, so nothing reopens the
+        # connection any more; /readyz must say so rather than trust a connection unwatched.
+        if not task.cancelled() and task.exception() is not None:
+            self.problem = f"the LISTEN connection is no longer watched: {task.exception()}"
+            log.error("LISTEN watch ended", exc_info=task.exception())
 
     async def close(self) -> None:
         """Stop listening and close the connection (idempotent)."""
