@@ -5,6 +5,7 @@
     GatewayError
     ├── ConfigError              settings are missing or contradict each other
     ├── StoreError               the database failed or holds something unexpected
+    │   └── StoreUnavailable     the database cannot be reached now (connection lost, refused)
     ├── VerificationError        an inbound call is not authentic (signature, token, replay)
     ├── AccessDenied             authentic, but the caller may not do this
     ├── InvalidInput             the request body or parameters are wrong (carries field errors)
@@ -50,6 +51,12 @@ class StoreError(GatewayError):
     """The store failed."""
 
     code = "store_error"
+
+
+class StoreUnavailable(StoreError):
+    """The store is unavailable; try again in a moment."""
+
+    code = "store_unavailable"
 
 
 class VerificationError(GatewayError):

@@ -244,6 +244,11 @@ class StoreHealth(Protocol):
         """None when the store is open and can write, else why not (for ``/readyz``)."""
         ...
 
+    def listener(self) -> tuple[bool, str] | None:
+        """Whether this process hears the changes other replicas make (and in words: how it
+        stands); None where no other process writes the store."""
+        ...
+
     async def gauges(self) -> StoreGauges:
         """Outbox depth, deliveries and requests counted, for ``/metrics``."""
         ...

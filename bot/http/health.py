@@ -21,6 +21,7 @@ from bot.metrics import Snapshot
 routes = web.RouteTableDef()
 
 REPLICA = web.AppKey("replica", str)  # this process's lease owner id, set by the runtime
+LISTENER = "store_listener"  # the check of the LISTEN connection, on a shared (PostgreSQL) store
 
 
 @routes.get("/healthz")
@@ -45,12 +46,16 @@ async def healthz(request: web.Request) -> web.Response:
     answers=[Answer(200, ReadyOut, "ready"), Answer(503, ReadyOut, "not ready, and why")],
 )
 async def readyz(request: web.Request) -> web.Response:
-    """Ready only when the store is open and can write, and every authorized channel's stream
-    is connected; a channel that needs consent again or is broken is not ready, and says why."""
+    """Ready only when the store is open and can write, on PostgreSQL hears the other replicas'
+    NOTIFYs (its LISTEN connection is up), and every authorized channel's stream is connected;
+    a channel that needs consent again or is broken is not ready, and says why."""
     deps = request.app[DEPS]
     problem = await deps.health.problem()
     checks = {"store": problem is None}
     details = {"store": problem or "writable"}
+    listener = deps.health.listener()
+    if listener is not None:  # other replicas write the store: their NOTIFYs must be heard
+        checks[LISTENER], details[LISTENER] = listener
     for name, (ok, detail) in _channel_checks(request.app, deps).items():
         if ok is not None:  # None: unauthorized or revoked on purpose, not a fault
             checks[name] = ok

@@ -78,6 +78,11 @@ class EngineStore(Protocol):
         """Work of ``kind`` (empty: of any kind) was enqueued: wakes :meth:`wait_for_work`."""
         ...
 
+    def listener_problem(self) -> str | None:
+        """None while this process hears the others' changes (PostgreSQL: its LISTEN
+        connection is up; an engine only one process writes needs nothing), else why not."""
+        ...
+
 
 class InProcessWork:
     """``wait_for_work`` woken in process by :meth:`work_enqueued`: all an engine only one
@@ -106,6 +111,10 @@ class InProcessWork:
     async def wait_for_consents(self, seconds: float) -> bool:
         """True when another process's consent change was heard within ``seconds``."""
         return await _woken(self._consents, seconds)
+
+    def listener_problem(self) -> str | None:
+        """Nothing to hear from other processes: never a problem."""
+        return None
 
 
 async def _woken(event: asyncio.Event, seconds: float) -> bool:

@@ -18,6 +18,14 @@ class StoreProbe:
             return "closed"
         return await self._store.writable()
 
+    def listener(self) -> tuple[bool, str] | None:
+        """Whether this process hears the other replicas' NOTIFYs, and its state in words;
+        None on an engine no other process writes."""
+        if not self._store.shared:
+            return None
+        problem = self._store.listener_problem()
+        return problem is None, problem or "listening"
+
     async def gauges(self) -> StoreGauges:
         """Outbox depth, deliveries and requests, read in one transaction (after folding the
         counts' deltas in, on an engine that keeps them so)."""

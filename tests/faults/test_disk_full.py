@@ -8,10 +8,7 @@ it is not ready; once the filler is gone the same submission is accepted and flo
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -21,46 +18,10 @@ from bot.core.models import ClickAction
 from sandbox.embedded import Embedded, start
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
+from tests.faults.disk import fill
 from tests.gateway.helpers import eventually, parts
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(60)]
-SIZE = "16m"
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs of its own, mounted for the test (needs root and a kernel that allows it)."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    try:
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(mount_point)],
-            check=True,
-            capture_output=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"DISK-FULL FAULT TEST NOT RUN: cannot mount a {SIZE} tmpfs here ({exc})")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False, timeout=10)
-
-
-def _fill(directory: Path) -> Path:
-    """Write one file until the filesystem has no byte left; returns it."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (65536, 4096, 512, 1):  # then the last pages a bigger write did not fit in
-            try:
-                while os.write(fd, b"\0" * size):
-                    pass
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC, exc
-    finally:
-        os.close(fd)
-    return filler
 
 
 async def _ready(embedded: Embedded) -> int:
@@ -75,7 +36,7 @@ async def test_a_full_disk_refuses_intake_with_503_and_recovers(small_disk: Path
     embedded = await start(fast_settings(small_disk / "data"))
     _, backend, memory = parts(embedded)
     try:
-        filler = _fill(small_disk)
+        filler = fill(small_disk)
         ticket = sample_ticket("T-DISK", [approver("ann", "Ann")])
         status, body = await backend.submit(ticket, request_id="msg_T-DISK")
         assert status == 503, body
@@ -99,7 +60,7 @@ async def test_a_full_disk_makes_the_gateway_not_ready_until_space_is_back(
     embedded = await start(fast_settings(small_disk / "data"))
     try:
         assert await _ready(embedded) == 200
-        filler = _fill(small_disk)
+        filler = fill(small_disk)
 
         async def not_ready() -> bool:
             return await _ready(embedded) == 503

@@ -25,7 +25,7 @@ from bot.channels.common.bridge import Bridge, ClickAnswer, Once
 from bot.channels.present import card_view, toast_kind, toast_text
 from bot.core.models import ActionResult, ActionStatus, ClickAction, InboundAction
 from bot.core.ports import InboundMessage, InboundSink
-from bot.errors import ChannelError
+from bot.errors import ChannelError, StoreError
 from bot.logs import kv
 from cards import parse_click, render_dingtalk
 
@@ -45,6 +45,11 @@ BY_KEY = {"updateCardDataByKey": True, "updatePrivateDataByKey": True}
 PROCESSING = (
     "Your choice is being recorded; the card will update shortly. "
     "正在记录你的审批意见，卡片稍后更新。"
+)
+# A click the store could not record (unavailable: a full disk, the database down): only the
+# private notice changes, the card keeps its buttons and the approver can tap again.
+NOT_RECORDED = (
+    "Your choice was not recorded; please try again in a moment. 你的审批意见未能记录，请稍后再试。"
 )
 RESTARTING = (
     "The approval service is restarting; tap again in a moment. 审批服务正在重启，请稍后再点。"
@@ -187,7 +192,13 @@ class Inbound:
             comment=click.comment,
             source=source,
         )
-        result = await self._sink().action(action)
+        try:
+            result = await self._sink().action(action)
+        except StoreError as exc:
+            log.warning(
+                "click not recorded: the store failed", extra=kv(**where, error=exc.message)
+            )
+            return ClickAnswer(notice_response(NOT_RECORDED, "error"))
         log.info("click handled", extra=kv(**where, status=result.status.value))
         response = click_response(result, track_id)
         return ClickAnswer(response, result, carries_card="cardData" in response)

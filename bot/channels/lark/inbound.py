@@ -26,7 +26,7 @@ from bot.channels.common.bridge import AfterAck, Bridge, ClickAnswer, Join, Once
 from bot.channels.present import card_view, toast_kind, toast_text
 from bot.core.models import ActionResult, ActionStatus, ClickAction, InboundAction
 from bot.core.ports import InboundMessage, InboundSink
-from bot.errors import ChannelError
+from bot.errors import ChannelError, StoreError
 from bot.logs import kv
 from cards import parse_click, render_lark
 
@@ -44,6 +44,19 @@ PROCESSING = {
     "i18n": {
         "en_us": "Your choice is being recorded; the card will update shortly.",
         "zh_cn": "正在记录你的审批意见，卡片稍后更新。",
+    },
+}
+
+
+# A click the store could not record (unavailable: a full disk, the database down): the card is
+# left as it is, buttons and all, so the approver can simply tap again. The request's language
+# cannot be read then, so the toast carries both and Lark shows the clicker's.
+NOT_RECORDED = {
+    "type": "error",
+    "content": "Your choice was not recorded; please try again in a moment.",
+    "i18n": {
+        "en_us": "Your choice was not recorded; please try again in a moment.",
+        "zh_cn": "你的审批意见未能记录，请稍后再试。",
     },
 }
 
@@ -165,16 +178,21 @@ class LarkInbound:
         if not actor:
             log.warning("click without the clicker's identity refused", extra=kv(**where))
             return ClickAnswer(click_response(NOT_APPROVER, message_id))
-        result = await self._sink().action(
-            InboundAction(
-                channel=self._channel,
-                actor=actor,
-                ref=click.ref,
-                action=ClickAction(click.action),
-                comment=click.comment,
-                source=source,
-            )
+        inbound = InboundAction(
+            channel=self._channel,
+            actor=actor,
+            ref=click.ref,
+            action=ClickAction(click.action),
+            comment=click.comment,
+            source=source,
         )
+        try:
+            result = await self._sink().action(inbound)
+        except StoreError as exc:
+            log.warning(
+                "click not recorded: the store failed", extra=kv(**where, error=exc.message)
+            )
+            return ClickAnswer({"toast": NOT_RECORDED})
         log.info("click handled", extra=kv(**where, status=result.status.value))
         response = click_response(result, message_id)
         return ClickAnswer(response, result, carries_card="card" in response)

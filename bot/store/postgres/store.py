@@ -14,6 +14,13 @@ in flight. A replica needs about ``outbox`` lane concurrency (forwards + updates
 default, though jobs hold a connection only while they read or write) plus concurrent API calls
 and clicks; beyond the pool, transactions queue for a connection. Every replica also holds one
 extra connection for LISTEN. Keep replicas × (pool + 1) under the server's ``max_connections``.
+The LISTEN connection is reopened with backoff whenever it drops (``postgres/listen.py``); once
+listening again every work lane is woken and the consents re-read, since a NOTIFY sent meanwhile
+was lost to this replica. ``/readyz`` says not ready while it is down.
+
+Every driver error is translated here (``postgres/errors.py``): the database out of reach (a lost
+or refused connection) is ``StoreUnavailable``, answered 503 ``store_unavailable``; the pool
+replaces a lost connection on its next use.
 
 A fifth of the pool (at least one connection, see :func:`reserved_share`) is reserved for
 urgent transactions (``write(urgent=True)``: a click's decision, the claim and read of its
@@ -26,6 +33,7 @@ total stays ``DATABASE_POOL_SIZE``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,11 +43,14 @@ from importlib.resources import files
 from typing import Any
 
 import asyncpg
+from asyncpg.transaction import Transaction
 
-from bot.errors import StoreError
+from bot.errors import StoreError, StoreUnavailable
 from bot.logs import kv
 from bot.store.engine import InProcessWork
 from bot.store.migrations import load
+from bot.store.postgres.errors import CONNECT_ERRORS, DRIVER_ERRORS, translated
+from bot.store.postgres.listen import CONNECT_SECONDS, Listener
 from bot.store.postgres.tx import PostgresTx
 from bot.store.queries import NamedQueries, Queries, load_all, load_engine
 
@@ -108,8 +119,11 @@ class PostgresStore(InProcessWork):
         # Ordinary transactions pass this first, so the reserved share stays free for urgent
         # ones (module docstring); urgent ones go straight to the pool.
         self._ordinary = asyncio.Semaphore(pool_size - reserved_share(pool_size))
-        self._listener: asyncpg.Connection | None = None
-        self._schema = ""  # where this store's tables are: the work NOTIFYs it answers
+        self._listener = Listener(
+            url,
+            {WORK_CHANNEL: self._notified, CONSENTS_CHANNEL: self._consents_notified},
+            self._relistened,
+        )
         self._current: ContextVar[PostgresTx | None] = ContextVar(f"pg-{id(self)}", default=None)
         self._writable_at: float | None = None
 
@@ -124,30 +138,36 @@ class PostgresStore(InProcessWork):
                 min_size=reserved_share(self._pool_size) + 1,
                 max_size=self._pool_size,
                 reset=_keep_session,
+                timeout=CONNECT_SECONDS,
             )
             if migrate:
                 await self.migrate()
-            self._listener = await asyncpg.connect(self._url)
-            self._schema = str(await self._listener.fetchval("SELECT current_schema()"))
-            await self._listener.add_listener(WORK_CHANNEL, self._notified)
-            await self._listener.add_listener(CONSENTS_CHANNEL, self._consents_notified)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+            await self._listener.open()
+        except CONNECT_ERRORS as exc:
             await self.close()
             raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
 
-    def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+    def _notified(self, payload: str) -> None:
         schema, _, kind = payload.partition(" ")  # postgres/sql/outbox.sql says what it sends
-        if schema == self._schema:
+        if schema == self._listener.schema:
             self.work_enqueued(kind)
 
-    def _consents_notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+    def _consents_notified(self, payload: str) -> None:
         self._consents.set()
+
+    def _relistened(self) -> None:
+        # Whatever a NOTIFY said while nobody listened is re-read: every lane claims once, and
+        # the consents are read again.
+        self.work_enqueued()
+        self._consents.set()
+
+    def listener_problem(self) -> str | None:
+        """None while this replica hears the others' NOTIFYs, else why not."""
+        return self._listener.problem
 
     async def close(self) -> None:
         """Close the LISTEN connection and the pool (idempotent)."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            await listener.close()
+        await self._listener.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -257,32 +277,78 @@ class PostgresStore(InProcessWork):
     @asynccontextmanager
     async def _connected(self, writable: bool) -> AsyncIterator[PostgresTx]:
         pool = self._need()
+        conn, transaction = await self._begin(pool, writable)
         try:
-            conn = await pool.acquire()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreError(f"cannot reach the database: {exc}") from exc
-        try:
-            options: dict[str, Any] = (
-                {} if writable else {"isolation": "repeatable_read", "readonly": True}
-            )
-            transaction = conn.transaction(**options)
-            try:
-                await transaction.start()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                raise StoreError(f"cannot start a transaction: {exc}") from exc
-            try:
-                yield PostgresTx(conn, self.sql, writable=writable)
-            except BaseException:
-                await transaction.rollback()
-                raise
-            try:
-                await transaction.commit()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                raise StoreError(f"commit failed: {exc}") from exc
+            async with _translating("transaction"):
+                try:
+                    yield PostgresTx(conn, self.sql, writable=writable)
+                except BaseException:
+                    # On a lost connection the rollback fails too (the server already rolled
+                    # back): the error that stopped the transaction is the one to tell.
+                    with contextlib.suppress(*DRIVER_ERRORS):
+                        await transaction.rollback()
+                    raise
+                async with _translating("commit failed"):
+                    await transaction.commit()
         finally:
-            await pool.release(conn)
+            await _release(pool, conn)
+
+    async def _begin(
+        self, pool: asyncpg.Pool, writable: bool
+    ) -> tuple[asyncpg.Connection, Transaction]:
+        # A pooled connection the server ended (a restart, pg_terminate_backend) may fail only
+        # when used: nothing has run on it yet, so another is tried, until the pool has had to
+        # make a new one (every idle connection may be dead alike).
+        retries = self._pool_size
+        while True:
+            conn = await _acquire(pool)
+            try:
+                async with _translating("cannot start a transaction"):
+                    transaction = conn.transaction(**({} if writable else _READ_ONLY))
+                    await transaction.start()
+                return conn, transaction
+            except StoreUnavailable:
+                await _release(pool, conn)
+                if not retries:
+                    raise
+                retries -= 1
+            except BaseException:
+                await _release(pool, conn)
+                raise
 
     def _need(self) -> asyncpg.Pool:
         if self._pool is None:
             raise StoreError("the store is not open")
         return self._pool
+
+
+_READ_ONLY: dict[str, Any] = {"isolation": "repeatable_read", "readonly": True}
+
+
+@asynccontextmanager
+async def _translating(doing: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except DRIVER_ERRORS as exc:
+        error = translated(exc, doing)
+        if error is None:
+            raise
+        raise error from exc
+
+
+async def _acquire(pool: asyncpg.Pool) -> asyncpg.Connection:
+    try:
+        return await pool.acquire()
+    except CONNECT_ERRORS as exc:
+        # Whatever stops a connection being made (refused, unreachable, the database not
+        # taking connections) is the database out of reach for this call.
+        raise StoreUnavailable(f"cannot reach the database: {exc}") from exc
+
+
+async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    # Handing back a connection lost under a query fails in its reset; the pool has already
+    # terminated it and makes a new one on a later acquire, so nothing is left to do.
+    try:
+        await pool.release(conn)
+    except DRIVER_ERRORS as exc:
+        log.warning("lost connection dropped from the pool", extra=kv(error=str(exc)))

@@ -13,7 +13,8 @@ from typing import Any
 
 import asyncpg
 
-from bot.errors import Conflict, StoreError
+from bot.errors import StoreError
+from bot.store.postgres.errors import translated
 from bot.store.queries import Queries
 from bot.store.tx import EngineTx, Params, Row
 
@@ -87,16 +88,14 @@ class PostgresTx(EngineTx):
 
 
 class _translated:
-    # The driver's errors become the project's: a unique constraint that refuses a second row
-    # (a second decision, a reused id) is a Conflict; anything else the database says is a
-    # StoreError. Wrong parameter types are the caller's bug and stay as they are.
+    # The driver's errors become the project's (postgres/errors.py). Wrong parameter types are
+    # the caller's bug and stay as they are.
     async def __aenter__(self) -> None:
         return None
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
-        if isinstance(exc, asyncpg.UniqueViolationError):
-            raise Conflict(f"already stored: {exc.constraint_name or exc}") from exc
-        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
-            raise StoreError(f"database error: {exc}") from exc
+        error = translated(exc, "database error") if exc is not None else None
+        if error is not None:
+            raise error from exc
