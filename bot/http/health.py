@@ -19,6 +19,8 @@ from bot.metrics import Snapshot
 routes = web.RouteTableDef()
 
 REPLICA = web.AppKey("replica", str)  # this process's lease owner id, set by the runtime
+# Settings.ready_without_channels, set by the runtime: ready with no channel authorized.
+READY_WITHOUT_CHANNELS = web.AppKey("ready_without_channels", bool)
 
 
 @routes.get("/healthz")
@@ -29,16 +31,21 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready only when the store is open and can write, and every authorized channel's stream
-    is connected; a channel that needs consent again or is broken is not ready, and says why."""
+    """Ready only when the store is open and can write, at least one channel is authorized
+    (unless the deployment says none is needed), and every authorized channel's stream is
+    connected; a channel that needs consent again or is broken is not ready, and says why."""
     deps = request.app[DEPS]
     problem = await deps.health.problem()
     checks = {"store": problem is None}
     details = {"store": problem or "writable"}
-    for name, (ok, detail) in _channel_checks(request.app, deps).items():
+    channel_checks = _channel_checks(request.app, deps)
+    for name, (ok, detail) in channel_checks.items():
         if ok is not None:  # None: unauthorized or revoked on purpose, not a fault
             checks[name] = ok
         details[name] = detail
+    unreachable = _no_channel(request.app, channel_checks)
+    if unreachable:
+        checks["channels"], details["channels"] = False, unreachable
     ready = all(checks.values())
     return web.json_response(
         {
@@ -47,6 +54,17 @@ async def readyz(request: web.Request) -> web.Response:
             "replica": _replica(request.app, deps),
         },
         status=200 if ready else 503,
+    )
+
+
+def _no_channel(app: web.Application, checks: dict[str, tuple[bool | None, str]]) -> str:
+    # With no channel authorized no approver can be reached: a deployment that means it (email
+    # set up later, or none at all) says so with READY_WITHOUT_CHANNELS.
+    if app.get(READY_WITHOUT_CHANNELS, False) or any(ok is not None for ok, _ in checks.values()):
+        return ""
+    return (
+        "no channel is authorized: no approver can be reached (authorize one, or set "
+        "APPROVAL_GATEWAY_READY_WITHOUT_CHANNELS=true if that is intended)"
     )
 
 
