@@ -167,8 +167,9 @@ class JobRunner:
             if card.request.status is not RequestStatus.PENDING and not self._may_be_out(job, card):
                 await self._mark(card, DeliveryState.SKIPPED, f"request {card.request.status}")
                 return
+            channel = self._channel(card.delivery.channel, job.created_at)
             with _platform(card.delivery.channel):
-                receipt = await self._channel(card.delivery.channel, job.created_at).send(card)
+                receipt = await channel.send(card)
             now = self._clock.now()
             async with self._store.write() as tx:
                 # First of all: a close committing meanwhile on another replica either sees
@@ -215,8 +216,9 @@ class JobRunner:
         if redraw.already_shown(job.payload, card):
             return  # the click's answer (or an update after it) already shows the outcome
         with _joined("approval.update", card, job):
+            channel = self._channel(card.delivery.channel, job.created_at)
             with _platform(card.delivery.channel):
-                receipt = await self._channel(card.delivery.channel, job.created_at).update(card)
+                receipt = await channel.update(card)
             now = self._clock.now()
             async with self._store.write() as tx:
                 await tx.set_delivery_state(
@@ -280,7 +282,8 @@ def _joined(name: str, card: OutgoingCard, job: Job) -> Iterator[None]:
 
 @contextmanager
 def _platform(name: str) -> Iterator[None]:
-    # Which platform failed travels with the error to the worker, which counts it.
+    # Which platform's call failed travels with the error to the worker, which counts it (a
+    # channel the consent gate holds made no call: not counted).
     try:
         yield
     except ChannelError as error:

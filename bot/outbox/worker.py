@@ -236,10 +236,8 @@ class OutboxWorker:
         retry_after = getattr(error, "retry_after", None)
         if isinstance(error, ChannelError | BackendError) and retry_after is not None:
             self._metrics.throttled(job.kind)
-        if isinstance(error, ChannelError):
-            self._metrics.platform_errors.labels(
-                platform=error.platform or "unknown", code=error.code
-            ).inc()
+        if isinstance(error, ChannelError) and error.platform:
+            self._metrics.platform_errors.labels(platform=error.platform, code=error.code).inc()
         now = self._clock.now()
         decision = self._retry.decide(
             job.attempts,
