@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import aiohttp
 from standardwebhooks import Webhook
 
+from bot import tracing
 from bot.core.ports import BackendReceipt, DecisionEvent
 from bot.errors import BackendError
 
@@ -53,6 +54,9 @@ class WebhookBackend:
     async def deliver(self, event: DecisionEvent) -> BackendReceipt:
         """POST the event; 2xx and 409 are success, 429/5xx/network retry, other 4xx are final."""
         body, headers = self.signed(event)
+        parent = tracing.traceparent()  # the forward's span: the backend may join the trace
+        if parent is not None:
+            headers["traceparent"] = parent
         try:
             async with self._client().post(self._url, data=body, headers=headers) as response:
                 text = (await response.text())[:200]

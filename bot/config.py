@@ -318,6 +318,11 @@ class Settings(BaseSettings):
         default_factory=lambda: list(CHINA_REGIONS),
         description="regions where DingTalk is offered (mainland China; not cn-hongkong)",
     )
+    ready_without_channels: bool = Field(
+        False,
+        description="/readyz is ready with no channel authorized (an email-only deployment not "
+        "yet set up, or one that only records decisions); else that is not ready",
+    )
 
     @field_validator("data_dir")
     @classmethod

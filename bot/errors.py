@@ -135,6 +135,7 @@ class ChannelError(GatewayError):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.platform = ""  # the channel that failed, once known (for the error counts)
 
 
 class ChannelThrottled(ChannelError):

@@ -78,6 +78,30 @@ def bind(**ids: str | None) -> Iterator[None]:
         _context.reset(token)
 
 
+# The ids kept for the rest of one unit of work (an outbox job): see scope() and keep().
+_kept: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "log_kept", default=None
+)
+
+
+@contextmanager
+def scope() -> Iterator[None]:
+    """One unit of work (an outbox job): ids that :func:`keep` learns inside it stay on every
+    later line of it, including those logged after the ``bind`` that found them has ended."""
+    token = _kept.set({})
+    try:
+        yield
+    finally:
+        _kept.reset(token)
+
+
+def keep(**ids: str) -> None:
+    """Attach ids to the rest of the current :func:`scope` (nothing outside one)."""
+    kept = _kept.get()
+    if kept is not None:
+        kept.update(ids)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, bound ids and ``extra`` fields."""
 
@@ -89,6 +113,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            **(_kept.get() or {}),
             **_context.get(),
         }
         for key, value in record.__dict__.items():

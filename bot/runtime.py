@@ -19,6 +19,7 @@ from types import TracebackType
 
 from aiohttp import web
 
+from bot import tracing
 from bot.backend import WebhookBackend
 from bot.channel_access import ChannelAccess
 from bot.channel_access.credentials import ChannelCredentials
@@ -43,7 +44,7 @@ from bot.http.auth import Authenticator
 from bot.http.channels import ACCESS
 from bot.http.deadlines import DeadlineSite
 from bot.http.deps import HttpDeps
-from bot.http.health import REPLICA
+from bot.http.health import READY_WITHOUT_CHANNELS, REPLICA
 from bot.http.listen import bind, close
 from bot.http.preview import CARD_LOOK, CardLook
 from bot.http.signatures import RequestVerifier
@@ -168,6 +169,7 @@ class Gateway:
         stack.push_async_callback(self.store.close)
         await self._open_access()
         self.metrics = Metrics()
+        tracing.setup()  # on when the OTEL_* variables ask for it and the otel extra is there
         wakeup = _LateWakeup()
         router = Router(
             self.channels, settings.channel_order, settings.china_regions, self.access.refusal
@@ -196,8 +198,8 @@ class Gateway:
             stack.push_async_callback(_cancel, relay)
         await self._serve(secret, sockets, stack)
 
-    def _count_click(self, channel: str, status: str) -> None:
-        self.metrics.clicks.labels(channel=channel, status=status).inc()
+    def _count_click(self, channel: str, status: str, seconds: float) -> None:
+        self.metrics.click_answered(channel, status, seconds)
 
     def _limits(self) -> RateLimits:
         if self.settings.rate_limits == "database":
@@ -290,6 +292,7 @@ class Gateway:
         app = create_app(deps, body_timeout=limits.body_timeout_seconds)
         app[ACCESS] = self.access
         app[REPLICA] = self.worker.owner
+        app[READY_WITHOUT_CHANNELS] = self.settings.ready_without_channels
         if self.card_look is not None:
             app[CARD_LOOK] = self.card_look
         # Requests still in flight at stop get the jobs' grace, not aiohttp's default 60 s: a

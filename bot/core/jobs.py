@@ -8,10 +8,12 @@ Network calls happen outside transactions; each result is then committed with it
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import tracing
 from bot.core import redraw
 from bot.core.models import (
     Decision,
@@ -161,11 +163,13 @@ class JobRunner:
         card = await self._load(job.ref)
         if card is None or card.delivery.state is not DeliveryState.QUEUED:
             return  # already handled by an earlier attempt that committed
-        with bind(delivery_id=card.delivery.id, ticket_id=card.request.ticket.ticket_id):
+        with _joined("approval.send", card, job):
             if card.request.status is not RequestStatus.PENDING and not self._may_be_out(job, card):
                 await self._mark(card, DeliveryState.SKIPPED, f"request {card.request.status}")
                 return
-            receipt = await self._channel(card.delivery.channel, job.created_at).send(card)
+            channel = self._channel(card.delivery.channel, job.created_at)
+            with _platform(card.delivery.channel):
+                receipt = await channel.send(card)
             now = self._clock.now()
             async with self._store.write() as tx:
                 # First of all: a close committing meanwhile on another replica either sees
@@ -211,8 +215,10 @@ class JobRunner:
             return
         if redraw.already_shown(job.payload, card):
             return  # the click's answer (or an update after it) already shows the outcome
-        with bind(delivery_id=card.delivery.id, ticket_id=card.request.ticket.ticket_id):
-            receipt = await self._channel(card.delivery.channel, job.created_at).update(card)
+        with _joined("approval.update", card, job):
+            channel = self._channel(card.delivery.channel, job.created_at)
+            with _platform(card.delivery.channel):
+                receipt = await channel.update(card)
             now = self._clock.now()
             async with self._store.write() as tx:
                 await tx.set_delivery_state(
@@ -234,7 +240,10 @@ class JobRunner:
             decision, request = await _decision_and_request(tx, job.ref)
         if decision.forward_state is not ForwardState.PENDING:
             return
-        with bind(ticket_id=request.ticket.ticket_id, decision_id=decision.id):
+        with (
+            tracing.joined("approval.forward", request.id, request.ticket.ticket_id),
+            bind(decision_id=decision.id),
+        ):
             receipt = await self._backend.deliver(_event(decision, request))
             detail = "already decided there (409)" if receipt.already_decided else "accepted"
             async with self._store.write() as tx:
@@ -253,6 +262,33 @@ class JobRunner:
         # Every card says "could not submit — open the console", so nobody believes it went through.
         await redraw.after_close(tx, request, now)
         log.error("decision could not be forwarded", extra=kv(reason=why))
+
+
+@contextmanager
+def _joined(name: str, card: OutgoingCard, job: Job) -> Iterator[None]:
+    request = card.request
+    with (
+        tracing.joined(
+            name,
+            request.id,
+            request.ticket.ticket_id,
+            channel=card.delivery.channel,
+            attempt=job.attempts,
+        ),
+        bind(delivery_id=card.delivery.id),
+    ):
+        yield
+
+
+@contextmanager
+def _platform(name: str) -> Iterator[None]:
+    # Which platform's call failed travels with the error to the worker, which counts it (a
+    # channel the consent gate holds made no call: not counted).
+    try:
+        yield
+    except ChannelError as error:
+        error.platform = error.platform or name
+        raise
 
 
 def _open_gate(name: str, queued_at: datetime) -> None:

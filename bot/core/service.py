@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from bot import tracing
 from bot.core import redraw
 from bot.core.models import (
     ActionResult,
@@ -91,17 +92,21 @@ class ApprovalService:
         now = self._clock.now()
         if ticket.expires_at <= now:
             raise InvalidInput("the request has already expired", {"expires_at": "in the past"})
-        async with self._store.write() as tx:
-            receipt = await self._create(tx, ticket, now)
+        request_id = new_id()  # known before the work: the trace and the log lines carry it
+        with tracing.intake(request_id, ticket.ticket_id, approvers=len(ticket.approvers)):
+            async with self._store.write() as tx:
+                receipt = await self._create(tx, ticket, now, request_id)
         self._wakeup.notify(SEND_CARD)
         return receipt
 
-    async def _create(self, tx: Tx, ticket: ApprovalRequest, now: datetime) -> SubmitReceipt:
+    async def _create(
+        self, tx: Tx, ticket: ApprovalRequest, now: datetime, request_id: str
+    ) -> SubmitReceipt:
         existing = await tx.find_request(ticket.ticket_id)
         if existing is not None:
             raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
         request = StoredRequest(
-            id=new_id(), ticket=ticket, status=RequestStatus.PENDING, created_at=now
+            id=request_id, ticket=ticket, status=RequestStatus.PENDING, created_at=now
         )
         await tx.insert_request(request)
         planned = [await self._plan(tx, request, approver, now) for approver in ticket.approvers]
@@ -120,7 +125,8 @@ class ApprovalService:
         now: datetime,
         exclude: frozenset[str] = frozenset(),
     ) -> PlannedDelivery:
-        plan = await self._router.plan(tx, approver, exclude)
+        with tracing.span("approval.route", account_id=approver.account_id):
+            plan = await self._router.plan(tx, approver, exclude)
         choice = plan.choices[0] if plan.choices else None
         state = DeliveryState.QUEUED if choice else DeliveryState.UNREACHABLE
         # The trace says why a channel the approver is bound on was passed over.

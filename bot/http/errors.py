@@ -7,6 +7,7 @@ id and answered 500 without internals, so a caller never sees a stack trace.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -29,6 +30,7 @@ from bot.logs import bind, kv
 log = logging.getLogger("bot.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _STATUS: list[tuple[type[GatewayError], int]] = [
     (VerificationError, 401),
     (AccessDenied, 403),
@@ -61,8 +63,12 @@ async def json_only_middleware(request: web.Request, handler: Handler) -> web.St
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Translate errors into JSON answers, bound to the request id."""
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    with bind(request_id=request_id):
+    # The caller's id is echoed only when it looks like one: it reaches every log line.
+    request_id = request.headers.get("x-request-id", "")
+    if not _REQUEST_ID.fullmatch(request_id):
+        request_id = uuid.uuid4().hex
+    # "request_id" in the logs is the approval request's id; this is the HTTP call's.
+    with bind(http_request_id=request_id):
         response = await _answer(request, handler)
     response.headers["x-request-id"] = request_id
     return response

@@ -22,6 +22,8 @@ routes = web.RouteTableDef()
 
 REPLICA = web.AppKey("replica", str)  # this process's lease owner id, set by the runtime
 LISTENER = "store_listener"  # the check of the LISTEN connection, on a shared (PostgreSQL) store
+# Settings.ready_without_channels, set by the runtime: ready with no channel authorized.
+READY_WITHOUT_CHANNELS = web.AppKey("ready_without_channels", bool)
 
 
 @routes.get("/healthz")
@@ -47,8 +49,9 @@ async def healthz(request: web.Request) -> web.Response:
 )
 async def readyz(request: web.Request) -> web.Response:
     """Ready only when the store is open and can write, on PostgreSQL hears the other replicas'
-    NOTIFYs (its LISTEN connection is up), and every authorized channel's stream is connected;
-    a channel that needs consent again or is broken is not ready, and says why."""
+    NOTIFYs (its LISTEN connection is up), at least one channel is authorized (unless the
+    deployment says none is needed), and every authorized channel's stream is connected; a
+    channel that needs consent again or is broken is not ready, and says why."""
     deps = request.app[DEPS]
     problem = await deps.health.problem()
     checks = {"store": problem is None}
@@ -56,10 +59,14 @@ async def readyz(request: web.Request) -> web.Response:
     listener = deps.health.listener()
     if listener is not None:  # other replicas write the store: their NOTIFYs must be heard
         checks[LISTENER], details[LISTENER] = listener
-    for name, (ok, detail) in _channel_checks(request.app, deps).items():
+    channel_checks = _channel_checks(request.app, deps)
+    for name, (ok, detail) in channel_checks.items():
         if ok is not None:  # None: unauthorized or revoked on purpose, not a fault
             checks[name] = ok
         details[name] = detail
+    unreachable = _no_channel(request.app, channel_checks)
+    if unreachable:
+        checks["channels"], details["channels"] = False, unreachable
     ready = all(checks.values())
     return web.json_response(
         {
@@ -68,6 +75,17 @@ async def readyz(request: web.Request) -> web.Response:
             "replica": _replica(request.app, deps),
         },
         status=200 if ready else 503,
+    )
+
+
+def _no_channel(app: web.Application, checks: dict[str, tuple[bool | None, str]]) -> str:
+    # With no channel authorized no approver can be reached: a deployment that means it (email
+    # set up later, or none at all) says so with READY_WITHOUT_CHANNELS.
+    if app.get(READY_WITHOUT_CHANNELS, False) or any(ok is not None for ok, _ in checks.values()):
+        return ""
+    return (
+        "no channel is authorized: no approver can be reached (authorize one, or set "
+        "APPROVAL_GATEWAY_READY_WITHOUT_CHANNELS=true if that is intended)"
     )
 
 

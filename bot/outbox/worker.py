@@ -18,8 +18,9 @@ import logging
 import os
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from bot import logs
 from bot.core.jobs import JobRunner, Lane
 from bot.core.models import Job
 from bot.core.ports import Clock, Store
@@ -80,6 +81,13 @@ class _Completions:
             self._flushing = None
 
 
+def _lag(jobs: Sequence[Job], now: datetime) -> float:
+    # Claims come oldest due first; a first attempt became due when it was queued. Retried
+    # jobs were due at a time the claim does not return: they do not count.
+    first = [job.created_at for job in jobs if job.attempts <= 1]
+    return max((now - min(first)).total_seconds(), 0.0) if first else 0.0
+
+
 class OutboxWorker:
     """Drains the outbox until stopped, one claim loop per lane; also expires overdue requests."""
 
@@ -107,6 +115,7 @@ class OutboxWorker:
         self._poll = poll_seconds
         self._sweep = expiry_sweep_seconds
         self._lanes = [_LaneState(lane) for lane in lanes]
+        metrics.watch_lanes(lanes)
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._completions = _Completions(store, self.owner)
         self._stop = asyncio.Event()
@@ -195,6 +204,7 @@ class OutboxWorker:
         except GatewayError:
             log.exception("claiming outbox jobs failed", extra=kv(lane=lane.name))
             return 0
+        self._metrics.outbox_lag.labels(lane=lane.name).set(_lag(jobs, now))
         for job in jobs:
             task = asyncio.create_task(self._run_one(job), name=f"outbox-{job.kind}-{job.id}")
             state.running.add(task)
@@ -202,7 +212,8 @@ class OutboxWorker:
         return len(jobs)
 
     async def _run_one(self, job: Job) -> None:
-        with bind(job_id=str(job.id), job_kind=job.kind):
+        # scope: the request's ids a job finds stay on its later lines (a retry, a failure).
+        with logs.scope(), bind(job_id=str(job.id), job_kind=job.kind):
             try:
                 await self._runner.run(job)
             except GatewayError as error:
@@ -225,6 +236,8 @@ class OutboxWorker:
         retry_after = getattr(error, "retry_after", None)
         if isinstance(error, ChannelError | BackendError) and retry_after is not None:
             self._metrics.throttled(job.kind)
+        if isinstance(error, ChannelError) and error.platform:
+            self._metrics.platform_errors.labels(platform=error.platform, code=error.code).inc()
         now = self._clock.now()
         decision = self._retry.decide(
             job.attempts,

@@ -18,7 +18,7 @@ import pytest
 from bot import logs
 from bot.core.models import ClickAction
 from sandbox.tickets import approver, sample_ticket
-from tests.gateway.helpers import parts
+from tests.gateway.helpers import eventually, parts
 
 
 @pytest.fixture
@@ -138,3 +138,52 @@ def test_sdk_logs_reach_stderr_only_as_json_lines(tmp_path: Path) -> None:
     assert any(name.startswith("dingtalk_stream") for name, _ in by_logger)
     [died] = [line for line in lines if line["logger"] == "bot.threads"]
     assert died["thread"] == "noisy" and "RuntimeError" in str(died["exc"])
+
+
+# -- the request's ids on every line of it, and one access line per HTTP call ------------------
+async def test_every_line_of_a_request_carries_its_ids(
+    stack: object, captured: io.StringIO
+) -> None:
+    _, backend, memory = parts(stack)
+    backend.faults.fail_next = 1  # the first forward fails: its retry line must say whose it was
+    status, receipt = await backend.submit(sample_ticket("T-CTX", [approver("a1", "Ann")]))
+    assert status == 202, receipt
+    request_id = receipt["request_id"]
+    delivery = receipt["deliveries"][0]["delivery_id"]
+    await memory.wait_for(delivery)
+    await memory.click("a1", delivery, ClickAction.APPROVE)
+    await backend.wait_for_decision("T-CTX")
+
+    async def forwarded() -> bool:  # logged once the forward is recorded, after the backend took it
+        return "decision forwarded" in captured.getvalue()
+
+    await eventually(forwarded)
+    lines = _logged(captured)
+    by_msg = {line["msg"]: line for line in lines if line.get("ticket_id") == "T-CTX"}
+    for msg in ("card sent", "click answered", "job will be retried", "decision forwarded"):
+        assert by_msg[msg]["request_id"] == request_id, (msg, by_msg.get(msg))
+    assert by_msg["click answered"]["ticket_id"] == "T-CTX"
+    mine = [line for line in lines if line.get("request_id") == request_id]
+    assert all(line["ticket_id"] == "T-CTX" for line in mine)
+
+
+async def test_one_access_line_per_call_without_query_or_credential(
+    stack: object, captured: io.StringIO
+) -> None:
+    gateway, backend, _ = parts(stack)
+    await backend.submit(sample_ticket("T-ACC", [approver("a1", "Ann")]))
+    url = f"{gateway.gateway.url}/v1/approvals/T-ACC?access_token=hunter2secret"
+    headers = {"authorization": "Bearer agw_accesslogsecretvalue", "x-request-id": "call-42"}
+    async with aiohttp.ClientSession() as s, s.get(url, headers=headers) as r:
+        assert r.status == 401 and r.headers["x-request-id"] == "call-42"
+
+    text = captured.getvalue()
+    access = [line for line in _logged(captured) if line["logger"] == "bot.access"]
+    submit = next(line for line in access if line["method"] == "POST")
+    assert submit["route"] == "/v1/approvals" and submit["status"] == 202
+    assert isinstance(submit["duration_ms"], float) and submit["http_request_id"]
+    [shown] = [line for line in access if line["http_request_id"] == "call-42"]
+    assert shown["route"] == "/v1/approvals/{ticket_id}" and shown["status"] == 401
+    assert {"method", "route", "status", "duration_ms"} <= set(shown)
+    for secret in ("hunter2secret", "agw_accesslogsecretvalue", "access_token"):
+        assert secret not in text

@@ -64,7 +64,7 @@ async def test_counts_follow_submits_sends_decisions_and_withdrawals(stack: obje
     assert _agree(db)
     text = await _scrape(gateway.gateway.url)
     for status in ("approved", "withdrawn", "pending"):
-        assert f'gateway_requests{{status="{status}"}} 1.0' in text
+        assert f'gateway_requests_by_status{{status="{status}"}} 1.0' in text
     assert 'gateway_deliveries{channel="memory",state="updated"} 4.0' in text
     assert 'gateway_deliveries{channel="memory",state="sent"} 2.0' in text
     assert 'gateway_deliveries{channel="memory",state="queued"}' not in text  # no zero rows

@@ -44,7 +44,7 @@ async def test_metrics_count_requests_deliveries_and_forwarding(stack: object) -
     text = await eventually(scraped)
     assert "gateway_requests_total 1.0" in text
     assert 'gateway_clicks_total{channel="memory",status="decided"} 1.0' in text
-    assert 'gateway_requests{status="approved"} 1.0' in text
+    assert 'gateway_requests_by_status{status="approved"} 1.0' in text
     assert 'gateway_channel_connected{channel="memory"} 1.0' in text
     assert "gateway_outbox_depth" in text
 
