@@ -28,7 +28,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "approval-gateway serve --config /etc/approval-gateway/gateway.toml",
         "APPROVAL_GATEWAY_LISTEN=0.0.0.0:8080 approval-gateway serve",
     ),
-    "demo": ("approval-gateway demo", "approval-gateway demo --keep"),
+    "demo": ("approval-gateway demo", "approval-gateway demo --keep --keep-data"),
     "config example": (
         "approval-gateway config example > gateway.toml",
         "approval-gateway config example --format env > gateway.env",
