@@ -104,10 +104,14 @@ class OutboxSettings(_Group):
     )
     update_concurrency: int = Field(8, ge=1, le=256, description="card updates in flight")
     send_concurrency: int = Field(8, ge=1, le=256, description="card sends in flight")
-    backoff_base_seconds: float = Field(1.0, gt=0)
-    backoff_cap_seconds: float = Field(300.0, gt=0)
+    backoff_base_seconds: float = Field(
+        1.0, gt=0, description="first retry delay; doubles per attempt, with jitter"
+    )
+    backoff_cap_seconds: float = Field(300.0, gt=0, description="longest retry delay")
     give_up_after_hours: float = Field(24.0, gt=0, description="then the job is failed for good")
-    expiry_sweep_seconds: float = Field(5.0, gt=0)
+    expiry_sweep_seconds: float = Field(
+        5.0, gt=0, description="how often overdue requests are expired"
+    )
     shutdown_grace_seconds: float = Field(
         10.0,
         ge=0,
@@ -132,15 +136,22 @@ class HttpSettings(_Group):
 class LarkSettings(_Group):
     """Lark / Feishu app credentials; the channel runs when ``app_id`` is set."""
 
-    app_id: str | None = None
-    app_secret: SecretStr | None = None
+    app_id: str | None = Field(None, description="the app's App ID; the channel runs when set")
+    app_secret: SecretStr | None = Field(None, description="the app's App Secret")
     domain: UrlSetting = Field(
         "https://open.feishu.cn", description="or https://open.larksuite.com"
     )
-    mode: Literal["stream", "http"] = "stream"
-    encrypt_key: SecretStr | None = None
-    verification_token: SecretStr | None = None
-    receive_id_type: Literal["open_id", "user_id", "union_id", "email"] = "open_id"
+    mode: Literal["stream", "http"] = Field(
+        "stream",
+        description="stream (long connection, no public URL) or http (POST /callbacks/lark)",
+    )
+    encrypt_key: SecretStr | None = Field(None, description="HTTP mode: the event Encrypt Key")
+    verification_token: SecretStr | None = Field(
+        None, description="HTTP mode: the event Verification Token"
+    )
+    receive_id_type: Literal["open_id", "user_id", "union_id", "email"] = Field(
+        "open_id", description="the id kind identity bindings hold (clicks are matched on it)"
+    )
     # The platform allows each API of an app 50 calls/s and 1000 calls/min (notes: lark.md
     # §3.2-3.5; docs reference/im-v1/message/create and .../patch,
     # server-docs/api-call-guide/frequency-control). bot.channels.common.ratelimit lets a call
@@ -174,20 +185,30 @@ class LarkSettings(_Group):
 class DingTalkSettings(_Group):
     """One DingTalk app (DingTalk, or DingTalk Enterprise); runs when ``client_id`` is set."""
 
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    robot_code: str | None = None
+    client_id: str | None = Field(None, description="AppKey; the channel runs when set")
+    client_secret: SecretStr | None = Field(
+        None, description="AppSecret; also the key of the HTTP-mode robot sign check"
+    )
+    robot_code: str | None = Field(None, description="the robot that delivers the 1:1 cards")
     corp_id: str | None = Field(None, description="only clicks from this organisation count")
-    api_base: UrlSetting = "https://api.dingtalk.com"
+    api_base: UrlSetting = Field(
+        "https://api.dingtalk.com", description="OpenAPI and stream gateway base"
+    )
     oapi_base: UrlSetting = Field(
         "https://oapi.dingtalk.com", description="the older topapi (user lookup by mobile)"
     )
-    mode: Literal["stream", "http"] = "stream"
+    mode: Literal["stream", "http"] = Field(
+        "stream", description="stream (long connection) or http (POST /callbacks/dingtalk)"
+    )
     card_template_id: str = Field(
         "approval_gateway.schema", description="card template built from cards/templates"
     )
-    callback_token: SecretStr | None = None
-    callback_aes_key: SecretStr | None = None
+    callback_token: SecretStr | None = Field(
+        None, description="HTTP mode: the event-subscription token"
+    )
+    callback_aes_key: SecretStr | None = Field(
+        None, description="HTTP mode: the 43-character event-subscription AES key"
+    )
     # 20/s per app and API (notes: dingtalk.md §3.4). A call leaves at most half an interval
     # after its slot (bot.channels.common.ratelimit), so one second sees at most
     # ceil(19 * (1 + 1/38)) = 20 calls from all replicas, with 26 ms left for a call's way
@@ -206,16 +227,20 @@ class DingTalkSettings(_Group):
 class EmailSettings(_Group):
     """SMTP relay for the email channel; the channel runs when ``host`` is set."""
 
-    host: str | None = None
-    port: int = Field(587, ge=1, le=65535)
+    host: str | None = Field(None, description="SMTP relay; the email channel runs when set")
+    port: int = Field(587, ge=1, le=65535, description="SMTP port")
     security: Literal["starttls", "tls", "none"] = Field(
         "starttls", description="starttls (usually 587), tls (implicit, 465) or none"
     )
-    username: str | None = None
-    password: SecretStr | None = None
-    from_address: str = Field("approvals@localhost", pattern=r"^[^@\s<>]+@[^@\s<>]+$")
-    from_name: str = "Approval Gateway"
-    timeout_seconds: float = Field(30.0, gt=0)
+    username: str | None = Field(None, description="SMTP login")
+    password: SecretStr | None = Field(None, description="SMTP password")
+    from_address: str = Field(
+        "approvals@localhost",
+        pattern=r"^[^@\s<>]+@[^@\s<>]+$",
+        description="sender address; its domain is also used in Message-IDs",
+    )
+    from_name: str = Field("Approval Gateway", description="sender display name")
+    timeout_seconds: float = Field(30.0, gt=0, description="SMTP timeout")
     closing_emails: bool = Field(
         False, description="send a short email when a request is decided, withdrawn or expired"
     )
@@ -224,7 +249,9 @@ class EmailSettings(_Group):
 class RateSettings(_Group):
     """What one message costs, shown in each channel's authorization notice."""
 
-    currency: str = Field("CNY", min_length=3, max_length=3)
+    currency: str = Field(
+        "CNY", min_length=3, max_length=3, description="currency of the rates in the notices"
+    )
     platform_per_message: dict[str, float] = Field(
         default_factory=dict, description="the platform's own price per message, by channel"
     )
@@ -265,9 +292,11 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_PLATFORMS),
         description="which sandbox platforms to run",
     )
-    log_level: Annotated[LogLevel, BeforeValidator(_upper)] = "INFO"
-    default_locale: str = Field("en-US", pattern=r"^(zh-CN|en-US)$")
-    backend_timeout_seconds: float = Field(10.0, gt=0)
+    log_level: Annotated[LogLevel, BeforeValidator(_upper)] = Field(
+        "INFO", description="serve's log level (JSON lines on stderr, the SDKs' own included)"
+    )
+    default_locale: str = Field("en-US", pattern=r"^(zh-CN|en-US)$", description="zh-CN or en-US")
+    backend_timeout_seconds: float = Field(10.0, gt=0, description="per decision webhook attempt")
     channel_order: ChannelList = Field(
         default_factory=lambda: list(DEFAULT_ORDER),
         description="deployment's default channel preference",

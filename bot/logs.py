@@ -47,6 +47,9 @@ _BASE = ("ts", "level", "logger", "msg", "exc")  # keys of every JSON line
 # own "[Lark] ..." format at import), dingtalk_stream (``log.py`` ``setup_default_logger``
 # adds a plain handler when none is configured yet) and websockets.
 SDK_LOGGERS = ("Lark", "dingtalk_stream", "websockets")
+# Libraries whose INFO records are logged as DEBUG: the SDKs, the access log, and aiosmtpd
+# ("mail.log", the sandbox mail catcher's "Connection lost during _handle_client()").
+CHATTY_LOGGERS = (*SDK_LOGGERS, "aiohttp.access", "mail.log")
 
 
 def kv(**fields: object) -> dict[str, object]:
@@ -130,15 +133,25 @@ def setup(level: str = "INFO", stream: Any = None) -> None:
     """Route all logging through the JSON formatter (idempotent)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(_demote_chatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     adopt_sdk_loggers()
-    # The SDKs are chatty at INFO (every ping); keep them to warnings.
-    for noisy in (*SDK_LOGGERS, "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The libraries' INFO is chatter (every ping, every SMTP client that hangs up): it reaches
+    # the log as DEBUG (see _demote_chatter). Their own DEBUG stays off: it dumps whole frames.
+    for noisy in CHATTY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.INFO)
     logging.captureWarnings(True)
     threading.excepthook = _thread_died
+
+
+def _demote_chatter(record: logging.LogRecord) -> bool:
+    # A handler filter, not a logger level: the record is kept for a DEBUG log, not dropped.
+    if record.levelno == logging.INFO and _is_chatty(record.name):
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+    return True
 
 
 def adopt_sdk_loggers() -> None:
@@ -156,6 +169,10 @@ def adopt_sdk_loggers() -> None:
         if name.startswith("dingtalk_stream.") and isinstance(found, logging.Logger):
             found.handlers.clear()
             found.propagate = True
+
+
+def _is_chatty(name: str) -> bool:
+    return any(name == chatty or name.startswith(chatty + ".") for chatty in CHATTY_LOGGERS)
 
 
 def _thread_died(args: threading.ExceptHookArgs) -> None:

@@ -9,6 +9,7 @@ Exits non-zero if any hop does not happen in time.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -175,16 +176,28 @@ async def _all_in(backend: SandboxBackend, ticket_id: str, state: str) -> bool:
     return status == 200 and all(d["state"] == state for d in body["deliveries"])
 
 
-def main(keep: bool, config: Path | None) -> int:
-    """Entry point of ``approval-gateway demo``."""
+def main(keep: bool, config: Path | None, *, keep_data: bool = False) -> int:
+    """Entry point of ``approval-gateway demo``.
+
+    The demo's database and generated secrets live in a fresh temporary directory, removed at
+    the end (also after a failure or Ctrl-C) unless ``keep_data``; then its path is printed.
+    """
     data_dir = Path(tempfile.mkdtemp(prefix="approval-gateway-demo-"))
-    settings = load_settings(
-        config,
-        data_dir=data_dir,
-        listen="127.0.0.1:0",
-        sandbox=True,
-        backend_url=None,
-        email={"closing_emails": True},  # so the email approver also sees the outcome
-    )
-    asyncio.run(run_demo(settings, keep=keep))
+    try:
+        settings = load_settings(
+            config,
+            data_dir=data_dir,
+            listen="127.0.0.1:0",
+            sandbox=True,
+            backend_url=None,
+            email={"closing_emails": True},  # so the email approver also sees the outcome
+        )
+        asyncio.run(run_demo(settings, keep=keep))
+    finally:
+        if keep_data:
+            print(
+                f"\nThe demo's data (gateway.db, master.key, backend_secret) is kept in {data_dir}"
+            )
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
     return 0

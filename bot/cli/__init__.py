@@ -13,6 +13,7 @@ platform SDKs alone take seconds to import and only ``serve``/``demo`` need them
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from bot.cli import (
     channels,
     db,
     demo,
+    examples,
     keys,
     preferences,
     serve,
@@ -34,12 +36,17 @@ from bot.cli import (
     usage,
 )
 from bot.cli._group import Command, CommandGroup
+from bot.cli._help import CONFIG_HELP, finish
 from bot.errors import GatewayError
+
+# The status a shell gives a process that SIGPIPE ended (128 + 13): `set -o pipefail` sees it.
+PIPE_CLOSED = 141
 
 # Every command group, once, in the order --help lists them.
 GROUPS: tuple[CommandGroup, ...] = (
     serve,
     demo,
+    examples,
     approvals,
     db,
     tokens,
@@ -61,10 +68,11 @@ def parser() -> argparse.ArgumentParser:
         description="Chat-bot approval gateway: approval cards on DingTalk, Lark and email.",
     )
     top.add_argument("--version", action="version", version=f"%(prog)s {bot.__version__}")
-    top.add_argument("--config", type=Path, help="TOML settings file (environment wins)")
+    top.add_argument("--config", type=Path, help=CONFIG_HELP)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.add_commands(commands)
+    finish(top)
     return top
 
 
@@ -74,12 +82,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Command = args.run
     try:
         _setup_logging(args)
-        return run(args)
+        status = run(args)
+        sys.stdout.flush()  # here, where a closed pipe can still be told apart (below)
+        return status
     except GatewayError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _pipe_closed()
+
+
+def _pipe_closed() -> int:
+    # The reader went away (`approvals show T | head`): not an error of ours. Point stdout at
+    # /dev/null so the interpreter's final flush does not print a traceback of its own.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return PIPE_CLOSED
 
 
 def _setup_logging(args: argparse.Namespace) -> None:

@@ -19,7 +19,7 @@ def add_commands(subparsers: Subparsers) -> None:
     group = subparsers.add_parser("approvals", help="inspect approval requests")
     cmd = group.add_subparsers(dest="approvals_command", required=True, metavar="COMMAND")
     show = cmd.add_parser("show", help="state, deliveries with history, decision")
-    show.add_argument("ticket_id")
+    show.add_argument("ticket_id", help="the ticket id the backend submitted")
     show.set_defaults(run=run_show)
 
 

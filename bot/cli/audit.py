@@ -24,7 +24,7 @@ def add_commands(subparsers: Subparsers) -> None:
     audit.add_argument("--target", help="e.g. a ticket id, account/channel, token id")
     audit.add_argument("--from", dest="from_", help="ISO date or time (UTC), inclusive")
     audit.add_argument("--to", help="ISO date or time (UTC), inclusive")
-    audit.add_argument("--limit", type=int, default=100)
+    audit.add_argument("--limit", type=int, default=100, help="at most this many (%(default)s)")
     audit.add_argument("--before", type=int, help="continue a page: records older than this id")
     audit.add_argument("--json", action="store_true", help="the API's JSON instead of lines")
     audit.set_defaults(run=_audit)

@@ -27,18 +27,20 @@ def add_commands(subparsers: Subparsers) -> None:
     group = subparsers.add_parser("bindings", help="account ↔ chat/email identity bindings")
     cmd = group.add_subparsers(dest="bindings_command", required=True, metavar="COMMAND")
     listing = cmd.add_parser("list", help="every binding (optionally of one channel)")
-    listing.add_argument("--channel")
+    listing.add_argument("--channel", help="only this channel's bindings")
     listing.add_argument(
         "--unbound", action="store_true", help="with --channel: accounts not bound on it"
     )
     listing.set_defaults(run=_run(_list, create=False))
     show = cmd.add_parser("show", help="one account's bindings")
-    show.add_argument("account_id")
+    show.add_argument("account_id", help="the account id the backend uses")
     show.set_defaults(run=_run(_show, create=False))
     put = cmd.add_parser("set", help="bind an account on a channel")
-    put.add_argument("account_id")
-    put.add_argument("--channel", required=True)
-    put.add_argument("--address", required=True)
+    put.add_argument("account_id", help="the account id the backend uses")
+    put.add_argument("--channel", required=True, help="e.g. lark, dingtalk, email")
+    put.add_argument(
+        "--address", required=True, help="the user's id on the channel, or an email address"
+    )
     put.add_argument(
         "--verified",
         action="store_true",
@@ -47,11 +49,11 @@ def add_commands(subparsers: Subparsers) -> None:
     add_connection_args(put)  # an unverified email goes through the gateway, which mails it
     put.set_defaults(run=_run(_set))
     remove = cmd.add_parser("remove", help="unbind an account on a channel")
-    remove.add_argument("account_id")
-    remove.add_argument("--channel", required=True)
+    remove.add_argument("account_id", help="the account id the backend uses")
+    remove.add_argument("--channel", required=True, help="the channel to unbind")
     remove.set_defaults(run=_run(_remove))
     load = cmd.add_parser("import", help="bind every row of a CSV (account_id,channel,address)")
-    load.add_argument("file", type=Path)
+    load.add_argument("file", type=Path, help="CSV with a header row account_id,channel,address")
     load.add_argument(
         "--verified-emails",
         action="store_true",
@@ -63,8 +65,8 @@ def add_commands(subparsers: Subparsers) -> None:
     )
     find = cmd.add_parser("lookup", help="ask the platform for a user (proposes a binding)")
     who = find.add_mutually_exclusive_group(required=True)
-    who.add_argument("--lark-email")
-    who.add_argument("--dingtalk-mobile")
+    who.add_argument("--lark-email", help="find the Lark user with this email")
+    who.add_argument("--dingtalk-mobile", help="find the DingTalk user with this mobile number")
     # A metavar: argparse otherwise lists the choices to build every parser, loading the
     # registry (and the settings models) for any command at all, --help included.
     find.add_argument(

@@ -29,8 +29,10 @@ def add_commands(subparsers: Subparsers) -> None:
     cards_cmd = group.add_subparsers(dest="cards_command", required=True, metavar="COMMAND")
 
     render = cards_cmd.add_parser("render", help="print a card payload as JSON")
-    render.add_argument("--channel", choices=CHANNELS, required=True)
-    render.add_argument("--state", choices=STATES, default="pending")
+    render.add_argument("--channel", choices=CHANNELS, required=True, help="whose payload format")
+    render.add_argument(
+        "--state", choices=STATES, default="pending", help="the card of this state (%(default)s)"
+    )
     render.add_argument(
         "--locale", choices=LOCALES, help="default: the ticket's locale, else en-US"
     )
@@ -47,7 +49,9 @@ def add_commands(subparsers: Subparsers) -> None:
     )
     test.add_argument("--channel", required=True, help="a running channel, e.g. dingtalk or lark")
     test.add_argument("--to", required=True, metavar="ACCOUNT", help="a bound account id")
-    test.add_argument("--locale", choices=LOCALES, default="en-US")
+    test.add_argument(
+        "--locale", choices=LOCALES, default="en-US", help="card language (%(default)s)"
+    )
     add_connection_args(test)
     test.set_defaults(run=run_send_test)
 

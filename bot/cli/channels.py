@@ -28,18 +28,22 @@ def add_commands(subparsers: Subparsers) -> None:
     cmd = group.add_subparsers(dest="channels_command", required=True, metavar="COMMAND")
     listing = cmd.add_parser("list", help="each channel's state, consent and health")
     notice = cmd.add_parser("notice", help="print a channel's notice")
-    notice.add_argument("channel")
+    notice.add_argument("channel", help="e.g. lark, dingtalk, email")
     grant = cmd.add_parser("authorize", help="read the notice, confirm, authorize")
-    grant.add_argument("channel")
+    grant.add_argument("channel", help="e.g. lark, dingtalk, email")
     grant.add_argument("--yes", action="store_true", help="accept the notice without asking")
     for flag in PLAIN_FLAGS:
-        grant.add_argument("--" + flag.replace("_", "-"), dest=flag)
+        grant.add_argument(
+            "--" + flag.replace("_", "-"),
+            dest=flag,
+            help=f"the credential's {flag} (where it has one)",
+        )
     for flag in SECRET_FLAGS:
         grant.add_argument(
             f"--{flag.replace('_', '-')}-file", dest=flag, type=Path, help="file, or - for stdin"
         )
     revoke = cmd.add_parser("revoke", help="stop the channel and delete its credential")
-    revoke.add_argument("channel")
+    revoke.add_argument("channel", help="e.g. lark, dingtalk, email")
     for parser, run in (
         (listing, _list),
         (notice, _notice),

@@ -21,13 +21,18 @@ def add_commands(subparsers: Subparsers) -> None:
     group = subparsers.add_parser("tokens", help="API tokens for admins and support")
     cmd = group.add_subparsers(dest="tokens_command", required=True, metavar="COMMAND")
     create = cmd.add_parser("create", help="create a token (printed once)")
-    create.add_argument("--role", choices=["admin", "support"], required=True)
-    create.add_argument("--label", default="")
+    create.add_argument(
+        "--role", choices=["admin", "support"], required=True, help="what the token may do"
+    )
+    create.add_argument("--label", default="", help="a note to tell tokens apart in the list")
+    create.add_argument(
+        "-q", "--quiet", action="store_true", help="print the token alone (for > file or $(...))"
+    )
     create.set_defaults(run=on_store(_create))
     listing = cmd.add_parser("list", help="list tokens (never the secret part)")
     listing.set_defaults(run=on_store(_list, create=False))
     revoke = cmd.add_parser("revoke", help="revoke a token by id")
-    revoke.add_argument("token_id")
+    revoke.add_argument("token_id", help="the id `tokens list` shows")
     revoke.set_defaults(run=on_store(_revoke))
 
 
@@ -36,7 +41,10 @@ async def _create(args: argparse.Namespace, storage: Storage) -> int:
 
     token = new_token()
     record = await storage.tokens.create(token, args.role, args.label, now(), by=who())
-    print(f"token {record.id} ({record.role}) — shown once, store it now:\n{token}")
+    if args.quiet:
+        print(token)
+    else:
+        print(f"token {record.id} ({record.role}) — shown once, store it now:\n{token}")
     return 0
 
 

@@ -21,8 +21,13 @@ def add_commands(subparsers: Subparsers) -> None:
     usage = subparsers.add_parser("usage", help="messages sent and updated per channel")
     usage.add_argument("--from", dest="from_day", help="first UTC day, YYYY-MM-DD (this month)")
     usage.add_argument("--to", dest="to_day", help="last UTC day, YYYY-MM-DD (today)")
-    usage.add_argument("--channel")
-    usage.add_argument("--group-by", choices=["day", "account"], default="day")
+    usage.add_argument("--channel", help="only this channel")
+    usage.add_argument(
+        "--group-by",
+        choices=["day", "account"],
+        default="day",
+        help="one row per day or per account (default: %(default)s)",
+    )
     usage.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
     usage.set_defaults(run=_usage)
 

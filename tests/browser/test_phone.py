@@ -3,7 +3,7 @@
 Two approvers, one on the sandbox DingTalk and one on the sandbox Lark, get a ticket's cards. On
 the DingTalk approver's phone a Reject without a reason is refused; with a reason exactly one
 decision reaches the sandbox backend and both phones redraw the card as rejected. Screenshots
-land in ``artifacts/phone/``.
+land in ``.venv/artifacts/phone/`` (see tests/browser/__init__.py).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from sandbox.embedded import Embedded, start
 from sandbox.phone import phone_url
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
+from tests.browser import ARTIFACTS_ROOT
 from tests.browser.test_preview import Tab, tab
 from tests.conftest import fast_settings
 
 pytestmark = pytest.mark.browser
 __all__ = ["tab"]  # the fixture, shared with the preview tests
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "phone"
+ARTIFACTS = ARTIFACTS_ROOT / "phone"
 WAIT = 15.0
 REASON_REQUIRED = "Please enter a reason to reject."
 

@@ -1,7 +1,8 @@
 """The /preview page in a real Chromium: every card drawn, bad input explained, ticket text inert.
 
 Driven through Playwright's async API against Debian's chromium (Playwright's own browser
-download cannot work offline). Screenshots land in ``artifacts/preview/`` for review.
+download cannot work offline). Screenshots land in ``.venv/artifacts/preview/`` for review (see
+tests/browser/__init__.py).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from bot.store.tokens import TokenStore
 from cards import CardState, Locale, sample_view
 from sandbox.embedded import Embedded, start
 from sandbox.tickets import approver, sample_ticket
+from tests.browser import ARTIFACTS_ROOT
 from tests.conftest import fast_settings
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "preview"
+ARTIFACTS = ARTIFACTS_ROOT / "preview"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
