@@ -27,8 +27,8 @@ from bot.errors import ChannelError, Conflict, InvalidInput, NotFound, ReceiverU
 from bot.http.auth import Role
 from bot.http.channels import ACCESS
 from bot.http.deps import DEPS, HttpDeps
-from bot.http.spec import BEARER, Answer, operation
 from bot.http.errors import error_response
+from bot.http.spec import BEARER, Answer, operation
 
 routes = web.RouteTableDef()
 
