@@ -50,7 +50,7 @@ from bot.http.sendtest import TestSend, TestSent
 AT: Final = "2026-11-23T18:04:05Z"
 TICKET: Final[dict[str, Any]] = {
     "ticket_id": "DMS-1042",
-    "title": "ALTER TABLE orders ADD INDEX idx_created_at (created_at)",
+    "title": "Add an index on orders.created_at",
     "summary": "Speeds up the daily settlement report.",
     "fields": [{"name": "Database", "value": "prod-mysql-01"}],
     "submitter": {"account_id": "1001", "display_name": "Chen Jie"},
