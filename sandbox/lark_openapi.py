@@ -112,7 +112,7 @@ class OpenApi:
         finally:
             self.in_flight -= 1
         response.headers["X-Tt-Logid"] = secrets.token_hex(12)
-        self._log(request, response)
+        self._log(request, response, len(await request.read()))
         return response
 
     async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -161,7 +161,7 @@ class OpenApi:
         }
         return error(ApiError(429, RATE_LIMITED, "request trigger frequency limit"), headers)
 
-    def _log(self, request: web.Request, response: web.StreamResponse) -> None:
+    def _log(self, request: web.Request, response: web.StreamResponse, size: int) -> None:
         code = None
         if isinstance(response, web.Response) and response.body is not None:
             body = response.body
@@ -174,6 +174,7 @@ class OpenApi:
             code=code,
             at=self.store.now(),
             connection=_peer_port(request),
+            size=size,
         )
         self.requests_log.append(record)
 
