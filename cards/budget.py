@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+# Lark limits the *request body* that carries a card to 30 KB (im-v1 message patch:
+# "卡片及富文本消息请求体最大不能超过30KB"; the delayed update: "卡片大小需控制在 30KB 以内"), so a
+# Lark card is measured as sent (:func:`cards.lark.lark_body_size`), not as card JSON.
 LARK_CARD_LIMIT: Final = 30 * 1024
 DINGTALK_CARD_LIMIT: Final = 20_000
 # Gmail clips an HTML body beyond about 102 KB and hides the rest behind a link.

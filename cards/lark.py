@@ -7,10 +7,11 @@ Card JSON 2.0 rejects unknown attributes, so only documented ones are used:
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from cards.actions import COMMENT_FIELD, COMMENT_MAX_LENGTH, button_value
-from cards.budget import LARK_CARD_LIMIT, Budget, fit, json_size
+from cards.budget import LARK_CARD_LIMIT, Budget, fit
 from cards.content import Actions, Content, build_content, decision_rows, meta_rows
 from cards.palette import LARK_TEMPLATES
 from cards.text import escape_lark as esc
@@ -20,15 +21,40 @@ FORM_NAME: Final = "approval_form"
 APPROVE_BUTTON: Final = "approve_button"
 REJECT_BUTTON: Final = "reject_button"
 CONSOLE_BUTTON: Final = "console_button"
+# Room in a request body for everything but the card: a send's receive_id (an email address
+# is at most 254 bytes), msg_type, uuid (at most 50) and the keys; a PATCH has only "content",
+# a delayed update "token" (c-..., tens of bytes) and the card as an object.
+LARK_BODY_ROOM: Final = 512
 
 
 def render_lark(view: ApprovalView) -> dict[str, Any]:
-    """The card JSON 2.0 object for ``view``, at most :data:`LARK_CARD_LIMIT` bytes."""
+    """The card JSON 2.0 object for ``view``, sent in a body of at most
+    :data:`LARK_CARD_LIMIT` bytes (:func:`lark_body_size`)."""
 
     def build(budget: Budget) -> dict[str, Any]:
         return _card(build_content(view, budget))
 
-    return fit(build, json_size, LARK_CARD_LIMIT)
+    return fit(build, lark_body_size, LARK_CARD_LIMIT)
+
+
+def lark_json(value: Any) -> bytes:
+    """``value`` as the Lark channel writes it on the wire: compact JSON in UTF-8."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def lark_content(card: dict[str, Any]) -> str:
+    """A message's ``content``: the card JSON as a string."""
+    return lark_json(card).decode("utf-8")
+
+
+def lark_body_size(card: dict[str, Any]) -> int:
+    """Bytes of the largest request body that carries ``card`` as the channel sends it.
+
+    In a send or a PATCH the card is ``content``, a JSON string inside the JSON body, so each
+    quote and backslash of the card JSON is escaped once more; a delayed update carries the
+    card as an object, which is never larger.
+    """
+    return len(lark_json(lark_content(card))) + LARK_BODY_ROOM
 
 
 def _card(content: Content) -> dict[str, Any]:

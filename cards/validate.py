@@ -7,7 +7,7 @@ Works on what the renderers return and on JSON a support person pastes
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from cards.actions import ACTION_KEY, ACTIONS, COMMENT_FIELD, REF_KEY, ref_is_usable
 from cards.budget import DINGTALK_CARD_LIMIT, EMAIL_HTML_LIMIT, LARK_CARD_LIMIT, json_size
 from cards.dingtalk import PARAM_KEYS
+from cards.lark import lark_body_size
 from cards.text import safe_url
 from cards.view import CardState, Locale
 
@@ -39,7 +40,7 @@ class ValidationResult(BaseModel):
 def validate(channel: Channel, payload: Any) -> ValidationResult:
     """Check ``payload`` (a card dict, a cardParamMap, or a RenderedEmail/mapping)."""
     if channel == "lark":
-        return _result(_lark_errors(payload), _json_size(payload), LARK_CARD_LIMIT)
+        return _result(_lark_errors(payload), _json_size(payload, lark_body_size), LARK_CARD_LIMIT)
     if channel == "dingtalk":
         return _result(_dingtalk_errors(payload), _json_size(payload), DINGTALK_CARD_LIMIT)
     email = _email_parts(payload)
@@ -68,9 +69,9 @@ def _result(errors: list[str], size: int, limit: int) -> ValidationResult:
     return ValidationResult(ok=not errors, errors=tuple(errors), size=size, limit=limit)
 
 
-def _json_size(payload: Any) -> int:
+def _json_size(payload: Any, measure: Callable[[Any], int] = json_size) -> int:
     try:
-        return json_size(payload)
+        return measure(payload)
     except (TypeError, ValueError):
         return 0  # reported as a schema error; there is nothing to measure
 

@@ -78,6 +78,7 @@ class LarkSandbox:
         self.verification_token = verification_token  # put in header.token of events
         self.store = LarkStore()
         self._hub = WsHub(ping_interval=ping_interval, ack_timeout=ack_timeout)
+        self._hub.on_answered = self.store.callback_answered
         self._api = OpenApi(app_id=app_id, app_secret=app_secret, store=self.store, hub=self._hub)
         app = web.Application()
         self._api.install(app)
@@ -159,8 +160,17 @@ class LarkSandbox:
         return self._api.in_flight
 
     def advance_clock(self, seconds: float) -> None:
-        """Age tokens, uuid windows and callback tokens without sleeping."""
+        """Age tokens, messages, uuid windows and callback tokens without sleeping."""
         self.store.advance(seconds)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every tenant token issued so far: the next call with one gets 99991663."""
+        self.store.revoke_tokens()
+
+    @property
+    def tokens_issued(self) -> int:
+        """Distinct tenant tokens the auth endpoint has handed out."""
+        return self.store.tokens_issued
 
     def freeze_clock(self) -> None:
         """Let the sandbox's time move only by :meth:`advance_clock` (rate windows to the call)."""
@@ -178,13 +188,19 @@ class LarkSandbox:
         self._api.faults.delay = seconds
 
     def limit_user_qps(self, qps: int | None = 5) -> None:
-        """Enforce the platform's per-receiver send limit (code 230020); None turns it off."""
+        """The platform's per-receiver send limit (code 230020), 5/s and on by default; None
+        turns it off."""
         self._api.faults.user_qps = qps
 
+    def limit_message_qps(self, qps: int | None = 5) -> None:
+        """The platform's limit of updates of one message (code 230020), 5/s and on by
+        default; None turns it off."""
+        self._api.faults.message_qps = qps
+
     def limit_app_qps(self, qps: int | None = 50, per_minute: int | None = 1000) -> None:
-        """Enforce per-API, per-app limits of calls a second and a minute, both sliding windows
+        """Per-API, per-app limits of calls a second and a minute, both sliding windows
         (429 / 99991400 with ``x-ogw-ratelimit-reset``); the platform's standard tier is
-        "1000/min & 50/s". None turns one off."""
+        "1000/min & 50/s", on by default. None turns one off."""
         self._api.faults.app_qps = qps
         self._api.faults.app_per_minute = per_minute
 
@@ -313,12 +329,16 @@ class LarkSandbox:
     ) -> ClickResult:
         body, headers = self._seal(event, encrypt_key)
         client_timeout = aiohttp.ClientTimeout(total=within)
-        async with (
-            aiohttp.ClientSession(timeout=client_timeout) as session,
-            session.post(url, data=body, headers=headers) as resp,
-        ):
-            text = await resp.text()
-            status = resp.status
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=client_timeout) as session,
+                session.post(url, data=body, headers=headers) as resp,
+            ):
+                text = await resp.text()
+                status = resp.status
+        finally:
+            # Answered (or given up on): the click's token may now serve a delayed update.
+            self.store.callback_answered(str(event["event"]["token"]))
         try:
             answer = json.loads(text) if text else {}
         except ValueError:

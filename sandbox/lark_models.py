@@ -100,6 +100,7 @@ class RequestRecord(BaseModel):
     code: int | None
     at: float
     connection: int | None = None  # the client's TCP port: which connection carried the call
+    size: int = 0  # bytes of the request body, as received
 
 
 class DeliveryInfo(BaseModel):

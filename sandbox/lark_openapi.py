@@ -21,6 +21,7 @@ from sandbox.lark_store import (
     APP_ID_INVALID,
     APP_SECRET_INVALID,
     CARD_CONTENT_ERROR,
+    CONTENT_TOO_LONG,
     FIELD_INVALID,
     INVALID_PARAM,
     RATE_LIMITED,
@@ -36,6 +37,11 @@ from sandbox.lark_ws import WsHub
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOOKUP_LIMIT = 50  # batch_get_id accepts at most 50 emails and 50 mobiles
 USER_ID_TYPES = ("open_id", "union_id", "user_id")
+# "卡片及富文本消息请求体最大不能超过30KB; 文本消息请求体最大不能超过150KB" (im-v1/message/patch on
+# open.larksuite.com; reference/im-v1/message/create states the same for sends). The limit is
+# on the request body: the card is a JSON string inside it, escaped, and is counted as sent.
+CARD_BODY_LIMIT = 30 * 1024
+TEXT_BODY_LIMIT = 150 * 1024
 _AUTH_PATH = "/open-apis/auth/"
 
 
@@ -53,15 +59,21 @@ def error(exc: ApiError, headers: dict[str, str] | None = None) -> web.Response:
 
 
 class Faults:
-    """Misbehaviour switched on by tests: throttling, latency, per-user send limits."""
+    """Throttling and latency switched on by tests, and the platform's rate limits.
+
+    The limits are the documented ones and on unless a test turns one off (None):
+    "1000/min & 50/s" per API (reference/im-v1/message/create and .../patch), 5 sends a
+    second to one user and 5 updates a second of one message (same docs).
+    """
 
     def __init__(self) -> None:
         self.throttle_calls = 0
         self.throttle_reset = 1
         self.delay = 0.0
-        self.user_qps: int | None = None
-        self.app_qps: int | None = None
-        self.app_per_minute: int | None = None
+        self.user_qps: int | None = 5
+        self.message_qps: int | None = 5
+        self.app_qps: int | None = 50
+        self.app_per_minute: int | None = 1000
 
 
 class OpenApi:
@@ -100,7 +112,7 @@ class OpenApi:
         finally:
             self.in_flight -= 1
         response.headers["X-Tt-Logid"] = secrets.token_hex(12)
-        self._log(request, response)
+        self._log(request, response, len(await request.read()))
         return response
 
     async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -149,7 +161,7 @@ class OpenApi:
         }
         return error(ApiError(429, RATE_LIMITED, "request trigger frequency limit"), headers)
 
-    def _log(self, request: web.Request, response: web.StreamResponse) -> None:
+    def _log(self, request: web.Request, response: web.StreamResponse, size: int) -> None:
         code = None
         if isinstance(response, web.Response) and response.body is not None:
             body = response.body
@@ -162,8 +174,13 @@ class OpenApi:
             code=code,
             at=self.store.now(),
             connection=_peer_port(request),
+            size=size,
         )
         self.requests_log.append(record)
+
+    async def _sized(self, request: web.Request, limit: int) -> None:
+        if len(await request.read()) > limit:
+            raise ApiError(400, CONTENT_TOO_LONG, f"The request body is over {limit // 1024} KB.")
 
     async def _json(self, request: web.Request) -> dict[str, Any]:
         try:
@@ -223,6 +240,7 @@ class OpenApi:
         if user is None:
             raise ApiError(400, USER_OUT_OF_SCOPE, "Bot has NO availability to this user.")
         msg_type, content = _content(body)
+        await self._sized(request, TEXT_BODY_LIMIT if msg_type == "text" else CARD_BODY_LIMIT)
         qps = self.faults.user_qps
         if qps is not None and not self.store.note_send(user.open_id, qps):
             raise ApiError(400, USER_RATE_LIMITED, "This operation triggers the frequency limit.")
@@ -234,11 +252,13 @@ class OpenApi:
         """``PATCH /open-apis/im/v1/messages/{message_id}``: replace a shared card."""
         body = await self._json(request)
         _, card = _content({"msg_type": "interactive", "content": body.get("content")})
+        await self._sized(request, CARD_BODY_LIMIT)
         current = self.store.message(request.match_info["message_id"])
         if current.msg_type != "interactive" or current.sender != "bot":
             raise ApiError(400, INVALID_PARAM, "only cards sent by the bot can be patched")
         if not (_is_shared(current.content) and _is_shared(card)):
             raise ApiError(400, CARD_CONTENT_ERROR, "both cards must set config.update_multi=true")
+        self.store.check_patchable(current.message_id, self.faults.message_qps)
         self.store.update_card(current.message_id, card, "patch")
         return ok({})
 
@@ -248,6 +268,9 @@ class OpenApi:
         card = body.get("card")
         if not isinstance(card, dict):
             raise ApiError(400, INVALID_PARAM, "card must be an object")
+        # "卡片大小需控制在 30KB 以内" (open.larkoffice.com, delayed update); the Lark
+        # international page says 100 KB after conversion: the stricter one, on the body sent.
+        await self._sized(request, CARD_BODY_LIMIT)
         message_id = self.store.use_card_token(str(body.get("token", "")))
         self.store.update_card(message_id, card, "delayed_update")
         return web.json_response({"code": 0, "msg": "success"})

@@ -22,20 +22,26 @@ from sandbox.lark_models import (
     VersionSource,
 )
 
-# Error codes. 99991400, 99991661 and 99991663 are the platform's documented generic
-# codes; 230013 is what im/v1/messages answers when the receiver is outside the bot's
-# availability ("Bot has NO availability to this user") - the platform does not tell
-# "no such user" apart from "out of scope", so neither does the sandbox. 10003/10014 are
-# the auth endpoint's "invalid app_id" / "app secret invalid". The others follow the
-# platform's numbering but were not checked against a live tenant.
+# Error codes. 99991400, 99991661, 99991663 and 99991668 are the platform's documented generic
+# codes (server-docs/api-call-guide/generic-error-code: a missing or malformed token, an
+# invalid tenant token, an invalid or expired token); 230013 is what im/v1/messages answers
+# when the receiver is outside the bot's availability ("Bot has NO availability to this
+# user") - the platform does not tell "no such user" apart from "out of scope", so neither
+# does the sandbox. 10003/10014 are the auth endpoint's "invalid app_id" / "app secret
+# invalid". 230025 (content too long) and 230031 (message too old to update) are read from
+# the error table of reference/im-v1/message/patch. The others follow the platform's
+# numbering but were not checked against a live tenant.
 RATE_LIMITED = 99991400
 TOKEN_MISSING = 99991661
 TOKEN_INVALID = 99991663
+TOKEN_EXPIRED = 99991668
 FIELD_INVALID = 99992402
 INVALID_PARAM = 230001
 USER_OUT_OF_SCOPE = 230013
 USER_RATE_LIMITED = 230020
 CARD_CONTENT_ERROR = 230099
+CONTENT_TOO_LONG = 230025
+MESSAGE_TOO_OLD = 230031
 APP_ID_INVALID = 10003
 APP_SECRET_INVALID = 10014
 CARD_TOKEN_INVALID = 200740
@@ -44,6 +50,9 @@ TOKEN_TTL = 7200
 TOKEN_RENEW_BEFORE = 1800  # the platform hands out a new token in the last 30 minutes
 UUID_WINDOW = 3600  # "at most one message per uuid within one hour"
 CARD_TOKEN_TTL = 1800
+# "仅支持更新 14 天内发送的消息" (reference/im-v1/message/patch; feishu-cards/update-feishu-card:
+# a card can be updated within 14 days of being sent).
+UPDATE_WINDOW = 14 * 24 * 3600
 RECEIVE_ID_TYPES = ("open_id", "user_id", "union_id", "email", "chat_id")
 
 
@@ -94,6 +103,7 @@ class _CardToken:
     message_id: str
     issued_at: float
     uses: int = 0
+    answered: bool = False  # the callback it came with was answered (or its 3 s ran out)
 
 
 @dataclass
@@ -116,6 +126,7 @@ class LarkStore:
     _messages: dict[str, _Message] = field(default_factory=dict)
     _by_uuid: dict[str, tuple[str, float]] = field(default_factory=dict)
     _tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry
+    _issued_count: int = 0
     _card_tokens: dict[str, _CardToken] = field(default_factory=dict)
     _counters: defaultdict[str, _Counters] = field(default_factory=lambda: defaultdict(_Counters))
     _sends: defaultdict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
@@ -169,16 +180,34 @@ class LarkStore:
                     return token, int(expiry - now)
             token = "t-" + secrets.token_hex(16)
             self._tokens[token] = now + TOKEN_TTL
+            self._issued_count += 1
             return token, TOKEN_TTL
 
     def check_token(self, authorization: str | None) -> None:
-        """Raise the platform's error for a missing, unknown or expired bearer token."""
-        if not authorization or not authorization.startswith("Bearer "):
+        """Raise the platform's error for a missing, unknown or expired bearer token.
+
+        A token lapses ``expire`` (7200 s) after it was issued, by the sandbox clock
+        (auth-v3/auth/tenant_access_token_internal: "最大有效期是 2 小时"); the platform answers
+        such calls with HTTP 400 and a non-zero code, and the caller fetches a new token.
+        """
+        if not authorization or not authorization.startswith("Bearer t-"):
             raise ApiError(400, TOKEN_MISSING, "Missing access token for authorization.")
         with self._lock:
             expiry = self._tokens.get(authorization.removeprefix("Bearer "))
-            if expiry is None or expiry <= self.now():
+            if expiry is None:  # never issued, or revoked
                 raise ApiError(400, TOKEN_INVALID, "Invalid access token for authorization.")
+            if expiry <= self.now():
+                raise ApiError(400, TOKEN_EXPIRED, "The access token has expired.")
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every tenant token issued so far (as when the app secret is reset)."""
+        with self._lock:
+            self._tokens.clear()
+
+    @property
+    def tokens_issued(self) -> int:
+        """Distinct tenant tokens handed out so far (revoked ones included)."""
+        return self._issued_count
 
     # -- messages ------------------------------------------------------------------------
 
@@ -230,6 +259,19 @@ class LarkStore:
         if msg is None:
             raise ApiError(400, INVALID_PARAM, f"invalid message_id: {message_id}")
         return msg
+
+    def check_patchable(self, message_id: str, qps: int | None) -> None:
+        """Refuse a PATCH of a message sent over 14 days ago, or the sixth in a second.
+
+        reference/im-v1/message/patch: "仅支持更新 14 天内发送的消息" and "单条消息更新频控为
+        5 QPS" (230020, the IM frequency-limit code, as for sends to one user).
+        """
+        with self._lock:
+            msg = self._get(message_id)
+            if self.now() - msg.versions[0].at > UPDATE_WINDOW:
+                raise ApiError(400, MESSAGE_TOO_OLD, "The message was sent over 14 days ago.")
+        if qps is not None and not self._note(f"message:{message_id}", qps):
+            raise ApiError(400, USER_RATE_LIMITED, "This operation triggers the frequency limit.")
 
     def update_card(self, message_id: str, card: dict[str, Any], source: VersionSource) -> None:
         """Append a new card version to an interactive message and count it."""
@@ -304,12 +346,23 @@ class LarkStore:
             self._card_tokens[token] = _CardToken(message_id, self.now())
         return token
 
+    def callback_answered(self, token: str) -> None:
+        """The callback that carried ``token`` was answered, or its 3 s are over."""
+        with self._lock:
+            entry = self._card_tokens.get(token)
+            if entry is not None:
+                entry.answered = True
+
     def use_card_token(self, token: str) -> str:
         """Spend one use of a callback token; returns its message_id or raises ApiError."""
         with self._lock:
             entry = self._card_tokens.get(token)
             if entry is None or self.now() - entry.issued_at > CARD_TOKEN_TTL:
                 raise ApiError(400, CARD_TOKEN_INVALID, "token is invalid or expired")
+            # "调用延迟更新接口需要晚于同步返回" (doc uMDO1YjLzgTN24yM4UjN, delayed update): the
+            # platform's behaviour before the answer is undefined; the strict reading refuses it.
+            if not entry.answered:
+                raise ApiError(400, CARD_TOKEN_INVALID, "the callback has not been answered yet")
             if entry.uses >= self.card_token_uses:
                 raise ApiError(400, CARD_TOKEN_INVALID, "token has been used up")
             entry.uses += 1

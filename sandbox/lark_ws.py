@@ -22,6 +22,7 @@ import itertools
 import json
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,7 @@ class Delivery:
     deadline: float | None = None  # loop time a callback's answer must arrive by
     ack: dict[str, Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    card_token: str = ""  # a callback's token for the delayed update ("" for other events)
 
     @property
     def callback(self) -> bool:
@@ -116,6 +118,9 @@ class WsHub:
         self._rng = rng or random.Random()
         self._connected = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Told a callback's card token once the callback is answered or its 3 s are over:
+        # only then may the delayed update use it.
+        self.on_answered: Callable[[str], None] = lambda _token: None
 
     @property
     def connected(self) -> bool:
@@ -181,6 +186,8 @@ class WsHub:
             delivery.acks_late += 1  # the user already saw the error: the answer is void
             return
         delivery.acks += 1
+        if delivery.callback:
+            self.on_answered(delivery.card_token)
         if delivery.ack is None:
             delivery.ack = decode_ack(payload)
             delivery.done.set()
@@ -197,6 +204,7 @@ class WsHub:
             event_type=str(event["header"]["event_type"]),
             payload=payload,
             parts=parts,
+            card_token=str(event.get("event", {}).get("token") or ""),
         )
         self.deliveries[delivery.message_id] = delivery
         task = asyncio.get_running_loop().create_task(self._drive(delivery))
@@ -222,6 +230,7 @@ class WsHub:
             await self._send(delivery)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(delivery.done.wait(), CALLBACK_DEADLINE)
+        self.on_answered(delivery.card_token)  # answered, or the 3 s are over
         delivery.done.set()
 
     async def _send(self, delivery: Delivery) -> None:

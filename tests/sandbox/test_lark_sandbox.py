@@ -23,6 +23,7 @@ from lark_oapi.api.im.v1 import (
     PatchMessageRequestBody,
 )
 from lark_oapi.core.exception import ObtainAccessTokenException
+from lark_oapi.core.token.manager import TokenManager
 from lark_oapi.event.callback.model.p2_card_action_trigger import (
     P2CardActionTrigger,
     P2CardActionTriggerResponse,
@@ -357,10 +358,12 @@ def test_per_user_send_limit(sandbox: LarkSandbox, client: lark.Client) -> None:
 def test_the_1001st_call_in_any_minute_is_refused(
     sandbox: LarkSandbox, client: lark.Client
 ) -> None:
+    # Twelve receivers: 48 sends a second to one user would meet its own 5/s limit first.
+    receivers = [sandbox.add_user(f"ou_r{n}", name=f"R {n}").open_id for n in range(12)]
     sandbox.limit_app_qps(50, per_minute=1000)
     sandbox.freeze_clock()
     for i in range(1000):  # 21 s of calls, never 50 in a second
-        assert send_card(client, ALICE, str(i)).code == 0, i
+        assert send_card(client, receivers[i % 12], str(i)).code == 0, i
         sandbox.advance_clock(0.021)
     refused = send_card(client, ALICE, "1001st")
     assert (refused.code, refused.raw.status_code) == (99991400, 429)
@@ -370,7 +373,8 @@ def test_the_1001st_call_in_any_minute_is_refused(
     assert send_card(client, ALICE, "first left").code == 0
     # A sliding window: only the first call has left it, not a whole minute's bucket.
     assert send_card(client, ALICE, "second still in").code == 99991400
-    assert len(sandbox.cards(ALICE)) == 1001
+    assert sum(len(sandbox.cards(r)) for r in receivers) == 1000
+    assert len(sandbox.cards(ALICE)) == 1
 
 
 def test_bad_credentials_are_refused(sandbox: LarkSandbox) -> None:
@@ -647,3 +651,120 @@ async def test_click_via_http_callback(
     assert sandbox.cards(ALICE)[0].content == card("Approved")
     assert forged.code == 500
     assert len(recorder.clicks) == 1
+
+
+# -- as strict as the platform -------------------------------------------------------------
+
+
+def patch_request(message_id: str, content: str) -> PatchMessageRequest:
+    body = PatchMessageRequestBody.builder().content(content).build()
+    return PatchMessageRequest.builder().message_id(message_id).request_body(body).build()
+
+
+def drop_sdk_token(app_id: str) -> None:
+    """Drop the SDK's cached tenant token (kept until its own wall clock says it expires)."""
+    TokenManager.cache.set(f"self_tenant_token:{app_id}", "", 0)
+
+
+def big_card(size: int) -> dict[str, Any]:
+    """A shared card whose JSON is about ``size`` bytes."""
+    big = card("Big")
+    big["body"]["elements"].append({"tag": "markdown", "content": "x" * size})
+    return big
+
+
+def test_a_lapsed_tenant_token_is_refused_and_the_sdk_keeps_it(
+    sandbox: LarkSandbox, client: lark.Client
+) -> None:
+    assert send_card(client, ALICE, "fresh").code == 0
+    sandbox.advance_clock(7201)  # "expire": 7200
+    lapsed = send_card(client, ALICE, "lapsed")
+    assert (lapsed.code, lapsed.raw.status_code) == (99991668, 400)
+    # lark-oapi 1.7.5 caches the token until its own clock says expire - 600 s and does not
+    # drop it on a refusal: a caller has to fetch a new one itself.
+    assert send_card(client, ALICE, "again").code == 99991668
+    drop_sdk_token(sandbox.app_id)
+    assert send_card(client, ALICE, "refreshed").code == 0
+    sandbox.revoke_tokens()
+    assert send_card(client, ALICE, "revoked").code == 99991663
+    assert sandbox.tokens_issued == 2
+
+
+def test_bodies_over_30_kb_are_refused(sandbox: LarkSandbox, client: lark.Client) -> None:
+    fits = send_card(client, ALICE, "small")
+    assert fits.code == 0
+    # 29,000 bytes of card JSON, but its quotes are escaped again inside "content"
+    quoted = card("Quoted")
+    quoted["body"]["elements"].append({"tag": "markdown", "content": '"' * 14_500})
+    refused = client.im.v1.message.patch(patch_request(fits.data.message_id, json.dumps(quoted)))
+    assert (refused.code, refused.raw.status_code) == (230025, 400)
+    assert sandbox.requests_log[-1].size > 30 * 1024
+    assert client.im.v1.message.create(create_request(ALICE, big_card(31_000))).code == 230025
+    text = {"text": "y" * 100_000}  # text messages may carry 150 KB
+    assert client.im.v1.message.create(create_request(ALICE, text, msg_type="text")).code == 0
+    assert [v.source for v in sandbox.cards(ALICE)[0].versions] == ["create"]
+
+
+def test_only_messages_of_the_last_14_days_are_updated_5_times_a_second(
+    sandbox: LarkSandbox, client: lark.Client
+) -> None:
+    sandbox.freeze_clock()
+    message_id = send_card(client, ALICE, "Pending").data.message_id
+    content = json.dumps(card("Approved"))
+    codes = [client.im.v1.message.patch(patch_request(message_id, content)).code for _ in range(6)]
+    assert codes == [0, 0, 0, 0, 0, 230020]
+    sandbox.advance_clock(14 * 24 * 3600 - 1)
+    drop_sdk_token(sandbox.app_id)  # the tenant token lapsed meanwhile
+    assert client.im.v1.message.patch(patch_request(message_id, content)).code == 0
+    sandbox.advance_clock(2)  # 14 days and a second after it was sent
+    old = client.im.v1.message.patch(patch_request(message_id, content))
+    assert (old.code, old.raw.status_code) == (230031, 400)
+    assert len(sandbox.cards(ALICE)[0].versions) == 1 + 5 + 1
+
+
+async def test_a_delayed_update_must_follow_the_callback_answer(
+    sandbox: LarkSandbox, client: lark.Client
+) -> None:
+    def update(token: str, title: str) -> int:
+        req = (
+            lark.BaseRequest.builder()
+            .http_method(lark.HttpMethod.POST)
+            .uri("/open-apis/interactive/v1/card/update")
+            .token_types({lark.AccessTokenType.TENANT})
+            .body({"token": token, "card": card(title)})
+            .build()
+        )
+        code: int = client.request(req).code
+        return code
+
+    early: list[int] = []
+
+    def answer_after_updating(data: P2CardActionTrigger) -> Any:
+        early.append(update(data.event.token, "Too early"))  # the callback is not answered yet
+        return None
+
+    recorder = Recorder(answer_after_updating)
+    app = WsApp(sandbox, recorder.handler()).start()
+    try:
+        await sandbox.wait_connected(5)
+        message_id = send_card(client, ALICE, "Deploy?").data.message_id
+        result = await sandbox.click(ALICE, message_id, {"action": "approve", "req": "1"})
+    finally:
+        app.stop()
+    assert not result.failed and early == [200740]
+    token = recorder.clicks[0].event.token
+    assert await asyncio.to_thread(update, token, "After the answer") == 0
+    assert sandbox.cards(ALICE)[0].content == card("After the answer")
+    big = await asyncio.to_thread(
+        lambda: (
+            client.request(
+                lark.BaseRequest.builder()
+                .http_method(lark.HttpMethod.POST)
+                .uri("/open-apis/interactive/v1/card/update")
+                .token_types({lark.AccessTokenType.TENANT})
+                .body({"token": token, "card": big_card(31_000)})
+                .build()
+            ).code
+        )
+    )
+    assert big == 230025

@@ -26,6 +26,7 @@ import aiohttp
 
 from bot.errors import ChannelError, ChannelThrottled, ReceiverUnknown
 from bot.logs import kv
+from cards.lark import lark_json
 
 log = logging.getLogger("bot.channels.lark")
 
@@ -33,6 +34,14 @@ TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 RATE_LIMITED = 99991400
 USER_RATE_LIMITED = 230020
 TOKEN_ERRORS = frozenset({99991661, 99991663, 99991668})
+# Refusals of the card itself that no retry can change (reference/im-v1/message/patch's error
+# table): the body is over 30 KB, or the message was sent over 14 days ago.
+CONTENT_TOO_LONG = 230025
+MESSAGE_TOO_OLD = 230031
+FINAL_REFUSALS = {
+    CONTENT_TOO_LONG: "the card is over Lark's 30 KB request body",
+    MESSAGE_TOO_OLD: "the card was sent over 14 days ago: Lark no longer updates it",
+}
 # The receiver is unknown to, or outside the availability of, this app: retrying cannot help.
 UNREACHABLE_USER = frozenset({230013, 99992361, 99992364, 230002, 230001})
 TOKEN_MARGIN = 600.0  # the SDK's own margin: refresh ten minutes before expiry
@@ -75,13 +84,18 @@ class Transport:
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
     ) -> Answer:
-        """One call; ChannelError (retryable) when the network or the answer's JSON fails."""
+        """One call; ChannelError (retryable) when the network or the answer's JSON fails.
+
+        The body goes out as :func:`cards.lark.lark_json` writes it, the encoding the cards'
+        size budget counts on.
+        """
         headers = {"Content-Type": "application/json; charset=utf-8"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
+        data = lark_json(body) if body is not None else None
         try:
             async with self._http().request(
-                method, self._base + path, params=params, json=body, headers=headers
+                method, self._base + path, params=params, data=data, headers=headers
             ) as response:
                 raw = await response.read()
                 status = response.status
@@ -118,9 +132,12 @@ class TenantToken:
                 return self._token[0]
             return await self._fetch()
 
-    def forget(self) -> None:
-        """The platform said the token is invalid: the next call fetches a fresh one."""
-        self._token = None
+    def forget(self, refused: str | None = None) -> None:
+        """The platform refused ``refused`` (None: whatever is cached): the next call fetches a
+        fresh one. A refusal of a token already replaced drops nothing, so calls that went out
+        together with the old token lead to one fetch, not one each."""
+        if refused is None or (self._token is not None and self._token[0] == refused):
+            self._token = None
 
     async def _fetch(self) -> str:
         try:
@@ -166,6 +183,8 @@ def check(api: str, answer: Answer, *, app_key: str, user_key: str | None, fallb
         raise ReceiverUnknown(f"{what} (receiver unknown or outside the app's scope)")
     if code in TOKEN_ERRORS:
         raise ChannelError(what, retryable=True)
+    if code in FINAL_REFUSALS:
+        raise ChannelError(f"{what} ({FINAL_REFUSALS[code]})", retryable=False)
     raise ChannelError(what, retryable=status >= 500 or status == 0)
 
 

@@ -52,6 +52,7 @@ from bot.core.ports import (
 from bot.errors import ChannelError, ConfigError
 from bot.logs import adopt_sdk_loggers, kv
 from cards import render_lark
+from cards.lark import lark_content
 
 log = logging.getLogger("bot.channels.lark")
 
@@ -216,4 +217,4 @@ class LarkChannel(ChannelDefaults):
 
 
 def _content(card: OutgoingCard) -> str:
-    return json.dumps(render_lark(card_view(card.request, card.delivery)), ensure_ascii=False)
+    return lark_content(render_lark(card_view(card.request, card.delivery)))

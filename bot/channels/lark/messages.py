@@ -17,13 +17,17 @@ from bot.channels.common.ratelimit import SYSTEM_TIMER, LocalLimits, Timer, take
 from bot.channels.lark.api import Answer, TenantToken, Throttled, Transport, check, token_refused
 from bot.config import LarkSettings
 from bot.core.limits import Budget, RateLimits
+from bot.errors import ChannelError
 from bot.logs import kv
+from cards import LARK_CARD_LIMIT
+from cards.lark import lark_json
 
 log = logging.getLogger("bot.channels.lark")
 
 MESSAGES = "/open-apis/im/v1/messages"
 CARD_UPDATE = "/open-apis/interactive/v1/card/update"
 BATCH_GET_ID = "/open-apis/contact/v3/users/batch_get_id"
+TEXT_BODY_LIMIT = 150 * 1024  # "文本消息请求体最大不能超过150KB" (im-v1 message create/patch)
 
 
 class Messages:
@@ -48,6 +52,7 @@ class Messages:
         body: dict[str, Any] = {"receive_id": receiver, "msg_type": msg_type, "content": content}
         if uuid is not None:
             body["uuid"] = uuid
+        _within("im.message.create", body, TEXT_BODY_LIMIT if msg_type == "text" else None)
         # "Sending to one user: 5 QPS" is the receiver's budget, on top of the API's.
         user = self._budget(f"user:{receiver}", self._settings.user_qps)
         answer = await self.call(
@@ -64,6 +69,7 @@ class Messages:
         """Replace a sent card's content (the platform limits updates of one message to 5/s)."""
         one = self._budget(f"message:{message_id}", self._settings.user_qps)
         path = f"{MESSAGES}/{message_id}"
+        _within("im.message.patch", {"content": content})
         await self.call("im.message.patch", "PATCH", path, {"content": content}, user=one)
 
     async def open_id_by_email(self, email: str) -> str | None:
@@ -83,9 +89,9 @@ class Messages:
 
     async def delayed_update(self, token: str, card: dict[str, Any]) -> None:
         """Replace a clicked card after the callback was answered (the click's token)."""
-        await self.call(
-            "interactive.card.update", "POST", CARD_UPDATE, {"token": token, "card": card}
-        )
+        body = {"token": token, "card": card}
+        _within("interactive.card.update", body)
+        await self.call("interactive.card.update", "POST", CARD_UPDATE, body)
 
     async def call(
         self,
@@ -107,8 +113,8 @@ class Messages:
                 method, path, token=token, params=params, body=body
             )
             if attempt == 1 and token_refused(answer):
-                log.info("tenant token refused; refreshing", extra=kv(api=api))
-                self.token.forget()
+                log.info("tenant token refused; refreshing", extra=kv(api=api, code=answer.code))
+                self.token.forget(token)
                 continue
             try:
                 check(
@@ -135,3 +141,11 @@ class Messages:
 
     def _budget(self, what: str, rate: float, burst: int = 1) -> Budget:
         return Budget(f"lark:{self._app_id}:{what}", rate, burst)
+
+
+def _within(api: str, body: dict[str, Any], limit: int | None = None) -> None:
+    # The cards are fitted to the body as sent (cards.lark.lark_body_size): a body over the
+    # platform's limit would be refused (230025) on every retry, so it is never sent.
+    size, most = len(lark_json(body)), limit or LARK_CARD_LIMIT
+    if size > most:
+        raise ChannelError(f"{api}: request body {size} bytes is over {most}", retryable=False)
