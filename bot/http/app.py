@@ -14,6 +14,7 @@ from bot.http import (
     preferences,
     preview,
     sendtest,
+    session,
     usage,
 )
 from bot.http.deadlines import body_deadline
@@ -47,6 +48,7 @@ def create_app(deps: HttpDeps, body_timeout: float = 30.0) -> web.Application:
     app.add_routes(preferences.routes)
     app.add_routes(preview.routes)
     app.add_routes(sendtest.routes)
+    app.add_routes(session.routes)
     app.add_routes(usage.routes)
     app.router.add_get("/v1/openapi.json", _openapi)
     app.add_routes(deps.extra_routes)
