@@ -22,6 +22,7 @@ from bot.http.listen import close
 from bot.launch import Additions, Launched, start_gateway
 from bot.store.bindings import BindingStore
 from sandbox.backend import SandboxBackend
+from sandbox.mail_page import MailPage
 from sandbox.phone import Phones
 from sandbox.phone_look import PhoneLook
 from sandbox.platform import SandboxPlatform, Seat
@@ -132,7 +133,7 @@ async def _start(
         channels.update(platform.channels())
     additions = Additions(
         channels=channels,
-        routes=phones.routes() if settings.sandbox else [],
+        routes=[*phones.routes(), *MailPage(platforms).routes()] if settings.sandbox else [],
         backend_url=backend.url if backend is not None else None,
         card_look=PhoneLook() if settings.sandbox else None,
     )
