@@ -20,14 +20,13 @@ from bot.config import Settings, load_settings
 from bot.core.models import ClickAction
 from bot.errors import GatewayError
 from sandbox.backend import SandboxBackend
-from sandbox.embedded import Embedded, start
+from sandbox.embedded import Embedded, sandbox_users, start
 from sandbox.mail_platform import MailPlatform
 from sandbox.phone import phone_url
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
 
 HOP_TIMEOUT = 20.0
-NAMES = ["Li Na", "Wang Wei", "Zhang Min", "Liu Yang", "Chen Jing", "Zhao Lei"]
 
 
 class DemoFailed(GatewayError):
@@ -102,10 +101,9 @@ def _show_mail(embedded: Embedded, seat: Seat, console_url: str) -> None:
 
 
 async def _seats(embedded: Embedded) -> list[Seat]:
-    channels = list(embedded.gateway.channels)
     return [
-        await embedded.seat(channel, f"20{i:02d}", NAMES[i % len(NAMES)])
-        for i, channel in enumerate(channels, start=1)
+        await embedded.seat(channel, account_id, name)
+        for channel, account_id, name in sandbox_users(embedded.gateway.channels)
     ]
 
 

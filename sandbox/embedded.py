@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot.channels.memory import MemoryChannel
@@ -21,6 +22,7 @@ from bot.http.listen import close
 from bot.launch import Additions, Launched, start_gateway
 from bot.store.bindings import BindingStore
 from sandbox.backend import SandboxBackend
+from sandbox.mail_page import MailPage
 from sandbox.phone import Phones
 from sandbox.phone_look import PhoneLook
 from sandbox.platform import SandboxPlatform, Seat
@@ -32,6 +34,13 @@ PLATFORMS: dict[str, str] = {
     "dingtalk": "sandbox.dingtalk_platform:DingTalkPlatform",
     "lark": "sandbox.lark_platform:LarkPlatform",
 }
+NAMES = ["Li Na", "Wang Wei", "Zhang Min", "Liu Yang", "Chen Jing", "Zhao Lei"]
+
+
+def sandbox_users(channels: Iterable[str]) -> list[tuple[str, str, str]]:
+    """The sandbox users, ``(channel, account id, display name)``: one per channel, account
+    ``2001`` on the first, ``2002`` on the next... The demo binds these; ``serve`` seats them."""
+    return [(channel, f"20{i:02d}", NAMES[i % len(NAMES)]) for i, channel in enumerate(channels, 1)]
 
 
 def load_platform(name: str) -> SandboxPlatform:
@@ -72,8 +81,19 @@ class Embedded(Launched):
             method="sandbox",
             at=self.gateway.clock.now(),
         )
-        self.seats.append(seat)
+        _keep(self.seats, seat)
         return seat
+
+
+def _keep(seats: list[Seat], seat: Seat) -> None:
+    """Add ``seat``, replacing one with the same address on its channel (seated again)."""
+    same = [
+        i for i, s in enumerate(seats) if (s.channel, s.address) == (seat.channel, seat.address)
+    ]
+    if same:
+        seats[same[0]] = seat
+    else:
+        seats.append(seat)
 
 
 async def start(
@@ -113,7 +133,7 @@ async def _start(
         channels.update(platform.channels())
     additions = Additions(
         channels=channels,
-        routes=phones.routes() if settings.sandbox else [],
+        routes=[*phones.routes(), *MailPage(platforms).routes()] if settings.sandbox else [],
         backend_url=backend.url if backend is not None else None,
         card_look=PhoneLook() if settings.sandbox else None,
     )
@@ -122,6 +142,7 @@ async def _start(
     )
     if backend is not None:
         backend.gateway_url = gateway.url
+    _seat_users(platforms, gateway.channels, phones.seats)
     return Embedded(
         gateway=gateway,
         backend=backend,
@@ -129,6 +150,17 @@ async def _start(
         seats=phones.seats,
         _stack=stack,
     )
+
+
+def _seat_users(
+    platforms: list[SandboxPlatform], channels: Iterable[str], seats: list[Seat]
+) -> None:
+    # The platforms know these users from the start, so support can bind an account to one
+    # (``ou_2002`` on Lark, ``staff2001`` on DingTalk) and watch its phone; nothing is bound.
+    for channel, account_id, name in sandbox_users(channels):
+        platform = next((p for p in platforms if channel in p.channels()), None)
+        if platform is not None:
+            _keep(seats, platform.seat(channel, account_id, name))
 
 
 async def _backend(settings: Settings, stack: contextlib.AsyncExitStack) -> SandboxBackend | None:

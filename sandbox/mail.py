@@ -88,6 +88,11 @@ class MailCatcher:
         with self._lock:
             return list(self._mail.get(address.lower(), ()))
 
+    def everything(self) -> list[tuple[str, EmailMessage]]:
+        """Every (recipient, message) pair received, oldest first per recipient."""
+        with self._lock:
+            return [(address, m) for address, kept in self._mail.items() for m in kept]
+
     def count(self) -> int:
         """How many (recipient, message) pairs were received."""
         with self._lock:

@@ -28,6 +28,7 @@ from markupsafe import Markup
 from bot.core.models import ClickAction
 from bot.errors import GatewayError
 from bot.http.pages import html_response
+from sandbox.mail_page import mailbox_url
 from sandbox.phone_look import phone_css, render_phone_html
 from sandbox.platform import HeldCard, SandboxPlatform, Seat
 
@@ -63,6 +64,7 @@ class Screen:
     seat: Seat
     label: str
     cards: list[DrawnCard]
+    mailbox: str | None = None  # email has no cards: its mail is on the sandbox mail page
 
 
 @dataclass
@@ -147,6 +149,7 @@ class Phones:
             seat=seat,
             label=LABELS.get(seat.channel, seat.channel),
             cards=[_draw(card, action) for card in held],
+            mailbox=mailbox_url(seat.address) if seat.channel == "email" else None,
         )
 
 

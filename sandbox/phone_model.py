@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 _BACKSLASH: Final = re.compile(r"\\(.)")
+_CODE: Final = re.compile(r"`([^`]+)`")
 
 
 @dataclass(frozen=True)
 class Span:
-    """A run of text, bold or not."""
+    """A run of text: bold or not, inline code or not."""
 
     text: str
     bold: bool = False
+    code: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,19 @@ class PhoneCard:
 
 
 def spans(line: str, decode: Callable[[str], str]) -> tuple[Span, ...]:
-    """Split one markdown line on ``**`` into plain and bold spans, decoded."""
-    parts = line.split("**")
-    return tuple(Span(decode(part), bool(i % 2)) for i, part in enumerate(parts) if part)
+    """Split one markdown line on ``**`` into plain and bold spans, decoded; a pair of
+    backticks in the decoded text is drawn as inline code (ticket authors quote table and
+    column names that way), never as markup: the code's text is escaped like any other."""
+    found: list[Span] = []
+    for i, part in enumerate(line.split("**")):
+        if part:
+            found += _code_spans(decode(part), bold=bool(i % 2))
+    return tuple(found)
+
+
+def _code_spans(text: str, *, bold: bool) -> list[Span]:
+    pieces = _CODE.split(text)  # text, code, text, code, ..., text
+    return [Span(p, bold, code=bool(i % 2)) for i, p in enumerate(pieces) if p]
 
 
 def lark_markdown(text: str) -> tuple[tuple[Span, ...], ...]:

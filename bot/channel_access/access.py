@@ -36,7 +36,7 @@ from bot.channel_access.models import (
     ConsentRequired,
     Source,
 )
-from bot.channel_access.notice import Notice, credential_fields, make_notice
+from bot.channel_access.notice import Notice, credential_fields, make_notice, next_steps
 from bot.config import Settings
 from bot.core.models import DeliveryState
 from bot.core.ports import Channel, Clock, InboundSink, Store, Tx, Wakeup
@@ -301,12 +301,7 @@ class ChannelAccess:
             notice_version=current,
             credentials=SOURCES[source],
             check=check,
-            next_steps=[
-                f"bind approvers: PUT /v1/bindings/{{account_id}} with channel {name!r}, or "
-                "approval-gateway bindings import FILE, or self-service 'bind CODE' in chat",
-                f"channel order: APPROVAL_GATEWAY_CHANNEL_ORDER decides where {name} ranks",
-                "check it: GET /v1/channels shows the stream's health",
-            ],
+            next_steps=next_steps(name),
         )
 
     async def _record_consent(

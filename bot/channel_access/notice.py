@@ -20,13 +20,57 @@ def credential_fields(name: str) -> frozenset[str]:
     return spec.credential_fields if spec is not None else frozenset()
 
 
-_USES = (
+_KEPT = (
+    "They are never returned by the API nor written to logs. Revoking stops the channel at once "
+    "and deletes them."
+)
+_CHAT_USES = (
     "The gateway keeps the credentials encrypted at rest (AES-256-GCM under this deployment's "
     "master key) and uses them only to obtain access tokens, to send approval cards to the "
     "approvers bound on this channel, to update those cards when a request is decided, withdrawn "
-    "or expires, and to receive approvers' clicks and bind messages. They are never returned by "
-    "the API nor written to logs. Revoking stops the channel at once and deletes them."
+    "or expires, and to receive approvers' clicks and bind messages. " + _KEPT
 )
+# Email sends and never receives: no tokens, no buttons, no chat to bind from.
+_EMAIL_USES = (
+    "The gateway keeps the SMTP settings and password encrypted at rest (AES-256-GCM under this "
+    "deployment's master key) and uses them only to sign in to that SMTP server and send mail: "
+    "an approval email to each approver reached by email (the request and a link to decide it "
+    "in the ticket console; email has no buttons and the gateway reads no replies), a closing "
+    "email when a request is decided, withdrawn or expires (when closing emails are on), and the "
+    "confirmation codes that prove an address before it is bound. " + _KEPT
+)
+
+
+def _uses(name: str) -> str:
+    return _EMAIL_USES if _is_email(name) else _CHAT_USES
+
+
+def _is_email(name: str) -> bool:
+    spec = REGISTRY.get(name)
+    return spec is not None and spec.kind == "email"
+
+
+def next_steps(name: str) -> list[str]:
+    """What an admin does after authorizing ``name``: how its approvers get bound, and checks."""
+    if _is_email(name):
+        bind = (
+            "bind approvers' addresses: PUT /v1/bindings/{account_id} with channel 'email' "
+            "(a confirmation code is mailed; the address is used once confirmed), "
+            "approval-gateway bindings import FILE --verified-emails for addresses your "
+            "directory already vouches for, or POST /v1/me/email from the ticket backend"
+        )
+    else:
+        bind = (
+            f"bind approvers: PUT /v1/bindings/{{account_id}} with channel {name!r}, or "
+            "approval-gateway bindings import FILE, or self-service 'bind CODE' in chat"
+        )
+    return [
+        bind,
+        f"channel order: APPROVAL_GATEWAY_CHANNEL_ORDER decides where {name} ranks",
+        "check it: GET /v1/channels shows the channel's health"
+        if _is_email(name)
+        else "check it: GET /v1/channels shows the stream's health",
+    ]
 
 
 class Notice(BaseModel):
@@ -44,7 +88,9 @@ def make_notice(settings: Settings, name: str, *, credentials_in_settings: bool)
     """The notice for ``name`` under ``settings``; its version changes whenever its content does."""
     rates = settings.rates
     billing = {
-        "unit": "message (each card sent, each card update, each email)",
+        "unit": "message (each email sent)"
+        if _is_email(name)
+        else "message (each card sent, each card update, each email)",
         "currency": rates.currency,
         "platform_per_message": rates.platform_per_message.get(name, 0.0),
         "deployment_per_message": rates.deployment_per_message,
@@ -52,12 +98,13 @@ def make_notice(settings: Settings, name: str, *, credentials_in_settings: bool)
         "the deployment rate is this gateway's internal charge",
     }
     fields = sorted(credential_fields(name))
-    content = json.dumps([name, _USES, billing, fields], sort_keys=True)
+    uses = _uses(name)
+    content = json.dumps([name, uses, billing, fields], sort_keys=True)
     version = hashlib.sha256(content.encode()).hexdigest()[:12]
     return Notice(
         channel=name,
         version=version,
-        uses=_USES,
+        uses=uses,
         billing=billing,
         credential_fields=fields,
         credentials_in_settings=credentials_in_settings,

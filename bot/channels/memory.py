@@ -111,17 +111,17 @@ class MemoryChannel(ChannelDefaults):
         """Press a button on a card as ``address``; the answer redraws that person's card."""
         if self._sink is None:
             raise ChannelError("channel is not started", retryable=False)
+        held = self.cards.get(delivery_id)
         result = await self._sink.action(
             InboundAction(
                 channel=self.name,
                 actor=address,
-                ref=delivery_id,
+                ref=held.view.action_ref if held is not None else delivery_id,  # as its buttons say
                 action=action,
                 comment=comment,
                 source="memory",
             )
         )
-        held = self.cards.get(delivery_id)
         redrawn = held is not None and held.address == address
         if held is not None and redrawn and result.request and result.delivery:
             held.versions.append(card_view(result.request, result.delivery))

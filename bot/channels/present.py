@@ -18,6 +18,9 @@ from cards import ApprovalView, CardState, Locale, ViewDecision, ViewField
 
 # Deliveries of support's test cards carry this prefix; they are drawn as test cards.
 TEST_PREFIX = "test-"
+# A test card's buttons carry its language after this mark: its click finds no stored request
+# to ask, and its toast must still speak the card's language.
+_LOCALE_MARK = "@"
 
 _STATE = {
     RequestStatus.PENDING: CardState.PENDING,
@@ -79,9 +82,20 @@ def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
         else ViewDecision(
             by=decision.display_name, at=decision.decided_at, comment=decision.comment
         ),
-        action_ref=delivery.id,
+        action_ref=_action_ref(request, delivery),
         note=decision.forward_detail if failed and decision else None,
     )
+
+
+def _action_ref(request: StoredRequest, delivery: Delivery) -> str:
+    if delivery.id.startswith(TEST_PREFIX):
+        return f"{delivery.id}{_LOCALE_MARK}{request.ticket.locale}"
+    return delivery.id
+
+
+def _clicked_locale(ref: str) -> str:
+    _, mark, locale = ref.rpartition(_LOCALE_MARK)
+    return locale if mark and locale in (loc.value for loc in Locale) else Locale.EN_US.value
 
 
 _TOASTS: dict[ActionStatus, dict[str, str]] = {
@@ -122,7 +136,7 @@ _CLOSED_WORDS = {
 
 def toast_text(result: ActionResult) -> str:
     """What the clicker reads after tapping a button."""
-    locale = result.request.ticket.locale if result.request else "en-US"
+    locale = result.request.ticket.locale if result.request else _clicked_locale(result.ref)
     template = _TOASTS[result.status][locale]
     request = result.request
     if result.status is ActionStatus.ALREADY_DECIDED and request and request.decision:

@@ -249,6 +249,7 @@ class ActionResult(Entity):
     status: ActionStatus
     request: StoredRequest | None = None
     delivery: Delivery | None = None
+    ref: str = ""  # the clicked button's ref, set when no request answers (a test card's)
 
     @property
     def ok(self) -> bool:

@@ -214,7 +214,7 @@ class ApprovalService:
     async def _apply(self, tx: Tx, action: InboundAction, now: datetime) -> ActionResult:
         if action.action is ClickAction.TEST:
             # Test cards (support's test sends) are not stored requests: a toast, nothing else.
-            return ActionResult(status=ActionStatus.TEST)
+            return ActionResult(status=ActionStatus.TEST, ref=action.ref)
         card = await tx.get_delivery(action.ref)
         request = await tx.get_request(card.request_id) if card else None
         if card is None or request is None:

@@ -39,7 +39,7 @@ class Authenticator:
 
     def __init__(self, verifier: RequestVerifier, tokens: TokenRepo) -> None:
         self.verifier = verifier
-        self._tokens = tokens
+        self.tokens = tokens  # also read by the browser sessions (bot.http.session)
 
     async def person(self, request: web.Request, *roles: Role) -> Principal:
         """A bearer-token caller with one of ``roles``."""
@@ -47,7 +47,7 @@ class Authenticator:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise VerificationError("missing bearer token")
-        found = await self._tokens.resolve(token.strip())
+        found = await self.tokens.resolve(token.strip())
         if found is None:
             raise VerificationError("unknown or revoked token")
         principal = Principal(role=Role(found.role), name=found.id)

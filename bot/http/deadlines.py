@@ -32,7 +32,7 @@ from aiohttp import web
 from aiohttp.streams import StreamReader
 from aiohttp.typedefs import Middleware
 
-from bot.http.errors import error_response
+from bot.http.errors import JsonErrorsHandler, error_response
 from bot.logs import kv
 
 log = logging.getLogger("bot.http")
@@ -45,7 +45,7 @@ _HEAD_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-L
 LINGER_SECONDS = 2.0
 
 
-class HeadDeadlineHandler(web.RequestHandler):
+class HeadDeadlineHandler(JsonErrorsHandler):
     """aiohttp's request handler plus a deadline on each request head."""
 
     def __init__(self, manager: web.Server, *, head_timeout: float, **kwargs: Any) -> None:

@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_request import BaseRequest
 from pydantic import ValidationError
 
 from bot.errors import (
@@ -97,3 +99,42 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("unhandled error", extra=kv(path=request.path))
         return error_response(500, "internal_error", "internal error; see the gateway log")
+
+
+_DUPLICATE = re.compile(r"Duplicate '([^']+)' header")
+
+
+class JsonErrorsHandler(web.RequestHandler):
+    """aiohttp's connection handler, answering a request it cannot parse in the API's shape.
+
+    A malformed head (two ``Content-Type`` headers, a bad header line) never reaches the app or
+    its middleware: aiohttp answers it itself, as text/plain, after logging a traceback at ERROR.
+    It is the client's mistake, so here it is a JSON 400 naming what is wrong and one INFO line.
+    """
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """A JSON 400 for an unparsable request; anything else as aiohttp answers it."""
+        if status != 400 or not isinstance(exc, HttpProcessingError):
+            return super().handle_error(request, status, exc, message)
+        if request.writer.output_size > 0:  # as aiohttp: too late for any answer
+            raise ConnectionError("the response had started when the request turned out malformed")
+        reason = (exc.message or "malformed request").strip()
+        log.info("malformed request refused", extra=kv(reason=reason, peer=request.remote))
+        response = error_response(
+            400, "malformed_request", f"the request is malformed: {reason}", _fields(reason)
+        )
+        response.force_close()  # the parser cannot tell where the next request would start
+        return response
+
+
+def _fields(reason: str) -> dict[str, str]:
+    duplicate = _DUPLICATE.search(reason)
+    if duplicate:
+        return {f"headers.{duplicate.group(1)}": "sent more than once; send it once"}
+    return {"request": reason}

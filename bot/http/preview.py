@@ -24,9 +24,8 @@ from pydantic import BaseModel
 
 from bot.core.models import ApprovalRequest
 from bot.errors import InvalidInput
-from bot.http.auth import Role
-from bot.http.deps import DEPS
 from bot.http.pages import html_page
+from bot.http.session import Caller, support_page
 from bot.http.spec import BEARER, Answer, operation
 from bot.ticket_view import parse_ticket, view_for
 from cards import (
@@ -132,10 +131,10 @@ class Page:
     ],
     errors=(401, 403),
 )
-async def preview_get(request: web.Request) -> web.Response:
+@support_page
+async def preview_get(request: web.Request, caller: Caller) -> web.Response:
     """The preview of the sample ticket, chosen by query parameters."""
-    await _authorize(request)
-    return _answer(request.query, request.app.get(CARD_LOOK))
+    return _answer(request.query, request.app.get(CARD_LOOK), caller)
 
 
 @routes.post("/preview")
@@ -152,19 +151,13 @@ async def preview_get(request: web.Request) -> web.Response:
     ],
     errors=(401, 403),
 )
-async def preview_post(request: web.Request) -> web.Response:
+@support_page
+async def preview_post(request: web.Request, caller: Caller) -> web.Response:
     """The preview of the sample or a pasted ticket, chosen by the form."""
-    await _authorize(request)
-    return _answer(await request.post(), request.app.get(CARD_LOOK))
+    return _answer(await request.post(), request.app.get(CARD_LOOK), caller)
 
 
-async def _authorize(request: web.Request) -> None:
-    deps = request.app[DEPS]
-    if not deps.preview_open:
-        await deps.auth.person(request, Role.SUPPORT, Role.ADMIN)
-
-
-def _answer(form: Mapping[str, Any], look: CardLook | None) -> web.Response:
+def _answer(form: Mapping[str, Any], look: CardLook | None, caller: Caller) -> web.Response:
     choice = Choice(pasted=_text(form, "ticket"), use_pasted=_text(form, "source") == "pasted")
     try:
         _choose(choice, form)
@@ -173,7 +166,7 @@ def _answer(form: Mapping[str, Any], look: CardLook | None) -> web.Response:
         # The message ends with the field list (one line for the CLI); the page lists them itself.
         headline = exc.message.partition(": ")[0] if exc.fields else exc.message
         page = Page(choice=choice, error=headline, error_fields=exc.fields)
-    return _html(page, look, status=422 if page.error else 200)
+    return _html(page, look, caller, status=422 if page.error else 200)
 
 
 def _text(form: Mapping[str, Any], name: str) -> str:
@@ -239,11 +232,14 @@ def _email(view: ApprovalView) -> EmailPreview:
     )
 
 
-def _html(page: Page, look: CardLook | None, status: int) -> web.Response:
+def _html(page: Page, look: CardLook | None, caller: Caller, status: int) -> web.Response:
     return html_page(
         "preview.html.j2",
         status,
+        # A signed-in page carries its session's CSRF token: keep it out of shared caches.
+        no_store=bool(caller.csrf),
         page=page,
+        caller=caller,
         css=Markup(look.css() if look is not None else ""),  # a stylesheet file, not user input
         states=list(CardState),
         locales=list(Locale),

@@ -20,6 +20,7 @@ from bot.http import (
     preferences,
     preview,
     sendtest,
+    session,
     usage,
 )
 from bot.http.spec import OPEN, Answer, operation
@@ -51,6 +52,7 @@ TABLES: tuple[web.RouteTableDef, ...] = (
     preferences.routes,
     preview.routes,
     sendtest.routes,
+    session.routes,
     usage.routes,
     meta,
 )
