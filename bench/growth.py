@@ -240,3 +240,16 @@ async def pg_settled(url: str, ids: list[str]) -> bool:
         return bool(rows) and all(r["state"] == "done" for r in rows)
     finally:
         await conn.close()
+
+
+async def analyze(url: str) -> float:
+    """ANALYZE the run's database (what autovacuum does after a bulk load); seconds taken."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        t0 = time.perf_counter()
+        await conn.execute(statement("analyze"))
+        return time.perf_counter() - t0
+    finally:
+        await conn.close()

@@ -23,6 +23,7 @@ class Sizes:
     burst_users: int
     dingtalk_cards: int
     rates: tuple[tuple[float, float], ...]  # (offered requests/s, seconds)
+    taps: tuple[float, float]  # (offered taps/s on delivered cards, seconds)
     drain: float  # how long after the load a phase waits for what is still queued
     pending: int  # seeded pending requests for the growth phase
     samples: int  # sequential samples for latency and scrape measurements
@@ -35,6 +36,7 @@ QUICK = Sizes(
     burst_users=20,
     dingtalk_cards=40,
     rates=((5, 2),),
+    taps=(10, 2),
     drain=10,
     pending=10_000,
     samples=8,
@@ -46,6 +48,7 @@ FULL = Sizes(
     burst_users=100,
     dingtalk_cards=600,
     rates=((5, 10), (50, 6), (200, 3)),
+    taps=(40, 5),
     drain=30,
     pending=100_000,
     samples=30,
@@ -83,6 +86,7 @@ class Run:
     database_url: str | None  # None: the SQLite file in data_dir
     host_pids: list[int]
     bare_pid: int
+    bare_library_url: str = ""  # the bare endpoint with the gateway's verifier library
     rows: list[Row] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
@@ -115,6 +119,8 @@ def ms(value: float) -> str:
     """Milliseconds, readable at any size."""
     if math.isnan(value):
         return "n/a"
+    if math.isinf(value):
+        return "censored"  # a sample that never completed, beyond any finite one
     return f"{value:.1f} ms" if value < 1000 else f"{value / 1000:.2f} s"
 
 

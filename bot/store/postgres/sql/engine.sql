@@ -16,6 +16,17 @@ SELECT COALESCE(MAX(version), 0) FROM schema_migrations
 -- name: record_migration
 INSERT INTO schema_migrations VALUES ($1, $2, $3)
 
+-- name: analyze_schema
+-- Fresh statistics for every table of this store's schema (after migrations: see the store).
+-- Named one by one: a bare ANALYZE would sample every schema of the database, others' too.
+DO $$
+DECLARE t TEXT;
+BEGIN
+    FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+        EXECUTE format('ANALYZE %I', t);
+    END LOOP;
+END $$
+
 -- name: write_probe
 INSERT INTO write_probe (id, at) VALUES (1, $1)
 ON CONFLICT (id) DO UPDATE SET at = excluded.at
