@@ -54,6 +54,10 @@ TAGS: Final[list[dict[str, str]]] = [
     {"name": "operations", "description": "Usage and the audit log"},
     {"name": "health", "description": "Liveness, readiness, metrics"},
     {"name": "preview", "description": "Card previews for support (HTML)"},
+    {
+        "name": "support",
+        "description": "Support staff's browser session: sign in with a token, sign out",
+    },
     {"name": "meta", "description": "This document"},
     {"name": "callbacks", "description": "Platform callbacks in HTTP mode (Lark, DingTalk)"},
     {"name": "webhooks", "description": "What the gateway sends to the ticket backend"},
