@@ -21,9 +21,9 @@ from bot.config import LarkSettings
 
 SUBMIT_CONCURRENCY = 32
 _LARK = LarkSettings()
-# How long the gateway's per-minute budget of an API takes to refill its burst: a burst is
-# measured after this long without Lark sends (the burst before may have spent it).
-REFILL_SECONDS = _LARK.app_burst * 60.0 / _LARK.app_per_minute
+# How long the gateway's minute window of an API takes to free every lane: a burst is measured
+# after this long without Lark sends (the burst before may have filled it).
+REFILL_SECONDS = _LARK.app_minute_seconds
 SEND_PATH = "/open-apis/im/v1/messages"
 USER_LIMIT_CODE = 230020
 HOT_SHARE = 5  # in the skewed burst one user holds every fifth card

@@ -160,16 +160,18 @@ class LarkSettings(_Group):
     # would allow 50, the limit itself, with 10 ms left for a call's way to the platform; 48
     # leaves 31 ms (51 calls in a second need slots 50/48 s apart) and uses 0.96 of the limit.
     app_qps: float = Field(48.0, gt=0, description="per API, below the documented 50/s per app")
-    # The per-minute budget grants at most burst + rate * s calls in s seconds: in the 60 s
-    # (plus that half-interval lateness) of any minute window, 50 + floor(950 * 60.0104 / 60)
-    # = 50 + 950 = 1000, the limit, with 52 ms left for the way there (1001 calls need slots
-    # 60.063 s apart); so app_per_minute + app_burst must stay <= 1000. The burst lets a quiet
-    # app's first ~70 calls go at the per-second pace before 950/min holds it.
-    app_per_minute: float = Field(
-        950.0, gt=0, description="per API, below the documented 1000/min per app"
+    # The per-minute limit is a sliding window (bot.core.limits.Window): app_per_minute lanes,
+    # each holding one call per app_minute_seconds. A call leaves at most half a per-second
+    # interval (1/96 s) after its slot, so two calls of one lane leave at least
+    # 60.25 - 0.0104 = 60.24 s apart: any 60 s (closed) holds at most one call of each lane,
+    # 1000 from all replicas together, with 240 ms left for the way to the platform. Lanes are
+    # taken in turn, so a quiet app's burst goes at the per-second pace for its first 1000
+    # calls, and call k waits only for call k - 1000 to be 60.25 s old.
+    app_per_minute: int = Field(
+        1000, ge=1, le=1000, description="per API: calls in any minute (documented: 1000/min)"
     )
-    app_burst: int = Field(
-        50, ge=1, description="calls the per-minute budget lets go at once after a quiet spell"
+    app_minute_seconds: float = Field(
+        60.25, ge=60.0, description="the minute's window, a margin over the platform's 60 s"
     )
     # 4.5/s per receiver: its calls of one second had slots in 1 + 1/96 s, at most
     # ceil(4.5 * 1.0104) = 5, the platform's 5/s, with 100 ms left for the way there.

@@ -12,6 +12,18 @@ grants at most ``burst + s * rate`` slots. :func:`schedule` is that rule, pure;
 (``bot.channels.common.ratelimit``) or in the database, shared by all replicas
 (``bot.store.limits``).
 
+A rate with a burst still admits ``burst + s * rate`` in any ``s`` seconds, so a limit of "so
+many calls in any minute" held by one (Lark's 1000 a minute, beside 50 a second) must spend
+most of the minute's calls on the rate and let only a small burst go at the per-second pace.
+A :class:`Window` holds such a limit as a sliding window instead: ``calls`` lanes, each a budget
+of one call per ``seconds``, with each call taking the lane after the last one taken (a shared
+counter, itself a budget: :meth:`Window.cursor`). A lane's calls are ``seconds`` apart, so any
+span shorter than that holds at most one call of each lane: at most ``calls``, whoever sent
+them and whatever lane they took; and as lanes are taken in turn, call ``k`` waits only for
+call ``k - calls`` to be ``seconds`` old: a burst goes at the per-second pace until the
+window's calls would be exceeded. Every lane and the counter are ordinary budgets, one number
+each, so every :class:`RateLimits` keeps a window as it keeps the rest.
+
 A call may need several budgets at once: the ones that pace it (an API's per-second and
 per-minute budgets: its slot is the first time all of them allow) and the ones it takes at the
 same slot only when they are free by then (the receiver's). A receiver whose budget is spent is
@@ -21,6 +33,7 @@ calls through (no head-of-line blocking).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -61,6 +74,32 @@ class Grant:
 
 
 Pace = Budget | Sequence[Budget]
+
+# A counter's reservation never waits: any slot of it will do (see Window.cursor).
+COUNT_WITHIN = 1e12
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most ``calls`` calls under ``key`` in any ``seconds``, a sliding window: ``calls``
+    lanes of one call per ``seconds``, taken in turn by a counter shared like the budgets."""
+
+    key: str
+    calls: int
+    seconds: float
+
+    @property
+    def cursor(self) -> Budget:
+        """The window's counter: a budget of one call a second reserved alone with no bound on
+        the wait (:data:`COUNT_WITHIN`). Its slot is ``max(now, last slot + 1)``: each
+        reservation gets a whole second more than the one before (its turn), or the clock
+        when that is later (after a quiet spell: a turn above every recent one)."""
+        return Budget(f"{self.key}:turn", 1.0)
+
+    def lane(self, turn: float) -> Budget:
+        """The lane the counter's slot ``turn`` falls on: turns a whole second apart take
+        successive lanes, so a lane comes round again only after ``calls`` turns."""
+        return Budget(f"{self.key}:lane:{math.floor(turn) % self.calls}", 1.0 / self.seconds)
 
 
 def paces(pace: Pace) -> tuple[Budget, ...]:

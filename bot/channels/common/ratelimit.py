@@ -29,13 +29,24 @@ round trip once more.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from bot.core.limits import Budget, Grant, Pace, RateLimits, paces, paused, schedule
+from bot.core.limits import (
+    COUNT_WITHIN,
+    Budget,
+    Grant,
+    Pace,
+    RateLimits,
+    Window,
+    paces,
+    paused,
+    schedule,
+)
 from bot.errors import ChannelDeferred
 from bot.logs import kv
 
@@ -133,22 +144,60 @@ async def take(
     *,
     what: str,
     timer: Timer = SYSTEM_TIMER,
+    windows: Sequence[Window] = (),
 ) -> None:
-    """Wait for a slot of ``pace`` and ``free`` and return when the call may go; a fresh slot
-    when woken too late for it; ChannelDeferred when no slot can be had soon."""
+    """Wait for a slot of ``pace``, of a lane of each of ``windows``, and of ``free``, and
+    return when the call may go; a fresh slot (and lane) when woken too late for it;
+    ChannelDeferred when no slot can be had soon."""
     late = LATE_SHARE * min(b.interval for b in (*paces(pace), *free))
     for _ in range(RESERVE_TRIES):
+        turns = [await TURNS.take(limits, w) for w in windows]
+        lanes = [w.lane(t) for w, t in zip(windows, turns, strict=True)]
         asked = timer.now()
         lead = ROUND_TRIPS.lead(limits)
-        grant = await limits.reserve(pace, free, within=PACE_WITHIN, lead=lead)
+        grant = await limits.reserve((*paces(pace), *lanes), free, within=PACE_WITHIN, lead=lead)
         ROUND_TRIPS.took(limits, timer.now() - asked)
         if not grant.granted:
+            for window, turn in zip(windows, turns, strict=True):
+                TURNS.give_back(limits, window, turn)
             raise ChannelDeferred(f"{what}: rate budget spent", retry_after=grant.wait)
         lateness = await _until(timer, grant.at)
         if lateness <= late:
             return
         log.debug("woken late for a slot; taking another", extra=kv(api=what, late=lateness))
     raise ChannelDeferred(f"{what}: woken late for {RESERVE_TRIES} slots", retry_after=late)
+
+
+class Turns:
+    """Turns of windows (``bot.core.limits.Window``) whose call was refused, for this process's
+    next calls to take before new ones.
+
+    A window's lanes come free in the order of their turns; a refused call took a turn but not
+    its lane. Were that turn lost, the next calls would take the lanes after it while it stays
+    free, and once the window is full (every call refused until a lane frees) the new turns
+    would run ahead of the lanes coming free by as many calls as were refused: slots a whole
+    window late. So a refused turn is handed to the next call here instead. Either way a lane
+    holds one call per window: what lane a call takes costs speed, never the window's bound.
+    """
+
+    def __init__(self) -> None:
+        self._kept: weakref.WeakKeyDictionary[RateLimits, dict[str, list[float]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def take(self, limits: RateLimits, window: Window) -> float:
+        """The earliest turn given back, else the window's next one."""
+        kept = self._kept.get(limits, {}).get(window.key)
+        if kept:
+            return heapq.heappop(kept)
+        return (await limits.reserve(window.cursor, within=COUNT_WITHIN)).at
+
+    def give_back(self, limits: RateLimits, window: Window, turn: float) -> None:
+        """``turn``'s lane was not taken: the next call takes it."""
+        heapq.heappush(self._kept.setdefault(limits, {}).setdefault(window.key, []), turn)
+
+
+TURNS = Turns()
 
 
 async def _until(timer: Timer, at: float) -> float:

@@ -1,8 +1,8 @@
 """The Lark/Feishu OpenAPI calls the channel makes: messages, the delayed card update, lookups.
 
 Each goes through :meth:`Messages.call`: a slot of the app's per-API budgets (the platform
-allows 50 calls a second and 1000 a minute: a per-second pace and a per-minute budget with a
-burst) and, for a send, of the receiver's; this app's tenant token (refreshed once when the
+allows 50 calls a second and 1000 in any minute: a per-second pace and a sliding window of the
+minute) and, for a send, of the receiver's; this app's tenant token (refreshed once when the
 platform refuses it) and the error mapping of :mod:`bot.channels.lark.api`. The budgets are a
 ``RateLimits`` port: this process's own until the gateway hands the channel the ones its
 replicas share.
@@ -16,7 +16,7 @@ from typing import Any
 from bot.channels.common.ratelimit import SYSTEM_TIMER, LocalLimits, Timer, take
 from bot.channels.lark.api import Answer, TenantToken, Throttled, Transport, check, token_refused
 from bot.config import LarkSettings
-from bot.core.limits import Budget, RateLimits
+from bot.core.limits import Budget, RateLimits, Window
 from bot.errors import ChannelError
 from bot.logs import kv
 from cards import LARK_CARD_LIMIT
@@ -104,10 +104,10 @@ class Messages:
         user: Budget | None = None,
     ) -> Answer:
         """One OpenAPI call: budgets, our tenant token (refreshed once if refused), errors."""
-        pace = self.app_budgets(api)
+        pace, minute = self.app_budgets(api)
         for attempt in (1, 2):
             free = [user] if user is not None else []
-            await take(self.limits, pace, free, what=api, timer=self.timer)
+            await take(self.limits, pace, free, what=api, timer=self.timer, windows=[minute])
             token = await self.token.get()
             answer = await self.transport.request(
                 method, path, token=token, params=params, body=body
@@ -120,7 +120,7 @@ class Messages:
                 check(
                     api,
                     answer,
-                    app_key=pace[0].key,  # the per-second pace: a pause of it holds every call
+                    app_key=pace.key,  # the per-second pace: a pause of it holds every call
                     user_key=user.key if user is not None else None,
                     fallback=self._settings.throttle_retry_seconds,
                 )
@@ -130,17 +130,20 @@ class Messages:
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def app_budgets(self, api: str) -> tuple[Budget, Budget]:
-        """The app's budgets of ``api``: the per-second pace, and the per-minute budget."""
+    def app_budgets(self, api: str) -> tuple[Budget, Window]:
+        """The app's budgets of ``api``: the per-second pace, and the minute's window."""
         settings = self._settings
-        minute = settings.app_per_minute / 60.0
         return (
             self._budget(f"api:{api}", settings.app_qps),
-            self._budget(f"api:{api}:minute", minute, settings.app_burst),
+            Window(
+                f"lark:{self._app_id}:api:{api}:minute",
+                settings.app_per_minute,
+                settings.app_minute_seconds,
+            ),
         )
 
-    def _budget(self, what: str, rate: float, burst: int = 1) -> Budget:
-        return Budget(f"lark:{self._app_id}:{what}", rate, burst)
+    def _budget(self, what: str, rate: float) -> Budget:
+        return Budget(f"lark:{self._app_id}:{what}", rate)
 
 
 def _within(api: str, body: dict[str, Any], limit: int | None = None) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.channels.common.ratelimit import LocalLimits, take
-from bot.core.limits import Budget, Grant, Pace, RateLimits
+from bot.core.limits import Budget, Grant, Pace, RateLimits, Window
 from bot.errors import ChannelDeferred
 from bot.store.engine import EngineStore
 from bot.store.limits import StoredRateLimits
@@ -113,6 +113,39 @@ async def test_a_burst_goes_at_the_pace_then_the_budget_holds_to_its_rate(make: 
     waits = [(await limits.reserve([APP, minute], within=2.0)).wait for _ in range(5)]
     # Three at the per-second pace, then one a second: the burst is spent.
     assert waits == pytest.approx([0.0, 0.02, 0.04, 1.0, 2.0])
+
+
+PACED = Budget("lark:app:api:im.message.patch", 48.0)
+MINUTE = Window("lark:app:api:im.message.patch:minute", 100, 6.0)  # 100 in any 6 s
+
+
+async def test_a_window_lets_a_burst_go_at_the_pace_and_holds_any_span_to_its_calls(
+    make: Make, clock: Clock
+) -> None:
+    # Two replicas, three callers each, 250 calls: the first 100 at the per-second pace, then
+    # each waits for the call 100 before it to be 6 s old, on every engine.
+    timer = VirtualTimer(clock)
+    replicas = [await make() for _ in range(2)]
+    left: list[float] = []
+    calls = iter(range(250))
+
+    async def caller(limits: RateLimits) -> None:
+        for _ in calls:
+            while True:
+                try:
+                    await take(limits, PACED, what="patch", timer=timer, windows=[MINUTE])
+                    break
+                except ChannelDeferred as exc:  # the job is put back for that long
+                    await timer.sleep(exc.retry_after or 0.0)
+            left.append(timer.now())
+
+    await timer.run([caller(r) for r in replicas for _ in range(3)])
+    left.sort()
+    assert len(left) == 250
+    assert most_in_window(left, MINUTE.seconds) <= MINUTE.calls
+    assert most_in_window(left, 1.0) <= 49
+    assert left[99] - left[0] <= 99 / PACED.rate + 0.01  # the burst at the pace
+    assert left[100] - left[0] <= MINUTE.seconds + 0.5  # not held longer than the window
 
 
 STALLED = Budget("dingtalk:app:api:/v1.0/card/instances", 10.0)  # a slot every 0.1 s
