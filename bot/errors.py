@@ -136,6 +136,7 @@ class ChannelError(GatewayError):
         self.retryable = retryable
         self.retry_after = retry_after
         self.platform = ""  # the channel that failed, once known (for the error counts)
+        self.platform_code = ""  # the platform's own code for the refusal, when it gave one
 
 
 class ChannelThrottled(ChannelError):

@@ -237,7 +237,8 @@ class OutboxWorker:
         if isinstance(error, ChannelError | BackendError) and retry_after is not None:
             self._metrics.throttled(job.kind)
         if isinstance(error, ChannelError) and error.platform:
-            self._metrics.platform_errors.labels(platform=error.platform, code=error.code).inc()
+            code = error.platform_code or error.code  # the platform's own, else ours
+            self._metrics.platform_errors.labels(platform=error.platform, code=code).inc()
         now = self._clock.now()
         decision = self._retry.decide(
             job.attempts,

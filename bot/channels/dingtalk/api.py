@@ -191,19 +191,26 @@ class OpenApi:
         if 200 <= status < 300:
             return answer
         code = str(answer.get("code", ""))
+        error = await self._refusal(path, status, code, answer, budget)
+        error.platform_code = code or str(status)  # for the error counts
+        raise error
+
+    async def _refusal(
+        self, path: str, status: int, code: str, answer: dict[str, Any], budget: Budget
+    ) -> ChannelError:
         what = f"{path}: {status} {code} {answer.get('message', '')}".strip()
         if status == 403 and code.startswith(QPS_LIMIT_PREFIX):
             await self.limits.pause(budget.key, self._retry_after)
             log.warning("throttled by DingTalk", extra=kv(api=path, code=code))
-            raise ChannelThrottled(what, retry_after=self._retry_after)
+            return ChannelThrottled(what, retry_after=self._retry_after)
         if status == 403 and code == ORG_QUOTA:
-            raise ChannelThrottled(what, retry_after=ORG_QUOTA_RETRY)
+            return ChannelThrottled(what, retry_after=ORG_QUOTA_RETRY)
         if status == 400 and code == USER_NOT_EXIST:
-            raise ReceiverUnknown(what)
+            return ReceiverUnknown(what)
         # A token refused again right after a fresh one was fetched is not the request's fault:
         # the outbox tries later rather than give the card up.
         retryable = status in (408, 429) or status >= 500 or _token_refused(status, answer)
-        raise ChannelError(what, retryable=retryable)
+        return ChannelError(what, retryable=retryable)
 
 
 def _token_refused(status: int, answer: dict[str, Any]) -> bool:

@@ -169,23 +169,31 @@ def check(api: str, answer: Answer, *, app_key: str, user_key: str | None, fallb
     A throttle is raised as :class:`Throttled`, naming the budget the caller pauses before the
     job is put back.
     """
-    status, code = answer.status, answer.code
-    if code == 0 and 200 <= status < 300:
+    if answer.code == 0 and 200 <= answer.status < 300:
         return
+    error = _refusal(api, answer, app_key=app_key, user_key=user_key, fallback=fallback)
+    error.platform_code = str(answer.code or answer.status)  # for the error counts
+    raise error
+
+
+def _refusal(
+    api: str, answer: Answer, *, app_key: str, user_key: str | None, fallback: float
+) -> ChannelError:
+    status, code = answer.status, answer.code
     what = f"{api}: HTTP {status} code {code}"
     if status == 429 or code == RATE_LIMITED:
         wait = reset_seconds(answer.headers, fallback)
         log.warning("throttled by Lark", extra=kv(api=api, code=code, retry_after=wait))
-        raise Throttled(what, Throttle(app_key, wait))
+        return Throttled(what, Throttle(app_key, wait))
     if code == USER_RATE_LIMITED and user_key is not None:
-        raise Throttled(what, Throttle(user_key, fallback))
+        return Throttled(what, Throttle(user_key, fallback))
     if code in UNREACHABLE_USER:
-        raise ReceiverUnknown(f"{what} (receiver unknown or outside the app's scope)")
+        return ReceiverUnknown(f"{what} (receiver unknown or outside the app's scope)")
     if code in TOKEN_ERRORS:
-        raise ChannelError(what, retryable=True)
+        return ChannelError(what, retryable=True)
     if code in FINAL_REFUSALS:
-        raise ChannelError(f"{what} ({FINAL_REFUSALS[code]})", retryable=False)
-    raise ChannelError(what, retryable=status >= 500 or status == 0)
+        return ChannelError(f"{what} ({FINAL_REFUSALS[code]})", retryable=False)
+    return ChannelError(what, retryable=status >= 500 or status == 0)
 
 
 class Throttled(ChannelThrottled):
