@@ -62,7 +62,6 @@ from bot.store.postgres.limits import PostgresRateLimits
 from bot.store.preferences import PreferenceStore, VerificationStore
 from bot.store.probe import StoreProbe
 from bot.store.replays import StoredCallbackGuard
-from bot.store.sealed import SealedSecretStore
 from bot.store.tokens import TokenStore
 from bot.store.usage import UsageStore
 
@@ -210,9 +209,8 @@ class Gateway:
 
     async def _open_access(self) -> None:
         # A wrong master key stops the start here, before any channel or listener is up.
-        sealed = SealedSecretStore()
-        self.box = await open_box(self.settings, self.store, sealed, self.clock.now())
-        credentials = ChannelCredentials(self.store, sealed, self.box)
+        self.box = await open_box(self.settings, self.store, self.clock.now())
+        credentials = ChannelCredentials(self.store, self.box)
         self.access = ChannelAccess(
             self.settings,
             AuthorizationStore(self.store),

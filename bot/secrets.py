@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.config import Settings
 from bot.core.ports import Store
-from bot.core.storage import Sealed, SealedSecretRepo
+from bot.core.storage import Sealed
 from bot.errors import ConfigError, StoreError
 from bot.files import private_dir, read_secret_file, replace_secret_file, write_new_secret_file
 
@@ -175,12 +175,12 @@ def write_key_file(path: Path, keys: Sequence[bytes], *, exclusive: bool = False
 # --------------------------------------------------------------------------- rows
 
 
-async def verify_key(store: Store, repo: SealedSecretRepo, box: SecretBox, now: datetime) -> None:
+async def verify_key(store: Store, box: SecretBox, now: datetime) -> None:
     """Refuse a master key that did not seal this database; seal the sentinel on first start."""
-    async with store.write() as tx:
-        sentinel = await repo.get(tx, SENTINEL)
+    async with store.unit() as uow:
+        sentinel = await uow.credentials.get(SENTINEL)
         if sentinel is None:
-            await repo.put(tx, SENTINEL, box.seal(SENTINEL, _SENTINEL_TEXT), now)
+            await uow.credentials.put(SENTINEL, box.seal(SENTINEL, _SENTINEL_TEXT), now)
             return
         try:
             box.open(SENTINEL, sentinel)
@@ -193,36 +193,33 @@ async def verify_key(store: Store, repo: SealedSecretRepo, box: SecretBox, now: 
             ) from None
 
 
-async def open_box(
-    settings: Settings, store: Store, repo: SealedSecretRepo, now: datetime
-) -> SecretBox:
+async def open_box(settings: Settings, store: Store, now: datetime) -> SecretBox:
     """The secret box for this deployment, checked against the database."""
     # With the key file, re-read it before sealing: `keys rotate` may run beside this process.
     reload = None if settings.master_key is not None else lambda: load_keys(settings, create=False)
     box = SecretBox(load_keys(settings), reload=reload)
-    await verify_key(store, repo, box, now)
+    await verify_key(store, box, now)
     return box
 
 
-async def rotate(
-    store: Store, repo: SealedSecretRepo, box: SecretBox, new: bytes, now: datetime
-) -> int:
+async def rotate(store: Store, box: SecretBox, new: bytes, now: datetime) -> int:
     """Re-seal every row under ``new`` in one transaction; returns how many rows.
 
     ``box`` must hold the old key(s). Nothing is unreadable at any point: before the commit the
     rows are under the old key, after it under the new one.
     """
     target = SecretBox([new])
-    async with store.write() as tx:
-        rows = await repo.every(tx)
+    async with store.unit() as uow:
+        rows = await uow.credentials.every()
         for name, sealed in rows:
-            await repo.put(tx, name, target.seal(name, box.open(name, sealed)), now)
+            await uow.credentials.put(name, target.seal(name, box.open(name, sealed)), now)
         # Kept answers to signed requests are sealed too (a binding code is a secret); a resend
         # after the rotation must still open its answer.
-        answers = await repo.sealed_answers(tx)
+        answers = await uow.credentials.sealed_answers()
         for request_id, sealed in answers:
             name = answer_name(request_id)
-            await repo.reseal_answer(tx, request_id, target.seal(name, box.open(name, sealed)))
+            resealed = target.seal(name, box.open(name, sealed))
+            await uow.credentials.reseal_answer(request_id, resealed)
     return len(rows) + len(answers)
 
 

@@ -39,7 +39,7 @@ from bot.channel_access.models import (
 from bot.channel_access.notice import Notice, credential_fields, make_notice, next_steps
 from bot.config import Settings
 from bot.core.models import DeliveryState
-from bot.core.ports import Channel, Clock, InboundSink, Store, Tx, Wakeup
+from bot.core.ports import Channel, Clock, InboundSink, Store, UnitOfWork, Wakeup
 from bot.core.service import SEND_CARD, UPDATE_CARD, ApprovalService
 from bot.core.storage import ChannelAuthorization, ConsentRepo
 from bot.errors import ChannelError, GatewayError, InvalidInput, NotFound, StoreError
@@ -142,7 +142,7 @@ class ChannelAccess:
     async def _system_consent(self, names: Collection[str]) -> None:
         now = self._clock.now()
         fresh = [n for n in names if n in self.channels and self._system_may_consent(n)]
-        async with self._db.write() as tx:
+        async with self._db.unit() as uow:
             for name in fresh:
                 record = ChannelAuthorization(
                     channel=name,
@@ -151,8 +151,10 @@ class ChannelAccess:
                     at=now,
                     notice_version=self._version(name),
                 )
-                await self._repo.record(tx, record)
-                await tx.audit(now, SYSTEM, "channel.authorize", name, "sandbox default", "start")
+                await uow.credentials.record_consent(record)
+                await uow.ledger.audit(
+                    now, SYSTEM, "channel.authorize", name, "sandbox default", "start"
+                )
                 self._records[name] = record
 
     def _system_may_consent(self, name: str) -> bool:
@@ -317,14 +319,14 @@ class ChannelAccess:
         record = ChannelAuthorization(
             channel=name, state=AUTHORIZED, by=by, at=now, notice_version=version
         )
-        async with self._db.write() as tx:
+        async with self._db.unit() as uow:
             if credentials:
-                await self._credentials.put(tx, name, credentials, now)
-            await self._repo.record(tx, record)
+                await self._credentials.put(uow, name, credentials, now)
+            await uow.credentials.record_consent(record)
             fields = ",".join(sorted(credentials or {}))
             detail = f"notice {version}; credentials {source}{': ' + fields if fields else ''}"
-            await tx.audit(now, by, "channel.authorize", name, detail, where)
-            await self._repo.wake_jobs(tx, name, (SEND_CARD, UPDATE_CARD), now)
+            await uow.ledger.audit(now, by, "channel.authorize", name, detail, where)
+            await uow.outbox.wake_channel(name, (SEND_CARD, UPDATE_CARD), now)
         return record
 
     async def revoke(self, name: str, by: str, source: str) -> int:
@@ -344,27 +346,27 @@ class ChannelAccess:
         now = self._clock.now()
         revoked = record.model_copy(update={"state": "revoked", "by": by, "at": now})
         self._records[name] = revoked  # first: no new send may start from here on
-        async with self._db.write() as tx:
-            await self._repo.record(tx, revoked)
-            deleted = await self._credentials.delete(tx, name)
-            moved = await self._move_queued(tx, name)
+        async with self._db.unit() as uow:
+            await uow.credentials.record_consent(revoked)
+            deleted = await self._credentials.delete(uow, name)
+            moved = await self._move_queued(uow, name)
             detail = f"credential {'deleted' if deleted else 'from settings'}; {moved} rerouted"
-            await tx.audit(now, by, "channel.revoke", name, detail, source)
+            await uow.ledger.audit(now, by, "channel.revoke", name, detail, source)
         await self._stop(name)
         self._forget(name)
         return moved
 
-    async def _move_queued(self, tx: Tx, name: str) -> int:
-        ids = await self._repo.queued_deliveries(tx, name, DeliveryState.QUEUED.value)
+    async def _move_queued(self, uow: UnitOfWork, name: str) -> int:
+        ids = await uow.deliveries.on_channel(name, DeliveryState.QUEUED)
         assert self._service is not None
         now = self._clock.now()
         for delivery_id in ids:
-            await tx.set_delivery_state(
+            await uow.deliveries.set_state(
                 delivery_id, DeliveryState.FAILED, now, REVOKED_REASON, reason=REVOKED_REASON
             )
-            delivery = await tx.get_delivery(delivery_id)
+            delivery = await uow.deliveries.get(delivery_id)
             assert delivery is not None  # just updated in this transaction
-            await self._service.reroute(tx, delivery, REVOKED_REASON)
+            await self._service.reroute(uow, delivery, REVOKED_REASON)
         return len(ids)
 
     # -- changes made through other replicas ---------------------------------------------

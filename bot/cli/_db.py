@@ -25,7 +25,6 @@ if TYPE_CHECKING:
         AuditRepo,
         BindingRepo,
         PreferenceRepo,
-        SealedSecretRepo,
         TokenRepo,
         UsageRepo,
     )
@@ -38,13 +37,12 @@ T = TypeVar("T")
 class Storage:
     """The storage ports a command works through, on the configured database."""
 
-    store: Store  # approvals and their trace, through the core's transactions
+    store: Store  # approvals, their trace and the sealed secrets, through units of work
     bindings: BindingRepo
     preferences: PreferenceRepo
     tokens: TokenRepo
     audit: AuditRepo
     usage: UsageRepo
-    secrets: SealedSecretRepo
 
 
 StoreWork: TypeAlias = Callable[[argparse.Namespace, Storage], Awaitable[int]]
@@ -80,7 +78,6 @@ def storage(store: EngineStore) -> Storage:
     from bot.store.audit import AuditLog
     from bot.store.bindings import BindingStore
     from bot.store.preferences import PreferenceStore
-    from bot.store.sealed import SealedSecretStore
     from bot.store.tokens import TokenStore
     from bot.store.usage import UsageStore
 
@@ -91,7 +88,6 @@ def storage(store: EngineStore) -> Storage:
         tokens=TokenStore(store),
         audit=AuditLog(store),
         usage=UsageStore(store),
-        secrets=SealedSecretStore(),
     )
 
 

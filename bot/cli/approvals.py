@@ -33,8 +33,8 @@ def run_show(args: argparse.Namespace) -> int:
     from bot.http.schemas import ApprovalOut
 
     async def show(storage: Storage) -> str:
-        async with storage.store.read() as tx:
-            request = await tx.find_request(args.ticket_id)
+        async with storage.store.snapshot() as uow:
+            request = await uow.requests.find(args.ticket_id)
         if request is None:
             raise NotFound(f"no request for ticket {args.ticket_id}")
         return json.dumps(

@@ -57,12 +57,12 @@ def _rotate(args: argparse.Namespace) -> int:
     path = key_file(settings)
 
     async def run(storage: Storage) -> int:
-        store, sealed = storage.store, storage.secrets
-        await verify_key(store, sealed, SecretBox(old), SystemClock().now())
+        store = storage.store
+        await verify_key(store, SecretBox(old), SystemClock().now())
         if not from_env:
             write_key_file(path, [new, *old])  # both readable until the rows are re-sealed
         # A running gateway seals under the file's head from here on: the new key must open too.
-        count = await rotate(store, sealed, SecretBox([new, *old]), new, SystemClock().now())
+        count = await rotate(store, SecretBox([new, *old]), new, SystemClock().now())
         if not from_env:
             write_key_file(path, [new])
         return count

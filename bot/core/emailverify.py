@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.core.ports import Clock, PendingEmail, VerificationRepo
+from bot.core.ports import Clock, PendingEmail, UnitOfWork, VerificationRepo
 from bot.core.selfbind import code_hash
 from bot.errors import ChannelError, Conflict
 
@@ -39,8 +39,18 @@ class EmailVerification:
         self._clock = clock
         self._mailer = mailer
 
-    async def request(self, account_id: str, address: str, *, by: str, method: str) -> PendingEmail:
-        """Keep ``address`` pending for ``account_id`` and mail it a code."""
+    async def request(
+        self,
+        account_id: str,
+        address: str,
+        *,
+        by: str,
+        method: str,
+        uow: UnitOfWork | None = None,
+    ) -> PendingEmail:
+        """Keep ``address`` pending for ``account_id`` and mail it a code (kept in ``uow``
+        when given: the signed call's, so a refusal keeps nothing)."""
+        repo = uow.emails if uow is not None else self._repo
         if self._mailer is None:
             raise Conflict("no email channel runs to send the confirmation through")
         code = "".join(secrets.choice(_ALPHABET) for _ in range(8))
@@ -52,18 +62,23 @@ class EmailVerification:
             method=method,
             expires_at=now + CODE_TTL,
         )
-        await self._repo.put(pending, code_hash(code), now)
+        await repo.put(pending, code_hash(code), now)
         try:
             await self._mailer(address, SUBJECT, BODY.format(account=account_id, code=code))
         except ChannelError:
-            await self._repo.drop(account_id)  # a code nobody received must not linger
+            await repo.drop(account_id)  # a code nobody received must not linger
             raise
         return pending
 
-    async def confirm(self, account_id: str, code: str) -> PendingEmail | None:
-        """Bind the pending address when the code is right; None for any wrong case."""
-        return await self._repo.confirm(account_id, code_hash(code.strip()), self._clock.now())
+    async def confirm(
+        self, account_id: str, code: str, uow: UnitOfWork | None = None
+    ) -> PendingEmail | None:
+        """Bind the pending address when the code is right; None for any wrong case (in
+        ``uow`` when given)."""
+        repo = uow.emails if uow is not None else self._repo
+        return await repo.confirm(account_id, code_hash(code.strip()), self._clock.now())
 
-    async def pending(self, account_id: str) -> PendingEmail | None:
-        """The account's address waiting for confirmation, if any."""
-        return await self._repo.pending(account_id, self._clock.now())
+    async def pending(self, account_id: str, uow: UnitOfWork | None = None) -> PendingEmail | None:
+        """The account's address waiting for confirmation, if any (read in ``uow`` when given)."""
+        repo = uow.emails if uow is not None else self._repo
+        return await repo.pending(account_id, self._clock.now())

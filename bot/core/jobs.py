@@ -32,7 +32,7 @@ from bot.core.ports import (
     OutgoingCard,
     SendReceipt,
     Store,
-    Tx,
+    UnitOfWork,
 )
 from bot.core.service import (
     FORWARD_DECISION,
@@ -130,22 +130,22 @@ class JobRunner:
     async def give_up(self, job: Job, error: GatewayError) -> None:
         """Record a job that will never succeed on the delivery or decision it was for."""
         now = self._clock.now()
-        async with self._store.write() as tx:
+        async with self._store.unit() as uow:
             if job.kind == FORWARD_DECISION:
-                await self._forward_failed(tx, job.ref, error.message)
+                await self._forward_failed(uow, job.ref, error.message)
             elif job.kind in (SEND_CARD, UPDATE_CARD):
-                await tx.set_delivery_state(
+                await uow.deliveries.set_state(
                     job.ref, DeliveryState.FAILED, now, error.message, reason=error.message
                 )
             if job.kind == SEND_CARD:
-                failed = await tx.get_delivery(job.ref)
+                failed = await uow.deliveries.get(job.ref)
                 if failed is not None:
-                    await self._service.reroute(tx, failed, error.message)
+                    await self._service.reroute(uow, failed, error.message)
 
     async def _load(self, delivery_id: str) -> OutgoingCard | None:
-        async with self._store.read() as tx:
-            delivery = await tx.get_delivery(delivery_id)
-            request = await tx.get_request(delivery.request_id) if delivery else None
+        async with self._store.snapshot() as uow:
+            delivery = await uow.deliveries.get(delivery_id)
+            request = await uow.requests.get(delivery.request_id) if delivery else None
         if delivery is None or request is None:
             return None
         return OutgoingCard(delivery=delivery, request=request)
@@ -171,22 +171,22 @@ class JobRunner:
             with _platform(card.delivery.channel):
                 receipt = await channel.send(card)
             now = self._clock.now()
-            async with self._store.write() as tx:
+            async with self._store.unit() as uow:
                 # First of all: a close committing meanwhile on another replica either sees
                 # this card sent or is seen by after_send below (never neither).
-                await tx.lock_request(card.request.id)
-                current_delivery = await tx.get_delivery(card.delivery.id)
+                await uow.requests.lock(card.request.id)
+                current_delivery = await uow.deliveries.get(card.delivery.id)
                 if current_delivery is None or current_delivery.state is not DeliveryState.QUEUED:
                     return  # a parallel attempt (expired lease) committed first: count it once
-                await tx.set_delivery_state(
+                await uow.deliveries.set_state(
                     card.delivery.id,
                     DeliveryState.SENT,
                     now,
                     receipt.detail,
                     external_ref=receipt.external_ref,
                 )
-                await _meter(tx, card, SENT, receipt, now)
-                await redraw.after_send(tx, card.delivery.id, card.request.id, now)
+                await _meter(uow, card, SENT, receipt, now)
+                await redraw.after_send(uow, card.delivery.id, card.request.id, now)
             log.info("card sent", extra=kv(channel=card.delivery.channel))
 
     def _may_be_out(self, job: Job, card: OutgoingCard) -> bool:
@@ -220,24 +220,24 @@ class JobRunner:
             with _platform(card.delivery.channel):
                 receipt = await channel.update(card)
             now = self._clock.now()
-            async with self._store.write() as tx:
-                await tx.set_delivery_state(
+            async with self._store.unit() as uow:
+                await uow.deliveries.set_state(
                     card.delivery.id,
                     DeliveryState.UPDATED,
                     now,
                     receipt.detail or _state_of(card.request),
                 )
-                await _meter(tx, card, UPDATED, receipt, now)
+                await _meter(uow, card, UPDATED, receipt, now)
             log.info("card updated", extra=kv(state=_state_of(card.request)))
 
     async def _mark(self, card: OutgoingCard, state: DeliveryState, detail: str) -> None:
-        async with self._store.write() as tx:
-            await tx.set_delivery_state(card.delivery.id, state, self._clock.now(), detail)
+        async with self._store.unit() as uow:
+            await uow.deliveries.set_state(card.delivery.id, state, self._clock.now(), detail)
 
     async def _forward(self, job: Job) -> None:
         # Urgent, like the click that made the decision and the claim of this job.
-        async with self._store.read(urgent=True) as tx:
-            decision, request = await _decision_and_request(tx, job.ref)
+        async with self._store.snapshot(urgent=True) as uow:
+            decision, request = await _decision_and_request(uow, job.ref)
         if decision.forward_state is not ForwardState.PENDING:
             return
         with (
@@ -246,8 +246,8 @@ class JobRunner:
         ):
             receipt = await self._backend.deliver(_event(decision, request))
             detail = "already decided there (409)" if receipt.already_decided else "accepted"
-            async with self._store.write() as tx:
-                await tx.set_forward_state(
+            async with self._store.unit() as uow:
+                await uow.requests.set_forward_state(
                     decision.id,
                     ForwardState.FORWARDED,
                     self._clock.now(),
@@ -255,12 +255,12 @@ class JobRunner:
                 )
             log.info("decision forwarded", extra=kv(status=receipt.status))
 
-    async def _forward_failed(self, tx: Tx, decision_id: str, why: str) -> None:
+    async def _forward_failed(self, uow: UnitOfWork, decision_id: str, why: str) -> None:
         now = self._clock.now()
-        await tx.set_forward_state(decision_id, ForwardState.FAILED, now, why)
-        _, request = await _decision_and_request(tx, decision_id)
+        await uow.requests.set_forward_state(decision_id, ForwardState.FAILED, now, why)
+        _, request = await _decision_and_request(uow, decision_id)
         # Every card says "could not submit — open the console", so nobody believes it went through.
-        await redraw.after_close(tx, request, now)
+        await redraw.after_close(uow, request, now)
         log.error("decision could not be forwarded", extra=kv(reason=why))
 
 
@@ -295,11 +295,13 @@ def _open_gate(name: str, queued_at: datetime) -> None:
     """No consent to consult (tools and tests that run without one): every channel may send."""
 
 
-async def _meter(tx: Tx, card: OutgoingCard, kind: str, receipt: SendReceipt, at: datetime) -> None:
+async def _meter(
+    uow: UnitOfWork, card: OutgoingCard, kind: str, receipt: SendReceipt, at: datetime
+) -> None:
     # Counted in the transaction that records the delivery's new state, so an attempt that
     # failed, or whose result never committed, is never billed: only what the platform took.
     if receipt.sent:
-        await tx.meter(card.delivery.channel, card.delivery.account_id, kind, at)
+        await uow.ledger.meter(card.delivery.channel, card.delivery.account_id, kind, at)
 
 
 def _state_of(request: StoredRequest) -> str:
@@ -309,8 +311,10 @@ def _state_of(request: StoredRequest) -> str:
     return str(request.status)
 
 
-async def _decision_and_request(tx: Tx, decision_id: str) -> tuple[Decision, StoredRequest]:
-    request = await tx.get_request_by_decision(decision_id)
+async def _decision_and_request(
+    uow: UnitOfWork, decision_id: str
+) -> tuple[Decision, StoredRequest]:
+    request = await uow.requests.by_decision(decision_id)
     if request is None or request.decision is None:
         raise BackendError(f"decision {decision_id} not found", retryable=False)
     return request.decision, request

@@ -5,13 +5,15 @@ these protocols; adapters live in ``bot.store``, ``bot.channels`` and ``bot.back
 
 Over 400 lines on purpose: every port of the use cases, with the values they pass, in one file,
 so whoever writes an adapter reads its whole contract in one place (the repositories the HTTP
-and CLI edges use are in :mod:`bot.core.storage`).
+and CLI edges use are in :mod:`bot.core.storage`). The store is one small repository per area
+(answers, requests, deliveries, outbox, identities, ledger, credentials), reached only through a
+:class:`UnitOfWork` its caller opens and passes down.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -32,6 +34,7 @@ from bot.core.models import (
     StoredRequest,
 )
 from bot.core.routing import RoutePreference
+from bot.core.storage import BindingRepo, CredentialRepo, PreferenceRepo
 
 
 class Clock(Protocol):
@@ -57,60 +60,71 @@ class SignedAnswer(Entity):
     body: bytes | None = None
 
 
-class Tx(Protocol):
-    """One database transaction. Everything done through it commits, or none of it does."""
+class AnswerRepo(Protocol):
+    """The idempotency and replay memory of signed requests (``bot.http.once``)."""
 
-    # idempotency and replay protection for signed requests
-    async def recall_answer(self, request_id: str) -> SignedAnswer | None:
+    async def recall(self, request_id: str) -> SignedAnswer | None:
         """The answer kept for ``request_id``, if any."""
         ...
 
-    async def claim_answer(
+    async def claim(
         self, request_id: str, request_hash: str, at: datetime, expires_at: datetime
     ) -> bool:
-        """Take ``request_id`` for this transaction; False if it is already taken.
+        """Take ``request_id`` for this unit of work; False if it is already taken.
 
         Where transactions run side by side (PostgreSQL), a claim of an id another open
-        transaction holds waits for that one's end: False once it commits (its answer is then
+        unit holds waits for that one's end: False once it commits (its answer is then
         recalled), True if it rolled back.
         """
         ...
 
-    async def keep_answer(
+    async def keep(
         self, request_id: str, answer: SignedAnswer, at: datetime, expires_at: datetime
     ) -> None:
         """Keep the answer to a signed request until ``expires_at`` (over its claim, if any)."""
         ...
 
-    async def forget_answers(self, now: datetime, limit: int) -> int:
+    async def forget(self, now: datetime, limit: int) -> int:
         """Drop up to ``limit`` answers that expired before ``now`` (an index range, cheap)."""
         ...
 
-    # requests, deliveries, decisions
-    async def insert_request(self, request: StoredRequest) -> None: ...
-    async def get_request(self, request_id: str) -> StoredRequest | None: ...
-    async def request_status(self, request_id: str) -> RequestStatus | None:
+
+class RequestRepo(Protocol):
+    """Approval requests and the decision that closes each (loaded with their deliveries)."""
+
+    async def insert(self, request: StoredRequest) -> None: ...
+    async def get(self, request_id: str) -> StoredRequest | None: ...
+    async def status(self, request_id: str) -> RequestStatus | None:
         """The request's status alone (no deliveries loaded: cheap inside a write)."""
         ...
 
-    async def find_request(self, ticket_id: str) -> StoredRequest | None: ...
-    async def get_request_by_decision(self, decision_id: str) -> StoredRequest | None: ...
-    async def close_request(
+    async def find(self, ticket_id: str) -> StoredRequest | None: ...
+    async def by_decision(self, decision_id: str) -> StoredRequest | None: ...
+    async def close(
         self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
     ) -> bool:
         """Move a pending request to a final status; False if it was no longer pending."""
         ...
 
-    async def lock_request(self, request_id: str) -> None:
-        """Hold the request's row until this transaction ends: a close of it in another
-        transaction waits for this one's commit, or this for the close's. (One SQLite writer
-        at a time has that already.)"""
+    async def lock(self, request_id: str) -> None:
+        """Hold the request's row until this unit ends: a close of it in another unit waits
+        for this one's commit, or this for the close's. (One SQLite writer at a time has that
+        already.)"""
         ...
 
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]: ...
-    async def insert_delivery(self, delivery: Delivery) -> None: ...
-    async def get_delivery(self, delivery_id: str) -> Delivery | None: ...
-    async def set_delivery_state(
+    async def insert_decision(self, decision: Decision) -> None: ...
+    async def set_forward_state(
+        self, decision_id: str, state: ForwardState, at: datetime, detail: str | None
+    ) -> None: ...
+
+
+class DeliveryRepo(Protocol):
+    """The cards sent (or to send) for a request, each with its history."""
+
+    async def insert(self, delivery: Delivery) -> None: ...
+    async def get(self, delivery_id: str) -> Delivery | None: ...
+    async def set_state(
         self,
         delivery_id: str,
         state: DeliveryState,
@@ -120,46 +134,14 @@ class Tx(Protocol):
         reason: str | None = None,
         external_ref: str | None = None,
     ) -> None: ...
-    async def insert_decision(self, decision: Decision) -> None: ...
-    async def set_forward_state(
-        self, decision_id: str, state: ForwardState, at: datetime, detail: str | None
-    ) -> None: ...
-
-    # identities
-    async def binding_address(self, account_id: str, channel: ChannelName) -> str | None: ...
-    async def route_preference(self, account_id: str) -> RoutePreference:
-        """The account's channel order and email subscription (defaults when it set none)."""
+    async def on_channel(self, channel: str, state: DeliveryState) -> list[str]:
+        """Ids of the channel's deliveries in ``state`` (those a revoke reroutes)."""
         ...
 
-    async def binding_owner(self, channel: ChannelName, address: str) -> str | None: ...
-    async def set_binding(
-        self,
-        account_id: str,
-        channel: ChannelName,
-        address: str,
-        by: str,
-        method: str,
-        at: datetime,
-    ) -> None: ...
-    async def put_binding_code(
-        self, code_hash: str, account_id: str, at: datetime, expires_at: datetime
-    ) -> None: ...
-    async def take_binding_code(self, code_hash: str, now: datetime) -> str | None:
-        """Use a code once: the account it was issued for, or None (unknown, used, expired)."""
-        ...
 
-    # usage metering and the audit trail, written with the change they describe
-    async def meter(self, channel: str, account_id: str, kind: str, at: datetime) -> None:
-        """Count one message (``sent`` or ``updated``) for the channel, account and UTC day."""
-        ...
+class OutboxRepo(Protocol):
+    """The outbox: jobs committed with the change that implies them, leased to workers."""
 
-    async def audit(
-        self, at: datetime, who: str, action: str, target: str, detail: str, source: str
-    ) -> None:
-        """Append an audit record."""
-        ...
-
-    # outbox
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None: ...
     async def claim(
         self,
@@ -187,19 +169,118 @@ class Tx(Protocol):
         """Give up ``owner``'s leases on unfinished jobs (a shutdown): claimable at once."""
         ...
 
+    async def wake_channel(self, channel: str, kinds: tuple[str, str], now: datetime) -> None:
+        """Make the channel's pending jobs of ``kinds`` that wait past ``now`` due now."""
+        ...
+
+
+class IdentityRepo(Protocol):
+    """Who an account is on each channel, how it wants to be reached, and binding codes."""
+
+    async def binding_address(self, account_id: str, channel: ChannelName) -> str | None: ...
+    async def route_preference(self, account_id: str) -> RoutePreference:
+        """The account's channel order and email subscription (defaults when it set none)."""
+        ...
+
+    async def binding_owner(self, channel: ChannelName, address: str) -> str | None: ...
+    async def set_binding(
+        self,
+        account_id: str,
+        channel: ChannelName,
+        address: str,
+        by: str,
+        method: str,
+        at: datetime,
+    ) -> None:
+        """Bind (audited with the binding, naming the account and channel, not the address)."""
+        ...
+
+    async def put_code(
+        self, code_hash: str, account_id: str, at: datetime, expires_at: datetime
+    ) -> None: ...
+    async def take_code(self, code_hash: str, now: datetime) -> str | None:
+        """Use a code once: the account it was issued for, or None (unknown, used, expired)."""
+        ...
+
+
+class LedgerRepo(Protocol):
+    """Usage metering and the audit trail, written with the change they describe."""
+
+    async def meter(self, channel: str, account_id: str, kind: str, at: datetime) -> None:
+        """Count one message (``sent`` or ``updated``) for the channel, account and UTC day."""
+        ...
+
+    async def audit(
+        self, at: datetime, who: str, action: str, target: str, detail: str, source: str
+    ) -> None:
+        """Append an audit record."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction, opened by its caller and handed to whatever acts inside it:
+    everything done through its repositories commits together, or none of it does.
+
+    Nothing joins a unit implicitly: code that must commit with its caller's change takes the
+    unit as an argument (``ApprovalService.submit(ticket, uow)``). Wake-ups wait for the
+    commit: :meth:`on_commit` runs its callbacks once the unit is durable, never on rollback.
+    """
+
+    @property
+    def answers(self) -> AnswerRepo: ...
+    @property
+    def requests(self) -> RequestRepo: ...
+    @property
+    def deliveries(self) -> DeliveryRepo: ...
+    @property
+    def outbox(self) -> OutboxRepo: ...
+    @property
+    def identities(self) -> IdentityRepo: ...
+    @property
+    def ledger(self) -> LedgerRepo: ...
+    @property
+    def credentials(self) -> CredentialRepo: ...
+    # The operator repositories a signed write changes, bound to this unit.
+    @property
+    def bindings(self) -> BindingRepo: ...
+    @property
+    def preferences(self) -> PreferenceRepo: ...
+    @property
+    def emails(self) -> VerificationRepo: ...
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after the unit commits (e.g. wake the outbox worker for its jobs)."""
+        ...
+
 
 class Store(Protocol):
-    """The durable store. ``write()`` transactions are serialised; ``read()`` ones are not.
+    """The durable store, reached through units of work. ``unit()`` ones (read-write) are
+    serialised; ``snapshot()`` ones (read-only, one consistent view) are not. Units do not
+    nest: one opened while the same task holds a unit open is refused (StoreError), since it
+    would neither see nor commit with the outer one; pass the outer unit down instead.
 
-    ``urgent=True`` marks the few transactions a person is waiting on right now (a click's
+    ``urgent=True`` marks the few units a person is waiting on right now (a click's
     decision and its way to the backend): the store serves them before the ordinary work queued
     at that moment (card sends, their rate reservations, intake), however long that queue is.
-    It changes when a transaction runs, never what it guarantees: an urgent write still returns
+    It changes when a unit runs, never what it guarantees: an urgent unit still returns
     only once it is durable.
     """
 
-    def write(self, *, urgent: bool = False) -> AbstractAsyncContextManager[Tx]: ...
-    def read(self, *, urgent: bool = False) -> AbstractAsyncContextManager[Tx]: ...
+    def unit(self, *, urgent: bool = False) -> AbstractAsyncContextManager[UnitOfWork]: ...
+    def snapshot(self, *, urgent: bool = False) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+
+@asynccontextmanager
+async def within(
+    store: Store, uow: UnitOfWork | None, *, urgent: bool = False
+) -> AsyncIterator[UnitOfWork]:
+    """``uow`` when the caller passed one (what runs inside commits with the caller's change,
+    and its on-commit callbacks wait for the caller's commit), else a unit of the store's own."""
+    if uow is not None:
+        yield uow
+        return
+    async with store.unit(urgent=urgent) as own:
+        yield own
 
 
 # --------------------------------------------------------------------------- channels
@@ -429,6 +510,7 @@ class Wakeup(Protocol):
 
 
 __all__ = [
+    "AnswerRepo",
     "Backend",
     "BackendReceipt",
     "CallbackGuard",
@@ -437,16 +519,22 @@ __all__ = [
     "ChannelHealth",
     "Clock",
     "DecisionEvent",
+    "DeliveryRepo",
     "IdentityNotice",
+    "IdentityRepo",
     "InboundMessage",
     "InboundSink",
+    "LedgerRepo",
     "LookupKey",
+    "OutboxRepo",
     "OutgoingCard",
     "PendingEmail",
+    "RequestRepo",
     "SendReceipt",
     "SignedAnswer",
     "Store",
-    "Tx",
+    "UnitOfWork",
     "VerificationRepo",
     "Wakeup",
+    "within",
 ]

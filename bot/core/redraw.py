@@ -14,7 +14,7 @@ import json
 from datetime import datetime, timedelta
 
 from bot.core.models import DeliveryState, RequestStatus, StoredRequest
-from bot.core.ports import OutgoingCard, Tx
+from bot.core.ports import OutgoingCard, UnitOfWork
 
 UPDATE_CARD = "update_card"
 # The clicker's card is redrawn by the click's answer only if the platform takes that answer in
@@ -28,7 +28,7 @@ SHOWN = (DeliveryState.SENT, DeliveryState.UPDATED)  # a card the approver holds
 
 
 async def after_close(
-    tx: Tx, request: StoredRequest, at: datetime, *, answered: str | None = None
+    uow: UnitOfWork, request: StoredRequest, at: datetime, *, answered: str | None = None
 ) -> None:
     """Queue a redraw of every card the approvers hold; the clicker's waits for the answer.
 
@@ -39,36 +39,36 @@ async def after_close(
         if delivery.state not in SHOWN:
             continue
         if delivery.id == answered:
-            await tx.enqueue(UPDATE_CARD, delivery.id, at + ANSWER_GRACE, AFTER_ANSWER)
+            await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at + ANSWER_GRACE, AFTER_ANSWER)
         else:
-            await tx.enqueue(UPDATE_CARD, delivery.id, at)
+            await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at)
 
 
 async def after_answer(
-    tx: Tx, delivery_id: str, at: datetime, *, redrawn: bool, how: str = ""
+    uow: UnitOfWork, delivery_id: str, at: datetime, *, redrawn: bool, how: str = ""
 ) -> bool:
     """The clicker's card after the click's answer: recorded as redrawn, or redrawn now.
 
     Returns whether an update was queued (the caller wakes the worker).
     """
-    current = await tx.get_delivery(delivery_id)
+    current = await uow.deliveries.get(delivery_id)
     if current is None or current.state not in SHOWN:
         return False
     if redrawn:
-        await tx.set_delivery_state(
+        await uow.deliveries.set_state(
             delivery_id, DeliveryState.UPDATED, at, how or REDRAWN_IN_ANSWER
         )
         return False
-    await tx.enqueue(UPDATE_CARD, delivery_id, at)
+    await uow.outbox.enqueue(UPDATE_CARD, delivery_id, at)
     return True
 
 
-async def after_send(tx: Tx, delivery_id: str, request_id: str, at: datetime) -> None:
+async def after_send(uow: UnitOfWork, delivery_id: str, request_id: str, at: datetime) -> None:
     """A card that went out while its request closed must show the outcome too."""
     # The status alone: loading every delivery of the request here held the write lock for it.
-    status = await tx.request_status(request_id)
+    status = await uow.requests.status(request_id)
     if status is not None and status is not RequestStatus.PENDING:
-        await tx.enqueue(UPDATE_CARD, delivery_id, at)
+        await uow.outbox.enqueue(UPDATE_CARD, delivery_id, at)
 
 
 def already_shown(payload: dict[str, object], card: OutgoingCard) -> bool:

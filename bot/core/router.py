@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from bot.core.models import Approver, ChannelName
-from bot.core.ports import Channel, Tx
+from bot.core.ports import Channel, IdentityRepo
 from bot.core.routing import CHINA_REGIONS, ChannelOffer, RoutePlan, plan_route
 
 
@@ -47,21 +47,24 @@ class Router:
             )
         return offers
 
-    async def address(self, tx: Tx, approver: Approver, channel: ChannelName) -> str | None:
+    async def address(
+        self, identities: IdentityRepo, approver: Approver, channel: ChannelName
+    ) -> str | None:
         """Where ``approver`` is reached on ``channel`` now: the binding, else the default."""
-        bound = await tx.binding_address(approver.account_id, channel)
+        bound = await identities.binding_address(approver.account_id, channel)
         running = self._channels.get(channel)
         return bound or (running.default_address(approver) if running else None)
 
     async def plan(
-        self, tx: Tx, approver: Approver, exclude: Collection[ChannelName] = ()
+        self, identities: IdentityRepo, approver: Approver, exclude: Collection[ChannelName] = ()
     ) -> RoutePlan:
-        """Where to send this approver's card, and the fallbacks (``exclude``: already failed)."""
-        preference = await tx.route_preference(approver.account_id)
+        """Where to send this approver's card, and the fallbacks (``exclude``: already failed);
+        read through the unit of work's ``identities``."""
+        preference = await identities.route_preference(approver.account_id)
         addresses: dict[ChannelName, str | None] = {}
         for name in self._order():
             # Looked up for unusable channels too: a bound approver skipped there is traced.
-            addresses[name] = await self.address(tx, approver, name)
+            addresses[name] = await self.address(identities, approver, name)
         offers = [o for o in self.offers(preference.channel_order) if o.name not in exclude]
         return plan_route(
             approver,

@@ -15,7 +15,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from bot.core.models import Entity
-from bot.core.ports import Clock, IdentityNotice, InboundMessage, Store, Tx
+from bot.core.ports import Clock, IdentityNotice, InboundMessage, Store, UnitOfWork, within
 from bot.core.service import TELL_IDENTITY
 
 CODE_TTL = timedelta(minutes=10)
@@ -57,13 +57,13 @@ class SelfBinding:
         self._store = store
         self._clock = clock
 
-    async def issue(self, account_id: str) -> BindingCode:
-        """A new single-use code for ``account_id``."""
+    async def issue(self, account_id: str, uow: UnitOfWork | None = None) -> BindingCode:
+        """A new single-use code for ``account_id`` (kept in ``uow`` when given)."""
         raw = "".join(secrets.choice(_ALPHABET) for _ in range(8))
         code = f"{raw[:4]}-{raw[4:]}"
         now = self._clock.now()
-        async with self._store.write() as tx:
-            await tx.put_binding_code(code_hash(code), account_id, now, now + CODE_TTL)
+        async with within(self._store, uow) as unit:
+            await unit.identities.put_code(code_hash(code), account_id, now, now + CODE_TTL)
         return BindingCode(code=code, account_id=account_id, expires_at=now + CODE_TTL)
 
     async def answer(self, message: InboundMessage) -> str:
@@ -72,31 +72,31 @@ class SelfBinding:
         if match is None:
             return REPLIES["help"]
         now = self._clock.now()
-        async with self._store.write() as tx:
-            owner = await tx.binding_owner(message.channel, message.sender)
-            account = await tx.take_binding_code(code_hash(match.group(1)), now)
+        async with self._store.unit() as uow:
+            owner = await uow.identities.binding_owner(message.channel, message.sender)
+            account = await uow.identities.take_code(code_hash(match.group(1)), now)
             if account is None:
                 return REPLIES["invalid"]
             if owner is not None and owner != account:
                 return REPLIES["taken"]
-            before = await tx.binding_address(account, message.channel)
-            await tx.set_binding(
+            before = await uow.identities.binding_address(account, message.channel)
+            await uow.identities.set_binding(
                 account, message.channel, message.sender, account, "chat-code", now
             )
-            await _audit(tx, message, account, before, now)
+            await _audit(uow, message, account, before, now)
         return REPLIES["bound"].format(account=account)
 
 
 async def _audit(
-    tx: Tx, message: InboundMessage, account: str, before: str | None, at: datetime
+    uow: UnitOfWork, message: InboundMessage, account: str, before: str | None, at: datetime
 ) -> None:
     # Both identities are recorded when a code moves the account: the old one lost its cards.
     moved = before is not None and before != message.sender
     action = "binding.moved" if moved else "binding.self"
     detail = f"{message.channel}: {before} -> {message.sender}" if moved else message.channel
-    await tx.audit(at, account, action, account, detail, message.source)
+    await uow.ledger.audit(at, account, action, account, detail, message.source)
     if moved and before is not None:
         # The old identity is told in chat, through the outbox so the message survives a crash.
         text = REPLIES["moved"].format(account=account, channel=message.channel)
         notice = IdentityNotice(channel=message.channel, address=before, text=text)
-        await tx.enqueue(TELL_IDENTITY, account, at, notice.model_dump_json())
+        await uow.outbox.enqueue(TELL_IDENTITY, account, at, notice.model_dump_json())

@@ -10,6 +10,7 @@ replica's close of the same request; split up, each would need its own copy of t
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 
@@ -34,7 +35,7 @@ from bot.core.models import (
     StoredRequest,
     Wire,
 )
-from bot.core.ports import Clock, Store, Tx, Wakeup
+from bot.core.ports import Clock, Store, UnitOfWork, Wakeup, within
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.router import Router
 from bot.errors import Conflict, InvalidInput, NotFound
@@ -87,29 +88,31 @@ class ApprovalService:
         self._router = router
         self._wakeup = wakeup
 
-    async def submit(self, ticket: ApprovalRequest) -> SubmitReceipt:
-        """Store the request and plan its deliveries, in one transaction."""
+    async def submit(self, ticket: ApprovalRequest, uow: UnitOfWork | None = None) -> SubmitReceipt:
+        """Store the request and plan its deliveries, in one unit of work: ``uow`` when given
+        (the signed call's, committing with its kept answer), else one of its own. The worker
+        is woken for the cards once that unit has committed."""
         now = self._clock.now()
         if ticket.expires_at <= now:
             raise InvalidInput("the request has already expired", {"expires_at": "in the past"})
         request_id = new_id()  # known before the work: the trace and the log lines carry it
         with tracing.intake(request_id, ticket.ticket_id, approvers=len(ticket.approvers)):
-            async with self._store.write() as tx:
-                receipt = await self._create(tx, ticket, now, request_id)
-        self._wakeup.notify(SEND_CARD)
+            async with within(self._store, uow) as unit:
+                receipt = await self._create(unit, ticket, now, request_id)
+                unit.on_commit(functools.partial(self._wakeup.notify, SEND_CARD))
         return receipt
 
     async def _create(
-        self, tx: Tx, ticket: ApprovalRequest, now: datetime, request_id: str
+        self, uow: UnitOfWork, ticket: ApprovalRequest, now: datetime, request_id: str
     ) -> SubmitReceipt:
-        existing = await tx.find_request(ticket.ticket_id)
+        existing = await uow.requests.find(ticket.ticket_id)
         if existing is not None:
             raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
         request = StoredRequest(
             id=request_id, ticket=ticket, status=RequestStatus.PENDING, created_at=now
         )
-        await tx.insert_request(request)
-        planned = [await self._plan(tx, request, approver, now) for approver in ticket.approvers]
+        await uow.requests.insert(request)
+        planned = [await self._plan(uow, request, approver, now) for approver in ticket.approvers]
         return SubmitReceipt(
             request_id=request.id,
             ticket_id=ticket.ticket_id,
@@ -119,14 +122,14 @@ class ApprovalService:
 
     async def _plan(
         self,
-        tx: Tx,
+        uow: UnitOfWork,
         request: StoredRequest,
         approver: Approver,
         now: datetime,
         exclude: frozenset[str] = frozenset(),
     ) -> PlannedDelivery:
         with tracing.span("approval.route", account_id=approver.account_id):
-            plan = await self._router.plan(tx, approver, exclude)
+            plan = await self._router.plan(uow.identities, approver, exclude)
         choice = plan.choices[0] if plan.choices else None
         state = DeliveryState.QUEUED if choice else DeliveryState.UNREACHABLE
         # The trace says why a channel the approver is bound on was passed over.
@@ -143,9 +146,9 @@ class ApprovalService:
             updated_at=now,
             history=(DeliveryEvent(at=now, state=state, detail=detail),),
         )
-        await tx.insert_delivery(delivery)
+        await uow.deliveries.insert(delivery)
         if choice:
-            await tx.enqueue(SEND_CARD, delivery.id, now)
+            await uow.outbox.enqueue(SEND_CARD, delivery.id, now)
         return PlannedDelivery(
             delivery_id=delivery.id,
             account_id=delivery.account_id,
@@ -154,13 +157,13 @@ class ApprovalService:
             reason=delivery.reason,
         )
 
-    async def reroute(self, tx: Tx, failed: Delivery, why: str) -> PlannedDelivery | None:
+    async def reroute(self, uow: UnitOfWork, failed: Delivery, why: str) -> PlannedDelivery | None:
         """After a permanent send failure, plan the approver's next usable channel.
 
         Channels that already failed this approver on this request are skipped, so a chain of
         failures ends on email or ``unreachable`` instead of looping.
         """
-        request = await _reload(tx, failed.request_id)
+        request = await _reload(uow, failed.request_id)
         approver = request.approver(failed.account_id)
         if approver is None or request.status is not RequestStatus.PENDING:
             return None
@@ -170,18 +173,18 @@ class ApprovalService:
             if d.account_id == failed.account_id and d.state is DeliveryState.FAILED
         )
         planned = await self._plan(
-            tx, request, approver, self._clock.now(), tried | {failed.channel}
+            uow, request, approver, self._clock.now(), tried | {failed.channel}
         )
         where = planned.channel if planned.state is DeliveryState.QUEUED else "nowhere"
-        await tx.set_delivery_state(
+        await uow.deliveries.set_state(
             failed.id, DeliveryState.FAILED, self._clock.now(), f"{why}; falling back to {where}"
         )
         return planned
 
     async def get(self, ticket_id: str) -> StoredRequest:
         """The request with its deliveries, their history and the decision."""
-        async with self._store.read() as tx:
-            request = await tx.find_request(ticket_id)
+        async with self._store.snapshot() as uow:
+            request = await uow.requests.find(ticket_id)
         if request is None:
             raise NotFound(f"no request for ticket {ticket_id}")
         return request
@@ -190,13 +193,13 @@ class ApprovalService:
         """Apply a click: the first valid decision wins, everything else is answered."""
         # Urgent: the clicker waits for this answer, and the backend for the decision, however
         # many card sends are queued for the store at this moment.
-        async with self._store.write(urgent=True) as tx:
+        async with self._store.unit(urgent=True) as uow:
             now = self._clock.now()
-            result = await self._apply(tx, action, now)
-            if result.status not in (ActionStatus.DECIDED, ActionStatus.TEST):
-                await _audit_refusal(tx, action, result, now)
-        if result.status is ActionStatus.DECIDED:
-            self._wakeup.notify(FORWARD_DECISION, UPDATE_CARD)
+            result = await self._apply(uow, action, now)
+            if result.status is ActionStatus.DECIDED:
+                uow.on_commit(functools.partial(self._wakeup.notify, FORWARD_DECISION, UPDATE_CARD))
+            elif result.status is not ActionStatus.TEST:
+                await _audit_refusal(uow, action, result, now)
         return result
 
     async def answered(self, result: ActionResult, *, redrawn: bool, how: str = "") -> None:
@@ -204,30 +207,30 @@ class ApprovalService:
         delivery = result.delivery
         if result.status is not ActionStatus.DECIDED or delivery is None:
             return
-        async with self._store.write() as tx:
+        async with self._store.unit() as uow:
             queued = await redraw.after_answer(
-                tx, delivery.id, self._clock.now(), redrawn=redrawn, how=how
+                uow, delivery.id, self._clock.now(), redrawn=redrawn, how=how
             )
-        if queued:
-            self._wakeup.notify(UPDATE_CARD)
+            if queued:
+                uow.on_commit(functools.partial(self._wakeup.notify, UPDATE_CARD))
 
-    async def _apply(self, tx: Tx, action: InboundAction, now: datetime) -> ActionResult:
+    async def _apply(self, uow: UnitOfWork, action: InboundAction, now: datetime) -> ActionResult:
         if action.action is ClickAction.TEST:
             # Test cards (support's test sends) are not stored requests: a toast, nothing else.
             return ActionResult(status=ActionStatus.TEST, ref=action.ref)
-        card = await tx.get_delivery(action.ref)
-        request = await tx.get_request(card.request_id) if card else None
+        card = await uow.deliveries.get(action.ref)
+        request = await uow.requests.get(card.request_id) if card else None
         if card is None or request is None:
             return ActionResult(status=ActionStatus.UNKNOWN_CARD)
         clicker = _clicker_delivery(request, action)
         if clicker is None:
             return ActionResult(status=ActionStatus.NOT_APPROVER, delivery=card)
-        if not await self._still_bound(tx, request, clicker, action):
+        if not await self._still_bound(uow, request, clicker, action):
             # The request only sets the toast's language: no card is redrawn for this identity.
             return ActionResult(status=ActionStatus.UNLINKED, request=request)
         if request.status is RequestStatus.PENDING and now >= request.ticket.expires_at:
-            await self._close(tx, request, RequestStatus.EXPIRED, now, "expired")
-            request = await _reload(tx, request.id)
+            await self._close(uow, request, RequestStatus.EXPIRED, now, "expired")
+            request = await _reload(uow, request.id)
         if request.status is not RequestStatus.PENDING:
             status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
             return ActionResult(status=status, request=request, delivery=clicker)
@@ -235,27 +238,32 @@ class ApprovalService:
             return ActionResult(
                 status=ActionStatus.REASON_REQUIRED, request=request, delivery=clicker
             )
-        decided = await self._decide(tx, request, clicker, action, now)
+        decided = await self._decide(uow, request, clicker, action, now)
         if decided is None:
             # Another replica's click closed it after we read it pending (PostgreSQL made our
             # close wait for its commit): this click came second and is told who decided.
-            request = await _reload(tx, request.id)
+            request = await _reload(uow, request.id)
             status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
             return ActionResult(status=status, request=request, delivery=clicker)
         return ActionResult(status=ActionStatus.DECIDED, request=decided, delivery=clicker)
 
     async def _still_bound(
-        self, tx: Tx, request: StoredRequest, clicker: Delivery, action: InboundAction
+        self, uow: UnitOfWork, request: StoredRequest, clicker: Delivery, action: InboundAction
     ) -> bool:
         # Read in the click's own transaction: a binding removed or moved after the card was
         # sent takes the card's authority with it (the delivery's address is only history).
         approver = request.approver(clicker.account_id)
         if approver is None:
             return False
-        return await self._router.address(tx, approver, action.channel) == action.actor
+        return await self._router.address(uow.identities, approver, action.channel) == action.actor
 
     async def _decide(
-        self, tx: Tx, request: StoredRequest, clicker: Delivery, action: InboundAction, at: datetime
+        self,
+        uow: UnitOfWork,
+        request: StoredRequest,
+        clicker: Delivery,
+        action: InboundAction,
+        at: datetime,
     ) -> StoredRequest | None:
         """Record the click's decision: the request as it now stands (closed, with the
         decision); None when another transaction closed the request first (nothing recorded)."""
@@ -275,13 +283,13 @@ class ApprovalService:
             forward_state=ForwardState.PENDING,
         )
         current = await self._closed(
-            tx, request, RequestStatus(outcome.value), at, None, answered=clicker.id
+            uow, request, RequestStatus(outcome.value), at, None, answered=clicker.id
         )
         if current is None:
             return None
-        await tx.insert_decision(decision)
-        await tx.enqueue(FORWARD_DECISION, decision.id, at)
-        await tx.audit(
+        await uow.requests.insert_decision(decision)
+        await uow.outbox.enqueue(FORWARD_DECISION, decision.id, at)
+        await uow.ledger.audit(
             at,
             approver.account_id,
             f"decision.{outcome.value}",
@@ -295,7 +303,7 @@ class ApprovalService:
 
     async def _close(
         self,
-        tx: Tx,
+        uow: UnitOfWork,
         request: StoredRequest,
         status: RequestStatus,
         at: datetime,
@@ -306,11 +314,11 @@ class ApprovalService:
         # False: the request was pending when read, but another transaction (a replica's click,
         # withdrawal or expiry sweep) closed it before this one could; each caller says what
         # that means for it. Only one of them ever closes it.
-        return await self._closed(tx, request, status, at, reason, answered=answered) is not None
+        return await self._closed(uow, request, status, at, reason, answered=answered) is not None
 
     async def _closed(
         self,
-        tx: Tx,
+        uow: UnitOfWork,
         request: StoredRequest,
         status: RequestStatus,
         at: datetime,
@@ -319,44 +327,52 @@ class ApprovalService:
         answered: str | None = None,
     ) -> StoredRequest | None:
         # _close, returning the request as it stands once closed (None: closed by another).
-        if not await tx.close_request(request.id, status, at, reason):
+        if not await uow.requests.close(request.id, status, at, reason):
             return None
         # The cards as they are now that this transaction holds the request's row: a card whose
         # send committed since the request was read must be redrawn too (a send committing
         # later sees the request closed: redraw.after_send).
-        current = await _reload(tx, request.id)
-        await redraw.after_close(tx, current, at, answered=answered)
+        current = await _reload(uow, request.id)
+        await redraw.after_close(uow, current, at, answered=answered)
         return current
 
-    async def withdraw(self, ticket_id: str, body: Withdrawal) -> StoredRequest:
-        """Close a pending request from the backend's side; idempotent for a repeat."""
+    async def withdraw(
+        self, ticket_id: str, body: Withdrawal, uow: UnitOfWork | None = None
+    ) -> StoredRequest:
+        """Close a pending request from the backend's side; idempotent for a repeat. In
+        ``uow`` when given (the signed call's), else in a unit of its own."""
         now = self._clock.now()
-        async with self._store.write() as tx:
-            request = await tx.find_request(ticket_id)
-            if request is None:
-                raise NotFound(f"no request for ticket {ticket_id}")
+        async with within(self._store, uow) as unit:
+            return await self._withdraw(unit, ticket_id, body, now)
+
+    async def _withdraw(
+        self, uow: UnitOfWork, ticket_id: str, body: Withdrawal, now: datetime
+    ) -> StoredRequest:
+        request = await uow.requests.find(ticket_id)
+        if request is None:
+            raise NotFound(f"no request for ticket {ticket_id}")
+        if _already_closed_this_way(request, body):
+            return request
+        closed = request.status is RequestStatus.PENDING and await self._close_from_console(
+            uow, request, body, now
+        )
+        request = await _reload(uow, request.id)
+        if not closed:
             if _already_closed_this_way(request, body):
-                return request
-            closed = request.status is RequestStatus.PENDING and await self._close_from_console(
-                tx, request, body, now
-            )
-            request = await _reload(tx, request.id)
-            if not closed:
-                if _already_closed_this_way(request, body):
-                    return request  # closed the same way meanwhile: the repeat's answer
-                raise Conflict(f"ticket {ticket_id} is already {request.status}")
-        self._wakeup.notify()
+                return request  # closed the same way meanwhile: the repeat's answer
+            raise Conflict(f"ticket {ticket_id} is already {request.status}")
+        uow.on_commit(self._wakeup.notify)
         return request
 
     async def _close_from_console(
-        self, tx: Tx, request: StoredRequest, body: Withdrawal, now: datetime
+        self, uow: UnitOfWork, request: StoredRequest, body: Withdrawal, now: datetime
     ) -> bool:
         # False: a click (or another replica's withdrawal) closed it first; nothing recorded.
         ticket_id = request.ticket.ticket_id
         if body.reason == "withdrawn":
-            if not await self._close(tx, request, RequestStatus.WITHDRAWN, now, "withdrawn"):
+            if not await self._close(uow, request, RequestStatus.WITHDRAWN, now, "withdrawn"):
                 return False
-            await tx.audit(now, "backend", "request.withdraw", ticket_id, "", "backend")
+            await uow.ledger.audit(now, "backend", "request.withdraw", ticket_id, "", "backend")
             return True
         if body.outcome is None or body.decided_by is None:
             raise InvalidInput(
@@ -364,9 +380,9 @@ class ApprovalService:
                 {"outcome": "required when reason is decided", "decided_by": "required"},
             )
         status = RequestStatus(body.outcome.value)
-        if not await self._close(tx, request, status, now, "decided in the console"):
+        if not await self._close(uow, request, status, now, "decided in the console"):
             return False
-        await tx.insert_decision(
+        await uow.requests.insert_decision(
             Decision(
                 id=new_id(),
                 request_id=request.id,
@@ -380,7 +396,7 @@ class ApprovalService:
                 forward_state=ForwardState.NOT_NEEDED,
             )
         )
-        await tx.audit(
+        await uow.ledger.audit(
             now,
             body.decided_by.account_id,
             f"decision.{body.outcome.value}",
@@ -394,25 +410,27 @@ class ApprovalService:
         """Expire pending requests past their deadline; returns how many."""
         now = self._clock.now()
         expired = 0
-        async with self._store.write() as tx:
-            for request_id in await tx.due_for_expiry(now, limit):
-                request = await _reload(tx, request_id)
+        async with self._store.unit() as uow:
+            for request_id in await uow.requests.due_for_expiry(now, limit):
+                request = await _reload(uow, request_id)
                 # Another replica's sweep (or a last click) may have closed it since it was read.
-                expired += await self._close(tx, request, RequestStatus.EXPIRED, now, "expired")
-        if expired:
-            self._wakeup.notify()
+                expired += await self._close(uow, request, RequestStatus.EXPIRED, now, "expired")
+            if expired:
+                uow.on_commit(self._wakeup.notify)
         return expired
 
 
-async def _audit_refusal(tx: Tx, action: InboundAction, result: ActionResult, at: datetime) -> None:
+async def _audit_refusal(
+    uow: UnitOfWork, action: InboundAction, result: ActionResult, at: datetime
+) -> None:
     # A stranger's answer carries no request (nothing about the ticket goes back to them),
     # but the audit names the ticket, found through the card that was clicked.
     request = result.request
     if request is None and result.delivery is not None:
-        request = await tx.get_request(result.delivery.request_id)
+        request = await uow.requests.get(result.delivery.request_id)
     target = request.ticket.ticket_id if request else action.ref
     who = f"{action.channel}:{action.actor}"
-    await tx.audit(at, who, "click.refused", target, result.status.value, action.source)
+    await uow.ledger.audit(at, who, "click.refused", target, result.status.value, action.source)
 
 
 def _clicker_delivery(request: StoredRequest, action: InboundAction) -> Delivery | None:
@@ -440,8 +458,8 @@ def _already_closed_this_way(request: StoredRequest, body: Withdrawal) -> bool:
     )
 
 
-async def _reload(tx: Tx, request_id: str) -> StoredRequest:
-    request = await tx.get_request(request_id)
+async def _reload(uow: UnitOfWork, request_id: str) -> StoredRequest:
+    request = await uow.requests.get(request_id)
     if request is None:
         raise NotFound(f"request {request_id} vanished")
     return request

@@ -1,8 +1,10 @@
 """Storage ports of the HTTP and CLI edges: bindings, preferences, tokens, audit, usage, health,
 channel consents and sealed secrets.
 
-``bot.core.ports`` holds what the approval use cases need (``Store``/``Tx``); these protocols are
-what the operator surfaces need, each listing only the methods its callers use. The SQLite
+``bot.core.ports`` holds what the approval use cases need (``Store`` and its units of work);
+these protocols are what the operator surfaces need, each listing only the methods its callers
+use. Those a signed write changes (bindings, preferences) and the credentials are also
+repositories of a unit of work (``bot.core.ports.UnitOfWork``), so this module imports no port. The SQLite
 adapters live in ``bot.store``; the composition root (``bot.runtime``, ``bot.cli._db``) builds
 them once and hands them over, so no handler knows which engine is behind them.
 """
@@ -15,7 +17,6 @@ from datetime import date, datetime
 from typing import Literal, Protocol
 
 from bot.core.models import Entity
-from bot.core.ports import Tx
 
 # --------------------------------------------------------------------------- bindings
 
@@ -270,22 +271,11 @@ class ChannelAuthorization(Entity):
 
 
 class ConsentRepo(Protocol):
-    """Recorded channel consents, and the queued work a consent change moves or wakes."""
+    """Recorded channel consents, read outside any unit of work (a consent is written with the
+    change it goes with, through :class:`CredentialRepo` of that unit)."""
 
     async def all(self) -> dict[str, ChannelAuthorization]:
         """Every channel's latest decision, by channel."""
-        ...
-
-    async def record(self, tx: Tx, authorization: ChannelAuthorization) -> None:
-        """Insert or replace a channel's decision, inside the caller's transaction."""
-        ...
-
-    async def queued_deliveries(self, tx: Tx, channel: str, state: str) -> list[str]:
-        """Ids of the channel's deliveries in ``state`` (those a revoke reroutes)."""
-        ...
-
-    async def wake_jobs(self, tx: Tx, channel: str, kinds: tuple[str, str], now: datetime) -> None:
-        """Make the channel's pending jobs of ``kinds`` that wait past ``now`` due now."""
         ...
 
 
@@ -300,33 +290,37 @@ class Sealed:
     blob: bytes
 
 
-class SealedSecretRepo(Protocol):
-    """Sealed values by name (channel credentials, the master key's sentinel) and the sealed
-    bodies of kept answers, always inside the caller's transaction: a rotation re-seals all of
-    them in one."""
+class CredentialRepo(Protocol):
+    """Consents and sealed values of one unit of work: sealed values by name (channel
+    credentials, the master key's sentinel), the sealed bodies of kept answers, and the consent
+    the credentials go with. A rotation re-seals all of them in one unit."""
 
-    async def get(self, tx: Tx, name: str) -> Sealed | None:
+    async def get(self, name: str) -> Sealed | None:
         """The sealed value called ``name``, or None."""
         ...
 
-    async def put(self, tx: Tx, name: str, sealed: Sealed, at: datetime) -> None:
+    async def put(self, name: str, sealed: Sealed, at: datetime) -> None:
         """Insert or replace the sealed value called ``name``."""
         ...
 
-    async def delete(self, tx: Tx, name: str) -> bool:
+    async def delete(self, name: str) -> bool:
         """Delete it (overwritten first, so the old bytes do not linger); False when absent."""
         ...
 
-    async def every(self, tx: Tx) -> list[tuple[str, Sealed]]:
+    async def every(self) -> list[tuple[str, Sealed]]:
         """Every sealed value with its name."""
         ...
 
-    async def sealed_answers(self, tx: Tx) -> list[tuple[str, Sealed]]:
+    async def sealed_answers(self) -> list[tuple[str, Sealed]]:
         """Every kept answer whose body is sealed, by request id."""
         ...
 
-    async def reseal_answer(self, tx: Tx, request_id: str, sealed: Sealed) -> None:
+    async def reseal_answer(self, request_id: str, sealed: Sealed) -> None:
         """Replace a kept answer's sealed body."""
+        ...
+
+    async def record_consent(self, authorization: ChannelAuthorization) -> None:
+        """Insert or replace a channel's consent decision."""
         ...
 
 
@@ -341,11 +335,11 @@ __all__ = [
     "ChannelAuthorization",
     "ConsentRepo",
     "ConsentState",
+    "CredentialRepo",
     "GroupBy",
     "PreferenceRepo",
     "Preferences",
     "Sealed",
-    "SealedSecretRepo",
     "StoreGauges",
     "StoreHealth",
     "TokenRepo",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.core.models import ApprovalRequest
+from bot.core.ports import UnitOfWork
 from bot.core.service import SubmitReceipt, Withdrawal
 from bot.http.auth import Role
 from bot.http.deps import DEPS
@@ -29,12 +30,12 @@ JSON = "application/json"
     errors=(400, 401, 409, 415, 422),
 )
 @signed_write
-async def submit(request: web.Request, signed: SignedRequest) -> web.Response:
+async def submit(request: web.Request, signed: SignedRequest, uow: UnitOfWork) -> web.Response:
     """The backend submits a request; the signed request id makes a resend harmless."""
     deps = request.app[DEPS]
     ticket = ApprovalRequest.model_validate_json(signed.body)
     with bind(ticket_id=ticket.ticket_id):
-        receipt = await deps.service.submit(ticket)
+        receipt = await deps.service.submit(ticket, uow)
     deps.metrics.requests.inc()
     return web.Response(status=202, text=receipt.model_dump_json(), content_type=JSON)
 
@@ -67,13 +68,13 @@ async def show(request: web.Request) -> web.Response:
     errors=(400, 401, 404, 409, 415, 422),
 )
 @signed_write
-async def withdraw(request: web.Request, signed: SignedRequest) -> web.Response:
+async def withdraw(request: web.Request, signed: SignedRequest, uow: UnitOfWork) -> web.Response:
     """The backend closes a request (withdrawn, or decided in the console)."""
     deps = request.app[DEPS]
     body = Withdrawal.model_validate_json(signed.body or b"{}")
     ticket_id = request.match_info["ticket_id"]
     with bind(ticket_id=ticket_id):
-        stored = await deps.service.withdraw(ticket_id, body)
+        stored = await deps.service.withdraw(ticket_id, body, uow)
     return _json(ApprovalOut.of(stored))
 
 

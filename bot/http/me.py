@@ -13,6 +13,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.ports import UnitOfWork
 from bot.errors import NotFound
 from bot.http.deps import DEPS
 from bot.http.once import secret, signed_read, signed_write
@@ -71,11 +72,11 @@ class MyBindingsOut(BaseModel):
     errors=(400, 401, 409, 415, 422),
 )
 @signed_write
-async def issue_code(request: web.Request, signed: SignedRequest) -> web.Response:
+async def issue_code(request: web.Request, signed: SignedRequest, uow: UnitOfWork) -> web.Response:
     """A single-use code the user sends as ``bind CODE`` in DingTalk or Lark (10 minutes)."""
     deps = request.app[DEPS]
     acting = ActingAccount.model_validate_json(signed.body or b"{}")
-    code = await deps.selfbind.issue(acting.account_id)
+    code = await deps.selfbind.issue(acting.account_id, uow)
     body = BindingCodeOut(code=code.code, command=code.command, expires_at=code.expires_at)
     # Whoever holds the code binds their chat account to this one: it is never answered twice.
     answer = web.Response(status=201, text=body.model_dump_json(), content_type="application/json")
@@ -119,11 +120,11 @@ async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response
     errors=(401, 404, 409, 422),
 )
 @signed_write
-async def remove_mine(request: web.Request, signed: SignedRequest) -> web.Response:
+async def remove_mine(request: web.Request, signed: SignedRequest, uow: UnitOfWork) -> web.Response:
     """Unbind the acting account on one channel (``?account_id=&channel=``)."""
     deps = request.app[DEPS]
     target = ChannelOfAccount.model_validate(dict(request.query))
-    removed = await deps.bindings.remove(
+    removed = await uow.bindings.remove(
         target.account_id, target.channel, by=target.account_id, at=deps.clock.now()
     )
     if not removed:

@@ -7,6 +7,11 @@ re-signed, is given the kept answer (with ``Idempotent-Replayed: true``) and act
 the same id with another request is ``409``. A refusal (any 4xx raised by the handler) rolls the
 transaction back, so it writes nothing and keeps nothing: sending it again is asking again.
 
+The handler acts inside that transaction, a unit of work it is handed (``handler(request,
+signed, uow)``) and passes to what it calls (``ApprovalService.submit(ticket, uow)``): nothing
+joins it implicitly, and the worker's wake-ups the change registers run only after the commit
+that also keeps the answer.
+
 The request id is claimed by the transaction's first statement, before the handler acts: a
 second send of it, on this gateway or on another replica of the same database, waits there for
 the first one's transaction and is then given its kept answer (or acts, if the first rolled back).
@@ -30,7 +35,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.core.ports import SignedAnswer
+from bot.core.ports import SignedAnswer, UnitOfWork
 from bot.errors import Conflict, StoreError
 from bot.http.deps import DEPS
 from bot.http.errors import error_response
@@ -38,6 +43,8 @@ from bot.http.signatures import SignedRequest
 from bot.secrets import Sealed, SecretBox, answer_name
 
 SignedHandler = Callable[[web.Request, SignedRequest], Awaitable[web.Response]]
+# A signed write acts inside the unit of work that keeps its answer.
+SignedWrite = Callable[[web.Request, SignedRequest, UnitOfWork], Awaitable[web.Response]]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 REPLAYED = "Idempotent-Replayed"
@@ -77,8 +84,9 @@ def signed_read(handler: SignedHandler) -> Handler:
     return run
 
 
-def signed_write(handler: SignedHandler) -> Handler:
-    """A signed call that changes state: verified, acted on once, its answer kept."""
+def signed_write(handler: SignedWrite) -> Handler:
+    """A signed call that changes state: verified, acted on once, its answer kept in the
+    unit of work the handler's change is made in (both commit, or neither does)."""
 
     @functools.wraps(handler)
     async def run(request: web.Request) -> web.Response:
@@ -86,12 +94,12 @@ def signed_write(handler: SignedHandler) -> Handler:
         signed = await _verified(request)
         now = deps.clock.now()
         until = now + deps.kept_for
-        async with deps.store.write() as tx:
-            if not await tx.claim_answer(signed.request_id, signed.request_hash, now, until):
-                return _again(await tx.recall_answer(signed.request_id), signed, deps.box)
-            response = await handler(request, signed)
+        async with deps.store.unit() as uow:
+            if not await uow.answers.claim(signed.request_id, signed.request_hash, now, until):
+                return _again(await uow.answers.recall(signed.request_id), signed, deps.box)
+            response = await handler(request, signed, uow)
             answer = _answer(_kept(response, signed), signed, deps.box)
-            await tx.keep_answer(signed.request_id, answer, now, until)
+            await uow.answers.keep(signed.request_id, answer, now, until)
         return response
 
     return run

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.emailverify import EmailVerification
-from bot.core.ports import PendingEmail
+from bot.core.ports import PendingEmail, UnitOfWork
 from bot.core.storage import Preferences
 from bot.core.validation import check_binding, check_order
 from bot.errors import InvalidInput
@@ -104,8 +104,10 @@ def verifier(request: web.Request) -> EmailVerification:
     return found
 
 
-async def _out(request: web.Request, prefs: Preferences) -> PreferencesOut:
-    pending = await verifier(request).pending(prefs.account_id)
+async def _out(
+    request: web.Request, prefs: Preferences, uow: UnitOfWork | None = None
+) -> PreferencesOut:
+    pending = await verifier(request).pending(prefs.account_id, uow)
     return PreferencesOut(
         account_id=prefs.account_id,
         channel_order=list(prefs.channel_order) if prefs.channel_order else None,
@@ -117,11 +119,16 @@ async def _out(request: web.Request, prefs: Preferences) -> PreferencesOut:
 
 
 async def _change(
-    request: web.Request, account_id: str, body: PreferencesIn, by: str
+    request: web.Request,
+    account_id: str,
+    body: PreferencesIn,
+    by: str,
+    uow: UnitOfWork | None = None,
 ) -> Preferences:
     deps = request.app[DEPS]
     order = None if body.channel_order is None else check_order(body.channel_order)
-    return await deps.preferences.set(
+    repo = uow.preferences if uow is not None else deps.preferences
+    return await repo.set(
         account_id, order=order, email_enabled=body.email_enabled, by=by, at=deps.clock.now()
     )
 
@@ -155,11 +162,11 @@ async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response
     errors=(400, 401, 409, 415, 422),
 )
 @signed_write
-async def set_mine(request: web.Request, signed: SignedRequest) -> web.Response:
+async def set_mine(request: web.Request, signed: SignedRequest, uow: UnitOfWork) -> web.Response:
     """Change the acting account's channel order and/or approval email subscription."""
     body = MyPreferencesIn.model_validate_json(signed.body or b"{}")
-    prefs = await _change(request, body.account_id, body, by=body.account_id)
-    return _json(await _out(request, prefs))
+    prefs = await _change(request, body.account_id, body, by=body.account_id, uow=uow)
+    return _json(await _out(request, prefs, uow))
 
 
 @routes.post("/v1/me/email")
@@ -173,12 +180,14 @@ async def set_mine(request: web.Request, signed: SignedRequest) -> web.Response:
     errors=(400, 401, 409, 415, 422),
 )
 @signed_write
-async def set_my_email(request: web.Request, signed: SignedRequest) -> web.Response:
+async def set_my_email(
+    request: web.Request, signed: SignedRequest, uow: UnitOfWork
+) -> web.Response:
     """Mail a confirmation code to a new address for the acting account (202: pending)."""
     body = EmailIn.model_validate_json(signed.body or b"{}")
     address = check_binding(body.account_id, "email", body.address)
     pending = await verifier(request).request(
-        body.account_id, address, by=body.account_id, method="console"
+        body.account_id, address, by=body.account_id, method="console", uow=uow
     )
     return _json(PendingEmailOut.of(pending), status=202)
 
@@ -194,10 +203,12 @@ async def set_my_email(request: web.Request, signed: SignedRequest) -> web.Respo
     errors=(400, 401, 409, 415, 422),
 )
 @signed_write
-async def confirm_my_email(request: web.Request, signed: SignedRequest) -> web.Response:
+async def confirm_my_email(
+    request: web.Request, signed: SignedRequest, uow: UnitOfWork
+) -> web.Response:
     """Turn the pending address into the account's email binding when the code is right."""
     body = ConfirmIn.model_validate_json(signed.body or b"{}")
-    confirmed = await verifier(request).confirm(body.account_id, body.code)
+    confirmed = await verifier(request).confirm(body.account_id, body.code, uow)
     if confirmed is None:
         # One answer for unknown account, nothing pending, wrong, used and expired codes. It is
         # returned, not raised: the wrong guess just counted must commit with it.

@@ -6,7 +6,7 @@ A handler carries its declaration as a decorator right under its route::
     @operation("submitApproval", "approvals", "Submit an approval request", SIGNED,
                body=ApprovalRequest, answers=[Answer(202, SubmitReceipt, "accepted")])
     @signed_write
-    async def submit(...): ...
+    async def submit(request, signed, uow): ...
 
 The decorator changes nothing about the handler: it records the declaration and returns the very
 same function. ``bot.http.openapi`` builds the document from the route tables the application

@@ -65,9 +65,9 @@ class _Completions:
             while self._queued:
                 batch, self._queued = self._queued, []
                 try:
-                    async with self._store.write() as tx:
+                    async with self._store.unit() as uow:
                         for job_id, _ in batch:
-                            await tx.complete(job_id, self._owner)
+                            await uow.outbox.complete(job_id, self._owner)
                 except BaseException as exc:
                     for _, done in batch:
                         done.set_exception(exc)
@@ -163,8 +163,8 @@ class OutboxWorker:
         # Leases still ours belong to jobs that did not finish: hand them back now rather than
         # make the next worker wait lease_seconds for them.
         try:
-            async with self._store.write() as tx:
-                released = await tx.release(self.owner)
+            async with self._store.unit() as uow:
+                released = await uow.outbox.release(self.owner)
         except GatewayError:
             log.exception("releasing outbox leases failed; they expire by themselves")
             return
@@ -193,8 +193,8 @@ class OutboxWorker:
             return 1
         now = self._clock.now()
         try:
-            async with self._store.write(urgent=lane.urgent) as tx:
-                jobs = await tx.claim(
+            async with self._store.unit(urgent=lane.urgent) as uow:
+                jobs = await uow.outbox.claim(
                     self.owner,
                     now,
                     now + self._lease,
@@ -250,12 +250,12 @@ class OutboxWorker:
         if decision is None:
             log.warning("job failed for good", extra=kv(error=error.message))
             await self._runner.give_up(job, error)
-            async with self._store.write() as tx:
-                await tx.bury(job.id, self.owner, error.message)
+            async with self._store.unit() as uow:
+                await uow.outbox.bury(job.id, self.owner, error.message)
             return
         log.info("job will be retried", extra=kv(error=error.message, delay=decision.delay))
-        async with self._store.write() as tx:
-            await tx.reschedule(
+        async with self._store.unit() as uow:
+            await uow.outbox.reschedule(
                 job.id, self.owner, now + timedelta(seconds=decision.delay), error.message
             )
 
@@ -264,8 +264,8 @@ class OutboxWorker:
         # receivers' jobs and come back exactly when the budget has room, with no backoff and
         # no attempt counted (a throttled user must not hold up everyone else's cards).
         delay = max(error.retry_after or 0.0, 0.0)
-        async with self._store.write() as tx:
-            await tx.defer(job.id, self.owner, self._clock.now() + timedelta(seconds=delay))
+        async with self._store.unit() as uow:
+            await uow.outbox.defer(job.id, self.owner, self._clock.now() + timedelta(seconds=delay))
         # Look again when it is due rather than at the next idle poll.
         asyncio.get_running_loop().call_later(delay, self.notify)
 
@@ -282,7 +282,7 @@ class OutboxWorker:
         # The kept answers to signed calls, swept here rather than on every call: an index range
         # on expires_at, in short transactions so intake never queues behind a long delete.
         for _ in range(FORGET_ROUNDS):
-            async with self._store.write() as tx:
-                forgotten = await tx.forget_answers(self._clock.now(), FORGET_BATCH)
+            async with self._store.unit() as uow:
+                forgotten = await uow.answers.forget(self._clock.now(), FORGET_BATCH)
             if forgotten < FORGET_BATCH:
                 return

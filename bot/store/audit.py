@@ -12,6 +12,7 @@ from bot.core.storage import AuditEntry, AuditPage
 from bot.core.validation import MAX_PAGE, parse_bound
 from bot.store.codec import parse_ts, ts
 from bot.store.engine import EngineStore
+from bot.store.repos.ledger import LedgerRows
 from bot.store.tx import EngineTx
 
 __all__ = ["MAX_PAGE", "AuditEntry", "AuditLog", "AuditPage", "audit", "parse_bound"]
@@ -27,7 +28,7 @@ async def audit(
     source: str = "",
 ) -> None:
     """Append a record inside the caller's transaction."""
-    await tx.audit(at, who, action, target, detail, source)
+    await LedgerRows(tx).audit(at, who, action, target, detail, source)
 
 
 class AuditLog:

@@ -17,8 +17,9 @@ from bot.core.validation import ACCOUNT_ID, KNOWN_CHANNELS, MAX_PAGE, check_bind
 from bot.errors import InvalidInput
 from bot.logs import kv
 from bot.store.codec import parse_ts
-from bot.store.engine import EngineStore
-from bot.store.tx import EngineTx, Row
+from bot.store.repos.identities import IdentityRows
+from bot.store.repos.ledger import LedgerRows
+from bot.store.tx import EngineTx, Row, Scope
 
 log = logging.getLogger("bot.store.bindings")
 
@@ -57,7 +58,7 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 class BindingStore:
     """Reads and writes identity bindings."""
 
-    def __init__(self, store: EngineStore) -> None:
+    def __init__(self, store: Scope) -> None:
         self._store = store
 
     async def set(
@@ -136,7 +137,9 @@ class BindingStore:
         async with self._store.write() as tx:
             removed = await tx.execute(self._store.sql.remove_binding, (account_id, channel))
             if removed:
-                await tx.audit(at, by, "binding.remove", f"{account_id}/{channel}", "", "")
+                await LedgerRows(tx).audit(
+                    at, by, "binding.remove", f"{account_id}/{channel}", "", ""
+                )
         if removed:
             log.info("binding removed", extra=kv(account_id=account_id, channel=channel))
         return removed == 1
@@ -151,7 +154,7 @@ async def _upsert(
     method: str,
     at: datetime,
 ) -> None:
-    await tx.set_binding(account_id, channel, address, by, method, at)
+    await IdentityRows(tx).set_binding(account_id, channel, address, by, method, at)
 
 
 def _binding(row: Row) -> Binding:

@@ -19,6 +19,7 @@ from bot.store.tx import EngineTx
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.store.repos.unit import EngineUnit
 
 
 class EngineStore(Protocol):
@@ -27,14 +28,22 @@ class EngineStore(Protocol):
     sql: Queries
     shared: bool  # other processes write it too (replicas): wait_for_work hears their work
 
+    def unit(self, *, urgent: bool = False) -> AbstractAsyncContextManager[EngineUnit]:
+        """A read-write unit of work (``bot.core.ports.Store``); ``urgent``: served before the
+        ordinary ones waiting."""
+        ...
+
+    def snapshot(self, *, urgent: bool = False) -> AbstractAsyncContextManager[EngineUnit]:
+        """A read-only unit of work: one consistent view."""
+        ...
+
     def write(self, *, urgent: bool = False) -> AbstractAsyncContextManager[EngineTx]:
-        """A read-write transaction (or the one this task is already in); ``urgent``: served
-        before the ordinary ones waiting (``bot.core.ports.Store``)."""
+        """A read-write transaction for the store's own adapters (``urgent`` as for
+        :meth:`unit`); refused while this task holds another open."""
         ...
 
     def read(self, *, urgent: bool = False) -> AbstractAsyncContextManager[EngineTx]:
-        """A consistent read-only snapshot (inside a write: that write); ``urgent`` as for
-        :meth:`write`."""
+        """A consistent read-only snapshot for the store's own adapters."""
         ...
 
     @property

@@ -15,8 +15,8 @@ from bot.core.storage import Preferences
 from bot.core.validation import check_account, check_order
 from bot.logs import kv
 from bot.store.codec import parse_ts, ts
-from bot.store.engine import EngineStore
-from bot.store.tx import Row
+from bot.store.repos.identities import IdentityRows
+from bot.store.tx import Row, Scope
 
 log = logging.getLogger("bot.store.preferences")
 
@@ -28,7 +28,7 @@ MAX_ATTEMPTS = 5  # wrong codes before a pending address must be requested again
 class PreferenceStore:
     """Reads and writes account preferences."""
 
-    def __init__(self, store: EngineStore) -> None:
+    def __init__(self, store: Scope) -> None:
         self._store = store
 
     async def get(self, account_id: str) -> Preferences:
@@ -77,7 +77,7 @@ class PreferenceStore:
 class VerificationStore:
     """Pending email addresses, one per account, with the hash of their code."""
 
-    def __init__(self, store: EngineStore) -> None:
+    def __init__(self, store: Scope) -> None:
         self._store = store
 
     async def put(self, pending: PendingEmail, code_hash: str, at: datetime) -> None:
@@ -129,7 +129,7 @@ class VerificationStore:
                 return None
             pending = _pending(row)
             await tx.execute(self._store.sql.drop_email_verification, (account_id,))
-            await tx.set_binding(
+            await IdentityRows(tx).set_binding(
                 account_id, "email", pending.address, pending.requested_by, "email-code", now
             )
         return pending

@@ -31,8 +31,11 @@ class StoreProbe:
         counts' deltas in, on an engine that keeps them so)."""
         await self._store.fold_counts()
         async with self._store.read() as tx:
-            return StoreGauges(
-                outbox=await tx.outbox_depth(),
-                deliveries=await tx.delivery_counts(),
-                requests=await tx.request_counts(),
-            )
+            outbox = await tx.fetch_all(tx.sql.outbox_depth)
+            deliveries = await tx.fetch_all(tx.sql.delivery_counts)
+            requests = await tx.fetch_all(tx.sql.request_counts)
+        return StoreGauges(
+            outbox={row["kind"]: row["n"] for row in outbox},
+            deliveries={(row["channel"], row["state"]): row["n"] for row in deliveries},
+            requests={row["status"]: row["n"] for row in requests},
+        )

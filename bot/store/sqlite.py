@@ -10,11 +10,10 @@ just a crash, and a ``write()`` returns only once its COMMIT is on disk.
 Statements run on the event loop itself (microseconds each); only what can block, a BEGIN that
 waits for another process and the COMMIT's fsync, goes to the connection's thread.
 
-A ``write()`` or ``read()`` opened while this task is already inside a ``write()`` joins that
-transaction instead of opening another (which would wait for its own turn). Only an open one: a
-task created inside a write copies the context, and must not write outside any transaction. That is how one
-signed API call is one transaction: the idempotency memory, the change and the kept answer
-commit together, or none of them does, whatever the code in between opens.
+Nothing joins a transaction implicitly: a ``write()`` or ``read()`` opened while this task holds
+one open is refused (it would wait for its own turn behind itself). Code that must commit with
+its caller's change takes the caller's unit of work (``bot.core.ports.UnitOfWork``); that is how
+one signed API call is one transaction (``bot.http.once``).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -37,6 +35,7 @@ from bot.store.group_commit import Connection, GroupCommit, StoreStats
 from bot.store.migrations import LATEST, MIGRATIONS
 from bot.store.queries import SQLITE
 from bot.store.queries import SQLITE_ENGINE as SQL  # this engine's own statements
+from bot.store.repos.unit import Units
 from bot.store.tx import SqliteTx
 
 log = logging.getLogger("bot.store")
@@ -45,7 +44,7 @@ _T = TypeVar("_T")
 WRITE_PROBE_SECONDS = 2.0  # readiness writes at most this often while the store is healthy
 
 
-class SqliteStore(InProcessWork):
+class SqliteStore(Units, InProcessWork):
     """Store implementation over one SQLite file (one gateway process writes it, so its
     ``wait_for_work`` is woken in process)."""
 
@@ -57,7 +56,6 @@ class SqliteStore(InProcessWork):
         self._reader: Connection | None = None
         self._commits: GroupCommit | None = None
         self._read_lock = asyncio.Lock()
-        self._current: ContextVar[SqliteTx | None] = ContextVar(f"tx-{id(self)}", default=None)
         self._writable_at: float | None = None
         self.stats = StoreStats()
         self.sql = SQLITE  # the repository queries of this engine
@@ -151,50 +149,40 @@ class SqliteStore(InProcessWork):
 
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[SqliteTx]:
-        """A serialised read-write transaction part, committed with the parts around it (or
-        the transaction this task is already in); returns once it is durable. ``urgent``: it
-        takes the turn before the ordinary parts queued and is committed without waiting for
-        them (``bot.store.group_commit``)."""
-        current = self._current.get()
-        if current is not None and current.open:
-            yield current
-            return
-        commits = self._need(self._commits)
-        batch = await commits.join(urgent=urgent)
-        tx = SqliteTx(self._need(self._writer).raw, SQLITE, writable=True)
-        token = self._current.set(tx)
-        try:
-            yield tx
-        except BaseException:
-            tx.open = False
-            commits.leave(batch, failed=True)
-            raise
-        finally:
-            tx.open = False
-            self._current.reset(token)
-        commits.leave(batch, failed=False)
-        await commits.committed(batch)
+        """A serialised read-write transaction part, committed with the parts around it;
+        returns once it is durable. ``urgent``: it takes the turn before the ordinary parts
+        queued and is committed without waiting for them (``bot.store.group_commit``)."""
+        with self._one_per_task():
+            commits = self._need(self._commits)
+            batch = await commits.join(urgent=urgent)
+            tx = SqliteTx(self._need(self._writer).raw, SQLITE, writable=True)
+            try:
+                yield tx
+            except BaseException:
+                tx.open = False
+                commits.leave(batch, failed=True)
+                raise
+            finally:
+                tx.open = False
+            commits.leave(batch, failed=False)
+            await commits.committed(batch)
 
     @asynccontextmanager
     async def read(self, *, urgent: bool = False) -> AsyncIterator[SqliteTx]:
-        """A consistent read-only snapshot (inside a write: that write, with its changes).
-        ``urgent`` changes nothing here: a read never queues behind writes (a WAL snapshot on
-        its own connection, statements inline)."""
-        current = self._current.get()
-        if current is not None and current.open:
-            yield current
-            return
+        """A consistent read-only snapshot. ``urgent`` changes nothing here: a read never
+        queues behind writes (a WAL snapshot on its own connection, statements inline)."""
         raw = self._need(self._reader).raw
-        async with self._read_lock:
-            try:
-                raw.execute(SQL.begin_read)
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot start a transaction: {exc}") from exc
-            try:
-                yield SqliteTx(raw, SQLITE, writable=False)
-            finally:
-                # Nothing to keep: ending the snapshot lets the checkpointer move past it.
-                raw.rollback()
+        with self._one_per_task():
+            async with self._read_lock:
+                try:
+                    raw.execute(SQL.begin_read)
+                except sqlite3.Error as exc:
+                    raise StoreError(f"cannot start a transaction: {exc}") from exc
+                try:
+                    yield SqliteTx(raw, SQLITE, writable=False)
+                finally:
+                    # Nothing to keep: ending the snapshot lets the checkpointer move past it.
+                    raw.rollback()
 
     def _need(self, value: _T | None) -> _T:
         if value is None:

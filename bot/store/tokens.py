@@ -10,6 +10,7 @@ from bot.core.storage import ApiToken
 from bot.errors import NotFound
 from bot.store.codec import opt_ts, parse_ts, ts
 from bot.store.engine import EngineStore
+from bot.store.repos.ledger import LedgerRows
 from bot.store.tx import Row
 
 __all__ = ["ApiToken", "TokenStore", "token_hash"]
@@ -36,7 +37,7 @@ class TokenStore:
                 self._store.sql.insert_token,
                 (record.id, role, token_hash(token), label, ts(now)),
             )
-            await tx.audit(now, by, "token.create", record.id, role, "")
+            await LedgerRows(tx).audit(now, by, "token.create", record.id, role, "")
         return record
 
     async def resolve(self, token: str) -> ApiToken | None:
@@ -63,7 +64,7 @@ class TokenStore:
             )
             if changed != 1:
                 raise NotFound(f"no live token {token_id}")
-            await tx.audit(now, by, "token.revoke", token_id, "", "")
+            await LedgerRows(tx).audit(now, by, "token.revoke", token_id, "", "")
 
 
 def _token(row: Row) -> ApiToken:

@@ -55,12 +55,12 @@ class Core:
 
     async def run_due_jobs(self) -> list[str]:
         """Claim and run every job due now; the kinds that ran."""
-        async with self.store.write() as tx:
-            claimed = await tx.claim("test", self.clock.now(), self.clock.now(), 100)
+        async with self.store.unit() as tx:
+            claimed = await tx.outbox.claim("test", self.clock.now(), self.clock.now(), 100)
         for job in claimed:
             await self.jobs.run(job)
-            async with self.store.write() as tx:
-                await tx.complete(job.id, "test")
+            async with self.store.unit() as tx:
+                await tx.outbox.complete(job.id, "test")
         return [job.kind for job in claimed]
 
     async def decide(self) -> tuple[ActionResult, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.channels.memory import MemoryChannel
 from bot.core.jobs import JobRunner, lanes
 from bot.core.models import ActionStatus, ApprovalRequest, ClickAction, InboundAction
-from bot.core.ports import BackendReceipt, DecisionEvent, Tx
+from bot.core.ports import BackendReceipt, DecisionEvent, UnitOfWork
 from bot.core.router import Router
 from bot.core.service import (
     FORWARD_DECISION,
@@ -59,14 +59,14 @@ class Turns:
         self.order: list[str] = []  # "urgent" or "ordinary", as each write's body began
 
     @asynccontextmanager
-    async def write(self, *, urgent: bool = False) -> AsyncIterator[Tx]:
-        async with self.store.write(urgent=urgent) as tx:
+    async def unit(self, *, urgent: bool = False) -> AsyncIterator[UnitOfWork]:
+        async with self.store.unit(urgent=urgent) as tx:
             self.order.append("urgent" if urgent else "ordinary")
             yield tx
 
     @asynccontextmanager
-    async def read(self, *, urgent: bool = False) -> AsyncIterator[Tx]:
-        async with self.store.read(urgent=urgent) as tx:
+    async def snapshot(self, *, urgent: bool = False) -> AsyncIterator[UnitOfWork]:
+        async with self.store.snapshot(urgent=urgent) as tx:
             yield tx
 
 
@@ -93,13 +93,13 @@ async def test_a_click_is_decided_before_the_writes_queued_ahead_of_it(tmp_path:
     jobs = JobRunner(store, clock, {"memory": memory}, Backend(), service)
     try:
         receipt = await service.submit(_ticket("T-CLICK", "a1"))
-        async with sqlite.write() as tx:
-            (job,) = await tx.claim("test", clock.now(), clock.now(), 10)
+        async with sqlite.unit() as tx:
+            (job,) = await tx.outbox.claim("test", clock.now(), clock.now(), 10)
         await jobs.run(job)  # the card is on a1's phone
         hold, holding = asyncio.Event(), asyncio.Event()
 
         async def blocker() -> None:
-            async with store.write():
+            async with store.unit():
                 holding.set()
                 await hold.wait()
 
@@ -155,8 +155,8 @@ async def test_a_decided_clicks_answer_carries_the_request_as_stored(tmp_path: P
     jobs = JobRunner(store, clock, {"memory": memory}, Backend(), service)
     try:
         receipt = await service.submit(_ticket("T-SAME", "a1", "a2"))
-        async with store.write() as tx:
-            claimed = await tx.claim("test", clock.now(), clock.now(), 10)
+        async with store.unit() as tx:
+            claimed = await tx.outbox.claim("test", clock.now(), clock.now(), 10)
         for job in claimed:
             await jobs.run(job)
         click = InboundAction(

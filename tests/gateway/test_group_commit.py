@@ -102,13 +102,13 @@ async def test_a_part_that_fails_after_writing_rolls_back_alone(tmp_path: Path) 
     at = MovableClock().now()
 
     async def refused() -> None:
-        async with store.write() as tx:
-            await tx.audit(at, "t", "refused.part", "x", "", "")
+        async with store.unit() as tx:
+            await tx.ledger.audit(at, "t", "refused.part", "x", "", "")
             raise Conflict("refused after writing")
 
     async def kept(n: int) -> None:
-        async with store.write() as tx:
-            await tx.audit(at, "t", "kept.part", str(n), "", "")
+        async with store.unit() as tx:
+            await tx.ledger.audit(at, "t", "kept.part", str(n), "", "")
 
     try:
         async with store_held(store.path):

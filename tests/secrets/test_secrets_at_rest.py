@@ -12,7 +12,6 @@ from bot.channel_access.credentials import ChannelCredentials
 from bot.cli import main
 from bot.errors import StoreError
 from bot.secrets import SecretBox, key_file, new_key, read_key_file
-from bot.store.sealed import SealedSecretStore
 from tests.conftest import fast_settings
 
 SECRET = "plaintext-app-secret-4242"
@@ -35,8 +34,8 @@ async def _store_credentials(data: Path) -> None:
     embedded = await start(fast_settings(data))
     try:
         gateway = embedded.gateway
-        repo = ChannelCredentials(gateway.store, SealedSecretStore(), gateway.box)
-        async with gateway.store.write() as tx:
+        repo = ChannelCredentials(gateway.store, gateway.box)
+        async with gateway.store.unit() as tx:
             await repo.put(tx, "lark", {"app_secret": SECRET}, gateway.clock.now())
     finally:
         await embedded.stop()
@@ -48,7 +47,7 @@ async def _read_credentials(data: Path) -> dict[str, str] | None:
     embedded = await start(fast_settings(data))
     try:
         gateway = embedded.gateway
-        return await ChannelCredentials(gateway.store, SealedSecretStore(), gateway.box).get("lark")
+        return await ChannelCredentials(gateway.store, gateway.box).get("lark")
     finally:
         await embedded.stop()
 

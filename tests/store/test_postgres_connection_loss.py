@@ -17,8 +17,8 @@ import pytest
 
 from bot.core.storage import ChannelAuthorization
 from bot.errors import StoreError, StoreUnavailable
-from bot.store.authorizations import AuthorizationStore
 from bot.store.postgres import PostgresStore
+from bot.store.repos.outbox import OutboxRows
 from tests.faults.postgres_down import refusing, terminate
 from tests.store.engines import postgres_database
 
@@ -56,16 +56,16 @@ async def test_a_terminated_listener_listens_again_and_hears_work_and_consents(
     assert await terminate(application_name=NAME) >= 2  # the LISTEN connection and the pool's
     await _listening_again(b)
 
-    async with a.write() as tx:
-        await tx.enqueue("forward_decision", "dec-1", T0)
+    async with a.unit() as tx:
+        await tx.outbox.enqueue("forward_decision", "dec-1", T0)
     assert await b.wait_for_work(NEVER / 20) == ("forward_decision",)  # its NOTIFY
 
     woken = asyncio.create_task(b.wait_for_consents(NEVER))
     record = ChannelAuthorization(
         channel="lark", state="revoked", by="admin", at=datetime.now(UTC), notice_version="v"
     )
-    async with a.write() as tx:
-        await AuthorizationStore(a).record(tx, record)
+    async with a.unit() as tx:
+        await tx.credentials.record_consent(record)
     assert await asyncio.wait_for(woken, 30) is True  # the commit's NOTIFY, not a timeout
 
 
@@ -84,8 +84,8 @@ async def test_a_terminated_listener_is_reported_until_it_listens_again() -> Non
                 problem = await _within(down, 30)
                 assert "LISTEN connection was lost" in problem, problem
                 with pytest.raises(StoreUnavailable) as caught:
-                    async with b.write() as tx:
-                        await tx.enqueue("send_card", "del-1", T0)
+                    async with b.unit() as tx:
+                        await tx.outbox.enqueue("send_card", "del-1", T0)
                 assert caught.value.code == "store_unavailable"
             await _listening_again(b)
         finally:
@@ -102,12 +102,12 @@ async def test_a_transaction_whose_connection_is_terminated_fails_as_store_unava
             async with b.write() as tx:
                 await tx.fetch_one("SELECT pg_backend_pid()")
                 await terminate(application_name=NAME)  # under the open transaction
-                await tx.enqueue("send_card", "del-2", T0)
+                await OutboxRows(tx).enqueue("send_card", "del-2", T0)
         except StoreError as exc:
             failures.append(exc)
     assert failures and all(isinstance(f, StoreUnavailable) for f in failures), failures
-    async with b.write() as tx:  # the pool made new connections
-        await tx.enqueue("send_card", "del-3", T0)
+    async with b.unit() as tx:  # the pool made new connections
+        await tx.outbox.enqueue("send_card", "del-3", T0)
 
 
 async def _within(probe: object, seconds: float) -> str:

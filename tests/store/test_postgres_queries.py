@@ -11,11 +11,11 @@ import asyncpg
 from bot.core.models import ApprovalRequest, RequestStatus, StoredRequest
 from bot.core.storage import ChannelAuthorization
 from bot.store import queries
-from bot.store.authorizations import AuthorizationStore
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.store import MIGRATIONS
 from bot.store.postgres.tx import numbered
 from bot.store.probe import StoreProbe
+from bot.store.repos.requests import RequestRows
 from sandbox.tickets import approver, sample_ticket
 from tests.gateway.helpers import eventually
 
@@ -73,8 +73,8 @@ async def test_a_scrape_reads_the_counts_kept_in_place_and_folds_those_of_gone_s
     await store.open()
     try:
         for i in range(3):
-            async with store.write() as tx:
-                await tx.insert_request(_request(f"r{i}"))
+            async with store.unit() as tx:
+                await tx.requests.insert(_request(f"r{i}"))
         # One row per count and session that changed it, not one per change.
         assert await _count(store, "request_counts") <= 2  # the pool's sessions
         assert (await StoreProbe(store).gauges()).requests == {"pending": 3}
@@ -92,9 +92,9 @@ async def test_a_scrape_reads_the_counts_kept_in_place_and_folds_those_of_gone_s
         assert (await StoreProbe(store).gauges()).requests == {"approved": 1, "pending": 2}
         # The scrape reads the counts, not the table: a row written past the triggers is not
         # seen, however many rows the table holds.
-        async with store.write() as tx:
-            await tx.execute("ALTER TABLE requests DISABLE TRIGGER USER")
-            await tx.insert_request(_request("r-unseen"))
+        async with store.write() as raw:
+            await raw.execute("ALTER TABLE requests DISABLE TRIGGER USER")
+            await RequestRows(raw).insert(_request("r-unseen"))
         assert (await StoreProbe(store).gauges()).requests == {"approved": 1, "pending": 2}
     finally:
         await store.close()
@@ -123,8 +123,8 @@ async def test_a_consent_recorded_through_one_replica_wakes_the_others(pg_url: s
         record = ChannelAuthorization(
             channel="lark", state="revoked", by="admin", at=datetime.now(UTC), notice_version="v"
         )
-        async with a.write() as tx:
-            await AuthorizationStore(a).record(tx, record)
+        async with a.unit() as tx:
+            await tx.credentials.record_consent(record)
         assert await asyncio.wait_for(woken, 30) is True  # the commit's NOTIFY, not a timeout
     finally:
         await a.close()

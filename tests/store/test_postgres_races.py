@@ -27,7 +27,8 @@ from bot.core.router import Router
 from bot.core.service import ApprovalService, Withdrawal
 from bot.errors import Conflict
 from bot.store.postgres import PostgresStore
-from bot.store.postgres.tx import PostgresTx
+from bot.store.repos.deliveries import DeliveryRows
+from bot.store.repos.requests import RequestRows
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -78,13 +79,13 @@ def both_close_together(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every close_request waits until two transactions have reached it: both read the request
     pending before either closes it."""
     barrier = asyncio.Barrier(2)
-    original: Callable[..., Awaitable[bool]] = PostgresTx.close_request
+    original: Callable[..., Awaitable[bool]] = RequestRows.close
 
-    async def close_request(self: PostgresTx, *args: Any) -> bool:
+    async def close_request(self: RequestRows, *args: Any) -> bool:
         await asyncio.wait_for(barrier.wait(), 10)
         return await original(self, *args)
 
-    monkeypatch.setattr(PostgresTx, "close_request", close_request)
+    monkeypatch.setattr(RequestRows, "close", close_request)
 
 
 def _ticket(ticket_id: str, expires_in: timedelta = timedelta(hours=1)) -> ApprovalRequest:
@@ -167,33 +168,33 @@ async def test_a_card_sent_while_another_replica_decides_is_redrawn(
     a, b, clock = replicas
     await a.submit(_ticket("T-SKEW"))
     barrier = asyncio.Barrier(2)
-    close_request = PostgresTx.close_request
-    set_delivery_state = PostgresTx.set_delivery_state
+    close_request = RequestRows.close
+    set_delivery_state = DeliveryRows.set_state
 
-    async def closing(self: PostgresTx, *args: Any) -> bool:
+    async def closing(self: RequestRows, *args: Any) -> bool:
         await asyncio.wait_for(barrier.wait(), 10)  # the click has read the cards
         return await close_request(self, *args)
 
     async def recording(
-        self: PostgresTx, delivery_id: str, state: DeliveryState, *args: Any, **kw: Any
+        self: DeliveryRows, delivery_id: str, state: DeliveryState, *args: Any, **kw: Any
     ) -> None:
         if state is DeliveryState.SENT:
             await asyncio.wait_for(barrier.wait(), 10)  # the card is out, its commit to come
         await set_delivery_state(self, delivery_id, state, *args, **kw)
 
-    monkeypatch.setattr(PostgresTx, "close_request", closing)
-    monkeypatch.setattr(PostgresTx, "set_delivery_state", recording)
+    monkeypatch.setattr(RequestRows, "close", closing)
+    monkeypatch.setattr(DeliveryRows, "set_state", recording)
     request = await a.get("T-SKEW")
     sent = next(d for d in request.deliveries if d.account_id == "a2")
     store_b = STORES[b]  # replica B's worker runs on B's store
-    async with store_b.write() as tx:
-        jobs = await tx.claim("b", clock.now(), clock.now() + timedelta(minutes=1), 10)
+    async with store_b.unit() as tx:
+        jobs = await tx.outbox.claim("b", clock.now(), clock.now() + timedelta(minutes=1), 10)
     job = next(j for j in jobs if j.ref == sent.id)
     runner = JobRunner(store_b, clock, {"memory": MemoryChannel()}, NoBackend(), b)
     click = await _click(a, "T-SKEW", "a1")
     decided, _ = await asyncio.gather(a.handle_action(click), runner.run(job))
     assert decided.status is ActionStatus.DECIDED
-    async with store_b.write() as tx:
+    async with store_b.unit() as tx:
         later = clock.now() + timedelta(hours=1)
-        updates = await tx.claim("check", later, later, 10, kinds=("update_card",))
+        updates = await tx.outbox.claim("check", later, later, 10, kinds=("update_card",))
     assert sent.id in {j.ref for j in updates}, "the card sent meanwhile is redrawn"

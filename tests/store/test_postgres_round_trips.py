@@ -22,6 +22,7 @@ from bot.core.models import (
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.limits import PostgresRateLimits
 from bot.store.postgres.tx import PostgresTx
+from bot.store.repos.unit import EngineUnit
 from sandbox.tickets import approver, sample_ticket
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -53,23 +54,24 @@ async def test_a_delivery_its_state_changes_and_its_read_cost_one_statement_each
     await store.open()
     sent: list[str] = []
     try:
-        async with store.write() as tx:
-            await tx.insert_request(request)
-        async with store.write() as tx:
-            assert isinstance(tx, PostgresTx)
+        async with store.unit() as tx:
+            await tx.requests.insert(request)
+        async with store.write() as raw:
+            assert isinstance(raw, PostgresTx)
 
             def log(record: LoggedQuery) -> None:
                 sent.append(" ".join(record.query.split())[:30])
 
-            tx.conn.add_query_logger(log)
-            await tx.insert_delivery(_delivery(events=3))
-            await tx.set_delivery_state("del-1", DeliveryState.SENT, T0, "sent")
-            stored = await tx.get_delivery("del-1")
-            whole = await tx.get_request("r1")
+            raw.conn.add_query_logger(log)
+            uow = EngineUnit(raw)
+            await uow.deliveries.insert(_delivery(events=3))
+            await uow.deliveries.set_state("del-1", DeliveryState.SENT, T0, "sent")
+            stored = await uow.deliveries.get("del-1")
+            whole = await uow.requests.get("r1")
         # The pool's one connection is back: a reset would have been sent by now.
-        async with store.read() as tx:
-            assert isinstance(tx, PostgresTx)
-            tx.conn.remove_query_logger(log)
+        async with store.read() as raw:
+            assert isinstance(raw, PostgresTx)
+            raw.conn.remove_query_logger(log)
         await asyncio.sleep(0)  # the driver calls its loggers on the next turn of the loop
     finally:
         await store.close()

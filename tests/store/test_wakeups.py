@@ -78,10 +78,10 @@ async def test_a_replica_hears_which_kind_of_work_arrived_and_not_another_schema
         for store in (here, other, elsewhere):
             await store.open()
         try:
-            async with elsewhere.write() as tx:  # another deployment, same database
-                await tx.enqueue("send_card", "del-0", T0)
-            async with here.write() as tx:
-                await tx.enqueue("forward_decision", "dec-1", T0)
+            async with elsewhere.unit() as tx:  # another deployment, same database
+                await tx.outbox.enqueue("send_card", "del-0", T0)
+            async with here.unit() as tx:
+                await tx.outbox.enqueue("forward_decision", "dec-1", T0)
             # The forward's lane alone is woken, and the other schema's card woke nobody here.
             assert await other.wait_for_work(10) == ("forward_decision",)
             assert await other.wait_for_work(0.2) is None

@@ -6,8 +6,9 @@ schema, not by timing: a decision closes its request with ``UPDATE ... WHERE sta
 ``decisions.request_id`` is unique; outbox claims lock their rows with ``FOR UPDATE SKIP
 LOCKED`` under the lease. Reads are REPEATABLE READ, READ ONLY: one snapshot, as on SQLite.
 
-As on SQLite, a ``write()`` or ``read()`` opened while this task is already inside an open
-``write()`` joins it, so one signed API call is one transaction.
+As on SQLite, nothing joins a transaction implicitly: one opened while this task holds another
+open is refused, and code that must commit with its caller's change takes the caller's unit of
+work (``bot.core.ports.UnitOfWork``).
 
 Pool size (``APPROVAL_GATEWAY_DATABASE_POOL_SIZE``, default 10): one connection per transaction
 in flight. A replica needs about ``outbox`` lane concurrency (forwards + updates + sends, 24 by
@@ -37,7 +38,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
@@ -53,6 +53,7 @@ from bot.store.postgres.errors import CONNECT_ERRORS, DRIVER_ERRORS, translated
 from bot.store.postgres.listen import CONNECT_SECONDS, Listener
 from bot.store.postgres.tx import PostgresTx
 from bot.store.queries import NamedQueries, Queries, load_all, load_engine
+from bot.store.repos.unit import Units
 
 log = logging.getLogger("bot.store")
 
@@ -112,7 +113,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     return None
 
 
-class PostgresStore(InProcessWork):
+class PostgresStore(Units, InProcessWork):
     """Store implementation over a PostgreSQL database (a ``postgresql://`` URL; other query
     parameters, such as ``search_path``, are server settings of every connection)."""
 
@@ -132,7 +133,6 @@ class PostgresStore(InProcessWork):
             {WORK_CHANNEL: self._notified, CONSENTS_CHANNEL: self._consents_notified},
             self._relistened,
         )
-        self._current: ContextVar[PostgresTx | None] = ContextVar(f"pg-{id(self)}", default=None)
         self._writable_at: float | None = None
 
     async def open(self, *, migrate: bool = True, create: bool = True) -> None:
@@ -255,33 +255,24 @@ class PostgresStore(InProcessWork):
 
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[PostgresTx]:
-        """A read-write transaction (or the one this task is already in); ``urgent``: it may
-        take a connection of the reserved share."""
-        current = self._current.get()
-        if current is not None and current.open:
-            yield current
-            return
-        async with self._transaction(writable=True, urgent=urgent) as tx:
-            token = self._current.set(tx)
-            try:
-                yield tx
-            finally:
-                tx.open = False
-                self._current.reset(token)
+        """A read-write transaction; ``urgent``: it may take a connection of the reserved
+        share."""
+        with self._one_per_task():
+            async with self._transaction(writable=True, urgent=urgent) as tx:
+                try:
+                    yield tx
+                finally:
+                    tx.open = False
 
     @asynccontextmanager
     async def read(self, *, urgent: bool = False) -> AsyncIterator[PostgresTx]:
-        """A consistent read-only snapshot (inside a write: that write, with its changes);
-        ``urgent`` as for :meth:`write`."""
-        current = self._current.get()
-        if current is not None and current.open:
-            yield current
-            return
-        async with self._transaction(writable=False, urgent=urgent) as tx:
-            try:
-                yield tx
-            finally:
-                tx.open = False
+        """A consistent read-only snapshot; ``urgent`` as for :meth:`write`."""
+        with self._one_per_task():
+            async with self._transaction(writable=False, urgent=urgent) as tx:
+                try:
+                    yield tx
+                finally:
+                    tx.open = False
 
     @asynccontextmanager
     async def _transaction(self, *, writable: bool, urgent: bool) -> AsyncIterator[PostgresTx]:

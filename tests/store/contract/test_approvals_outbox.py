@@ -21,8 +21,8 @@ from bot.core.models import (
     StoredRequest,
 )
 from bot.errors import Conflict, StoreError
-from bot.store.authorizations import AuthorizationStore
 from bot.store.engine import EngineStore
+from bot.store.probe import StoreProbe
 from sandbox.tickets import approver, sample_ticket
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -51,13 +51,13 @@ def _decision(decision_id: str, request_id: str) -> Decision:
 
 
 async def test_a_request_round_trips_and_closes_once(engine: EngineStore) -> None:
-    async with engine.write() as tx:
-        await tx.insert_request(_request("r1"))
-    async with engine.write() as tx:
-        assert await tx.close_request("r1", RequestStatus.APPROVED, T0, None)
-        assert not await tx.close_request("r1", RequestStatus.REJECTED, T0, None)
-    async with engine.read() as tx:
-        stored = await tx.find_request("T-r1")
+    async with engine.unit() as tx:
+        await tx.requests.insert(_request("r1"))
+    async with engine.unit() as tx:
+        assert await tx.requests.close("r1", RequestStatus.APPROVED, T0, None)
+        assert not await tx.requests.close("r1", RequestStatus.REJECTED, T0, None)
+    async with engine.snapshot() as tx:
+        stored = await tx.requests.find("T-r1")
     assert stored is not None and stored.status is RequestStatus.APPROVED
     assert stored.ticket.ticket_id == "T-r1" and stored.closed_at == T0
 
@@ -65,37 +65,37 @@ async def test_a_request_round_trips_and_closes_once(engine: EngineStore) -> Non
 async def test_a_second_decision_for_a_request_is_refused_by_the_schema(
     engine: EngineStore,
 ) -> None:
-    async with engine.write() as tx:
-        await tx.insert_request(_request("r2"))
-        await tx.insert_decision(_decision("d1", "r2"))
+    async with engine.unit() as tx:
+        await tx.requests.insert(_request("r2"))
+        await tx.requests.insert_decision(_decision("d1", "r2"))
     with pytest.raises(Conflict):
-        async with engine.write() as tx:
-            await tx.insert_decision(_decision("d2", "r2"))
-    async with engine.read() as tx:
-        stored = await tx.get_request_by_decision("d1")
+        async with engine.unit() as tx:
+            await tx.requests.insert_decision(_decision("d2", "r2"))
+    async with engine.snapshot() as tx:
+        stored = await tx.requests.by_decision("d1")
     assert stored is not None and stored.decision is not None and stored.decision.id == "d1"
 
 
 async def test_first_decision_wins_when_two_transactions_race(engine: EngineStore) -> None:
-    async with engine.write() as tx:
-        await tx.insert_request(_request("r3"))
+    async with engine.unit() as tx:
+        await tx.requests.insert(_request("r3"))
     both_read = asyncio.Barrier(2) if _concurrent(engine) else None
 
     async def decide(decision_id: str) -> bool:
-        async with engine.write() as tx:
-            seen = await tx.get_request("r3")
+        async with engine.unit() as tx:
+            seen = await tx.requests.get("r3")
             if both_read is not None:  # PostgreSQL: both saw it pending before either closes it
                 assert seen is not None and seen.status is RequestStatus.PENDING
                 await both_read.wait()
-            if not await tx.close_request("r3", RequestStatus.APPROVED, T0, None):
+            if not await tx.requests.close("r3", RequestStatus.APPROVED, T0, None):
                 return False
-            await tx.insert_decision(_decision(decision_id, "r3"))
+            await tx.requests.insert_decision(_decision(decision_id, "r3"))
             return True
 
     results = await asyncio.gather(decide("dA"), decide("dB"))
     assert sorted(results) == [False, True]
-    async with engine.read() as tx:
-        stored = await tx.get_request("r3")
+    async with engine.snapshot() as tx:
+        stored = await tx.requests.get("r3")
     assert stored is not None and stored.decision is not None
     assert stored.decision.id == ("dA" if results[0] else "dB")
 
@@ -109,39 +109,39 @@ def _concurrent(engine: EngineStore) -> bool:
 async def test_a_claimed_job_is_leased_then_taken_over_when_the_lease_ends(
     engine: EngineStore,
 ) -> None:
-    async with engine.write() as tx:
-        await tx.enqueue("send_card", "del-1", T0)
+    async with engine.unit() as tx:
+        await tx.outbox.enqueue("send_card", "del-1", T0)
     lease = T0 + timedelta(seconds=30)
-    async with engine.write() as tx:
-        first = await tx.claim("replica-a", T0, lease, 10)
-    async with engine.write() as tx:
-        assert await tx.claim("replica-b", T0 + timedelta(seconds=29), lease, 10) == []
+    async with engine.unit() as tx:
+        first = await tx.outbox.claim("replica-a", T0, lease, 10)
+    async with engine.unit() as tx:
+        assert await tx.outbox.claim("replica-b", T0 + timedelta(seconds=29), lease, 10) == []
     # replica-a died: once its lease is over, replica-b takes the job.
     later = lease + timedelta(seconds=1)
-    async with engine.write() as tx:
-        taken = await tx.claim("replica-b", later, later + timedelta(seconds=30), 10)
+    async with engine.unit() as tx:
+        taken = await tx.outbox.claim("replica-b", later, later + timedelta(seconds=30), 10)
     assert [j.ref for j in first] == ["del-1"] and [j.id for j in taken] == [first[0].id]
     assert taken[0].attempts == 2
-    async with engine.write() as tx:
-        await tx.complete(first[0].id, "replica-a")  # the dead owner's late word counts for nothing
-    async with engine.read() as tx:
-        assert (await tx.outbox_depth()) == {"send_card": 1}
-    async with engine.write() as tx:
-        await tx.complete(taken[0].id, "replica-b")
-    async with engine.read() as tx:
-        assert (await tx.outbox_depth()) == {}
+    async with engine.unit() as tx:
+        await tx.outbox.complete(
+            first[0].id, "replica-a"
+        )  # the dead owner's late word counts for nothing
+    assert await _depth(engine) == {"send_card": 1}
+    async with engine.unit() as tx:
+        await tx.outbox.complete(taken[0].id, "replica-b")
+    assert await _depth(engine) == {}
 
 
 async def test_claims_running_at_once_share_out_the_jobs(engine: EngineStore) -> None:
-    async with engine.write() as tx:
+    async with engine.unit() as tx:
         for n in range(6):
-            await tx.enqueue("forward_decision", f"d-{n}", T0)
+            await tx.outbox.enqueue("forward_decision", f"d-{n}", T0)
     lease = T0 + timedelta(seconds=30)
     first_claimed, second_done = asyncio.Event(), asyncio.Event()
 
     async def first() -> list[int]:
-        async with engine.write() as tx:
-            claimed = [job.id for job in await tx.claim("a", T0, lease, 3)]
+        async with engine.unit() as tx:
+            claimed = [job.id for job in await tx.outbox.claim("a", T0, lease, 3)]
             first_claimed.set()
             if _concurrent(engine):
                 # Hold the claimed rows while the second claims: it must skip them, not wait
@@ -151,8 +151,8 @@ async def test_claims_running_at_once_share_out_the_jobs(engine: EngineStore) ->
             return claimed
 
     async def second() -> list[int]:
-        async with engine.write() as tx:
-            claimed = [job.id for job in await tx.claim("b", T0, lease, 3)]
+        async with engine.unit() as tx:
+            claimed = [job.id for job in await tx.outbox.claim("b", T0, lease, 3)]
         second_done.set()
         return claimed
 
@@ -166,16 +166,18 @@ async def test_claims_running_at_once_share_out_the_jobs(engine: EngineStore) ->
 async def test_a_released_lease_is_claimable_at_once_and_lanes_filter_by_kind(
     engine: EngineStore,
 ) -> None:
-    async with engine.write() as tx:
-        await tx.enqueue("send_card", "del-1", T0)
-        await tx.enqueue("forward_decision", "d-1", T0)
+    async with engine.unit() as tx:
+        await tx.outbox.enqueue("send_card", "del-1", T0)
+        await tx.outbox.enqueue("forward_decision", "d-1", T0)
     lease = T0 + timedelta(seconds=30)
-    async with engine.write() as tx:
-        sends = await tx.claim("a", T0, lease, 10, kinds=("send_card",))
-        assert await tx.release("a") == 1
-    async with engine.write() as tx:
-        others = await tx.claim("b", T0, lease, 10, kinds=("forward_decision", "update_card"))
-        again = await tx.claim("b", T0, lease, 10, kinds=("send_card",))
+    async with engine.unit() as tx:
+        sends = await tx.outbox.claim("a", T0, lease, 10, kinds=("send_card",))
+        assert await tx.outbox.release("a") == 1
+    async with engine.unit() as tx:
+        others = await tx.outbox.claim(
+            "b", T0, lease, 10, kinds=("forward_decision", "update_card")
+        )
+        again = await tx.outbox.claim("b", T0, lease, 10, kinds=("send_card",))
     assert [j.kind for j in sends] == ["send_card"] and [j.kind for j in others] == [
         "forward_decision"
     ]
@@ -183,17 +185,17 @@ async def test_a_released_lease_is_claimable_at_once_and_lanes_filter_by_kind(
 
 
 async def test_a_rescheduled_job_waits_and_a_buried_one_is_gone(engine: EngineStore) -> None:
-    async with engine.write() as tx:
-        await tx.enqueue("update_card", "del-1", T0)
-        await tx.enqueue("update_card", "del-2", T0)
+    async with engine.unit() as tx:
+        await tx.outbox.enqueue("update_card", "del-1", T0)
+        await tx.outbox.enqueue("update_card", "del-2", T0)
     lease = T0 + timedelta(seconds=30)
-    async with engine.write() as tx:
-        one, two = await tx.claim("a", T0, lease, 10)
-        await tx.reschedule(one.id, "a", T0 + timedelta(minutes=5), "busy")
-        await tx.bury(two.id, "a", "gave up")
-    async with engine.write() as tx:
-        assert await tx.claim("b", T0 + timedelta(minutes=1), lease, 10) == []
-        retried = await tx.claim("b", T0 + timedelta(minutes=5), lease, 10)
+    async with engine.unit() as tx:
+        one, two = await tx.outbox.claim("a", T0, lease, 10)
+        await tx.outbox.reschedule(one.id, "a", T0 + timedelta(minutes=5), "busy")
+        await tx.outbox.bury(two.id, "a", "gave up")
+    async with engine.unit() as tx:
+        assert await tx.outbox.claim("b", T0 + timedelta(minutes=1), lease, 10) == []
+        retried = await tx.outbox.claim("b", T0 + timedelta(minutes=5), lease, 10)
     assert [(j.id, j.last_error) for j in retried] == [(one.id, "busy")]
 
 
@@ -211,22 +213,24 @@ async def test_deliveries_keep_their_history_and_a_revoke_finds_the_queued_ones(
         updated_at=T0,
         history=(DeliveryEvent(at=T0, state=DeliveryState.QUEUED, detail="routed"),),
     )
-    consents = AuthorizationStore(engine)
     request = _request("r4")
-    async with engine.write() as tx:
-        await tx.insert_request(request)
-        await tx.insert_delivery(delivery)
-        await tx.enqueue("send_card", "del-q", T0 + timedelta(hours=1))  # waits for consent
-        assert await consents.queued_deliveries(tx, "lark", "queued") == ["del-q"]
-        await consents.wake_jobs(tx, "lark", ("send_card", "update_card"), T0)
-    async with engine.write() as tx:
-        woken = await tx.claim("a", T0, T0 + timedelta(seconds=30), 10)
-        await tx.set_delivery_state("del-q", DeliveryState.SENT, T0, "sent", external_ref="m1")
+    async with engine.unit() as tx:
+        await tx.requests.insert(request)
+        await tx.deliveries.insert(delivery)
+        await tx.outbox.enqueue("send_card", "del-q", T0 + timedelta(hours=1))  # waits for consent
+        assert await tx.deliveries.on_channel("lark", DeliveryState.QUEUED) == ["del-q"]
+        assert await tx.deliveries.on_channel("dingtalk", DeliveryState.QUEUED) == []
+        await tx.outbox.wake_channel("lark", ("send_card", "update_card"), T0)
+    async with engine.unit() as tx:
+        woken = await tx.outbox.claim("a", T0, T0 + timedelta(seconds=30), 10)
+        await tx.deliveries.set_state("del-q", DeliveryState.SENT, T0, "sent", external_ref="m1")
     assert [j.ref for j in woken] == ["del-q"]
-    async with engine.read() as tx:
-        stored = await tx.get_delivery("del-q")
-        before = await tx.due_for_expiry(request.ticket.expires_at - timedelta(seconds=1), 10)
-        due = await tx.due_for_expiry(request.ticket.expires_at, 10)
+    async with engine.snapshot() as tx:
+        stored = await tx.deliveries.get("del-q")
+        before = await tx.requests.due_for_expiry(
+            request.ticket.expires_at - timedelta(seconds=1), 10
+        )
+        due = await tx.requests.due_for_expiry(request.ticket.expires_at, 10)
     assert stored is not None and stored.external_ref == "m1"
     assert [e.state for e in stored.history] == [DeliveryState.QUEUED, DeliveryState.SENT]
     assert before == [] and due == ["r4"]
@@ -255,20 +259,20 @@ async def test_a_request_with_many_approvers_reads_back_every_delivery_event_and
 ) -> None:
     details = ["routed", "", 'it\'s "quoted"; {json: [1]}', "审批 ✓", "\\n not a newline"]
     cards = [_card(f"del-{i:02}", f"a{i}", details[: 1 + i % len(details)]) for i in range(12)]
-    async with engine.write() as tx:
-        await tx.insert_request(_request("r5"))
+    async with engine.unit() as tx:
+        await tx.requests.insert(_request("r5"))
         for card in cards:
-            await tx.insert_delivery(card)
-        await tx.set_delivery_state(
+            await tx.deliveries.insert(card)
+        await tx.deliveries.set_state(
             "del-03", DeliveryState.FAILED, T0 + timedelta(minutes=1), "no", reason="gone"
         )
-        await tx.set_delivery_state("del-03", DeliveryState.QUEUED, T0 + timedelta(minutes=2))
-        await tx.insert_decision(_decision("d5", "r5"))
-        await tx.set_forward_state("d5", ForwardState.FORWARDED, T0, "202")
-    async with engine.read() as tx:
-        stored = await tx.get_request("r5")
-        by_ticket = await tx.find_request("T-r5")
-        by_decision = await tx.get_request_by_decision("d5")
+        await tx.deliveries.set_state("del-03", DeliveryState.QUEUED, T0 + timedelta(minutes=2))
+        await tx.requests.insert_decision(_decision("d5", "r5"))
+        await tx.requests.set_forward_state("d5", ForwardState.FORWARDED, T0, "202")
+    async with engine.snapshot() as tx:
+        stored = await tx.requests.get("r5")
+        by_ticket = await tx.requests.find("T-r5")
+        by_decision = await tx.requests.by_decision("d5")
     assert stored is not None and stored == by_ticket == by_decision
     assert stored.decision == _decision("d5", "r5").model_copy(
         update={
@@ -293,8 +297,12 @@ async def test_a_request_with_many_approvers_reads_back_every_delivery_event_and
 async def test_a_state_change_of_an_unknown_delivery_is_refused_and_writes_no_event(
     engine: EngineStore,
 ) -> None:
-    async with engine.write() as tx:
-        await tx.insert_request(_request("r6"))
+    async with engine.unit() as tx:
+        await tx.requests.insert(_request("r6"))
         with pytest.raises(StoreError):
-            await tx.set_delivery_state("nowhere", DeliveryState.SENT, T0, "sent")
-        assert await tx.get_delivery("nowhere") is None
+            await tx.deliveries.set_state("nowhere", DeliveryState.SENT, T0, "sent")
+        assert await tx.deliveries.get("nowhere") is None
+
+
+async def _depth(engine: EngineStore) -> dict[str, int]:
+    return (await StoreProbe(engine).gauges()).outbox

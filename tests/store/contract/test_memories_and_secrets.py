@@ -13,7 +13,6 @@ from bot.store.engine import EngineStore
 from bot.store.postgres import PostgresStore
 from bot.store.preferences import VerificationStore
 from bot.store.replays import StoredCallbackGuard
-from bot.store.sealed import SealedSecretStore
 from tests.gateway.helpers import MovableClock
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -24,9 +23,11 @@ async def test_consents_are_recorded_and_replaced(engine: EngineStore) -> None:
     first = ChannelAuthorization(
         channel="lark", state="authorized", by="admin", at=T0, notice_version="v1"
     )
-    async with engine.write() as tx:
-        await consents.record(tx, first)
-        await consents.record(tx, first.model_copy(update={"state": "revoked", "by": "bob"}))
+    async with engine.unit() as tx:
+        await tx.credentials.record_consent(first)
+        await tx.credentials.record_consent(
+            first.model_copy(update={"state": "revoked", "by": "bob"})
+        )
     stored = (await consents.all())["lark"]
     assert (stored.state, stored.by, stored.at, stored.notice_version) == (
         "revoked",
@@ -37,34 +38,35 @@ async def test_consents_are_recorded_and_replaced(engine: EngineStore) -> None:
 
 
 async def test_sealed_secrets_put_replace_list_and_delete(engine: EngineStore) -> None:
-    secrets = SealedSecretStore()
-    async with engine.write() as tx:
-        await secrets.put(tx, "channel:lark", Sealed("k1", b"\x00blob"), T0)
-        await secrets.put(tx, "channel:lark", Sealed("k2", b"\x01new"), T0)
-        await secrets.put(tx, "sentinel", Sealed("k2", b"s"), T0)
-    async with engine.read() as tx:
-        assert await secrets.get(tx, "channel:lark") == Sealed("k2", b"\x01new")
-        assert sorted(name for name, _ in await secrets.every(tx)) == ["channel:lark", "sentinel"]
-    async with engine.write() as tx:
-        assert await secrets.delete(tx, "channel:lark")
-        assert not await secrets.delete(tx, "channel:lark")
-        assert await secrets.get(tx, "channel:lark") is None
+    async with engine.unit() as tx:
+        await tx.credentials.put("channel:lark", Sealed("k1", b"\x00blob"), T0)
+        await tx.credentials.put("channel:lark", Sealed("k2", b"\x01new"), T0)
+        await tx.credentials.put("sentinel", Sealed("k2", b"s"), T0)
+    async with engine.snapshot() as tx:
+        assert await tx.credentials.get("channel:lark") == Sealed("k2", b"\x01new")
+        assert sorted(name for name, _ in await tx.credentials.every()) == [
+            "channel:lark",
+            "sentinel",
+        ]
+    async with engine.unit() as tx:
+        assert await tx.credentials.delete("channel:lark")
+        assert not await tx.credentials.delete("channel:lark")
+        assert await tx.credentials.get("channel:lark") is None
 
 
 async def test_kept_answers_are_recalled_resealed_and_forgotten(engine: EngineStore) -> None:
     answer = SignedAnswer(request_hash="h", status=201, content_type="json", key_id="k1", body=b"x")
-    async with engine.write() as tx:
-        await tx.keep_answer("req-1", answer, T0, T0 + timedelta(hours=1))
-    secrets = SealedSecretStore()
-    async with engine.write() as tx:
-        assert await secrets.sealed_answers(tx) == [("req-1", Sealed("k1", b"x"))]
-        await secrets.reseal_answer(tx, "req-1", Sealed("k2", b"y"))
-    async with engine.write() as tx:
-        kept = await tx.recall_answer("req-1")
+    async with engine.unit() as tx:
+        await tx.answers.keep("req-1", answer, T0, T0 + timedelta(hours=1))
+    async with engine.unit() as tx:
+        assert await tx.credentials.sealed_answers() == [("req-1", Sealed("k1", b"x"))]
+        await tx.credentials.reseal_answer("req-1", Sealed("k2", b"y"))
+    async with engine.unit() as tx:
+        kept = await tx.answers.recall("req-1")
         assert kept is not None and (kept.status, kept.key_id, kept.body) == (201, "k2", b"y")
-        assert await tx.forget_answers(T0 + timedelta(minutes=59), 10) == 0
-        assert await tx.forget_answers(T0 + timedelta(hours=2), 10) == 1
-        assert await tx.recall_answer("req-1") is None
+        assert await tx.answers.forget(T0 + timedelta(minutes=59), 10) == 0
+        assert await tx.answers.forget(T0 + timedelta(hours=2), 10) == 1
+        assert await tx.answers.recall("req-1") is None
 
 
 async def test_a_callback_is_taken_once_until_its_window_passes(engine: EngineStore) -> None:
@@ -80,13 +82,13 @@ async def test_a_callback_is_taken_once_until_its_window_passes(engine: EngineSt
 
 
 async def test_a_binding_code_is_taken_once_and_not_after_it_expires(engine: EngineStore) -> None:
-    async with engine.write() as tx:
-        await tx.put_binding_code("hash-1", "a1", T0, T0 + timedelta(minutes=10))
-        await tx.put_binding_code("hash-2", "a2", T0, T0 + timedelta(minutes=10))
-    async with engine.write() as tx:
-        assert await tx.take_binding_code("hash-1", T0 + timedelta(minutes=1)) == "a1"
-        assert await tx.take_binding_code("hash-1", T0 + timedelta(minutes=2)) is None
-        assert await tx.take_binding_code("hash-2", T0 + timedelta(minutes=11)) is None
+    async with engine.unit() as tx:
+        await tx.identities.put_code("hash-1", "a1", T0, T0 + timedelta(minutes=10))
+        await tx.identities.put_code("hash-2", "a2", T0, T0 + timedelta(minutes=10))
+    async with engine.unit() as tx:
+        assert await tx.identities.take_code("hash-1", T0 + timedelta(minutes=1)) == "a1"
+        assert await tx.identities.take_code("hash-1", T0 + timedelta(minutes=2)) is None
+        assert await tx.identities.take_code("hash-2", T0 + timedelta(minutes=11)) is None
 
 
 async def test_an_email_code_confirms_once(engine: EngineStore) -> None:
@@ -116,8 +118,8 @@ async def test_an_enqueue_wakes_every_store_on_the_database(engine: EngineStore)
     try:
         waiting = asyncio.create_task(other.wait_for_work(10))
         await asyncio.sleep(0)  # the waiter is waiting before the job arrives
-        async with engine.write() as tx:
-            await tx.enqueue("send_card", "del-1", T0)
+        async with engine.unit() as tx:
+            await tx.outbox.enqueue("send_card", "del-1", T0)
         assert await waiting == ("send_card",)
         assert await other.wait_for_work(0.05) is None  # one wake-up per arrival
     finally:

@@ -73,30 +73,30 @@ def _delivery(request_id: str, account: str, channel: str) -> Delivery:
 
 
 async def _submit(engine: EngineStore, request_id: str) -> None:
-    async with engine.write() as tx:
-        await tx.insert_request(_request(request_id))
+    async with engine.unit() as tx:
+        await tx.requests.insert(_request(request_id))
         for account, channel in (("a1", "lark"), ("a2", "dingtalk")):
-            await tx.insert_delivery(_delivery(request_id, account, channel))
-            await tx.enqueue("send_card", f"{request_id}-{account}", T0)
+            await tx.deliveries.insert(_delivery(request_id, account, channel))
+            await tx.outbox.enqueue("send_card", f"{request_id}-{account}", T0)
 
 
 async def _work(engine: EngineStore, owner: str) -> None:
     """One replica's share of the outbox: sends, retries, a dead job, usage metered."""
     later = T0 + timedelta(minutes=1)
-    async with engine.write() as tx:
-        jobs = await tx.claim(owner, T0, later, 3)
+    async with engine.unit() as tx:
+        jobs = await tx.outbox.claim(owner, T0, later, 3)
     for i, job in enumerate(jobs):
-        async with engine.write() as tx:
+        async with engine.unit() as tx:
             if i == 0:
-                await tx.reschedule(job.id, owner, later, "throttled")
+                await tx.outbox.reschedule(job.id, owner, later, "throttled")
                 continue
             if i == 1:
-                await tx.bury(job.id, owner, "gave up")
-                await tx.set_delivery_state(job.ref, DeliveryState.FAILED, T0, reason="gone")
+                await tx.outbox.bury(job.id, owner, "gave up")
+                await tx.deliveries.set_state(job.ref, DeliveryState.FAILED, T0, reason="gone")
                 continue
-            await tx.complete(job.id, owner)
-            await tx.set_delivery_state(job.ref, DeliveryState.SENT, T0)
-            await tx.meter("lark", "a1", "sent", T0)
+            await tx.outbox.complete(job.id, owner)
+            await tx.deliveries.set_state(job.ref, DeliveryState.SENT, T0)
+            await tx.ledger.meter("lark", "a1", "sent", T0)
 
 
 async def test_the_counts_agree_with_the_tables_after_every_kind_of_change(
@@ -107,15 +107,15 @@ async def test_the_counts_agree_with_the_tables_after_every_kind_of_change(
     assert await _kept(engine) == await _truth(engine)  # (PostgreSQL: folds the deltas here)
     # Replicas (or one gateway's lanes) change rows side by side.
     await asyncio.gather(*(_work(engine, f"owner-{i}") for i in range(2)))
-    async with engine.write() as tx:
-        assert await tx.close_request("r0", RequestStatus.APPROVED, T0, None)
-        assert await tx.close_request("r1", RequestStatus.EXPIRED, T0, "expired")
-        await tx.enqueue("forward_decision", "d-r0", T0)
-        await tx.set_delivery_state("r0-a2", DeliveryState.UPDATED, T0)
-        await tx.meter("lark", "a1", "updated", T0)
-        await tx.meter("dingtalk", "a2", "sent", T0 + timedelta(days=1))
-    async with engine.write() as tx:
-        await tx.release("owner-0")
+    async with engine.unit() as tx:
+        assert await tx.requests.close("r0", RequestStatus.APPROVED, T0, None)
+        assert await tx.requests.close("r1", RequestStatus.EXPIRED, T0, "expired")
+        await tx.outbox.enqueue("forward_decision", "d-r0", T0)
+        await tx.deliveries.set_state("r0-a2", DeliveryState.UPDATED, T0)
+        await tx.ledger.meter("lark", "a1", "updated", T0)
+        await tx.ledger.meter("dingtalk", "a2", "sent", T0 + timedelta(days=1))
+    async with engine.unit() as tx:
+        await tx.outbox.release("owner-0")
     truth = await _truth(engine)
     assert truth["requests"] == {"pending": 2, "approved": 1, "expired": 1}  # the changes landed
     assert truth["outbox"]["send_card"] > 0 and truth["usage"][("lark", "sent")] == 2

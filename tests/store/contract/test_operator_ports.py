@@ -34,8 +34,8 @@ async def test_bindings_set_page_and_remove(engine: EngineStore) -> None:
     assert rest.next_cursor is None
     unbound = await bindings.list(channel="lark", unbound=True)
     assert [b.account_id for b in unbound.items] == ["a3"]  # bound elsewhere, not on lark
-    async with engine.read() as tx:
-        assert await tx.binding_owner("lark", "ou_2") == "a2"
+    async with engine.snapshot() as tx:
+        assert await tx.identities.binding_owner("lark", "ou_2") == "a2"
     assert await bindings.remove("a2", "lark", by="admin", at=T0)
     assert not await bindings.remove("a2", "lark", by="admin", at=T0)
     assert [b.channel for b in await bindings.get("a2")] == ["email"]
@@ -49,8 +49,8 @@ async def test_preferences_default_then_change(engine: EngineStore) -> None:
     await prefs.set("a1", order=("email", "lark"), email_enabled=False, by="a1", at=T0)
     stored = await prefs.get("a1")
     assert stored.channel_order == ("email", "lark") and stored.email_enabled is False
-    async with engine.read() as tx:
-        route = await tx.route_preference("a1")
+    async with engine.snapshot() as tx:
+        route = await tx.identities.route_preference("a1")
     assert route.channel_order == ("email", "lark") and route.email_enabled is False
     await prefs.set("a1", order=(), email_enabled=None, by="a1", at=T0)
     assert (await prefs.get("a1")).channel_order is None
@@ -69,9 +69,11 @@ async def test_tokens_resolve_until_revoked(engine: EngineStore) -> None:
 
 
 async def test_audit_pages_newest_first_with_filters(engine: EngineStore) -> None:
-    async with engine.write() as tx:
+    async with engine.unit() as tx:
         for n in range(5):
-            await tx.audit(T0 + timedelta(minutes=n), f"u{n % 2}", "thing.do", f"t{n}", "", "api")
+            await tx.ledger.audit(
+                T0 + timedelta(minutes=n), f"u{n % 2}", "thing.do", f"t{n}", "", "api"
+            )
     log = AuditLog(engine)
     page = await log.page(limit=2)
     assert [e.target for e in page.items] == ["t4", "t3"] and page.next_before is not None
@@ -83,11 +85,11 @@ async def test_audit_pages_newest_first_with_filters(engine: EngineStore) -> Non
 
 
 async def test_usage_is_metered_per_day_channel_and_account(engine: EngineStore) -> None:
-    async with engine.write() as tx:
-        await tx.meter("lark", "a1", "sent", T0)
-        await tx.meter("lark", "a1", "sent", T0)
-        await tx.meter("lark", "a2", "updated", T0 + timedelta(days=1))
-        await tx.meter("email", "a1", "sent", T0)
+    async with engine.unit() as tx:
+        await tx.ledger.meter("lark", "a1", "sent", T0)
+        await tx.ledger.meter("lark", "a1", "sent", T0)
+        await tx.ledger.meter("lark", "a2", "updated", T0 + timedelta(days=1))
+        await tx.ledger.meter("email", "a1", "sent", T0)
     usage = UsageStore(engine)
     report = await usage.report(date(2026, 1, 5), date(2026, 1, 6), channel="lark")
     assert [(r.day, r.sent, r.updated) for r in report.rows] == [

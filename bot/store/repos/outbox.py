@@ -1,0 +1,90 @@
+"""The outbox's jobs (implements ``bot.core.ports.OutboxRepo``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from bot.core.models import Job
+from bot.store.codec import parse_ts, ts
+from bot.store.queries import Queries
+from bot.store.repos.rows import Rows
+
+
+class OutboxRows(Rows):
+    """The ``outbox`` table: enqueued with a change, leased, finished, retried or buried."""
+
+    async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None:
+        """Queue a job due at ``run_at``."""
+        await self._tx.execute(self.sql.enqueue, (kind, ref, payload, ts(run_at), ts(run_at)))
+
+    async def claim(
+        self,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        kinds: Collection[str] = (),
+    ) -> list[Job]:
+        """Lease up to ``limit`` due jobs (of ``kinds`` when given) to ``owner``."""
+        params: dict[str, Any] = {
+            "owner": owner,
+            "until": ts(lease_until),
+            "now": ts(now),
+            "limit": limit,
+        }
+        rows = await self._tx.fetch_all(
+            self.sql.claim.format(kinds=_kind_filter(self.sql, kinds, params)), params
+        )
+        return [
+            Job(
+                id=row["id"],
+                kind=row["kind"],
+                ref=row["ref"],
+                payload=json.loads(row["payload"]),
+                attempts=row["attempts"],
+                created_at=parse_ts(row["created_at"]),
+                last_error=row["last_error"],
+            )
+            for row in rows
+        ]
+
+    async def complete(self, job_id: int, owner: str) -> None:
+        """The job is done (while ``owner`` still holds its lease)."""
+        await self._tx.execute(self.sql.complete, (job_id, owner))
+
+    async def reschedule(self, job_id: int, owner: str, run_at: datetime, error: str) -> None:
+        """Try again at ``run_at`` (an attempt counted)."""
+        await self._tx.execute(self.sql.reschedule, (ts(run_at), error, job_id, owner))
+
+    async def defer(self, job_id: int, owner: str, run_at: datetime) -> None:
+        """Put the job back until ``run_at``, no attempt counted."""
+        await self._tx.execute(self.sql.defer, (ts(run_at), job_id, owner))
+
+    async def bury(self, job_id: int, owner: str, error: str) -> None:
+        """The job failed for good."""
+        await self._tx.execute(self.sql.bury, (error, job_id, owner))
+
+    async def release(self, owner: str) -> int:
+        """Give up ``owner``'s leases; how many."""
+        return await self._tx.execute(self.sql.release, (owner,))
+
+    async def wake_channel(self, channel: str, kinds: tuple[str, str], now: datetime) -> None:
+        """Make the channel's waiting jobs of ``kinds`` due now."""
+        await self._tx.execute(self.sql.wake_channel_jobs, (ts(now), *kinds, ts(now), channel))
+
+
+def _kind_filter(queries: Queries, kinds: Collection[str], params: dict[str, Any]) -> str:
+    # Named placeholders only (the values never reach the SQL text): one lane's share of the
+    # outbox, served by the (kind, next_attempt_at) index of pending jobs.
+    if not kinds:
+        return ""
+    marks = []
+    for name in sorted(kinds):
+        key = f"k{len(params)}"
+        params[key] = name
+        marks.append(f":{key}")
+    return " " + queries.claim_kind_in.format(marks=", ".join(marks))

@@ -1,0 +1,143 @@
+"""The unit of work (implements ``bot.core.ports.UnitOfWork``): one engine transaction and the
+repositories bound to it, opened by the caller (``store.unit()``) and passed to what acts
+inside it. Callbacks registered with :meth:`EngineUnit.on_commit` (the outbox worker's wake-ups)
+run once the transaction is durable, and never when it rolls back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from functools import cached_property
+
+from bot.errors import StoreError
+from bot.store.bindings import BindingStore
+from bot.store.preferences import PreferenceStore, VerificationStore
+from bot.store.repos.answers import AnswerRows
+from bot.store.repos.credentials import CredentialRows
+from bot.store.repos.deliveries import DeliveryRows
+from bot.store.repos.identities import IdentityRows
+from bot.store.repos.ledger import LedgerRows
+from bot.store.repos.outbox import OutboxRows
+from bot.store.repos.requests import RequestRows
+from bot.store.tx import Bound, EngineTx
+
+log = logging.getLogger("bot.store")
+
+
+class EngineUnit:
+    """One transaction's repositories, each made on first use (most units touch two or three)."""
+
+    def __init__(self, tx: EngineTx) -> None:
+        self._tx = tx
+        self._after: list[Callable[[], None]] = []
+
+    @cached_property
+    def answers(self) -> AnswerRows:
+        """Kept answers of signed requests."""
+        return AnswerRows(self._tx)
+
+    @cached_property
+    def requests(self) -> RequestRows:
+        """Requests and decisions."""
+        return RequestRows(self._tx)
+
+    @cached_property
+    def deliveries(self) -> DeliveryRows:
+        """Deliveries and their history."""
+        return DeliveryRows(self._tx)
+
+    @cached_property
+    def outbox(self) -> OutboxRows:
+        """Outbox jobs."""
+        return OutboxRows(self._tx)
+
+    @cached_property
+    def identities(self) -> IdentityRows:
+        """Bindings and binding codes as routing and ``bind CODE`` use them."""
+        return IdentityRows(self._tx)
+
+    @cached_property
+    def ledger(self) -> LedgerRows:
+        """Metering and audit."""
+        return LedgerRows(self._tx)
+
+    @cached_property
+    def credentials(self) -> CredentialRows:
+        """Sealed values and consents."""
+        return CredentialRows(self._tx)
+
+    @cached_property
+    def bindings(self) -> BindingStore:
+        """The operator's bindings repository, acting in this unit."""
+        return BindingStore(Bound(self._tx))
+
+    @cached_property
+    def preferences(self) -> PreferenceStore:
+        """Account preferences, acting in this unit."""
+        return PreferenceStore(Bound(self._tx))
+
+    @cached_property
+    def emails(self) -> VerificationStore:
+        """Pending email addresses, acting in this unit."""
+        return VerificationStore(Bound(self._tx))
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this unit has committed."""
+        self._after.append(callback)
+
+    def committed(self) -> None:
+        """The unit is durable: run its callbacks (one failing does not stop the others)."""
+        for callback in self._after:
+            try:
+                callback()
+            except Exception:
+                log.exception("a callback after commit failed")
+
+
+class Units:
+    """``unit()`` and ``snapshot()`` over an engine's ``write()`` and ``read()``, and the rule
+    that a task holds at most one transaction open: a second one would be another transaction
+    (on SQLite it would wait for the first's turn, for ever), so it is refused at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._holding: weakref.WeakSet[asyncio.Task[object]] = weakref.WeakSet()
+
+    def write(self, *, urgent: bool = False) -> AbstractAsyncContextManager[EngineTx]:
+        raise NotImplementedError
+
+    def read(self, *, urgent: bool = False) -> AbstractAsyncContextManager[EngineTx]:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def unit(self, *, urgent: bool = False) -> AsyncIterator[EngineUnit]:
+        """A read-write unit of work; its on-commit callbacks run after its commit."""
+        async with self.write(urgent=urgent) as tx:
+            uow = EngineUnit(tx)
+            yield uow
+        uow.committed()
+
+    @asynccontextmanager
+    async def snapshot(self, *, urgent: bool = False) -> AsyncIterator[EngineUnit]:
+        """A read-only unit of work: one consistent view."""
+        async with self.read(urgent=urgent) as tx:
+            yield EngineUnit(tx)
+
+    @contextmanager
+    def _one_per_task(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is None:
+            yield
+            return
+        if task in self._holding:
+            raise StoreError(
+                "a transaction opened while this task holds one open: pass its unit of work down"
+            )
+        self._holding.add(task)
+        try:
+            yield
+        finally:
+            self._holding.discard(task)
