@@ -9,7 +9,7 @@ every send; the in-memory record changes before the database on revoke (stop sen
 after it on authorize (never send on a consent that did not commit).
 
 Replicas share the records: a change made through another replica is taken up by
-:meth:`ChannelAccess.refresh` (run by ``bot.runtime`` when the store says consents changed, and
+:meth:`ChannelAccess.refresh` (run by ``bot.app.runtime`` when the store says consents changed, and
 periodically), which starts, switches or stops the channel here as that replica did there.
 
 Over 400 lines on purpose: the consent states and the channel lifecycle they drive are one
@@ -37,13 +37,13 @@ from bot.channel_access.models import (
     Source,
 )
 from bot.channel_access.notice import Notice, credential_fields, make_notice, next_steps
-from bot.config import Settings
 from bot.core.models import DeliveryState
 from bot.core.ports import Channel, Clock, InboundSink, Store, Tx, Wakeup
 from bot.core.service import SEND_CARD, UPDATE_CARD, ApprovalService
 from bot.core.storage import ChannelAuthorization, ConsentRepo
 from bot.errors import ChannelError, GatewayError, InvalidInput, NotFound, StoreError
 from bot.logs import kv
+from bot.settings.config import Settings
 
 log = logging.getLogger("bot.channels.access")
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings
+from bot.settings.config import Settings
 from bot.store.replays import StoredCallbackGuard
 from bot.store.sqlite import SqliteStore
 from sandbox.embedded import start

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.dingtalk.platform import DingTalkPlatform
 from sandbox.embedded import start
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings

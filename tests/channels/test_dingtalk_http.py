@@ -18,7 +18,7 @@ import pytest
 from bot.channels.dingtalk.crypto import EventCrypto, robot_sign, sign_event
 from bot.errors import VerificationError
 from sandbox.backend import SandboxBackend
-from sandbox.dingtalk_platform import APPS, DingTalkPlatform
+from sandbox.dingtalk.platform import APPS, DingTalkPlatform
 from sandbox.embedded import Embedded, start
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket

@@ -18,8 +18,8 @@ import pytest
 
 from bot.core.models import ClickAction
 from sandbox.backend import SandboxBackend
-from sandbox.dingtalk import DingTalkSandbox
-from sandbox.dingtalk_platform import DingTalkPlatform, click_params
+from sandbox.dingtalk.platform import DingTalkPlatform, click_params
+from sandbox.dingtalk.sandbox import DingTalkSandbox
 from sandbox.embedded import Embedded, start
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.dingtalk import DingTalkSandbox
+from sandbox.dingtalk.sandbox import DingTalkSandbox
 from sandbox.embedded import Embedded, start
 from tests.channels.test_dingtalk_stream import (
     FAST_DINGTALK,

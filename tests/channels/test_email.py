@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from bot.channels.email import EmailChannel, message_id
-from bot.config import EmailSettings
 from bot.core.models import ApprovalRequest, ClickAction, Delivery, DeliveryState, StoredRequest
 from bot.core.ports import OutgoingCard
 from bot.errors import ChannelError
+from bot.settings.config import EmailSettings
 from sandbox.backend import SandboxBackend
 from sandbox.embedded import Embedded, start
-from sandbox.mail import MailCatcher
-from sandbox.mail_platform import NO_BUTTONS, MailPlatform
+from sandbox.mail.catcher import MailCatcher
+from sandbox.mail.platform import NO_BUTTONS, MailPlatform
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, trace

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sandbox.embedded import start
-from sandbox.lark_platform import LarkPlatform
+from sandbox.lark.platform import LarkPlatform
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually

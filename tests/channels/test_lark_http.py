@@ -19,9 +19,9 @@ import pytest
 
 from sandbox.backend import SandboxBackend
 from sandbox.embedded import Embedded, start
-from sandbox.lark import LarkSandbox
-from sandbox.lark_frames import card_action_event, encrypt, sign
-from sandbox.lark_platform import LarkPlatform, button_values
+from sandbox.lark.frames import card_action_event, encrypt, sign
+from sandbox.lark.platform import LarkPlatform, button_values
+from sandbox.lark.sandbox import LarkSandbox
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings

@@ -13,8 +13,8 @@ import pytest
 from bot.channels.common.ratelimit import LocalLimits
 from bot.channels.lark.api import Answer
 from bot.channels.lark.messages import MESSAGES, Messages
-from bot.config import LarkSettings
 from bot.errors import ChannelDeferred
+from bot.settings.config import LarkSettings
 from tests.pacing import Clock, VirtualTimer, most_in_window
 
 CARDS, USERS, SEND_SLOTS = 1200, 100, 8

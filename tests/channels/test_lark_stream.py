@@ -19,8 +19,8 @@ import pytest
 from bot.core.models import ClickAction
 from sandbox.backend import SandboxBackend
 from sandbox.embedded import Embedded, start
-from sandbox.lark import LarkSandbox
-from sandbox.lark_platform import LarkPlatform, button_values, state_of
+from sandbox.lark.platform import LarkPlatform, button_values, state_of
+from sandbox.lark.sandbox import LarkSandbox
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings

@@ -22,8 +22,8 @@ from cards.content import build_content
 from cards.lark import _card
 from cards.view import ApprovalView, ViewField
 from sandbox.embedded import Embedded, start
-from sandbox.lark import LarkSandbox
-from sandbox.lark_platform import APP_ID, APP_SECRET
+from sandbox.lark.platform import APP_ID, APP_SECRET
+from sandbox.lark.sandbox import LarkSandbox
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
 from tests.channels.test_lark_stream import FAST_LARK, backend_of, platform, sandbox_of, submit

@@ -18,7 +18,7 @@ from bot.core.jobs import JobRunner
 from bot.core.models import ActionResult, ActionStatus, ApprovalRequest, ClickAction, InboundAction
 from bot.core.ports import BackendReceipt, DecisionEvent, OutgoingCard, SendReceipt
 from bot.core.redraw import ANSWER_GRACE
-from bot.core.router import Router
+from bot.core.route_planner import Router
 from bot.core.service import ApprovalService
 from bot.store.sqlite import SqliteStore
 from sandbox.tickets import approver, sample_ticket

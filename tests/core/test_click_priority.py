@@ -19,7 +19,7 @@ from bot.channels.memory import MemoryChannel
 from bot.core.jobs import JobRunner, lanes
 from bot.core.models import ActionStatus, ApprovalRequest, ClickAction, InboundAction
 from bot.core.ports import BackendReceipt, DecisionEvent, Tx
-from bot.core.router import Router
+from bot.core.route_planner import Router
 from bot.core.service import (
     FORWARD_DECISION,
     SEND_CARD,

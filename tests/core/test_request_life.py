@@ -18,7 +18,7 @@ from bot.core.models import (
     InboundAction,
     RequestStatus,
 )
-from bot.core.router import Router
+from bot.core.route_planner import Router
 from bot.core.service import ApprovalService, Withdrawal
 from bot.errors import Conflict, InvalidInput
 from bot.store.sqlite import SqliteStore

@@ -14,7 +14,7 @@ import pytest
 
 from bot.core.models import ClickAction
 from sandbox.embedded import Embedded, start
-from sandbox.lark_platform import button_values
+from sandbox.lark.platform import button_values
 from tests.channels.test_dingtalk_stream import FAST_DINGTALK, card_of
 from tests.channels.test_dingtalk_stream import platform as dingtalk
 from tests.channels.test_dingtalk_stream import submit as submit_dingtalk

@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import OutboxSettings
 from bot.errors import Conflict
+from bot.settings.config import OutboxSettings
 from bot.store.sqlite import SqliteStore
 from sandbox.embedded import Embedded, start
 from sandbox.tickets import approver, sample_ticket

@@ -13,8 +13,8 @@ from pathlib import Path
 from bot.core.models import ClickAction
 from sandbox.backend import SandboxBackend
 from sandbox.embedded import Embedded, start
-from sandbox.lark import LarkSandbox
-from sandbox.lark_platform import LarkPlatform
+from sandbox.lark.platform import LarkPlatform
+from sandbox.lark.sandbox import LarkSandbox
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, parts, states

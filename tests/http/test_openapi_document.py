@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.backend import WebhookBackend
+from bot.backend.webhook import WebhookBackend
 from bot.channels.base import callback_routes
 from bot.core.ports import DecisionEvent
 from bot.http.openapi import UndeclaredRoute, callback_operations, document

@@ -19,10 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.dingtalk_cards import CardBook
-from sandbox.dingtalk_models import ApiError
-from sandbox.dingtalk_state import SandboxState
-from sandbox.dingtalk_ws import StreamHub
+from sandbox.dingtalk.cards import CardBook
+from sandbox.dingtalk.models import ApiError
+from sandbox.dingtalk.state import SandboxState
+from sandbox.dingtalk.ws import StreamHub
 
 JsonHandler = Callable[[dict[str, Any]], dict[str, Any]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

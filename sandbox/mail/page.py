@@ -23,7 +23,7 @@ from bot.http.pages import html_response
 from sandbox.platform import SandboxPlatform
 
 if TYPE_CHECKING:  # the mail platform (and aiosmtpd) loads only when it is switched on
-    from sandbox.mail import MailCatcher
+    from sandbox.mail.catcher import MailCatcher
 
 PREFIX = "/sandbox/mail"
 

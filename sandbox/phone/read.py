@@ -13,7 +13,7 @@ from typing import Any, Final
 from cards.actions import ACTION_KEY, REF_KEY
 from cards.palette import TEMPLATE_COLORS
 from cards.text import safe_url
-from sandbox.phone_model import Block, Button, PhoneCard, dingtalk_markdown, lark_markdown
+from sandbox.phone.model import Block, Button, PhoneCard, dingtalk_markdown, lark_markdown
 
 _HEX: Final = re.compile(r"#[0-9A-Fa-f]{6}")
 DEFAULT_COLOR: Final = TEMPLATE_COLORS["default"]

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
-from sandbox.lark_frames import card_action_event, encrypt, message_receive_event, sign
-from sandbox.lark_models import (
+from sandbox.lark.frames import card_action_event, encrypt, message_receive_event, sign
+from sandbox.lark.models import (
     ClickResult,
     DeliveryInfo,
     RequestRecord,
@@ -36,9 +36,9 @@ from sandbox.lark_models import (
     SandboxUser,
     Usage,
 )
-from sandbox.lark_openapi import OpenApi
-from sandbox.lark_store import LarkStore
-from sandbox.lark_ws import DeliveryError, WsHub
+from sandbox.lark.openapi import OpenApi
+from sandbox.lark.state import LarkStore
+from sandbox.lark.ws import DeliveryError, WsHub
 from sandbox.server import ThreadedServer
 
 __all__ = [

@@ -3,7 +3,7 @@
 The real ``dingtalk_stream`` SDK connects to it unchanged except for the endpoint:
 open-connection with single-use tickets, the ``/connect`` JSON frame protocol with
 ACKs (EVENT frames pushed again until ACKed, CALLBACK frames once, answered within 3 s
-or failed: see :mod:`sandbox.dingtalk_ws`), tokens, the card platform, robot messages, sessionWebhooks and
+or failed: see :mod:`sandbox.dingtalk.ws`), tokens, the card platform, robot messages, sessionWebhooks and
 the oapi user lookups. Tests, the demo and support staff drive the user side through
 :class:`DingTalkSandbox` (clicks, chat messages, faults) and read what users received.
 
@@ -11,9 +11,9 @@ Each sandbox owns a thread and loop (:class:`ThreadedServer`), because the SDK m
 blocking ``requests`` calls from its own loop. Nothing is module-global, so two
 sandboxes (say DingTalk and DingTalk Enterprise apps) run side by side.
 
-Layout: ``dingtalk_ws`` (stream gateway), ``dingtalk_api`` (HTTP routes),
-``dingtalk_cards`` (card instances), ``dingtalk_state`` (directory, tokens, inboxes),
-``dingtalk_models`` (snapshots handed out). This module is the facade over them.
+Layout: ``ws`` (stream gateway), ``api`` (HTTP routes),
+``cards`` (card instances), ``state`` (directory, tokens, inboxes),
+``models`` (snapshots handed out). This module is the facade over them.
 
 Over 400 lines on purpose: every knob the tests, the demo and the benchmark turn (users, taps, faults,
 limits, logs) is one short method of :class:`DingTalkSandbox`, and splitting the facade would
@@ -32,9 +32,9 @@ from typing import Any, TypeVar
 
 from aiohttp import WSCloseCode, web
 
-from sandbox.dingtalk_api import OpenApi
-from sandbox.dingtalk_cards import CardBook
-from sandbox.dingtalk_models import (
+from sandbox.dingtalk.api import OpenApi
+from sandbox.dingtalk.cards import CardBook
+from sandbox.dingtalk.models import (
     AckFrame,
     ApiError,
     ClickResult,
@@ -44,8 +44,8 @@ from sandbox.dingtalk_models import (
     SandboxUser,
     Usage,
 )
-from sandbox.dingtalk_state import PLATFORM_QPS, SESSION_TTL, SandboxState
-from sandbox.dingtalk_ws import StreamHub
+from sandbox.dingtalk.state import PLATFORM_QPS, SESSION_TTL, SandboxState
+from sandbox.dingtalk.ws import StreamHub
 from sandbox.server import ThreadedServer
 
 __all__ = [

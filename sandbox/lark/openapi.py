@@ -16,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.lark_models import RequestRecord, SandboxMessage
-from sandbox.lark_store import (
+from sandbox.lark.models import RequestRecord, SandboxMessage
+from sandbox.lark.state import (
     APP_ID_INVALID,
     APP_SECRET_INVALID,
     CARD_CONTENT_ERROR,
@@ -32,7 +32,7 @@ from sandbox.lark_store import (
     LarkStore,
     Window,
 )
-from sandbox.lark_ws import WsHub
+from sandbox.lark.ws import WsHub
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOOKUP_LIMIT = 50  # batch_get_id accepts at most 50 emails and 50 mobiles

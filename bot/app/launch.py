@@ -22,14 +22,14 @@ from typing import Protocol, Self, cast
 
 from aiohttp import web
 
+from bot.app.runtime import Gateway
 from bot.channels.registry import configured_channels
 from bot.clock import SystemClock
-from bot.config import Settings
 from bot.core.ports import Channel, Clock
 from bot.errors import ConfigError
 from bot.http.listen import close
 from bot.http.preview import CardLook
-from bot.runtime import Gateway
+from bot.settings.config import Settings
 
 SANDBOX_PACKAGE = "sandbox"
 MISSING = (

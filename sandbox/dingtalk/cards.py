@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.dingtalk_models import ApiError, CardVersion, SandboxCard
+from sandbox.dingtalk.models import ApiError, CardVersion, SandboxCard
 
 SPACE_PREFIX = "dtv1.card//"
 ParamMap = dict[str, str]

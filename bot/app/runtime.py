@@ -20,7 +20,7 @@ from types import TracebackType
 from aiohttp import web
 
 from bot import tracing
-from bot.backend import WebhookBackend
+from bot.backend.webhook import WebhookBackend
 from bot.channel_access import ChannelAccess
 from bot.channel_access.credentials import ChannelCredentials
 from bot.channels.base import callback_routes
@@ -28,14 +28,13 @@ from bot.channels.common.ratelimit import LocalLimits
 from bot.channels.memory import MemoryChannel
 from bot.channels.registry import configured_names
 from bot.clock import SystemClock
-from bot.config import Settings, ensure_backend_secret
 from bot.core.emailverify import EmailVerification
 from bot.core.inbound import InboundDispatch
 from bot.core.jobs import JobRunner, lanes
 from bot.core.limits import RateLimits
 from bot.core.ports import Channel, Clock
 from bot.core.retry import RetryStrategy
-from bot.core.router import Router
+from bot.core.route_planner import Router
 from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
 from bot.errors import Conflict, GatewayError
@@ -52,6 +51,7 @@ from bot.logs import kv
 from bot.metrics import Metrics
 from bot.outbox.worker import OutboxWorker
 from bot.secrets import SecretBox, open_box
+from bot.settings.config import Settings, ensure_backend_secret
 from bot.store.audit import AuditLog
 from bot.store.authorizations import AuthorizationStore
 from bot.store.bindings import BindingStore
@@ -66,7 +66,7 @@ from bot.store.sealed import SealedSecretStore
 from bot.store.tokens import TokenStore
 from bot.store.usage import UsageStore
 
-log = logging.getLogger("bot.runtime")
+log = logging.getLogger("bot.app.runtime")
 
 # How often each replica reads the channels' consents for changes made through another one. On
 # SQLite nothing else can tell it (a read of a few rows); on PostgreSQL the change's NOTIFY

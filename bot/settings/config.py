@@ -38,10 +38,10 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from bot.config_check import describe, describe_parse_error, read_toml, unknown_env, unknown_keys
 from bot.core.routing import CHINA_REGIONS
 from bot.errors import ConfigError
 from bot.files import private_dir, read_secret_file, write_new_secret_file
+from bot.settings.check import describe, describe_parse_error, read_toml, unknown_env, unknown_keys
 
 ENV_PREFIX = "APPROVAL_GATEWAY_"
 SECRET_FILE = "backend_secret"

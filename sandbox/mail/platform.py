@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 from bot.channels.email import EmailChannel, delivery_of
-from bot.config import Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
 from bot.errors import ConfigError
-from sandbox.mail import MailCatcher
+from bot.settings.config import Settings
+from sandbox.mail.catcher import MailCatcher
 from sandbox.platform import ClickOutcome, HeldCard, Seat
 
 SANDBOX_DOMAIN = "sandbox.example"  # RFC 2606: can never reach a real mailbox

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 
-from sandbox.lark_models import SandboxUser
+from sandbox.lark.models import SandboxUser
 
 CONTROL = 0
 DATA = 1

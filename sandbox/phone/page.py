@@ -28,8 +28,8 @@ from markupsafe import Markup
 from bot.core.models import ClickAction
 from bot.errors import GatewayError
 from bot.http.pages import html_response
-from sandbox.mail_page import mailbox_url
-from sandbox.phone_look import phone_css, render_phone_html
+from sandbox.mail.page import mailbox_url
+from sandbox.phone.look import phone_css, render_phone_html
 from sandbox.platform import HeldCard, SandboxPlatform, Seat
 
 PREFIX = "/sandbox/phone"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.lark_models import (
+from sandbox.lark.models import (
     MessageVersion,
     SandboxMessage,
     SandboxUser,

@@ -37,7 +37,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from sandbox.dingtalk_models import AckFrame, SandboxError
+from sandbox.dingtalk.models import AckFrame, SandboxError
 
 log = logging.getLogger(__name__)
 

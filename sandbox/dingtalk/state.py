@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from sandbox.dingtalk_models import ApiError, SandboxMessage, SandboxUser, Usage
+from sandbox.dingtalk.models import ApiError, SandboxMessage, SandboxUser, Usage
 
 # "获取企业内部应用的accessToken" (open.dingtalk.com/document/orgapp/obtain-orgapp-token): the
 # token lives 7200 s (``expireIn``); fetching again while it is valid returns the same token and

@@ -13,13 +13,13 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.channels.lark.channel import LarkChannel, message_uuid
-from bot.config import LarkSettings, Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
+from bot.settings.config import LarkSettings, Settings
 from cards import Locale
 from cards.i18n import ui
 from cards.palette import LARK_TEMPLATES
-from sandbox.lark import LarkSandbox, SandboxMessage
+from sandbox.lark.sandbox import LarkSandbox, SandboxMessage
 from sandbox.platform import ClickOutcome, HeldCard, Seat
 
 APP_ID = "cli_sandbox_gateway"

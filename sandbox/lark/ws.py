@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from sandbox.lark_frames import (
+from sandbox.lark.frames import (
     CONTROL,
     DATA,
     client_config,
@@ -37,7 +37,7 @@ from sandbox.lark_frames import (
     parse_frame,
     pong_frame,
 )
-from sandbox.lark_models import DeliveryInfo
+from sandbox.lark.models import DeliveryInfo
 
 SERVICE_ID = 7  # any integer: the SDK echoes it back in its pings
 CALLBACK_EVENT = "card.action.trigger"

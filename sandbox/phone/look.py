@@ -2,7 +2,7 @@
 
 The sandbox's, not the product's: the sandbox phones draw the cards a seat holds with it, and
 the embedded deployment plugs it into the gateway's ``/preview`` as its
-:class:`bot.http.preview.CardLook` (through :class:`bot.launch.Additions`), so the preview shows
+:class:`bot.http.preview.CardLook` (through :class:`bot.app.launch.Additions`), so the preview shows
 each card as a phone would. Every string is autoescaped and nothing from the payload reaches an
 attribute unchecked (URLs pass :func:`cards.text.safe_url`, colours come from a table or match
 ``#RRGGBB``). No JavaScript: the only interaction is a plain form POST.
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from sandbox.phone_read import dingtalk_card, lark_card
+from sandbox.phone.read import dingtalk_card, lark_card
 
 PhoneChannel = Literal["lark", "dingtalk"]
 

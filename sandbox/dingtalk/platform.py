@@ -13,10 +13,10 @@ from pydantic import SecretStr
 
 from bot.channels.dingtalk.channel import DingTalkChannel
 from bot.channels.dingtalk.inbound import delivery_of, out_track_id
-from bot.config import DingTalkSettings, Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
-from sandbox.dingtalk import DingTalkSandbox
+from bot.settings.config import DingTalkSettings, Settings
+from sandbox.dingtalk.sandbox import DingTalkSandbox
 from sandbox.platform import ClickOutcome, HeldCard, Seat
 
 TEMPLATE = "approval_gateway.schema"
