@@ -20,7 +20,6 @@ from bot.core.ports import Channel, Clock
 from bot.errors import ConfigError
 from bot.http.listen import close
 from bot.settings.config import Settings, ensure_backend_secret
-from bot.store.bindings import BindingStore
 from sandbox.backend import SandboxBackend
 from sandbox.mail.page import MailPage
 from sandbox.phone.look import PhoneLook
@@ -73,7 +72,7 @@ class Embedded(Launched):
     async def seat(self, channel: str, account_id: str, display_name: str) -> Seat:
         """A sandbox user for an approver on ``channel``, bound to the account."""
         seat = self.platform_of(channel).seat(channel, account_id, display_name)
-        await BindingStore(self.gateway.store).set(
+        await self.gateway.bindings.set(
             account_id,
             channel,
             seat.address,

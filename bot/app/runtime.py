@@ -28,15 +28,17 @@ from bot.channels.common.ratelimit import LocalLimits
 from bot.channels.memory import MemoryChannel
 from bot.channels.registry import configured_names
 from bot.clock import SystemClock
+from bot.core.directory import ChannelDirectory
 from bot.core.emailverify import EmailVerification
 from bot.core.inbound import InboundDispatch
 from bot.core.jobs import JobRunner, lanes
 from bot.core.limits import RateLimits
-from bot.core.ports import Channel, Clock
+from bot.core.ports import Clock
 from bot.core.retry import RetryStrategy
 from bot.core.route_planner import Router
 from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
+from bot.core.storage import BindingRepo
 from bot.errors import Conflict, GatewayError
 from bot.http.app import create_app
 from bot.http.auth import Authenticator
@@ -112,13 +114,16 @@ class Gateway:
     """A running gateway and handles on its parts (for the CLI, the demo and tests)."""
 
     settings: Settings
-    channels: dict[str, Channel]
+    # The channels to start with; once started, the channel access's read-only directory of
+    # what runs now (authorize and revoke change it there).
+    channels: ChannelDirectory
     backend_url: str
     clock: Clock = field(default_factory=SystemClock)
     extra_routes: list[web.RouteDef] = field(default_factory=list)
     sockets: list[socket.socket] | None = None  # bound already (serve binds first of all)
     card_look: CardLook | None = None  # how /preview draws a chat card (the sandbox's phones)
     store: EngineStore = field(init=False)
+    bindings: BindingRepo = field(init=False)
     service: ApprovalService = field(init=False)
     worker: OutboxWorker = field(init=False)
     metrics: Metrics = field(init=False)
@@ -167,7 +172,9 @@ class Gateway:
         self.store = make_store(settings)
         await self.store.open()
         stack.push_async_callback(self.store.close)
+        self.bindings = BindingStore(self.store)
         await self._open_access()
+        self.channels = self.access.channels
         self.metrics = Metrics()
         tracing.setup()  # on when the OTEL_* variables ask for it and the otel extra is there
         wakeup = _LateWakeup()
@@ -274,7 +281,7 @@ class Gateway:
             selfbind=self.selfbind,
             auth=auth,
             store=self.store,
-            bindings=BindingStore(self.store),
+            bindings=self.bindings,
             preferences=PreferenceStore(self.store),
             audit=AuditLog(self.store),
             usage=UsageStore(self.store),

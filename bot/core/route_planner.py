@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 
+from bot.core.directory import ChannelDirectory
 from bot.core.models import Approver, ChannelName
-from bot.core.ports import Channel, Tx
+from bot.core.ports import Tx
 from bot.core.routing import CHINA_REGIONS, ChannelOffer, RoutePlan, plan_route
 
 
@@ -14,7 +15,7 @@ class Router:
 
     def __init__(
         self,
-        channels: Mapping[ChannelName, Channel],
+        channels: ChannelDirectory,
         order: Sequence[ChannelName],
         china_regions: Collection[str] = CHINA_REGIONS,
         refusal: Callable[[ChannelName], str | None] = lambda _: None,
