@@ -25,7 +25,8 @@ from sandbox.mail.catcher import MailCatcher
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.admin import authorize, call, token
-from tests.gateway.helpers import MovableClock, eventually, run_cli, states, trace
+from tests.gateway.helpers import eventually, run_cli, states, trace
+from tests.support.clock import MovableClock
 
 ANN = "ann@sandbox.example"
 KEPT = "kept: the credential stored encrypted at an earlier authorization"

@@ -14,7 +14,8 @@ from sandbox.embedded import start
 from tests.channels import test_dingtalk_http as ding
 from tests.channels import test_lark_http as lark
 from tests.conftest import fast_settings
-from tests.gateway.helpers import MovableClock, trace
+from tests.gateway.helpers import trace
+from tests.support.clock import MovableClock
 
 FIFTY_MINUTES = 50 * 60
 

@@ -24,8 +24,8 @@ from tests.channels.test_dingtalk_stream import (
 )
 from tests.cli.test_lookup_cli import _lookup
 from tests.conftest import fast_settings
-from tests.gateway.helpers import MovableClock
 from tests.http.test_bindings_api import _token
+from tests.support.clock import MovableClock
 
 TOKEN_LIFETIME = 7200  # expireIn
 

@@ -15,7 +15,8 @@ from bot.channels.lark.api import Answer
 from bot.channels.lark.messages import MESSAGES, Messages
 from bot.errors import ChannelDeferred
 from bot.settings.config import LarkSettings
-from tests.pacing import Clock, VirtualTimer, most_in_window
+from tests.support.clock import MovableClock
+from tests.support.pacing import VirtualTimer, most_in_window
 
 CARDS, USERS, SEND_SLOTS = 1200, 100, 8
 
@@ -45,7 +46,7 @@ class Platform:
 
 @pytest.mark.parametrize("stall", [0.0, 0.3])
 async def test_1200_cards_keep_both_windows_and_none_is_dropped(stall: float) -> None:
-    clock = Clock()
+    clock = MovableClock(1_000_000.0)
     # One wake-up in forty is late by ``stall``: the loop was busy.
     timer = VirtualTimer(clock, stall=itertools.cycle([0.0] * 39 + [stall]).__next__)
     messages = Messages(LarkSettings(), "cli_app", "secret")

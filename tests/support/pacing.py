@@ -11,22 +11,14 @@ import itertools
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-
-class Clock:
-    """Unix seconds that move only when the test (or a :class:`VirtualTimer`) says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import MovableClock
 
 
 class VirtualTimer:
     """``bot.channels.common.ratelimit.Timer`` on ``clock``, shared by the tasks of :meth:`run`
     (and by the limits that grant slots by ``clock``)."""
 
-    def __init__(self, clock: Clock, stall: Callable[[], float] = lambda: 0.0) -> None:
+    def __init__(self, clock: MovableClock, stall: Callable[[], float] = lambda: 0.0) -> None:
         self._clock = clock
         self._stall = stall
         self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
@@ -36,7 +28,7 @@ class VirtualTimer:
 
     def now(self) -> float:
         """The virtual Unix time."""
-        return self._clock.now
+        return self._clock()
 
     async def sleep(self, seconds: float) -> None:
         """Wait until the clock has moved ``seconds`` on."""
@@ -65,7 +57,7 @@ class VirtualTimer:
         at, _, woken = heapq.heappop(self._waiting)
         stall = self._stall()
         self.stalls += stall > 0
-        self._clock.now = max(self._clock.now, at + stall)
+        self._clock.advance_to(at + stall)
         woken.set_result(None)
 
 
