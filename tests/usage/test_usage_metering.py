@@ -17,7 +17,7 @@ from sandbox.dingtalk.sandbox import DingTalkSandbox
 from sandbox.embedded import Embedded, start
 from sandbox.lark.platform import LarkPlatform
 from sandbox.platform import Seat
-from tests.channels.test_dingtalk_stream import FAST_DINGTALK, submit
+from tests.channels.dingtalk.test_stream import FAST_DINGTALK, submit
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, run_cli, states
 

@@ -26,7 +26,7 @@ from sandbox.lark.platform import APP_ID, APP_SECRET
 from sandbox.lark.sandbox import LarkSandbox
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
-from tests.channels.test_lark_stream import FAST_LARK, backend_of, platform, sandbox_of, submit
+from tests.channels.lark.test_stream import FAST_LARK, backend_of, platform, sandbox_of, submit
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, trace
 

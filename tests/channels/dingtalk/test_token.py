@@ -15,7 +15,7 @@ import pytest
 
 from sandbox.dingtalk.sandbox import DingTalkSandbox
 from sandbox.embedded import Embedded, start
-from tests.channels.test_dingtalk_stream import (
+from tests.channels.dingtalk.test_stream import (
     FAST_DINGTALK,
     card_of,
     platform,
