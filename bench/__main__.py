@@ -88,7 +88,7 @@ def _phase_list(text: str) -> tuple[str, ...]:
 
 def engine_available() -> bool:
     """Whether this checkout's gateway takes a database URL (the PostgreSQL engine)."""
-    from bot.config import Settings
+    from bot.settings.config import Settings
 
     return "database_url" in Settings.model_fields
 

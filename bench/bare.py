@@ -1,7 +1,7 @@
 """The same-run baselines: bare aiohttp endpoints doing only what intake cannot avoid.
 
 ``POST /v1/approvals`` checks what the gateway's intake checks before it stores anything (see
-``bot.signing`` and ``bot.http.signatures``): the RFC 9421 signature, HMAC-SHA256 under the
+``bot.backend.signing`` and ``bot.http.signatures``): the RFC 9421 signature, HMAC-SHA256 under the
 backend secret over ``@method``, ``@path``, ``@query`` and ``content-digest``, with ``keyid``
 ``backend``, a ``nonce`` and ``created`` inside the ±5 minute window; the RFC 9530 digest of the
 raw body; then the body against the gateway's own pydantic model. It answers 202 without storing
@@ -31,13 +31,13 @@ import time
 
 from aiohttp import web
 
+from bot.backend.signing import NONCE_PATTERN, secret_key
 from bot.clock import SystemClock
 from bot.core.models import ApprovalRequest
 from bot.http.signatures import RequestVerifier
-from bot.signing import NONCE_PATTERN, secret_key
 
 WINDOW = 300.0  # seconds either side of now, as the gateway's verifier
-# The signer's exact spelling (bot.signing.sign_request): label, covered components in order,
+# The signer's exact spelling (bot.backend.signing.sign_request): label, covered components in order,
 # then created, keyid, alg, nonce. Anything else is refused, as the gateway refuses what it
 # cannot verify.
 COMPONENTS = '("@method" "@path" "@query" "content-digest")'

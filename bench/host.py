@@ -1,7 +1,7 @@
 """A gateway process of a benchmark run: ``serve``, plus a control port.
 
 It starts exactly what ``approval-gateway serve`` starts (settings from the
-``APPROVAL_GATEWAY_*`` environment the driver sets, ``bot.launch.start``): the real Lark,
+``APPROVAL_GATEWAY_*`` environment the driver sets, ``bot.app.launch.start``): the real Lark,
 DingTalk and email channels pointed at the shared sandbox platforms process
 (``bench.platforms``) and its backend, and, with the sandbox on for it alone, the in-process
 memory channel that takes the intake phases' cards. The control API on another loopback port
@@ -18,9 +18,9 @@ import sys
 
 from aiohttp import web
 
-from bot import launch
-from bot.config import Settings, load_settings
+from bot.app import launch
 from bot.http.listen import bind
+from bot.settings.config import Settings, load_settings
 from sandbox.embedded import Embedded
 
 

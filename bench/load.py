@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.signing import sign_request
+from bot.backend.signing import sign_request
 from sandbox.tickets import approver, sample_ticket
 
 SUBMIT = "/v1/approvals"

@@ -25,7 +25,7 @@ from aiohttp import web
 from bench.stamps import Journal, StampedDecisions, stamping_create
 from bot.channels.dingtalk.inbound import delivery_of
 from sandbox.backend import SandboxBackend
-from sandbox.mail import MailCatcher
+from sandbox.mail.catcher import MailCatcher
 from tests.faults.harness import Platforms
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.load import signed_submit, submit_all
 from bench.run import DINGTALK_QPS, LARK_APP_PER_MINUTE, LARK_APP_QPS, LARK_USER_QPS, Run, times
-from bot.config import LarkSettings
+from bot.settings.config import LarkSettings
 
 SUBMIT_CONCURRENCY = 32
 _LARK = LarkSettings()

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.backend import ReceivedDecision
-from sandbox.lark import SandboxMessage, SandboxUser
-from sandbox.lark_platform import button_values
+from sandbox.lark.platform import button_values
+from sandbox.lark.sandbox import SandboxMessage, SandboxUser
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bot.config import Settings
 from bot.core.ports import Store
 from bot.core.storage import Sealed
 from bot.errors import ConfigError, StoreError
 from bot.files import private_dir, read_secret_file, replace_secret_file, write_new_secret_file
+from bot.settings.config import Settings
 
 KEY_FILE = "master.key"
 KEY_BYTES = 32

@@ -2,7 +2,7 @@
 real wire protocols, the sandbox phones, the embedded deployment and the demo.
 
 Development tooling, not product: the production wheel does not ship this package and nothing in
-``bot`` or ``cards`` imports it (an import-linter contract). ``bot.launch`` loads
+``bot`` or ``cards`` imports it (an import-linter contract). ``bot.app.launch`` loads
 ``sandbox.embedded`` by name when ``APPROVAL_GATEWAY_SANDBOX`` is on.
 """
 

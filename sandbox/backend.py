@@ -3,7 +3,7 @@
 It receives decision webhooks (verifying the Standard Webhooks signature, de-duplicating on
 ``webhook-id`` as a receiver must) and can be told to fail, answer 409, hang for a while, or
 hang until released. It also submits, reads and withdraws requests with RFC 9421 signed calls,
-the way an integrator's backend does (through ``bot.signing``, the code behind
+the way an integrator's backend does (through ``bot.backend.signing``, the code behind
 ``approval-gateway sign``).
 """
 
@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from bot.signing import sign_request
+from bot.backend.signing import sign_request
 
 DECISIONS_PATH = "/decisions"
 
@@ -179,7 +179,7 @@ class SandboxBackend:
         request_id: str | None = None,
         at: datetime | None = None,
     ) -> dict[str, str]:
-        """RFC 9421 signature headers for one call (``bot.signing``, as the sign command)."""
+        """RFC 9421 signature headers for one call (``bot.backend.signing``, as the sign command)."""
         headers = sign_request(self.secret, method, target, body, request_id=request_id, created=at)
         return {"content-type": "application/json", **headers} if body else headers
 

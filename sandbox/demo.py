@@ -16,13 +16,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings, load_settings
 from bot.core.models import ClickAction
 from bot.errors import GatewayError
+from bot.settings.config import Settings, load_settings
 from sandbox.backend import SandboxBackend
 from sandbox.embedded import Embedded, sandbox_users, start
-from sandbox.mail_platform import MailPlatform
-from sandbox.phone import phone_url
+from sandbox.mail.platform import MailPlatform
+from sandbox.phone.page import phone_url
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
 

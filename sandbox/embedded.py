@@ -1,6 +1,6 @@
 """The embedded deployment: sandbox platforms and a sandbox backend, started in-process.
 
-Used by ``serve`` when ``APPROVAL_GATEWAY_SANDBOX`` is on (the default; ``bot.launch`` loads this
+Used by ``serve`` when ``APPROVAL_GATEWAY_SANDBOX`` is on (the default; ``bot.app.launch`` loads this
 module by name, since the product never imports the sandbox) and by ``demo``. Each platform
 module is imported only when it is switched on, because the platform SDKs take seconds to
 import and the CLI must stay quick.
@@ -14,25 +14,24 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bot.app.launch import Additions, Launched, start_gateway
 from bot.channels.memory import MemoryChannel
-from bot.config import Settings, ensure_backend_secret
 from bot.core.ports import Channel, Clock
 from bot.errors import ConfigError
 from bot.http.listen import close
-from bot.launch import Additions, Launched, start_gateway
-from bot.store.bindings import BindingStore
+from bot.settings.config import Settings, ensure_backend_secret
 from sandbox.backend import SandboxBackend
-from sandbox.mail_page import MailPage
-from sandbox.phone import Phones
-from sandbox.phone_look import PhoneLook
+from sandbox.mail.page import MailPage
+from sandbox.phone.look import PhoneLook
+from sandbox.phone.page import Phones
 from sandbox.platform import SandboxPlatform, Seat
 
 # name -> "module:class"; a platform lands here when its channel does.
 PLATFORMS: dict[str, str] = {
     "memory": "sandbox.memory:MemoryPlatform",
-    "mail": "sandbox.mail_platform:MailPlatform",
-    "dingtalk": "sandbox.dingtalk_platform:DingTalkPlatform",
-    "lark": "sandbox.lark_platform:LarkPlatform",
+    "mail": "sandbox.mail.platform:MailPlatform",
+    "dingtalk": "sandbox.dingtalk.platform:DingTalkPlatform",
+    "lark": "sandbox.lark.platform:LarkPlatform",
 }
 NAMES = ["Li Na", "Wang Wei", "Zhang Min", "Liu Yang", "Chen Jing", "Zhao Lei"]
 
@@ -73,7 +72,7 @@ class Embedded(Launched):
     async def seat(self, channel: str, account_id: str, display_name: str) -> Seat:
         """A sandbox user for an approver on ``channel``, bound to the account."""
         seat = self.platform_of(channel).seat(channel, account_id, display_name)
-        await BindingStore(self.gateway.store).set(
+        await self.gateway.bindings.set(
             account_id,
             channel,
             seat.address,

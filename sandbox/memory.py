@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.channels.memory import MemoryChannel
-from bot.config import Settings
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
+from bot.settings.config import Settings
 from cards import render_lark
 from sandbox.platform import ClickOutcome, HeldCard, Seat
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from bot.config import Settings
 from bot.core.models import ClickAction, Entity
 from bot.core.ports import Channel
+from bot.settings.config import Settings
 
 
 class Seat(Entity):

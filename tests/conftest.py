@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import OutboxSettings, Settings, load_settings
+from bot.settings.config import OutboxSettings, Settings, load_settings
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost,::1")
 # Where the PostgreSQL cases run (tests/store/engines.py), read before the scrub below.

@@ -9,7 +9,7 @@ every send; the in-memory record changes before the database on revoke (stop sen
 after it on authorize (never send on a consent that did not commit).
 
 Replicas share the records: a change made through another replica is taken up by
-:meth:`ChannelAccess.refresh` (run by ``bot.runtime`` when the store says consents changed, and
+:meth:`ChannelAccess.refresh` (run by ``bot.app.runtime`` when the store says consents changed, and
 periodically), which starts, switches or stops the channel here as that replica did there.
 
 Over 400 lines on purpose: the consent states and the channel lifecycle they drive are one
@@ -37,13 +37,15 @@ from bot.channel_access.models import (
     Source,
 )
 from bot.channel_access.notice import Notice, credential_fields, make_notice, next_steps
-from bot.config import Settings
+from bot.channel_access.running import RunningChannels
+from bot.core.directory import ChannelDirectory
 from bot.core.models import DeliveryState
 from bot.core.ports import Channel, Clock, InboundSink, Store, UnitOfWork, Wakeup
 from bot.core.service import SEND_CARD, UPDATE_CARD, ApprovalService
 from bot.core.storage import ChannelAuthorization, ConsentRepo
 from bot.errors import ChannelError, GatewayError, InvalidInput, NotFound, StoreError
 from bot.logs import kv
+from bot.settings.config import Settings
 
 log = logging.getLogger("bot.channels.access")
 
@@ -61,14 +63,15 @@ class ChannelAccess:
         credentials: ChannelCredentials,
         db: Store,
         clock: Clock,
-        channels: dict[str, Channel],
+        channels: ChannelDirectory,
     ) -> None:
         self._settings = settings
         self._repo = consents
         self._credentials = credentials
         self._db = db
         self._clock = clock
-        self.channels = channels  # shared with the router, the outbox and the API: changed in place
+        # The one writable directory: routing, the outbox and the API read it through `channels`.
+        self._directory = RunningChannels(channels)
         # Channels whose credentials the settings (or a sandbox stand-in) provide.
         self._from_settings: dict[str, Channel] = dict(channels)
         self._stored: set[str] = set()  # running on a credential opened from the database
@@ -83,6 +86,11 @@ class ChannelAccess:
         # One consent change at a time, made here or taken up from another replica: a refresh
         # must never apply a record read before a local change committed.
         self._lock = asyncio.Lock()
+
+    @property
+    def channels(self) -> ChannelDirectory:
+        """The channels running now (read-only: only this class puts and drops them)."""
+        return self._directory
 
     def state(self, name: str) -> str:
         """unauthorized, revoked, consent_needed, broken or authorized (the only one that sends)."""
@@ -141,7 +149,7 @@ class ChannelAccess:
 
     async def _system_consent(self, names: Collection[str]) -> None:
         now = self._clock.now()
-        fresh = [n for n in names if n in self.channels and self._system_may_consent(n)]
+        fresh = [n for n in names if n in self._directory and self._system_may_consent(n)]
         async with self._db.unit() as uow:
             for name in fresh:
                 record = ChannelAuthorization(
@@ -171,24 +179,25 @@ class ChannelAccess:
             stored = await self._credentials.get(name)
             if stored:
                 base = self._from_settings.get(name)
-                self.channels[name] = build_channel(name, base, self._settings, stored)
+                self._directory.put(name, build_channel(name, base, self._settings, stored))
                 self._stored.add(name)
                 self._built_from[name] = stored
         except StoreError as exc:
             self._broken[name] = f"its stored credential does not open ({exc.message})"
         except (GatewayError, ValueError) as exc:
             self._broken[name] = f"its stored credential is unusable ({type(exc).__name__})"
-        if name not in self.channels and name not in self._broken:
+        if name not in self._directory and name not in self._broken:
             self._broken[name] = "no credential: none stored and none in settings"
         if name in self._broken:
             # A stand-in keeps the channel visible to routing, which traces why it is skipped.
-            self.channels.setdefault(name, UnusableChannel(name))
+            if name not in self._directory:
+                self._directory.put(name, UnusableChannel(name))
             log.error("channel broken", extra=kv(channel=name, why=self._broken[name]))
 
     async def start(self, sink: InboundSink, service: ApprovalService, wakeup: Wakeup) -> None:
         """Start every authorized channel; the others stay stopped."""
         self._sink, self._service, self._wakeup = sink, service, wakeup
-        for name, channel in self.channels.items():
+        for name, channel in self._directory.items():
             if self.authorized(name):
                 await channel.start(sink)
                 self._running.add(name)
@@ -208,19 +217,19 @@ class ChannelAccess:
 
     def known(self, name: str) -> None:
         """NotFound unless ``name`` is a channel this gateway runs or can build."""
-        if name not in self.channels and not credential_fields(name):
+        if name not in self._directory and not credential_fields(name):
             raise NotFound(f"no channel {name}")
 
     # -- listing -------------------------------------------------------------------------
     def statuses(self) -> list[ChannelStatus]:
         """Every channel this gateway knows, running or not."""
-        names = list(self.channels) + [n for n in self._records if n not in self.channels]
+        names = list(self._directory) + [n for n in self._records if n not in self._directory]
         return [self.status(name) for name in names]
 
     def status(self, name: str) -> ChannelStatus:
         """One channel's consent state and health."""
         record = self._records.get(name)
-        channel = self.channels.get(name)
+        channel = self._directory.get(name)
         state = self.state(name)
         return ChannelStatus(
             channel=name,
@@ -240,7 +249,7 @@ class ChannelAccess:
         if name in self._stored:
             return "stored"
         from_settings = self._from_settings.get(name)
-        if from_settings is not None and self.channels.get(name) is from_settings:
+        if from_settings is not None and self._directory.get(name) is from_settings:
             return "settings"
         return None
 
@@ -408,7 +417,7 @@ class ChannelAccess:
             stored = await self._credentials.get(name)
         except StoreError:
             stored = None  # _rebuild finds it again and says why the channel is broken
-        unchanged = stored == self._built_from.get(name) and name in self.channels
+        unchanged = stored == self._built_from.get(name) and name in self._directory
         if unchanged and name not in self._broken:
             return
         await self._stop(name)
@@ -426,8 +435,8 @@ class ChannelAccess:
                 raise InvalidInput(f"unknown credential fields for {name}", fields)
             base = self._from_settings.get(name)
             return build_channel(name, base, self._settings, credentials), "given"
-        if name in self._stored and name in self.channels:
-            return self.channels[name], "stored"
+        if name in self._stored and name in self._directory:
+            return self._directory[name], "stored"
         if name in self._from_settings:
             return self._from_settings[name], "settings"
         wanted = ", ".join(sorted(credential_fields(name))) or "its credentials"
@@ -437,12 +446,12 @@ class ChannelAccess:
         )
 
     def _is_live(self, name: str, candidate: Channel) -> bool:
-        return name in self._running and self.channels.get(name) is candidate
+        return name in self._running and self._directory.get(name) is candidate
 
     async def _swap(self, name: str, candidate: Channel, source: Source) -> None:
-        if self.channels.get(name) is not candidate:
+        if self._directory.get(name) is not candidate:
             await self._stop(name)
-            self.channels[name] = candidate
+            self._directory.put(name, candidate)
         if source == "given":
             self._stored.add(name)
         elif source == "settings":
@@ -454,24 +463,24 @@ class ChannelAccess:
         # The channel built from the deleted credential must not outlive it: nothing may send
         # with it again, nor may a later authorization without credentials pick it up.
         if self._broken.pop(name, None) is not None and name not in self._from_settings:
-            self.channels.pop(name, None)  # the stand-in
+            self._directory.drop(name)  # the stand-in
         if name not in self._stored:
             return
         self._stored.discard(name)
         self._built_from.pop(name, None)
         original = self._from_settings.get(name)
         if original is None:
-            self.channels.pop(name, None)
+            self._directory.drop(name)
         else:
-            self.channels[name] = original
+            self._directory.put(name, original)
 
     async def _ensure_running(self, name: str) -> None:
         if name not in self._running and self._sink is not None:
-            await self.channels[name].start(self._sink)
+            await self._directory[name].start(self._sink)
             self._running.add(name)
 
     async def _stop(self, name: str) -> None:
-        channel = self.channels.get(name)
+        channel = self._directory.get(name)
         if name in self._running and channel is not None:
             self._running.discard(name)
             await channel.stop()

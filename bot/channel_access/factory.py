@@ -7,7 +7,6 @@ from typing import Literal
 
 from bot.channels.base import ChannelDefaults
 from bot.channels.registry import REGISTRY
-from bot.config import Settings
 from bot.core.models import Approver
 from bot.core.ports import (
     Channel,
@@ -18,6 +17,7 @@ from bot.core.ports import (
     SendReceipt,
 )
 from bot.errors import ChannelError, InvalidInput
+from bot.settings.config import Settings
 
 
 async def check_credentials(channel: Channel, *, running: bool) -> str:

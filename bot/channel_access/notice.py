@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.channels.registry import REGISTRY
-from bot.config import Settings
+from bot.settings.config import Settings
 
 
 def credential_fields(name: str) -> frozenset[str]:

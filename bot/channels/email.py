@@ -17,7 +17,6 @@ import aiosmtplib
 
 from bot.channels.base import ChannelDefaults
 from bot.channels.present import card_view
-from bot.config import EmailSettings
 from bot.core.models import Approver, RequestStatus
 from bot.core.ports import (
     ChannelCapabilities,
@@ -28,6 +27,7 @@ from bot.core.ports import (
 )
 from bot.errors import ChannelError, ConfigError
 from bot.logs import kv
+from bot.settings.config import EmailSettings
 from cards.email import render_email
 
 log = logging.getLogger("bot.channels.email")

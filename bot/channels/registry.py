@@ -17,9 +17,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from bot.config import DingTalkSettings, EmailSettings, LarkSettings, Settings
 from bot.core.ports import Channel
 from bot.errors import InvalidInput
+from bot.settings.config import DingTalkSettings, EmailSettings, LarkSettings, Settings
 
 S = TypeVar("S", bound=BaseModel)
 

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     from bot.cli._group import Command
-    from bot.config import Settings
     from bot.core.ports import Store
     from bot.core.storage import (
         AuditRepo,
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
         TokenRepo,
         UsageRepo,
     )
+    from bot.settings.config import Settings
     from bot.store.engine import EngineStore
 
 T = TypeVar("T")
@@ -102,7 +102,7 @@ def on_store(work: StoreWork, *, create: bool = True) -> Command:
     """``work`` as a command on the configured database (``create``: see :func:`with_store`)."""
 
     def command(args: argparse.Namespace) -> int:
-        from bot.config import load_settings
+        from bot.settings.config import load_settings
 
         return with_storage(load_settings(args.config), lambda s: work(args, s), create=create)
 

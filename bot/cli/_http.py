@@ -25,7 +25,7 @@ def base_url(args: argparse.Namespace) -> str:
     """The gateway's base URL: ``--url``, else the configured listen address."""
     if args.url:
         return str(args.url).rstrip("/")
-    from bot.config import load_settings
+    from bot.settings.config import load_settings
 
     return "http://" + str(load_settings(args.config).listen)
 

@@ -28,9 +28,9 @@ def run_show(args: argparse.Namespace) -> int:
     import json
 
     from bot.cli._db import with_storage
-    from bot.config import load_settings
     from bot.errors import NotFound
     from bot.http.schemas import ApprovalOut
+    from bot.settings.config import load_settings
 
     async def show(storage: Storage) -> str:
         async with storage.store.snapshot() as uow:

@@ -32,8 +32,8 @@ def add_commands(subparsers: Subparsers) -> None:
 
 def _audit(args: argparse.Namespace) -> int:
     from bot.cli._db import with_storage
-    from bot.config import load_settings
     from bot.core.validation import parse_bound
+    from bot.settings.config import load_settings
 
     since = parse_bound(args.from_, "from", end=False)
     until = parse_bound(args.to, "to", end=True)

@@ -99,7 +99,7 @@ def _run(work: Any, *, create: bool = True) -> Any:
 
     def command(args: argparse.Namespace) -> int:
         from bot.cli._db import with_storage
-        from bot.config import load_settings
+        from bot.settings.config import load_settings
 
         result: int = with_storage(
             load_settings(args.config),

@@ -20,7 +20,7 @@ def add_commands(subparsers: Subparsers) -> None:
 def run_migrate(args: argparse.Namespace) -> int:
     """Open without migrating, then migrate explicitly, so the versions applied can be told."""
     from bot.cli._db import migrate
-    from bot.config import load_settings
+    from bot.settings.config import load_settings
 
     applied = migrate(load_settings(args.config))
     print(f"applied migrations: {applied}" if applied else "schema is up to date")

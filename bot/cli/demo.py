@@ -23,7 +23,7 @@ def add_commands(subparsers: Subparsers) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Hand over to the demo, which owns the sandbox platforms it starts."""
-    from bot.launch import sandbox_module
+    from bot.app.launch import sandbox_module
 
     main = sandbox_module("demo").main
     return cast(int, main(args.keep, args.config, keep_data=args.keep_data))

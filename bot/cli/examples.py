@@ -56,7 +56,7 @@ class Setting:
 
     @property
     def env(self) -> str:
-        from bot.config import ENV_PREFIX
+        from bot.settings.config import ENV_PREFIX
 
         return ENV_PREFIX + "__".join(self.path).upper()
 
@@ -72,7 +72,7 @@ class Group:
 
 def render(fmt: str) -> str:
     """The whole example file in ``fmt`` (``toml`` or ``env``)."""
-    from bot.config import Settings
+    from bot.settings.config import Settings
 
     groups = list(_groups(Settings, ()))
     body = "\n".join(_render_group(group, fmt) for group in groups)

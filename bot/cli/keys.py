@@ -30,7 +30,6 @@ def add_commands(subparsers: Subparsers) -> None:
 def _rotate(args: argparse.Namespace) -> int:
     from bot.cli._db import Storage, with_storage
     from bot.clock import SystemClock
-    from bot.config import load_settings
     from bot.errors import ConfigError
     from bot.secrets import (
         SecretBox,
@@ -43,6 +42,7 @@ def _rotate(args: argparse.Namespace) -> int:
         verify_key,
         write_key_file,
     )
+    from bot.settings.config import load_settings
 
     settings = load_settings(args.config)
     old = load_keys(settings, create=False)

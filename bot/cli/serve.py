@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import socket
 
     from bot.cli._group import Subparsers
-    from bot.config import Settings
+    from bot.settings.config import Settings
 
 
 def add_commands(subparsers: Subparsers) -> None:
@@ -26,8 +26,8 @@ def run_serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from bot import logs
-    from bot.config import load_settings
     from bot.http.listen import bind
+    from bot.settings.config import load_settings
 
     settings = load_settings(args.config)
     logs.setup(settings.log_level)
@@ -41,7 +41,7 @@ def run_serve(args: argparse.Namespace) -> int:
 async def _serve(settings: Settings, sockets: list[socket.socket]) -> None:
     import asyncio
 
-    from bot import launch, stopping
+    from bot.app import launch, stopping
 
     running = await launch.start(settings, sockets)
     try:
@@ -58,7 +58,7 @@ async def _serve(settings: Settings, sockets: list[socket.socket]) -> None:
 
 
 def _announce(settings: Settings, url: str) -> None:
-    from bot.config import ensure_backend_secret, masked
+    from bot.settings.config import ensure_backend_secret, masked
 
     secret = ensure_backend_secret(settings)
     print(f"approval gateway listening on {url}", flush=True)

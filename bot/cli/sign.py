@@ -32,8 +32,8 @@ def add_commands(subparsers: Subparsers) -> None:
 
 
 def _sign(args: argparse.Namespace) -> int:
+    from bot.backend.signing import sign_request
     from bot.errors import ConfigError
-    from bot.signing import sign_request
 
     body = _body(args.body_file)
     try:
@@ -63,8 +63,8 @@ def _body(path: Path | None) -> bytes:
 
 
 def _secret(args: argparse.Namespace) -> str:
-    from bot.config import SECRET_FILE, load_settings
     from bot.errors import ConfigError
+    from bot.settings.config import SECRET_FILE, load_settings
 
     if args.secret_file is not None:
         path: Path = args.secret_file

@@ -35,8 +35,8 @@ def add_commands(subparsers: Subparsers) -> None:
 def _usage(args: argparse.Namespace) -> int:
     from bot.cli._db import with_storage
     from bot.clock import SystemClock
-    from bot.config import load_settings
     from bot.core.validation import month_start, parse_day
+    from bot.settings.config import load_settings
 
     today = SystemClock().now().date()
     start = parse_day(args.from_day, month_start(today), "from")

@@ -8,13 +8,14 @@ Network calls happen outside transactions; each result is then committed with it
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot import tracing
 from bot.core import redraw
+from bot.core.directory import ChannelDirectory
 from bot.core.models import (
     Decision,
     DeliveryState,
@@ -98,7 +99,7 @@ class JobRunner:
         self,
         store: Store,
         clock: Clock,
-        channels: Mapping[str, Channel],
+        channels: ChannelDirectory,
         backend: Backend,
         service: ApprovalService,
         gate: Gate | None = None,

@@ -37,7 +37,7 @@ from bot.core.models import (
 )
 from bot.core.ports import Clock, Store, UnitOfWork, Wakeup, within
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
-from bot.core.router import Router
+from bot.core.route_planner import Router
 from bot.errors import Conflict, InvalidInput, NotFound
 
 SEND_CARD = "send_card"

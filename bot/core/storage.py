@@ -5,7 +5,7 @@ channel consents and sealed secrets.
 these protocols are what the operator surfaces need, each listing only the methods its callers
 use. Those a signed write changes (bindings, preferences) and the credentials are also
 repositories of a unit of work (``bot.core.ports.UnitOfWork``), so this module imports no port. The SQLite
-adapters live in ``bot.store``; the composition root (``bot.runtime``, ``bot.cli._db``) builds
+adapters live in ``bot.store``; the composition root (``bot.app.runtime``, ``bot.cli._db``) builds
 them once and hands them over, so no handler knows which engine is behind them.
 """
 

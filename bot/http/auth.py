@@ -1,6 +1,6 @@
 """Who is calling: the ticket backend (an RFC 9421 signature) or a person (a bearer token).
 
-The backend's signature binds the whole request (see ``bot.signing``); replays and resends are
+The backend's signature binds the whole request (see ``bot.backend.signing``); replays and resends are
 answered by the idempotency memory in ``bot.http.once``, keyed by the signed request id.
 """
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiohttp import web
 
+from bot.core.directory import ChannelDirectory
 from bot.core.emailverify import EmailVerification
-from bot.core.ports import Channel, Clock, Store
+from bot.core.ports import Clock, Store
 from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
 from bot.core.storage import AuditRepo, BindingRepo, PreferenceRepo, StoreHealth, UsageRepo
@@ -37,7 +37,7 @@ class HttpDeps:
     health: StoreHealth
     metrics: Metrics
     clock: Clock
-    channels: Mapping[str, Channel]
+    channels: ChannelDirectory  # read-only: the channel access changes what runs
     extra_routes: list[web.RouteDef] = field(default_factory=list)
     emailverify: EmailVerification | None = None  # None: email addresses cannot be confirmed
     preview_open: bool = False  # /preview without a token: the embedded sandbox default

@@ -6,7 +6,7 @@ registers (``bot.http.routes``), turns each declaration into an operation, and l
 (``models_json_schema``) write every schema. A served route without a declaration stops the build,
 so the document cannot fall behind the handlers. The platform callback routes (registered by the
 channels in HTTP mode) and the webhooks the gateway sends are declared here, since their bodies
-are read by the platform SDKs and sent by ``bot.backend``; tests hold them to the real routes and
+are read by the platform SDKs and sent by ``bot.backend.webhook``; tests hold them to the real routes and
 the real webhook.
 """
 

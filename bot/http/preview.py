@@ -7,7 +7,7 @@ page, never as a 500.
 
 How a chat card looks on a phone is not the product's to draw (``cards`` turns a view into
 payloads, nothing more): a :class:`CardLook` plugged in beside the gateway draws it, the way the
-embedded deployment plugs in the sandbox's phone drawing (``bot.launch.Additions``). Without
+embedded deployment plugs in the sandbox's phone drawing (``bot.app.launch.Additions``). Without
 one, each platform shows its payload JSON and its check.
 """
 

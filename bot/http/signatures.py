@@ -1,4 +1,4 @@
-"""Verifying the ticket backend's RFC 9421 signatures (see ``bot.signing`` for the scheme).
+"""Verifying the ticket backend's RFC 9421 signatures (see ``bot.backend.signing`` for the scheme).
 
 The signature is checked against the raw request before anything parses the body. Only what the
 signature covers is trusted: the request id is the verified ``nonce`` parameter and the request
@@ -19,10 +19,10 @@ from http_message_signatures import HTTPMessageVerifier, InvalidSignature, algor
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from http_message_signatures.resolvers import MappingKeyResolver
 
+from bot.backend.signing import COVERED, KEY_ID, NONCE_PATTERN, secret_key
 from bot.core.models import Entity
 from bot.core.ports import Clock
 from bot.errors import VerificationError
-from bot.signing import COVERED, KEY_ID, NONCE_PATTERN, secret_key
 
 SIGNATURE_HEADERS = ("signature", "signature-input")
 

@@ -18,7 +18,7 @@ from bot.store.queries import Queries
 from bot.store.tx import EngineTx
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.settings.config import Settings
     from bot.store.repos.unit import EngineUnit
 
 

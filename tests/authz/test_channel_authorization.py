@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
+from bot.app.runtime import Gateway
 from bot.channels.memory import MemoryChannel
-from bot.config import ensure_backend_secret
 from bot.core.ports import OutgoingCard, SendReceipt
 from bot.errors import ChannelError
-from bot.runtime import Gateway
+from bot.settings.config import ensure_backend_secret
 from bot.store.tokens import TokenStore
 from sandbox.backend import SandboxBackend
 from sandbox.embedded import Embedded, start
-from sandbox.lark_platform import APP_SECRET, LarkPlatform
+from sandbox.lark.platform import APP_SECRET, LarkPlatform
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.admin import authorize as _authorize

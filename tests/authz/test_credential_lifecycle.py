@@ -14,18 +14,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from bot.app.runtime import Gateway
 from bot.channels.memory import MemoryChannel
-from bot.config import Settings, ensure_backend_secret
 from bot.core.models import Approver
 from bot.core.ports import Clock
-from bot.runtime import Gateway
 from bot.secrets import encode_key, key_file, key_id, new_key, read_key_file, write_key_file
+from bot.settings.config import Settings, ensure_backend_secret
 from sandbox.backend import SandboxBackend
-from sandbox.mail import MailCatcher
+from sandbox.mail.catcher import MailCatcher
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.admin import authorize, call, token
-from tests.gateway.helpers import MovableClock, eventually, run_cli, states, trace
+from tests.gateway.helpers import eventually, run_cli, states, trace
+from tests.support.clock import MovableClock
 
 ANN = "ann@sandbox.example"
 KEPT = "kept: the credential stored encrypted at an earlier authorization"

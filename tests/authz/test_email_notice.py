@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandbox.mail import MailCatcher
+from sandbox.mail.catcher import MailCatcher
 from tests.authz.test_credential_lifecycle import running, smtp
 from tests.conftest import fast_settings
 from tests.gateway.admin import authorize, call, token

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from bot.app.runtime import Gateway
 from bot.channels.memory import MemoryChannel
-from bot.runtime import Gateway
 from bot.secrets import encode_key, new_key
 from sandbox.backend import SandboxBackend
 from sandbox.tickets import approver, sample_ticket

@@ -1,5 +1,5 @@
 """The bench's standard-library baseline checks what the gateway's intake checks: it accepts
-what ``bot.signing`` signs and refuses each tampering the gateway's verifier refuses (so the
+what ``bot.backend.signing`` signs and refuses each tampering the gateway's verifier refuses (so the
 baseline is cheaper only by its means, never by checking less)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bench.bare import Refused, StdlibVerifier
-from bot.signing import sign_request
+from bot.backend.signing import sign_request
 
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMy"
 BODY = b'{"ticket_id": "T-1"}'

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from sandbox.embedded import Embedded, start
-from sandbox.phone import phone_url
+from sandbox.phone.page import phone_url
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
 from tests.browser import ARTIFACTS_ROOT

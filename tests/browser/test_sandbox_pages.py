@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.embedded import Embedded, start
-from sandbox.phone import phone_url
+from sandbox.phone.page import phone_url
 from sandbox.tickets import approver, sample_ticket
 from tests.browser import ARTIFACTS_ROOT
 from tests.browser.test_preview import Tab, tab

@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings
+from bot.settings.config import Settings
 from bot.store.replays import StoredCallbackGuard
 from bot.store.sqlite import SqliteStore
 from sandbox.embedded import start
-from tests.channels import test_dingtalk_http as ding
-from tests.channels import test_lark_http as lark
+from tests.channels.dingtalk import test_http as ding
+from tests.channels.lark import test_http as lark
 from tests.conftest import fast_settings
-from tests.gateway.helpers import MovableClock, trace
+from tests.gateway.helpers import trace
+from tests.support.clock import MovableClock
 
 FIFTY_MINUTES = 50 * 60
 

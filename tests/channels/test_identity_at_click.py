@@ -14,9 +14,9 @@ import pytest
 
 from bot.core.models import ClickAction
 from sandbox.backend import SandboxBackend
-from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.dingtalk.platform import DingTalkPlatform
 from sandbox.embedded import Embedded, start
-from sandbox.lark_platform import LarkPlatform
+from sandbox.lark.platform import LarkPlatform
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings

@@ -21,10 +21,10 @@ from bot.channels.registry import (
     configured_channels,
     configured_names,
 )
-from bot.config import DEFAULT_ORDER, ChannelSetting, LarkSettings, Settings, load_settings
 from bot.core.ports import Channel, LookupKey
 from bot.core.validation import KNOWN_CHANNELS
 from bot.errors import ChannelError, InvalidInput
+from bot.settings.config import DEFAULT_ORDER, ChannelSetting, LarkSettings, Settings, load_settings
 
 SANDBOX = "http://127.0.0.1:9"
 # Every platform configured, with credentials that are never used (nothing connects).

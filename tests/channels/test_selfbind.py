@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from sandbox.dingtalk import DingTalkSandbox
-from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.dingtalk.platform import DingTalkPlatform
+from sandbox.dingtalk.sandbox import DingTalkSandbox
 from sandbox.embedded import Embedded, start
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings

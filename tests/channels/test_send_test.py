@@ -15,9 +15,9 @@ import pytest
 from bot.core.models import ClickAction
 from bot.http.auth import new_token
 from bot.store.tokens import TokenStore
-from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.dingtalk.platform import DingTalkPlatform
 from sandbox.embedded import Embedded, start
-from sandbox.lark_platform import LarkPlatform
+from sandbox.lark.platform import LarkPlatform
 from tests.conftest import fast_settings
 from tests.gateway.admin import call, token
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.models import ClickAction
-from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.dingtalk.platform import DingTalkPlatform
 from sandbox.embedded import Embedded, start
 from tests.conftest import fast_settings
 from tests.gateway.admin import call, token

@@ -91,7 +91,7 @@ def test_other_commands_on_the_database_load_no_web_framework_or_sdk(
 
 # What --help has no use for: the settings models and the channel registry (a fifth of a second
 # together), and pydantic itself.
-SETTINGS = ("bot.config", "bot.channels.registry", "pydantic_settings", "pydantic")
+SETTINGS = ("bot.settings.config", "bot.channels.registry", "pydantic_settings", "pydantic")
 
 PROBE_SETTINGS = PROBE.replace(repr(HEAVY), repr(SETTINGS))
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from bot.cli.examples import render
-from bot.config import ENV_PREFIX, Settings, load_settings
+from bot.settings.config import ENV_PREFIX, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {"toml": ROOT / "examples" / "gateway.toml", "env": ROOT / "examples" / "gateway.env"}

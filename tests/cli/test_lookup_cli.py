@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.store.bindings import BindingStore
-from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.dingtalk.platform import DingTalkPlatform
 from sandbox.embedded import Embedded, start
-from sandbox.lark_platform import LarkPlatform
+from sandbox.lark.platform import LarkPlatform
 from tests.conftest import fast_settings
 from tests.http.test_bindings_api import _call, _token
 

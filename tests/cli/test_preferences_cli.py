@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.embedded import Embedded, start
-from sandbox.mail_platform import MailPlatform
+from sandbox.mail.platform import MailPlatform
 from tests.conftest import fast_settings
 from tests.gateway.helpers import run_cli
 from tests.http.test_bindings_api import _token

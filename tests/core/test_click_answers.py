@@ -7,8 +7,8 @@ clock the test moves, so the backstop's grace period is crossed without waiting 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,21 +18,11 @@ from bot.core.jobs import JobRunner
 from bot.core.models import ActionResult, ActionStatus, ApprovalRequest, ClickAction, InboundAction
 from bot.core.ports import BackendReceipt, DecisionEvent, OutgoingCard, SendReceipt
 from bot.core.redraw import ANSWER_GRACE
-from bot.core.router import Router
+from bot.core.route_planner import Router
 from bot.core.service import ApprovalService
 from bot.store.sqlite import SqliteStore
 from sandbox.tickets import approver, sample_ticket
-
-
-@dataclass
-class Clock:
-    at: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-
-    def now(self) -> datetime:
-        return self.at
-
-    def move(self, by: timedelta) -> None:
-        self.at += by
+from tests.support.clock import MovableClock
 
 
 class Backend:
@@ -48,7 +38,7 @@ class NoWakeup:
 @dataclass
 class Core:
     store: SqliteStore
-    clock: Clock
+    clock: MovableClock
     service: ApprovalService
     jobs: JobRunner
     memory: MemoryChannel
@@ -90,7 +80,7 @@ async def core(tmp_path: Path) -> AsyncIterator[Core]:
     store = SqliteStore(tmp_path / "gateway.db")
     await store.open()
     await store.migrate()
-    clock, memory = Clock(), MemoryChannel()
+    clock, memory = MovableClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)), MemoryChannel()
     service = ApprovalService(store, clock, Router({"memory": memory}, ["memory"]), NoWakeup())
     jobs = JobRunner(store, clock, {"memory": memory}, Backend(), service)
     try:
@@ -105,7 +95,7 @@ async def test_a_card_nobody_reported_on_is_redrawn_once_the_grace_is_over(core:
     await core.run_due_jobs()  # the other approver's card, and the forward
     assert len(core.memory.cards[mine].versions) == 1
     assert (await core.state_of(mine))[0] == "sent"
-    core.clock.move(ANSWER_GRACE)
+    core.clock.advance(ANSWER_GRACE)
     assert "update_card" in await core.run_due_jobs()
     assert len(core.memory.cards[mine].versions) == 2
     assert (await core.state_of(mine))[0] == "updated"
@@ -116,7 +106,7 @@ async def test_an_answer_the_platform_took_needs_no_update(core: Core) -> None:
     await core.service.answered(result, redrawn=True)
     assert await core.state_of(mine) == ("updated", "redrawn in the click answer")
     await core.run_due_jobs()
-    core.clock.move(ANSWER_GRACE)
+    core.clock.advance(ANSWER_GRACE)
     assert await core.run_due_jobs() == ["update_card"]  # the backstop, which does nothing
     assert len(core.memory.cards[mine].versions) == 1
 
@@ -127,7 +117,7 @@ async def test_an_answer_that_missed_the_deadline_redraws_the_card_at_once(core:
     await core.run_due_jobs()  # no clock move: due now
     assert len(core.memory.cards[mine].versions) == 2
     assert (await core.state_of(mine))[0] == "updated"
-    core.clock.move(ANSWER_GRACE)
+    core.clock.advance(ANSWER_GRACE)
     await core.run_due_jobs()  # the backstop sees the card already shows the outcome
     assert len(core.memory.cards[mine].versions) == 2
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from bot.channels.memory import MemoryChannel
 from bot.core.jobs import JobRunner, lanes
 from bot.core.models import ActionStatus, ApprovalRequest, ClickAction, InboundAction
 from bot.core.ports import BackendReceipt, DecisionEvent, UnitOfWork
-from bot.core.router import Router
+from bot.core.route_planner import Router
 from bot.core.service import (
     FORWARD_DECISION,
     SEND_CARD,
@@ -29,16 +28,9 @@ from bot.core.service import (
 )
 from bot.store.sqlite import SqliteStore
 from sandbox.tickets import approver, sample_ticket
+from tests.support.clock import MovableClock
 
 QUEUED = 30  # submissions queued behind the write that holds the store
-
-
-@dataclass
-class Clock:
-    at: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-
-    def now(self) -> datetime:
-        return self.at
 
 
 class Backend:
@@ -88,7 +80,11 @@ def _ticket(ticket_id: str, *accounts: str) -> ApprovalRequest:
 async def test_a_click_is_decided_before_the_writes_queued_ahead_of_it(tmp_path: Path) -> None:
     sqlite = SqliteStore(tmp_path / "gateway.db")
     await sqlite.open()
-    store, clock, memory = Turns(sqlite), Clock(), MemoryChannel()
+    store, clock, memory = (
+        Turns(sqlite),
+        MovableClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
+        MemoryChannel(),
+    )
     service = ApprovalService(store, clock, Router({"memory": memory}, ["memory"]), NoWakeup())
     jobs = JobRunner(store, clock, {"memory": memory}, Backend(), service)
     try:
@@ -150,7 +146,7 @@ async def test_a_decided_clicks_answer_carries_the_request_as_stored(tmp_path: P
     # The decision's transaction builds the answer's request without reading it back again.
     store = SqliteStore(tmp_path / "gateway.db")
     await store.open()
-    clock, memory = Clock(), MemoryChannel()
+    clock, memory = MovableClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)), MemoryChannel()
     service = ApprovalService(store, clock, Router({"memory": memory}, ["memory"]), NoWakeup())
     jobs = JobRunner(store, clock, {"memory": memory}, Backend(), service)
     try:

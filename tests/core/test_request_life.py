@@ -18,20 +18,13 @@ from bot.core.models import (
     InboundAction,
     RequestStatus,
 )
-from bot.core.router import Router
+from bot.core.route_planner import Router
 from bot.core.service import ApprovalService, Withdrawal
 from bot.errors import Conflict, InvalidInput
 from bot.store.sqlite import SqliteStore
+from tests.support.clock import MovableClock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 @dataclass
@@ -45,7 +38,7 @@ class Wakeups:
 @dataclass
 class Core:
     service: ApprovalService
-    clock: Clock
+    clock: MovableClock
     wakeups: Wakeups = field(default_factory=Wakeups)
 
 
@@ -53,7 +46,7 @@ class Core:
 async def core(tmp_path: Path) -> AsyncIterator[Core]:
     store = SqliteStore(tmp_path / "gateway.db")
     await store.open()
-    clock, wakeups, memory = Clock(), Wakeups(), MemoryChannel()
+    clock, wakeups, memory = MovableClock(T0), Wakeups(), MemoryChannel()
     service = ApprovalService(store, clock, Router({"memory": memory}, ["memory"]), wakeups)
     try:
         yield Core(service, clock, wakeups)
@@ -89,7 +82,7 @@ async def _click(core: Core, ticket_id: str, account: str, what: ClickAction) ->
 async def test_a_request_expires_when_the_clock_passes_its_deadline(core: Core) -> None:
     await core.service.submit(_ticket("T-EXP", expires_in=timedelta(minutes=10)))
     assert await core.service.expire_due() == 0
-    core.clock.at += timedelta(minutes=10)
+    core.clock.advance(timedelta(minutes=10))
     assert await core.service.expire_due() == 1
     assert (await core.service.get("T-EXP")).status is RequestStatus.EXPIRED
     assert await _click(core, "T-EXP", "a1", ClickAction.APPROVE) is ActionStatus.CLOSED
@@ -99,13 +92,13 @@ async def test_a_click_after_the_deadline_expires_the_request_before_the_sweeper
     core: Core,
 ) -> None:
     await core.service.submit(_ticket("T-LATE", expires_in=timedelta(minutes=5)))
-    core.clock.at += timedelta(minutes=6)
+    core.clock.advance(timedelta(minutes=6))
     assert await _click(core, "T-LATE", "a1", ClickAction.APPROVE) is ActionStatus.CLOSED
     assert (await core.service.get("T-LATE")).status is RequestStatus.EXPIRED
 
 
 async def test_a_request_already_past_its_deadline_is_refused(core: Core) -> None:
-    core.clock.at += timedelta(hours=2)
+    core.clock.advance(timedelta(hours=2))
     with pytest.raises(InvalidInput) as refused:
         await core.service.submit(_ticket("T-OLD"))
     assert "expires_at" in refused.value.fields

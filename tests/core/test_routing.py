@@ -13,7 +13,7 @@ import pytest
 
 from bot.core.models import AccountType, Approver
 from bot.core.ports import ChannelCapabilities
-from bot.core.router import Router
+from bot.core.route_planner import Router
 from bot.core.routing import ChannelOffer, RoutePreference, plan_route
 
 CHAT = ("dingtalk", "dingtalk_enterprise", "lark")
@@ -132,7 +132,7 @@ def test_the_setting_alone_decides_what_counts_as_china() -> None:
 
 
 def test_the_default_china_regions_are_the_mainland_ones() -> None:
-    from bot.config import load_settings
+    from bot.settings.config import load_settings
 
     regions = load_settings(None).china_regions
     for mainland in ("cn", "cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen"):

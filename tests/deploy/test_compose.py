@@ -72,7 +72,7 @@ def test_the_gateway_uses_postgresql_and_takes_its_secrets_from_files() -> None:
 def test_the_secret_settings_example_names_real_settings(key: str) -> None:
     import tomllib
 
-    from bot.config import Settings
+    from bot.settings.config import Settings
 
     example = tomllib.loads((ROOT / "deploy/compose/secrets/gateway.toml.example").read_text())
     assert key in example and key in Settings.model_fields

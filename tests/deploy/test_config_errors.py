@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_settings
+from bot.settings.config import load_settings
 from tests.gateway.helpers import CliRun, run_cli
 
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 import bot
-from bot.config import Settings
 from bot.http.health import routes
+from bot.settings.config import Settings
 
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "approval-gateway"
 TEMPLATES = sorted((CHART / "templates").glob("*.yaml"))

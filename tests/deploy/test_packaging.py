@@ -48,7 +48,7 @@ def test_the_production_wheel_holds_bot_and_cards_and_no_sandbox(wheel: Path) ->
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert tops == {"bot", "cards"}
-    assert "bot/launch.py" in names and "cards/templates/email.html.j2" in names
+    assert "bot/app/launch.py" in names and "cards/templates/email.html.j2" in names
     assert not [name for name in names if "sandbox" in name.split("/")[:-1]]
     # The phone drawing is the sandbox's: the pure renderer ships payloads, not a phone.
     assert not [name for name in names if "phone" in name]

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ensure_backend_secret
+from bot.settings.config import ensure_backend_secret
 from sandbox.backend import SandboxBackend
-from sandbox.dingtalk import DingTalkSandbox
+from sandbox.dingtalk.sandbox import DingTalkSandbox
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, run_cli

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
-from bot.backend import WebhookBackend
+from bot.backend.webhook import WebhookBackend
 from bot.core.models import ClickAction
 from bot.core.ports import DecisionEvent
 from examples.backend_receiver import DECISIONS_PATH, Decisions, make_app, serve

@@ -23,13 +23,13 @@ import aiohttp
 
 from bot.channels.dingtalk.inbound import out_track_id
 from bot.channels.lark.channel import message_uuid
-from bot.config import ensure_backend_secret
 from bot.core.models import ClickAction
+from bot.settings.config import ensure_backend_secret
 from sandbox.backend import SandboxBackend
-from sandbox.dingtalk import DingTalkSandbox, SandboxCard, SandboxError
-from sandbox.dingtalk_platform import click_params
-from sandbox.lark import DeliveryError, LarkSandbox, SandboxMessage
-from sandbox.lark_platform import button_values, state_of
+from sandbox.dingtalk.platform import click_params
+from sandbox.dingtalk.sandbox import DingTalkSandbox, SandboxCard, SandboxError
+from sandbox.lark.platform import button_values, state_of
+from sandbox.lark.sandbox import DeliveryError, LarkSandbox, SandboxMessage
 from tests.conftest import fast_settings
 from tests.gateway.helpers import run_cli
 

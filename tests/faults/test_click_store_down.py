@@ -14,13 +14,13 @@ import pytest
 
 from bot.core.models import ClickAction
 from sandbox.embedded import Embedded, start
-from sandbox.lark_platform import button_values
-from tests.channels.test_dingtalk_stream import FAST_DINGTALK, card_of
-from tests.channels.test_dingtalk_stream import platform as dingtalk
-from tests.channels.test_dingtalk_stream import submit as submit_dingtalk
-from tests.channels.test_lark_stream import FAST_LARK
-from tests.channels.test_lark_stream import platform as lark
-from tests.channels.test_lark_stream import submit as submit_lark
+from sandbox.lark.platform import button_values
+from tests.channels.dingtalk.test_stream import FAST_DINGTALK, card_of
+from tests.channels.dingtalk.test_stream import platform as dingtalk
+from tests.channels.dingtalk.test_stream import submit as submit_dingtalk
+from tests.channels.lark.test_stream import FAST_LARK
+from tests.channels.lark.test_stream import platform as lark
+from tests.channels.lark.test_stream import submit as submit_lark
 from tests.conftest import fast_settings
 from tests.faults.disk import fill
 from tests.faults.postgres_down import database_down

@@ -3,7 +3,7 @@
 ``approval-gateway serve`` runs as its own process with the memory channel's ``stop`` made to
 hang (``tests.faults.stuck_serve``): once by swallowing every cancellation, once by blocking the
 event loop. SIGTERM must still end the process past ``OUTBOX__SHUTDOWN_GRACE_SECONDS`` plus the
-margin (``bot.stopping``), with a failure status and the stuck code named in its log, instead
+margin (``bot.app.stopping``), with a failure status and the stuck code named in its log, instead
 of leaving a rolling restart waiting on it.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.stopping import EXIT_STOP_OVERRAN
+from bot.app.stopping import EXIT_STOP_OVERRAN
 from tests.faults.harness import GatewayProcess
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(90)]

@@ -17,11 +17,11 @@ import aiohttp
 import pytest
 
 from bot.core.models import ClickAction
-from sandbox.dingtalk import SandboxError
-from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.dingtalk.platform import DingTalkPlatform
+from sandbox.dingtalk.sandbox import SandboxError
 from sandbox.embedded import Embedded, start
-from sandbox.lark import DeliveryError
-from sandbox.lark_platform import LarkPlatform
+from sandbox.lark.platform import LarkPlatform
+from sandbox.lark.sandbox import DeliveryError
 from sandbox.platform import SandboxPlatform, Seat
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings

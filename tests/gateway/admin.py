@@ -6,8 +6,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.app.runtime import Gateway
 from bot.http.auth import new_token
-from bot.runtime import Gateway
 from bot.store.tokens import TokenStore
 
 

@@ -12,7 +12,6 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -62,19 +61,6 @@ async def trace(backend: SandboxBackend, ticket_id: str) -> dict[str, Any]:
 
 async def states(backend: SandboxBackend, ticket_id: str) -> list[str]:
     return [d["state"] for d in (await trace(backend, ticket_id))["deliveries"]]
-
-
-class MovableClock:
-    """The wall clock plus an offset that a test moves forward (never sleep for a timer)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
 
 
 class CliRun(NamedTuple):

@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 
 from bot import logs
-from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.dingtalk.platform import DingTalkPlatform
 from sandbox.embedded import start
-from sandbox.lark_platform import LarkPlatform
+from sandbox.lark.platform import LarkPlatform
 from tests.conftest import fast_settings
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.runtime import Gateway
+from bot.app.runtime import Gateway
 from bot.secrets import encode_key, new_key
 from sandbox.backend import SandboxBackend
 from sandbox.tickets import approver, sample_ticket

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.runtime import Gateway
 from bot.channels.memory import MemoryChannel
-from bot.config import ensure_backend_secret
-from bot.runtime import Gateway
+from bot.settings.config import ensure_backend_secret
 from sandbox.backend import SandboxBackend
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings

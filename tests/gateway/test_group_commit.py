@@ -13,13 +13,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import OutboxSettings
 from bot.errors import Conflict
+from bot.settings.config import OutboxSettings
 from bot.store.sqlite import SqliteStore
 from sandbox.embedded import Embedded, start
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
-from tests.gateway.helpers import MovableClock, eventually, parts, row_counts, store_held
+from tests.gateway.helpers import eventually, parts, row_counts, store_held
+from tests.support.clock import MovableClock
 
 
 def store_of(stack: object) -> SqliteStore:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from bot.app.runtime import Gateway
 from bot.channels.memory import MemoryCard
-from bot.config import Settings, ensure_backend_secret
 from bot.core.models import ClickAction
-from bot.runtime import Gateway
+from bot.settings.config import Settings, ensure_backend_secret
 from sandbox.backend import SandboxBackend
 from sandbox.embedded import load_platform, start
 from sandbox.tickets import approver, sample_ticket

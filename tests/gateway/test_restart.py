@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ensure_backend_secret
+from bot.settings.config import ensure_backend_secret
 from sandbox.backend import SandboxBackend
 from sandbox.embedded import start
 from tests.conftest import fast_settings

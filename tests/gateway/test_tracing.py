@@ -17,10 +17,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from bot import tracing
+from bot.backend.signing import sign_request
 from bot.channels.memory import MemoryChannel
-from bot.config import ensure_backend_secret
 from bot.core.models import ClickAction
-from bot.signing import sign_request
+from bot.settings.config import ensure_backend_secret
 from sandbox.embedded import Embedded, start
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings

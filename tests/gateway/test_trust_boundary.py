@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.runtime import Gateway
+from bot.app.runtime import Gateway
 from sandbox.tickets import approver, sample_ticket
 from tests.gateway import admin
 from tests.gateway.helpers import parts, row_counts, run_cli

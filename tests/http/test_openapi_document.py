@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.backend import WebhookBackend
+from bot.backend.webhook import WebhookBackend
 from bot.channels.base import callback_routes
 from bot.core.ports import DecisionEvent
 from bot.http.openapi import UndeclaredRoute, callback_operations, document
@@ -23,8 +23,8 @@ from bot.http.routes import TABLES
 from bot.http.samples import SAMPLES
 from bot.http.schemas import HealthOut, ReadyOut
 from sandbox.embedded import Embedded, start
-from tests.channels import test_dingtalk_http as ding
-from tests.channels import test_lark_http as lark
+from tests.channels.dingtalk import test_http as ding
+from tests.channels.lark import test_http as lark
 from tests.conftest import fast_settings
 
 DOC = document()

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.schemas import APIOperation
 
+from bot.backend.signing import sign_request
 from bot.http.openapi import document
-from bot.signing import sign_request
 from tests.gateway.helpers import ThreadedGateway
 
 SCHEMA = schemathesis.openapi.from_dict(document())

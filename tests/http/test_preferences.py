@@ -14,7 +14,7 @@ import pytest
 
 from sandbox.backend import SandboxBackend
 from sandbox.embedded import Embedded, start
-from sandbox.mail_platform import MailPlatform
+from sandbox.mail.platform import MailPlatform
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, trace

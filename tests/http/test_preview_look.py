@@ -2,7 +2,7 @@
 
 The product draws no phone: without a card look each platform shows its payload JSON (open)
 and its check; the embedded deployment plugs in the sandbox's phone drawing through
-``bot.launch.Additions``, the same hook it adds its channels and routes with.
+``bot.app.launch.Additions``, the same hook it adds its channels and routes with.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.app.launch import Additions, start_gateway
+from bot.app.runtime import Gateway
 from bot.channels.memory import MemoryChannel
-from bot.launch import Additions, start_gateway
-from bot.runtime import Gateway
 from sandbox.embedded import start
 from tests.conftest import fast_settings
 from tests.gateway.admin import token

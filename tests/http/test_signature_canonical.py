@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
+from bot.backend.signing import sign_request
 from bot.errors import VerificationError
 from bot.http.signatures import RequestVerifier
-from bot.signing import sign_request
 
 SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

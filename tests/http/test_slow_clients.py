@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from bot.config import HttpSettings
+from bot.settings.config import HttpSettings
 from sandbox.embedded import start
 from tests.conftest import fast_settings
 

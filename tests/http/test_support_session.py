@@ -21,7 +21,7 @@ from bot.http.session import SESSION_HOURS
 from bot.store.tokens import TokenStore
 from sandbox.embedded import Embedded, start
 from tests.conftest import fast_settings
-from tests.gateway.helpers import MovableClock
+from tests.support.clock import MovableClock
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
 

@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.config import OutboxSettings
 from bot.core.models import ClickAction
+from bot.settings.config import OutboxSettings
 from sandbox.backend import SandboxBackend
 from sandbox.embedded import Embedded, start
-from sandbox.lark import LarkSandbox
-from sandbox.lark_platform import LarkPlatform
+from sandbox.lark.platform import LarkPlatform
+from sandbox.lark.sandbox import LarkSandbox
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import FAST_OUTBOX, fast_settings

@@ -30,9 +30,9 @@ import pytest
 
 from bot.core.models import ClickAction
 from sandbox.backend import SandboxBackend
-from sandbox.dingtalk_platform import click_params
-from sandbox.lark_models import DeliveryInfo, RequestRecord
-from sandbox.lark_platform import button_values
+from sandbox.dingtalk.platform import click_params
+from sandbox.lark.models import DeliveryInfo, RequestRecord
+from sandbox.lark.platform import button_values
 from sandbox.tickets import approver, sample_ticket
 from tests.faults.harness import (
     CLICK_TIMEOUT,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sandbox.dingtalk import DingTalkSandbox
+from sandbox.dingtalk.sandbox import DingTalkSandbox
 from tests.sandbox.test_dingtalk_sandbox import CARD_TOPIC, CardHandler, Events, Runner
 
 PUSHES = 24  # all on one connection by chance: 2 * 2**-24

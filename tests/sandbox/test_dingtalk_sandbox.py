@@ -24,7 +24,7 @@ import pytest
 import requests
 from dingtalk_stream import AckMessage, CardCallbackMessage, ChatbotMessage
 
-from sandbox.dingtalk import DingTalkSandbox, SandboxError, point_sdk_at, sdk_sleeps_scaled
+from sandbox.dingtalk.sandbox import DingTalkSandbox, SandboxError, point_sdk_at, sdk_sleeps_scaled
 
 TEMPLATE = "approval-card.schema"
 CARD_TOPIC = dingtalk_stream.Card_Callback_Router_Topic

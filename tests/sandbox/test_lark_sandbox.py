@@ -30,7 +30,7 @@ from lark_oapi.event.callback.model.p2_card_action_trigger import (
 )
 from lark_oapi.ws.exception import ClientException
 
-from sandbox.lark import LarkSandbox
+from sandbox.lark.sandbox import LarkSandbox
 
 _SDK_LOOP = wsc.loop
 ALICE = "ou_alice"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from cards import ApprovalView, CardState, Locale, render_dingtalk, render_lark, sample_view
-from sandbox.phone_look import PhoneChannel as Channel
-from sandbox.phone_look import phone_css, render_phone_html
+from sandbox.phone.look import PhoneChannel as Channel
+from sandbox.phone.look import phone_css, render_phone_html
 
 RENDER: dict[Channel, Callable[[ApprovalView], Mapping[str, Any]]] = {
     "lark": render_lark,

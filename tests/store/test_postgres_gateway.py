@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
+from bot.app.runtime import Gateway
 from bot.core.models import ActionStatus, ClickAction
-from bot.runtime import Gateway
 from bot.secrets import encode_key, new_key
+from bot.settings.config import Settings
 from bot.store.postgres.store import MIGRATIONS as PG_MIGRATIONS
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import FAST_OUTBOX, fast_settings

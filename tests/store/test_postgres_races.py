@@ -23,24 +23,15 @@ from bot.core.models import (
     InboundAction,
     RequestStatus,
 )
-from bot.core.router import Router
+from bot.core.route_planner import Router
 from bot.core.service import ApprovalService, Withdrawal
 from bot.errors import Conflict
 from bot.store.postgres import PostgresStore
 from bot.store.repos.deliveries import DeliveryRows
 from bot.store.repos.requests import RequestRows
+from tests.support.clock import MovableClock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """The replicas' shared clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.at = T0
-
-    def now(self) -> datetime:
-        return self.at
 
 
 class NoBackend:
@@ -57,9 +48,11 @@ STORES: dict[ApprovalService, PostgresStore] = {}  # each replica's own store
 
 
 @pytest.fixture
-async def replicas(pg_url: str) -> AsyncIterator[tuple[ApprovalService, ApprovalService, Clock]]:
+async def replicas(
+    pg_url: str,
+) -> AsyncIterator[tuple[ApprovalService, ApprovalService, MovableClock]]:
     """Two services, each on a pool of its own, as two gateway processes are."""
-    clock = Clock()
+    clock = MovableClock(T0)
     stores = [PostgresStore(pg_url, pool_size=2) for _ in range(2)]
     for store in stores:
         await store.open()
@@ -113,7 +106,7 @@ async def _click(service: ApprovalService, ticket_id: str, account: str) -> Inbo
 
 
 async def test_two_replicas_taking_two_clicks_at_once_decide_once_and_tell_the_loser(
-    replicas: tuple[ApprovalService, ApprovalService, Clock], both_close_together: None
+    replicas: tuple[ApprovalService, ApprovalService, MovableClock], both_close_together: None
 ) -> None:
     a, b, _ = replicas
     await a.submit(_ticket("T-RACE"))
@@ -130,17 +123,17 @@ async def test_two_replicas_taking_two_clicks_at_once_decide_once_and_tell_the_l
 
 
 async def test_two_replicas_sweeping_at_once_expire_a_request_once(
-    replicas: tuple[ApprovalService, ApprovalService, Clock], both_close_together: None
+    replicas: tuple[ApprovalService, ApprovalService, MovableClock], both_close_together: None
 ) -> None:
     a, b, clock = replicas
     await a.submit(_ticket("T-SWEEP", expires_in=timedelta(minutes=5)))
-    clock.at += timedelta(minutes=6)
+    clock.advance(timedelta(minutes=6))
     assert sorted(await asyncio.gather(a.expire_due(), b.expire_due())) == [0, 1]
     assert (await b.get("T-SWEEP")).status is RequestStatus.EXPIRED
 
 
 async def test_a_withdrawal_racing_a_click_on_another_replica_is_refused_with_the_outcome(
-    replicas: tuple[ApprovalService, ApprovalService, Clock], both_close_together: None
+    replicas: tuple[ApprovalService, ApprovalService, MovableClock], both_close_together: None
 ) -> None:
     a, b, _ = replicas
     await a.submit(_ticket("T-WD"))
@@ -160,7 +153,7 @@ async def test_a_withdrawal_racing_a_click_on_another_replica_is_refused_with_th
 
 
 async def test_a_card_sent_while_another_replica_decides_is_redrawn(
-    replicas: tuple[ApprovalService, ApprovalService, Clock], monkeypatch: pytest.MonkeyPatch
+    replicas: tuple[ApprovalService, ApprovalService, MovableClock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Replica B records a's card as sent while replica A's click (on the other approver's
     card) closes the request; each read the other's rows before either committed. Whichever

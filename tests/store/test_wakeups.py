@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 
-from bot.runtime import follow_consents, relay_work
+from bot.app.runtime import follow_consents, relay_work
 from bot.store.engine import EngineStore, InProcessWork
 from bot.store.postgres import PostgresStore
 from tests.store.engines import postgres_schema

@@ -12,12 +12,12 @@ import aiohttp
 from bot.core.models import ClickAction
 from bot.http.auth import new_token
 from bot.store.tokens import TokenStore
-from sandbox.dingtalk import DingTalkSandbox
-from sandbox.dingtalk_platform import DingTalkPlatform
+from sandbox.dingtalk.platform import DingTalkPlatform
+from sandbox.dingtalk.sandbox import DingTalkSandbox
 from sandbox.embedded import Embedded, start
-from sandbox.lark_platform import LarkPlatform
+from sandbox.lark.platform import LarkPlatform
 from sandbox.platform import Seat
-from tests.channels.test_dingtalk_stream import FAST_DINGTALK, submit
+from tests.channels.dingtalk.test_stream import FAST_DINGTALK, submit
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, run_cli, states
 

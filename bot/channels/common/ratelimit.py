@@ -16,7 +16,7 @@ runs, and the calls leaving in any one second had their slots in ``1 + late`` se
 ``ceil(rate * (1 + late))`` of a budget from all replicas together, which is at most
 ``ceil(rate + LATE_SHARE)``: ``rate + 1`` for a whole rate. The rest of what the platform allows
 is the margin for the way from this check to the platform (the HTTP write, the network):
-``bot.config`` argues each budget against its platform's limit.
+``bot.settings.config`` argues each budget against its platform's limit.
 
 A reservation takes time to come back (a database round trip, on a busy host tens of
 milliseconds): a slot granted "now" would already be late when the caller learns of it, and

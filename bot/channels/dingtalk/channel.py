@@ -38,7 +38,6 @@ from bot.channels.dingtalk.inbound import (
 )
 from bot.channels.dingtalk.runner import FrameHandler, GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
-from bot.config import DingTalkSettings
 from bot.core.limits import shared_or
 from bot.core.models import Approver, RequestStatus
 from bot.core.ports import (
@@ -52,6 +51,7 @@ from bot.core.ports import (
 )
 from bot.errors import ChannelError, ConfigError
 from bot.logs import adopt_sdk_loggers, kv
+from bot.settings.config import DingTalkSettings
 from cards import render_dingtalk
 
 log = logging.getLogger("bot.channels.dingtalk")

@@ -37,7 +37,6 @@ from bot.channels.lark.messages import Messages
 from bot.channels.lark.runner import WsRunner
 from bot.channels.lark.ws import GatewayWsClient
 from bot.channels.present import card_view
-from bot.config import LarkSettings
 from bot.core.limits import shared_or
 from bot.core.models import Approver
 from bot.core.ports import (
@@ -51,6 +50,7 @@ from bot.core.ports import (
 )
 from bot.errors import ChannelError, ConfigError
 from bot.logs import adopt_sdk_loggers, kv
+from bot.settings.config import LarkSettings
 from cards import render_lark
 from cards.lark import lark_content
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from bot.channels.common.ratelimit import SYSTEM_TIMER, LocalLimits, Timer, take
 from bot.channels.lark.api import Answer, TenantToken, Throttled, Transport, check, token_refused
-from bot.config import LarkSettings
 from bot.core.limits import Budget, RateLimits, Window
 from bot.errors import ChannelError
 from bot.logs import kv
+from bot.settings.config import LarkSettings
 from cards import LARK_CARD_LIMIT
 from cards.lark import lark_json
 

@@ -13,7 +13,7 @@ from bot.store.engine import EngineStore
 from bot.store.postgres import PostgresStore
 from bot.store.preferences import VerificationStore
 from bot.store.replays import StoredCallbackGuard
-from tests.gateway.helpers import MovableClock
+from tests.support.clock import MovableClock
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

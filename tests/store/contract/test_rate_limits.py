@@ -19,7 +19,8 @@ from bot.store.limits import StoredRateLimits
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.limits import PostgresRateLimits
 from bot.store.sqlite import SqliteStore
-from tests.pacing import Clock, VirtualTimer, most_in_window
+from tests.support.clock import MovableClock
+from tests.support.pacing import VirtualTimer, most_in_window
 
 APP = Budget("lark:app:api:im.message.create", 50.0)  # a slot every 0.02 s
 ANN = Budget("lark:app:user:ann", 5.0)  # a slot every 0.2 s
@@ -30,12 +31,14 @@ Make = Callable[[], Awaitable[RateLimits]]
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> MovableClock:
+    return MovableClock(1_000_000.0)
 
 
 @pytest.fixture(params=["process", "sqlite", "postgresql"])
-async def make(request: pytest.FixtureRequest, clock: Clock, tmp_path: Path) -> AsyncIterator[Make]:
+async def make(
+    request: pytest.FixtureRequest, clock: MovableClock, tmp_path: Path
+) -> AsyncIterator[Make]:
     """Builds limits that share their budgets (two replicas on one database, or one process)."""
     stores: list[EngineStore] = []
     local = LocalLimits(now=clock)
@@ -76,7 +79,7 @@ async def test_a_slot_too_far_ahead_is_refused_and_nothing_is_taken(make: Make) 
 
 
 async def test_a_busy_receiver_is_refused_at_once_and_others_go_on(
-    make: Make, clock: Clock
+    make: Make, clock: MovableClock
 ) -> None:
     limits = await make()
     assert (await limits.reserve(APP, [ANN], within=1.0)).granted
@@ -85,15 +88,15 @@ async def test_a_busy_receiver_is_refused_at_once_and_others_go_on(
     assert not again.granted and again.wait == pytest.approx(0.2)
     other = await limits.reserve(APP, [BOB], within=1.0)
     assert other.granted and other.wait == pytest.approx(0.02)  # the refusal took no app slot
-    clock.now += 0.2
+    clock.advance(0.2)
     assert (await limits.reserve(APP, [ANN], within=1.0)).granted
 
 
-async def test_a_pause_holds_every_caller_back(make: Make, clock: Clock) -> None:
+async def test_a_pause_holds_every_caller_back(make: Make, clock: MovableClock) -> None:
     limits = await make()
     await limits.pause(APP.key, 3.0)
     assert not (await limits.reserve(APP, within=2.0)).granted
-    clock.now += 1.5
+    clock.advance(1.5)
     late = await limits.reserve(APP, within=2.0)
     assert late.granted and late.wait == pytest.approx(1.5)
 
@@ -120,7 +123,7 @@ MINUTE = Window("lark:app:api:im.message.patch:minute", 100, 6.0)  # 100 in any 
 
 
 async def test_a_window_lets_a_burst_go_at_the_pace_and_holds_any_span_to_its_calls(
-    make: Make, clock: Clock
+    make: Make, clock: MovableClock
 ) -> None:
     # Two replicas, three callers each, 250 calls: the first 100 at the per-second pace, then
     # each waits for the call 100 before it to be 6 s old, on every engine.
@@ -153,7 +156,7 @@ REPLICAS, CALLERS, CALLS = 3, 2, 25
 
 
 async def test_late_wake_ups_leave_at_most_one_call_over_the_rate_in_any_second(
-    make: Make, clock: Clock
+    make: Make, clock: MovableClock
 ) -> None:
     # Now and then a wake-up comes late, by 0.5 or 0.25 s (the loop was busy): a stall delays
     # every task whose slot passed meanwhile, as on a loaded host. Were they all to go, the
@@ -198,7 +201,7 @@ class SlowAnswers:
         await self._inner.pause(key, seconds)
 
 
-async def test_a_slow_answer_does_not_make_its_slot_late(make: Make, clock: Clock) -> None:
+async def test_a_slow_answer_does_not_make_its_slot_late(make: Make, clock: MovableClock) -> None:
     # The answer takes 15 ms, longer than the 10 ms a call may go after its slot at 50/s: a
     # slot granted for "now" would be late on arrival and thrown away, every time the budget
     # is idle. Each call asks for a slot one round trip ahead instead, and goes on it.

@@ -1,0 +1,76 @@
+"""Applies the routing rules to the channels this deployment runs and the stored bindings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+
+from bot.core.directory import ChannelDirectory
+from bot.core.models import Approver, ChannelName
+from bot.core.ports import IdentityRepo
+from bot.core.routing import CHINA_REGIONS, ChannelOffer, RoutePlan, plan_route
+
+
+class Router:
+    """Plans deliveries over the running channels, in the deployment's preference order."""
+
+    def __init__(
+        self,
+        channels: ChannelDirectory,
+        order: Sequence[ChannelName],
+        china_regions: Collection[str] = CHINA_REGIONS,
+        refusal: Callable[[ChannelName], str | None] = lambda _: None,
+    ) -> None:
+        self._channels = channels
+        self._preference = list(order)
+        self._china_regions = china_regions
+        self._refusal = refusal  # why a channel may not send now (consent, credential)
+
+    def _order(self, preferred: Sequence[ChannelName] | None = None) -> list[ChannelName]:
+        # Computed per call: a channel authorized at run time joins without a restart. An
+        # account's own order comes first; channels it did not name keep the deployment's order.
+        first = [name for name in preferred or () if name in self._channels]
+        order = first + [n for n in self._preference if n in self._channels and n not in first]
+        return order + [name for name in self._channels if name not in order]
+
+    def offers(self, preferred: Sequence[ChannelName] | None = None) -> list[ChannelOffer]:
+        """The channels as routing sees them, in preference order (unusable ones with why)."""
+        offers = []
+        for name in self._order(preferred):
+            why = self._refusal(name)
+            offers.append(
+                ChannelOffer(
+                    name=name,
+                    kind=self._channels[name].kind,
+                    china_only=self._channels[name].capabilities.china_only,
+                    authorized=why is None,
+                    unusable=why,
+                )
+            )
+        return offers
+
+    async def address(
+        self, identities: IdentityRepo, approver: Approver, channel: ChannelName
+    ) -> str | None:
+        """Where ``approver`` is reached on ``channel`` now: the binding, else the default."""
+        bound = await identities.binding_address(approver.account_id, channel)
+        running = self._channels.get(channel)
+        return bound or (running.default_address(approver) if running else None)
+
+    async def plan(
+        self, identities: IdentityRepo, approver: Approver, exclude: Collection[ChannelName] = ()
+    ) -> RoutePlan:
+        """Where to send this approver's card, and the fallbacks (``exclude``: already failed);
+        read through the unit of work's ``identities``."""
+        preference = await identities.route_preference(approver.account_id)
+        addresses: dict[ChannelName, str | None] = {}
+        for name in self._order():
+            # Looked up for unusable channels too: a bound approver skipped there is traced.
+            addresses[name] = await self.address(identities, approver, name)
+        offers = [o for o in self.offers(preference.channel_order) if o.name not in exclude]
+        return plan_route(
+            approver,
+            offers,
+            addresses,
+            self._china_regions,
+            email_enabled=preference.email_enabled,
+        )
