@@ -25,7 +25,19 @@ from typing import Any
 
 import aiohttp
 
-from bench import e2e, footprint, growth, intake, matrix, pgdb, procs, rates, report, taps
+from bench import (
+    e2e,
+    footprint,
+    growth,
+    intake,
+    matrix,
+    pgdb,
+    procs,
+    rates,
+    redraws,
+    report,
+    taps,
+)
 from bench.fleet import Fleet
 from bench.load import Host
 from bench.run import (
@@ -49,6 +61,7 @@ PHASES = (
     "bursts",
     "e2e",
     "taps",
+    "redraws",
     "growth",
 )  # in the order they run
 
@@ -132,6 +145,11 @@ async def phases(run: Run, notes: list[str], only: tuple[str, ...] = PHASES) -> 
         rate, seconds = sizes.taps
         _say(f"taps at {rate:g}/s on delivered cards, then with a send backlog")
         await taps.taps(run)
+    if "redraws" in only:
+        await _quiet(run, notes)
+        n, seconds = sizes.redraws
+        _say(f"redraw storm: {n} requests to 3 approvers, decided over {seconds:g} s")
+        await redraws.redraws(run)
     if "growth" in only:
         await _quiet(run, notes)
         await _growth(run, notes)

@@ -199,6 +199,13 @@ class Host:
         self._log_next = got["next"]
         self.lark_log.extend(got["log"])
 
+    async def redrawn(self, since: int = 0) -> tuple[list[tuple[str, str, float]], int]:
+        """Cards the platforms' card APIs redrew (channel, delivery id, when) from index
+        ``since`` on, and the index to read from next."""
+        got = await self._get(f"/redraws?since={since}")
+        rows = [(str(c), str(d), float(at)) for c, d, at in got["redraws"]]
+        return rows, int(got["next"])
+
     async def submit(self, item: Signed) -> tuple[int, dict[str, Any], float]:
         """Send one signed submission; (status, answer, wall time the answer arrived)."""
         async with self.session.post(self.url + SUBMIT, data=item.body, headers=item.headers) as r:

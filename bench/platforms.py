@@ -22,7 +22,13 @@ import time
 
 from aiohttp import web
 
-from bench.stamps import Journal, StampedDecisions, stamping_create
+from bench.stamps import (
+    Journal,
+    StampedDecisions,
+    stamping_create,
+    stamping_patch,
+    stamping_put,
+)
 from bot.channels.dingtalk.inbound import delivery_of
 from sandbox.backend import SandboxBackend
 from sandbox.mail.catcher import MailCatcher
@@ -45,6 +51,7 @@ class Control:
             web.post("/click", self.click),
             web.get("/cards", self.cards),
             web.get("/decisions", self.decisions),
+            web.get("/redraws", self.redraws),
             web.get("/lark/log", self.lark_log),
             web.get("/dingtalk/log", self.dingtalk_log),
             web.post("/dingtalk/held", self.dingtalk_held),
@@ -98,6 +105,12 @@ class Control:
             {"decisions": rows, "next": since + len(rows), "attempts": attempts}
         )
 
+    async def redraws(self, request: web.Request) -> web.Response:
+        """Cards redrawn by the card APIs since index ``since``: [channel, delivery_id, at]."""
+        since = int(request.query.get("since", "0"))
+        rows = self._journal.redraws[since:]
+        return web.json_response({"redraws": rows, "next": since + len(rows)})
+
     async def lark_log(self, request: web.Request) -> web.Response:
         """The Lark app's OpenAPI log since ``since``: [method, path, status, code, at]."""
         since = int(request.query.get("since", "0"))
@@ -124,11 +137,14 @@ class Control:
 
 
 def instrument(platforms: Platforms) -> Journal:
-    """Stamp the Lark app's card creations and the backend's decisions."""
+    """Stamp the Lark app's card creations, both apps' redraws and the backend's decisions."""
     journal = Journal()
     store = platforms.lark.store
     # An instance attribute shadows the method: the sandbox's own code path stays unchanged.
     store.create_message = stamping_create(journal, store.create_message)  # type: ignore[method-assign,assignment]
+    store.update_card = stamping_patch(journal, store.update_card)  # type: ignore[method-assign,assignment]
+    book = platforms.dingtalk._cards  # the card book its OpenAPI routes write to
+    book.update = stamping_put(journal, book.update, delivery_of)  # type: ignore[method-assign,assignment]
     platforms.backend.decisions = StampedDecisions(journal)
     return journal
 

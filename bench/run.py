@@ -28,6 +28,7 @@ class Sizes:
     pending: int  # seeded pending requests for the growth phase
     samples: int  # sequential samples for latency and scrape measurements
     cli_runs: int
+    redraws: tuple[int, float]  # (decisions, over seconds) of the redraw storm
 
 
 QUICK = Sizes(
@@ -41,6 +42,7 @@ QUICK = Sizes(
     pending=10_000,
     samples=8,
     cli_runs=1,
+    redraws=(300, 6),
 )
 FULL = Sizes(
     intake=3000,
@@ -53,11 +55,13 @@ FULL = Sizes(
     pending=100_000,
     samples=30,
     cli_runs=5,
+    redraws=(600, 12),
 )
 CONCURRENCY = 64
 LARK_APP_QPS = 50  # what the sandbox Lark enforces: the real platform's limits
 LARK_APP_PER_MINUTE = 1000  # ... per API, in any 60 s as well
 LARK_USER_QPS = 5
+LARK_MESSAGE_QPS = 5  # updates of one message a second
 DINGTALK_QPS = 20  # DingTalk's documented per-API limit
 
 

@@ -38,6 +38,8 @@ class Journal:
     cards: list[CardStamp] = field(default_factory=list)
     decisions: list[list[Any]] = field(default_factory=list)  # [ticket_id, webhook_id, at]
     duplicates: int = 0  # card creations the platform answered from its uuid memory
+    redraws: list[list[Any]] = field(default_factory=list)  # [channel, delivery_id, at]
+    messages: dict[str, str] = field(default_factory=dict)  # Lark message id -> delivery id
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def card(self, stamp: CardStamp) -> None:
@@ -71,11 +73,46 @@ def stamping_create(journal: Journal, create: CreateMessage) -> CreateMessage:
             if new:
                 stamp = CardStamp(delivery_of(content), user.open_id, message.versions[0].at)
                 journal.card(stamp)
+                journal.messages[message.message_id] = stamp.delivery_id
             else:
                 journal.duplicates += 1
         return message, new
 
     return create_message
+
+
+UpdateCard = Callable[[str, dict[str, Any], Any], None]
+
+
+def stamping_patch(journal: Journal, update: UpdateCard) -> UpdateCard:
+    """Wrap the sandbox Lark store's ``update_card`` to stamp every card replaced by a PATCH
+    (the redraw of a card whose holder did not click it; click answers are not redraws here)."""
+
+    def update_card(message_id: str, card: dict[str, Any], source: Any) -> None:
+        update(message_id, card, source)
+        if source == "patch":
+            delivery = journal.messages.get(message_id, "")
+            journal.redraws.append(["lark", delivery, time.time()])
+
+    return update_card
+
+
+UpdateInstance = Callable[[dict[str, Any]], list[str]]
+
+
+def stamping_put(
+    journal: Journal, update: UpdateInstance, delivery_of_track: Callable[[str], str | None]
+) -> UpdateInstance:
+    """Wrap the sandbox DingTalk card book's ``update`` (``PUT /v1.0/card/instances``) to stamp
+    every card it redraws."""
+
+    def put(body: dict[str, Any]) -> list[str]:
+        holders = update(body)
+        track = str(body.get("outTrackId", ""))
+        journal.redraws.append(["dingtalk", delivery_of_track(track) or "", time.time()])
+        return holders
+
+    return put
 
 
 class StampedDecisions(list[ReceivedDecision]):
