@@ -10,7 +10,16 @@ from cards.email import RenderedEmail, render_email
 from cards.lark import render_lark
 from cards.samples import sample_view
 from cards.validate import ValidationResult, validate, validate_json
-from cards.view import ApprovalView, CardState, Locale, ViewDecision, ViewField
+from cards.view import (
+    ApprovalView,
+    CardState,
+    FieldKind,
+    Locale,
+    ViewDecision,
+    ViewField,
+    ViewProgress,
+    ViewVote,
+)
 
 __all__ = [
     "DINGTALK_CARD_LIMIT",
@@ -19,11 +28,14 @@ __all__ = [
     "ApprovalView",
     "CardState",
     "Click",
+    "FieldKind",
     "Locale",
     "RenderedEmail",
     "ValidationResult",
     "ViewDecision",
     "ViewField",
+    "ViewProgress",
+    "ViewVote",
     "parse_click",
     "render_dingtalk",
     "render_email",

@@ -6,15 +6,17 @@ escapes it for its own markup.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from cards.actions import APPROVE, REJECT, TEST, ClickAction, ref_is_usable
 from cards.budget import Budget
 from cards.i18n import UiText, format_time, ui
 from cards.text import clean, one_line, safe_url, truncate
-from cards.view import ApprovalView, CardState, Locale
+from cards.view import ApprovalView, CardState, FieldKind, Locale, ViewProgress, ViewVote
 
 TICKET_ID_MAX = 64
+NAMES_SHOWN = 10  # names listed in a progress line before "N more"
 INTERACTIVE = frozenset({CardState.PENDING, CardState.TEST})
 
 
@@ -57,6 +59,8 @@ class Content:
     notices: tuple[str, ...]
     actions: Actions | None
     console_url: str | None
+    kinds: tuple[FieldKind, ...] = ()  # one per field
+    progress: tuple[str, ...] = ()  # lines saying where a multi-approver request stands
 
 
 @dataclass
@@ -87,7 +91,7 @@ def build_content(view: ApprovalView, budget: Budget) -> Content:
         locale=view.locale,
         text=text,
         title=_title(view, text, cut),
-        status=text.states[view.state],
+        status=_status(view, text),
         summary=cut.block(view.summary, budget.summary),
         fields=fields,
         hidden_fields=len(view.fields) - len(shown),
@@ -99,8 +103,59 @@ def build_content(view: ApprovalView, budget: Budget) -> Content:
         notices=(),
         actions=_actions(view),
         console_url=safe_url(view.console_url),
+        kinds=tuple(f.kind for f in shown),
+        progress=_progress(view.progress, text, cut),
     )
     return _with_notices(content, view, cut)
+
+
+def _holder_is_done(view: ApprovalView) -> bool:
+    progress = view.progress
+    return progress is not None and (progress.own_vote is not None or bool(progress.passed_to))
+
+
+def _status(view: ApprovalView, text: UiText) -> str:
+    if view.state is not CardState.PENDING or view.progress is None:
+        return text.states[view.state]
+    if view.progress.passed_to:
+        return text.passed_status
+    return text.voted_status if view.progress.own_vote else text.states[view.state]
+
+
+def _progress(progress: ViewProgress | None, text: UiText, cut: _Cutter) -> tuple[str, ...]:
+    if progress is None:
+        return ()
+    lines = []
+    if progress.stages > 1:
+        name = cut.line(progress.stage_name, cut.budget.title)
+        lines.append(text.stage.format(number=progress.stage, count=progress.stages, name=name))
+    tally = text.tally.format(count=len(progress.approved), needed=progress.needed)
+    if progress.approved:
+        tally += text.tally_names.format(names=_names(progress.approved, text, cut))
+    if progress.waiting:
+        tally += text.tally_waiting.format(names=_names(progress.waiting, text, cut))
+    lines.append(tally)
+    if progress.rejected is not None:
+        lines.append(_rejection(progress.rejected, text, cut))
+    if progress.own_vote is not None:
+        own = text.own_approved if progress.own_vote.approved else text.own_rejected
+        lines.append(own.format(at=format_time(progress.own_vote.at)))
+    if progress.passed_to:
+        lines.append(text.passed_to.format(name=cut.line(progress.passed_to, cut.budget.title)))
+    return tuple(lines)
+
+
+def _names(names: tuple[str, ...], text: UiText, cut: _Cutter) -> str:
+    shown = [cut.line(name, cut.budget.name) for name in names[:NAMES_SHOWN]]
+    if len(names) > NAMES_SHOWN:
+        shown.append(text.more_names.format(count=len(names) - NAMES_SHOWN))
+    return text.name_separator.join(shown)
+
+
+def _rejection(vote: ViewVote, text: UiText, cut: _Cutter) -> str:
+    line = text.rejected_by.format(by=cut.line(vote.by, cut.budget.name))
+    reason = cut.line(vote.comment or "", cut.budget.comment)
+    return f"{line} · {text.reason}: {reason}" if reason else line
 
 
 def _title(view: ApprovalView, text: UiText, cut: _Cutter) -> str:
@@ -125,6 +180,8 @@ def _decision(view: ApprovalView, text: UiText, cut: _Cutter) -> Decision | None
 def _actions(view: ApprovalView) -> Actions | None:
     if view.state not in INTERACTIVE or not ref_is_usable(view.action_ref):
         return None
+    if _holder_is_done(view):  # their vote is in, or their stage passed: nothing to click
+        return None
     if view.state is CardState.TEST:
         return Actions(approve=TEST, reject=TEST, ref=view.action_ref)
     return Actions(approve=APPROVE, reject=REJECT, ref=view.action_ref)
@@ -140,7 +197,7 @@ def _with_notices(content: Content, view: ApprovalView, cut: _Cutter) -> Content
     }.get(view.state)
     notices.append(state_notice or "")
     notices.append(cut.block(view.note or "", cut.budget.comment))
-    if view.state is CardState.PENDING and content.actions is None:
+    if view.state is CardState.PENDING and content.actions is None and not _holder_is_done(view):
         notices.append(text.no_actions)
     if content.hidden_fields:
         notices.append(text.more_fields.format(count=content.hidden_fields))
@@ -159,6 +216,18 @@ def meta_rows(content: Content) -> list[tuple[str, str]]:
         (t.expires, content.expires),
     ]
     return [(label, value) for label, value in rows if value]
+
+
+def field_rows(content: Content) -> list[tuple[str, str, FieldKind]]:
+    """The fields with how each is drawn."""
+    kinds = content.kinds or (FieldKind.TEXT,) * len(content.fields)
+    return [(name, value, kind) for (name, value), kind in zip(content.fields, kinds, strict=True)]
+
+
+def code_fence(code: str) -> str:
+    """A backtick fence longer than any backtick run in ``code``, so the code cannot close it."""
+    longest = max((len(run) for run in re.findall("`+", code)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def decision_rows(content: Content) -> list[tuple[str, str]]:

@@ -13,12 +13,17 @@ from typing import Any, Final
 
 from cards.actions import APPROVE, REJECT
 from cards.budget import DINGTALK_CARD_LIMIT, Budget, fit, json_size
-from cards.content import Content, build_content, decision_rows, meta_rows
-from cards.palette import STATE_COLORS
+from cards.content import Content, build_content, code_fence, decision_rows, field_rows, meta_rows
+from cards.palette import STATE_COLORS, TEMPLATE_COLORS
 from cards.text import escape_dingtalk as esc
-from cards.view import ApprovalView, CardState
+from cards.view import ApprovalView, CardState, FieldKind
 
 TEMPLATE_FILE: Final = "dingtalk_approval_card.json"
+RISK_COLORS: Final = {
+    "low": TEMPLATE_COLORS["green"],
+    "medium": TEMPLATE_COLORS["orange"],
+    "high": TEMPLATE_COLORS["red"],
+}
 
 # Every key render_dingtalk() produces; the template definition lists the same.
 PARAM_KEYS: Final = (
@@ -85,13 +90,40 @@ def markdown(content: Content) -> str:
     """The card body: summary, fields, ticket facts, decision and notices."""
     blocks = [
         _multiline(esc(content.summary)),
-        _rows(list(content.fields)),
+        _lines([esc(line) for line in content.progress]),
+        *_fields(content),
         _rows(meta_rows(content)),
         _rows(decision_rows(content)),
         _lines([f"**{esc(n)}**" for n in content.notices]),
     ]
     # a blank line separates paragraphs; CommonMark would join single newlines
     return "\n\n".join(b for b in blocks if b)
+
+
+def _fields(content: Content) -> list[str]:
+    blocks: list[str] = []
+    text: list[tuple[str, str]] = []  # consecutive text fields share one paragraph
+    for name, value, kind in field_rows(content):
+        if kind is FieldKind.TEXT:
+            text.append((name, value))
+            continue
+        blocks += [_rows(text)] if text else []
+        text = []
+        blocks.append(_code(name, value) if kind is FieldKind.CODE else _risk(content, name, value))
+    return [*blocks, _rows(text)] if text else blocks
+
+
+def _code(name: str, code: str) -> str:
+    # DingTalk's card markdown has no collapsible part: a long block is only cut by the budget
+    fence = code_fence(code)
+    return f"**{esc(name)}**:\n\n{fence}\n{code}\n{fence}"
+
+
+def _risk(content: Content, name: str, level: str) -> str:
+    label = esc(content.text.risk.get(level, level))
+    color = RISK_COLORS.get(level)
+    value = f'<font color="{color}">**{label}**</font>' if color else label
+    return f"**{esc(name)}**: {value}"
 
 
 def _multiline(text: str) -> str:

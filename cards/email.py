@@ -10,10 +10,24 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from cards.budget import EMAIL_HTML_LIMIT, EMAIL_LADDER, Budget, fit
-from cards.content import INTERACTIVE, Content, build_content, decision_rows, meta_rows
-from cards.palette import STATE_COLORS
+from cards.content import (
+    INTERACTIVE,
+    Content,
+    build_content,
+    code_fence,
+    decision_rows,
+    field_rows,
+    meta_rows,
+)
+from cards.palette import STATE_COLORS, TEMPLATE_COLORS
 from cards.templating import html_env, text_env
 from cards.view import ApprovalView, CardState
+
+RISK_COLORS = {
+    "low": TEMPLATE_COLORS["green"],
+    "medium": TEMPLATE_COLORS["orange"],
+    "high": TEMPLATE_COLORS["red"],
+}
 
 
 class RenderedEmail(BaseModel):
@@ -58,6 +72,9 @@ def _context(content: Content) -> dict[str, Any]:
         "subject": f"{t.subject_tags[content.state]} {content.title}",
         "lead": _lead(content),
         "meta": meta_rows(content),
+        "fields": field_rows(content),
+        "risk_colors": RISK_COLORS,
+        "fence": code_fence,
         "decision": decision_rows(content),
         "color": STATE_COLORS[content.state],
         "lang": content.locale.value,

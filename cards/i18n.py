@@ -43,6 +43,20 @@ class UiText:
     email_pending: str
     email_closed: str
     email_footer: str
+    # multi-approver progress
+    stage: str  # {number} {count} {name}
+    tally: str  # {count} {needed}
+    tally_names: str  # {names}
+    tally_waiting: str  # {names}
+    rejected_by: str  # {by}
+    own_approved: str  # {at}
+    own_rejected: str  # {at}
+    passed_to: str  # {name}
+    voted_status: str
+    passed_status: str
+    risk: Mapping[str, str]  # low / medium / high
+    name_separator: str
+    more_names: str  # {count}
 
 
 _EN = UiText(
@@ -90,6 +104,19 @@ _EN = UiText(
     "Review it and decide in the console:",
     email_closed="This request is closed; no action is needed from you.",
     email_footer="You receive this email because you are an approver of this request.",
+    stage="Stage {number} of {count}: {name}",
+    tally="{count} of {needed} approved",
+    tally_names=": {names}",
+    tally_waiting=" · waiting for {names}",
+    rejected_by="Rejected by {by}",
+    own_approved="You approved at {at}.",
+    own_rejected="You rejected at {at}.",
+    passed_to="Passed to {name}.",
+    voted_status="Your vote is in",
+    passed_status="Passed to the next stage",
+    risk={"low": "LOW RISK", "medium": "MEDIUM RISK", "high": "HIGH RISK"},
+    name_separator=", ",
+    more_names="{count} more",
 )
 
 _ZH = UiText(
@@ -135,6 +162,19 @@ _ZH = UiText(
     email_pending="有一个变更申请等待你审批。请在控制台中查看并审批：",
     email_closed="此申请已结束，你无需再操作。",
     email_footer="你收到此邮件，是因为你是此申请的审批人。",
+    stage="第 {number}/{count} 步：{name}",
+    tally="已同意 {count}/{needed}",
+    tally_names="：{names}",
+    tally_waiting=" · 等待 {names}",
+    rejected_by="{by} 已拒绝",
+    own_approved="你已于 {at} 同意。",
+    own_rejected="你已于 {at} 拒绝。",
+    passed_to="已转交：{name}。",
+    voted_status="你已审批",
+    passed_status="已转交下一步",
+    risk={"low": "低风险", "medium": "中风险", "high": "高风险"},
+    name_separator="、",
+    more_names="另 {count} 人",
 )
 
 _TABLE: Mapping[Locale, UiText] = {Locale.EN_US: _EN, Locale.ZH_CN: _ZH}

@@ -12,15 +12,27 @@ from typing import Any, Final
 
 from cards.actions import COMMENT_FIELD, COMMENT_MAX_LENGTH, button_value
 from cards.budget import LARK_CARD_LIMIT, Budget, fit
-from cards.content import Actions, Content, build_content, decision_rows, meta_rows
+from cards.content import (
+    Actions,
+    Content,
+    build_content,
+    code_fence,
+    decision_rows,
+    field_rows,
+    meta_rows,
+)
 from cards.palette import LARK_TEMPLATES
 from cards.text import escape_lark as esc
-from cards.view import ApprovalView, CardState
+from cards.view import ApprovalView, CardState, FieldKind
 
 FORM_NAME: Final = "approval_form"
 APPROVE_BUTTON: Final = "approve_button"
 REJECT_BUTTON: Final = "reject_button"
 CONSOLE_BUTTON: Final = "console_button"
+# A code field longer than this goes into a collapsed panel (card JSON 2.0 collapsible_panel).
+CODE_FOLD_LINES: Final = 6
+CODE_FOLD_CHARS: Final = 400
+RISK_COLORS: Final = {"low": "green", "medium": "orange", "high": "red"}
 # Room in a request body for everything but the card: a send's receive_id (an email address
 # is at most 254 bytes), msg_type, uuid (at most 50) and the keys; a PATCH has only "content",
 # a delayed update "token" (c-..., tens of bytes) and the card as an object.
@@ -92,7 +104,10 @@ def _markdown(text: str) -> dict[str, str]:
 
 
 def _elements(content: Content) -> list[dict[str, Any]]:
-    elements = [_markdown(block) for block in _blocks(content) if block]
+    elements = [_markdown(block) for block in _blocks(content)[:1] if block]
+    elements += [_markdown(block) for block in _progress(content) if block]
+    elements += _fields(content)
+    elements += [_markdown(block) for block in _blocks(content)[2:] if block]
     elements.append({"tag": "hr"})
     if content.actions is not None:
         elements.append(_form(content, content.actions))
@@ -109,6 +124,44 @@ def _blocks(content: Content) -> list[str]:
         _rows(decision_rows(content)),
         "\n".join(f"**{esc(notice)}**" for notice in content.notices),
     ]
+
+
+def _progress(content: Content) -> list[str]:
+    return ["\n".join(esc(line) for line in content.progress)]
+
+
+def _fields(content: Content) -> list[dict[str, Any]]:
+    elements: list[dict[str, Any]] = []
+    text: list[tuple[str, str]] = []  # consecutive text fields share one markdown element
+    for name, value, kind in field_rows(content):
+        if kind is FieldKind.TEXT:
+            text.append((name, value))
+            continue
+        elements += [_markdown(_rows(text))] if text else []
+        text = []
+        elements.append(
+            _code(name, value) if kind is FieldKind.CODE else _risk(content, name, value)
+        )
+    return elements + ([_markdown(_rows(text))] if text else [])
+
+
+def _code(name: str, code: str) -> dict[str, Any]:
+    fence = code_fence(code)
+    block = _markdown(f"{fence}\n{code}\n{fence}")
+    if code.count("\n") < CODE_FOLD_LINES and len(code) <= CODE_FOLD_CHARS:
+        return _markdown(f"**{esc(name)}**:\n{fence}\n{code}\n{fence}")
+    return {
+        "tag": "collapsible_panel",
+        "expanded": False,
+        "header": {"title": _plain(name)},
+        "elements": [block],
+    }
+
+
+def _risk(content: Content, name: str, level: str) -> dict[str, str]:
+    label = content.text.risk.get(level, level)
+    color = RISK_COLORS.get(level, "neutral")
+    return _markdown(f"**{esc(name)}**: <text_tag color='{color}'>{esc(label)}</text_tag>")
 
 
 def _rows(rows: list[tuple[str, str]]) -> str:

@@ -22,7 +22,9 @@ from cards.view import CardState, Locale
 Channel = Literal["lark", "dingtalk", "email"]
 
 # The element tags our Lark cards use; anything else is not ours.
-LARK_TAGS: Final = frozenset({"markdown", "hr", "form", "input", "button", "column_set", "column"})
+LARK_TAGS: Final = frozenset(
+    {"markdown", "hr", "form", "input", "button", "column_set", "column", "collapsible_panel"}
+)
 _FLAGS: Final = ("isTest", "showActions", "showConsole")
 
 

@@ -31,6 +31,14 @@ class Locale(StrEnum):
     EN_US = "en-US"
 
 
+class FieldKind(StrEnum):
+    """How a field is drawn: a text line, a code block (SQL), or a coloured risk tag."""
+
+    TEXT = "text"
+    CODE = "code"
+    RISK = "risk"  # value "low", "medium" or "high"
+
+
 class ViewField(BaseModel):
     """One name/value line of the ticket, as the backend sent it (untrusted text)."""
 
@@ -38,6 +46,7 @@ class ViewField(BaseModel):
 
     name: str
     value: str
+    kind: FieldKind = FieldKind.TEXT
 
 
 class ViewDecision(BaseModel):
@@ -48,6 +57,33 @@ class ViewDecision(BaseModel):
     by: str  # display name of the approver who decided
     at: datetime
     comment: str | None = None  # approve comment or reject reason
+
+
+class ViewVote(BaseModel):
+    """One approver's vote as a card shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    by: str  # display name
+    approved: bool
+    at: datetime
+    comment: str | None = None
+
+
+class ViewProgress(BaseModel):
+    """Where a multi-approver request stands, seen from the stage of the card's holder."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: int = Field(1, ge=1)  # the holder's stage, counted from 1
+    stages: int = Field(1, ge=1)
+    stage_name: str = ""
+    needed: int = Field(ge=1)  # approvals the stage needs
+    approved: tuple[str, ...] = ()  # display names, in the order they voted
+    waiting: tuple[str, ...] = ()  # display names of those not yet voted
+    rejected: ViewVote | None = None  # the rejection that decided the stage, with its reason
+    own_vote: ViewVote | None = None  # the holder's vote: the card shows it instead of buttons
+    passed_to: str | None = None  # the next stage's name once the holder's stage is approved
 
 
 class ApprovalView(BaseModel):
@@ -73,3 +109,4 @@ class ApprovalView(BaseModel):
     decision: ViewDecision | None = None
     action_ref: str = Field(default="", description="opaque token echoed back by button clicks")
     note: str | None = None  # extra line, e.g. why a submission failed
+    progress: ViewProgress | None = None  # multi-approver requests only

@@ -14,7 +14,7 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
-from cards import ApprovalView, CardState, Locale, ViewDecision, ViewField
+from cards import ApprovalView, CardState, FieldKind, Locale, ViewDecision, ViewField
 
 # Deliveries of support's test cards carry this prefix; they are drawn as test cards.
 TEST_PREFIX = "test-"
@@ -54,7 +54,9 @@ def ticket_card(
         ticket_id=ticket.ticket_id,
         title=ticket.title,
         summary=ticket.summary,
-        fields=tuple(ViewField(name=f.name, value=f.value) for f in ticket.fields),
+        fields=tuple(
+            ViewField(name=f.name, value=f.value, kind=FieldKind(f.kind)) for f in ticket.fields
+        ),
         submitter=ticket.submitter.display_name,
         approver=approver,
         console_url=str(ticket.console_url),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import (
     AfterValidator,
@@ -17,8 +17,10 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
-    field_validator,
+    ValidationError,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Locale = Literal["zh-CN", "en-US"]
 ChannelName = str  # "lark", "dingtalk", "dingtalk_enterprise", "email", "memory", ...
@@ -65,11 +67,29 @@ class AccountType(StrEnum):
     ROLE = "role"
 
 
+class FieldKind(StrEnum):
+    """How a ticket field is drawn: plain text, a code block (SQL), or a risk tag."""
+
+    TEXT = "text"
+    CODE = "code"
+    RISK = "risk"
+
+
+RISK_LEVELS = ("low", "medium", "high")
+
+
 class TicketField(Wire):
-    """A name/value line shown on the card."""
+    """A name/value line shown on the card; ``kind`` says how it is drawn."""
 
     name: Text = Field(min_length=1, max_length=200)
     value: Text = Field(max_length=10_000)
+    kind: FieldKind = FieldKind.TEXT
+
+    @model_validator(mode="after")
+    def _risk_level(self) -> TicketField:
+        if self.kind is FieldKind.RISK and self.value not in RISK_LEVELS:
+            _fail(("value",), f"a risk field's value is one of {', '.join(RISK_LEVELS)}")
+        return self
 
 
 class Person(Wire):
@@ -86,28 +106,126 @@ class Approver(Person):
     region: str = Field("cn", min_length=2, max_length=32, pattern=r"^[a-z0-9-]+$")
 
 
+def _unique(approvers: list[Approver]) -> list[Approver]:
+    seen: set[str] = set()
+    for approver in approvers:
+        if approver.account_id in seen:
+            raise ValueError(f"approver {approver.account_id} is listed twice")
+        seen.add(approver.account_id)
+    return approvers
+
+
+def _fail(loc: tuple[str | int, ...], message: str) -> NoReturn:
+    # a model validator's ValueError has no location; this one names the field it is about
+    error = PydanticCustomError("invalid_policy", message)
+    raise ValidationError.from_exception_data(
+        "ApprovalRequest", [InitErrorDetails(type=error, loc=loc, input=None)]
+    )
+
+
+# --- multi-approver policies (rules applied by bot.core.policy) ---
+MAX_STAGES = 10
+MAX_APPROVERS = 100  # in all stages together
+
+
+class Rule(StrEnum):
+    """How a stage's votes decide it."""
+
+    ANY = "any"  # the first vote decides, as a request without a policy always has
+    ALL = "all"  # every approver approves; one rejection rejects
+    QUORUM = "quorum"  # ``quorum`` approvals approve; rejected once that is out of reach
+
+
+class VotePolicy(Wire):
+    """The rule of a one-stage request, and whether the submitter may approve their own."""
+
+    rule: Rule = Rule.ANY
+    quorum: int | None = Field(None, ge=1, le=MAX_APPROVERS)
+    allow_self_approval: bool = False
+
+
+class Stage(Wire):
+    """One step of an ordered approval: its approvers and the rule that decides it."""
+
+    name: Text = Field(min_length=1, max_length=200)
+    approvers: Annotated[list[Approver], AfterValidator(_unique)] = Field(
+        min_length=1, max_length=MAX_APPROVERS
+    )
+    rule: Rule = Rule.ANY
+    quorum: int | None = Field(None, ge=1, le=MAX_APPROVERS)
+
+
 class ApprovalRequest(Wire):
-    """What the ticket backend submits: the ticket and who must sign it off."""
+    """What the ticket backend submits: the ticket and who must sign it off.
+
+    Either ``approvers`` (one stage, ruled by ``policy``) or ``stages`` (run in order).
+    """
 
     ticket_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     title: Text = Field(min_length=1, max_length=2_000)
     summary: Text = Field("", max_length=20_000)
     fields: list[TicketField] = Field(default_factory=list, max_length=100)
     submitter: Person
-    approvers: list[Approver] = Field(min_length=1, max_length=50)
+    approvers: Annotated[list[Approver], AfterValidator(_unique)] = Field(
+        default_factory=list, max_length=MAX_APPROVERS
+    )
+    policy: VotePolicy | None = None
+    stages: list[Stage] | None = Field(None, min_length=1, max_length=MAX_STAGES)
+    notify_submitter: bool = False
     console_url: HttpUrl
     expires_at: Instant
     locale: Locale = "en-US"
 
-    @field_validator("approvers")
-    @classmethod
-    def _unique_approvers(cls, approvers: list[Approver]) -> list[Approver]:
-        seen: set[str] = set()
-        for approver in approvers:
-            if approver.account_id in seen:
-                raise ValueError(f"approver {approver.account_id} is listed twice")
-            seen.add(approver.account_id)
-        return approvers
+    @model_validator(mode="after")
+    def _one_roster(self) -> ApprovalRequest:
+        if self.stages is None:
+            if not self.approvers:
+                _fail(("approvers",), "give at least one approver, or stages")
+            eligible = self._eligible(self.approvers)
+            _check_rule(("policy",), ("approvers",), self.policy or VotePolicy(), eligible)
+            return self
+        if self.approvers:
+            _fail(("stages",), "give approvers or stages, not both")
+        if self.policy is not None and (self.policy.rule, self.policy.quorum) != (Rule.ANY, None):
+            _fail(("policy", "rule"), "with stages, each stage carries its own rule")
+        total = sum(len(stage.approvers) for stage in self.stages)
+        if total > MAX_APPROVERS:
+            _fail(("stages",), f"at most {MAX_APPROVERS} approvers in all stages, not {total}")
+        for index, stage in enumerate(self.stages):
+            where = ("stages", index)
+            _check_rule(where, (*where, "approvers"), stage, self._eligible(stage.approvers))
+        return self
+
+    @property
+    def self_approval(self) -> bool:
+        """Whether the submitter's own account may vote: only if allowed, or if the request
+        uses neither ``policy`` nor ``stages`` (such requests keep the first-click rule)."""
+        if self.policy is None:
+            return self.stages is None
+        return self.policy.allow_self_approval
+
+    def _eligible(self, approvers: list[Approver]) -> int:
+        own = self.submitter.account_id
+        return sum(1 for a in approvers if self.self_approval or a.account_id != own)
+
+
+Loc = tuple[str | int, ...]
+
+
+def _check_rule(loc: Loc, roster: Loc, rule: VotePolicy | Stage, eligible: int) -> None:
+    if eligible == 0:
+        _fail(roster, "no approver is left once the submitter is taken out")
+    if rule.rule is not Rule.QUORUM:
+        if rule.quorum is not None:
+            _fail((*loc, "quorum"), 'quorum is only for rule "quorum"')
+        return
+    if rule.quorum is None:
+        _fail((*loc, "quorum"), 'rule "quorum" needs a quorum')
+    elif rule.quorum > eligible:
+        _fail(
+            (*loc, "quorum"),
+            f"quorum {rule.quorum} is more than the approvers who may vote ({eligible})",
+        )
 
 
 class RequestStatus(StrEnum):
