@@ -290,6 +290,7 @@ class Gateway:
             preview_open=self.settings.sandbox,
             kept_for=timedelta(hours=self.settings.idempotency_hours),
             box=self.box,
+            timing=self.settings.reminders.policy(),
             emailverify=EmailVerification(VerificationStore(self.store), self.clock, self._mail),
             extra_routes=[*self.extra_routes, *self._channel_routes()],
         )

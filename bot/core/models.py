@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import (
@@ -17,10 +18,16 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    PlainSerializer,
+    PlainValidator,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from bot.core.timing.durations import Duration
 
 Locale = Literal["zh-CN", "en-US"]
 ChannelName = str  # "lark", "dingtalk", "dingtalk_enterprise", "email", "memory", ...
@@ -155,6 +162,61 @@ class Stage(Wire):
     quorum: int | None = Field(None, ge=1, le=MAX_APPROVERS)
 
 
+# -- Approvals over time: the intake's reminders, escalation ladder and expiry outcome --------
+UrgencyKind = Literal["app", "sms", "phone"]  # in-app, SMS, phone call (the platforms' kinds)
+OnExpiry = Literal["reject", "expire", "approve"]
+MAX_STEPS = 10  # reminders per request, and escalation steps per request
+
+
+class Reminders(Wire):
+    """Reminder n goes at ``after + (n - 1) * every``, up to ``max`` (else as many as fit)."""
+
+    after: Duration
+    every: Duration | None = None
+    max: int | None = Field(None, ge=1, le=MAX_STEPS)
+    urgent: UrgencyKind | None = None
+
+    @model_validator(mode="after")
+    def _every_for_more_than_one(self) -> Reminders:
+        if self.every is None and self.max is not None and self.max > 1:
+            raise ValueError("every is required when max is over 1")
+        return self
+
+
+class EscalationStep(Wire):
+    """One rung of the ladder, ``after`` the request was created: exactly one action."""
+
+    after: Duration
+    notify: Literal["email"] | None = None  # an email reminder to each approver still to vote
+    urgent: UrgencyKind | None = None
+    add_approvers: list[Approver] | None = Field(None, min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _one_action(self) -> EscalationStep:
+        actions = [self.notify, self.urgent, self.add_approvers]
+        if sum(action is not None for action in actions) != 1:
+            raise ValueError("give exactly one of notify, urgent or add_approvers")
+        return self
+
+
+def _reminders(value: Any) -> Reminders | Literal["off"] | None:
+    # By hand, not as a union: an error then names reminders.after, not the union's branch.
+    if value is None or value == "off" or isinstance(value, Reminders):
+        return value  # type: ignore[no-any-return]
+    return Reminders.model_validate(value)
+
+
+def _reminders_out(value: Reminders | str | None) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, Reminders) else value
+
+
+def _ladder(steps: list[EscalationStep]) -> list[EscalationStep]:
+    for index, (before, step) in enumerate(pairwise(steps), start=1):
+        if step.after < before.after:
+            raise ValueError(f"step {index} comes before step {index - 1}: order them by after")
+    return steps
+
+
 class ApprovalRequest(Wire):
     """What the ticket backend submits: the ticket and who must sign it off.
 
@@ -175,6 +237,32 @@ class ApprovalRequest(Wire):
     console_url: HttpUrl
     expires_at: Instant
     locale: Locale = "en-US"
+    # Approvals over time (README "Approvals over time"); absent or null: the deployment's
+    # defaults, and "off" turns the deployment's reminders off for this request.
+    reminders: Annotated[
+        Reminders | Literal["off"] | None,
+        PlainValidator(_reminders, json_schema_input_type=Reminders | Literal["off"] | None),
+        PlainSerializer(_reminders_out),
+    ] = None
+    escalation: Annotated[list[EscalationStep], AfterValidator(_ladder)] = Field(
+        default_factory=list, max_length=MAX_STEPS
+    )
+    on_expiry: OnExpiry | None = None
+
+    @field_validator("escalation")
+    @classmethod
+    def _added_approvers_are_new(
+        cls, steps: list[EscalationStep], info: ValidationInfo
+    ) -> list[EscalationStep]:
+        stages = info.data.get("stages") or ()
+        listed = [*info.data.get("approvers", ()), *(a for s in stages for a in s.approvers)]
+        seen = {approver.account_id for approver in listed}
+        for step in steps:
+            for approver in step.add_approvers or ():
+                if approver.account_id in seen:
+                    raise ValueError(f"adds {approver.account_id}, already an approver")
+                seen.add(approver.account_id)
+        return steps
 
     @model_validator(mode="after")
     def _one_roster(self) -> ApprovalRequest:

@@ -7,6 +7,7 @@ from aiohttp import web
 from bot.core.models import ApprovalRequest
 from bot.core.ports import UnitOfWork
 from bot.core.service import SubmitReceipt, Withdrawal
+from bot.core.timing.policy import check_intake
 from bot.http.auth import Role
 from bot.http.deps import DEPS
 from bot.http.once import signed_write
@@ -34,6 +35,7 @@ async def submit(request: web.Request, signed: SignedRequest, uow: UnitOfWork) -
     """The backend submits a request; the signed request id makes a resend harmless."""
     deps = request.app[DEPS]
     ticket = ApprovalRequest.model_validate_json(signed.body)
+    check_intake(ticket, deps.clock.now(), deps.timing)
     with bind(ticket_id=ticket.ticket_id):
         receipt = await deps.service.submit(ticket, uow)
     deps.metrics.requests.inc()

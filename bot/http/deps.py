@@ -13,6 +13,7 @@ from bot.core.ports import Clock, Store
 from bot.core.selfbind import SelfBinding
 from bot.core.service import ApprovalService
 from bot.core.storage import AuditRepo, BindingRepo, PreferenceRepo, StoreHealth, UsageRepo
+from bot.core.timing.policy import TimingPolicy
 from bot.http.auth import Authenticator
 from bot.metrics import Metrics
 from bot.secrets import SecretBox
@@ -43,6 +44,7 @@ class HttpDeps:
     preview_open: bool = False  # /preview without a token: the embedded sandbox default
     kept_for: timedelta = timedelta(hours=24)  # answers to signed writes, for resends
     box: SecretBox | None = None  # seals kept answers (a binding code is a secret)
+    timing: TimingPolicy = field(default_factory=TimingPolicy)  # reminder defaults, auto-approve
 
 
 DEPS = web.AppKey("deps", HttpDeps)

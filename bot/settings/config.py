@@ -28,6 +28,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -38,7 +39,11 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from bot.core.models import Reminders
 from bot.core.routing import CHINA_REGIONS
+from bot.core.timing.durations import Duration
+from bot.core.timing.policy import TimingPolicy
+from bot.core.timing.quiet import DEFAULT_ZONES, QuietHours, zone
 from bot.errors import ConfigError
 from bot.files import private_dir, read_secret_file, write_new_secret_file
 from bot.settings.check import describe, describe_parse_error, read_toml, unknown_env, unknown_keys
@@ -262,6 +267,65 @@ class RateSettings(_Group):
     )
 
 
+class ReminderSettings(_Group):
+    """Approvals over time: the deployment's defaults; a request's own fields override them.
+
+    Off by default (no reminders, requests expire at ``expires_at``), so requests that name
+    none behave as before. Durations are ISO 8601 (``PT30M``).
+    """
+
+    after: Duration | None = Field(None, description="first reminder this long after the card")
+    every: Duration | None = Field(None, description="then one reminder per this interval")
+    max: int | None = Field(None, ge=1, le=10, description="reminders per approver at most")
+    urgent: Literal["app", "sms", "phone"] | None = Field(
+        None, description="urgency of the reminders where the approver's channel offers it"
+    )
+    on_expiry: Literal["reject", "expire", "approve"] = Field(
+        "expire", description="what happens at expires_at when nobody decided"
+    )
+    allow_auto_approve: bool = Field(
+        False, description='requests may ask for on_expiry "approve" (approval by silence)'
+    )
+    quiet_hours: str | None = Field(
+        None, description="HH:MM-HH:MM in each approver's zone: reminders and urgency wait"
+    )
+    zones: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_ZONES),
+        description="time zone by locale, for approvers without their own",
+    )
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet(cls, value: str | None) -> str | None:
+        return None if value is None else str(QuietHours.parse(value))
+
+    @field_validator("zones")
+    @classmethod
+    def _check_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value.values():
+            zone(name)
+        return value
+
+    @model_validator(mode="after")
+    def _check_outcome(self) -> ReminderSettings:
+        if self.on_expiry == "approve" and not self.allow_auto_approve:
+            raise ValueError("on_expiry = approve needs allow_auto_approve = true")
+        return self
+
+    def policy(self) -> TimingPolicy:
+        """The core's view of these settings."""
+        rule = None
+        if self.after is not None:
+            rule = Reminders(after=self.after, every=self.every, max=self.max, urgent=self.urgent)
+        return TimingPolicy(
+            reminders=rule,
+            on_expiry=self.on_expiry,
+            allow_auto_approve=self.allow_auto_approve,
+            quiet=QuietHours.parse(self.quiet_hours) if self.quiet_hours else None,
+            zones=dict(self.zones),
+        )
+
+
 class Settings(BaseSettings):
     """All gateway settings; see README for the table."""
 
@@ -316,6 +380,7 @@ class Settings(BaseSettings):
         None, description="older master keys (comma-separated), readable during a rotation"
     )
     rates: RateSettings = Field(default_factory=RateSettings)
+    reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     signature_window_seconds: int = Field(
         300,
         ge=30,

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.dingtalk.cards import CardBook
+from sandbox.dingtalk.ding import DingSend
 from sandbox.dingtalk.models import ApiError
 from sandbox.dingtalk.state import SandboxState
 from sandbox.dingtalk.ws import StreamHub
@@ -72,6 +73,7 @@ class OpenApi:
         self._hub = hub
         self._robot_code = robot_code
         self._base_url = base_url
+        self.ding = DingSend(state, robot_code)  # POST /v1.0/robot/ding/send
         # every business call answered: (method, path, HTTP status, when), for rate checks
         self.calls_log: list[tuple[str, str, int, float]] = []
 
@@ -87,6 +89,7 @@ class OpenApi:
             web.post("/v1.0/card/instances/deliver", self._v1(self._deliver_card)),
             web.post("/v1.0/card/instances/createAndDeliver", self._v1(self._create_and_deliver)),
             web.post("/v1.0/robot/oToMessages/batchSend", self._v1(self._batch_send)),
+            web.post("/v1.0/robot/ding/send", self._v1(self.ding.send)),
             web.post("/robot/sendBySession", self._session_reply),
             web.post("/topapi/v2/user/getbymobile", self._oapi(self._user_by_mobile)),
             web.post("/topapi/v2/user/get", self._oapi(self._user_get)),

@@ -38,6 +38,7 @@ from sandbox.lark.models import (
 )
 from sandbox.lark.openapi import OpenApi
 from sandbox.lark.state import LarkStore
+from sandbox.lark.urgent import LarkUrgent
 from sandbox.lark.ws import DeliveryError, WsHub
 from sandbox.server import ThreadedServer
 
@@ -82,6 +83,8 @@ class LarkSandbox:
         self._api = OpenApi(app_id=app_id, app_secret=app_secret, store=self.store, hub=self._hub)
         app = web.Application()
         self._api.install(app)
+        self.urgent = LarkUrgent(self.store)  # urgent_app / urgent_sms / urgent_phone
+        self.urgent.install(app)
         app.on_shutdown.append(self._hub.close)
         self._server = ThreadedServer(app)
         self._running = False
