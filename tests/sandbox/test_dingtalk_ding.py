@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sandbox.dingtalk import DingTalkSandbox
+from sandbox.dingtalk.sandbox import DingTalkSandbox
 from sandbox.dingtalk.ding import DingSend
 
 PATH = "/v1.0/robot/ding/send"

@@ -18,7 +18,7 @@ from lark_oapi.api.im.v1 import (
     UrgentSmsMessageRequest,
 )
 
-from sandbox.lark import LarkSandbox
+from sandbox.lark.sandbox import LarkSandbox
 from sandbox.lark.urgent import UNREAD_LIMIT
 
 ALICE, BOB = "ou_alice", "ou_bob"
