@@ -8,8 +8,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sandbox.dingtalk.sandbox import DingTalkSandbox
 from sandbox.dingtalk.ding import DingSend
+from sandbox.dingtalk.sandbox import DingTalkSandbox
 
 PATH = "/v1.0/robot/ding/send"
 
