@@ -228,11 +228,13 @@ class ApprovalRequest(Wire):
     summary: Text = Field("", max_length=20_000)
     fields: list[TicketField] = Field(default_factory=list, max_length=100)
     submitter: Person
+    # ``stages`` before ``approvers``: the check that one of them is given runs with the
+    # other fields' checks, so a request wrong in several places hears of each at once.
+    stages: list[Stage] | None = Field(None, min_length=1, max_length=MAX_STAGES)
     approvers: Annotated[list[Approver], AfterValidator(_unique)] = Field(
-        default_factory=list, max_length=MAX_APPROVERS
+        default_factory=list, max_length=MAX_APPROVERS, validate_default=True
     )
     policy: VotePolicy | None = None
-    stages: list[Stage] | None = Field(None, min_length=1, max_length=MAX_STAGES)
     notify_submitter: bool = False
     console_url: HttpUrl
     expires_at: Instant
@@ -264,11 +266,16 @@ class ApprovalRequest(Wire):
                 seen.add(approver.account_id)
         return steps
 
+    @field_validator("approvers")
+    @classmethod
+    def _some_roster(cls, approvers: list[Approver], info: ValidationInfo) -> list[Approver]:
+        if not approvers and info.data.get("stages") is None:
+            raise ValueError("give at least one approver, or stages")
+        return approvers
+
     @model_validator(mode="after")
     def _one_roster(self) -> ApprovalRequest:
         if self.stages is None:
-            if not self.approvers:
-                _fail(("approvers",), "give at least one approver, or stages")
             eligible = self._eligible(self.approvers)
             _check_rule(("policy",), ("approvers",), self.policy or VotePolicy(), eligible)
             return self
