@@ -32,6 +32,7 @@ from bot.core.models import (
     Job,
     RequestStatus,
     StoredRequest,
+    Vote,
 )
 from bot.core.routing import RoutePreference
 from bot.core.storage import BindingRepo, CredentialRepo, PreferenceRepo
@@ -106,10 +107,11 @@ class RequestRepo(Protocol):
         """Move a pending request to a final status; False if it was no longer pending."""
         ...
 
-    async def lock(self, request_id: str) -> None:
+    async def lock(self, request_id: str, *, exclusive: bool = False) -> None:
         """Hold the request's row until this unit ends: a close of it in another unit waits
         for this one's commit, or this for the close's. (One SQLite writer at a time has that
-        already.)"""
+        already.) ``exclusive``: another exclusive lock of it waits too, so two clicks counting
+        the votes of one request take turns and each sees the other's vote."""
         ...
 
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]: ...
@@ -174,6 +176,18 @@ class OutboxRepo(Protocol):
         ...
 
 
+class VoteRepo(Protocol):
+    """The approvers' votes on multi-approver requests, one per (request, stage, account)."""
+
+    async def add(self, request_id: str, vote: Vote) -> bool:
+        """Store ``vote``; False (nothing stored) if this account already voted in that stage."""
+        ...
+
+    async def of_request(self, request_id: str) -> list[Vote]:
+        """The request's votes in the order they came (including this unit's own)."""
+        ...
+
+
 class IdentityRepo(Protocol):
     """Who an account is on each channel, how it wants to be reached, and binding codes."""
 
@@ -234,6 +248,8 @@ class UnitOfWork(Protocol):
     def deliveries(self) -> DeliveryRepo: ...
     @property
     def outbox(self) -> OutboxRepo: ...
+    @property
+    def votes(self) -> VoteRepo: ...
     @property
     def identities(self) -> IdentityRepo: ...
     @property
@@ -535,6 +551,7 @@ __all__ = [
     "Store",
     "UnitOfWork",
     "VerificationRepo",
+    "VoteRepo",
     "Wakeup",
     "within",
 ]
