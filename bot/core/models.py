@@ -469,7 +469,12 @@ class ActionStatus(StrEnum):
     """How the gateway answered a click."""
 
     DECIDED = "decided"
+    VOTED = "voted"  # the vote counts; the request waits for more votes
     ALREADY_DECIDED = "already_decided"
+    ALREADY_VOTED = "already_voted"  # this approver voted in this stage (the request has it)
+    NOT_YET = "not_yet"  # an approver of a later stage: their stage is not open
+    STAGE_PASSED = "stage_passed"  # their stage was decided without their vote
+    SELF_APPROVAL = "self_approval"  # the submitter's own account, not allowed on this request
     CLOSED = "closed"  # withdrawn or expired
     NOT_APPROVER = "not_approver"
     UNLINKED = "identity_unlinked"  # the clicker's chat identity is no longer the approver's
@@ -488,7 +493,12 @@ class ActionResult(Entity):
 
     @property
     def ok(self) -> bool:
-        return self.status in (ActionStatus.DECIDED, ActionStatus.TEST)
+        return self.status in (ActionStatus.DECIDED, ActionStatus.VOTED, ActionStatus.TEST)
+
+    @property
+    def counted(self) -> bool:
+        """Whether the click's vote was stored (its card now shows the vote)."""
+        return self.status in (ActionStatus.DECIDED, ActionStatus.VOTED)
 
 
 class Job(Entity):

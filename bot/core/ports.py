@@ -488,8 +488,35 @@ class Channel(Protocol):
 # --------------------------------------------------------------------------- backend
 
 
+class VoteRecord(Entity):
+    """One vote as the decision webhook carries it (who, under which name, how, where, when)."""
+
+    account_id: str
+    display_name: str
+    outcome: str  # approved / rejected
+    comment: str | None
+    channel: ChannelName
+    at: datetime
+    stage: int  # 0-based index of the stage it was cast in
+
+
+class StageResult(Entity):
+    """How one stage ended (``waiting``: not reached, as after an earlier stage's rejection)."""
+
+    name: str  # "" for a request without stages
+    rule: str  # any / all / quorum
+    needed: int  # approvals it needed
+    result: str  # approved / rejected / pending / waiting
+    approved: int
+    rejected: int
+
+
 class DecisionEvent(Entity):
-    """The webhook body the backend receives for a decision."""
+    """The webhook body the backend receives for a decision.
+
+    ``approver``, ``comment`` and ``channel`` are the deciding vote's (the last one, that reached
+    the outcome); ``votes`` is every vote in the order they came, ``stages`` each stage's end.
+    """
 
     event_id: str
     ticket_id: str
@@ -498,6 +525,8 @@ class DecisionEvent(Entity):
     channel: ChannelName
     comment: str | None
     decided_at: datetime
+    votes: tuple[VoteRecord, ...] = ()
+    stages: tuple[StageResult, ...] = ()
 
 
 class BackendReceipt(Entity):
@@ -548,9 +577,11 @@ __all__ = [
     "RequestRepo",
     "SendReceipt",
     "SignedAnswer",
+    "StageResult",
     "Store",
     "UnitOfWork",
     "VerificationRepo",
+    "VoteRecord",
     "VoteRepo",
     "Wakeup",
     "within",
