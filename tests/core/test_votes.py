@@ -14,6 +14,7 @@ import pytest
 
 from bot.channels.memory import MemoryChannel
 from bot.channels.present import card_view, toast_text
+from bot.core.jobs import JobRunner
 from bot.core.models import (
     ActionResult,
     ActionStatus,
@@ -23,6 +24,7 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
+from bot.core.ports import BackendReceipt, DecisionEvent
 from bot.core.route_planner import Router
 from bot.core.service import ApprovalService
 from bot.store.sqlite import SqliteStore
@@ -209,3 +211,40 @@ async def test_a_first_click_request_is_decided_by_its_first_vote_as_before(core
     request = await core.service.get("T-ANY")
     assert card_view(request, request.deliveries[0]).progress is None  # drawn as before
     assert (await _click(core, "T-ANY", "a1")).status is ActionStatus.ALREADY_DECIDED
+
+
+class RecordingBackend:
+    def __init__(self) -> None:
+        self.events: list[DecisionEvent] = []
+
+    async def deliver(self, event: DecisionEvent) -> BackendReceipt:
+        self.events.append(event)
+        return BackendReceipt(status=200)
+
+
+async def test_the_one_forward_carries_every_vote_and_each_stage(core: Core) -> None:
+    stages = [
+        {"name": "DBA review", "approvers": _people("a1", "a2"), "rule": "all"},
+        {"name": "Service owner", "approvers": _people("a3")},
+    ]
+    await core.service.submit(_ticket("T-HOOK", stages=stages))
+    for account in ("a1", "a2", "a3"):
+        await _click(core, "T-HOOK", account)
+    backend = RecordingBackend()
+    runner = JobRunner(core.store, core.clock, {}, backend, core.service)
+    async with core.store.unit() as uow:
+        later = core.clock.now() + timedelta(hours=1)
+        jobs = await uow.outbox.claim("t", later, later, 50, kinds=("forward_decision",))
+    assert len(jobs) == 1
+    await runner.run(jobs[0])
+    (event,) = backend.events
+    assert [(v.account_id, v.display_name, v.stage) for v in event.votes] == [
+        ("a1", "Ann", 0),
+        ("a2", "Bob", 0),
+        ("a3", "Cai", 1),
+    ]
+    assert all(v.channel == "memory" and v.outcome == "approved" for v in event.votes)
+    assert [(s.name, s.result, s.approved) for s in event.stages] == [
+        ("DBA review", "approved", 2),
+        ("Service owner", "approved", 1),
+    ]
