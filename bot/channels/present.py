@@ -5,6 +5,7 @@ Every channel renders through here, so an approver sees the same words whatever 
 
 from __future__ import annotations
 
+from bot.channels.tally import view_progress
 from bot.core.models import (
     ActionResult,
     ActionStatus,
@@ -14,7 +15,16 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
-from cards import ApprovalView, CardState, FieldKind, Locale, ViewDecision, ViewField
+from cards import (
+    ApprovalView,
+    CardState,
+    FieldKind,
+    Locale,
+    ViewDecision,
+    ViewField,
+    ViewProgress,
+)
+from cards.i18n import format_time
 
 # Deliveries of support's test cards carry this prefix; they are drawn as test cards.
 TEST_PREFIX = "test-"
@@ -48,6 +58,7 @@ def ticket_card(
     decision: ViewDecision | None = None,
     action_ref: str = "",
     note: str | None = None,
+    progress: ViewProgress | None = None,
 ) -> ApprovalView:
     """The view of ``ticket`` as ``approver`` holds it in ``state``."""
     return ApprovalView(
@@ -66,6 +77,7 @@ def ticket_card(
         decision=decision,
         action_ref=action_ref,
         note=note,
+        progress=progress,
     )
 
 
@@ -86,6 +98,7 @@ def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
         ),
         action_ref=_action_ref(request, delivery),
         note=decision.forward_detail if failed and decision else None,
+        progress=view_progress(request, delivery.account_id),
     )
 
 
@@ -130,6 +143,30 @@ _TOASTS: dict[ActionStatus, dict[str, str]] = {
         "en-US": "Test card: nothing was submitted.",
         "zh-CN": "测试卡片：未提交任何审批。",
     },
+    ActionStatus.VOTED: {
+        "en-US": "Thanks — your vote was recorded; the request waits for the others.",
+        "zh-CN": "已记录你的审批意见，等待其他审批人。",
+    },
+    ActionStatus.ALREADY_VOTED: {
+        "en-US": "You {outcome} at {at}; your vote stands.",
+        "zh-CN": "你已于 {at} {outcome}，不能重复审批。",
+    },
+    ActionStatus.NOT_YET: {
+        "en-US": "Not your stage yet: you will get a card when it opens.",
+        "zh-CN": "尚未轮到你的审批阶段，开始时会发卡片给你。",
+    },
+    ActionStatus.STAGE_PASSED: {
+        "en-US": "Your stage was decided without your vote.",
+        "zh-CN": "你所在的审批阶段已在你审批前完成。",
+    },
+    ActionStatus.SELF_APPROVAL: {
+        "en-US": "You submitted this request: you cannot approve it.",
+        "zh-CN": "这是你提交的申请，不能由你本人审批。",
+    },
+}
+_OUTCOME_WORDS = {
+    "en-US": {"approved": "approved", "rejected": "rejected"},
+    "zh-CN": {"approved": "同意", "rejected": "拒绝"},
 }
 _CLOSED_WORDS = {
     "zh-CN": {"withdrawn": "撤回", "expired": "过期"},
@@ -147,13 +184,37 @@ def toast_text(result: ActionResult) -> str:
     if result.status is ActionStatus.CLOSED and request:
         status = str(request.status)
         return template.format(status=_CLOSED_WORDS.get(locale, {}).get(status, status))
+    if result.status is ActionStatus.ALREADY_VOTED:
+        return _earlier_vote(template, result, locale)
     return template
+
+
+def _earlier_vote(template: str, result: ActionResult, locale: str) -> str:
+    # "You approved at 10:02": the clicker's latest vote on the request.
+    request, delivery = result.request, result.delivery
+    account = delivery.account_id if delivery else None
+    votes = [v for v in (request.votes if request else ()) if v.account_id == account]
+    if not votes:
+        return template.format(outcome=_OUTCOME_WORDS[locale]["approved"], at="?")
+    vote = votes[-1]
+    return template.format(
+        outcome=_OUTCOME_WORDS[locale][vote.outcome.value], at=format_time(vote.at)
+    )
+
+
+_INFO = (
+    ActionStatus.ALREADY_DECIDED,
+    ActionStatus.CLOSED,
+    ActionStatus.ALREADY_VOTED,
+    ActionStatus.NOT_YET,
+    ActionStatus.STAGE_PASSED,
+)
 
 
 def toast_kind(result: ActionResult) -> str:
     """success / info / error, as both platforms name toast types."""
     if result.ok:
         return "success"
-    if result.status in (ActionStatus.ALREADY_DECIDED, ActionStatus.CLOSED):
+    if result.status in _INFO:
         return "info"
     return "error"

@@ -23,7 +23,9 @@ from bot.core.models import (
     Job,
     RequestStatus,
     StoredRequest,
+    Vote,
 )
+from bot.core.policy import Policy, outcome
 from bot.core.ports import (
     Backend,
     Channel,
@@ -32,8 +34,10 @@ from bot.core.ports import (
     IdentityNotice,
     OutgoingCard,
     SendReceipt,
+    StageResult,
     Store,
     UnitOfWork,
+    VoteRecord,
 )
 from bot.core.service import (
     FORWARD_DECISION,
@@ -147,9 +151,10 @@ class JobRunner:
         async with self._store.snapshot() as uow:
             delivery = await uow.deliveries.get(delivery_id)
             request = await uow.requests.get(delivery.request_id) if delivery else None
+            votes = await uow.votes.of_request(request.id) if request else []
         if delivery is None or request is None:
             return None
-        return OutgoingCard(delivery=delivery, request=request)
+        return OutgoingCard(delivery=delivery, request=request.with_votes(votes))
 
     def _channel(self, name: str, queued_at: datetime) -> Channel:
         # Revoked, broken, or waiting for renewed consent since the card was queued: the gate
@@ -239,6 +244,7 @@ class JobRunner:
         # Urgent, like the click that made the decision and the claim of this job.
         async with self._store.snapshot(urgent=True) as uow:
             decision, request = await _decision_and_request(uow, job.ref)
+            request = request.with_votes(await uow.votes.of_request(request.id))
         if decision.forward_state is not ForwardState.PENDING:
             return
         with (
@@ -330,4 +336,33 @@ def _event(decision: Decision, request: StoredRequest) -> DecisionEvent:
         channel=decision.channel,
         comment=decision.comment,
         decided_at=decision.decided_at,
+        votes=tuple(_record(vote) for vote in request.votes),
+        stages=_stage_results(request),
+    )
+
+
+def _record(vote: Vote) -> VoteRecord:
+    return VoteRecord(
+        account_id=vote.account_id,
+        display_name=vote.display_name,
+        outcome=vote.outcome.value,
+        comment=vote.comment,
+        channel=vote.channel,
+        at=vote.at,
+        stage=vote.stage,
+    )
+
+
+def _stage_results(request: StoredRequest) -> tuple[StageResult, ...]:
+    progress = outcome(Policy.from_request(request.ticket), request.votes)
+    return tuple(
+        StageResult(
+            name=stage.name,
+            rule=stage.rule.value,
+            needed=stage.needed,
+            result=stage.state.value,
+            approved=len(stage.approved),
+            rejected=len(stage.rejected),
+        )
+        for stage in progress.stages
     )

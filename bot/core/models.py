@@ -6,6 +6,8 @@ stored entities are frozen so a handler cannot change state behind the service's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import pairwise
@@ -351,6 +353,24 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
 
 
+@dataclass(frozen=True)
+class Vote:
+    """One approver's vote in one stage (``stage`` is its 0-based index).
+
+    The rules (:mod:`bot.core.policy`) read the first five fields; the store keeps the rest,
+    which the decision webhook and the cards show: who voted, under which name, on which
+    channel (identity at click time, as for a decision).
+    """
+
+    stage: int
+    account_id: str
+    outcome: Outcome
+    at: datetime
+    comment: str | None = None
+    display_name: str = ""
+    channel: ChannelName = ""
+
+
 class ForwardState(StrEnum):
     """Whether the backend has the decision."""
 
@@ -418,10 +438,19 @@ class StoredRequest(Entity):
     close_reason: str | None = None
     deliveries: tuple[Delivery, ...] = ()
     decision: Decision | None = None
+    # The votes so far, in the order they came: filled where cards are drawn or a click is
+    # answered (the votes repository, ``UnitOfWork.votes``); empty elsewhere.
+    votes: tuple[Vote, ...] = ()
 
     def approver(self, account_id: str) -> Approver | None:
-        """The approver with this account, if any."""
-        return next((a for a in self.ticket.approvers if a.account_id == account_id), None)
+        """The approver with this account, in ``approvers`` or any stage, if any."""
+        ticket = self.ticket
+        listed = [*ticket.approvers, *(a for s in ticket.stages or () for a in s.approvers)]
+        return next((a for a in listed if a.account_id == account_id), None)
+
+    def with_votes(self, votes: Sequence[Vote]) -> StoredRequest:
+        """This request carrying ``votes``."""
+        return self.model_copy(update={"votes": tuple(votes)})
 
 
 class ClickAction(StrEnum):
@@ -447,7 +476,12 @@ class ActionStatus(StrEnum):
     """How the gateway answered a click."""
 
     DECIDED = "decided"
+    VOTED = "voted"  # the vote counts; the request waits for more votes
     ALREADY_DECIDED = "already_decided"
+    ALREADY_VOTED = "already_voted"  # this approver voted in this stage (the request has it)
+    NOT_YET = "not_yet"  # an approver of a later stage: their stage is not open
+    STAGE_PASSED = "stage_passed"  # their stage was decided without their vote
+    SELF_APPROVAL = "self_approval"  # the submitter's own account, not allowed on this request
     CLOSED = "closed"  # withdrawn or expired
     NOT_APPROVER = "not_approver"
     UNLINKED = "identity_unlinked"  # the clicker's chat identity is no longer the approver's
@@ -466,7 +500,12 @@ class ActionResult(Entity):
 
     @property
     def ok(self) -> bool:
-        return self.status in (ActionStatus.DECIDED, ActionStatus.TEST)
+        return self.status in (ActionStatus.DECIDED, ActionStatus.VOTED, ActionStatus.TEST)
+
+    @property
+    def counted(self) -> bool:
+        """Whether the click's vote was stored (its card now shows the vote)."""
+        return self.status in (ActionStatus.DECIDED, ActionStatus.VOTED)
 
 
 class Job(Entity):

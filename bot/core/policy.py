@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from bot.core.models import ApprovalRequest, Approver, Outcome, Rule
+from bot.core.models import ApprovalRequest, Approver, Outcome, Rule, Vote
 
 
 @dataclass(frozen=True)
@@ -69,17 +69,6 @@ class Policy:
 def _stage(name: str, people: list[Approver], rule: Rule, quorum: int | None) -> StagePolicy:
     needed = {Rule.ANY: 1, Rule.ALL: len(people)}.get(rule, quorum or 1)
     return StagePolicy(name=name, rule=rule, approvers=tuple(people), needed=needed)
-
-
-@dataclass(frozen=True)
-class Vote:
-    """One approver's vote in one stage (``stage`` is its 0-based index)."""
-
-    stage: int
-    account_id: str
-    outcome: Outcome
-    at: datetime
-    comment: str | None = None
 
 
 class StageState(StrEnum):

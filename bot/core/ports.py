@@ -32,6 +32,7 @@ from bot.core.models import (
     Job,
     RequestStatus,
     StoredRequest,
+    Vote,
 )
 from bot.core.routing import RoutePreference
 from bot.core.storage import BindingRepo, CredentialRepo, PreferenceRepo
@@ -106,10 +107,11 @@ class RequestRepo(Protocol):
         """Move a pending request to a final status; False if it was no longer pending."""
         ...
 
-    async def lock(self, request_id: str) -> None:
+    async def lock(self, request_id: str, *, exclusive: bool = False) -> None:
         """Hold the request's row until this unit ends: a close of it in another unit waits
         for this one's commit, or this for the close's. (One SQLite writer at a time has that
-        already.)"""
+        already.) ``exclusive``: another exclusive lock of it waits too, so two clicks counting
+        the votes of one request take turns and each sees the other's vote."""
         ...
 
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]: ...
@@ -174,6 +176,18 @@ class OutboxRepo(Protocol):
         ...
 
 
+class VoteRepo(Protocol):
+    """The approvers' votes on multi-approver requests, one per (request, stage, account)."""
+
+    async def add(self, request_id: str, vote: Vote) -> bool:
+        """Store ``vote``; False (nothing stored) if this account already voted in that stage."""
+        ...
+
+    async def of_request(self, request_id: str) -> list[Vote]:
+        """The request's votes in the order they came (including this unit's own)."""
+        ...
+
+
 class IdentityRepo(Protocol):
     """Who an account is on each channel, how it wants to be reached, and binding codes."""
 
@@ -234,6 +248,8 @@ class UnitOfWork(Protocol):
     def deliveries(self) -> DeliveryRepo: ...
     @property
     def outbox(self) -> OutboxRepo: ...
+    @property
+    def votes(self) -> VoteRepo: ...
     @property
     def identities(self) -> IdentityRepo: ...
     @property
@@ -472,8 +488,35 @@ class Channel(Protocol):
 # --------------------------------------------------------------------------- backend
 
 
+class VoteRecord(Entity):
+    """One vote as the decision webhook carries it (who, under which name, how, where, when)."""
+
+    account_id: str
+    display_name: str
+    outcome: str  # approved / rejected
+    comment: str | None
+    channel: ChannelName
+    at: datetime
+    stage: int  # 0-based index of the stage it was cast in
+
+
+class StageResult(Entity):
+    """How one stage ended (``waiting``: not reached, as after an earlier stage's rejection)."""
+
+    name: str  # "" for a request without stages
+    rule: str  # any / all / quorum
+    needed: int  # approvals it needed
+    result: str  # approved / rejected / pending / waiting
+    approved: int
+    rejected: int
+
+
 class DecisionEvent(Entity):
-    """The webhook body the backend receives for a decision."""
+    """The webhook body the backend receives for a decision.
+
+    ``approver``, ``comment`` and ``channel`` are the deciding vote's (the last one, that reached
+    the outcome); ``votes`` is every vote in the order they came, ``stages`` each stage's end.
+    """
 
     event_id: str
     ticket_id: str
@@ -482,6 +525,8 @@ class DecisionEvent(Entity):
     channel: ChannelName
     comment: str | None
     decided_at: datetime
+    votes: tuple[VoteRecord, ...] = ()
+    stages: tuple[StageResult, ...] = ()
 
 
 class BackendReceipt(Entity):
@@ -532,9 +577,12 @@ __all__ = [
     "RequestRepo",
     "SendReceipt",
     "SignedAnswer",
+    "StageResult",
     "Store",
     "UnitOfWork",
     "VerificationRepo",
+    "VoteRecord",
+    "VoteRepo",
     "Wakeup",
     "within",
 ]

@@ -44,6 +44,21 @@ async def after_close(
             await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at)
 
 
+async def after_vote(
+    uow: UnitOfWork, request: StoredRequest, at: datetime, *, answered: str
+) -> None:
+    """A vote that leaves the request pending: every card the approvers hold shows the new
+    tally (and an earlier stage's "passed to"); the voter's own waits for the click's answer."""
+    since = json.dumps({"after_answer": True, "since": at.isoformat()})
+    for delivery in request.deliveries:
+        if delivery.state not in SHOWN:
+            continue
+        if delivery.id == answered:
+            await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at + ANSWER_GRACE, since)
+        else:
+            await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at)
+
+
 async def after_answer(
     uow: UnitOfWork, delivery_id: str, at: datetime, *, redrawn: bool, how: str = ""
 ) -> bool:
@@ -72,8 +87,11 @@ async def after_send(uow: UnitOfWork, delivery_id: str, request_id: str, at: dat
 
 
 def already_shown(payload: dict[str, object], card: OutgoingCard) -> bool:
-    """Whether a backstop update is moot: the card was redrawn since the request closed."""
-    closed, delivery = card.request.closed_at, card.delivery
+    """Whether a backstop update is moot: the card was redrawn since the request closed (or
+    since the vote it was queued for)."""
+    since = payload.get("since")
+    closed = datetime.fromisoformat(since) if isinstance(since, str) else card.request.closed_at
+    delivery = card.delivery
     return (
         bool(payload.get("after_answer"))
         and closed is not None

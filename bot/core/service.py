@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from bot import tracing
-from bot.core import redraw
+from bot.core import redraw, voting
 from bot.core.models import (
     ActionResult,
     ActionStatus,
@@ -33,8 +34,10 @@ from bot.core.models import (
     Person,
     RequestStatus,
     StoredRequest,
+    Vote,
     Wire,
 )
+from bot.core.policy import Policy, Progress, admit, outcome
 from bot.core.ports import Clock, Store, UnitOfWork, Wakeup, within
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.route_planner import Router
@@ -112,7 +115,11 @@ class ApprovalService:
             id=request_id, ticket=ticket, status=RequestStatus.PENDING, created_at=now
         )
         await uow.requests.insert(request)
-        planned = [await self._plan(uow, request, approver, now) for approver in ticket.approvers]
+        # Only the first stage's cards go now; each later stage's when the one before approves.
+        planned = [
+            await self._plan(uow, request, approver, now)
+            for approver in voting.first_stage(request)
+        ]
         return SubmitReceipt(
             request_id=request.id,
             ticket_id=ticket.ticket_id,
@@ -182,12 +189,13 @@ class ApprovalService:
         return planned
 
     async def get(self, ticket_id: str) -> StoredRequest:
-        """The request with its deliveries, their history and the decision."""
+        """The request with its deliveries, their history, the votes and the decision."""
         async with self._store.snapshot() as uow:
             request = await uow.requests.find(ticket_id)
+            votes = await uow.votes.of_request(request.id) if request else []
         if request is None:
             raise NotFound(f"no request for ticket {ticket_id}")
-        return request
+        return request.with_votes(votes)
 
     async def handle_action(self, action: InboundAction) -> ActionResult:
         """Apply a click: the first valid decision wins, everything else is answered."""
@@ -198,14 +206,14 @@ class ApprovalService:
             result = await self._apply(uow, action, now)
             if result.status is ActionStatus.DECIDED:
                 uow.on_commit(functools.partial(self._wakeup.notify, FORWARD_DECISION, UPDATE_CARD))
-            elif result.status is not ActionStatus.TEST:
+            elif result.status not in (ActionStatus.TEST, ActionStatus.VOTED):
                 await _audit_refusal(uow, action, result, now)
         return result
 
     async def answered(self, result: ActionResult, *, redrawn: bool, how: str = "") -> None:
         """The channel's word on a decided click's answer: card redrawn, or redraw it now."""
         delivery = result.delivery
-        if result.status is not ActionStatus.DECIDED or delivery is None:
+        if not result.counted or delivery is None:
             return
         async with self._store.unit() as uow:
             queued = await redraw.after_answer(
@@ -219,6 +227,10 @@ class ApprovalService:
             # Test cards (support's test sends) are not stored requests: a toast, nothing else.
             return ActionResult(status=ActionStatus.TEST, ref=action.ref)
         card = await uow.deliveries.get(action.ref)
+        if card is not None:
+            # Clicks on one request take turns here, on every replica: each counts the votes
+            # with the others' in, and only one of them can find the outcome reached.
+            await uow.requests.lock(card.request_id, exclusive=True)
         request = await uow.requests.get(card.request_id) if card else None
         if card is None or request is None:
             return ActionResult(status=ActionStatus.UNKNOWN_CARD)
@@ -233,10 +245,42 @@ class ApprovalService:
             request = await _reload(uow, request.id)
         if request.status is not RequestStatus.PENDING:
             status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
+            request = request.with_votes(await uow.votes.of_request(request.id))
             return ActionResult(status=status, request=request, delivery=clicker)
         if action.action is ClickAction.REJECT and not action.comment:
             return ActionResult(
                 status=ActionStatus.REASON_REQUIRED, request=request, delivery=clicker
+            )
+        return await self._vote(uow, request, clicker, action, now)
+
+    async def _vote(
+        self,
+        uow: UnitOfWork,
+        request: StoredRequest,
+        clicker: Delivery,
+        action: InboundAction,
+        now: datetime,
+    ) -> ActionResult:
+        # The click as a vote under the request's policy (a request without one: the first
+        # vote decides, as it always has); the outcome, once reached, is decided here once.
+        policy = Policy.from_request(request.ticket)
+        votes = await uow.votes.of_request(request.id)
+        vote = _admitted(policy, votes, request, clicker, action, now)
+        if not isinstance(vote, Vote):
+            return ActionResult(status=vote, request=request.with_votes(votes), delivery=clicker)
+        if not await uow.votes.add(request.id, vote):
+            return ActionResult(
+                status=ActionStatus.ALREADY_VOTED,
+                request=request.with_votes(votes),
+                delivery=clicker,
+            )
+        before, after = outcome(policy, votes), outcome(policy, [*votes, vote])
+        votes = [*votes, vote]
+        if after.outcome is None:
+            current = await self._progressed(uow, request, policy, (before, after), clicker, now)
+            await _audit_vote(uow, request, vote, action)
+            return ActionResult(
+                status=ActionStatus.VOTED, request=current.with_votes(votes), delivery=clicker
             )
         decided = await self._decide(uow, request, clicker, action, now)
         if decided is None:
@@ -245,7 +289,28 @@ class ApprovalService:
             request = await _reload(uow, request.id)
             status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
             return ActionResult(status=status, request=request, delivery=clicker)
-        return ActionResult(status=ActionStatus.DECIDED, request=decided, delivery=clicker)
+        return ActionResult(
+            status=ActionStatus.DECIDED, request=decided.with_votes(votes), delivery=clicker
+        )
+
+    async def _progressed(
+        self,
+        uow: UnitOfWork,
+        request: StoredRequest,
+        policy: Policy,
+        progress: tuple[Progress, Progress],
+        clicker: Delivery,
+        now: datetime,
+    ) -> StoredRequest:
+        # A vote that leaves the request pending: the next stage's cards if it opened one,
+        # and every card redrawn with the new tally (the clicker's after the click's answer).
+        for approver in voting.opened(policy, *progress, request):
+            await self._plan(uow, request, approver, now)
+            uow.on_commit(functools.partial(self._wakeup.notify, SEND_CARD))
+        current = await _reload(uow, request.id)
+        await redraw.after_vote(uow, current, now, answered=clicker.id)
+        uow.on_commit(functools.partial(self._wakeup.notify, UPDATE_CARD))
+        return current
 
     async def _still_bound(
         self, uow: UnitOfWork, request: StoredRequest, clicker: Delivery, action: InboundAction
@@ -418,6 +483,39 @@ class ApprovalService:
             if expired:
                 uow.on_commit(self._wakeup.notify)
         return expired
+
+
+def _admitted(
+    policy: Policy,
+    votes: list[Vote],
+    request: StoredRequest,
+    clicker: Delivery,
+    action: InboundAction,
+    now: datetime,
+) -> Vote | ActionStatus:
+    # The vote to store (who voted, under which name, on which channel), or the refusal's answer.
+    approver = request.approver(clicker.account_id)
+    assert approver is not None  # the clicker's card is theirs and they are still bound
+    said = Outcome.APPROVED if action.action is ClickAction.APPROVE else Outcome.REJECTED
+    admission = admit(policy, votes, approver.account_id, said, now, action.comment)
+    if admission.vote is None:
+        assert admission.refusal is not None
+        return voting.ANSWERS[admission.refusal]
+    return replace(admission.vote, display_name=approver.display_name, channel=action.channel)
+
+
+async def _audit_vote(
+    uow: UnitOfWork, request: StoredRequest, vote: Vote, action: InboundAction
+) -> None:
+    # A vote that did not decide the request is audited as a vote; the deciding one as before.
+    await uow.ledger.audit(
+        vote.at,
+        vote.account_id,
+        f"vote.{vote.outcome.value}",
+        request.ticket.ticket_id,
+        f"stage {vote.stage + 1} via {action.channel} as {action.actor}",
+        action.source,
+    )
 
 
 async def _audit_refusal(

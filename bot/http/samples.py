@@ -140,6 +140,27 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
         "channel": "dingtalk",
         "comment": "LGTM",
         "decided_at": AT,
+        "votes": [
+            {
+                "account_id": "2001",
+                "display_name": "Li Na",
+                "outcome": "approved",
+                "comment": "LGTM",
+                "channel": "dingtalk",
+                "at": AT,
+                "stage": 0,
+            }
+        ],
+        "stages": [
+            {
+                "name": "",
+                "rule": "any",
+                "needed": 1,
+                "result": "approved",
+                "approved": 1,
+                "rejected": 0,
+            }
+        ],
     },
     HealthOut: {"status": "ok"},
     ReadyOut: {

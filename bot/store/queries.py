@@ -126,6 +126,7 @@ class Queries(NamedQueries):
     decision_of_request: str
     close_request: str
     lock_request: str
+    lock_request_exclusive: str
     due_for_expiry: str
     insert_delivery: str
     insert_delivery_event: str
@@ -138,6 +139,9 @@ class Queries(NamedQueries):
     set_forward_state: str
     request_counts: str
     delivery_counts: str
+    # votes.sql
+    add_vote: str
+    votes_of_request: str
     # outbox.sql
     enqueue: str
     claim: str

@@ -19,7 +19,6 @@ from bot.core.models import (
     ActionStatus,
     ApprovalRequest,
     ClickAction,
-    DeliveryState,
     InboundAction,
     RequestStatus,
 )
@@ -27,7 +26,6 @@ from bot.core.route_planner import Router
 from bot.core.service import ApprovalService, Withdrawal
 from bot.errors import Conflict
 from bot.store.postgres import PostgresStore
-from bot.store.repos.deliveries import DeliveryRows
 from bot.store.repos.requests import RequestRows
 from tests.support.clock import MovableClock
 
@@ -81,6 +79,21 @@ def both_close_together(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RequestRows, "close", close_request)
 
 
+@pytest.fixture
+def both_click_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every click's lock of the request waits until two clicks have reached it: they arrive
+    together, then take turns (the second reads the request as the first left it)."""
+    barrier = asyncio.Barrier(2)
+    original: Callable[..., Awaitable[None]] = RequestRows.lock
+
+    async def lock(self: RequestRows, request_id: str, *, exclusive: bool = False) -> None:
+        if exclusive:
+            await asyncio.wait_for(barrier.wait(), 10)
+        await original(self, request_id, exclusive=exclusive)
+
+    monkeypatch.setattr(RequestRows, "lock", lock)
+
+
 def _ticket(ticket_id: str, expires_in: timedelta = timedelta(hours=1)) -> ApprovalRequest:
     return ApprovalRequest.model_validate(
         {
@@ -106,7 +119,7 @@ async def _click(service: ApprovalService, ticket_id: str, account: str) -> Inbo
 
 
 async def test_two_replicas_taking_two_clicks_at_once_decide_once_and_tell_the_loser(
-    replicas: tuple[ApprovalService, ApprovalService, MovableClock], both_close_together: None
+    replicas: tuple[ApprovalService, ApprovalService, MovableClock], both_click_together: None
 ) -> None:
     a, b, _ = replicas
     await a.submit(_ticket("T-RACE"))
@@ -156,27 +169,19 @@ async def test_a_card_sent_while_another_replica_decides_is_redrawn(
     replicas: tuple[ApprovalService, ApprovalService, MovableClock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Replica B records a's card as sent while replica A's click (on the other approver's
-    card) closes the request; each read the other's rows before either committed. Whichever
-    commits first, the card that just went out gets an update to show the outcome."""
+    card) closes the request: both reach the request's row lock together (the click's is
+    exclusive, the send's shared, so one waits for the other's commit). Whichever commits
+    first, the card that just went out gets an update to show the outcome."""
     a, b, clock = replicas
     await a.submit(_ticket("T-SKEW"))
     barrier = asyncio.Barrier(2)
-    close_request = RequestRows.close
-    set_delivery_state = DeliveryRows.set_state
+    lock_request = RequestRows.lock
 
-    async def closing(self: RequestRows, *args: Any) -> bool:
-        await asyncio.wait_for(barrier.wait(), 10)  # the click has read the cards
-        return await close_request(self, *args)
+    async def locking(self: RequestRows, request_id: str, *, exclusive: bool = False) -> None:
+        await asyncio.wait_for(barrier.wait(), 10)  # the card is out and the click in
+        await lock_request(self, request_id, exclusive=exclusive)
 
-    async def recording(
-        self: DeliveryRows, delivery_id: str, state: DeliveryState, *args: Any, **kw: Any
-    ) -> None:
-        if state is DeliveryState.SENT:
-            await asyncio.wait_for(barrier.wait(), 10)  # the card is out, its commit to come
-        await set_delivery_state(self, delivery_id, state, *args, **kw)
-
-    monkeypatch.setattr(RequestRows, "close", closing)
-    monkeypatch.setattr(DeliveryRows, "set_state", recording)
+    monkeypatch.setattr(RequestRows, "lock", locking)
     request = await a.get("T-SKEW")
     sent = next(d for d in request.deliveries if d.account_id == "a2")
     store_b = STORES[b]  # replica B's worker runs on B's store

@@ -84,9 +84,10 @@ class RequestRows(Rows):
         )
         return changed == 1
 
-    async def lock(self, request_id: str) -> None:
-        """Hold the request's row until the transaction ends."""
-        await self._tx.fetch_all(self.sql.lock_request, (request_id,))
+    async def lock(self, request_id: str, *, exclusive: bool = False) -> None:
+        """Hold the request's row until the transaction ends (``exclusive``: for a vote)."""
+        query = self.sql.lock_request_exclusive if exclusive else self.sql.lock_request
+        await self._tx.fetch_all(query, (request_id,))
 
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]:
         """Ids of pending requests past their deadline."""

@@ -22,6 +22,7 @@ from bot.store.repos.identities import IdentityRows
 from bot.store.repos.ledger import LedgerRows
 from bot.store.repos.outbox import OutboxRows
 from bot.store.repos.requests import RequestRows
+from bot.store.repos.votes import VoteRows
 from bot.store.tx import Bound, EngineTx
 
 log = logging.getLogger("bot.store")
@@ -53,6 +54,11 @@ class EngineUnit:
     def outbox(self) -> OutboxRows:
         """Outbox jobs."""
         return OutboxRows(self._tx)
+
+    @cached_property
+    def votes(self) -> VoteRows:
+        """The approvers' votes."""
+        return VoteRows(self._tx)
 
     @cached_property
     def identities(self) -> IdentityRows:

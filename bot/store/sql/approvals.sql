@@ -27,6 +27,10 @@ WHERE id = ? AND status = 'pending'
 -- SQLite runs one write transaction at a time: reading the row is all it takes.
 SELECT id FROM requests WHERE id = ?
 
+-- name: lock_request_exclusive
+-- The same: one writer at a time already takes turns.
+SELECT id FROM requests WHERE id = ?
+
 -- name: due_for_expiry
 SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
 ORDER BY expires_at LIMIT ?

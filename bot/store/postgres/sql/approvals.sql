@@ -54,6 +54,11 @@ WHERE id = ? AND status = 'pending'
 -- its commit (and this waits for a close in progress), so the two never miss each other.
 SELECT id FROM requests WHERE id = ? FOR SHARE
 
+-- name: lock_request_exclusive
+-- A click counting votes: a second click on the same request, on any replica, waits here for
+-- this one's commit and then reads its vote (READ COMMITTED reads anew per statement).
+SELECT id FROM requests WHERE id = ? FOR UPDATE
+
 -- name: due_for_expiry
 SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
 ORDER BY expires_at LIMIT ?

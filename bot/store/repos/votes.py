@@ -1,0 +1,44 @@
+"""The approvers' votes (implements ``bot.core.ports.VoteRepo``)."""
+
+from __future__ import annotations
+
+from bot.core.models import Outcome, Vote
+from bot.store.codec import parse_ts, ts
+from bot.store.repos.rows import Rows
+
+
+class VoteRows(Rows):
+    """The ``votes`` table: one row per request, stage and account."""
+
+    async def add(self, request_id: str, vote: Vote) -> bool:
+        """Store the vote; False when the account already voted in that stage."""
+        changed = await self._tx.execute(
+            self.sql.add_vote,
+            (
+                request_id,
+                vote.stage,
+                vote.account_id,
+                vote.outcome.value,
+                vote.comment,
+                vote.display_name,
+                vote.channel,
+                ts(vote.at),
+            ),
+        )
+        return changed == 1
+
+    async def of_request(self, request_id: str) -> list[Vote]:
+        """The request's votes, oldest first."""
+        rows = await self._tx.fetch_all(self.sql.votes_of_request, (request_id,))
+        return [
+            Vote(
+                stage=row["stage"],
+                account_id=row["account_id"],
+                outcome=Outcome(row["outcome"]),
+                at=parse_ts(row["at"]),
+                comment=row["comment"],
+                display_name=row["display_name"],
+                channel=row["channel"],
+            )
+            for row in rows
+        ]
