@@ -37,6 +37,7 @@ from bot.core.ports import (
 )
 from bot.core.service import (
     FORWARD_DECISION,
+    POLICY,
     SEND_CARD,
     TELL_IDENTITY,
     UPDATE_CARD,
@@ -330,4 +331,5 @@ def _event(decision: Decision, request: StoredRequest) -> DecisionEvent:
         channel=decision.channel,
         comment=decision.comment,
         decided_at=decision.decided_at,
+        decided_by="policy" if decision.source == POLICY else "approver",
     )

@@ -482,6 +482,8 @@ class DecisionEvent(Entity):
     channel: ChannelName
     comment: str | None
     decided_at: datetime
+    # "approver": a vote on a card; "policy": the request's on_expiry at its deadline.
+    decided_by: Literal["approver", "policy"] = "approver"
 
 
 class BackendReceipt(Entity):

@@ -38,12 +38,18 @@ from bot.core.models import (
 from bot.core.ports import Clock, Store, UnitOfWork, Wakeup, within
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.route_planner import Router
+from bot.core.timing.policy import TimingPolicy
 from bot.errors import Conflict, InvalidInput, NotFound
 
 SEND_CARD = "send_card"
 FORWARD_DECISION = "forward_decision"
 TELL_IDENTITY = "tell_identity"  # a plain message to a chat identity (payload: IdentityNotice)
 NO_CHANNEL = "none"
+POLICY = "policy"  # who decided a request its deadline closed as on_expiry said
+_AT_EXPIRY = {
+    "reject": (RequestStatus.REJECTED, Outcome.REJECTED),
+    "approve": (RequestStatus.APPROVED, Outcome.APPROVED),
+}
 
 
 class PlannedDelivery(Entity):
@@ -82,11 +88,19 @@ def new_id() -> str:
 class ApprovalService:
     """Submissions, clicks, withdrawals and expiry: every rule about a request's life."""
 
-    def __init__(self, store: Store, clock: Clock, router: Router, wakeup: Wakeup) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        router: Router,
+        wakeup: Wakeup,
+        timing: TimingPolicy | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._router = router
         self._wakeup = wakeup
+        self._timing = timing or TimingPolicy()
 
     async def submit(self, ticket: ApprovalRequest, uow: UnitOfWork | None = None) -> SubmitReceipt:
         """Store the request and plan its deliveries, in one unit of work: ``uow`` when given
@@ -229,7 +243,7 @@ class ApprovalService:
             # The request only sets the toast's language: no card is redrawn for this identity.
             return ActionResult(status=ActionStatus.UNLINKED, request=request)
         if request.status is RequestStatus.PENDING and now >= request.ticket.expires_at:
-            await self._close(uow, request, RequestStatus.EXPIRED, now, "expired")
+            await self._expire(uow, request, now)
             request = await _reload(uow, request.id)
         if request.status is not RequestStatus.PENDING:
             status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
@@ -407,17 +421,52 @@ class ApprovalService:
         return True
 
     async def expire_due(self, limit: int = 100) -> int:
-        """Expire pending requests past their deadline; returns how many."""
+        """Close pending requests past their deadline as their ``on_expiry`` says; how many."""
         now = self._clock.now()
-        expired = 0
+        closed = 0
         async with self._store.unit() as uow:
             for request_id in await uow.requests.due_for_expiry(now, limit):
                 request = await _reload(uow, request_id)
                 # Another replica's sweep (or a last click) may have closed it since it was read.
-                expired += await self._close(uow, request, RequestStatus.EXPIRED, now, "expired")
-            if expired:
+                closed += await self._expire(uow, request, now)
+            if closed:
                 uow.on_commit(self._wakeup.notify)
-        return expired
+        return closed
+
+    async def _expire(self, uow: UnitOfWork, request: StoredRequest, now: datetime) -> bool:
+        """Close a request at its deadline: expired, or decided by the policy (one decision,
+        forwarded like an approver's). False when another transaction closed it first."""
+        outcome = self._timing.outcome_for(request.ticket)
+        if outcome == "approve" and not self._timing.allow_auto_approve:
+            outcome = "expire"  # the deployment stopped allowing it since the request came in
+        if outcome not in _AT_EXPIRY:
+            return await self._close(uow, request, RequestStatus.EXPIRED, now, "expired")
+        status, decided = _AT_EXPIRY[outcome]
+        reason = f"{status.value} at expires_at (on_expiry)"
+        if not await self._close(uow, request, status, now, reason):
+            return False
+        decision = _policy_decision(request, decided, now)
+        await uow.requests.insert_decision(decision)
+        await uow.outbox.enqueue(FORWARD_DECISION, decision.id, now)
+        await uow.ledger.audit(
+            now, POLICY, f"decision.{decided.value}", request.ticket.ticket_id, reason, POLICY
+        )
+        return True
+
+
+def _policy_decision(request: StoredRequest, outcome: Outcome, at: datetime) -> Decision:
+    return Decision(
+        id=new_id(),
+        request_id=request.id,
+        outcome=outcome,
+        account_id=POLICY,
+        display_name="on_expiry",
+        channel=POLICY,
+        comment=f"nobody decided before expires_at: {outcome.value} by on_expiry",
+        decided_at=at,
+        source=POLICY,
+        forward_state=ForwardState.PENDING,
+    )
 
 
 async def _audit_refusal(
