@@ -38,6 +38,7 @@ from bot.core.models import (
 from bot.core.ports import Clock, Store, UnitOfWork, Wakeup, within
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.route_planner import Router
+from bot.core.timing import steps
 from bot.core.timing.policy import TimingPolicy
 from bot.errors import Conflict, InvalidInput, NotFound
 
@@ -102,6 +103,11 @@ class ApprovalService:
         self._wakeup = wakeup
         self._timing = timing or TimingPolicy()
 
+    @property
+    def router(self) -> Router:
+        """Where approvers are reached (the job runner's reminders use it too)."""
+        return self._router
+
     async def submit(self, ticket: ApprovalRequest, uow: UnitOfWork | None = None) -> SubmitReceipt:
         """Store the request and plan its deliveries, in one unit of work: ``uow`` when given
         (the signed call's, committing with its kept answer), else one of its own. The worker
@@ -127,6 +133,10 @@ class ApprovalService:
         )
         await uow.requests.insert(request)
         planned = [await self._plan(uow, request, approver, now) for approver in ticket.approvers]
+        # The steps, written with the request: a crash loses neither, a restart repeats none.
+        await steps.schedule(
+            uow, await _reload(uow, request.id), self._timing, self._router.urgency
+        )
         return SubmitReceipt(
             request_id=request.id,
             ticket_id=ticket.ticket_id,
@@ -343,6 +353,7 @@ class ApprovalService:
         # _close, returning the request as it stands once closed (None: closed by another).
         if not await uow.requests.close(request.id, status, at, reason):
             return None
+        await uow.outbox.cancel_steps(request.id, at)  # no reminder after the outcome
         # The cards as they are now that this transaction holds the request's row: a card whose
         # send committed since the request was read must be redrawn too (a send committing
         # later sees the request closed: redraw.after_send).
