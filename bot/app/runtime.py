@@ -180,7 +180,9 @@ class Gateway:
         router = Router(
             self.channels, settings.channel_order, settings.china_regions, self.access.refusal
         )
-        self.service = ApprovalService(self.store, self.clock, router, wakeup)
+        self.service = ApprovalService(
+            self.store, self.clock, router, wakeup, settings.reminders.policy()
+        )
         self._backend = WebhookBackend(
             self.backend_url, secret, timeout=settings.backend_timeout_seconds
         )

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.core.models import ChannelName
+from bot.core.models import ChannelName, UrgencyKind
 from bot.core.ports import CallbackGuard, Channel, ChannelCapabilities, LookupKey
 from bot.errors import ChannelError
 
@@ -34,6 +34,10 @@ class ChannelDefaults:
     async def notify(self, to: str, subject: str, text: str) -> None:
         """Refused: this channel sends no notices."""
         raise ChannelError(f"{self.name} sends no notices", retryable=False)
+
+    async def urge(self, address: str, external_ref: str, kind: UrgencyKind, text: str) -> None:
+        """Refused: this channel has no urgency (a reminder is then a plain message)."""
+        raise ChannelError(f"{self.name} offers no {kind} urgency", retryable=False)
 
 
 @runtime_checkable

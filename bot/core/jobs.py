@@ -25,6 +25,7 @@ from bot.core.models import (
     StoredRequest,
     Vote,
 )
+from bot.core.nudges import Nudges
 from bot.core.policy import Policy, outcome
 from bot.core.ports import (
     Backend,
@@ -41,11 +42,13 @@ from bot.core.ports import (
 )
 from bot.core.service import (
     FORWARD_DECISION,
+    POLICY,
     SEND_CARD,
     TELL_IDENTITY,
     UPDATE_CARD,
     ApprovalService,
 )
+from bot.core.timing.steps import TIMING_STEP
 from bot.errors import BackendError, ChannelError, GatewayError
 from bot.logs import bind, kv
 
@@ -80,19 +83,23 @@ class Lane:
 
 # Every kind the runner has a handler for (``JobRunner``); each is in exactly one lane. A kind
 # this version does not know (written by a newer replica mid-upgrade) is left for one that does.
-JOB_KINDS = (SEND_CARD, UPDATE_CARD, FORWARD_DECISION, TELL_IDENTITY)
+JOB_KINDS = (SEND_CARD, UPDATE_CARD, FORWARD_DECISION, TELL_IDENTITY, TIMING_STEP)
 
 
-def lanes(*, forwards: int, updates: int, sends: int) -> tuple[Lane, ...]:
-    """The three lanes: decision forwards, card updates (and every other kind), card sends.
+def lanes(*, forwards: int, updates: int, sends: int, timers: int = 2) -> tuple[Lane, ...]:
+    """The four lanes: decision forwards, card updates (and every other kind), card sends,
+    and reminder and escalation steps.
 
     The forwards lane is urgent: a decision's way to the backend is the end of a click, so its
-    claims go before the sends' and updates' store work."""
-    others = tuple(k for k in JOB_KINDS if k not in (FORWARD_DECISION, SEND_CARD))
+    claims go before the sends' and updates' store work. Steps have a lane of their own, so a
+    flood of due reminders waits behind itself, never in front of a card or a decision."""
+    own = (FORWARD_DECISION, SEND_CARD, TIMING_STEP)
+    others = tuple(k for k in JOB_KINDS if k not in own)
     return (
         Lane("forwards", forwards, kinds=(FORWARD_DECISION,), urgent=True),
         Lane("updates", updates, kinds=others),
         Lane("sends", sends, kinds=(SEND_CARD,)),
+        Lane("timers", timers, kinds=(TIMING_STEP,)),
     )
 
 
@@ -119,6 +126,7 @@ class JobRunner:
             UPDATE_CARD: self._update_card,
             FORWARD_DECISION: self._forward,
             TELL_IDENTITY: self._tell,
+            TIMING_STEP: Nudges(store, clock, service.router, self._channel).run,
         }
 
     async def run(self, job: Job) -> None:
@@ -338,6 +346,7 @@ def _event(decision: Decision, request: StoredRequest) -> DecisionEvent:
         decided_at=decision.decided_at,
         votes=tuple(_record(vote) for vote in request.votes),
         stages=_stage_results(request),
+        decided_by="policy" if decision.source == POLICY else "approver",
     )
 
 

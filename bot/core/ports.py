@@ -32,6 +32,7 @@ from bot.core.models import (
     Job,
     RequestStatus,
     StoredRequest,
+    UrgencyKind,
     Vote,
 )
 from bot.core.routing import RoutePreference
@@ -173,6 +174,10 @@ class OutboxRepo(Protocol):
 
     async def wake_channel(self, channel: str, kinds: tuple[str, str], now: datetime) -> None:
         """Make the channel's pending jobs of ``kinds`` that wait past ``now`` due now."""
+        ...
+
+    async def cancel_steps(self, request_id: str, at: datetime) -> int:
+        """Cancel the request's reminder and escalation steps still pending; how many."""
         ...
 
 
@@ -425,6 +430,9 @@ class ChannelCapabilities(Entity):
     credential_check: bool = False  # ``check()`` proves credentials with the platform
     lookups: frozenset[LookupKey] = frozenset()  # ``lookup()`` finds users by these
     notices: bool = False  # ``notify()`` sends a plain message with a subject (email)
+    # ``urge()`` raises the urgency of a card already sent, in these ways (Lark urgent_app,
+    # DingTalk DING); where it is empty a reminder is a plain message (``tell``).
+    urgency: frozenset[UrgencyKind] = frozenset()
 
 
 class Channel(Protocol):
@@ -480,6 +488,12 @@ class Channel(Protocol):
         """A plain message to one identity, no card (e.g. "your binding moved"); ChannelError."""
         ...
 
+    async def urge(self, address: str, external_ref: str, kind: UrgencyKind, text: str) -> None:
+        """Raise the urgency of the card ``external_ref`` sent to ``address``, ``text`` where the
+        platform shows one (ChannelError if refused; any ``kind`` not in ``capabilities.urgency``
+        is)."""
+        ...
+
     def default_address(self, approver: Approver) -> str | None:
         """An address that needs no binding (only sandbox channels have one)."""
         ...
@@ -527,6 +541,8 @@ class DecisionEvent(Entity):
     decided_at: datetime
     votes: tuple[VoteRecord, ...] = ()
     stages: tuple[StageResult, ...] = ()
+    # "approver": a vote on a card; "policy": the request's on_expiry at its deadline.
+    decided_by: Literal["approver", "policy"] = "approver"
 
 
 class BackendReceipt(Entity):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 
 from bot.core.directory import ChannelDirectory
-from bot.core.models import Approver, ChannelName
+from bot.core.models import Approver, ChannelName, UrgencyKind
 from bot.core.ports import IdentityRepo
 from bot.core.routing import CHINA_REGIONS, ChannelOffer, RoutePlan, plan_route
+
+EMAIL: ChannelName = "email"
 
 
 class Router:
@@ -74,3 +76,14 @@ class Router:
             self._china_regions,
             email_enabled=preference.email_enabled,
         )
+
+    def urgency(self, channel: ChannelName) -> frozenset[UrgencyKind]:
+        """The urgency kinds ``channel`` offers (none when it is not running)."""
+        running = self._channels.get(channel)
+        return running.capabilities.urgency if running else frozenset()
+
+    async def email_address(self, identities: IdentityRepo, approver: Approver) -> str | None:
+        """Where ``approver`` gets email, if routing allows email for them at all."""
+        others = [name for name in self._order() if name != EMAIL]
+        plan = await self.plan(identities, approver, others)
+        return next((c.address for c in plan.choices if c.channel == EMAIL), None)

@@ -41,12 +41,19 @@ from bot.core.policy import Policy, Progress, admit, outcome
 from bot.core.ports import Clock, Store, UnitOfWork, Wakeup, within
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.route_planner import Router
+from bot.core.timing import steps
+from bot.core.timing.policy import TimingPolicy
 from bot.errors import Conflict, InvalidInput, NotFound
 
 SEND_CARD = "send_card"
 FORWARD_DECISION = "forward_decision"
 TELL_IDENTITY = "tell_identity"  # a plain message to a chat identity (payload: IdentityNotice)
 NO_CHANNEL = "none"
+POLICY = "policy"  # who decided a request its deadline closed as on_expiry said
+_AT_EXPIRY = {
+    "reject": (RequestStatus.REJECTED, Outcome.REJECTED),
+    "approve": (RequestStatus.APPROVED, Outcome.APPROVED),
+}
 
 
 class PlannedDelivery(Entity):
@@ -85,11 +92,24 @@ def new_id() -> str:
 class ApprovalService:
     """Submissions, clicks, withdrawals and expiry: every rule about a request's life."""
 
-    def __init__(self, store: Store, clock: Clock, router: Router, wakeup: Wakeup) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        router: Router,
+        wakeup: Wakeup,
+        timing: TimingPolicy | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._router = router
         self._wakeup = wakeup
+        self._timing = timing or TimingPolicy()
+
+    @property
+    def router(self) -> Router:
+        """Where approvers are reached (the job runner's reminders use it too)."""
+        return self._router
 
     async def submit(self, ticket: ApprovalRequest, uow: UnitOfWork | None = None) -> SubmitReceipt:
         """Store the request and plan its deliveries, in one unit of work: ``uow`` when given
@@ -120,6 +140,10 @@ class ApprovalService:
             await self._plan(uow, request, approver, now)
             for approver in voting.first_stage(request)
         ]
+        # The steps, written with the request: a crash loses neither, a restart repeats none.
+        await steps.schedule(
+            uow, await _reload(uow, request.id), self._timing, self._router.urgency
+        )
         return SubmitReceipt(
             request_id=request.id,
             ticket_id=ticket.ticket_id,
@@ -241,7 +265,7 @@ class ApprovalService:
             # The request only sets the toast's language: no card is redrawn for this identity.
             return ActionResult(status=ActionStatus.UNLINKED, request=request)
         if request.status is RequestStatus.PENDING and now >= request.ticket.expires_at:
-            await self._close(uow, request, RequestStatus.EXPIRED, now, "expired")
+            await self._expire(uow, request, now)
             request = await _reload(uow, request.id)
         if request.status is not RequestStatus.PENDING:
             status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
@@ -394,6 +418,7 @@ class ApprovalService:
         # _close, returning the request as it stands once closed (None: closed by another).
         if not await uow.requests.close(request.id, status, at, reason):
             return None
+        await uow.outbox.cancel_steps(request.id, at)  # no reminder after the outcome
         # The cards as they are now that this transaction holds the request's row: a card whose
         # send committed since the request was read must be redrawn too (a send committing
         # later sees the request closed: redraw.after_send).
@@ -472,17 +497,52 @@ class ApprovalService:
         return True
 
     async def expire_due(self, limit: int = 100) -> int:
-        """Expire pending requests past their deadline; returns how many."""
+        """Close pending requests past their deadline as their ``on_expiry`` says; how many."""
         now = self._clock.now()
-        expired = 0
+        closed = 0
         async with self._store.unit() as uow:
             for request_id in await uow.requests.due_for_expiry(now, limit):
                 request = await _reload(uow, request_id)
                 # Another replica's sweep (or a last click) may have closed it since it was read.
-                expired += await self._close(uow, request, RequestStatus.EXPIRED, now, "expired")
-            if expired:
+                closed += await self._expire(uow, request, now)
+            if closed:
                 uow.on_commit(self._wakeup.notify)
-        return expired
+        return closed
+
+    async def _expire(self, uow: UnitOfWork, request: StoredRequest, now: datetime) -> bool:
+        """Close a request at its deadline: expired, or decided by the policy (one decision,
+        forwarded like an approver's). False when another transaction closed it first."""
+        outcome = self._timing.outcome_for(request.ticket)
+        if outcome == "approve" and not self._timing.allow_auto_approve:
+            outcome = "expire"  # the deployment stopped allowing it since the request came in
+        if outcome not in _AT_EXPIRY:
+            return await self._close(uow, request, RequestStatus.EXPIRED, now, "expired")
+        status, decided = _AT_EXPIRY[outcome]
+        reason = f"{status.value} at expires_at (on_expiry)"
+        if not await self._close(uow, request, status, now, reason):
+            return False
+        decision = _policy_decision(request, decided, now)
+        await uow.requests.insert_decision(decision)
+        await uow.outbox.enqueue(FORWARD_DECISION, decision.id, now)
+        await uow.ledger.audit(
+            now, POLICY, f"decision.{decided.value}", request.ticket.ticket_id, reason, POLICY
+        )
+        return True
+
+
+def _policy_decision(request: StoredRequest, outcome: Outcome, at: datetime) -> Decision:
+    return Decision(
+        id=new_id(),
+        request_id=request.id,
+        outcome=outcome,
+        account_id=POLICY,
+        display_name="on_expiry",
+        channel=POLICY,
+        comment=f"nobody decided before expires_at: {outcome.value} by on_expiry",
+        decided_at=at,
+        source=POLICY,
+        forward_state=ForwardState.PENDING,
+    )
 
 
 def _admitted(

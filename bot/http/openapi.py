@@ -110,7 +110,8 @@ def webhook_operations() -> dict[str, Operation]:
     decision = Operation(
         operation_id="decisionWebhook",
         tag="webhooks",
-        summary="A decision, POSTed to the backend URL, signed with Standard Webhooks",
+        summary="A decision, POSTed to the backend URL, signed with Standard Webhooks "
+        '(decided_by: "approver" for a vote, "policy" for the on_expiry outcome at expires_at)',
         security=OPEN,
         body=DecisionEvent,
         headers={

@@ -277,8 +277,11 @@ class ReminderSettings(_Group):
     after: Duration | None = Field(None, description="first reminder this long after the card")
     every: Duration | None = Field(None, description="then one reminder per this interval")
     max: int | None = Field(None, ge=1, le=10, description="reminders per approver at most")
-    urgent: Literal["app", "sms", "phone"] | None = Field(
-        None, description="urgency of the reminders where the approver's channel offers it"
+    # SMS and phone urgency cost money per message, a cost no channel's consent notice lists.
+    urgent: Literal["app"] | None = Field(
+        None,
+        description="urgency of the reminders where the approver's channel offers it "
+        "(app only: sms and phone are not supported)",
     )
     on_expiry: Literal["reject", "expire", "approve"] = Field(
         "expire", description="what happens at expires_at when nobody decided"

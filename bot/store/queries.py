@@ -153,6 +153,7 @@ class Queries(NamedQueries):
     bury: str
     outbox_depth: str
     wake_channel_jobs: str
+    cancel_steps: str
     # answers.sql: signed answers (idempotency) and callback replay memory
     recall_answer: str
     claim_answer: str

@@ -34,6 +34,7 @@ from aiohttp import WSCloseCode, web
 
 from sandbox.dingtalk.api import OpenApi
 from sandbox.dingtalk.cards import CardBook
+from sandbox.dingtalk.ding import Ding
 from sandbox.dingtalk.models import (
     AckFrame,
     ApiError,
@@ -142,6 +143,11 @@ class DingTalkSandbox:
     def card(self, user_id: str, out_track_id: str) -> SandboxCard:
         """One card as the user sees it; ``KeyError`` if no such card exists."""
         return self._cards.card(out_track_id, user_id)
+
+    @property
+    def dings(self) -> list[Ding]:
+        """The DINGs sent (``robot/ding/send``), oldest first."""
+        return list(self._api.ding.sent)
 
     def messages(self, user_id: str) -> list[SandboxMessage]:
         """Robot 1:1 messages and sessionWebhook replies the user received."""

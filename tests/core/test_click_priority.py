@@ -126,7 +126,7 @@ async def test_a_click_is_decided_before_the_writes_queued_ahead_of_it(tmp_path:
 
 def test_the_forwards_lane_claims_as_urgent_work_and_the_others_do_not() -> None:
     urgent = {lane.name: lane.urgent for lane in lanes(forwards=1, updates=1, sends=1)}
-    assert urgent == {"forwards": True, "updates": False, "sends": False}
+    assert urgent == {"forwards": True, "updates": False, "sends": False, "timers": False}
 
 
 def test_a_submission_wakes_only_the_sends_lane_and_a_decision_not_the_sends_lane() -> None:

@@ -24,20 +24,22 @@ FULL = {
     "reminders": {"after": "PT30M", "every": "PT1H", "max": 3, "urgent": "app"},
     "escalation": [
         {"after": "PT2H", "notify": "email"},
-        {"after": "PT3H", "urgent": "sms"},
+        {"after": "PT3H", "urgent": "app"},
         {"after": "PT3H30M", "add_approvers": [BOSS]},
     ],
     "on_expiry": "reject",
 }
+# What this version does: everything but added approvers (and SMS/phone urgency).
+SUPPORTED = {**FULL, "escalation": FULL["escalation"][:2]}
 
 
 def _ticket(**timing: Any) -> Ticket:
     return {**sample_ticket("T-TIME", [approver("a1", "Ann")]), **timing}  # expires in 4 h
 
 
-async def test_a_request_with_the_whole_contract_is_accepted(stack: object) -> None:
+async def test_a_request_with_the_whole_supported_contract_is_accepted(stack: object) -> None:
     _, backend, _ = parts(stack)
-    status, body = await backend.submit(_ticket(**FULL))
+    status, body = await backend.submit(_ticket(**SUPPORTED))
     assert status == 202, body
 
 
@@ -109,3 +111,26 @@ class TestWhereTheDeploymentAllowsAutoApproval:
         _, backend, _ = parts(stack)
         status, body = await backend.submit(_ticket(on_expiry="approve"))
         assert status == 202, body
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (_set("reminders.urgent", "sms"), "reminders.urgent"),
+        (_set("escalation.1.urgent", "phone"), "escalation.1.urgent"),
+        (lambda ticket: None, "escalation.2.add_approvers"),
+    ],
+)
+async def test_what_is_not_done_yet_is_refused_not_ignored(
+    stack: object, mutate: Callable[[Ticket], None], field: str
+) -> None:
+    gateway, backend, _ = parts(stack)
+    ticket = _ticket(**copy.deepcopy(FULL))
+    if field != "escalation.2.add_approvers":
+        ticket["escalation"] = ticket["escalation"][:2]
+    mutate(ticket)
+    status, body = await backend.submit(ticket)
+    assert status == 422, body
+    assert body["error"]["code"] == "not_supported"
+    assert list(body["error"]["fields"]) == [field], body
+    assert row_counts(gateway.gateway.settings.db_path)["requests"] == 0

@@ -39,7 +39,7 @@ from bot.channels.dingtalk.inbound import (
 from bot.channels.dingtalk.runner import FrameHandler, GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
 from bot.core.limits import shared_or
-from bot.core.models import Approver, RequestStatus
+from bot.core.models import Approver, RequestStatus, UrgencyKind
 from bot.core.ports import (
     CallbackGuard,
     ChannelCapabilities,
@@ -59,6 +59,8 @@ log = logging.getLogger("bot.channels.dingtalk")
 CREATE_AND_DELIVER = "/v1.0/card/instances/createAndDeliver"
 UPDATE_CARD = "/v1.0/card/instances"
 BATCH_SEND = "/v1.0/robot/oToMessages/batchSend"
+DING_SEND = "/v1.0/robot/ding/send"  # DING: remindType 1 in-app, 2 SMS, 3 phone
+DING_IN_APP = 1
 CARD_TOPIC = dingtalk_stream.CallbackHandler.TOPIC_CARD_CALLBACK
 CHAT_TOPIC = dingtalk_stream.ChatbotMessage.TOPIC
 OK = dingtalk_stream.AckMessage.STATUS_OK
@@ -78,8 +80,12 @@ class DingTalkChannel(ChannelDefaults):
     """Channel port implementation for one DingTalk app (stream or HTTP callback mode)."""
 
     kind: Literal["chat", "email"] = "chat"
+    # Urgency: the in-app DING; SMS and phone DINGs need a paid plan the notice does not list.
     capabilities = ChannelCapabilities(
-        china_only=True, credential_check=True, lookups=frozenset({"mobile"})
+        china_only=True,
+        credential_check=True,
+        lookups=frozenset({"mobile"}),
+        urgency=frozenset({"app"}),
     )
     settings: DingTalkSettings
 
@@ -225,6 +231,21 @@ class DingTalkChannel(ChannelDefaults):
         answer = await self.api.call("POST", BATCH_SEND, body)
         if address in (answer.get("invalidStaffIdList") or []):
             raise ChannelError(f"{self.name} does not know user {address}", retryable=False)
+
+    async def urge(self, address: str, external_ref: str, kind: UrgencyKind, text: str) -> None:
+        """A DING (``robot/ding/send``, remindType 1: in-app) to the card's receiver, saying
+        ``text``; the card itself stays the one already sent."""
+        if kind not in self.capabilities.urgency:
+            await super().urge(address, external_ref, kind, text)
+        body = {
+            "robotCode": self._robot_code,
+            "remindType": DING_IN_APP,
+            "receiverUserIdList": [address],
+            "content": text,
+        }
+        answer = await self.api.call("POST", DING_SEND, body)
+        if not answer.get("openDingId"):
+            raise ChannelError(f"{self.name} sent no DING to {address}", retryable=False)
 
     async def update(self, card: OutgoingCard) -> SendReceipt:
         """Redraw the card to the request's current state (merged by key)."""

@@ -38,7 +38,7 @@ from bot.channels.lark.runner import WsRunner
 from bot.channels.lark.ws import GatewayWsClient
 from bot.channels.present import card_view
 from bot.core.limits import shared_or
-from bot.core.models import Approver
+from bot.core.models import Approver, UrgencyKind
 from bot.core.ports import (
     CallbackGuard,
     ChannelCapabilities,
@@ -70,7 +70,10 @@ class LarkChannel(ChannelDefaults):
     """Channel port implementation for one Lark/Feishu app (long connection or HTTP callbacks)."""
 
     kind: Literal["chat", "email"] = "chat"
-    capabilities = ChannelCapabilities(credential_check=True, lookups=frozenset({"email"}))
+    # Urgency: in-app only; SMS and phone draw on a paid quota the consent notice does not list.
+    capabilities = ChannelCapabilities(
+        credential_check=True, lookups=frozenset({"email"}), urgency=frozenset({"app"})
+    )
     settings: LarkSettings
 
     def __init__(self, settings: LarkSettings, name: str = "lark") -> None:
@@ -178,6 +181,12 @@ class LarkChannel(ChannelDefaults):
     async def tell(self, address: str, text: str) -> None:
         """A bot text message to one user."""
         await self.send_text(address, text)
+
+    async def urge(self, address: str, external_ref: str, kind: UrgencyKind, text: str) -> None:
+        """Lark urgency (加急) on the card already sent: ``urgent_app`` (SMS/phone refused)."""
+        if kind not in self.capabilities.urgency:
+            await super().urge(address, external_ref, kind, text)
+        await self.api.urgent(external_ref, kind, address, self.settings.receive_id_type)
 
     async def send_text(self, open_id: str, text: str) -> None:
         """A plain text message to ``open_id`` (the answer to a chat message)."""

@@ -72,6 +72,20 @@ class Messages:
         _within("im.message.patch", {"content": content})
         await self.call("im.message.patch", "PATCH", path, {"content": content}, user=one)
 
+    async def urgent(self, message_id: str, kind: str, receiver: str, id_type: str) -> None:
+        """Make a message the bot sent urgent for ``receiver`` (``urgent_app``, ``_sms``,
+        ``_phone``); ChannelError when refused or the receiver is listed as invalid."""
+        api = f"im.message.urgent_{kind}"
+        answer = await self.call(
+            api,
+            "PATCH",
+            f"{MESSAGES}/{message_id}/urgent_{kind}",
+            {"user_id_list": [receiver]},
+            params={"user_id_type": id_type},
+        )
+        if answer.data.get("invalid_user_id_list"):
+            raise ChannelError(f"{api}: {receiver} cannot be reached there", retryable=False)
+
     async def open_id_by_email(self, email: str) -> str | None:
         """The open_id of the tenant user with this email (None: unknown or out of scope)."""
         answer = await self.call(

@@ -76,6 +76,13 @@ class OutboxRows(Rows):
         """Make the channel's waiting jobs of ``kinds`` due now."""
         await self._tx.execute(self.sql.wake_channel_jobs, (ts(now), *kinds, ts(now), channel))
 
+    async def cancel_steps(self, request_id: str, at: datetime) -> int:
+        """Cancel the request's timing steps still pending; how many."""
+        # Refs are "<request id>/<step key>": '0' is the character after '/', so the range
+        # holds exactly this request's steps.
+        low, high = f"{request_id}/", f"{request_id}0"
+        return await self._tx.execute(self.sql.cancel_steps, (ts(at), low, high))
+
 
 def _kind_filter(queries: Queries, kinds: Collection[str], params: dict[str, Any]) -> str:
     # Named placeholders only (the values never reach the SQL text): one lane's share of the

@@ -45,3 +45,8 @@ SELECT kind, n FROM outbox_counts WHERE n > 0 ORDER BY kind
 -- A channel's card jobs that waited for its consent become due now.
 UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND kind IN (?, ?)
 AND next_attempt_at > ? AND ref IN (SELECT id FROM deliveries WHERE channel = ?)
+
+-- name: cancel_steps
+-- A request closed: its reminder and escalation steps still to run will not (migration 0015).
+UPDATE outbox SET state = 'cancelled', done_at = ?, lease_owner = NULL, lease_until = NULL
+WHERE kind = 'timing_step' AND state = 'pending' AND ref >= ? AND ref < ?

@@ -306,3 +306,19 @@ async def test_a_state_change_of_an_unknown_delivery_is_refused_and_writes_no_ev
 
 async def _depth(engine: EngineStore) -> dict[str, int]:
     return (await StoreProbe(engine).gauges()).outbox
+
+
+async def test_timing_steps_are_one_per_key_and_a_close_cancels_only_its_own(
+    engine: EngineStore,
+) -> None:
+    async with engine.unit() as tx:
+        for ref in ("r1/reminder:1:a1", "r1/reminder:2:a1", "r10/reminder:1:a1"):
+            await tx.outbox.enqueue("timing_step", ref, T0 + timedelta(minutes=10))
+    with pytest.raises(Conflict):  # the same step of the same request twice
+        async with engine.unit() as tx:
+            await tx.outbox.enqueue("timing_step", "r1/reminder:1:a1", T0)
+    async with engine.unit() as tx:
+        assert await tx.outbox.cancel_steps("r1", T0) == 2
+    async with engine.unit() as tx:
+        due = await tx.outbox.claim("w", T0 + timedelta(hours=1), T0 + timedelta(hours=2), 10)
+    assert [job.ref for job in due] == ["r10/reminder:1:a1"]  # "r10" is not "r1"

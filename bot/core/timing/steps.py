@@ -1,0 +1,97 @@
+"""The durable side of the plan: each reminder or escalation step is one outbox job.
+
+``schedule`` writes them with the request (one job per ``Step.key``, ref
+``"<request id>/<key>"``, due at the step's time); the request's close cancels those still
+pending, in the same unit (``OutboxRepo.cancel_steps``). A job that runs finds the request and
+who is still to vote as they are then, so a vote or a close that raced it sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bot.core.models import (
+    Approver,
+    DeliveryState,
+    Entity,
+    RequestStatus,
+    StoredRequest,
+    UrgencyKind,
+)
+from bot.core.policy import Policy, outcome
+from bot.core.ports import UnitOfWork
+from bot.core.timing.plan import Pending, Step, plan
+from bot.core.timing.policy import TimingPolicy
+from bot.core.timing.quiet import zone_for
+
+TIMING_STEP = "timing_step"
+Offered = Callable[[str], frozenset[UrgencyKind]]
+"""The urgency kinds a channel (by name) offers."""
+
+
+class StepJob(Entity):
+    """What a ``timing_step`` job carries: the step as planned."""
+
+    request_id: str
+    key: str
+    kind: str
+    number: int
+    action: str
+    account_id: str | None = None
+    urgent: UrgencyKind | None = None
+    asked: UrgencyKind | None = None
+    note: str = ""
+
+    @classmethod
+    def of(cls, request_id: str, step: Step) -> StepJob:
+        """The job of ``step``."""
+        return cls(
+            request_id=request_id,
+            key=step.key,
+            kind=step.kind,
+            number=step.number,
+            action=step.action,
+            account_id=step.account_id,
+            urgent=step.urgent,
+            asked=step.asked,
+            note=step.note,
+        )
+
+
+def still_to_vote(request: StoredRequest) -> tuple[Approver, ...]:
+    """The approvers of a pending request its open stage still waits for (``request`` carries
+    its votes; without them, everyone the open stage asks)."""
+    if request.status is not RequestStatus.PENDING:
+        return ()
+    return outcome(Policy.from_request(request.ticket), request.votes).awaited
+
+
+async def schedule(
+    uow: UnitOfWork, request: StoredRequest, policy: TimingPolicy, offered: Offered
+) -> int:
+    """Queue the request's reminder and escalation steps in ``uow``; how many."""
+    pending = _pending(request, policy, offered)
+    steps = [s for s in plan(request.ticket, request.created_at, pending, policy).steps]
+    queued = 0
+    for step in steps:
+        if step.kind == "expiry":
+            continue  # the expiry sweep owns the outcome
+        job = StepJob.of(request.id, step)
+        await uow.outbox.enqueue(
+            TIMING_STEP, f"{request.id}/{step.key}", step.due, job.model_dump_json()
+        )
+        queued += 1
+    return queued
+
+
+def _pending(request: StoredRequest, policy: TimingPolicy, offered: Offered) -> Sequence[Pending]:
+    # Only approvers a card is on its way to: a reminder points at that card.
+    reached = {
+        d.account_id: d.channel for d in request.deliveries if d.state is DeliveryState.QUEUED
+    }
+    where = zone_for(None, request.ticket.locale, policy.zones)
+    return [
+        Pending(a.account_id, where, offered(reached[a.account_id]))
+        for a in still_to_vote(request)
+        if a.account_id in reached
+    ]
