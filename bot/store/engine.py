@@ -1,16 +1,18 @@
 """The engine seam: what every storage engine offers the repositories written once in
 ``bot.store``, and the one place that picks the engine from the settings.
 
-An engine is a package with its own named queries (``sql/*.sql``, the names of
-``bot.store.queries.Queries``), its own ``sql/engine.sql`` and its own versioned migrations; its
+An engine is a package with its named queries (the names of ``bot.store.queries.Queries``: the
+shared ones of ``bot/store/sql`` and its own ``sql/*.sql`` where its dialect differs), its own
+``sql/engine.sql`` and its own versioned migrations; its
 store hands out :class:`~bot.store.tx.EngineTx` transactions carrying those queries. SQLite
 (``bot.store.sqlite``) is the default; ``APPROVAL_GATEWAY_DATABASE_URL=postgresql://...`` selects
-PostgreSQL (``bot.store.postgres``).
+PostgreSQL (``bot.store.postgres``). This module imports neither engine: :func:`make_store`
+imports the one it builds, and the engines import only the modules below them
+(``bot.store.queries``, ``bot.store.tx``, ``bot.store.wakeups``, ``bot.store.repos``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Protocol
 
@@ -91,53 +93,6 @@ class EngineStore(Protocol):
         """None while this process hears the others' changes (PostgreSQL: its LISTEN
         connection is up; an engine only one process writes needs nothing), else why not."""
         ...
-
-
-class InProcessWork:
-    """``wait_for_work`` woken in process by :meth:`work_enqueued`: all an engine only one
-    process writes to (SQLite) needs, where the service already wakes its worker directly; the
-    PostgreSQL engine calls :meth:`work_enqueued` on every NOTIFY from any replica."""
-
-    shared = False
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-        self._kinds: set[str] = set()  # heard since the last wake-up ("": any kind)
-        self._consents = asyncio.Event()  # set by an engine that hears other processes
-
-    def work_enqueued(self, kind: str = "") -> None:
-        """Wake the waiter, for work of ``kind``."""
-        self._kinds.add(kind)
-        self._event.set()
-
-    async def wait_for_work(self, seconds: float) -> tuple[str, ...] | None:
-        """The kinds heard of when woken within ``seconds`` (empty: any), else None."""
-        if not await _woken(self._event, seconds):
-            return None
-        kinds, self._kinds = self._kinds, set()
-        return () if "" in kinds else tuple(sorted(kinds))
-
-    async def wait_for_consents(self, seconds: float) -> bool:
-        """True when another process's consent change was heard within ``seconds``."""
-        return await _woken(self._consents, seconds)
-
-    def listener_problem(self) -> str | None:
-        """Nothing to hear from other processes: never a problem."""
-        return None
-
-
-async def _woken(event: asyncio.Event, seconds: float) -> bool:
-    # Not asyncio.wait_for: on Python 3.11 it returns the result instead of raising when the
-    # waiting task is cancelled just as the event is set (the wait's own task finished first),
-    # and the loops that wait here (runtime.relay_work, follow_consents) then never end; on
-    # PostgreSQL a NOTIFY at the moment of the stop's cancel did exactly that.
-    try:
-        async with asyncio.timeout(seconds):
-            await event.wait()
-    except TimeoutError:
-        return False
-    event.clear()
-    return True
 
 
 def make_store(settings: Settings) -> EngineStore:

@@ -1,22 +1,33 @@
-"""Named queries: every SQL statement of an engine, read once from its package's ``sql/*.sql``.
+"""Named queries: every SQL statement of an engine, read once from ``.sql`` files.
 
-Each engine has its own set (``bot/store/sql`` for SQLite, ``bot/store/postgres/sql`` for
-PostgreSQL) under the same names, each in its own dialect: :class:`Queries` declares the names the
-repository code uses (``tx.sql.get_request``), and both sets must define exactly those. An
-engine's own statements (connection setup, transactions, migrations, the probe) live in its
-``engine.sql``, declared by that engine's own class.
+A query both engines run with the same text is written once, in ``bot/store/sql/<area>.sql``
+(shared); an engine keeps its own text, in its package's ``sql/<area>.sql``
+(``bot/store/sqlite/sql``, ``bot/store/postgres/sql``), only where its dialect differs. A name is
+in the shared files or in every engine's own, never both (loading refuses it), so a fix to a
+shared query cannot miss one engine, and an engine's own query cannot silently shadow a shared
+one. :class:`Queries` declares the names the repository code uses (``tx.sql.get_request``);
+each engine's set (shared + own) must define exactly those. An engine's own statements
+(connection setup, transactions, migrations, the probe) live in its ``sql/engine.sql``, declared
+by that engine's own class, those both engines run as written in ``bot/store/sql/engine.sql``.
 
-Each file holds named queries, as procrastinate keeps its own::
+Each file holds named queries in aiosql's format, which procrastinate keeps too::
 
     -- name: get_request
-    -- Optional comment lines right after the name describe the query.
+    -- Comment lines under the name describe the query.
     SELECT * FROM requests WHERE id = ?
 
-The names are declared below as attributes of :class:`Queries`, so a caller's typo is a type
-error, and loading fails at import when a file names a query twice, names one nobody declared, or
-misses a declared one. Parameters are ``?`` (positional) or ``:name`` (named) in both sets; the
-PostgreSQL engine numbers them for its driver. Templates (a ``{placeholder}`` in the text) are filled only with fragments
-that live in the same files, or with generated lists of ``?``/``:name`` placeholders, never values.
+aiosql parses the files (:func:`parse`); only its text of each query is used (``tx.sql.<name>``
+stays a string), because the repositories run the statements through the engine's own
+primitives (``bot.store.tx.EngineTx``: one group-committed SQLite connection, a pool of asyncpg
+transactions) rather than aiosql's generated functions, and fill the ``{placeholder}`` templates
+first. On top of aiosql, loading also refuses SQL before a file's first name and a name given
+twice in the set (aiosql keeps the last one), and checks the names against the declarations:
+a caller's typo is a type error, and a file that misses a declared query or names an undeclared
+one fails at import. Parameters are ``?`` (positional) or ``:name`` (named) on every engine;
+the PostgreSQL engine numbers them for its driver (``bot.store.postgres.tx.numbered``: aiosql's
+asyncpg adapter would rewrite ``:name`` only, not ``?``). Templates (a ``{placeholder}`` in the
+text) are filled only with fragments that live in the same files, or with generated lists of
+``?``/``:name`` placeholders, never values.
 """
 
 from __future__ import annotations
@@ -25,52 +36,72 @@ import re
 from importlib.resources import files
 from typing import get_type_hints
 
+from aiosql.adapters.generic import GenericAdapter
+from aiosql.query_loader import QueryLoader
+from aiosql.utils import SQLParseException
+
 from bot.errors import StoreError
 
-_HEADER = re.compile(r"^-- name: ([a-z][a-z0-9_]*)[ \t]*$", re.MULTILINE)
+_HEADER = re.compile(r"^--\s*name\s*:", re.MULTILINE)
+# The generic adapter leaves each text as written (no parameter rewriting). Its constructor has
+# no annotations in aiosql 15, hence the ignore.
+_LOADER = QueryLoader(GenericAdapter(), None, mandatory_parameters=False)  # type: ignore[no-untyped-call]
+
+SHARED = "bot.store"  # its sql/ holds the queries every engine runs as they are
+ENGINE_FILE = "engine.sql"
 
 
 def parse(text: str, source: str) -> dict[str, str]:
     """The named queries of one file's text (comment lines may open the file); StoreError on a
     duplicate name, an empty query or SQL before the first name."""
-    parts = _HEADER.split(text)
-    if any(line.strip() and not line.startswith("--") for line in parts[0].splitlines()):
+    head = _HEADER.split(text, maxsplit=1)[0]
+    if any(line.strip() and not line.lstrip().startswith("--") for line in head.splitlines()):
         raise StoreError(f"{source}: SQL before the first '-- name:' header")
+    try:
+        data = _LOADER.load_query_data_from_sql(text, [], source)
+    except SQLParseException as exc:
+        raise StoreError(f"{source}: {exc}") from exc
     queries: dict[str, str] = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        if name in queries:
-            raise StoreError(f"{source}: query {name} is named twice")
-        lines = body.strip().splitlines()
-        while lines and lines[0].startswith("--"):  # the query's description
-            lines.pop(0)
-        sql = "\n".join(lines).strip().removesuffix(";").rstrip()
-        if not sql:
-            raise StoreError(f"{source}: query {name} is empty")
-        queries[name] = sql
+    for datum in data:
+        if datum.query_name in queries:
+            raise StoreError(f"{source}: query {datum.query_name} is named twice")
+        queries[datum.query_name] = datum.sql.removesuffix(";").rstrip()
     return queries
 
 
-ENGINE_FILE = "engine.sql"
-
-
-def load_all(package: str = "bot.store") -> dict[str, str]:
-    """Every named query of the package's ``sql/*.sql`` files but its ``engine.sql``;
-    StoreError on a duplicate."""
+def load_files(package: str, *, engine: bool = False) -> dict[str, str]:
+    """Every named query of the package's ``sql/*.sql`` files but its ``engine.sql`` (``engine``:
+    of that file alone); StoreError on a name in two files."""
+    root = files(package).joinpath("sql")
     found: dict[str, str] = {}
-    for entry in sorted(files(package).joinpath("sql").iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".sql") or entry.name == ENGINE_FILE:
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql") or (entry.name == ENGINE_FILE) != engine:
             continue
-        for name, sql in parse(entry.read_text(encoding="utf-8"), entry.name).items():
+        where = f"{package}/sql/{entry.name}"
+        for name, sql in parse(entry.read_text(encoding="utf-8"), where).items():
             if name in found:
-                raise StoreError(f"{entry.name}: query {name} is also named in another file")
+                raise StoreError(f"{where}: query {name} is also named in another file")
             found[name] = sql
     return found
 
 
+def load_all(package: str, *, engine: bool = False) -> dict[str, str]:
+    """An engine's repository queries (``engine``: its own statements, the ``engine.sql`` files):
+    the shared ones and the engine package's own; StoreError when the engine names a shared
+    query again (a query is either shared or each engine's own)."""
+    shared, own = load_files(SHARED, engine=engine), load_files(package, engine=engine)
+    both = sorted(shared.keys() & own.keys())
+    if both:
+        raise StoreError(
+            f"{package}/sql names shared queries again: {both} (keep one text: in bot/store/sql "
+            "when every engine runs it as it is, else in each engine's own files)"
+        )
+    return {**shared, **own}
+
+
 def load_engine(package: str) -> dict[str, str]:
-    """The named queries of the package's ``sql/engine.sql``: the engine's own statements."""
-    entry = files(package).joinpath("sql").joinpath(ENGINE_FILE)
-    return parse(entry.read_text(encoding="utf-8"), f"{package}/{ENGINE_FILE}")
+    """An engine's own statements: the shared ``bot/store/sql/engine.sql`` and its own."""
+    return load_all(package, engine=True)
 
 
 def one_line(sql: str) -> str:
@@ -94,28 +125,9 @@ class NamedQueries:
             setattr(self, name, sql)
 
 
-class SqliteEngineQueries(NamedQueries):
-    """``bot/store/sql/engine.sql``: the SQLite engine's connection setup, transactions,
-    migration runner and readiness probe."""
-
-    pragma_busy_timeout: str
-    pragma_journal_wal: str
-    pragma_synchronous_full: str
-    pragma_foreign_keys: str
-    begin_write: str
-    begin_read: str
-    commit: str
-    savepoint: str
-    rollback_to_savepoint: str
-    release_savepoint: str
-    create_schema_migrations: str
-    schema_version: str
-    record_migration: str
-    write_probe: str
-
-
 class Queries(NamedQueries):
-    """The repository queries every engine defines under these names (its own dialect)."""
+    """The repository queries every engine defines under these names: shared, or in its own
+    dialect."""
 
     # approvals.sql: requests, deliveries, decisions, metrics
     insert_request: str
@@ -216,9 +228,3 @@ class Queries(NamedQueries):
     read_budgets: str
     set_budget: str
     sweep_budgets: str
-
-
-SQLITE = Queries(load_all("bot.store"))
-"""The SQLite engine's repository queries (``bot/store/sql``)."""
-SQLITE_ENGINE = SqliteEngineQueries(load_engine("bot.store"))
-"""The SQLite engine's own statements (``bot/store/sql/engine.sql``)."""

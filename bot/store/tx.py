@@ -1,21 +1,16 @@
 """One transaction on an engine's connection: its named queries (``sql``) and three primitives
-each engine implements (:class:`EngineTx`); :class:`SqliteTx` is SQLite's. The repositories of
-``bot.store.repos`` run their queries through these primitives, and a unit of work
-(``bot.store.repos.unit``) binds them all to one transaction.
-
-SQLite's primitives are coroutines (the interface is the same for every engine) but run inline:
-the transaction's connection is already ours, so a statement costs microseconds and no thread
-round trip (see ``bot.store.group_commit``).
+each engine implements (:class:`EngineTx`: ``bot.store.sqlite.tx.SqliteTx``,
+``bot.store.postgres.tx.PostgresTx``). The repositories of ``bot.store.repos`` run their queries
+through these primitives, and a unit of work (``bot.store.repos.unit``) binds them all to one
+transaction.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
-from bot.errors import Conflict, StoreError
 from bot.store.queries import Queries
 
 Row = Any  # a result row: by column name (and position), whatever the engine's driver returns
@@ -45,40 +40,6 @@ class EngineTx:
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         """The first row of a query, or None."""
         raise NotImplementedError
-
-
-class SqliteTx(EngineTx):
-    """A transaction on the SQLite connection this task holds (statements run inline)."""
-
-    def __init__(self, raw: sqlite3.Connection, sql: Queries, *, writable: bool) -> None:
-        self._raw = raw
-        self.sql = sql
-        self._writable = writable
-        self.open = True
-
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        return self.run(sql, params).rowcount
-
-    def run(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
-        """Execute one changing statement now, on this loop (see the module docstring)."""
-        if not self._writable:
-            raise StoreError("write attempted in a read-only transaction")
-        if not self.open:
-            raise StoreError("the transaction has ended")
-        try:
-            return self._raw.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            # As on every engine: a unique constraint refusing a second row is a Conflict.
-            if "UNIQUE" in str(exc):
-                raise Conflict(f"already stored: {exc}") from exc
-            raise
-
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        return self._raw.execute(sql, params).fetchall()
-
-    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        row: Row | None = self._raw.execute(sql, params).fetchone()
-        return row
 
 
 class Scope(Protocol):

@@ -57,7 +57,7 @@ def test_the_production_wheel_holds_bot_and_cards_and_no_sandbox(wheel: Path) ->
 def test_the_wheel_ships_the_queries_and_migrations_as_sql_files(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     sql = sorted(name for name in names if name.endswith(".sql"))
-    for engine in ("bot/store", "bot/store/postgres"):  # SQLite's files, then PostgreSQL's
+    for engine in ("bot/store", "bot/store/sqlite", "bot/store/postgres"):  # shared, then own
         assert {f"{engine}/sql/{area}.sql" for area in ("approvals", "outbox", "engine")} <= set(
             sql
         )

@@ -20,7 +20,8 @@ from typing import Any
 import asyncpg
 
 from bot.store.postgres import PostgresStore
-from bot.store.postgres.store import ENGINE, LATEST, MIGRATIONS, POSTGRES
+from bot.store.postgres.queries import ENGINE, POSTGRES
+from bot.store.postgres.store import LATEST, MIGRATIONS
 from bot.store.postgres.tx import numbered
 
 ROWS = 3000
@@ -87,7 +88,7 @@ async def test_migrating_a_schema_with_rows_leaves_its_tables_analysed(pg_url: s
         for number, description, sql in MIGRATIONS[:-1]:
             async with conn.transaction():
                 await conn.execute(sql)
-                await conn.execute(ENGINE.record_migration, number, description, AT)
+                await conn.execute(numbered(ENGINE.record_migration)[0], number, description, AT)
         await _seed(conn, ROWS)
         store = PostgresStore(pg_url, pool_size=2)
         await store.open()

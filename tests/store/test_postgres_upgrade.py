@@ -15,7 +15,9 @@ import asyncpg
 import pytest
 
 from bot.store.postgres import PostgresStore
-from bot.store.postgres.store import ENGINE, LATEST, MIGRATIONS
+from bot.store.postgres.queries import ENGINE
+from bot.store.postgres.store import LATEST, MIGRATIONS
+from bot.store.postgres.tx import numbered
 from bot.store.probe import StoreProbe
 from bot.store.usage import UsageStore
 
@@ -43,7 +45,7 @@ async def _at_version(url: str, version: int) -> None:
         for number, description, sql in MIGRATIONS:
             if number <= version:
                 await conn.execute(sql)
-                await conn.execute(ENGINE.record_migration, number, description, AT)
+                await conn.execute(numbered(ENGINE.record_migration)[0], number, description, AT)
     finally:
         await conn.close()
 

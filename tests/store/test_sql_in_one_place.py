@@ -1,8 +1,10 @@
-"""All SQL of an engine lives in its own files (SQLite: ``bot/store/sql/*.sql`` and
-``bot/store/migrations/``; PostgreSQL: ``bot/store/postgres/sql`` and ``.../migrations``): no
-Python source of the product holds a SQL statement or fragment, both engines declare the same
-query names, the named queries load by name, and a broken query file fails loading instead of
-failing a request later."""
+"""All SQL lives in ``.sql`` files, each text once: the queries both engines run as written in
+``bot/store/sql/*.sql``, an engine's own dialect in its package's ``sql/*.sql`` (SQLite:
+``bot/store/sqlite/sql``, migrations ``bot/store/migrations/``; PostgreSQL:
+``bot/store/postgres/sql`` and ``.../migrations``). No Python source of the product holds a SQL
+statement or fragment, no text is written identically in two engines' files, both engines
+define the same query names, the named queries load by name, and a broken query file fails
+loading instead of failing a request later."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ import pytest
 from bot.errors import StoreError
 from bot.store import queries
 from bot.store.migrations import LATEST, MIGRATIONS
-from bot.store.postgres.store import POSTGRES
-from bot.store.queries import SQLITE, SQLITE_ENGINE, Queries, parse
+from bot.store.postgres.queries import POSTGRES
+from bot.store.queries import Queries, parse
+from bot.store.sqlite.queries import SQLITE, SQLITE_ENGINE
 
 ROOT = Path(__file__).resolve().parents[2]
 # A statement's opening words, a clause fragment ("AND x = ?") or a transaction verb, in the
@@ -25,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SQL_TEXT = re.compile(
     r"\bSELECT\b.+\bFROM\b|\bINSERT\s+(OR\s+\w+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b"
     r"|\bDELETE\s+FROM\b|\b(CREATE|DROP|ALTER)\s+(TABLE|INDEX|UNIQUE|VIEW|TRIGGER)\b"
-    r"|\bPRAGMA\s+\w+|^\s*(BEGIN|COMMIT|ROLLBACK)(\s+(IMMEDIATE|DEFERRED|EXCLUSIVE))?\s*$"
+    r"|^\s*SELECT\s+\S|\bPRAGMA\s+\w+|^\s*(BEGIN|COMMIT|ROLLBACK)(\s+(IMMEDIATE|DEFERRED|EXCLUSIVE))?\s*$"
     r"|\b(AND|OR|WHERE)\s+\(?[a-z_.]+(,\s*[a-z_.]+)*\)?\s*(=|<|>|<=|>=|IN|NOT IN)\s*[?:(]",
     re.DOTALL,
 )
@@ -74,6 +77,8 @@ def test_no_python_source_of_the_product_holds_sql() -> None:
         "DELETE FROM bindings",
         "CREATE INDEX i ON t (a)",
         "PRAGMA foreign_keys = ON",
+        "SELECT current_schema()",
+        "SELECT 1",
         "BEGIN IMMEDIATE",
         " AND channel = ?",
         "AND (account_id, channel) > (?, ?)",
@@ -94,17 +99,41 @@ def test_the_scan_leaves_prose_alone(tmp_path: Path) -> None:
     assert sql_strings(module) == []
 
 
-def test_both_engines_define_the_same_query_names_in_their_own_files() -> None:
-    sqlite_names, postgres_names = (
-        queries.load_all("bot.store"),
-        queries.load_all("bot.store.postgres"),
-    )
+ENGINES = ("bot.store.sqlite", "bot.store.postgres")
+
+
+def test_both_engines_define_the_same_query_names() -> None:
+    sqlite_names, postgres_names = (queries.load_all(engine) for engine in ENGINES)
     assert sqlite_names.keys() == postgres_names.keys()
     assert sqlite_names.keys() == set(Queries.__annotations__)
     # Each engine's own dialect: the same name, not the same text, where the dialects differ.
     assert SQLITE.zero_sealed != POSTGRES.zero_sealed and "SKIP LOCKED" in POSTGRES.claim
+    # A shared query is the very same text on both.
+    assert SQLITE.bindings_page == POSTGRES.bindings_page
     # An engine's own statements (engine.sql) are not repository queries.
     assert "pragma_foreign_keys" not in sqlite_names and "migration_lock" not in postgres_names
+
+
+@pytest.mark.parametrize("engine", [False, True], ids=["repository", "engine.sql"])
+def test_no_query_text_is_written_identically_in_two_engines_files(engine: bool) -> None:
+    sqlite, postgres = (queries.load_files(package, engine=engine) for package in ENGINES)
+    twice = sorted(name for name, sql in sqlite.items() if postgres.get(name) == sql)
+    assert twice == []  # each belongs once, in bot/store/sql (engine.sql for engine statements)
+    # Where a name is an engine's own, every engine has its own text of it.
+    if not engine:
+        assert sqlite.keys() == postgres.keys()
+
+
+def test_an_engine_naming_a_shared_query_again_fails_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "stray_engine"
+    (package / "sql").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sql" / "approvals.sql").write_text("-- name: request_status\nSELECT 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(StoreError, match=r"names shared queries again: \['request_status'\]"):
+        queries.load_all("stray_engine")
 
 
 def test_every_named_query_is_valid_sql_against_the_schema() -> None:
@@ -112,7 +141,7 @@ def test_every_named_query_is_valid_sql_against_the_schema() -> None:
     conn.execute(SQLITE_ENGINE.create_schema_migrations)
     for _, _, script in MIGRATIONS:
         conn.executescript(script)
-    found = queries.load_all()
+    found = queries.load_all("bot.store.sqlite")
     # A fragment ("AND ...") goes into the templates of its area (the name's first word).
     fragments = {name: sql for name, sql in found.items() if sql.startswith("AND ")}
     for name, sql in found.items():
@@ -147,10 +176,10 @@ def test_a_query_file_with_a_duplicate_or_stray_text_is_refused() -> None:
 
 
 def test_a_declared_query_missing_from_the_files_fails_loading() -> None:
-    found = queries.load_all()
+    found = queries.load_all("bot.store.sqlite")
     del found["get_request"]
     with pytest.raises(StoreError, match="missing \\['get_request'\\]"):
         Queries(found)
     with pytest.raises(StoreError, match="undeclared \\['extra'\\]"):
-        Queries({**queries.load_all(), "extra": "SELECT 1"})
+        Queries({**queries.load_all("bot.store.sqlite"), "extra": "SELECT 1"})
     assert SQLITE.get_request == "SELECT * FROM requests WHERE id = ?"

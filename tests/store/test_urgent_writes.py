@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.store.engine import EngineStore
-from bot.store.group_commit import Turn
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
+from bot.store.sqlite.group_commit import Turn
 
 QUEUED = 20  # ordinary writes queued behind the blocked one
 

@@ -1,5 +1,5 @@
 """A wait for work or for a consent change ends when its task is cancelled, even when the
-wakeup comes at the same moment (``bot.store.engine.InProcessWork``, which the PostgreSQL engine
+wakeup comes at the same moment (``bot.store.wakeups.InProcessWork``, which the PostgreSQL engine
 wakes on every NOTIFY), and so do the loops of the runtime that wait on it: the stop cancels
 them and waits for them to end."""
 
@@ -13,8 +13,9 @@ from typing import Any, cast
 import pytest
 
 from bot.app.runtime import follow_consents, relay_work
-from bot.store.engine import EngineStore, InProcessWork
+from bot.store.engine import EngineStore
 from bot.store.postgres import PostgresStore
+from bot.store.wakeups import InProcessWork
 from tests.store.engines import postgres_schema
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 from bot.core.limits import Budget, Grant, Pace, paces
 from bot.store.limits import StoredRateLimits
-from bot.store.postgres.store import ENGINE, PostgresStore
+from bot.store.postgres.queries import ENGINE
+from bot.store.postgres.store import PostgresStore
 
 
 class PostgresRateLimits(StoredRateLimits):

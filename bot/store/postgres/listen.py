@@ -20,6 +20,7 @@ import asyncpg
 
 from bot.logs import kv
 from bot.store.postgres.errors import DRIVER_ERRORS
+from bot.store.postgres.queries import ENGINE
 
 log = logging.getLogger("bot.store")
 
@@ -100,7 +101,7 @@ class Listener:
     async def _connect(self) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self._url, timeout=CONNECT_SECONDS)
         try:
-            self.schema = str(await conn.fetchval("SELECT current_schema()"))
+            self.schema = str(await conn.fetchval(ENGINE.listen_schema))
             for channel, handler in self._channels.items():
                 await conn.add_listener(channel, _callback(handler))
         except BaseException:
@@ -145,7 +146,7 @@ class Listener:
 async def _ping(conn: asyncpg.Connection) -> None:
     # A peer gone without closing (a cut network) shows only when something is sent.
     try:
-        await conn.fetchval("SELECT 1", timeout=PING_SECONDS)
+        await conn.fetchval(ENGINE.listen_ping, timeout=PING_SECONDS)
     except DRIVER_ERRORS:
         conn.terminate()  # calls the termination listener: the connection is reopened
 

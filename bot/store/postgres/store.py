@@ -47,13 +47,13 @@ from asyncpg.transaction import Transaction
 
 from bot.errors import StoreError, StoreUnavailable
 from bot.logs import kv
-from bot.store.engine import InProcessWork
 from bot.store.migrations import load
 from bot.store.postgres.errors import CONNECT_ERRORS, DRIVER_ERRORS, translated
 from bot.store.postgres.listen import CONNECT_SECONDS, Listener
-from bot.store.postgres.tx import PostgresTx
-from bot.store.queries import NamedQueries, Queries, load_all, load_engine
+from bot.store.postgres.queries import ENGINE, POSTGRES
+from bot.store.postgres.tx import PostgresTx, numbered
 from bot.store.repos.unit import Units
+from bot.store.wakeups import InProcessWork
 
 log = logging.getLogger("bot.store")
 
@@ -75,26 +75,6 @@ def reserved_share(pool_size: int) -> int:
     return min(max(1, pool_size // 5), pool_size - 1)
 
 
-class PostgresEngineQueries(NamedQueries):
-    """``bot/store/postgres/sql/engine.sql``: migrations under an advisory lock, the probe,
-    the folding of the /metrics counts."""
-
-    migration_lock: str
-    create_schema_migrations: str
-    schema_version: str
-    record_migration: str
-    analyze_schema: str
-    write_probe: str
-    fold_lock: str
-    fold_request_counts: str
-    fold_delivery_counts: str
-    fold_outbox_counts: str
-    fold_usage_counts: str
-    reserve_budgets: str
-
-
-POSTGRES = Queries(load_all("bot.store.postgres"))
-ENGINE = PostgresEngineQueries(load_engine("bot.store.postgres"))
 MIGRATIONS = load(files("bot.store.postgres").joinpath("migrations"))
 LATEST = MIGRATIONS[-1][0]
 FOLDS = (
@@ -238,7 +218,8 @@ class PostgresStore(Units, InProcessWork):
                 if version > current:
                     await conn.execute(sql)
                     stamp = datetime.now(UTC).isoformat()
-                    await conn.execute(ENGINE.record_migration, version, description, stamp)
+                    record = numbered(ENGINE.record_migration)[0]  # the shared text's ? numbered
+                    await conn.execute(record, version, description, stamp)
                     applied.append(version)
         if applied:
             log.info("schema migrated", extra=kv(versions=applied, engine="postgresql"))

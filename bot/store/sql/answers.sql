@@ -1,4 +1,5 @@
 -- Answers to signed requests (idempotency and replay memory) and the callbacks' replay memory.
+-- The text both engines run; an engine's own dialect is in its package's sql/answers.sql.
 
 -- name: recall_answer
 SELECT request_hash, status, content_type, key_id, body FROM signed_answers

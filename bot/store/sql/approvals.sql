@@ -1,64 +1,31 @@
 -- Requests, their deliveries and delivery events, decisions, and the counts behind /metrics.
+-- The text both engines run; an engine's own dialect is in its package's sql/approvals.sql.
 
 -- name: insert_request
 INSERT INTO requests (id, ticket_id, status, ticket, created_at, expires_at)
 VALUES (?, ?, ?, ?, ?, ?)
 
--- name: get_request
-SELECT * FROM requests WHERE id = ?
-
 -- name: request_status
 SELECT status FROM requests WHERE id = ?
 
--- name: find_request
-SELECT * FROM requests WHERE ticket_id = ?
-
--- name: get_request_by_decision
-SELECT r.* FROM requests r JOIN decisions d ON d.request_id = r.id WHERE d.id = ?
-
 -- name: decision_of_request
+-- (SQLite only: PostgreSQL's request queries return the decision.)
 SELECT * FROM decisions WHERE request_id = ?
 
 -- name: close_request
 UPDATE requests SET status = ?, closed_at = ?, close_reason = ?
 WHERE id = ? AND status = 'pending'
 
--- name: lock_request
--- SQLite runs one write transaction at a time: reading the row is all it takes.
-SELECT id FROM requests WHERE id = ?
-
--- name: lock_request_exclusive
--- The same: one writer at a time already takes turns.
-SELECT id FROM requests WHERE id = ?
-
 -- name: due_for_expiry
 SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
 ORDER BY expires_at LIMIT ?
 
--- name: insert_delivery
--- The row only (:events is PostgreSQL's): its events follow as insert_delivery_event, each a
--- statement run inline.
-INSERT INTO deliveries (id, request_id, account_id, channel, address, state, reason,
-    external_ref, created_at, updated_at) VALUES (:id, :request_id, :account_id, :channel,
-    :address, :state, :reason, :external_ref, :created_at, :updated_at)
-
 -- name: insert_delivery_event
 INSERT INTO delivery_events (delivery_id, at, state, detail) VALUES (?, ?, ?, ?)
 
--- name: get_delivery
-SELECT * FROM deliveries WHERE id = ?
-
--- name: deliveries_of_request
-SELECT * FROM deliveries WHERE request_id = ? ORDER BY created_at, id
-
 -- name: events_of_deliveries
--- {marks}: one ? per delivery id.
+-- {marks}: one ? per delivery id. (SQLite only: PostgreSQL's delivery queries return their events.)
 SELECT * FROM delivery_events WHERE delivery_id IN ({marks}) ORDER BY id
-
--- name: set_delivery_state
--- The row only (:detail is PostgreSQL's): its event follows as insert_delivery_event.
-UPDATE deliveries SET state = :state, updated_at = :at, reason = COALESCE(:reason, reason),
-    external_ref = COALESCE(:external_ref, external_ref) WHERE id = :id
 
 -- name: queued_deliveries_of_channel
 SELECT id FROM deliveries WHERE channel = ? AND state = ?
@@ -70,11 +37,3 @@ INSERT INTO decisions (id, request_id, outcome, account_id, display_name, channe
 -- name: set_forward_state
 UPDATE decisions SET forward_state = ?, forward_detail = ?, forwarded_at = ?
 WHERE id = ?
-
--- name: request_counts
--- Kept by triggers as requests change (migration 0013): a scrape reads a few rows.
-SELECT status, n FROM request_counts WHERE n > 0 ORDER BY status
-
--- name: delivery_counts
--- Kept by triggers as deliveries change (migration 0013).
-SELECT channel, state, n FROM delivery_counts WHERE n > 0 ORDER BY channel, state

@@ -1,4 +1,5 @@
 -- The append-only audit log and usage metering.
+-- The text both engines run; an engine's own dialect is in its package's sql/audit.sql.
 
 -- name: insert_audit
 INSERT INTO audit (at, who, action, target, detail, source) VALUES (?, ?, ?, ?, ?, ?)
@@ -25,10 +26,6 @@ AND at >= ?
 -- name: audit_until
 AND at <= ?
 
--- name: meter
-INSERT INTO usage (day, channel, account_id, kind, count) VALUES (?, ?, ?, ?, 1)
-ON CONFLICT (day, channel, account_id, kind) DO UPDATE SET count = count + 1
-
 -- name: usage_by_day
 -- {filters}: nothing or usage_channel.
 SELECT day AS k, channel, kind, SUM(count) AS n FROM usage WHERE day BETWEEN ? AND ?{filters}
@@ -41,7 +38,3 @@ GROUP BY account_id, channel, kind ORDER BY account_id, channel
 
 -- name: usage_channel
 AND channel = ?
-
--- name: usage_totals
--- Kept by triggers as usage is metered (migration 0013).
-SELECT channel, kind, n FROM usage_counts ORDER BY channel, kind

@@ -1,4 +1,5 @@
 -- Bindings, binding codes, account preferences and pending email verifications.
+-- The text both engines run; an engine's own dialect is in its package's sql/bindings.sql.
 
 -- name: binding_address
 SELECT address FROM bindings WHERE account_id = ? AND channel = ?
@@ -59,10 +60,6 @@ VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET
 
 -- name: sweep_email_verifications
 DELETE FROM email_verifications WHERE expires_at < ?
-
--- name: put_email_verification
-INSERT OR REPLACE INTO email_verifications (account_id, address, code_hash,
-    requested_by, method, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 
 -- name: drop_email_verification
 DELETE FROM email_verifications WHERE account_id = ?

@@ -1,15 +1,12 @@
 -- Platform rate budgets (bot.store.limits): one row per budget, holding its next free slot as
 -- Unix seconds. SQLite's write transactions are serialised, so reading the rows is enough; the
 -- PostgreSQL set (bot/store/postgres/sql/limits.sql) locks them.
+-- The text both engines run; an engine's own dialect is in its package's sql/limits.sql.
 
 -- name: seed_budgets
--- {rows}: one (?, 0) per key; a new key is free now. (Needed by PostgreSQL's row locks; here it
--- only adds the rows the reservation would write anyway.)
+-- {rows}: one (?, 0) per key; a new key is free now. (Needed by PostgreSQL's row locks; on
+-- SQLite it only adds the rows the reservation would write anyway.)
 INSERT INTO rate_limits (key, next_at) VALUES {rows} ON CONFLICT (key) DO NOTHING
-
--- name: read_budgets
--- {marks}: one ? per key (at most a handful: the app's API and the receiver).
-SELECT key, next_at FROM rate_limits WHERE key IN ({marks})
 
 -- name: set_budget
 INSERT INTO rate_limits (key, next_at) VALUES (?, ?)

@@ -1,4 +1,5 @@
 -- Sealed secrets, channel authorizations (consent) and API tokens (hashes only).
+-- The text both engines run; an engine's own dialect is in its package's sql/secrets.sql.
 
 -- name: put_sealed
 INSERT INTO sealed_secrets (name, key_id, blob, updated_at) VALUES (?, ?, ?, ?)
@@ -8,10 +9,6 @@ ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, blob = excluded.blob,
 -- name: get_sealed
 SELECT key_id, blob FROM sealed_secrets WHERE name = ?
 
--- name: zero_sealed
--- Overwritten before the delete, so the old bytes do not linger in the page.
-UPDATE sealed_secrets SET blob = zeroblob(length(blob)) WHERE name = ?
-
 -- name: delete_sealed
 DELETE FROM sealed_secrets WHERE name = ?
 
@@ -20,11 +17,6 @@ SELECT name, key_id, blob FROM sealed_secrets
 
 -- name: all_authorizations
 SELECT * FROM channel_authorizations
-
--- name: upsert_authorization
-INSERT INTO channel_authorizations (channel, state, by, at, notice_version)
-VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel) DO UPDATE SET state = excluded.state,
-    by = excluded.by, at = excluded.at, notice_version = excluded.notice_version
 
 -- name: insert_token
 INSERT INTO api_tokens (id, role, token_hash, label, created_at)

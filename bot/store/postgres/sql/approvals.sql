@@ -1,8 +1,5 @@
 -- Requests, their deliveries and delivery events, decisions, and the counts behind /metrics. (PostgreSQL)
-
--- name: insert_request
-INSERT INTO requests (id, ticket_id, status, ticket, created_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?)
+-- PostgreSQL's own text of the queries whose dialect differs; the rest is shared (bot/store/sql/approvals.sql).
 
 -- name: get_request
 -- With what hangs off it, in one statement (one snapshot, one round trip): its decision (a JSON
@@ -15,9 +12,6 @@ SELECT r.*,
             FROM delivery_events e WHERE e.delivery_id = d.id) AS events
         FROM deliveries d WHERE d.request_id = r.id) AS x) AS deliveries
 FROM requests r WHERE r.id = ?
-
--- name: request_status
-SELECT status FROM requests WHERE id = ?
 
 -- name: find_request
 -- With its decision and deliveries, as get_request.
@@ -41,14 +35,6 @@ SELECT r.*,
         FROM deliveries d WHERE d.request_id = r.id) AS x) AS deliveries
 FROM requests r JOIN decisions c ON c.request_id = r.id WHERE c.id = ?
 
--- name: decision_of_request
--- (Unused here: the request queries return the decision.)
-SELECT * FROM decisions WHERE request_id = ?
-
--- name: close_request
-UPDATE requests SET status = ?, closed_at = ?, close_reason = ?
-WHERE id = ? AND status = 'pending'
-
 -- name: lock_request
 -- Held until the transaction ends: a close_request of this row by another replica waits for
 -- its commit (and this waits for a close in progress), so the two never miss each other.
@@ -58,10 +44,6 @@ SELECT id FROM requests WHERE id = ? FOR SHARE
 -- A click counting votes: a second click on the same request, on any replica, waits here for
 -- this one's commit and then reads its vote (READ COMMITTED reads anew per statement).
 SELECT id FROM requests WHERE id = ? FOR UPDATE
-
--- name: due_for_expiry
-SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
-ORDER BY expires_at LIMIT ?
 
 -- name: insert_delivery
 -- The delivery and its events (:events, a JSON array of {at, state, detail}, in order) in one
@@ -75,9 +57,6 @@ SELECT delivery.id, e.at, e.state, e.detail FROM delivery,
     ROWS FROM (json_to_recordset(:events::json) AS (at TEXT, state TEXT, detail TEXT))
     WITH ORDINALITY AS e (at, state, detail, n)
 ORDER BY e.n
-
--- name: insert_delivery_event
-INSERT INTO delivery_events (delivery_id, at, state, detail) VALUES (?, ?, ?, ?)
 
 -- name: get_delivery
 -- With its history as the events column (a JSON array of {at, state, detail} in id order):
@@ -94,10 +73,6 @@ SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at, 'state', e.s
     WHERE e.delivery_id = d.id) AS events
 FROM deliveries d WHERE d.request_id = ? ORDER BY d.created_at, d.id
 
--- name: events_of_deliveries
--- {marks}: one ? per delivery id. (Unused here: the delivery queries return their events.)
-SELECT * FROM delivery_events WHERE delivery_id IN ({marks}) ORDER BY id
-
 -- name: set_delivery_state
 -- The new state and its event in one statement: the event row is written only for a delivery
 -- that exists, and the rows returned (0 or 1) are what the caller counts.
@@ -106,17 +81,6 @@ WITH changed AS (UPDATE deliveries SET state = :state, updated_at = :at,
     WHERE id = :id RETURNING id)
 INSERT INTO delivery_events (delivery_id, at, state, detail)
 SELECT id, :at, :state, :detail FROM changed RETURNING delivery_id
-
--- name: queued_deliveries_of_channel
-SELECT id FROM deliveries WHERE channel = ? AND state = ?
-
--- name: insert_decision
-INSERT INTO decisions (id, request_id, outcome, account_id, display_name, channel,
-    comment, decided_at, source, forward_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-
--- name: set_forward_state
-UPDATE decisions SET forward_state = ?, forward_detail = ?, forwarded_at = ?
-WHERE id = ?
 
 -- name: request_counts
 -- The rows of each count summed (migration 0004): a few rows, whatever the size of requests

@@ -6,16 +6,6 @@
 -- time, and each after the first finds nothing left to apply. Keyed by schema.
 SELECT pg_advisory_xact_lock(hashtext('approval_gateway:' || current_schema()))
 
--- name: create_schema_migrations
-CREATE TABLE IF NOT EXISTS schema_migrations
-    (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)
-
--- name: schema_version
-SELECT COALESCE(MAX(version), 0) FROM schema_migrations
-
--- name: record_migration
-INSERT INTO schema_migrations VALUES ($1, $2, $3)
-
 -- name: analyze_schema
 -- Fresh statistics for every table of this store's schema (after migrations: see the store).
 -- Named one by one: a bare ANALYZE would sample every schema of the database, others' too.
@@ -26,10 +16,6 @@ BEGIN
         EXECUTE format('ANALYZE %I', t);
     END LOOP;
 END $$
-
--- name: write_probe
-INSERT INTO write_probe (id, at) VALUES (1, $1)
-ON CONFLICT (id) DO UPDATE SET at = excluded.at
 
 -- name: fold_lock
 -- One replica folds at a time; a scrape that finds the lock taken skips its fold (the counts
@@ -86,3 +72,11 @@ ON CONFLICT (channel, kind, slot) DO UPDATE SET n = c.n + excluded.n
 -- name: reserve_budgets
 -- One rate reservation, run alone (not inside a transaction block): migration 0005.
 SELECT granted, wait, at FROM reserve_budgets($1, $2, $3, $4, $5, $6, $7)
+
+-- name: listen_schema
+-- The LISTEN connection's schema: the work NOTIFYs it answers are this store's.
+SELECT current_schema()
+
+-- name: listen_ping
+-- The LISTEN connection's liveness check.
+SELECT 1

@@ -1,4 +1,5 @@
 -- The outbox: jobs enqueued in the transaction of the change, claimed under a lease. (PostgreSQL)
+-- PostgreSQL's own text of the queries whose dialect differs; the rest is shared (bot/store/sql/outbox.sql).
 
 -- name: enqueue
 -- The NOTIFY is delivered when the transaction commits: idle workers of every replica wake.
@@ -18,22 +19,9 @@ WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <
     ORDER BY next_attempt_at, id
     LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING id, kind, ref, payload, attempts, created_at, last_error
 
--- name: claim_kind_in
--- {marks}: one :kN placeholder per kind, served by the (kind, next_attempt_at) index.
-AND kind IN ({marks})
-
 -- name: complete
 UPDATE outbox SET state = 'done', done_at = to_char(clock_timestamp() AT TIME ZONE 'UTC',
     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), lease_owner = NULL,
-    lease_until = NULL WHERE id = ? AND lease_owner = ?
-
--- name: reschedule
-UPDATE outbox SET next_attempt_at = ?, last_error = ?, lease_owner = NULL,
-    lease_until = NULL WHERE id = ? AND lease_owner = ?
-
--- name: defer
--- Put back a job whose call was never made (its rate budget was spent): no attempt is counted.
-UPDATE outbox SET next_attempt_at = ?, attempts = attempts - 1, lease_owner = NULL,
     lease_until = NULL WHERE id = ? AND lease_owner = ?
 
 -- name: release
@@ -42,19 +30,10 @@ WITH freed AS (UPDATE outbox SET lease_owner = NULL, lease_until = NULL
     WHERE lease_owner = ? AND state = 'pending' RETURNING kind)
 SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM freed
 
--- name: bury
-UPDATE outbox SET state = 'dead', last_error = ?, lease_owner = NULL,
-    lease_until = NULL WHERE id = ? AND lease_owner = ?
-
 -- name: outbox_depth
 -- Pending jobs per kind: the rows of each count summed (migration 0004).
 SELECT kind, SUM(n)::BIGINT AS n FROM outbox_counts
 GROUP BY kind HAVING SUM(n) > 0 ORDER BY kind
-
--- name: wake_channel_jobs
--- A channel's card jobs that waited for its consent become due now.
-UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND kind IN (?, ?)
-AND next_attempt_at > ? AND ref IN (SELECT id FROM deliveries WHERE channel = ?)
 
 -- name: cancel_steps
 -- A request closed: its reminder and escalation steps still to run will not (migration 0007).

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.errors import StoreError
-from bot.store.queries import SQLITE_ENGINE as SQL  # the SQLite engine's own statements
+from bot.store.sqlite.queries import SQLITE_ENGINE as SQL  # the SQLite engine's own statements
 
 T = TypeVar("T")
 

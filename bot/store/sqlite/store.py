@@ -2,7 +2,7 @@
 
 Writes go through one connection and run as ``BEGIN IMMEDIATE`` so a second process on the same
 file waits instead of failing mid-transaction; concurrent writes share one transaction and one
-COMMIT, each in its own savepoint (group commit, see ``bot.store.group_commit``). Reads use
+COMMIT, each in its own savepoint (group commit, see ``bot.store.sqlite.group_commit``). Reads use
 their own connection inside a deferred transaction, which in WAL mode is a consistent snapshot
 that never blocks a writer. ``synchronous=FULL``: an accepted request survives a power cut, not
 just a crash, and a ``write()`` returns only once its COMMIT is on disk.
@@ -30,13 +30,13 @@ from typing import TypeVar
 from bot.errors import StoreError
 from bot.files import create_private_file, private_dir
 from bot.logs import kv
-from bot.store.engine import InProcessWork
-from bot.store.group_commit import Connection, GroupCommit, StoreStats
 from bot.store.migrations import LATEST, MIGRATIONS
-from bot.store.queries import SQLITE
-from bot.store.queries import SQLITE_ENGINE as SQL  # this engine's own statements
 from bot.store.repos.unit import Units
-from bot.store.tx import SqliteTx
+from bot.store.sqlite.group_commit import Connection, GroupCommit, StoreStats
+from bot.store.sqlite.queries import SQLITE
+from bot.store.sqlite.queries import SQLITE_ENGINE as SQL  # this engine's own statements
+from bot.store.sqlite.tx import SqliteTx
+from bot.store.wakeups import InProcessWork
 
 log = logging.getLogger("bot.store")
 _T = TypeVar("_T")
@@ -151,7 +151,7 @@ class SqliteStore(Units, InProcessWork):
     async def write(self, *, urgent: bool = False) -> AsyncIterator[SqliteTx]:
         """A serialised read-write transaction part, committed with the parts around it;
         returns once it is durable. ``urgent``: it takes the turn before the ordinary parts
-        queued and is committed without waiting for them (``bot.store.group_commit``)."""
+        queued and is committed without waiting for them (``bot.store.sqlite.group_commit``)."""
         with self._one_per_task():
             commits = self._need(self._commits)
             batch = await commits.join(urgent=urgent)

@@ -1,0 +1,45 @@
+-- Requests, their deliveries and delivery events, decisions, and the counts behind /metrics.
+-- SQLite's own text of the queries whose dialect differs; the rest is shared (bot/store/sql/approvals.sql).
+
+-- name: get_request
+SELECT * FROM requests WHERE id = ?
+
+-- name: find_request
+SELECT * FROM requests WHERE ticket_id = ?
+
+-- name: get_request_by_decision
+SELECT r.* FROM requests r JOIN decisions d ON d.request_id = r.id WHERE d.id = ?
+
+-- name: lock_request
+-- SQLite runs one write transaction at a time: reading the row is all it takes.
+SELECT id FROM requests WHERE id = ?
+
+-- name: lock_request_exclusive
+-- The same: one writer at a time already takes turns.
+SELECT id FROM requests WHERE id = ?
+
+-- name: insert_delivery
+-- The row only (:events is PostgreSQL's): its events follow as insert_delivery_event, each a
+-- statement run inline.
+INSERT INTO deliveries (id, request_id, account_id, channel, address, state, reason,
+    external_ref, created_at, updated_at) VALUES (:id, :request_id, :account_id, :channel,
+    :address, :state, :reason, :external_ref, :created_at, :updated_at)
+
+-- name: get_delivery
+SELECT * FROM deliveries WHERE id = ?
+
+-- name: deliveries_of_request
+SELECT * FROM deliveries WHERE request_id = ? ORDER BY created_at, id
+
+-- name: set_delivery_state
+-- The row only (:detail is PostgreSQL's): its event follows as insert_delivery_event.
+UPDATE deliveries SET state = :state, updated_at = :at, reason = COALESCE(:reason, reason),
+    external_ref = COALESCE(:external_ref, external_ref) WHERE id = :id
+
+-- name: request_counts
+-- Kept by triggers as requests change (migration 0013): a scrape reads a few rows.
+SELECT status, n FROM request_counts WHERE n > 0 ORDER BY status
+
+-- name: delivery_counts
+-- Kept by triggers as deliveries change (migration 0013).
+SELECT channel, state, n FROM delivery_counts WHERE n > 0 ORDER BY channel, state
