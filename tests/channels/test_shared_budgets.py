@@ -10,7 +10,7 @@ sandbox's channels hold the same ones, and so does a channel built again from cr
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -26,8 +26,10 @@ from sandbox.embedded import start as start_embedded
 from sandbox.lark.platform import APP_ID, APP_SECRET
 from tests.conftest import fast_settings
 from tests.gateway.admin import authorize, token
+from tests.store.engines import postgres_schema
 
 Mode = Literal["database", "process"]
+Engine = Literal["sqlite", "postgresql"]
 # Real platforms in callback mode: building and holding them connects nowhere.
 PLATFORMS: dict[str, dict[str, str]] = {
     "lark": {
@@ -48,6 +50,10 @@ PLATFORMS: dict[str, dict[str, str]] = {
 }
 
 
+# One call a hundred seconds: a slot taken stays taken for the whole test.
+SLOW = 0.01
+
+
 def budgets(gateway: Gateway, name: str) -> RateLimits:
     """The budgets the running gateway's channel ``name`` paces its calls on."""
     channel = gateway.channels[name]
@@ -56,42 +62,59 @@ def budgets(gateway: Gateway, name: str) -> RateLimits:
 
 
 async def taken_for_everyone(gateway: Gateway, limits: RateLimits, key: str) -> bool:
-    """Take the one slot a second of ``key`` through ``limits``; is it then taken for anyone
-    reading the gateway's database (another replica) as well."""
-    once_a_second = Budget(key, 1.0)
-    assert (await limits.reserve(once_a_second, within=0.0)).granted
-    elsewhere = await StoredRateLimits(gateway.store).reserve(once_a_second, within=0.0)
+    """Take the next slot of ``key`` through ``limits``; is it then taken for anyone reading
+    the gateway's database (another replica) as well."""
+    slow = Budget(key, SLOW)
+    assert (await limits.reserve(slow, within=0.0)).granted
+    elsewhere = await StoredRateLimits(gateway.store).reserve(slow, within=0.0)
     return not elsewhere.granted
 
 
+@contextlib.contextmanager
+def database(engine: Engine) -> Iterator[dict[str, str]]:
+    """The settings that put the gateway on ``engine`` (PostgreSQL: a schema of its own)."""
+    if engine == "sqlite":
+        yield {}
+        return
+    with postgres_schema() as url:
+        yield {"database_url": url}
+
+
 @contextlib.asynccontextmanager
-async def real_platforms(tmp_path: Path, mode: Mode) -> AsyncIterator[Gateway]:
-    settings = fast_settings(
-        tmp_path / "data",
-        sandbox=False,
-        backend_url="http://127.0.0.1:9/decisions",
-        rate_limits=mode,
-        ready_without_channels=True,
-        **PLATFORMS,
-    )
-    launched: Launched = await start(settings)
-    try:
-        yield launched.gateway
-    finally:
-        await launched.stop()
+async def real_platforms(tmp_path: Path, mode: Mode, engine: Engine) -> AsyncIterator[Gateway]:
+    """The product alone (no sandbox) with Lark and DingTalk configured, started by ``serve``'s
+    own start from settings."""
+    with database(engine) as where:
+        settings = fast_settings(
+            tmp_path / "data",
+            **where,
+            sandbox=False,
+            backend_url="http://127.0.0.1:9/decisions",
+            rate_limits=mode,
+            ready_without_channels=True,
+            **PLATFORMS,
+        )
+        launched: Launched = await start(settings)
+        try:
+            yield launched.gateway
+        finally:
+            await launched.stop()
 
 
-@pytest.mark.parametrize("mode", ["database", "process"])
+@pytest.mark.parametrize(
+    ("engine", "mode"),
+    [("sqlite", "database"), ("postgresql", "database"), ("sqlite", "process")],
+)
 async def test_the_configured_platforms_share_the_budgets_rate_limits_names(
-    tmp_path: Path, mode: Mode
+    tmp_path: Path, engine: Engine, mode: Mode
 ) -> None:
-    async with real_platforms(tmp_path, mode) as gateway:
+    async with real_platforms(tmp_path, mode, engine) as gateway:
         # Not authorized yet (a real platform waits for an admin), so not started either.
         lark, dingtalk = budgets(gateway, "lark"), budgets(gateway, "dingtalk")
         assert lark is dingtalk
         assert await taken_for_everyone(gateway, lark, "app:x") is (mode == "database")
         # One object: what Lark took, DingTalk sees taken.
-        assert not (await dingtalk.reserve(Budget("app:x", 1.0), within=0.0)).granted
+        assert not (await dingtalk.reserve(Budget("app:x", SLOW), within=0.0)).granted
 
 
 async def test_the_sandbox_platforms_take_the_database_budgets_too(tmp_path: Path) -> None:
