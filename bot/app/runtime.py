@@ -3,10 +3,10 @@
 This is the only module that knows every part: store, channels, service, worker, HTTP. The
 store and the rate budgets come first, built before the channels that take those budgets
 (``bot.app.storage``) and handed in as ``storage``. Start order is listening socket (bound, not
-yet accepting) → store → channels → worker → HTTP; stop is
-the reverse, so nothing accepts work that cannot be stored or handed on. Each step registers its
-undo as it succeeds, so a start that fails part-way unwinds what it had started (no store, worker,
-stream or SDK thread is left running), and ``async with Gateway(...)`` stops it in any case.
+yet accepting) → store → channels → worker → HTTP; stop is the reverse, so nothing accepts work
+that cannot be stored or handed on. Each step registers its undo as it succeeds, so a start that
+fails part-way unwinds what it had started (no store, worker, stream or SDK thread is left
+running), and ``async with Gateway(...)`` stops it in any case.
 """
 
 from __future__ import annotations
