@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot.app.launch import Additions, Launched, start_gateway
+from bot.app.storage import make_storage
 from bot.channels.memory import MemoryChannel
 from bot.core.ports import Channel, Clock
 from bot.errors import ConfigError
@@ -125,10 +126,13 @@ async def _start(
     backend = await _backend(settings, stack)
     platforms = [load_platform(n) for n in settings.sandbox_platforms] if settings.sandbox else []
     phones = Phones(platforms)  # served only with the sandbox on, i.e. never with real users
+    # Built before the platforms' channels, which take its budgets: the sandbox's channels
+    # draw on the database's like the configured ones (RATE_LIMITS), not budgets of their own.
+    storage = make_storage(settings)
     channels: dict[str, Channel] = {}
     for platform in platforms:
         stack.callback(platform.stop)
-        platform.start(settings)
+        platform.start(settings, storage.limits)
         channels.update(platform.channels())
     additions = Additions(
         channels=channels,
@@ -137,7 +141,7 @@ async def _start(
         card_look=PhoneLook() if settings.sandbox else None,
     )
     gateway = await start_gateway(
-        settings, stack, sockets=sockets, clock=clock, additions=additions
+        settings, stack, storage, sockets=sockets, clock=clock, additions=additions
     )
     if backend is not None:
         backend.gateway_url = gateway.url

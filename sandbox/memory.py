@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.channels.memory import MemoryChannel
+from bot.core.limits import RateLimits
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
 from bot.settings.config import Settings
@@ -18,8 +19,8 @@ class MemoryPlatform:
     def __init__(self) -> None:
         self.channel = MemoryChannel()
 
-    def start(self, settings: Settings) -> None:
-        """Nothing to start."""
+    def start(self, settings: Settings, limits: RateLimits) -> None:
+        """Nothing to start (the in-memory channel calls no platform: no budgets to take)."""
 
     def stop(self) -> None:
         """Nothing to stop."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
+from bot.core.limits import RateLimits
 from bot.core.models import ClickAction, Entity
 from bot.core.ports import Channel
 from bot.settings.config import Settings
@@ -45,8 +46,9 @@ class SandboxPlatform(Protocol):
 
     name: str
 
-    def start(self, settings: Settings) -> None:
-        """Start the stand-in servers (each on its own thread where the SDK needs it)."""
+    def start(self, settings: Settings, limits: RateLimits) -> None:
+        """Start the stand-in servers (each on its own thread where the SDK needs it); the
+        channels pace their calls on ``limits``, the gateway's budgets."""
         ...
 
     def stop(self) -> None:

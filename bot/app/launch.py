@@ -6,7 +6,8 @@ product never imports it: with ``APPROVAL_GATEWAY_SANDBOX`` on (the embedded def
 :func:`start` loads the module named :data:`SANDBOX_PACKAGE` ``.embedded`` by name, and the
 sandbox comes back through :func:`start_gateway` with what it adds (channels, HTTP routes, a
 backend URL, the phone look of ``/preview``'s cards) as an :class:`Additions`, the way a channel
-contributes its routes.
+contributes its routes. Whoever starts the gateway builds its :class:`~bot.app.storage.Storage`
+first, since every channel, configured or the sandbox's, takes its rate budgets when built.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Protocol, Self, cast
 from aiohttp import web
 
 from bot.app.runtime import Gateway
+from bot.app.storage import Storage, make_storage
 from bot.channels.registry import configured_channels
 from bot.clock import SystemClock
 from bot.core.ports import Channel, Clock
@@ -105,7 +107,8 @@ async def start(
     if sockets is not None:
         stack.callback(close, sockets)  # until the gateway takes them over
     try:
-        gateway = await start_gateway(settings, stack, sockets=sockets, clock=clock)
+        storage = make_storage(settings)
+        gateway = await start_gateway(settings, stack, storage, sockets=sockets, clock=clock)
     except BaseException:
         await stack.aclose()
         raise
@@ -115,12 +118,15 @@ async def start(
 async def start_gateway(
     settings: Settings,
     stack: contextlib.AsyncExitStack,
+    storage: Storage,
     *,
     sockets: list[socket.socket] | None = None,
     clock: Clock | None = None,
     additions: Additions | None = None,
 ) -> Gateway:
-    """Start a gateway on the configured channels plus ``additions``; ``stack`` stops it.
+    """Start a gateway on ``storage``, the configured channels plus ``additions``; ``stack``
+    stops it. Every channel paces its calls on ``storage.limits`` (the additions' too: their
+    caller built them with it).
 
     The caller owns ``sockets`` until the gateway has started (it closes them on a failure).
     """
@@ -128,7 +134,7 @@ async def start_gateway(
     backend_url = settings.backend_url or extra.backend_url
     if backend_url is None:
         raise ConfigError("APPROVAL_GATEWAY_BACKEND_URL is required when the sandbox is off")
-    channels: dict[str, Channel] = configured_channels(settings)
+    channels: dict[str, Channel] = configured_channels(settings, storage.limits)
     for name, channel in extra.channels.items():
         channels.setdefault(name, channel)  # a sandbox platform never shadows a real platform
     if not channels:
@@ -141,6 +147,7 @@ async def start_gateway(
         card_look=extra.card_look,
         sockets=sockets,
         clock=clock or SystemClock(),
+        storage=storage,
     )
     await gateway.start()
     stack.push_async_callback(gateway.stop)

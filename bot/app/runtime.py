@@ -1,10 +1,12 @@
 """Composition root: settings in, a running gateway out.
 
-This is the only module that knows every part: store, channels, service, worker, HTTP. Start
-order is listening socket (bound, not yet accepting) → store → channels → worker → HTTP; stop is
-the reverse, so nothing accepts work that cannot be stored or handed on. Each step registers its
-undo as it succeeds, so a start that fails part-way unwinds what it had started (no store, worker,
-stream or SDK thread is left running), and ``async with Gateway(...)`` stops it in any case.
+This is the only module that knows every part: store, channels, service, worker, HTTP. The
+store and the rate budgets come first, built before the channels that take those budgets
+(``bot.app.storage``) and handed in as ``storage``. Start order is listening socket (bound, not
+yet accepting) → store → channels → worker → HTTP; stop is the reverse, so nothing accepts work
+that cannot be stored or handed on. Each step registers its undo as it succeeds, so a start that
+fails part-way unwinds what it had started (no store, worker, stream or SDK thread is left
+running), and ``async with Gateway(...)`` stops it in any case.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from types import TracebackType
 from aiohttp import web
 
 from bot import tracing
+from bot.app.storage import Storage, make_storage
 from bot.backend.webhook import WebhookBackend
 from bot.channel_access import ChannelAccess
 from bot.channel_access.credentials import ChannelCredentials
 from bot.channels.base import callback_routes
-from bot.channels.common.ratelimit import LocalLimits
 from bot.channels.memory import MemoryChannel
 from bot.channels.registry import configured_names
 from bot.clock import SystemClock
@@ -57,10 +59,7 @@ from bot.settings.config import Settings, ensure_backend_secret
 from bot.store.audit import AuditLog
 from bot.store.authorizations import AuthorizationStore
 from bot.store.bindings import BindingStore
-from bot.store.engine import EngineStore, make_store
-from bot.store.limits import StoredRateLimits
-from bot.store.postgres import PostgresStore
-from bot.store.postgres.limits import PostgresRateLimits
+from bot.store.engine import EngineStore
 from bot.store.preferences import PreferenceStore, VerificationStore
 from bot.store.probe import StoreProbe
 from bot.store.replays import StoredCallbackGuard
@@ -121,6 +120,8 @@ class Gateway:
     extra_routes: list[web.RouteDef] = field(default_factory=list)
     sockets: list[socket.socket] | None = None  # bound already (serve binds first of all)
     card_look: CardLook | None = None  # how /preview draws a chat card (the sandbox's phones)
+    # The engine and the budgets ``channels`` were built with (None: the settings' own).
+    storage: Storage | None = None
     store: EngineStore = field(init=False)
     bindings: BindingRepo = field(init=False)
     service: ApprovalService = field(init=False)
@@ -168,11 +169,12 @@ class Gateway:
         sockets = self.sockets or bind(settings.host, settings.port)
         self.sockets = None  # ours now: closed on the way out
         stack.callback(close, sockets)
-        self.store = make_store(settings)
+        storage = self.storage or make_storage(settings)
+        self.store = storage.store
         await self.store.open()
         stack.push_async_callback(self.store.close)
         self.bindings = BindingStore(self.store)
-        await self._open_access()
+        await self._open_access(storage.limits)
         self.channels = self.access.channels
         self.metrics = Metrics()
         tracing.setup()  # on when the OTEL_* variables ask for it and the otel extra is there
@@ -190,7 +192,7 @@ class Gateway:
         self.worker = self._make_worker()
         wakeup.target = self.worker
         self.selfbind = SelfBinding(self.store, self.clock)
-        sink = InboundDispatch(self.service, self.selfbind, self._count_click, self._limits())
+        sink = InboundDispatch(self.service, self.selfbind, self._count_click)
         # Registered before starting: a channel that fails to start must not leave its siblings.
         stack.push_async_callback(self._stop_channels)
         await self.access.start(sink, self.service, wakeup)
@@ -209,14 +211,7 @@ class Gateway:
     def _count_click(self, channel: str, status: str, seconds: float) -> None:
         self.metrics.click_answered(channel, status, seconds)
 
-    def _limits(self) -> RateLimits:
-        if self.settings.rate_limits == "database":
-            if isinstance(self.store, PostgresStore):
-                return PostgresRateLimits(self.store)
-            return StoredRateLimits(self.store)
-        return LocalLimits()
-
-    async def _open_access(self) -> None:
+    async def _open_access(self, limits: RateLimits) -> None:
         # A wrong master key stops the start here, before any channel or listener is up.
         self.box = await open_box(self.settings, self.store, self.clock.now())
         credentials = ChannelCredentials(self.store, self.box)
@@ -227,6 +222,7 @@ class Gateway:
             self.store,
             self.clock,
             self.channels,
+            limits,
         )
         await self.access.load(self._system_consent())
 

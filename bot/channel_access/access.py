@@ -39,6 +39,7 @@ from bot.channel_access.models import (
 from bot.channel_access.notice import Notice, credential_fields, make_notice, next_steps
 from bot.channel_access.running import RunningChannels
 from bot.core.directory import ChannelDirectory
+from bot.core.limits import RateLimits
 from bot.core.models import DeliveryState
 from bot.core.ports import Channel, Clock, InboundSink, Store, UnitOfWork, Wakeup
 from bot.core.service import SEND_CARD, UPDATE_CARD, ApprovalService
@@ -64,8 +65,11 @@ class ChannelAccess:
         db: Store,
         clock: Clock,
         channels: ChannelDirectory,
+        limits: RateLimits,
     ) -> None:
         self._settings = settings
+        # The budgets the composition root gave every channel: one built here takes them too.
+        self._limits = limits
         self._repo = consents
         self._credentials = credentials
         self._db = db
@@ -179,7 +183,8 @@ class ChannelAccess:
             stored = await self._credentials.get(name)
             if stored:
                 base = self._from_settings.get(name)
-                self._directory.put(name, build_channel(name, base, self._settings, stored))
+                built = build_channel(name, base, self._settings, stored, self._limits)
+                self._directory.put(name, built)
                 self._stored.add(name)
                 self._built_from[name] = stored
         except StoreError as exc:
@@ -434,7 +439,8 @@ class ChannelAccess:
                 fields = {f"credentials.{k}": "not a credential of this channel" for k in unknown}
                 raise InvalidInput(f"unknown credential fields for {name}", fields)
             base = self._from_settings.get(name)
-            return build_channel(name, base, self._settings, credentials), "given"
+            built = build_channel(name, base, self._settings, credentials, self._limits)
+            return built, "given"
         if name in self._stored and name in self._directory:
             return self._directory[name], "stored"
         if name in self._from_settings:

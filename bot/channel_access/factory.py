@@ -7,6 +7,7 @@ from typing import Literal
 
 from bot.channels.base import ChannelDefaults
 from bot.channels.registry import REGISTRY
+from bot.core.limits import RateLimits
 from bot.core.models import Approver
 from bot.core.ports import (
     Channel,
@@ -75,10 +76,15 @@ class UnusableChannel(ChannelDefaults):
 
 
 def build_channel(
-    name: str, current: Channel | None, settings: Settings, credentials: dict[str, str]
+    name: str,
+    current: Channel | None,
+    settings: Settings,
+    credentials: dict[str, str],
+    limits: RateLimits,
 ) -> Channel:
-    """A channel for ``name`` from its settings (or the running one's) plus ``credentials``."""
+    """A channel for ``name`` from its settings (or the running one's) plus ``credentials``,
+    pacing its calls on ``limits`` (the budgets every channel of this gateway shares)."""
     spec = REGISTRY.get(name)
     if spec is None:
         raise InvalidInput(f"{name} takes no credentials", {"credentials": "not accepted"})
-    return spec.with_credentials(current, settings, credentials)
+    return spec.with_credentials(current, settings, credentials, limits)

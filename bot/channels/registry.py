@@ -6,7 +6,10 @@ channel accepts), the factory of configured channels, the stand-in for a broken 
 never imports this module; it sees each running channel's flags through the ``Channel`` port.
 
 Each factory imports its channel module only when called: the platform SDKs take seconds to
-import and a deployment without Lark should never pay for it.
+import and a deployment without Lark should never pay for it. Every factory takes the platforms'
+rate budgets (``RateLimits``) from its caller: the composition root chooses them once (kept in
+the database and shared by the replicas, or in this process) and each channel it builds, from
+settings or from credentials, paces its calls on that same object.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from bot.core.limits import RateLimits
 from bot.core.ports import Channel
 from bot.errors import InvalidInput
 from bot.settings.config import DingTalkSettings, EmailSettings, LarkSettings, Settings
@@ -31,16 +35,23 @@ class Platform(Generic[S]):
     model: type[S]
     group: Callable[[Settings], S]  # the channel's group in the settings
     configured: Callable[[S], bool]  # do the settings carry its credentials
-    factory: Callable[[str, S], Channel]  # ConfigError when the group is incomplete
+    # ConfigError when the group is incomplete; the channel paces its calls on the RateLimits.
+    factory: Callable[[str, S, RateLimits], Channel]
 
     def with_credentials(
-        self, name: str, current: Channel | None, settings: Settings, credentials: dict[str, str]
+        self,
+        name: str,
+        current: Channel | None,
+        settings: Settings,
+        credentials: dict[str, str],
+        limits: RateLimits,
     ) -> Channel:
         # Merged into the running channel's group when there is one (a sandbox stand-in points
         # at its sandbox), else into the settings' group.
         base = current.settings if current is not None else None
         group = base if isinstance(base, self.model) else self.group(settings)
-        return self.factory(name, self.model.model_validate({**group.model_dump(), **credentials}))
+        merged = self.model.model_validate({**group.model_dump(), **credentials})
+        return self.factory(name, merged, limits)
 
 
 @dataclass(frozen=True)
@@ -57,36 +68,43 @@ class ChannelSpec:
         """Do the settings carry this channel's credentials."""
         return self.platform is not None and self.platform.configured(self.platform.group(settings))
 
-    def build(self, settings: Settings) -> Channel:
-        """The channel from ``settings`` (ConfigError when its credentials are incomplete)."""
+    def build(self, settings: Settings, limits: RateLimits) -> Channel:
+        """The channel from ``settings``, pacing its calls on ``limits`` (ConfigError when its
+        credentials are incomplete)."""
         if self.platform is None:
             from bot.channels.memory import MemoryChannel
 
             return MemoryChannel(self.name)
-        return self.platform.factory(self.name, self.platform.group(settings))
+        return self.platform.factory(self.name, self.platform.group(settings), limits)
 
     def with_credentials(
-        self, current: Channel | None, settings: Settings, credentials: dict[str, str]
+        self,
+        current: Channel | None,
+        settings: Settings,
+        credentials: dict[str, str],
+        limits: RateLimits,
     ) -> Channel:
-        """The channel from its settings (or the running one's) plus ``credentials``."""
+        """The channel from its settings (or the running one's) plus ``credentials``, pacing
+        its calls on ``limits``."""
         if self.platform is None or not self.credential_fields:
             raise InvalidInput(f"{self.name} takes no credentials", {"credentials": "not accepted"})
-        return self.platform.with_credentials(self.name, current, settings, credentials)
+        return self.platform.with_credentials(self.name, current, settings, credentials, limits)
 
 
-def _lark(name: str, settings: LarkSettings) -> Channel:
+def _lark(name: str, settings: LarkSettings, limits: RateLimits) -> Channel:
     from bot.channels.lark.channel import LarkChannel
 
-    return LarkChannel(settings, name)
+    return LarkChannel(settings, name, limits=limits)
 
 
-def _dingtalk(name: str, settings: DingTalkSettings) -> Channel:
+def _dingtalk(name: str, settings: DingTalkSettings, limits: RateLimits) -> Channel:
     from bot.channels.dingtalk.channel import DingTalkChannel
 
-    return DingTalkChannel(name, settings)
+    return DingTalkChannel(name, settings, limits=limits)
 
 
-def _email(name: str, settings: EmailSettings) -> Channel:
+def _email(name: str, settings: EmailSettings, limits: RateLimits) -> Channel:
+    # Mail has no platform budgets to take.
     from bot.channels.email import EmailChannel
 
     return EmailChannel(settings)
@@ -145,6 +163,6 @@ def configured_names(settings: Settings) -> set[str]:
     return {spec.name for spec in SPECS if spec.configured(settings)}
 
 
-def configured_channels(settings: Settings) -> dict[str, Channel]:
-    """Every channel whose credentials are set, by name."""
-    return {spec.name: spec.build(settings) for spec in SPECS if spec.configured(settings)}
+def configured_channels(settings: Settings, limits: RateLimits) -> dict[str, Channel]:
+    """Every channel whose credentials are set, by name, all pacing their calls on ``limits``."""
+    return {spec.name: spec.build(settings, limits) for spec in SPECS if spec.configured(settings)}

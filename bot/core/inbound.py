@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 
 from bot import tracing
-from bot.core.limits import RateLimits
 from bot.core.models import ActionResult, InboundAction
 from bot.core.ports import InboundMessage
 from bot.core.selfbind import SelfBinding
@@ -39,14 +38,10 @@ class InboundDispatch:
         service: ApprovalService,
         selfbind: SelfBinding,
         count: ClickCounter = _uncounted,
-        limits: RateLimits | None = None,
     ) -> None:
         self._service = service
         self._selfbind = selfbind
         self._count = count
-        # The platforms' rate budgets the channels take at start (shared by every replica on
-        # the same database); None: each channel paces itself in process.
-        self.limits = limits
 
     async def action(self, action: InboundAction) -> ActionResult:
         """A click from any channel, decided by the service."""

@@ -10,7 +10,8 @@ let them) before the budget holds them to its ``rate``. In any span of ``s`` sec
 grants at most ``burst + s * rate`` slots. :func:`schedule` is that rule, pure;
 :class:`RateLimits` is where the ``next`` times live: in this process
 (``bot.channels.common.ratelimit``) or in the database, shared by all replicas
-(``bot.store.limits``).
+(``bot.store.limits``). The composition root (``bot.app.storage``) chooses one, once, and every
+channel takes that same object from its factory.
 
 A rate with a burst still admits ``burst + s * rate`` in any ``s`` seconds, so a limit of "so
 many calls in any minute" held by one (Lark's 1000 a minute, beside 50 a second) must spend
@@ -36,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -160,20 +161,3 @@ class RateLimits(Protocol):
         now (for a budget with a burst, calls within its tolerance of that may still go: pause
         a budget without one)."""
         ...
-
-
-@runtime_checkable
-class SharedLimits(Protocol):
-    """What the gateway hands a channel at start besides its events: the budgets every replica
-    on the same database shares (a sink without them leaves the channel its own)."""
-
-    @property
-    def limits(self) -> RateLimits | None:
-        """The shared budgets (None: none shared)."""
-        ...
-
-
-def shared_or(sink: object, own: RateLimits) -> RateLimits:
-    """The budgets ``sink`` shares, else ``own``."""
-    shared = sink.limits if isinstance(sink, SharedLimits) else None
-    return own if shared is None else shared

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from bot.channels.dingtalk.channel import DingTalkChannel
 from bot.channels.dingtalk.inbound import delivery_of, out_track_id
+from bot.core.limits import RateLimits
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
 from bot.settings.config import DingTalkSettings, Settings
@@ -58,12 +59,13 @@ class DingTalkPlatform:
         }
         self._channels: dict[str, DingTalkChannel] = {}
 
-    def start(self, settings: Settings) -> None:
+    def start(self, settings: Settings, limits: RateLimits) -> None:
         """Start both sandboxes and build a channel for each."""
         for name, sandbox in self.sandboxes.items():
             sandbox.start()
             configured: DingTalkSettings = getattr(settings, name)
-            self._channels[name] = DingTalkChannel(name, self._settings(name, configured))
+            built = self._settings(name, configured)
+            self._channels[name] = DingTalkChannel(name, built, limits=limits)
 
     def _settings(self, name: str, configured: DingTalkSettings) -> DingTalkSettings:
         app, sandbox = APPS[name], self.sandboxes[name]

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.channels.lark.channel import LarkChannel, message_uuid
+from bot.core.limits import RateLimits
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
 from bot.settings.config import LarkSettings, Settings
@@ -38,7 +39,7 @@ class LarkPlatform:
         self._channel: LarkChannel | None = None
         self.settings: LarkSettings | None = None
 
-    def start(self, settings: Settings) -> None:
+    def start(self, settings: Settings, limits: RateLimits) -> None:
         """Start the sandbox app and build the real channel for it."""
         configured = settings.lark
         token = configured.verification_token
@@ -52,7 +53,7 @@ class LarkPlatform:
         values = configured.model_dump()
         values.update(app_id=APP_ID, app_secret=SecretStr(APP_SECRET), domain=self.sandbox.base_url)
         self.settings = LarkSettings.model_validate(values)
-        self._channel = LarkChannel(self.settings)
+        self._channel = LarkChannel(self.settings, limits=limits)
 
     def stop(self) -> None:
         """Stop the sandbox app."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.channels.email import EmailChannel, delivery_of
+from bot.core.limits import RateLimits
 from bot.core.models import ClickAction
 from bot.core.ports import Channel
 from bot.errors import ConfigError
@@ -31,8 +32,9 @@ class MailPlatform:
         self.catcher = MailCatcher()
         self.channel: EmailChannel | None = None
 
-    def start(self, settings: Settings) -> None:
-        """Start the catcher and point a real email channel at it (plain SMTP, no auth)."""
+    def start(self, settings: Settings, limits: RateLimits) -> None:
+        """Start the catcher and point a real email channel at it (plain SMTP, no auth; mail
+        takes no platform budgets)."""
         self.catcher.start()
         self.channel = EmailChannel(
             settings.email.model_copy(

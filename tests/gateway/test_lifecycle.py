@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from bot.app.runtime import Gateway
+from bot.app.storage import make_storage
 from bot.channels.memory import MemoryCard
 from bot.core.models import ClickAction
 from bot.settings.config import Settings, ensure_backend_secret
@@ -29,8 +30,8 @@ async def test_a_start_that_fails_after_the_channels_started_leaves_nothing_runn
     tmp_path: Path,
 ) -> None:
     settings = fast_settings(tmp_path / "data", sandbox_platforms=["lark"])
-    lark = load_platform("lark")
-    lark.start(settings)
+    lark, storage = load_platform("lark"), make_storage(settings)
+    lark.start(settings, storage.limits)
     try:
         before = set(threading.enumerate())
         # A route the router refuses: the HTTP step fails, after the store, the Lark stream
@@ -40,6 +41,7 @@ async def test_a_start_that_fails_after_the_channels_started_leaves_nothing_runn
             channels=dict(lark.channels()),
             backend_url="http://127.0.0.1:9/decisions",
             extra_routes=[web.get("no-leading-slash", _refused)],
+            storage=storage,
         )
         with pytest.raises(ValueError, match="path should be started with /"):
             await gateway.start()

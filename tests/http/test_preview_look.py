@@ -14,6 +14,7 @@ import aiohttp
 
 from bot.app.launch import Additions, start_gateway
 from bot.app.runtime import Gateway
+from bot.app.storage import make_storage
 from bot.channels.memory import MemoryChannel
 from sandbox.embedded import start
 from tests.conftest import fast_settings
@@ -36,7 +37,7 @@ async def test_the_product_alone_shows_each_payload_and_its_check_without_a_phon
     settings = fast_settings(tmp_path / "data", sandbox=False, backend_url="http://127.0.0.1:9")
     extra = Additions(channels={"memory": MemoryChannel()})
     async with contextlib.AsyncExitStack() as stack:
-        gateway = await start_gateway(settings, stack, additions=extra)
+        gateway = await start_gateway(settings, stack, make_storage(settings), additions=extra)
         page = await _preview(gateway, await token(gateway, "support"))
     assert 'id="phone-lark"' in page and 'id="phone-dingtalk"' in page
     assert "phone-card" not in page.split("</style>")[1]  # no card drawn

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.common.ratelimit import SYSTEM_TIMER, LocalLimits, Timer, take
+from bot.channels.common.ratelimit import SYSTEM_TIMER, Timer, take
 from bot.clock import SystemClock
 from bot.core.limits import Budget, RateLimits
 from bot.core.ports import Clock
@@ -46,19 +46,26 @@ TIMEOUT = aiohttp.ClientTimeout(total=10)
 class OpenApi:
     """One DingTalk app's v1.0 OpenAPI: one HTTP session, token cache, per-API budget, errors.
 
-    The budgets are a ``RateLimits`` port: this process's own until the gateway hands the
-    channel the ones its replicas share (``limits``).
+    The budgets are a ``RateLimits`` port, the one the composition root chose for every
+    channel (kept in the database and shared by the replicas, or this process's own).
     """
 
     def __init__(
-        self, base_url: str, client_id: str, client_secret: str, *, qps: float, retry_after: float
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        qps: float,
+        retry_after: float,
+        limits: RateLimits,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._client_id = client_id
         self._secret = client_secret
         self._qps = qps
         self._retry_after = retry_after
-        self.limits: RateLimits = LocalLimits()
+        self.limits = limits
         self.timer: Timer = SYSTEM_TIMER  # the clock ``limits`` grants slots by
         self.clock: Clock = SystemClock()  # the clock the token's lifetime is counted on
         self._token: tuple[str, float] | None = None  # (token, Unix time to fetch again at)

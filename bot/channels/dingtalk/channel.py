@@ -38,7 +38,7 @@ from bot.channels.dingtalk.inbound import (
 )
 from bot.channels.dingtalk.runner import FrameHandler, GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
-from bot.core.limits import shared_or
+from bot.core.limits import RateLimits
 from bot.core.models import Approver, RequestStatus, UrgencyKind
 from bot.core.ports import (
     CallbackGuard,
@@ -89,7 +89,7 @@ class DingTalkChannel(ChannelDefaults):
     )
     settings: DingTalkSettings
 
-    def __init__(self, name: str, settings: DingTalkSettings) -> None:
+    def __init__(self, name: str, settings: DingTalkSettings, *, limits: RateLimits) -> None:
         self.name = name
         self.settings = settings
         client_id, secret, self._robot_code = _required(settings, name)
@@ -100,6 +100,7 @@ class DingTalkChannel(ChannelDefaults):
             secret,
             qps=settings.qps,
             retry_after=settings.throttle_retry_seconds,
+            limits=limits,
         )
         self._inbound: Inbound | None = None
         self._bridge = Bridge(name, settings.ack_budget_seconds)
@@ -111,7 +112,6 @@ class DingTalkChannel(ChannelDefaults):
         """Open the API session and, in stream mode, the stream on its own thread."""
         self._bridge.open(sink)
         adopt_sdk_loggers()
-        self.api.limits = shared_or(sink, self.api.limits)
         await self.api.open()
         inbound = Inbound(
             self.name,

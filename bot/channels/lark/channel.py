@@ -37,7 +37,7 @@ from bot.channels.lark.messages import Messages
 from bot.channels.lark.runner import WsRunner
 from bot.channels.lark.ws import GatewayWsClient
 from bot.channels.present import card_view
-from bot.core.limits import shared_or
+from bot.core.limits import RateLimits
 from bot.core.models import Approver, UrgencyKind
 from bot.core.ports import (
     CallbackGuard,
@@ -76,7 +76,7 @@ class LarkChannel(ChannelDefaults):
     )
     settings: LarkSettings
 
-    def __init__(self, settings: LarkSettings, name: str = "lark") -> None:
+    def __init__(self, settings: LarkSettings, name: str = "lark", *, limits: RateLimits) -> None:
         secret = _secret(settings.app_secret)
         if not settings.app_id or not secret:
             raise ConfigError(f"{name}: app_id and app_secret are both required")
@@ -85,7 +85,7 @@ class LarkChannel(ChannelDefaults):
         self.name = name
         self.settings = settings
         self._app_id, self._secret = settings.app_id, secret
-        self.api = Messages(settings, settings.app_id, secret)
+        self.api = Messages(settings, settings.app_id, secret, limits)
         self._inbound: LarkInbound | None = None
         self._bridge = Bridge(name, settings.ack_budget_seconds)
         self._runner: WsRunner | None = None
@@ -95,7 +95,6 @@ class LarkChannel(ChannelDefaults):
         """Take the sink and, in stream mode, open the long connection on its own thread."""
         self._bridge.open(sink)
         adopt_sdk_loggers()
-        self.api.limits = shared_or(sink, self.api.limits)
         self._inbound = LarkInbound(
             self.name,
             self.settings.receive_id_type,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.channels.common.ratelimit import SYSTEM_TIMER, LocalLimits, Timer, take
+from bot.channels.common.ratelimit import SYSTEM_TIMER, Timer, take
 from bot.channels.lark.api import Answer, TenantToken, Throttled, Transport, check, token_refused
 from bot.core.limits import Budget, RateLimits, Window
 from bot.errors import ChannelError
@@ -33,12 +33,14 @@ TEXT_BODY_LIMIT = 150 * 1024  # "文本消息请求体最大不能超过150KB" (
 class Messages:
     """One Lark app's outbound OpenAPI client."""
 
-    def __init__(self, settings: LarkSettings, app_id: str, secret: str) -> None:
+    def __init__(
+        self, settings: LarkSettings, app_id: str, secret: str, limits: RateLimits
+    ) -> None:
         self._settings = settings
         self._app_id = app_id
         self.transport = Transport(settings.domain)
         self.token = TenantToken(self.transport, app_id, secret)
-        self.limits: RateLimits = LocalLimits()
+        self.limits = limits  # the app's budgets, as the composition root chose them
         self.timer: Timer = SYSTEM_TIMER  # the clock ``limits`` grants slots by
 
     async def close(self) -> None:

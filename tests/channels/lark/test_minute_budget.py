@@ -50,10 +50,10 @@ def gateways(timer: VirtualTimer, clock: MovableClock, replicas: int = 1) -> lis
     limits, platform = LocalLimits(now=clock), Platform(timer)
     built = []
     for _ in range(replicas):
-        messages = Messages(LarkSettings(), "cli_app", "secret")
+        messages = Messages(LarkSettings(), "cli_app", "secret", limits)
         messages.transport = platform  # type: ignore[assignment]
         messages.token._transport = platform  # type: ignore[assignment]
-        messages.limits, messages.timer = limits, timer
+        messages.timer = timer
         built.append(messages)
     return built
 
