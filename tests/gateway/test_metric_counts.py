@@ -81,7 +81,8 @@ async def test_an_existing_database_gets_its_counts_on_upgrade(tmp_path: Path) -
         for table in KEPT:
             conn.execute(f"DROP TABLE {table}")
         conn.execute("DROP TABLE usage_counts")
-        conn.execute("DROP INDEX outbox_timing_steps")  # 0015, after 0013
+        conn.execute("DROP TABLE votes")  # 0014, after 0013
+        conn.execute("DROP INDEX outbox_timing_steps")  # 0015
         conn.execute("DELETE FROM schema_migrations WHERE version >= 13")
         at = "2026-12-01T00:00:00.000000Z"
         for i, status in enumerate(["pending", "pending", "approved"]):
