@@ -8,6 +8,7 @@ a reason, seeded) as soon as their card shows buttons, all at once, and taps aga
 card still shows buttons after a tap went unanswered. Meanwhile the replicas are SIGKILLed in
 turn at seeded moments and started again, one always up.
 
+Vote events are on: each counted vote must also reach the backend as one ``approval.vote``.
 In the end every request has exactly one decision webhook; its ``votes`` hold each approver at
 most once, with the choice they tapped, every tap that was answered as counted among them, and
 no vote beyond the one that reached the outcome; the outcome is the quorum rule applied to them.
@@ -48,10 +49,10 @@ pytestmark = [pytest.mark.faults, pytest.mark.replicas, pytest.mark.timeout(120)
 
 SEED = 3221  # the choices, the tapping order and the kill schedule follow from it
 REPLICAS = 2
-REQUESTS = 16
-USERS = 8  # per platform
+REQUESTS = 12
+USERS = 6  # per platform
 QUORUM, APPROVERS = 2, 3
-KILLS = 4  # replicas 0 and 1 in turn
+KILLS = 2  # replicas 0 and 1 in turn
 COUNTED = "Thanks"  # the toast of a counted vote ("... your vote was recorded" / "... decision")
 
 
@@ -76,6 +77,7 @@ class Storm:
     taps: int = 0
     unanswered: int = 0
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    vote_events: list[dict[str, Any]] = field(default_factory=list)
     webhook_ids: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -101,6 +103,9 @@ def test_sigkills_amid_a_storm_of_votes_leave_each_request_decided_once_by_its_q
     assert [key for key, n in counted.items() if n > 1] == []
     voted = {(str(d["ticket_id"]), v["account_id"]) for d in storm.decisions for v in d["votes"]}
     assert set(counted) <= voted
+    # One approval.vote event per counted vote, none for a vote that was not counted.
+    events = Counter((str(v["ticket_id"]), v["vote"]["account_id"]) for v in storm.vote_events)
+    assert set(events) == voted and set(events.values()) == {1}
     outcomes = Counter(str(d["decision"]) for d in storm.decisions)
     print(
         f"\nvote storm: {REQUESTS} quorum requests in {storm.seconds:.1f} s, {KILLS} kills, "
@@ -151,6 +156,7 @@ async def _run(tmp: Path, engine_env: dict[str, str]) -> Storm:
         **engine_env,
         "APPROVAL_GATEWAY_MASTER_KEY": master_key(),
         "APPROVAL_GATEWAY_OUTBOX__SHUTDOWN_GRACE_SECONDS": "2",
+        "APPROVAL_GATEWAY_BACKEND_VOTE_EVENTS": "true",
     }
     token = await prepare(data_dir, env, platforms.add_users(USERS))
     storm = Storm()
@@ -165,6 +171,7 @@ async def _run(tmp: Path, engine_env: dict[str, str]) -> Storm:
                 await _drive(cluster, backend, platforms, Balancer(backend, cluster, http), storm)
             storm.decisions = [d.body for d in backend.decisions]
             storm.webhook_ids = [d.webhook_id for d in backend.decisions]
+            storm.vote_events = [v.body for v in backend.votes]
             assert await cluster.stop_all() == [0] * REPLICAS
         finally:
             await cluster.kill_all()
