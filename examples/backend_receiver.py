@@ -73,6 +73,10 @@ async def receive(request: web.Request) -> web.Response:
     except ValueError:  # signed, but not UTF-8 JSON (JSONDecodeError, UnicodeDecodeError)
         return _answer(400, "the body is not JSON")
     webhook_id = request.headers["webhook-id"]
+    if isinstance(event, dict) and event.get("type") == "approval.vote":
+        # Progress only (backend_vote_events on): the decision comes as its own event.
+        log.info("vote %s for %s: %s", webhook_id, event.get("ticket_id"), event.get("vote"))
+        return _answer(200, "noted")
     missing = [name for name in REQUIRED if not isinstance(event, dict) or name not in event]
     if missing:
         return _answer(400, f"not a decision: missing {', '.join(missing)}")

@@ -22,11 +22,12 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from bot.backend.signing import sign_request
 
 DECISIONS_PATH = "/decisions"
+VOTE_TYPE = "approval.vote"
 
 
 @dataclass(frozen=True)
 class ReceivedDecision:
-    """A decision as the backend recorded it."""
+    """A decision (or a vote event) as the backend recorded it."""
 
     webhook_id: str
     body: dict[str, Any]
@@ -71,6 +72,7 @@ class SandboxBackend:
     secret: str
     gateway_url: str = ""
     decisions: list[ReceivedDecision] = field(default_factory=list)
+    votes: list[ReceivedDecision] = field(default_factory=list)  # approval.vote events
     attempts: list[Attempt] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
     hanging: int = 0  # webhooks held unanswered right now (see :meth:`hang`)
@@ -130,8 +132,11 @@ class SandboxBackend:
         status = self._fault_status()
         if status is not None:
             return self._answer(webhook_id, status, ticket_id)
-        if all(d.webhook_id != webhook_id for d in self.decisions):
-            self.decisions.append(ReceivedDecision(webhook_id=webhook_id, body=body))
+        # Standard Webhooks: one event per webhook-id however often it is delivered; the body's
+        # type tells a vote (sent only when the gateway is asked to) from a decision.
+        kept = self.votes if body.get("type") == VOTE_TYPE else self.decisions
+        if all(d.webhook_id != webhook_id for d in kept):
+            kept.append(ReceivedDecision(webhook_id=webhook_id, body=body))
         async with self._arrived:
             self._arrived.notify_all()
         return self._answer(webhook_id, 200, ticket_id)

@@ -183,7 +183,12 @@ class Gateway:
             self.channels, settings.channel_order, settings.china_regions, self.access.refusal
         )
         self.service = ApprovalService(
-            self.store, self.clock, router, wakeup, settings.reminders.policy()
+            self.store,
+            self.clock,
+            router,
+            wakeup,
+            settings.reminders.policy(),
+            vote_events=settings.backend_vote_events,
         )
         self._backend = WebhookBackend(
             self.backend_url, secret, timeout=settings.backend_timeout_seconds

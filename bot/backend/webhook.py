@@ -1,8 +1,8 @@
-"""The ticket backend adapter: decisions POSTed as Standard-Webhooks-signed JSON.
+"""The ticket backend adapter: decisions (and votes) POSTed as Standard-Webhooks-signed JSON.
 
-The ``webhook-id`` is the decision's event id and stays the same on every retry, so a backend
-that de-duplicates on it (as Standard Webhooks receivers should) sees each decision once even when
-we crash after it answered and before we recorded the answer.
+The ``webhook-id`` is the event's id (a decision's, or a vote's) and stays the same on every
+retry, so a backend that de-duplicates on it (as Standard Webhooks receivers should) sees each
+event once even when we crash after it answered and before we recorded the answer.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import aiohttp
 from standardwebhooks import Webhook
 
 from bot import tracing
-from bot.core.ports import BackendReceipt, DecisionEvent
+from bot.core.ports import BackendEvent, BackendReceipt
 from bot.errors import BackendError
 
 _PERMANENT_HINT = "the backend refused the decision"
 
 
 class WebhookBackend:
-    """Delivers decision events to the configured backend URL."""
+    """Delivers decision (and vote) events to the configured backend URL."""
 
     def __init__(self, url: str, secret: str, *, timeout: float = 10.0) -> None:
         self._url = url
@@ -39,7 +39,7 @@ class WebhookBackend:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
-    def signed(self, event: DecisionEvent) -> tuple[bytes, dict[str, str]]:
+    def signed(self, event: BackendEvent) -> tuple[bytes, dict[str, str]]:
         """The exact body and headers to send (signature computed over these very bytes)."""
         body = event.model_dump_json()
         now = datetime.now(UTC)
@@ -51,7 +51,7 @@ class WebhookBackend:
         }
         return body.encode(), headers
 
-    async def deliver(self, event: DecisionEvent) -> BackendReceipt:
+    async def deliver(self, event: BackendEvent) -> BackendReceipt:
         """POST the event; 2xx and 409 are success, 429/5xx/network retry, other 4xx are final."""
         body, headers = self.signed(event)
         parent = tracing.traceparent()  # the forward's span: the backend may join the trace

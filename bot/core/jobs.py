@@ -23,10 +23,8 @@ from bot.core.models import (
     Job,
     RequestStatus,
     StoredRequest,
-    Vote,
 )
 from bot.core.nudges import Nudges
-from bot.core.policy import Policy, outcome
 from bot.core.ports import (
     Backend,
     Channel,
@@ -35,10 +33,8 @@ from bot.core.ports import (
     IdentityNotice,
     OutgoingCard,
     SendReceipt,
-    StageResult,
     Store,
     UnitOfWork,
-    VoteRecord,
 )
 from bot.core.service import (
     FORWARD_DECISION,
@@ -49,6 +45,7 @@ from bot.core.service import (
     ApprovalService,
 )
 from bot.core.timing.steps import TIMING_STEP
+from bot.core.vote_events import FORWARD_VOTE, VoteForwarder, record, stage_results
 from bot.errors import BackendError, ChannelError, GatewayError
 from bot.logs import bind, kv
 
@@ -83,20 +80,20 @@ class Lane:
 
 # Every kind the runner has a handler for (``JobRunner``); each is in exactly one lane. A kind
 # this version does not know (written by a newer replica mid-upgrade) is left for one that does.
-JOB_KINDS = (SEND_CARD, UPDATE_CARD, FORWARD_DECISION, TELL_IDENTITY, TIMING_STEP)
+JOB_KINDS = (SEND_CARD, UPDATE_CARD, FORWARD_DECISION, FORWARD_VOTE, TELL_IDENTITY, TIMING_STEP)
 
 
 def lanes(*, forwards: int, updates: int, sends: int, timers: int = 2) -> tuple[Lane, ...]:
-    """The four lanes: decision forwards, card updates (and every other kind), card sends,
+    """The four lanes: decision (and vote) forwards, card updates (and every other kind), card sends,
     and reminder and escalation steps.
 
     The forwards lane is urgent: a decision's way to the backend is the end of a click, so its
     claims go before the sends' and updates' store work. Steps have a lane of their own, so a
     flood of due reminders waits behind itself, never in front of a card or a decision."""
-    own = (FORWARD_DECISION, SEND_CARD, TIMING_STEP)
+    own = (FORWARD_DECISION, FORWARD_VOTE, SEND_CARD, TIMING_STEP)
     others = tuple(k for k in JOB_KINDS if k not in own)
     return (
-        Lane("forwards", forwards, kinds=(FORWARD_DECISION,), urgent=True),
+        Lane("forwards", forwards, kinds=(FORWARD_DECISION, FORWARD_VOTE), urgent=True),
         Lane("updates", updates, kinds=others),
         Lane("sends", sends, kinds=(SEND_CARD,)),
         Lane("timers", timers, kinds=(TIMING_STEP,)),
@@ -125,6 +122,7 @@ class JobRunner:
             SEND_CARD: self._send_card,
             UPDATE_CARD: self._update_card,
             FORWARD_DECISION: self._forward,
+            FORWARD_VOTE: VoteForwarder(store, backend).run,
             TELL_IDENTITY: self._tell,
             TIMING_STEP: Nudges(store, clock, service.router, self._channel).run,
         }
@@ -344,34 +342,7 @@ def _event(decision: Decision, request: StoredRequest) -> DecisionEvent:
         channel=decision.channel,
         comment=decision.comment,
         decided_at=decision.decided_at,
-        votes=tuple(_record(vote) for vote in request.votes),
-        stages=_stage_results(request),
+        votes=tuple(record(vote) for vote in request.votes),
+        stages=stage_results(request.ticket, list(request.votes)),
         decided_by="policy" if decision.source == POLICY else "approver",
-    )
-
-
-def _record(vote: Vote) -> VoteRecord:
-    return VoteRecord(
-        account_id=vote.account_id,
-        display_name=vote.display_name,
-        outcome=vote.outcome.value,
-        comment=vote.comment,
-        channel=vote.channel,
-        at=vote.at,
-        stage=vote.stage,
-    )
-
-
-def _stage_results(request: StoredRequest) -> tuple[StageResult, ...]:
-    progress = outcome(Policy.from_request(request.ticket), request.votes)
-    return tuple(
-        StageResult(
-            name=stage.name,
-            rule=stage.rule.value,
-            needed=stage.needed,
-            result=stage.state.value,
-            approved=len(stage.approved),
-            rejected=len(stage.rejected),
-        )
-        for stage in progress.stages
     )

@@ -533,6 +533,7 @@ class DecisionEvent(Entity):
     """
 
     event_id: str
+    type: Literal["approval.decision"] = "approval.decision"
     ticket_id: str
     decision: str
     approver: dict[str, str]
@@ -545,6 +546,24 @@ class DecisionEvent(Entity):
     decided_by: Literal["approver", "policy"] = "approver"
 
 
+class VoteEvent(Entity):
+    """The webhook body of one counted vote (sent only with ``backend_vote_events`` on).
+
+    ``stages`` is the tally right after this vote (``pending`` while the stage waits); the
+    decision, if this vote reached it, comes as its own ``approval.decision`` event.
+    """
+
+    event_id: str
+    type: Literal["approval.vote"] = "approval.vote"
+    ticket_id: str
+    vote: VoteRecord
+    stages: tuple[StageResult, ...]
+
+
+BackendEvent = DecisionEvent | VoteEvent
+"""What the gateway POSTs to the backend, told apart by ``type``."""
+
+
 class BackendReceipt(Entity):
     """The backend took the decision (``already_decided`` when it answered 409)."""
 
@@ -553,9 +572,9 @@ class BackendReceipt(Entity):
 
 
 class Backend(Protocol):
-    """The ticket backend that receives decisions."""
+    """The ticket backend that receives decisions (and, when asked for, votes)."""
 
-    async def deliver(self, event: DecisionEvent) -> BackendReceipt:
+    async def deliver(self, event: BackendEvent) -> BackendReceipt:
         """POST the signed event; raise BackendError (retryable or not) if not taken."""
         ...
 

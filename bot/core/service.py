@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot import tracing
-from bot.core import redraw, voting
+from bot.core import redraw, vote_events, voting
 from bot.core.models import (
     ActionResult,
     ActionStatus,
@@ -99,8 +99,11 @@ class ApprovalService:
         router: Router,
         wakeup: Wakeup,
         timing: TimingPolicy | None = None,
+        *,
+        vote_events: bool = False,
     ) -> None:
         self._store = store
+        self._vote_events = vote_events  # an approval.vote event per counted vote
         self._clock = clock
         self._router = router
         self._wakeup = wakeup
@@ -298,6 +301,7 @@ class ApprovalService:
                 request=request.with_votes(votes),
                 delivery=clicker,
             )
+        await self._announce(uow, request, vote)
         before, after = outcome(policy, votes), outcome(policy, [*votes, vote])
         votes = [*votes, vote]
         if after.outcome is None:
@@ -316,6 +320,12 @@ class ApprovalService:
         return ActionResult(
             status=ActionStatus.DECIDED, request=decided.with_votes(votes), delivery=clicker
         )
+
+    async def _announce(self, uow: UnitOfWork, request: StoredRequest, vote: Vote) -> None:
+        # In the vote's unit: its event commits with it, once, or not at all.
+        if self._vote_events:
+            await vote_events.enqueue(uow, request.id, vote)
+            uow.on_commit(functools.partial(self._wakeup.notify, vote_events.FORWARD_VOTE))
 
     async def _progressed(
         self,

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import bot
-from bot.core.ports import DecisionEvent
+from bot.core.ports import DecisionEvent, VoteEvent
 from bot.http.samples import sample
 from bot.http.schemas import (
     CallbackRefusal,
@@ -110,8 +110,8 @@ def webhook_operations() -> dict[str, Operation]:
     decision = Operation(
         operation_id="decisionWebhook",
         tag="webhooks",
-        summary="A decision, POSTed to the backend URL, signed with Standard Webhooks "
-        '(decided_by: "approver" for a vote, "policy" for the on_expiry outcome at expires_at)',
+        summary='A decision (type "approval.decision"), POSTed to the backend URL, signed with '
+        'Standard Webhooks (decided_by: "approver" for a vote, "policy" for the on_expiry outcome at expires_at)',
         security=OPEN,
         body=DecisionEvent,
         headers={
@@ -127,7 +127,21 @@ def webhook_operations() -> dict[str, Operation]:
             Answer(400, None, "refused for good (any other 4xx): the cards say so"),
         ),
     )
-    return {"decision": decision}
+    vote = Operation(
+        operation_id="voteWebhook",
+        tag="webhooks",
+        summary='One counted vote (type "approval.vote"), only with backend_vote_events on: '
+        "POSTed to the backend URL like a decision, signed the same way, with the tally it left",
+        security=OPEN,
+        body=VoteEvent,
+        headers={
+            "webhook-id": "the vote's event_id, the same on every retry: de-duplicate on it",
+            "webhook-timestamp": "Unix seconds of this attempt",
+            "webhook-signature": 'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">',
+        },
+        answers=decision.answers,
+    )
+    return {"decision": decision, "vote": vote}
 
 
 def document(tables: Sequence[web.RouteTableDef] | None = None) -> dict[str, Any]:

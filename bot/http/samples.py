@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from bot.channel_access import AuthorizeResult, ChannelStatus, Notice
 from bot.core.models import ApprovalRequest
-from bot.core.ports import DecisionEvent
+from bot.core.ports import DecisionEvent, VoteEvent
 from bot.core.service import SubmitReceipt, Withdrawal
 from bot.core.storage import AuditPage, UsageReport
 from bot.http.bindings import (
@@ -134,6 +134,7 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
     },
     DecisionEvent: {
         "event_id": "9f1c2b3a4d5e6f708192a3b4c5d6e7f8",
+        "type": "approval.decision",
         "ticket_id": "DMS-1042",
         "decision": "approved",
         "approver": {"account_id": "2001", "display_name": "Li Na"},
@@ -163,6 +164,30 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
         ],
     },
     HealthOut: {"status": "ok"},
+    VoteEvent: {
+        "event_id": "3b7e91c04a2d5f6e8a9b0c1d2e3f4a5b",
+        "type": "approval.vote",
+        "ticket_id": "DMS-1042",
+        "vote": {
+            "account_id": "2002",
+            "display_name": "Wang Wei",
+            "outcome": "approved",
+            "comment": None,
+            "channel": "lark",
+            "at": AT,
+            "stage": 0,
+        },
+        "stages": [
+            {
+                "name": "",
+                "rule": "quorum",
+                "needed": 2,
+                "result": "pending",
+                "approved": 1,
+                "rejected": 0,
+            }
+        ],
+    },
     ReadyOut: {
         "status": "ready",
         "checks": {"store": "writable", "dingtalk": "connected"},

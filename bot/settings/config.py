@@ -355,6 +355,9 @@ class Settings(BaseSettings):
         None,
         description="shared with the backend: signs its calls (RFC 9421) and our decisions (whsec_...)",
     )
+    backend_vote_events: bool = Field(
+        False, description="also POST a signed approval.vote event per counted vote (progress)"
+    )
     sandbox: bool = Field(True, description="run the local sandbox platforms (embedded default)")
     sandbox_platforms: PlatformList = Field(
         # memory reaches every account by id, so it would shadow email; tests ask for it by name
