@@ -117,7 +117,21 @@ async def _flow(embedded: Embedded) -> None:
     await _ticket(embedded, seats, first, ClickAction.APPROVE, "LGTM")
     second = next((s for s in reversed(real) if s != first), first)
     await _ticket(embedded, seats, second, ClickAction.REJECT, "not during the sale")
+    await _votes(embedded, seats, real)
     print("Done: one signed decision per ticket at the backend, every card shows the outcome.")
+
+
+async def _votes(embedded: Embedded, seats: list[Seat], real: list[Seat]) -> None:
+    # Imported here: the multi-approver hops use this module's helpers.
+    from sandbox import demo_votes
+
+    platforms = {s.channel.split("_")[0]: s for s in real}  # one seat per platform
+    if len(platforms) >= 2:
+        first, second = list(platforms.values())[:2]
+        await demo_votes.all_of(embedded, first, second)
+    chat = [s for s in seats if s.channel != "email"]
+    if len(chat) >= 3:
+        await demo_votes.quorum(embedded, chat[:3])
 
 
 async def _ticket(

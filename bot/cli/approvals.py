@@ -18,7 +18,9 @@ def add_commands(subparsers: Subparsers) -> None:
     """Register ``approvals show``."""
     group = subparsers.add_parser("approvals", help="inspect approval requests")
     cmd = group.add_subparsers(dest="approvals_command", required=True, metavar="COMMAND")
-    show = cmd.add_parser("show", help="state, deliveries with history, decision")
+    show = cmd.add_parser(
+        "show", help="state, deliveries with history, stages and votes, who is awaited, steps"
+    )
     show.add_argument("ticket_id", help="the ticket id the backend submitted")
     show.set_defaults(run=run_show)
 
@@ -28,17 +30,15 @@ def run_show(args: argparse.Namespace) -> int:
     import json
 
     from bot.cli._db import with_storage
-    from bot.errors import NotFound
+    from bot.core.service import read_trace
     from bot.http.schemas import ApprovalOut
     from bot.settings.config import load_settings
 
     async def show(storage: Storage) -> str:
         async with storage.store.snapshot() as uow:
-            request = await uow.requests.find(args.ticket_id)
-        if request is None:
-            raise NotFound(f"no request for ticket {args.ticket_id}")
+            trace = await read_trace(uow, args.ticket_id)
         return json.dumps(
-            ApprovalOut.of(request).model_dump(mode="json"), indent=2, ensure_ascii=False
+            ApprovalOut.of(trace).model_dump(mode="json"), indent=2, ensure_ascii=False
         )
 
     print(with_storage(load_settings(args.config), show, create=False))

@@ -115,6 +115,15 @@ class Approver(Person):
     region: str = Field("cn", min_length=2, max_length=32, pattern=r"^[a-z0-9-]+$")
 
 
+class Submitter(Person):
+    """Who asked for the approval. ``account_type`` and ``region`` route the outcome notice
+    (``notify_submitter``) like an approver's card; without a type, the notice goes to chat only,
+    since email must not reach a RAM user (README "Multi-approver policies")."""
+
+    account_type: AccountType | None = None
+    region: str = Field("cn", min_length=2, max_length=32, pattern=r"^[a-z0-9-]+$")
+
+
 def _unique(approvers: list[Approver]) -> list[Approver]:
     seen: set[str] = set()
     for approver in approvers:
@@ -229,7 +238,7 @@ class ApprovalRequest(Wire):
     title: Text = Field(min_length=1, max_length=2_000)
     summary: Text = Field("", max_length=20_000)
     fields: list[TicketField] = Field(default_factory=list, max_length=100)
-    submitter: Person
+    submitter: Submitter
     # ``stages`` before ``approvers``: the check that one of them is given runs with the
     # other fields' checks, so a request wrong in several places hears of each at once.
     stages: list[Stage] | None = Field(None, min_length=1, max_length=MAX_STAGES)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -180,6 +180,10 @@ class OutboxRepo(Protocol):
         """Cancel the request's reminder and escalation steps still pending; how many."""
         ...
 
+    async def of_request(self, request_id: str) -> list[RequestJob]:
+        """The request's steps and its submitter's outcome notice, whatever became of them."""
+        ...
+
 
 class VoteRepo(Protocol):
     """The approvers' votes on multi-approver requests, one per (request, stage, account)."""
@@ -335,6 +339,23 @@ class VerificationRepo(Protocol):
     async def confirm(self, account_id: str, code_hash: str, now: datetime) -> PendingEmail | None:
         """Bind the pending address when the code matches (counting a wrong guess); else None."""
         ...
+
+
+class RequestJob(Entity):
+    """A job of one request as its trace shows it: a step or the submitter's notice."""
+
+    kind: str
+    ref: str
+    payload: dict[str, Any]
+    state: str  # pending, done, cancelled or dead
+    due: datetime
+    done_at: datetime | None = None
+    last_error: str | None = None
+
+
+def notice_ref(request_id: str) -> str:
+    """The outbox ref of the outcome notice to a request's submitter (one per request)."""
+    return f"{request_id}/submitter"
 
 
 class IdentityNotice(Entity):
@@ -609,6 +630,7 @@ __all__ = [
     "OutboxRepo",
     "OutgoingCard",
     "PendingEmail",
+    "RequestJob",
     "RequestRepo",
     "SendReceipt",
     "SignedAnswer",
@@ -619,5 +641,6 @@ __all__ = [
     "VoteRecord",
     "VoteRepo",
     "Wakeup",
+    "notice_ref",
     "within",
 ]

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot import tracing
-from bot.core import redraw, vote_events, voting
+from bot.core import redraw, tell_submitter, vote_events, voting
 from bot.core.models import (
     ActionResult,
     ActionStatus,
@@ -38,16 +38,16 @@ from bot.core.models import (
     Wire,
 )
 from bot.core.policy import Policy, Progress, admit, outcome
-from bot.core.ports import Clock, Store, UnitOfWork, Wakeup, within
+from bot.core.ports import Clock, RequestJob, Store, UnitOfWork, Wakeup, within
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.route_planner import Router
+from bot.core.tell_submitter import TELL_IDENTITY as TELL_IDENTITY  # re-exported for callers
 from bot.core.timing import steps
 from bot.core.timing.policy import TimingPolicy
 from bot.errors import Conflict, InvalidInput, NotFound
 
 SEND_CARD = "send_card"
 FORWARD_DECISION = "forward_decision"
-TELL_IDENTITY = "tell_identity"  # a plain message to a chat identity (payload: IdentityNotice)
 NO_CHANNEL = "none"
 POLICY = "policy"  # who decided a request its deadline closed as on_expiry said
 _AT_EXPIRY = {
@@ -82,6 +82,23 @@ class Withdrawal(Wire):
     outcome: Outcome | None = None
     decided_by: Person | None = None
     comment: str | None = None
+
+
+class RequestTrace(Entity):
+    """A request with its votes, and its outbox jobs a trace shows (steps, the notice)."""
+
+    request: StoredRequest
+    jobs: tuple[RequestJob, ...] = ()
+
+
+async def read_trace(uow: UnitOfWork, ticket_id: str) -> RequestTrace:
+    """Read the trace of ``ticket_id`` in ``uow``; NotFound when there is no such request."""
+    request = await uow.requests.find(ticket_id)
+    if request is None:
+        raise NotFound(f"no request for ticket {ticket_id}")
+    votes = await uow.votes.of_request(request.id)
+    jobs = await uow.outbox.of_request(request.id)
+    return RequestTrace(request=request.with_votes(votes), jobs=tuple(jobs))
 
 
 def new_id() -> str:
@@ -217,12 +234,12 @@ class ApprovalService:
 
     async def get(self, ticket_id: str) -> StoredRequest:
         """The request with its deliveries, their history, the votes and the decision."""
+        return (await self.trace(ticket_id)).request
+
+    async def trace(self, ticket_id: str) -> RequestTrace:
+        """The request as :meth:`get` reads it, with its steps and its submitter's notice."""
         async with self._store.snapshot() as uow:
-            request = await uow.requests.find(ticket_id)
-            votes = await uow.votes.of_request(request.id) if request else []
-        if request is None:
-            raise NotFound(f"no request for ticket {ticket_id}")
-        return request.with_votes(votes)
+            return await read_trace(uow, ticket_id)
 
     async def handle_action(self, action: InboundAction) -> ActionResult:
         """Apply a click: the first valid decision wins, everything else is answered."""
@@ -310,7 +327,7 @@ class ApprovalService:
             return ActionResult(
                 status=ActionStatus.VOTED, request=current.with_votes(votes), delivery=clicker
             )
-        decided = await self._decide(uow, request, clicker, action, now)
+        decided = await self._decide(uow, request, clicker, action, now, votes)
         if decided is None:
             # Another replica's click closed it after we read it pending (PostgreSQL made our
             # close wait for its commit): this click came second and is told who decided.
@@ -363,6 +380,7 @@ class ApprovalService:
         clicker: Delivery,
         action: InboundAction,
         at: datetime,
+        votes: list[Vote],
     ) -> StoredRequest | None:
         """Record the click's decision: the request as it now stands (closed, with the
         decision); None when another transaction closed the request first (nothing recorded)."""
@@ -388,6 +406,7 @@ class ApprovalService:
             return None
         await uow.requests.insert_decision(decision)
         await uow.outbox.enqueue(FORWARD_DECISION, decision.id, at)
+        await tell_submitter.queue(uow, self._router, current, decision, at, votes)
         await uow.ledger.audit(
             at,
             approver.account_id,
@@ -482,19 +501,21 @@ class ApprovalService:
         status = RequestStatus(body.outcome.value)
         if not await self._close(uow, request, status, now, "decided in the console"):
             return False
-        await uow.requests.insert_decision(
-            Decision(
-                id=new_id(),
-                request_id=request.id,
-                outcome=body.outcome,
-                account_id=body.decided_by.account_id,
-                display_name=body.decided_by.display_name,
-                channel="console",
-                comment=body.comment,
-                decided_at=now,
-                source="backend",
-                forward_state=ForwardState.NOT_NEEDED,
-            )
+        decision = Decision(
+            id=new_id(),
+            request_id=request.id,
+            outcome=body.outcome,
+            account_id=body.decided_by.account_id,
+            display_name=body.decided_by.display_name,
+            channel="console",
+            comment=body.comment,
+            decided_at=now,
+            source="backend",
+            forward_state=ForwardState.NOT_NEEDED,
+        )
+        await uow.requests.insert_decision(decision)
+        await tell_submitter.queue(
+            uow, self._router, request.model_copy(update={"status": status}), decision, now
         )
         await uow.ledger.audit(
             now,
@@ -526,7 +547,11 @@ class ApprovalService:
         if outcome == "approve" and not self._timing.allow_auto_approve:
             outcome = "expire"  # the deployment stopped allowing it since the request came in
         if outcome not in _AT_EXPIRY:
-            return await self._close(uow, request, RequestStatus.EXPIRED, now, "expired")
+            if not await self._close(uow, request, RequestStatus.EXPIRED, now, "expired"):
+                return False
+            closed = request.model_copy(update={"status": RequestStatus.EXPIRED})
+            await tell_submitter.queue(uow, self._router, closed, None, now)
+            return True
         status, decided = _AT_EXPIRY[outcome]
         reason = f"{status.value} at expires_at (on_expiry)"
         if not await self._close(uow, request, status, now, reason):
@@ -534,6 +559,9 @@ class ApprovalService:
         decision = _policy_decision(request, decided, now)
         await uow.requests.insert_decision(decision)
         await uow.outbox.enqueue(FORWARD_DECISION, decision.id, now)
+        await tell_submitter.queue(
+            uow, self._router, request.model_copy(update={"status": status}), decision, now
+        )
         await uow.ledger.audit(
             now, POLICY, f"decision.{decided.value}", request.ticket.ticket_id, reason, POLICY
         )

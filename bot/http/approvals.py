@@ -46,17 +46,18 @@ async def submit(request: web.Request, signed: SignedRequest, uow: UnitOfWork) -
 @operation(
     "getApproval",
     "approvals",
-    "State, deliveries with history, decision",
+    "State, deliveries with history, stages with their votes, who is awaited, the upcoming"
+    " steps, the submitter's notice, decision",
     SIGNED_OR_BEARER,
     answers=[Answer(200, ApprovalOut, "the trace")],
     errors=(401, 403, 404),
 )
 async def show(request: web.Request) -> web.Response:
-    """The request's state, each delivery's history and the decision."""
+    """The request's state, each delivery's history, the votes and the decision."""
     deps = request.app[DEPS]
     await deps.auth.backend_or_person(request, Role.SUPPORT, Role.ADMIN)
-    stored = await deps.service.get(request.match_info["ticket_id"])
-    return _json(ApprovalOut.of(stored))
+    trace = await deps.service.trace(request.match_info["ticket_id"])
+    return _json(ApprovalOut.of(trace))
 
 
 @routes.post("/v1/approvals/{ticket_id}/withdraw")

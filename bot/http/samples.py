@@ -53,10 +53,11 @@ TICKET: Final[dict[str, Any]] = {
     "title": "Add an index on orders.created_at",
     "summary": "Speeds up the daily settlement report.",
     "fields": [{"name": "Database", "value": "prod-mysql-01"}],
-    "submitter": {"account_id": "1001", "display_name": "Chen Jie"},
+    "submitter": {"account_id": "1001", "display_name": "Chen Jie", "account_type": "main"},
     "approvers": [
         {"account_id": "2001", "account_type": "main", "display_name": "Li Na", "region": "cn"}
     ],
+    "notify_submitter": True,
     "console_url": "https://dms.example.com/tickets/DMS-1042",
     "expires_at": "2026-11-24T18:00:00Z",
     "locale": "zh-CN",
@@ -96,6 +97,45 @@ _TRACE: Final[dict[str, Any]] = {
         "decided_at": AT,
         "forward_state": "forwarded",
         "forward_detail": "200",
+    },
+    "stages": [
+        {
+            "name": "",
+            "rule": "any",
+            "needed": 1,
+            "state": "approved",
+            "votes": [
+                {
+                    "account_id": "2001",
+                    "display_name": "Li Na",
+                    "outcome": "approved",
+                    "comment": "LGTM",
+                    "channel": "dingtalk",
+                    "at": AT,
+                }
+            ],
+            "awaited": [],
+        }
+    ],
+    "awaited": [],
+    "steps": [
+        {
+            "kind": "reminder",
+            "number": 1,
+            "action": "remind",
+            "account_id": "2001",
+            "due": "2026-11-23T19:00:00Z",
+            "state": "cancelled",
+            "done_at": AT,
+        }
+    ],
+    "submitter_notice": {
+        "channel": "dingtalk",
+        "text": f"已批准：{TICKET['title']} (DMS-1042)\n审批人：Li Na\n控制台：{TICKET['console_url']}",
+        "state": "done",
+        "queued_at": AT,
+        "done_at": "2026-11-23T18:04:06Z",
+        "error": None,
     },
 }
 _BINDING: Final[dict[str, Any]] = {

@@ -13,8 +13,14 @@ from bot.core.models import (
     ForwardState,
     Outcome,
     RequestStatus,
+    Rule,
     StoredRequest,
 )
+from bot.core.policy import Policy, StageState, outcome
+from bot.core.ports import IdentityNotice, RequestJob
+from bot.core.service import RequestTrace
+from bot.core.tell_submitter import TELL_IDENTITY
+from bot.core.timing.steps import TIMING_STEP, StepJob
 
 
 class Out(BaseModel):
@@ -62,6 +68,60 @@ class DecisionOut(Out):
     forward_detail: str | None
 
 
+class VoteOut(Out):
+    """One approver's vote: who, how, with which comment, on which channel, when."""
+
+    account_id: str
+    display_name: str
+    outcome: Outcome
+    comment: str | None
+    channel: str
+    at: datetime
+
+
+class StageOut(Out):
+    """One stage of the request: its rule, the approvals it needs, where it stands, its votes."""
+
+    name: str = Field(description='"" for the one stage of a request given ``approvers``')
+    rule: Rule
+    needed: int = Field(description="approvals that approve the stage")
+    state: StageState = Field(description="waiting: an earlier stage is still open (or rejected)")
+    votes: list[VoteOut]
+    awaited: list[ApproverOut] = Field(description="who this open stage still waits for")
+
+
+JobState = Literal["scheduled", "done", "cancelled", "failed"]
+JOB_STATES: dict[str, JobState] = {
+    "pending": "scheduled",  # a failed attempt to retry is still scheduled (``error`` says why)
+    "done": "done",
+    "cancelled": "cancelled",
+    "dead": "failed",
+}
+
+
+class StepOut(Out):
+    """A reminder or escalation step of the request (README "Approvals over time")."""
+
+    kind: str = Field(description="reminder or escalation")
+    number: int
+    action: str = Field(description='what it does: "remind", "notify:email", "add_approvers"...')
+    account_id: str | None = Field(description="the approver it is for; null: everyone awaited")
+    due: datetime
+    state: JobState = Field(description="cancelled: the request closed before it came due")
+    done_at: datetime | None
+
+
+class NoticeOut(Out):
+    """The outcome notice to the submitter (``notify_submitter``): where it went, how it fared."""
+
+    channel: str
+    text: str
+    state: JobState
+    queued_at: datetime
+    done_at: datetime | None
+    error: str | None
+
+
 class ApprovalOut(Out):
     """A request's state: what ``GET /v1/approvals/{ticket_id}`` answers."""
 
@@ -75,12 +135,26 @@ class ApprovalOut(Out):
     close_reason: str | None
     deliveries: list[DeliveryOut]
     decision: DecisionOut | None
+    stages: list[StageOut] = Field(description="every stage, in order, with its votes")
+    awaited: list[ApproverOut] = Field(description="who the request waits for now")
+    steps: list[StepOut] = Field(description="its reminder and escalation steps")
+    submitter_notice: NoticeOut | None = Field(
+        description="the outcome notice to the submitter, once queued (notify_submitter)"
+    )
 
     @classmethod
-    def of(cls, request: StoredRequest) -> ApprovalOut:
-        """Build the trace from a stored request."""
+    def of(cls, request: StoredRequest | RequestTrace) -> ApprovalOut:
+        """Build the trace from a stored request (with its votes), or a whole trace."""
+        trace = request if isinstance(request, RequestTrace) else RequestTrace(request=request)
+        request = trace.request
         decision = request.decision
+        stages, awaited = _stages(request)
+        notices = [_notice(job) for job in trace.jobs if job.kind == TELL_IDENTITY]
         return cls(
+            stages=stages,
+            awaited=awaited,
+            steps=[_step(job) for job in trace.jobs if job.kind == TIMING_STEP],
+            submitter_notice=notices[0] if notices else None,
             request_id=request.id,
             ticket_id=request.ticket.ticket_id,
             title=request.ticket.title,
@@ -115,6 +189,68 @@ class ApprovalOut(Out):
                 forward_detail=decision.forward_detail,
             ),
         )
+
+
+def _stages(request: StoredRequest) -> tuple[list[StageOut], list[ApproverOut]]:
+    progress = outcome(Policy.from_request(request.ticket), request.votes)
+    stages = [
+        StageOut(
+            name=stage.name,
+            rule=stage.rule,
+            needed=stage.needed,
+            state=stage.state,
+            votes=[
+                VoteOut(
+                    account_id=v.account_id,
+                    display_name=v.display_name or v.account_id,
+                    outcome=v.outcome,
+                    comment=v.comment,
+                    channel=v.channel,
+                    at=v.at,
+                )
+                for v in sorted((*stage.approved, *stage.rejected), key=lambda v: v.at)
+            ],
+            awaited=[_person(a.account_id, a.display_name) for a in stage.awaited],
+        )
+        for stage in progress.stages
+    ]
+    # A closed request awaits nobody, whatever its votes add up to (withdrawn, expired...).
+    pending = request.status is RequestStatus.PENDING
+    awaited = [_person(a.account_id, a.display_name) for a in progress.awaited] if pending else []
+    return stages, awaited
+
+
+def _person(account_id: str, display_name: str) -> ApproverOut:
+    return ApproverOut(account_id=account_id, display_name=display_name)
+
+
+def _step(job: RequestJob) -> StepOut:
+    step = StepJob.model_validate(job.payload)
+    return StepOut(
+        kind=step.kind,
+        number=step.number,
+        action=step.action,
+        account_id=step.account_id,
+        due=job.due,
+        state=_job_state(job),
+        done_at=job.done_at,
+    )
+
+
+def _notice(job: RequestJob) -> NoticeOut:
+    notice = IdentityNotice.model_validate(job.payload)
+    return NoticeOut(
+        channel=notice.channel,
+        text=notice.text,
+        state=_job_state(job),
+        queued_at=job.due,
+        done_at=job.done_at,
+        error=job.last_error,
+    )
+
+
+def _job_state(job: RequestJob) -> JobState:
+    return JOB_STATES.get(job.state, "scheduled")
 
 
 class ErrorDetail(Out):

@@ -166,6 +166,7 @@ class Queries(NamedQueries):
     outbox_depth: str
     wake_channel_jobs: str
     cancel_steps: str
+    request_jobs: str
     # answers.sql: signed answers (idempotency) and callback replay memory
     recall_answer: str
     claim_answer: str

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.models import Job
-from bot.store.codec import parse_ts, ts
+from bot.core.ports import RequestJob, notice_ref
+from bot.store.codec import opt_ts, parse_ts, ts
 from bot.store.queries import Queries
 from bot.store.repos.rows import Rows
 
@@ -82,6 +83,24 @@ class OutboxRows(Rows):
         # holds exactly this request's steps.
         low, high = f"{request_id}/", f"{request_id}0"
         return await self._tx.execute(self.sql.cancel_steps, (ts(at), low, high))
+
+    async def of_request(self, request_id: str) -> list[RequestJob]:
+        """The request's steps and submitter notice, by due time."""
+        low, high = f"{request_id}/", f"{request_id}0"  # as in cancel_steps
+        rows = await self._tx.fetch_all(self.sql.request_jobs, (low, high, notice_ref(request_id)))
+        jobs = [
+            RequestJob(
+                kind=row["kind"],
+                ref=row["ref"],
+                payload=json.loads(row["payload"]),
+                state=row["state"],
+                due=parse_ts(row["next_attempt_at"]),
+                done_at=opt_ts(row["done_at"]),
+                last_error=row["last_error"],
+            )
+            for row in rows
+        ]
+        return sorted(jobs, key=lambda job: (job.due, job.ref))
 
 
 def _kind_filter(queries: Queries, kinds: Collection[str], params: dict[str, Any]) -> str:

@@ -29,3 +29,13 @@ SELECT kind, n FROM outbox_counts WHERE n > 0 ORDER BY kind
 -- A request closed: its reminder and escalation steps still to run will not (migration 0015).
 UPDATE outbox SET state = 'cancelled', done_at = ?, lease_owner = NULL, lease_until = NULL
 WHERE kind = 'timing_step' AND state = 'pending' AND ref >= ? AND ref < ?
+
+-- name: request_jobs
+-- A request's trace: its reminder and escalation steps (ref "<request id>/<key>", pending or
+-- not) and its submitter's outcome notice (ref "<request id>/submitter"), each on its own
+-- partial index (migrations 0015 and 0016).
+SELECT kind, ref, payload, state, next_attempt_at, done_at, last_error FROM outbox
+WHERE kind = 'timing_step' AND ref >= ? AND ref < ?
+UNION ALL
+SELECT kind, ref, payload, state, next_attempt_at, done_at, last_error FROM outbox
+WHERE kind = 'tell_identity' AND ref = ?
