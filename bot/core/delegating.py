@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.delegation import Delegation, check
-from bot.core.ports import Clock, Store
+from bot.core.ports import Clock, Store, UnitOfWork, within
 from bot.errors import InvalidInput
 
 
@@ -30,19 +30,21 @@ class Delegations:
         starts_at: datetime | None = None,
         by: str,
         source: str,
+        uow: UnitOfWork | None = None,
     ) -> Delegation:
         """Name ``delegate_id`` for ``account_id`` from ``starts_at`` (default now, a past
-        start counts from now) until ``ends_at``; InvalidInput when the rules refuse it."""
+        start counts from now) until ``ends_at``; InvalidInput when the rules refuse it.
+        Written in ``uow`` when given (a signed call's, kept with its answer)."""
         now = self._clock.now()
         if ends_at <= now:
             raise InvalidInput("the delegation would be over already", {"ends_at": "in the past"})
         start = now if starts_at is None or starts_at < now else starts_at
         new = Delegation(account_id, delegate_id, start, ends_at, set_by=by)
-        async with self._store.unit() as uow:
-            check(new, await uow.delegations.current(now))
-            await uow.delegations.add(new, now)
+        async with within(self._store, uow) as unit:
+            check(new, await unit.delegations.current(now))
+            await unit.delegations.add(new, now)
             detail = f"to {delegate_id} from {start.isoformat()} until {ends_at.isoformat()}"
-            await uow.ledger.audit(now, by, "delegation.set", account_id, detail, source)
+            await unit.ledger.audit(now, by, "delegation.set", account_id, detail, source)
         return new
 
     async def list(self, account_id: str | None = None) -> list[Delegation]:
@@ -51,13 +53,15 @@ class Delegations:
             found = await uow.delegations.current(self._clock.now())
         return [d for d in found if account_id is None or d.account_id == account_id]
 
-    async def clear(self, account_id: str, *, by: str, source: str) -> int:
+    async def clear(
+        self, account_id: str, *, by: str, source: str, uow: UnitOfWork | None = None
+    ) -> int:
         """End the approver's current and future delegations; how many were dropped."""
         now = self._clock.now()
-        async with self._store.unit() as uow:
-            dropped = await uow.delegations.clear(account_id, now)
+        async with within(self._store, uow) as unit:
+            dropped = await unit.delegations.clear(account_id, now)
             if dropped:
-                await uow.ledger.audit(
+                await unit.ledger.audit(
                     now, by, "delegation.clear", account_id, f"{dropped} dropped", source
                 )
         return dropped
