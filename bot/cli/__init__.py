@@ -26,6 +26,7 @@ from bot.cli import (
     cards,
     channels,
     db,
+    delegations,
     demo,
     examples,
     keys,
@@ -56,6 +57,7 @@ GROUPS: tuple[CommandGroup, ...] = (
     keys,
     usage,
     preferences,
+    delegations,
     audit,
     sign,
 )

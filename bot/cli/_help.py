@@ -74,6 +74,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "preferences set": (
         "approval-gateway preferences set alice --order lark,dingtalk --email off",
     ),
+    "delegations list": ("approval-gateway delegations list alice",),
+    "delegations set": (
+        "approval-gateway delegations set alice bob --until 2026-08-15T18:00+08:00",
+    ),
+    "delegations clear": ("approval-gateway delegations clear alice",),
     "audit": ("approval-gateway audit --action decision --from 2026-01-01 --json",),
     "sign": (
         "approval-gateway sign POST /v1/approvals --body-file ticket.json "

@@ -12,7 +12,7 @@ before them (and the resolution says so).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.errors import InvalidInput
@@ -28,6 +28,7 @@ class Delegation:
     delegate_id: str
     starts_at: datetime
     ends_at: datetime
+    set_by: str = field(default="", compare=False)  # who set it (the approver, or an admin)
 
     def active(self, at: datetime) -> bool:
         """Whether the window holds ``at``."""

@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from bot.core.delegation import Delegation
 from bot.core.models import (
     ActionResult,
     Approver,
@@ -197,6 +198,22 @@ class VoteRepo(Protocol):
         ...
 
 
+class DelegationRepo(Protocol):
+    """Delegations while away (:mod:`bot.core.delegation`), kept with who set them."""
+
+    async def add(self, delegation: Delegation, at: datetime) -> None:
+        """Store one (already checked: :func:`bot.core.delegation.check`)."""
+        ...
+
+    async def current(self, now: datetime) -> list[Delegation]:
+        """Every delegation not ended at ``now`` (active or ahead), by approver and start."""
+        ...
+
+    async def clear(self, account_id: str, now: datetime) -> int:
+        """Drop the approver's delegations not ended at ``now``; how many."""
+        ...
+
+
 class IdentityRepo(Protocol):
     """Who an account is on each channel, how it wants to be reached, and binding codes."""
 
@@ -259,6 +276,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxRepo: ...
     @property
     def votes(self) -> VoteRepo: ...
+    @property
+    def delegations(self) -> DelegationRepo: ...
     @property
     def identities(self) -> IdentityRepo: ...
     @property

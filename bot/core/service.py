@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot import tracing
-from bot.core import redraw, tell_submitter, vote_events, voting
+from bot.core import delegation, redraw, tell_submitter, vote_events, voting
 from bot.core.models import (
     ActionResult,
     ActionStatus,
@@ -38,7 +38,7 @@ from bot.core.models import (
     Wire,
 )
 from bot.core.policy import Policy, Progress, admit, outcome
-from bot.core.ports import Clock, RequestJob, Store, UnitOfWork, Wakeup, within
+from bot.core.ports import Clock, IdentityNotice, RequestJob, Store, UnitOfWork, Wakeup, within
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.route_planner import Router
 from bot.core.tell_submitter import TELL_IDENTITY as TELL_IDENTITY  # re-exported for callers
@@ -179,12 +179,18 @@ class ApprovalService:
         now: datetime,
         exclude: frozenset[str] = frozenset(),
     ) -> PlannedDelivery:
+        # An approver away: the card goes to whoever acts for them (the delivery stays theirs,
+        # so the vote counts as theirs), and they are told where it went.
+        acting = await _acting(uow, request, approver, now)
+        target = approver.model_copy(update={"account_id": acting.actor})
         with tracing.span("approval.route", account_id=approver.account_id):
-            plan = await self._router.plan(uow.identities, approver, exclude)
+            plan = await self._router.plan(uow.identities, target, exclude)
         choice = plan.choices[0] if plan.choices else None
         state = DeliveryState.QUEUED if choice else DeliveryState.UNREACHABLE
         # The trace says why a channel the approver is bound on was passed over.
         detail = plan.unreachable_reason or "; ".join(plan.skipped)
+        if len(acting.chain) > 1 or acting.note:
+            detail = "; ".join(p for p in (_delegated(acting), detail) if p)
         delivery = Delivery(
             id=new_id(),
             request_id=request.id,
@@ -200,6 +206,8 @@ class ApprovalService:
         await uow.deliveries.insert(delivery)
         if choice:
             await uow.outbox.enqueue(SEND_CARD, delivery.id, now)
+            if len(acting.chain) > 1 and not exclude:
+                await self._tell_delegator(uow, request, approver, acting, now)
         return PlannedDelivery(
             delivery_id=delivery.id,
             account_id=delivery.account_id,
@@ -207,6 +215,28 @@ class ApprovalService:
             state=state,
             reason=delivery.reason,
         )
+
+    async def _tell_delegator(
+        self,
+        uow: UnitOfWork,
+        request: StoredRequest,
+        approver: Approver,
+        acting: delegation.Resolution,
+        now: datetime,
+    ) -> None:
+        # A short notice on the delegator's own first channel; none reachable: nothing to send.
+        plan = await self._router.plan(uow.identities, approver)
+        if not plan.choices:
+            return
+        choice = plan.choices[0]
+        text = (
+            f"Approval {request.ticket.ticket_id} \u00b7 {request.ticket.title}: "
+            f"your card went to {acting.actor}, who acts for you while you are away."
+        )
+        notice = IdentityNotice(channel=choice.channel, address=choice.address, text=text)
+        ref = f"{request.id}/delegated/{approver.account_id}"
+        await uow.outbox.enqueue(TELL_IDENTITY, ref, now, notice.model_dump_json())
+        uow.on_commit(functools.partial(self._wakeup.notify, TELL_IDENTITY))
 
     async def reroute(self, uow: UnitOfWork, failed: Delivery, why: str) -> PlannedDelivery | None:
         """After a permanent send failure, plan the approver's next usable channel.
@@ -281,7 +311,8 @@ class ApprovalService:
         clicker = _clicker_delivery(request, action)
         if clicker is None:
             return ActionResult(status=ActionStatus.NOT_APPROVER, delivery=card)
-        if not await self._still_bound(uow, request, clicker, action):
+        voter = await self._voter(uow, request, clicker, action, now)
+        if voter is None:
             # The request only sets the toast's language: no card is redrawn for this identity.
             return ActionResult(status=ActionStatus.UNLINKED, request=request)
         if request.status is RequestStatus.PENDING and now >= request.ticket.expires_at:
@@ -295,7 +326,7 @@ class ApprovalService:
             return ActionResult(
                 status=ActionStatus.REASON_REQUIRED, request=request, delivery=clicker
             )
-        return await self._vote(uow, request, clicker, action, now)
+        return await self._vote(uow, request, clicker, action, now, voter)
 
     async def _vote(
         self,
@@ -304,12 +335,13 @@ class ApprovalService:
         clicker: Delivery,
         action: InboundAction,
         now: datetime,
+        voter: str,
     ) -> ActionResult:
         # The click as a vote under the request's policy (a request without one: the first
         # vote decides, as it always has); the outcome, once reached, is decided here once.
         policy = Policy.from_request(request.ticket)
         votes = await uow.votes.of_request(request.id)
-        vote = _admitted(policy, votes, request, clicker, action, now)
+        vote = _admitted(policy, votes, request, clicker, action, now, voter)
         if not isinstance(vote, Vote):
             return ActionResult(status=vote, request=request.with_votes(votes), delivery=clicker)
         if not await uow.votes.add(request.id, vote):
@@ -363,15 +395,27 @@ class ApprovalService:
         uow.on_commit(functools.partial(self._wakeup.notify, UPDATE_CARD))
         return current
 
-    async def _still_bound(
-        self, uow: UnitOfWork, request: StoredRequest, clicker: Delivery, action: InboundAction
-    ) -> bool:
-        # Read in the click's own transaction: a binding removed or moved after the card was
-        # sent takes the card's authority with it (the delivery's address is only history).
+    async def _voter(
+        self,
+        uow: UnitOfWork,
+        request: StoredRequest,
+        clicker: Delivery,
+        action: InboundAction,
+        now: datetime,
+    ) -> str | None:
+        # Who clicked, read in the click's own transaction: the approver, or whoever acts for
+        # them now (``delegation.resolve``); None when neither is bound to the clicking identity.
+        # A binding removed or moved after the card was sent takes the card's authority with it
+        # (the delivery's address is only history), and so does a delegation that ended.
         approver = request.approver(clicker.account_id)
         if approver is None:
-            return False
-        return await self._router.address(uow.identities, approver, action.channel) == action.actor
+            return None
+        acting = await _acting(uow, request, approver, now)
+        for account in dict.fromkeys((approver.account_id, acting.actor)):
+            whose = approver.model_copy(update={"account_id": account})
+            if await self._router.address(uow.identities, whose, action.channel) == action.actor:
+                return account
+        return None
 
     async def _decide(
         self,
@@ -568,6 +612,19 @@ class ApprovalService:
         return True
 
 
+async def _acting(
+    uow: UnitOfWork, request: StoredRequest, approver: Approver, at: datetime
+) -> delegation.Resolution:
+    delegations = await uow.delegations.current(at)
+    submitter = request.ticket.submitter.account_id
+    return delegation.resolve(approver.account_id, at, delegations, submitter)
+
+
+def _delegated(acting: delegation.Resolution) -> str:
+    said = f"delegated: {' -> '.join(acting.chain)}" if len(acting.chain) > 1 else ""
+    return "; ".join(p for p in (said, acting.note) if p)
+
+
 def _policy_decision(request: StoredRequest, outcome: Outcome, at: datetime) -> Decision:
     return Decision(
         id=new_id(),
@@ -590,8 +647,10 @@ def _admitted(
     clicker: Delivery,
     action: InboundAction,
     now: datetime,
+    voter: str,
 ) -> Vote | ActionStatus:
     # The vote to store (who voted, under which name, on which channel), or the refusal's answer.
+    # A delegate's vote is the approver's, recorded under the name "B for A".
     approver = request.approver(clicker.account_id)
     assert approver is not None  # the clicker's card is theirs and they are still bound
     said = Outcome.APPROVED if action.action is ClickAction.APPROVE else Outcome.REJECTED
@@ -599,7 +658,10 @@ def _admitted(
     if admission.vote is None:
         assert admission.refusal is not None
         return voting.ANSWERS[admission.refusal]
-    return replace(admission.vote, display_name=approver.display_name, channel=action.channel)
+    name = approver.display_name
+    if voter != approver.account_id:
+        name = f"{voter} for {name}"
+    return replace(admission.vote, display_name=name, channel=action.channel)
 
 
 async def _audit_vote(

@@ -50,6 +50,7 @@ TAGS: Final[list[dict[str, str]]] = [
     {"name": "bindings", "description": "Who is reached where (admin)"},
     {"name": "me", "description": "A user's own bindings and email, through the console"},
     {"name": "preferences", "description": "Channel order and approval email"},
+    {"name": "delegations", "description": "Who acts for an approver away, and until when"},
     {"name": "channels", "description": "Consent, credentials and test cards per channel"},
     {"name": "operations", "description": "Usage and the audit log"},
     {"name": "health", "description": "Liveness, readiness, metrics"},

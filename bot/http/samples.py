@@ -24,6 +24,7 @@ from bot.http.bindings import (
     LookupOut,
 )
 from bot.http.channels import AuthorizeIn, RevokeOut
+from bot.http.delegations import DelegationIn, DelegationOut, DelegationsOut, MyDelegationIn
 from bot.http.me import ActingAccount, BindingCodeOut, MyBindingsOut
 from bot.http.preferences import (
     ConfirmedOut,
@@ -153,6 +154,14 @@ _PREFS: Final[dict[str, Any]] = {
     "email_pending": False,
     "updated_by": "2001",
     "updated_at": AT,
+}
+
+_DELEGATION: Final[dict[str, Any]] = {
+    "account_id": "2001",
+    "delegate_id": "2002",
+    "starts_at": "2026-12-01T01:00:00Z",
+    "ends_at": "2026-12-04T10:00:00Z",
+    "set_by": "2001",
 }
 
 SAMPLES: Final[dict[type[BaseModel], Any]] = {
@@ -341,6 +350,15 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
         "address": "li.na@example.com",
         "status": "verified",
     },
+    DelegationIn: {"delegate_id": "2002", "ends_at": "2026-12-04T18:00:00+08:00"},
+    MyDelegationIn: {
+        "account_id": "2001",
+        "delegate_id": "2002",
+        "starts_at": "2026-12-01T09:00:00+08:00",
+        "ends_at": "2026-12-04T18:00:00+08:00",
+    },
+    DelegationOut: _DELEGATION,
+    DelegationsOut: {"delegations": [_DELEGATION], "max_depth": 3},
     AuthorizeIn: {"accept_notice": True, "notice_version": "3f2a1b0c9d8e"},
     RevokeOut: {"channel": "lark", "state": "revoked", "rerouted": 3},
     TestSend: {"channel": "lark", "account_id": "2001", "locale": "en-US"},

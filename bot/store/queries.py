@@ -154,6 +154,10 @@ class Queries(NamedQueries):
     # votes.sql
     add_vote: str
     votes_of_request: str
+    # delegations.sql
+    add_delegation: str
+    current_delegations: str
+    clear_delegations: str
     # outbox.sql
     enqueue: str
     claim: str

@@ -17,6 +17,7 @@ from bot.store.bindings import BindingStore
 from bot.store.preferences import PreferenceStore, VerificationStore
 from bot.store.repos.answers import AnswerRows
 from bot.store.repos.credentials import CredentialRows
+from bot.store.repos.delegations import DelegationRows
 from bot.store.repos.deliveries import DeliveryRows
 from bot.store.repos.identities import IdentityRows
 from bot.store.repos.ledger import LedgerRows
@@ -59,6 +60,11 @@ class EngineUnit:
     def votes(self) -> VoteRows:
         """The approvers' votes."""
         return VoteRows(self._tx)
+
+    @cached_property
+    def delegations(self) -> DelegationRows:
+        """Delegations while away."""
+        return DelegationRows(self._tx)
 
     @cached_property
     def identities(self) -> IdentityRows:

@@ -43,7 +43,7 @@ WHERE kind = 'timing_step' AND state = 'pending' AND ref ~>=~ ? AND ref ~<~ ?
 -- name: request_jobs
 -- A request's trace: its reminder and escalation steps (ref "<request id>/<key>", pending or
 -- not) and its submitter's outcome notice (ref "<request id>/submitter"), each on its own
--- partial index (migrations 0007 and 0008).
+-- partial index (migrations 0007 and 0009).
 SELECT kind, ref, payload, state, next_attempt_at, done_at, last_error FROM outbox
 WHERE kind = 'timing_step' AND ref ~>=~ ? AND ref ~<~ ?
 UNION ALL

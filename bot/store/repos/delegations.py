@@ -1,0 +1,39 @@
+"""Delegations while away (implements ``bot.core.ports.DelegationRepo``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.core.delegation import Delegation
+from bot.store.codec import parse_ts, ts
+from bot.store.repos.rows import Rows
+
+
+class DelegationRows(Rows):
+    """The ``delegations`` table: one row per approver and window start."""
+
+    async def add(self, delegation: Delegation, at: datetime) -> None:
+        """Store one (checked by the caller against :meth:`current`, in the same unit)."""
+        d = delegation
+        await self._tx.execute(
+            self.sql.add_delegation,
+            (d.account_id, d.delegate_id, ts(d.starts_at), ts(d.ends_at), d.set_by, ts(at)),
+        )
+
+    async def current(self, now: datetime) -> list[Delegation]:
+        """Every delegation not ended at ``now``, by approver and start."""
+        rows = await self._tx.fetch_all(self.sql.current_delegations, (ts(now),))
+        return [
+            Delegation(
+                account_id=row["account_id"],
+                delegate_id=row["delegate_id"],
+                starts_at=parse_ts(row["starts_at"]),
+                ends_at=parse_ts(row["ends_at"]),
+                set_by=row["set_by"],
+            )
+            for row in rows
+        ]
+
+    async def clear(self, account_id: str, now: datetime) -> int:
+        """Drop the approver's delegations not ended at ``now``; how many."""
+        return await self._tx.execute(self.sql.clear_delegations, (account_id, ts(now)))
