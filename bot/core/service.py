@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import tracing
 from bot.core import delegation, redraw, tell_submitter, vote_events, voting
@@ -341,6 +342,7 @@ class ApprovalService:
         # vote decides, as it always has); the outcome, once reached, is decided here once.
         policy = Policy.from_request(request.ticket)
         votes = await uow.votes.of_request(request.id)
+        now = _counted_at(now, votes)
         vote = _admitted(policy, votes, request, clicker, action, now, voter)
         if not isinstance(vote, Vote):
             return ActionResult(status=vote, request=request.with_votes(votes), delivery=clicker)
@@ -721,3 +723,12 @@ async def _reload(uow: UnitOfWork, request_id: str) -> StoredRequest:
     if request is None:
         raise NotFound(f"request {request_id} vanished")
     return request
+
+
+def _counted_at(now: datetime, votes: Sequence[Vote]) -> datetime:
+    # Votes are counted one at a time under the request's lock, and the rules take them in
+    # time order: a click that arrived first on one replica but waited for another's lock is
+    # counted after it, so its time is moved past the last vote counted (never before it).
+    if not votes:
+        return now
+    return max(now, max(v.at for v in votes) + timedelta(microseconds=1))

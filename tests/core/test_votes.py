@@ -248,3 +248,23 @@ async def test_the_one_forward_carries_every_vote_and_each_stage(core: Core) -> 
         ("DBA review", "approved", 2),
         ("Service owner", "approved", 1),
     ]
+
+
+async def test_a_vote_counted_after_another_is_never_timed_before_it(core: Core) -> None:
+    # A click that reached one replica first but waited for another replica's lock is counted
+    # second (here: a replica whose clock reads earlier): the rules take votes in time order,
+    # so its time must follow the one counted before it, or the rules would see an outcome
+    # reached before a vote they were given.
+    policy = {"rule": "quorum", "quorum": 2}
+    await core.service.submit(_ticket("T-ORD", approvers=_people("a1", "a2", "a3"), policy=policy))
+    assert (await _click(core, "T-ORD", "a1", ClickAction.REJECT)).status is ActionStatus.VOTED
+    assert (await _click(core, "T-ORD", "a2")).status is ActionStatus.VOTED
+    behind = MovableClock(T0)  # before either vote above
+    router = Router({"memory": MemoryChannel()}, ["memory"])
+    other = Core(ApprovalService(core.store, behind, router, Wakeups()), behind, core.store)
+    assert (await _click(other, "T-ORD", "a3", ClickAction.REJECT)).status is ActionStatus.DECIDED
+    decided = await core.service.get("T-ORD")
+    assert [v.account_id for v in decided.votes] == ["a1", "a2", "a3"]
+    times = [v.at for v in decided.votes]
+    assert times == sorted(times) and len(set(times)) == 3
+    assert decided.status is RequestStatus.REJECTED

@@ -201,7 +201,10 @@ async def _drive(
 
         async def settled() -> bool:
             decided = {d.ticket_id for d in backend.decisions}
-            return decided == set(storm.cards) and await balancer.outbox_depth() == 0
+            # What this test checks is forwarded: the redraws still queued (a voter's own card
+            # is redrawn again later as a fallback) are not waited for.
+            forwards = await balancer.outbox_depth("forward_decision", "forward_vote")
+            return decided == set(storm.cards) and forwards == 0
 
         try:
             await eventually(settled, within=60)

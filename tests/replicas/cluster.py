@@ -152,11 +152,15 @@ class Balancer:
                     continue
             await asyncio.sleep(0.05)
 
-    async def outbox_depth(self) -> float:
-        """Outbox jobs still waiting, summed over kinds (``gateway_outbox_depth``)."""
+    async def outbox_depth(self, *kinds: str) -> float:
+        """Outbox jobs still waiting, summed over ``kinds`` (all when none is named)
+        (``gateway_outbox_depth``)."""
         _, text = await self.get("/metrics")
+        prefixes = [f'gateway_outbox_depth{{kind="{k}"}}' for k in kinds] or [
+            "gateway_outbox_depth{"
+        ]
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
-            if line.startswith("gateway_outbox_depth{")
+            if line.startswith(tuple(prefixes))
         )
