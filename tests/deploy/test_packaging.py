@@ -100,7 +100,9 @@ async def test_demo_runs_the_whole_flow_on_the_sandbox(tmp_path: Path) -> None:
     run = await run_cli("demo", cwd=tmp_path, within=90)
     assert run.code == 0, run.output
     assert "Done: one signed decision per ticket" in run.out
-    assert run.out.count("decision forwarded") == 2
+    # One approved and one rejected by a single tap, an all-of and a quorum request.
+    assert run.out.count("decision forwarded") == 4
+    assert "1 of 2 approved" in run.out
 
 
 def _base_env() -> dict[str, str]:
