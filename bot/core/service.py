@@ -162,9 +162,11 @@ class ApprovalService:
             for approver in voting.first_stage(request)
         ]
         # The steps, written with the request: a crash loses neither, a restart repeats none.
-        await steps.schedule(
-            uow, await _reload(uow, request.id), self._timing, self._router.urgency
-        )
+        # (Most requests have none: they pay no reload for them.)
+        if self._timing.has_steps(ticket):
+            await steps.schedule(
+                uow, await _reload(uow, request.id), self._timing, self._router.urgency
+            )
         return SubmitReceipt(
             request_id=request.id,
             ticket_id=ticket.ticket_id,

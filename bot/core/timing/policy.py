@@ -34,6 +34,10 @@ class TimingPolicy:
             return None
         return ticket.reminders or self.reminders
 
+    def has_steps(self, ticket: ApprovalRequest) -> bool:
+        """Whether the request has any reminder or escalation step to schedule."""
+        return self.reminders_for(ticket) is not None or bool(ticket.escalation)
+
     def outcome_for(self, ticket: ApprovalRequest) -> OnExpiry:
         """What happens at ``expires_at``."""
         return ticket.on_expiry or self.on_expiry
