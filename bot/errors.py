@@ -13,6 +13,7 @@
     │   └── MalformedBody        the body is not JSON at all (400 rather than 422)
     ├── NotFound                 the named ticket, delivery or binding does not exist
     ├── Conflict                 the call contradicts what is already stored (idempotency key reuse, ...)
+    ├── TooSoon                  asked again before its rate limit allows (retry_after seconds)
     ├── InvalidTransition        a state change the domain rules forbid
     ├── ChannelError             a chat or mail platform call failed (retryable or permanent)
     │   ├── ChannelThrottled     the platform asked us to slow down (retry_after)
@@ -119,6 +120,22 @@ class Conflict(GatewayError):
     """The request conflicts with the current state."""
 
     code = "conflict"
+
+
+class TooSoon(GatewayError):
+    """Asked again too soon; try again later."""
+
+    code = "too_soon"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        retry_after: int = 1,
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)  # whole seconds, as Retry-After takes them
+        self.fields = dict(fields or {})
 
 
 class InvalidTransition(GatewayError):

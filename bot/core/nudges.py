@@ -68,7 +68,7 @@ class Nudges:
     ) -> str:
         channel = self._pick(card.channel, queued)
         assert card.address is not None  # a card that went out had one
-        what = f"{step.kind} {step.number}"
+        what = step.label
         why = step.note
         if step.urgent is not None and card.external_ref:
             try:
@@ -86,7 +86,7 @@ class Nudges:
     async def _email(
         self, request: StoredRequest, address: str | None, step: StepJob, queued: datetime
     ) -> str:
-        what = f"{step.kind} {step.number}"
+        what = step.label
         if address is None:
             return f"{what}: no email sent (routing allows no email for this approver)"
         channel = self._pick(EMAIL, queued)

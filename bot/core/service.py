@@ -43,6 +43,7 @@ from bot.core.ports import Clock, IdentityNotice, RequestJob, Store, UnitOfWork,
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.route_planner import Router
 from bot.core.tell_submitter import TELL_IDENTITY as TELL_IDENTITY  # re-exported for callers
+from bot.core.timing import now as remind
 from bot.core.timing import steps
 from bot.core.timing.policy import TimingPolicy
 from bot.errors import Conflict, InvalidInput, NotFound
@@ -511,6 +512,20 @@ class ApprovalService:
         now = self._clock.now()
         async with within(self._store, uow) as unit:
             return await self._withdraw(unit, ticket_id, body, now)
+
+    async def remind_now(
+        self, ticket_id: str, *, by: str, source: str, uow: UnitOfWork | None = None
+    ) -> remind.RemindNowResult:
+        """Queue a reminder now for each approver the request still awaits and not reminded
+        lately (``bot.core.timing.now``); in ``uow`` when given (the signed call's)."""
+        now = self._clock.now()
+        async with within(self._store, uow) as unit:
+            result = await remind.remind_now(
+                unit, ticket_id, now, self._timing, self._router.urgency, by=by, source=source
+            )
+            if result.reminded:
+                unit.on_commit(functools.partial(self._wakeup.notify, steps.TIMING_STEP))
+        return result
 
     async def _withdraw(
         self, uow: UnitOfWork, ticket_id: str, body: Withdrawal, now: datetime

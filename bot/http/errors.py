@@ -23,6 +23,7 @@ from bot.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    TooSoon,
     UnsupportedMediaType,
     VerificationError,
     validation_fields,
@@ -91,6 +92,10 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(422, "invalid_input", "the body is invalid", validation_fields(exc))
     except InvalidInput as exc:
         return error_response(exc.status, exc.code, exc.message, exc.fields)
+    except TooSoon as exc:
+        response = error_response(429, exc.code, exc.message, exc.fields)
+        response.headers["Retry-After"] = str(exc.retry_after)  # RFC 9110 §10.2.3: seconds
+        return response
     except GatewayError as exc:
         status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 503)
         if status >= 500:

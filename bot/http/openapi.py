@@ -44,6 +44,7 @@ ERRORS: Final[dict[int, str]] = {
     409: "conflict: the state forbids it, or the request id was used for another request",
     415: "the body is not application/json",
     422: "invalid fields, each named in error.fields",
+    429: "too soon: try again after Retry-After seconds (error.fields says who waits until when)",
 }
 TAGS: Final[list[dict[str, str]]] = [
     {"name": "approvals", "description": "Submit, trace and withdraw approval requests (backend)"},

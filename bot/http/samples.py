@@ -15,6 +15,7 @@ from bot.core.models import ApprovalRequest
 from bot.core.ports import DecisionEvent, VoteEvent
 from bot.core.service import SubmitReceipt, Withdrawal
 from bot.core.storage import AuditPage, UsageReport
+from bot.core.timing.now import RemindNowResult
 from bot.http.bindings import (
     AccountBindingsOut,
     BindingIn,
@@ -173,6 +174,21 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
         "deliveries": [_DELIVERY],
     },
     Withdrawal: {"reason": "withdrawn"},
+    RemindNowResult: {
+        "ticket_id": "DMS-1042",
+        "reminded": [
+            {"account_id": "2001", "display_name": "Ann", "channel": "lark", "urgent": "app"}
+        ],
+        "skipped": [
+            {
+                "account_id": "2002",
+                "display_name": "Bo",
+                "reason": "reminded too recently",
+                "last_reminded_at": "2026-12-01T09:02:00Z",
+                "again_at": "2026-12-01T09:12:00Z",
+            }
+        ],
+    },
     ApprovalOut: _TRACE,
     ErrorBody: {
         "error": {

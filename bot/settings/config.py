@@ -15,6 +15,7 @@ import binascii
 import json
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -296,6 +297,11 @@ class ReminderSettings(_Group):
         default_factory=lambda: dict(DEFAULT_ZONES),
         description="time zone by locale, for approvers without their own",
     )
+    remind_now_every: Duration = Field(
+        timedelta(minutes=10),
+        description="POST /v1/approvals/{ticket_id}/remind reminds an approver at most once "
+        "in this interval",
+    )
 
     @field_validator("quiet_hours")
     @classmethod
@@ -326,6 +332,7 @@ class ReminderSettings(_Group):
             allow_auto_approve=self.allow_auto_approve,
             quiet=QuietHours.parse(self.quiet_hours) if self.quiet_hours else None,
             zones=dict(self.zones),
+            remind_now_every=self.remind_now_every,
         )
 
 

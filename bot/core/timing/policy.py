@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.models import ApprovalRequest, OnExpiry, Reminders
 from bot.core.timing.quiet import DEFAULT_ZONES, QuietHours
@@ -27,6 +27,7 @@ class TimingPolicy:
     allow_auto_approve: bool = False
     quiet: QuietHours | None = None
     zones: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ZONES))
+    remind_now_every: timedelta = timedelta(minutes=10)  # one remind now per approver per this
 
     def reminders_for(self, ticket: ApprovalRequest) -> Reminders | None:
         """The request's reminders, the deployment's when it names none, none when "off"."""

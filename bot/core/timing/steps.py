@@ -25,6 +25,7 @@ from bot.core.timing.policy import TimingPolicy
 from bot.core.timing.quiet import zone_for
 
 TIMING_STEP = "timing_step"
+REMIND_NOW = "remind now"  # the action of a reminder a person asked for (``bot.core.timing.now``)
 Offered = Callable[[str], frozenset[UrgencyKind]]
 """The urgency kinds a channel (by name) offers."""
 
@@ -56,6 +57,11 @@ class StepJob(Entity):
             asked=step.asked,
             note=step.note,
         )
+
+    @property
+    def label(self) -> str:
+        """How the card's history names it: ``reminder 2``, or ``reminder now``."""
+        return "reminder now" if self.action == REMIND_NOW else f"{self.kind} {self.number}"
 
 
 def still_to_vote(request: StoredRequest) -> tuple[Approver, ...]:
