@@ -12,6 +12,7 @@ import json
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -217,4 +218,8 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, Path):  # as the default is written: ./data, not data
         return value.as_posix() if value.is_absolute() else f"./{value.as_posix()}"
+    if isinstance(value, timedelta):  # as the settings read it: an ISO 8601 duration
+        from bot.core.timing.durations import format_duration
+
+        return format_duration(value)
     return value
