@@ -71,7 +71,7 @@ def check_time_zone(name: str) -> str:
     try:
         return zone(name).key
     except ValueError as exc:
-        raise InvalidInput("invalid time zone", {"time_zone": str(exc)}) from None
+        raise InvalidInput(f"invalid time zone: {exc}", {"time_zone": str(exc)}) from None
 
 
 def check_account(account_id: str) -> str:
