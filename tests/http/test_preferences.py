@@ -224,8 +224,9 @@ async def test_a_refused_address_change_leaves_the_pending_one_as_it_was(mail: E
 
 
 def _text(platform: MailPlatform, address: str, nth: int = -1) -> str:
-    message = platform.catcher.messages(address)[nth]
-    return str(message.get_body(("plain",)).get_content())
+    body = platform.catcher.messages(address)[nth].get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
 
 
 def _shown(at: str, where: str) -> str:
