@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo
 
 from cards.actions import APPROVE, REJECT, TEST, ClickAction, ref_is_usable
 from cards.budget import Budget
-from cards.i18n import UiText, format_time, ui
+from cards.i18n import UiText, card_zone, format_time, ui
 from cards.text import clean, one_line, safe_url, truncate
 from cards.view import ApprovalView, CardState, FieldKind, Locale, ViewProgress, ViewVote
 
@@ -82,6 +83,7 @@ class _Cutter:
 def build_content(view: ApprovalView, budget: Budget) -> Content:
     """Cut ``view`` down to ``budget``; notices explain anything left out."""
     text, cut = ui(view.locale), _Cutter(budget)
+    where = card_zone(view.time_zone, view.locale)
     shown = view.fields[: budget.fields]
     fields = tuple(
         (cut.line(f.name, budget.field_name), cut.block(f.value, budget.field_value)) for f in shown
@@ -98,13 +100,13 @@ def build_content(view: ApprovalView, budget: Budget) -> Content:
         ticket_id=truncate(one_line(view.ticket_id), TICKET_ID_MAX)[0],
         submitter=cut.line(view.submitter, budget.name),
         approver=cut.line(view.approver, budget.name),
-        expires=format_time(view.expires_at),
-        decision=_decision(view, text, cut),
+        expires=format_time(view.expires_at, where),
+        decision=_decision(view, text, cut, where),
         notices=(),
         actions=_actions(view),
         console_url=safe_url(view.console_url),
         kinds=tuple(f.kind for f in shown),
-        progress=_progress(view.progress, text, cut),
+        progress=_progress(view.progress, text, cut, where),
     )
     return _with_notices(content, view, cut)
 
@@ -122,7 +124,9 @@ def _status(view: ApprovalView, text: UiText) -> str:
     return text.voted_status if view.progress.own_vote else text.states[view.state]
 
 
-def _progress(progress: ViewProgress | None, text: UiText, cut: _Cutter) -> tuple[str, ...]:
+def _progress(
+    progress: ViewProgress | None, text: UiText, cut: _Cutter, where: ZoneInfo
+) -> tuple[str, ...]:
     if progress is None:
         return ()
     lines = []
@@ -139,7 +143,7 @@ def _progress(progress: ViewProgress | None, text: UiText, cut: _Cutter) -> tupl
         lines.append(_rejection(progress.rejected, text, cut))
     if progress.own_vote is not None:
         own = text.own_approved if progress.own_vote.approved else text.own_rejected
-        lines.append(own.format(at=format_time(progress.own_vote.at)))
+        lines.append(own.format(at=format_time(progress.own_vote.at, where)))
     if progress.passed_to:
         lines.append(text.passed_to.format(name=cut.line(progress.passed_to, cut.budget.title)))
     return tuple(lines)
@@ -164,14 +168,14 @@ def _title(view: ApprovalView, text: UiText, cut: _Cutter) -> str:
     return title or f"{text.ticket} {one_line(view.ticket_id)[:TICKET_ID_MAX]}".strip()
 
 
-def _decision(view: ApprovalView, text: UiText, cut: _Cutter) -> Decision | None:
+def _decision(view: ApprovalView, text: UiText, cut: _Cutter, where: ZoneInfo) -> Decision | None:
     if view.decision is None or view.state in INTERACTIVE:
         return None
     comment = cut.block(view.decision.comment or "", cut.budget.comment) or None
     label = text.reason if view.state is CardState.REJECTED else text.comment
     return Decision(
         by=cut.line(view.decision.by, cut.budget.name),
-        at=format_time(view.decision.at),
+        at=format_time(view.decision.at, where),
         comment=comment,
         comment_label=label,
     )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from cards.view import CardState, Locale
 
@@ -185,9 +186,37 @@ def ui(locale: Locale) -> UiText:
     return _TABLE[locale]
 
 
-def format_time(at: datetime) -> str:
-    """``2026-11-23 18:00 UTC``: the time in the zone it was given in."""
-    zone = at.tzname()
+# The zone a card's times are shown in when its view names none: its locale's. The same
+# defaults as quiet hours (bot.core.timing.quiet.DEFAULT_ZONES; a test keeps the two equal).
+LOCALE_ZONES: Mapping[Locale, str] = {Locale.EN_US: "UTC", Locale.ZH_CN: "Asia/Shanghai"}
+
+
+def card_zone(time_zone: str | None, locale: Locale) -> ZoneInfo:
+    """The zone a card's times are shown in: the approver's own, else its locale's."""
+    return ZoneInfo(time_zone or LOCALE_ZONES[locale])
+
+
+def format_time(at: datetime, where: ZoneInfo | None = None) -> str:
+    """``2026-11-23 18:00 UTC``, ``2026-11-24 02:00 CST (UTC+08:00)``: ``at`` in ``where`` (else
+    the zone it was given in), with the zone's abbreviation and, off UTC, its offset."""
+    local = at.astimezone(where) if where is not None else at
     # not strftime: it does not zero-pad years before 1000 on every platform
-    stamp = f"{at.year:04d}-{at.month:02d}-{at.day:02d} {at.hour:02d}:{at.minute:02d}"
-    return f"{stamp} {zone}" if zone else stamp
+    stamp = (
+        f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+    )
+    label = _zone_label(local)
+    return f"{stamp} {label}" if label else stamp
+
+
+def _zone_label(local: datetime) -> str:
+    name, offset = local.tzname(), local.utcoffset()
+    if name is None or offset is None:
+        return name or ""
+    if name == "UTC" or name.startswith(("UTC+", "UTC-")):
+        return name
+    # An abbreviation alone can be ambiguous (CST is China's and the US's), and some zones
+    # have none but a number ("+04"): the offset says which.
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    numeric = f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    return f"{name} ({numeric})" if name.isalpha() else numeric

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class CardState(StrEnum):
@@ -110,3 +111,15 @@ class ApprovalView(BaseModel):
     action_ref: str = Field(default="", description="opaque token echoed back by button clicks")
     note: str | None = None  # extra line, e.g. why a submission failed
     progress: ViewProgress | None = None  # multi-approver requests only
+    # IANA zone the card's times are shown in (the approver's); None: the locale's zone.
+    time_zone: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value

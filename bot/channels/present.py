@@ -5,6 +5,8 @@ Every channel renders through here, so an approver sees the same words whatever 
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from bot.channels.tally import view_progress
 from bot.core.models import (
     ActionResult,
@@ -15,6 +17,7 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
+from bot.core.timing.quiet import zone_for
 from cards import (
     ApprovalView,
     CardState,
@@ -59,8 +62,10 @@ def ticket_card(
     action_ref: str = "",
     note: str | None = None,
     progress: ViewProgress | None = None,
+    time_zone: str | None = None,
 ) -> ApprovalView:
-    """The view of ``ticket`` as ``approver`` holds it in ``state``."""
+    """The view of ``ticket`` as ``approver`` holds it in ``state`` (times in ``time_zone``,
+    the approver's own, else the zone of the ticket's locale as quiet hours use it)."""
     return ApprovalView(
         ticket_id=ticket.ticket_id,
         title=ticket.title,
@@ -78,6 +83,7 @@ def ticket_card(
         action_ref=action_ref,
         note=note,
         progress=progress,
+        time_zone=zone_for(time_zone, ticket.locale).key,
     )
 
 
@@ -99,6 +105,7 @@ def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
         action_ref=_action_ref(request, delivery),
         note=decision.forward_detail if failed and decision else None,
         progress=view_progress(request, delivery.account_id),
+        time_zone=delivery.time_zone,
     )
 
 
@@ -179,7 +186,7 @@ def toast_text(result: ActionResult) -> str:
     template = _TOASTS[result.status][locale]
     request = result.request
     if result.status is ActionStatus.ALREADY_DECIDED and request and request.decision:
-        at = request.decision.decided_at.strftime("%Y-%m-%d %H:%M UTC")
+        at = format_time(request.decision.decided_at, _clicker_zone(result, locale))
         return template.format(by=request.decision.display_name, at=at)
     if result.status is ActionStatus.CLOSED and request:
         status = str(request.status)
@@ -198,7 +205,8 @@ def _earlier_vote(template: str, result: ActionResult, locale: str) -> str:
         return template.format(outcome=_OUTCOME_WORDS[locale]["approved"], at="?")
     vote = votes[-1]
     return template.format(
-        outcome=_OUTCOME_WORDS[locale][vote.outcome.value], at=format_time(vote.at)
+        outcome=_OUTCOME_WORDS[locale][vote.outcome.value],
+        at=format_time(vote.at, _clicker_zone(result, locale)),
     )
 
 
@@ -218,3 +226,8 @@ def toast_kind(result: ActionResult) -> str:
     if result.status in _INFO:
         return "info"
     return "error"
+
+
+def _clicker_zone(result: ActionResult, locale: str) -> ZoneInfo:
+    # The times a toast shows are in the clicker's zone, as on their card.
+    return zone_for(result.delivery.time_zone if result.delivery else None, locale)

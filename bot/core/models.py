@@ -417,6 +417,9 @@ class Delivery(Entity):
     created_at: datetime
     updated_at: datetime
     history: tuple[DeliveryEvent, ...] = ()
+    # The approver's own time zone (their preference) as read with the delivery; None: the
+    # zone of the ticket's locale. Not stored on the delivery: a change applies to the next card.
+    time_zone: str | None = None
 
 
 class Decision(Entity):

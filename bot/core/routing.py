@@ -54,6 +54,7 @@ class RoutePreference(Entity):
 
     channel_order: tuple[ChannelName, ...] | None = None
     email_enabled: bool = True
+    time_zone: str | None = None  # IANA name; None: the zone of the ticket's locale
 
 
 UNSUBSCRIBED = "unsubscribed"

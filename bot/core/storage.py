@@ -85,6 +85,7 @@ class Preferences(Entity):
     account_id: str
     channel_order: tuple[str, ...] | None = None
     email_enabled: bool = True
+    time_zone: str | None = None  # IANA name; None: the zone of each card's locale
     updated_by: str | None = None
     updated_at: datetime | None = None
 
@@ -104,6 +105,7 @@ class PreferenceRepo(Protocol):
         email_enabled: bool | None,
         by: str,
         at: datetime,
+        time_zone: str | None = None,
     ) -> Preferences:
         """Change what is given (None keeps it; ``order=()`` resets to the deployment's)."""
         ...

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, date, datetime, time
 
 from bot.core.models import in_utc_range
+from bot.core.timing.quiet import zone
 from bot.errors import InvalidInput
 
 # The channels a binding or a channel order may name (kept equal to the channel registry's
@@ -59,6 +60,18 @@ def check_order(order: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     if problem:
         raise InvalidInput(f"invalid channel order: {problem}", {"channel_order": problem})
     return names
+
+
+def check_time_zone(name: str) -> str:
+    """An IANA time zone name (``""``: none, the zone of each card's locale); InvalidInput
+    otherwise."""
+    name = name.strip()
+    if not name:
+        return ""
+    try:
+        return zone(name).key
+    except ValueError as exc:
+        raise InvalidInput(f"invalid time zone: {exc}", {"time_zone": str(exc)}) from None
 
 
 def check_account(account_id: str) -> str:

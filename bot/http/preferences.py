@@ -1,4 +1,4 @@
-"""Preferences (channel order, approval email on/off) and email verification.
+"""Preferences (channel order, approval email on/off, time zone) and email verification.
 
 ``/v1/me/...`` is called by the console on a user's behalf (backend-signed, naming the acting
 account, as ``/v1/me/binding``); ``/v1/accounts/{account_id}/preferences`` takes an admin token.
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.core.emailverify import EmailVerification
 from bot.core.ports import PendingEmail, UnitOfWork
 from bot.core.storage import Preferences
-from bot.core.validation import check_binding, check_order
+from bot.core.validation import check_binding, check_order, check_time_zone
 from bot.errors import InvalidInput
 from bot.http.auth import Role
 from bot.http.deps import DEPS
@@ -37,6 +37,9 @@ class PreferencesIn(BaseModel):
 
     channel_order: list[str] | None = Field(None, max_length=8)
     email_enabled: bool | None = None
+    time_zone: str | None = Field(
+        None, max_length=64, description='IANA name, e.g. Asia/Shanghai ("": by locale)'
+    )
 
 
 class MyPreferencesIn(PreferencesIn, ActingAccount):
@@ -61,6 +64,7 @@ class PreferencesOut(BaseModel):
     account_id: str
     channel_order: list[str] | None
     email_enabled: bool
+    time_zone: str | None  # null: each card's times in the zone of its locale
     email_pending: bool
     updated_by: str | None
     updated_at: datetime | None
@@ -112,6 +116,7 @@ async def _out(
         account_id=prefs.account_id,
         channel_order=list(prefs.channel_order) if prefs.channel_order else None,
         email_enabled=prefs.email_enabled,
+        time_zone=prefs.time_zone,
         email_pending=pending is not None,
         updated_by=prefs.updated_by,
         updated_at=prefs.updated_at,
@@ -127,9 +132,15 @@ async def _change(
 ) -> Preferences:
     deps = request.app[DEPS]
     order = None if body.channel_order is None else check_order(body.channel_order)
+    zone = None if body.time_zone is None else check_time_zone(body.time_zone)
     repo = uow.preferences if uow is not None else deps.preferences
     return await repo.set(
-        account_id, order=order, email_enabled=body.email_enabled, by=by, at=deps.clock.now()
+        account_id,
+        order=order,
+        email_enabled=body.email_enabled,
+        time_zone=zone,
+        by=by,
+        at=deps.clock.now(),
     )
 
 
@@ -163,7 +174,7 @@ async def show_mine(request: web.Request, signed: SignedRequest) -> web.Response
 )
 @signed_write
 async def set_mine(request: web.Request, signed: SignedRequest, uow: UnitOfWork) -> web.Response:
-    """Change the acting account's channel order and/or approval email subscription."""
+    """Change the acting account's channel order, approval email subscription and/or zone."""
     body = MyPreferencesIn.model_validate_json(signed.body or b"{}")
     prefs = await _change(request, body.account_id, body, by=body.account_id, uow=uow)
     return _json(await _out(request, prefs, uow))

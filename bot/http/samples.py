@@ -152,6 +152,7 @@ _PREFS: Final[dict[str, Any]] = {
     "account_id": "2001",
     "channel_order": ["lark", "dingtalk"],
     "email_enabled": True,
+    "time_zone": "Asia/Shanghai",
     "email_pending": False,
     "updated_by": "2001",
     "updated_at": AT,
@@ -350,7 +351,11 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
             }
         ],
     },
-    PreferencesIn: {"channel_order": ["lark", "dingtalk"], "email_enabled": True},
+    PreferencesIn: {
+        "channel_order": ["lark", "dingtalk"],
+        "email_enabled": True,
+        "time_zone": "Asia/Shanghai",
+    },
     MyPreferencesIn: {"account_id": "2001", "email_enabled": False},
     PreferencesOut: _PREFS,
     EmailIn: {"account_id": "2001", "address": "li.na@example.com"},

@@ -42,6 +42,7 @@ class PreferenceStore:
             account_id=account_id,
             channel_order=tuple(order.split(",")) if order else None,
             email_enabled=bool(row["email_enabled"]),
+            time_zone=row["time_zone"],
             updated_by=row["updated_by"],
             updated_at=parse_ts(row["updated_at"]),
         )
@@ -54,21 +55,26 @@ class PreferenceStore:
         email_enabled: bool | None,
         by: str,
         at: datetime,
+        time_zone: str | None = None,
     ) -> Preferences:
-        """Change what is given (``order=()`` resets to the deployment's order)."""
+        """Change what is given (``order=()`` resets to the deployment's order, ``time_zone=""``
+        to the zone of each card's locale)."""
         current = await self.get(account_id)
         new_order = current.channel_order if order is None else (order or None)
         email = current.email_enabled if email_enabled is None else email_enabled
+        zone = current.time_zone if time_zone is None else (time_zone or None)
+        joined = ",".join(new_order) if new_order else None
         async with self._store.write() as tx:
             await tx.execute(
                 self._store.sql.upsert_preferences,
-                (account_id, ",".join(new_order) if new_order else None, int(email), by, ts(at)),
+                (account_id, joined, int(email), zone, by, ts(at)),
             )
         log.info("preferences set", extra=kv(account_id=account_id, by=by))
         return Preferences(
             account_id=account_id,
             channel_order=new_order,
             email_enabled=email,
+            time_zone=zone,
             updated_by=by,
             updated_at=at,
         )

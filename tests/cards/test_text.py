@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
-from cards import CardState, Locale, render_email, sample_view
-from cards.i18n import format_time
+from bot.core.timing.quiet import DEFAULT_ZONES
+from cards import ApprovalView, CardState, Locale, render_email, sample_view
+from cards.i18n import LOCALE_ZONES, format_time
 from cards.text import clean, escape_dingtalk, escape_lark, one_line, safe_url, truncate
 
 
@@ -59,3 +62,32 @@ def test_email_escapes_html() -> None:
     email = render_email(view)
     assert "<img" not in email.html and "&lt;img" in email.html
     assert "\n" not in email.subject
+
+
+def test_format_time_in_a_zone_names_it_and_its_offset() -> None:
+    at = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    assert format_time(at, ZoneInfo("UTC")) == "2026-11-23 18:00 UTC"
+    assert format_time(at, ZoneInfo("America/New_York")) == "2026-11-23 13:00 EST (UTC-05:00)"
+    summer = datetime(2026, 7, 1, 18, 0, tzinfo=UTC)
+    assert format_time(summer, ZoneInfo("America/New_York")) == "2026-07-01 14:00 EDT (UTC-04:00)"
+    assert format_time(at, ZoneInfo("Asia/Kolkata")) == "2026-11-23 23:30 IST (UTC+05:30)"
+    assert format_time(at, ZoneInfo("Asia/Dubai")) == "2026-11-23 22:00 UTC+04:00"  # "+04"
+
+
+def test_cards_default_zones_are_the_quiet_hours_defaults() -> None:
+    assert {loc.value: name for loc, name in LOCALE_ZONES.items()} == dict(DEFAULT_ZONES)
+
+
+def test_a_view_in_an_unknown_zone_is_refused() -> None:
+    view = sample_view(CardState.PENDING, Locale.EN_US).model_dump()
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        ApprovalView.model_validate({**view, "time_zone": "No/Where"})
+
+
+def test_an_en_us_approver_in_new_york_reads_new_york_times() -> None:
+    view = sample_view(CardState.APPROVED, Locale.EN_US)
+    assert "Expires: 2026-11-23 18:00 UTC" in render_email(view).text  # no zone: the locale's
+    ny = view.model_copy(update={"time_zone": "America/New_York"})
+    text = render_email(ny).text
+    assert "Expires: 2026-11-23 13:00 EST (UTC-05:00)" in text
+    assert "At: 2026-11-23 04:30 EST (UTC-05:00)" in text  # decided at 09:30 UTC

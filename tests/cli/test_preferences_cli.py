@@ -72,3 +72,16 @@ async def test_bindings_set_email_mails_a_code_through_the_gateway(mail: Embedde
     assert (await mail.backend.call("POST", "/v1/me/email/confirm", confirm))[0] == 200
     verified = await _route(mail.backend, "T-CLI-VERIFIED", "r-2")
     assert (verified["channel"], verified["state"]) == ("email", "sent")
+
+
+async def test_preferences_cli_sets_and_resets_a_time_zone(mail: Embedded) -> None:
+    code, out, err = await _cli(mail, "preferences", "show", "r-2")
+    assert code == 0 and "time_zone\t(by locale)" in out, err
+    code, out, err = await _cli(mail, "preferences", "set", "r-2", "--zone", "Mars/Base")
+    assert code == 2 and "time zone" in err and "Mars/Base" in err, (out, err)
+    code, out, err = await _cli(mail, "preferences", "set", "r-2", "--zone", "Asia/Tokyo")
+    assert code == 0 and "time_zone\tAsia/Tokyo" in out and "email\ton" in out, err
+    code, out, err = await _cli(mail, "preferences", "show", "r-2")
+    assert "time_zone\tAsia/Tokyo" in out, err
+    code, out, err = await _cli(mail, "preferences", "set", "r-2", "--zone", "")
+    assert code == 0 and "time_zone\t(by locale)" in out, err

@@ -4,16 +4,18 @@ repeated across a restart, and cancelled by the request's close."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.channels.memory import MemoryChannel
 from sandbox.embedded import Embedded, start
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
-from tests.gateway.helpers import eventually, parts
+from tests.gateway.helpers import eventually, parts, run_cli
 from tests.support.clock import MovableClock
 
 EVERY_TEN = {"after": "PT10M", "every": "PT10M", "max": 2}
@@ -103,3 +105,37 @@ async def test_a_request_without_timing_fields_queues_no_step(stack: object) -> 
     embedded, _, _ = parts(stack)
     await _submit(embedded, "T-PLAIN")
     assert _steps(embedded.gateway.settings.db_path) == []
+
+
+def _zone_showing(hour: int, at: datetime) -> str:
+    """A fixed-offset IANA zone whose clocks show ``hour`` o'clock (give or take) at ``at``."""
+    offset = (hour - at.hour + 12) % 24 - 12  # -12..+11
+    return f"Etc/GMT{-offset:+d}"  # POSIX signs: Etc/GMT-5 is UTC+5
+
+
+async def test_quiet_hours_read_the_approvers_own_zone(tmp_path: Path) -> None:
+    # The ticket's locale puts the approver at midday; their own zone at about 02:00, in the
+    # night 22:00-08:00: the reminder waits for 08:00 there.
+    clock = MovableClock()
+    soon = clock.now() + timedelta(minutes=10)
+    own, by_locale = _zone_showing(2, soon), _zone_showing(12, soon)
+    quiet = {"quiet_hours": "22:00-08:00", "zones": {"en-US": by_locale}}
+    settings = fast_settings(tmp_path / "data", reminders=quiet)
+    embedded = await start(settings, clock=clock)
+    try:
+        code, out, err = await run_cli(
+            "preferences", "set", "a1", "--zone", own, data_dir=settings.data_dir
+        )
+        assert code == 0 and f"time_zone\t{own}" in out, err
+        expires = (soon + timedelta(hours=24)).isoformat()
+        await _submit(embedded, "T-QUIET", reminders={"after": "PT10M"}, expires_at=expires)
+        with sqlite3.connect(settings.db_path) as conn:
+            due, payload = conn.execute(
+                "SELECT next_attempt_at, payload FROM outbox WHERE kind = 'timing_step'"
+            ).fetchone()
+        assert f"held by quiet hours 22:00-08:00 ({own})" in json.loads(payload)["note"]
+        held = datetime.fromisoformat(due)
+        assert held.astimezone(ZoneInfo(own)).time() == time(8, 0)
+        assert held - soon > timedelta(hours=5)
+    finally:
+        await embedded.stop()

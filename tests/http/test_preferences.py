@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -219,3 +221,65 @@ async def test_a_refused_address_change_leaves_the_pending_one_as_it_was(mail: E
     async with mail.gateway.store.read() as tx:
         rows = await tx.fetch_all("SELECT address FROM email_verifications")
     assert [r["address"] for r in rows] == [ADDRESS]
+
+
+def _text(platform: MailPlatform, address: str, nth: int = -1) -> str:
+    body = platform.catcher.messages(address)[nth].get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def _shown(at: str, where: str) -> str:
+    """How a card shows the ISO time ``at`` in the zone ``where`` (name and offset)."""
+    local = datetime.fromisoformat(at).astimezone(ZoneInfo(where))
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
+
+
+async def test_time_zone_preference_is_checked_and_shown_on_email(mail: Embedded) -> None:
+    backend, platform = _parts(mail)
+    seat = await mail.seat("email", "r-9", "Ray")
+    _, prefs = await backend.call("GET", "/v1/me/preferences?account_id=r-9")
+    assert prefs["time_zone"] is None
+    bad = {"account_id": "r-9", "time_zone": "Mars/Olympus_Mons"}
+    status, body = await backend.call("PUT", "/v1/me/preferences", bad)
+    assert status == 422 and "Mars/Olympus_Mons" in body["error"]["fields"]["time_zone"], body
+    ny = {"account_id": "r-9", "time_zone": "America/New_York"}
+    status, prefs = await backend.call("PUT", "/v1/me/preferences", ny)
+    assert status == 200 and prefs["time_zone"] == "America/New_York", prefs
+    assert (await backend.call("GET", "/v1/me/preferences?account_id=r-9"))[1] == prefs
+
+    # An en-US approver in New York reads the expiry in New York time.
+    ticket = sample_ticket("T-TZ-1", [approver("r-9", "Ray", "role", "us-east-1")])
+    assert (await backend.submit(ticket))[0] == 202
+    await platform.catcher.wait_for(seat.address)
+    assert f"Expires: {_shown(ticket['expires_at'], 'America/New_York')}" in _text(
+        platform, seat.address
+    )
+
+    reset = {"account_id": "r-9", "time_zone": ""}
+    assert (await backend.call("PUT", "/v1/me/preferences", reset))[1]["time_zone"] is None
+
+
+async def test_a_zh_cn_card_shows_shanghai_time_without_a_preference(mail: Embedded) -> None:
+    backend, platform = _parts(mail)
+    seat = await mail.seat("email", "r-10", "Lei")
+    ticket = sample_ticket(
+        "T-TZ-2", [approver("r-10", "Lei", "role", "cn-north-1")], locale="zh-CN"
+    )
+    assert (await backend.submit(ticket))[0] == 202
+    await platform.catcher.wait_for(seat.address)
+    shown = _shown(ticket["expires_at"], "Asia/Shanghai")
+    assert shown.endswith("CST (UTC+08:00)") and shown in _text(platform, seat.address)
+
+
+async def test_admin_sets_a_time_zone_through_the_account_route(mail: Embedded) -> None:
+    admin, _ = await _token(mail, "admin")
+    bad = {"time_zone": "Not/AZone"}
+    status, body = await _call(mail, "PUT", "/v1/accounts/r-11/preferences", admin, bad)
+    assert status == 422 and "time_zone" in body["error"]["fields"]
+    good = {"time_zone": "Europe/Berlin"}
+    status, body = await _call(mail, "PUT", "/v1/accounts/r-11/preferences", admin, good)
+    assert status == 200 and body["time_zone"] == "Europe/Berlin"
+    shown = (await _call(mail, "GET", "/v1/accounts/r-11/preferences", admin))[1]
+    assert shown["time_zone"] == "Europe/Berlin"

@@ -76,7 +76,7 @@ async def schedule(
     uow: UnitOfWork, request: StoredRequest, policy: TimingPolicy, offered: Offered
 ) -> int:
     """Queue the request's reminder and escalation steps in ``uow``; how many."""
-    pending = _pending(request, policy, offered)
+    pending = await _pending(uow, request, policy, offered)
     steps = [s for s in plan(request.ticket, request.created_at, pending, policy).steps]
     queued = 0
     for step in steps:
@@ -90,14 +90,19 @@ async def schedule(
     return queued
 
 
-def _pending(request: StoredRequest, policy: TimingPolicy, offered: Offered) -> Sequence[Pending]:
+async def _pending(
+    uow: UnitOfWork, request: StoredRequest, policy: TimingPolicy, offered: Offered
+) -> Sequence[Pending]:
     # Only approvers a card is on its way to: a reminder points at that card.
     reached = {
         d.account_id: d.channel for d in request.deliveries if d.state is DeliveryState.QUEUED
     }
-    where = zone_for(None, request.ticket.locale, policy.zones)
-    return [
-        Pending(a.account_id, where, offered(reached[a.account_id]))
-        for a in still_to_vote(request)
-        if a.account_id in reached
-    ]
+    pending = []
+    for approver in still_to_vote(request):
+        if approver.account_id not in reached:
+            continue
+        # Quiet hours in the approver's own zone (their preference), as their cards show times.
+        own = (await uow.identities.route_preference(approver.account_id)).time_zone
+        where = zone_for(own, request.ticket.locale, policy.zones)
+        pending.append(Pending(approver.account_id, where, offered(reached[approver.account_id])))
+    return pending

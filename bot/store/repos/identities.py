@@ -29,6 +29,7 @@ class IdentityRows(Rows):
         return RoutePreference(
             channel_order=tuple(order.split(",")) if order else None,
             email_enabled=bool(row["email_enabled"]),
+            time_zone=row["time_zone"],
         )
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None:

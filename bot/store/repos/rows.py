@@ -94,6 +94,7 @@ def delivery(row: Row, events: list[DeliveryEvent]) -> Delivery:
         created_at=parse_ts(row["created_at"]),
         updated_at=parse_ts(row["updated_at"]),
         history=tuple(events),
+        time_zone=row["time_zone"],
     )
 
 

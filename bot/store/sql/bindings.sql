@@ -46,16 +46,17 @@ UPDATE binding_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL
 AND expires_at > ? RETURNING account_id
 
 -- name: route_preference
-SELECT channel_order, email_enabled FROM account_preferences WHERE account_id = ?
+SELECT channel_order, email_enabled, time_zone FROM account_preferences WHERE account_id = ?
 
 -- name: get_preferences
 SELECT * FROM account_preferences WHERE account_id = ?
 
 -- name: upsert_preferences
 INSERT INTO account_preferences
-    (account_id, channel_order, email_enabled, updated_by, updated_at)
-VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET
+    (account_id, channel_order, email_enabled, time_zone, updated_by, updated_at)
+VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET
     channel_order = excluded.channel_order, email_enabled = excluded.email_enabled,
+    time_zone = excluded.time_zone,
     updated_by = excluded.updated_by, updated_at = excluded.updated_at
 
 -- name: sweep_email_verifications

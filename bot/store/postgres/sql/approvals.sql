@@ -7,10 +7,11 @@
 SELECT r.*,
     (SELECT to_json(x) FROM decisions x WHERE x.request_id = r.id) AS decision,
     (SELECT COALESCE(json_agg(to_json(x) ORDER BY x.created_at, x.id), '[]'::json)
-        FROM (SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
+        FROM (SELECT d.*, p.time_zone, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
             'state', e.state, 'detail', e.detail) ORDER BY e.id), '[]'::json)
             FROM delivery_events e WHERE e.delivery_id = d.id) AS events
-        FROM deliveries d WHERE d.request_id = r.id) AS x) AS deliveries
+        FROM deliveries d LEFT JOIN account_preferences p ON p.account_id = d.account_id
+        WHERE d.request_id = r.id) AS x) AS deliveries
 FROM requests r WHERE r.id = ?
 
 -- name: find_request
@@ -18,10 +19,11 @@ FROM requests r WHERE r.id = ?
 SELECT r.*,
     (SELECT to_json(x) FROM decisions x WHERE x.request_id = r.id) AS decision,
     (SELECT COALESCE(json_agg(to_json(x) ORDER BY x.created_at, x.id), '[]'::json)
-        FROM (SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
+        FROM (SELECT d.*, p.time_zone, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
             'state', e.state, 'detail', e.detail) ORDER BY e.id), '[]'::json)
             FROM delivery_events e WHERE e.delivery_id = d.id) AS events
-        FROM deliveries d WHERE d.request_id = r.id) AS x) AS deliveries
+        FROM deliveries d LEFT JOIN account_preferences p ON p.account_id = d.account_id
+        WHERE d.request_id = r.id) AS x) AS deliveries
 FROM requests r WHERE r.ticket_id = ?
 
 -- name: get_request_by_decision
@@ -29,10 +31,11 @@ FROM requests r WHERE r.ticket_id = ?
 SELECT r.*,
     (SELECT to_json(x) FROM decisions x WHERE x.request_id = r.id) AS decision,
     (SELECT COALESCE(json_agg(to_json(x) ORDER BY x.created_at, x.id), '[]'::json)
-        FROM (SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
+        FROM (SELECT d.*, p.time_zone, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
             'state', e.state, 'detail', e.detail) ORDER BY e.id), '[]'::json)
             FROM delivery_events e WHERE e.delivery_id = d.id) AS events
-        FROM deliveries d WHERE d.request_id = r.id) AS x) AS deliveries
+        FROM deliveries d LEFT JOIN account_preferences p ON p.account_id = d.account_id
+        WHERE d.request_id = r.id) AS x) AS deliveries
 FROM requests r JOIN decisions c ON c.request_id = r.id WHERE c.id = ?
 
 -- name: lock_request
@@ -61,17 +64,17 @@ ORDER BY e.n
 -- name: get_delivery
 -- With its history as the events column (a JSON array of {at, state, detail} in id order):
 -- one round trip for the row and its events.
-SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at, 'state', e.state,
-    'detail', e.detail) ORDER BY e.id), '[]'::json) FROM delivery_events e
+SELECT d.*, p.time_zone, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
+    'state', e.state, 'detail', e.detail) ORDER BY e.id), '[]'::json) FROM delivery_events e
     WHERE e.delivery_id = d.id) AS events
-FROM deliveries d WHERE d.id = ?
+FROM deliveries d LEFT JOIN account_preferences p ON p.account_id = d.account_id WHERE d.id = ?
 
 -- name: deliveries_of_request
 -- Each with its history, as get_delivery.
-SELECT d.*, (SELECT COALESCE(json_agg(json_build_object('at', e.at, 'state', e.state,
-    'detail', e.detail) ORDER BY e.id), '[]'::json) FROM delivery_events e
+SELECT d.*, p.time_zone, (SELECT COALESCE(json_agg(json_build_object('at', e.at,
+    'state', e.state, 'detail', e.detail) ORDER BY e.id), '[]'::json) FROM delivery_events e
     WHERE e.delivery_id = d.id) AS events
-FROM deliveries d WHERE d.request_id = ? ORDER BY d.created_at, d.id
+FROM deliveries d LEFT JOIN account_preferences p ON p.account_id = d.account_id WHERE d.request_id = ? ORDER BY d.created_at, d.id
 
 -- name: set_delivery_state
 -- The new state and its event in one statement: the event row is written only for a delivery

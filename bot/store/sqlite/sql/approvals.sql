@@ -26,10 +26,16 @@ INSERT INTO deliveries (id, request_id, account_id, channel, address, state, rea
     :address, :state, :reason, :external_ref, :created_at, :updated_at)
 
 -- name: get_delivery
-SELECT * FROM deliveries WHERE id = ?
+-- With the approver's own time zone (preferences), as it is now: the card drawn from it shows
+-- times in that zone.
+SELECT d.*, p.time_zone FROM deliveries d
+LEFT JOIN account_preferences p ON p.account_id = d.account_id WHERE d.id = ?
 
 -- name: deliveries_of_request
-SELECT * FROM deliveries WHERE request_id = ? ORDER BY created_at, id
+-- With each approver's own time zone, as get_delivery.
+SELECT d.*, p.time_zone FROM deliveries d
+LEFT JOIN account_preferences p ON p.account_id = d.account_id
+WHERE d.request_id = ? ORDER BY d.created_at, d.id
 
 -- name: set_delivery_state
 -- The row only (:detail is PostgreSQL's): its event follows as insert_delivery_event.
