@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.core.models import ClickAction
@@ -170,6 +171,14 @@ async def test_an_update_of_a_15_day_old_card_is_given_up(lk: Embedded) -> None:
     await eventually(failed)
     [delivery] = (await trace(backend_of(lk), "LK-OLD"))["deliveries"]
     assert "230031" in delivery["reason"] and "14 days" in delivery["reason"]
-    await asyncio.sleep(0.5)  # nothing more is tried
+    # Nothing more is tried: no update job is left waiting for a retry.
+    async with aiohttp.ClientSession() as s, s.get(f"{lk.gateway.url}/metrics") as r:
+        metrics = await r.text()
+    waiting = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('gateway_outbox_depth{kind="update_card"}')
+    ]
+    assert all(line.endswith(" 0.0") for line in waiting), waiting
     patches = [r for r in sandbox.requests_log if r.method == "PATCH"]
     assert [r.code for r in patches if r.code != 99991668] == [230031]
