@@ -147,6 +147,11 @@ class OutboxRepo(Protocol):
     """The outbox: jobs committed with the change that implies them, leased to workers."""
 
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None: ...
+    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> bool:
+        """Queue a card's redraw unless one is already waiting unclaimed (it will draw the
+        request as it is when it runs); whether one was queued."""
+        ...
+
     async def claim(
         self,
         owner: str,

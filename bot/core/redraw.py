@@ -56,7 +56,9 @@ async def after_vote(
         if delivery.id == answered:
             await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at + ANSWER_GRACE, since)
         else:
-            await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at)
+            # Votes that come together redraw each card once: a redraw still waiting will show
+            # them all (and Lark takes 5 updates a second per message).
+            await uow.outbox.enqueue_redraw(UPDATE_CARD, delivery.id, at)
 
 
 async def after_answer(

@@ -160,6 +160,7 @@ class Queries(NamedQueries):
     clear_delegations: str
     # outbox.sql
     enqueue: str
+    enqueue_redraw: str
     claim: str
     claim_kind_in: str
     complete: str

@@ -20,6 +20,7 @@ from bot.core.models import (
     ActionStatus,
     ApprovalRequest,
     ClickAction,
+    DeliveryState,
     InboundAction,
     RequestStatus,
     StoredRequest,
@@ -268,3 +269,25 @@ async def test_a_vote_counted_after_another_is_never_timed_before_it(core: Core)
     times = [v.at for v in decided.votes]
     assert times == sorted(times) and len(set(times)) == 3
     assert decided.status is RequestStatus.REJECTED
+
+
+async def test_votes_that_come_together_redraw_each_card_once(core: Core) -> None:
+    # The updates lane has not run yet: Cai's card has a redraw waiting, and it will draw the
+    # request as it is when it runs, so the second vote adds none (Lark takes 5 a second).
+    await core.service.submit(
+        _ticket("T-COAL", approvers=_people("a1", "a2", "a3"), policy={"rule": "all"})
+    )
+    request = await core.service.get("T-COAL")
+    for delivery in request.deliveries:  # every card out, as the sends lane would leave them
+        async with core.store.unit() as uow:
+            await uow.deliveries.set_state(delivery.id, DeliveryState.SENT, T0, "sent")
+    assert (await _click(core, "T-COAL", "a1")).status is ActionStatus.VOTED
+    assert (await _click(core, "T-COAL", "a2")).status is ActionStatus.VOTED
+    cai = next(d.id for d in request.deliveries if d.account_id == "a3")
+    async with core.store.write() as tx:
+        rows = await tx.fetch_all(
+            "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'update_card' AND ref = ?"
+            " AND state = 'pending'",
+            (cai,),
+        )
+    assert rows[0]["n"] == 1

@@ -21,6 +21,12 @@ class OutboxRows(Rows):
         """Queue a job due at ``run_at``."""
         await self._tx.execute(self.sql.enqueue, (kind, ref, payload, ts(run_at), ts(run_at)))
 
+    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> bool:
+        """Queue a card's redraw due at ``run_at`` unless one is already waiting unclaimed;
+        whether one was queued."""
+        params = {"kind": kind, "ref": ref, "payload": "{}", "at": ts(run_at)}
+        return await self._tx.execute(self.sql.enqueue_redraw, params) == 1
+
     async def claim(
         self,
         owner: str,

@@ -39,3 +39,11 @@ WHERE kind = 'timing_step' AND ref >= ? AND ref < ?
 UNION ALL
 SELECT kind, ref, payload, state, next_attempt_at, done_at, last_error FROM outbox
 WHERE kind = 'tell_identity' AND ref = ?
+
+-- name: enqueue_redraw
+-- A card's redraw, unless one is already waiting unclaimed (migration 0019): it will draw the
+-- request as it is then.
+INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
+SELECT :kind, :ref, :payload, :at, :at
+WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = :kind AND ref = :ref AND state = 'pending'
+    AND payload = :payload AND lease_owner IS NULL)
