@@ -19,6 +19,7 @@ import pytest
 
 from sandbox.embedded import Embedded, start
 from tests.conftest import fast_settings
+from tests.gateway.helpers import eventually
 
 HEAD = (
     b"POST /v1/approvals HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
@@ -59,10 +60,10 @@ async def test_a_client_hanging_up_mid_body_is_logged_once_at_info(
     def told() -> list[logging.LogRecord]:
         return [r for r in caplog.records if "hung up" in r.getMessage()]
 
-    for _ in range(100):  # the server notices the close on its own time
-        if told():
-            break
-        await asyncio.sleep(0.05)
+    async def noticed() -> list[logging.LogRecord]:  # the server notices the close in its time
+        return told()
+
+    await eventually(noticed)
     await _still_serves(gateway.gateway.url)
     assert len(told()) == 1, [r.getMessage() for r in caplog.records]
     assert told()[0].levelno == logging.INFO

@@ -20,6 +20,7 @@ from bot.errors import StoreError, StoreUnavailable
 from bot.store.postgres import PostgresStore
 from bot.store.repos.outbox import OutboxRows
 from tests.faults.postgres_down import refusing, terminate
+from tests.gateway.helpers import eventually
 from tests.store.engines import postgres_database
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(90)]
@@ -78,10 +79,9 @@ async def test_a_terminated_listener_is_reported_until_it_listens_again() -> Non
                 await terminate(application_name=NAME)
 
                 async def down() -> str | None:
-                    await asyncio.sleep(0.02)
                     return b.listener_problem()
 
-                problem = await _within(down, 30)
+                problem = await eventually(down, within=30)
                 assert "LISTEN connection was lost" in problem, problem
                 with pytest.raises(StoreUnavailable) as caught:
                     async with b.unit() as tx:
@@ -108,11 +108,3 @@ async def test_a_transaction_whose_connection_is_terminated_fails_as_store_unava
     assert failures and all(isinstance(f, StoreUnavailable) for f in failures), failures
     async with b.unit() as tx:  # the pool made new connections
         await tx.outbox.enqueue("send_card", "del-3", T0)
-
-
-async def _within(probe: object, seconds: float) -> str:
-    async with asyncio.timeout(seconds):
-        while True:
-            found = await probe()  # type: ignore[operator]
-            if found:
-                return str(found)
