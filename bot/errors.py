@@ -121,6 +121,10 @@ class Conflict(GatewayError):
 
     code = "conflict"
 
+    def __init__(self, message: str | None = None, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields: dict[str, str] = dict(fields or {})
+
 
 class TooSoon(GatewayError):
     """Asked again too soon; try again later."""

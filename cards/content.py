@@ -184,7 +184,7 @@ def _decision(view: ApprovalView, text: UiText, cut: _Cutter, where: ZoneInfo) -
 def _actions(view: ApprovalView) -> Actions | None:
     if view.state not in INTERACTIVE or not ref_is_usable(view.action_ref):
         return None
-    if _holder_is_done(view):  # their vote is in, or their stage passed: nothing to click
+    if _holder_is_done(view) or view.handed_to:  # voted, passed, or handed over: no click
         return None
     if view.state is CardState.TEST:
         return Actions(approve=TEST, reject=TEST, ref=view.action_ref)
@@ -201,7 +201,9 @@ def _with_notices(content: Content, view: ApprovalView, cut: _Cutter) -> Content
     }.get(view.state)
     notices.append(state_notice or "")
     notices.append(cut.block(view.note or "", cut.budget.comment))
-    if view.state is CardState.PENDING and content.actions is None and not _holder_is_done(view):
+    if view.handed_to and view.state is CardState.PENDING:
+        notices.append(text.handed_to.format(name=cut.line(view.handed_to, cut.budget.name)))
+    elif view.state is CardState.PENDING and content.actions is None and not _holder_is_done(view):
         notices.append(text.no_actions)
     if content.hidden_fields:
         notices.append(text.more_fields.format(count=content.hidden_fields))

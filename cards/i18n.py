@@ -53,6 +53,7 @@ class UiText:
     own_approved: str  # {at}
     own_rejected: str  # {at}
     passed_to: str  # {name}
+    handed_to: str  # {name}
     voted_status: str
     passed_status: str
     risk: Mapping[str, str]  # low / medium / high
@@ -113,6 +114,7 @@ _EN = UiText(
     own_approved="You approved at {at}.",
     own_rejected="You rejected at {at}.",
     passed_to="Passed to {name}.",
+    handed_to="You handed this request over to {name}, who decides in your place.",
     voted_status="Your vote is in",
     passed_status="Passed to the next stage",
     risk={"low": "LOW RISK", "medium": "MEDIUM RISK", "high": "HIGH RISK"},
@@ -171,6 +173,7 @@ _ZH = UiText(
     own_approved="你已于 {at} 同意。",
     own_rejected="你已于 {at} 拒绝。",
     passed_to="已转交：{name}。",
+    handed_to="你已将此申请转交给 {name}，由其代你审批。",
     voted_status="你已审批",
     passed_status="已转交下一步",
     risk={"low": "低风险", "medium": "中风险", "high": "高风险"},

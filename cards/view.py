@@ -111,6 +111,8 @@ class ApprovalView(BaseModel):
     action_ref: str = Field(default="", description="opaque token echoed back by button clicks")
     note: str | None = None  # extra line, e.g. why a submission failed
     progress: ViewProgress | None = None  # multi-approver requests only
+    # The holder handed the request over to this person (their name): the card takes no vote.
+    handed_to: str | None = None
     # IANA zone the card's times are shown in (the approver's); None: the locale's zone.
     time_zone: str | None = None
 

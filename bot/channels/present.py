@@ -12,6 +12,7 @@ from bot.core.models import (
     ActionResult,
     ActionStatus,
     ApprovalRequest,
+    Approver,
     Delivery,
     ForwardState,
     RequestStatus,
@@ -63,6 +64,7 @@ def ticket_card(
     note: str | None = None,
     progress: ViewProgress | None = None,
     time_zone: str | None = None,
+    handed_to: str | None = None,
 ) -> ApprovalView:
     """The view of ``ticket`` as ``approver`` holds it in ``state`` (times in ``time_zone``,
     the approver's own, else the zone of the ticket's locale as quiet hours use it)."""
@@ -84,6 +86,7 @@ def ticket_card(
         note=note,
         progress=progress,
         time_zone=zone_for(time_zone, ticket.locale).key,
+        handed_to=handed_to,
     )
 
 
@@ -92,9 +95,12 @@ def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
     approver = request.approver(delivery.account_id)
     decision = request.decision
     failed = decision is not None and decision.forward_state is ForwardState.FAILED
+    taker = handed_to(request, delivery.account_id)
+    # A card handed over shows the stage as the one who took it over sees it.
+    holder = taker.account_id if taker else delivery.account_id
     return ticket_card(
         request.ticket,
-        approver=approver.display_name if approver else delivery.account_id,
+        approver=approver.display_name if approver else _own_name(request, delivery.account_id),
         state=CardState.TEST if delivery.id.startswith(TEST_PREFIX) else card_state(request),
         locale=Locale(request.ticket.locale),
         decision=None
@@ -104,9 +110,25 @@ def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
         ),
         action_ref=_action_ref(request, delivery),
         note=decision.forward_detail if failed and decision else None,
-        progress=view_progress(request, delivery.account_id),
+        progress=view_progress(request, holder),
         time_zone=delivery.time_zone,
+        handed_to=taker.display_name if taker else None,
     )
+
+
+def handed_to(request: StoredRequest, account_id: str) -> Approver | None:
+    """Who ``account_id`` handed the request over to, if they did (the last in a chain)."""
+    taker = None
+    for change in request.changes:
+        if change.replaces == (taker.account_id if taker else account_id):
+            taker = change.approver
+    return taker
+
+
+def _own_name(request: StoredRequest, account_id: str) -> str:
+    # An approver who handed the request over is no longer on its roster: their name as it was.
+    names = (c.replaced_name for c in request.changes if c.replaces == account_id)
+    return next((name for name in names if name), account_id)
 
 
 def _action_ref(request: StoredRequest, delivery: Delivery) -> str:
@@ -166,6 +188,10 @@ _TOASTS: dict[ActionStatus, dict[str, str]] = {
         "en-US": "Your stage was decided without your vote.",
         "zh-CN": "你所在的审批阶段已在你审批前完成。",
     },
+    ActionStatus.HANDED_OVER: {
+        "en-US": "You handed this request over to {name}.",
+        "zh-CN": "你已将此申请转交给 {name}。",
+    },
     ActionStatus.SELF_APPROVAL: {
         "en-US": "You submitted this request: you cannot approve it.",
         "zh-CN": "这是你提交的申请，不能由你本人审批。",
@@ -193,6 +219,9 @@ def toast_text(result: ActionResult) -> str:
         return template.format(status=_CLOSED_WORDS.get(locale, {}).get(status, status))
     if result.status is ActionStatus.ALREADY_VOTED:
         return _earlier_vote(template, result, locale)
+    if result.status is ActionStatus.HANDED_OVER and request and result.delivery:
+        taker = handed_to(request, result.delivery.account_id)
+        return template.format(name=taker.display_name if taker else "?")
     return template
 
 
@@ -216,6 +245,7 @@ _INFO = (
     ActionStatus.ALREADY_VOTED,
     ActionStatus.NOT_YET,
     ActionStatus.STAGE_PASSED,
+    ActionStatus.HANDED_OVER,
 )
 
 

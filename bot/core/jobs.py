@@ -44,7 +44,7 @@ from bot.core.service import (
     UPDATE_CARD,
     ApprovalService,
 )
-from bot.core.timing.steps import TIMING_STEP
+from bot.core.timing.steps import ADD_APPROVERS, TIMING_STEP, StepJob
 from bot.core.vote_events import FORWARD_VOTE, VoteForwarder, record, stage_results
 from bot.errors import BackendError, ChannelError, GatewayError
 from bot.logs import bind, kv
@@ -124,8 +124,9 @@ class JobRunner:
             FORWARD_DECISION: self._forward,
             FORWARD_VOTE: VoteForwarder(store, backend).run,
             TELL_IDENTITY: self._tell,
-            TIMING_STEP: Nudges(store, clock, service.router, self._channel).run,
+            TIMING_STEP: self._step,
         }
+        self._nudges = Nudges(store, clock, service.router, self._channel)
 
     async def run(self, job: Job) -> None:
         """Do the job; raises a GatewayError subclass when it must be retried or failed."""
@@ -133,6 +134,14 @@ class JobRunner:
         if handler is None:
             raise GatewayError(f"unknown job kind {job.kind}")
         await handler(job)
+
+    async def _step(self, job: Job) -> None:
+        # Adding approvers is a change of the request (cards, redraws); the rest are nudges.
+        step = StepJob.model_validate(job.payload)
+        if step.action == ADD_APPROVERS:
+            await self._service.add_approvers(step)
+        else:
+            await self._nudges.run(job)
 
     async def _tell(self, job: Job) -> None:
         notice = IdentityNotice.model_validate(job.payload)

@@ -270,11 +270,20 @@ class ApprovalRequest(Wire):
         stages = info.data.get("stages") or ()
         listed = [*info.data.get("approvers", ()), *(a for s in stages for a in s.approvers)]
         seen = {approver.account_id for approver in listed}
+        submitter, policy = info.data.get("submitter"), info.data.get("policy")
+        # The self-approval rule of the request holds for the people it adds, as for the others.
+        allowed = policy.allow_self_approval if policy else info.data.get("stages") is None
         for step in steps:
             for approver in step.add_approvers or ():
                 if approver.account_id in seen:
                     raise ValueError(f"adds {approver.account_id}, already an approver")
+                if submitter and approver.account_id == submitter.account_id and not allowed:
+                    raise ValueError(
+                        f"adds {approver.account_id}, the submitter (no self-approval)"
+                    )
                 seen.add(approver.account_id)
+        if len(seen) > MAX_APPROVERS:
+            raise ValueError(f"at most {MAX_APPROVERS} approvers with those added, not {len(seen)}")
         return steps
 
     @field_validator("approvers")
@@ -439,8 +448,23 @@ class Decision(Entity):
     forwarded_at: datetime | None = None
 
 
+class RosterChange(Entity):
+    """Someone who joined a pending request's open stage after it started (``bot.core.roster``):
+    added by an escalation step (``by`` is the step's key), or handed an approver's card
+    (``replaces`` is that approver, ``by`` the account that handed it over)."""
+
+    kind: Literal["added", "handed_over"]
+    stage: int  # 0-based; 0 for a request without stages
+    approver: Approver
+    replaces: str | None = None
+    replaced_name: str = ""  # the display name of ``replaces``, no longer on the roster
+    by: str
+    at: datetime
+
+
 class StoredRequest(Entity):
-    """A request as the gateway holds it."""
+    """A request as the gateway holds it: ``ticket`` is the roster as it stands (the ticket
+    as submitted with ``changes`` applied)."""
 
     id: str
     ticket: ApprovalRequest
@@ -453,6 +477,7 @@ class StoredRequest(Entity):
     # The votes so far, in the order they came: filled where cards are drawn or a click is
     # answered (the votes repository, ``UnitOfWork.votes``); empty elsewhere.
     votes: tuple[Vote, ...] = ()
+    changes: tuple[RosterChange, ...] = ()
 
     def approver(self, account_id: str) -> Approver | None:
         """The approver with this account, in ``approvers`` or any stage, if any."""
@@ -494,6 +519,7 @@ class ActionStatus(StrEnum):
     NOT_YET = "not_yet"  # an approver of a later stage: their stage is not open
     STAGE_PASSED = "stage_passed"  # their stage was decided without their vote
     SELF_APPROVAL = "self_approval"  # the submitter's own account, not allowed on this request
+    HANDED_OVER = "handed_over"  # the clicker handed the request over to a colleague
     CLOSED = "closed"  # withdrawn or expired
     NOT_APPROVER = "not_approver"
     UNLINKED = "identity_unlinked"  # the clicker's chat identity is no longer the approver's

@@ -32,6 +32,7 @@ from bot.core.models import (
     InboundAction,
     Job,
     RequestStatus,
+    RosterChange,
     StoredRequest,
     UrgencyKind,
     Vote,
@@ -107,6 +108,11 @@ class RequestRepo(Protocol):
         self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
     ) -> bool:
         """Move a pending request to a final status; False if it was no longer pending."""
+        ...
+
+    async def set_changes(self, request_id: str, changes: Sequence[RosterChange]) -> bool:
+        """Store who joined the pending request since it started (``bot.core.roster``);
+        False if it was no longer pending."""
         ...
 
     async def lock(self, request_id: str, *, exclusive: bool = False) -> None:

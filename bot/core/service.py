@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import tracing
-from bot.core import delegation, redraw, tell_submitter, vote_events, voting
+from bot.core import delegation, redraw, roster, tell_submitter, vote_events, voting
 from bot.core.models import (
     ActionResult,
     ActionStatus,
@@ -315,6 +315,8 @@ class ApprovalService:
         clicker = _clicker_delivery(request, action)
         if clicker is None:
             return ActionResult(status=ActionStatus.NOT_APPROVER, delivery=card)
+        if roster.handed(request, clicker.account_id):
+            return ActionResult(status=ActionStatus.HANDED_OVER, request=request, delivery=clicker)
         voter = await self._voter(uow, request, clicker, action, now)
         if voter is None:
             # The request only sets the toast's language: no card is redrawn for this identity.
@@ -526,6 +528,48 @@ class ApprovalService:
             if result.reminded:
                 unit.on_commit(functools.partial(self._wakeup.notify, steps.TIMING_STEP))
         return result
+
+    async def add_approvers(self, step: steps.StepJob) -> tuple[Approver, ...]:
+        """Run an ``add_approvers`` escalation step (:mod:`bot.core.roster`): the newcomers
+        join the open stage, with their cards, their reminders and every card's redraw in one
+        unit; who joined (none when the request closed or the step already ran)."""
+        async with self._store.unit() as uow:
+            now = self._clock.now()
+            added = await roster.add_from_step(uow, step, now, self._plan)
+            if added:
+                await self._joined(uow, step.request_id, added, now)
+        return added
+
+    async def hand_over(
+        self,
+        ticket_id: str,
+        giver: str,
+        to: roster.Colleague,
+        *,
+        source: str,
+        uow: UnitOfWork | None = None,
+    ) -> StoredRequest:
+        """``giver`` hands the request to ``to`` (:func:`bot.core.roster.hand_over`); in
+        ``uow`` when given (the signed call's). The request as it now stands."""
+        now = self._clock.now()
+        async with within(self._store, uow) as unit:
+            request, taker = await roster.hand_over(
+                unit, ticket_id, giver, to, now, self._plan, source
+            )
+            await self._joined(unit, request.id, (taker,), now)
+        return request
+
+    async def _joined(
+        self, uow: UnitOfWork, request_id: str, who: Sequence[Approver], now: datetime
+    ) -> None:
+        # The newcomers' reminders, from now on, as the others' were planned at intake.
+        request = await _reload(uow, request_id)
+        if self._timing.has_steps(request.ticket):
+            request = request.with_votes(await uow.votes.of_request(request_id))
+            joined = ({a.account_id for a in who}, now)
+            await steps.schedule(uow, request, self._timing, self._router.urgency, joined)
+        kinds = (SEND_CARD, UPDATE_CARD, steps.TIMING_STEP)
+        uow.on_commit(functools.partial(self._wakeup.notify, *kinds))
 
     async def _withdraw(
         self, uow: UnitOfWork, ticket_id: str, body: Withdrawal, now: datetime

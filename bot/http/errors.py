@@ -100,7 +100,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 503)
         if status >= 500:
             log.error("request failed", extra=kv(error=exc.message))
-        return error_response(status, exc.code, exc.message)
+        return error_response(status, exc.code, exc.message, getattr(exc, "fields", None))
     except Exception:
         log.exception("unhandled error", extra=kv(path=request.path))
         return error_response(500, "internal_error", "internal error; see the gateway log")

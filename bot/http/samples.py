@@ -26,6 +26,7 @@ from bot.http.bindings import (
 )
 from bot.http.channels import AuthorizeIn, RevokeOut
 from bot.http.delegations import DelegationIn, DelegationOut, DelegationsOut, MyDelegationIn
+from bot.http.handover import HandOverIn
 from bot.http.me import ActingAccount, BindingCodeOut, MyBindingsOut
 from bot.http.preferences import (
     ConfirmedOut,
@@ -379,6 +380,7 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
         "ends_at": "2026-12-04T18:00:00+08:00",
     },
     DelegationOut: _DELEGATION,
+    HandOverIn: {"account_id": "2001", "to": {"account_id": "2002", "display_name": "Wang Lei"}},
     DelegationsOut: {"delegations": [_DELEGATION], "max_depth": 3},
     AuthorizeIn: {"accept_notice": True, "notice_version": "3f2a1b0c9d8e"},
     RevokeOut: {"channel": "lark", "state": "revoked", "rerouted": 3},

@@ -90,6 +90,19 @@ class StageOut(Out):
     awaited: list[ApproverOut] = Field(description="who this open stage still waits for")
 
 
+class JoinedOut(Out):
+    """Someone who joined the request after it started: added by an escalation step, or
+    handed the request by an approver who had not voted (whom they replace)."""
+
+    account_id: str
+    display_name: str
+    how: Literal["added", "handed_over"]
+    stage: int = Field(description="the stage they joined, counted from 1")
+    replaces: str | None = Field(description="handed_over: the approver who handed it over")
+    by: str = Field(description='the escalation step ("escalation:N:*") or the approver')
+    at: datetime
+
+
 JobState = Literal["scheduled", "done", "cancelled", "failed"]
 JOB_STATES: dict[str, JobState] = {
     "pending": "scheduled",  # a failed attempt to retry is still scheduled (``error`` says why)
@@ -141,6 +154,9 @@ class ApprovalOut(Out):
     submitter_notice: NoticeOut | None = Field(
         description="the outcome notice to the submitter, once queued (notify_submitter)"
     )
+    joined: list[JoinedOut] = Field(
+        default_factory=list, description="who joined after it started, in order"
+    )
 
     @classmethod
     def of(cls, request: StoredRequest | RequestTrace) -> ApprovalOut:
@@ -155,6 +171,18 @@ class ApprovalOut(Out):
             awaited=awaited,
             steps=[_step(job) for job in trace.jobs if job.kind == TIMING_STEP],
             submitter_notice=notices[0] if notices else None,
+            joined=[
+                JoinedOut(
+                    account_id=c.approver.account_id,
+                    display_name=c.approver.display_name,
+                    how=c.kind,
+                    stage=c.stage + 1,
+                    replaces=c.replaces,
+                    by=c.by,
+                    at=c.at,
+                )
+                for c in request.changes
+            ],
             request_id=request.id,
             ticket_id=request.ticket.ticket_id,
             title=request.ticket.title,

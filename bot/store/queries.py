@@ -137,6 +137,7 @@ class Queries(NamedQueries):
     get_request_by_decision: str
     decision_of_request: str
     close_request: str
+    set_roster_changes: str
     lock_request: str
     lock_request_exclusive: str
     due_for_expiry: str

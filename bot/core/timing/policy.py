@@ -81,9 +81,8 @@ def _deadline(ticket: ApprovalRequest, now: datetime) -> dict[str, str]:
 
 
 # SMS and phone urgency cost money per message: no channel's consent notice lists that cost
-# yet, so no admin has accepted it. Added approvers need the router's late cards (not wired).
+# yet, so no admin has accepted it.
 _PAID = "sms and phone urgency are not supported: no channel's consent notice lists their cost"
-_ADDED = "add_approvers is not supported yet: escalate with notify or urgent app"
 
 
 def _not_supported(ticket: ApprovalRequest) -> dict[str, str]:
@@ -94,6 +93,4 @@ def _not_supported(ticket: ApprovalRequest) -> dict[str, str]:
     for index, step in enumerate(ticket.escalation):
         if step.urgent in ("sms", "phone"):
             fields[f"escalation.{index}.urgent"] = _PAID
-        if step.add_approvers is not None:
-            fields[f"escalation.{index}.add_approvers"] = _ADDED
     return fields

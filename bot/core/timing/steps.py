@@ -8,7 +8,9 @@ who is still to vote as they are then, so a vote or a close that raced it sends 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
+from datetime import datetime
 
 from bot.core.models import (
     Approver,
@@ -25,6 +27,7 @@ from bot.core.timing.policy import TimingPolicy
 from bot.core.timing.quiet import zone_for
 
 TIMING_STEP = "timing_step"
+ADD_APPROVERS = "add_approvers"  # the action of an escalation step that adds approvers
 REMIND_NOW = "remind now"  # the action of a reminder a person asked for (``bot.core.timing.now``)
 Offered = Callable[[str], frozenset[UrgencyKind]]
 """The urgency kinds a channel (by name) offers."""
@@ -73,15 +76,26 @@ def still_to_vote(request: StoredRequest) -> tuple[Approver, ...]:
 
 
 async def schedule(
-    uow: UnitOfWork, request: StoredRequest, policy: TimingPolicy, offered: Offered
+    uow: UnitOfWork,
+    request: StoredRequest,
+    policy: TimingPolicy,
+    offered: Offered,
+    joined: tuple[Collection[str], datetime] | None = None,
 ) -> int:
-    """Queue the request's reminder and escalation steps in ``uow``; how many."""
+    """Queue the request's reminder and escalation steps in ``uow``; how many.
+
+    ``joined``: only the steps of these approvers, who joined the request at that time (an
+    escalation step added them, or a hand-over): their reminders from then on.
+    """
     pending = await _pending(uow, request, policy, offered)
+    if joined is not None:
+        who, since = joined
+        pending = [replace(p, since=since) for p in pending if p.account_id in who]
     steps = [s for s in plan(request.ticket, request.created_at, pending, policy).steps]
     queued = 0
     for step in steps:
-        if step.kind == "expiry":
-            continue  # the expiry sweep owns the outcome
+        if step.kind == "expiry" or (joined is not None and step.account_id is None):
+            continue  # the expiry sweep owns the outcome; the request's own steps are queued
         job = StepJob.of(request.id, step)
         await uow.outbox.enqueue(
             TIMING_STEP, f"{request.id}/{step.key}", step.due, job.model_dump_json()

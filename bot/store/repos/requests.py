@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.core import roster
 from bot.core.models import (
     ApprovalRequest,
     Decision,
     ForwardState,
     RequestStatus,
+    RosterChange,
     StoredRequest,
 )
 from bot.store.codec import opt_ts, parse_ts, ts
@@ -64,9 +67,12 @@ class RequestRows(Rows):
         else:
             deliveries = await deliveries_of(tx, row["id"])
             decided = await tx.fetch_one(self.sql.decision_of_request, (row["id"],))
+        changes = [RosterChange.model_validate(c) for c in from_json(row["roster_changes"])]
+        ticket = ApprovalRequest.model_validate_json(row["ticket"])
         return StoredRequest(
             id=row["id"],
-            ticket=ApprovalRequest.model_validate_json(row["ticket"]),
+            ticket=roster.applied(ticket, changes),
+            changes=tuple(changes),
             status=RequestStatus(row["status"]),
             created_at=parse_ts(row["created_at"]),
             closed_at=opt_ts(row["closed_at"]),
@@ -83,6 +89,11 @@ class RequestRows(Rows):
             self.sql.close_request, (status.value, ts(at), reason, request_id)
         )
         return changed == 1
+
+    async def set_changes(self, request_id: str, changes: Sequence[RosterChange]) -> bool:
+        """Store who joined the pending request since it started; False once it closed."""
+        text = json.dumps([c.model_dump(mode="json") for c in changes])
+        return await self._tx.execute(self.sql.set_roster_changes, (text, request_id)) == 1
 
     async def lock(self, request_id: str, *, exclusive: bool = False) -> None:
         """Hold the request's row until the transaction ends (``exclusive``: for a vote)."""

@@ -16,6 +16,10 @@ SELECT * FROM decisions WHERE request_id = ?
 UPDATE requests SET status = ?, closed_at = ?, close_reason = ?
 WHERE id = ? AND status = 'pending'
 
+-- name: set_roster_changes
+-- Who joined the pending request since it started (bot.core.roster), under its lock.
+UPDATE requests SET roster_changes = ? WHERE id = ? AND status = 'pending'
+
 -- name: due_for_expiry
 SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
 ORDER BY expires_at LIMIT ?
