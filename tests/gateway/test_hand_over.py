@@ -77,7 +77,8 @@ async def test_the_colleague_replaces_the_approver_and_votes_as_themself(stack: 
         ("a2", "Cy"),
         ("b7", "Bo"),
     ]
-    history = (await trace(backend, "T-HAND"))["deliveries"][0]["history"]
+    deliveries = (await trace(backend, "T-HAND"))["deliveries"]
+    history = next(d["history"] for d in deliveries if d["delivery_id"] == cards["a1"])
     assert "handed over to Bo (b7)" in [h["detail"] for h in history]
     data = embedded.gateway.settings.data_dir
     code, out, _ = await run_cli("audit", "--action", "request.hand_over", data_dir=data)
