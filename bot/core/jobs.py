@@ -15,6 +15,7 @@ from datetime import datetime
 
 from bot import tracing
 from bot.core import redraw
+from bot.core.card_loads import CardLoads
 from bot.core.directory import ChannelDirectory
 from bot.core.models import (
     Decision,
@@ -72,6 +73,10 @@ class Lane:
     concurrency: int
     kinds: tuple[str, ...]
     urgent: bool = False  # its claims are urgent store work (bot.core.ports.Store)
+    # While some of its jobs run, the lane claims again only once this many slots are free:
+    # one claim (a write) and one read of their cards (``bot.core.card_loads``) for several
+    # jobs, and the cards of one decision, queued together, claimed together.
+    claim_at: int = 1
 
     def takes(self, kind: str) -> bool:
         """Whether jobs of ``kind`` are this lane's."""
@@ -94,7 +99,7 @@ def lanes(*, forwards: int, updates: int, sends: int, timers: int = 2) -> tuple[
     others = tuple(k for k in JOB_KINDS if k not in own)
     return (
         Lane("forwards", forwards, kinds=(FORWARD_DECISION, FORWARD_VOTE), urgent=True),
-        Lane("updates", updates, kinds=others),
+        Lane("updates", updates, kinds=others, claim_at=max(1, updates // 4)),
         Lane("sends", sends, kinds=(SEND_CARD,)),
         Lane("timers", timers, kinds=(TIMING_STEP,)),
     )
@@ -118,6 +123,7 @@ class JobRunner:
         self._clock = clock
         self._channels = channels
         self._backend = backend
+        self._cards = CardLoads(store)
         self._kinds: dict[str, Callable[[Job], Awaitable[None]]] = {  # keys: JOB_KINDS
             SEND_CARD: self._send_card,
             UPDATE_CARD: self._update_card,
@@ -163,13 +169,8 @@ class JobRunner:
                     await self._service.reroute(uow, failed, error.message)
 
     async def _load(self, delivery_id: str) -> OutgoingCard | None:
-        async with self._store.snapshot() as uow:
-            delivery = await uow.deliveries.get(delivery_id)
-            request = await uow.requests.get(delivery.request_id) if delivery else None
-            votes = await uow.votes.of_request(request.id) if request else []
-        if delivery is None or request is None:
-            return None
-        return OutgoingCard(delivery=delivery, request=request.with_votes(votes))
+        # The cards of the jobs one claim started are read together, each request once.
+        return await self._cards.card(delivery_id)
 
     def _channel(self, name: str, queued_at: datetime) -> Channel:
         # Revoked, broken, or waiting for renewed consent since the card was queued: the gate

@@ -14,7 +14,9 @@ def ts(value: datetime) -> str:
 
 def parse_ts(value: str) -> datetime:
     """The aware datetime written by :func:`ts`."""
-    return datetime.strptime(value, _FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads ts's fixed format (the "Z" too, from Python 3.11) a hundred times
+    # faster than strptime: every loaded request parses a timestamp per delivery and event.
+    return datetime.fromisoformat(value)
 
 
 def opt_ts(value: str | None) -> datetime | None:
