@@ -29,7 +29,7 @@ FULL = {
     ],
     "on_expiry": "reject",
 }
-# What this version does: everything but added approvers (and SMS/phone urgency).
+# What this version does: everything but added approvers.
 SUPPORTED = {**FULL, "escalation": FULL["escalation"][:2]}
 
 
@@ -113,11 +113,20 @@ class TestWhereTheDeploymentAllowsAutoApproval:
         assert status == 202, body
 
 
+async def test_sms_and_phone_urgency_are_accepted_and_decided_per_channel_at_send(
+    stack: object,
+) -> None:
+    _, backend, _ = parts(stack)
+    ticket = _ticket(**copy.deepcopy(SUPPORTED))
+    _set("reminders.urgent", "sms")(ticket)
+    _set("escalation.1.urgent", "phone")(ticket)
+    status, body = await backend.submit(ticket)
+    assert status == 202, body
+
+
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [
-        (_set("reminders.urgent", "sms"), "reminders.urgent"),
-        (_set("escalation.1.urgent", "phone"), "escalation.1.urgent"),
         (lambda ticket: None, "escalation.2.add_approvers"),
     ],
 )

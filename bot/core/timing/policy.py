@@ -80,20 +80,13 @@ def _deadline(ticket: ApprovalRequest, now: datetime) -> dict[str, str]:
     return fields
 
 
-# SMS and phone urgency cost money per message: no channel's consent notice lists that cost
-# yet, so no admin has accepted it. Added approvers need the router's late cards (not wired).
-_PAID = "sms and phone urgency are not supported: no channel's consent notice lists their cost"
+# Added approvers need the router's late cards (not wired).
 _ADDED = "add_approvers is not supported yet: escalate with notify or urgent app"
 
 
 def _not_supported(ticket: ApprovalRequest) -> dict[str, str]:
     fields: dict[str, str] = {}
-    own = ticket.reminders if isinstance(ticket.reminders, Reminders) else None
-    if own is not None and own.urgent in ("sms", "phone"):
-        fields["reminders.urgent"] = _PAID
     for index, step in enumerate(ticket.escalation):
-        if step.urgent in ("sms", "phone"):
-            fields[f"escalation.{index}.urgent"] = _PAID
         if step.add_approvers is not None:
             fields[f"escalation.{index}.add_approvers"] = _ADDED
     return fields
