@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 def add_commands(subparsers: Subparsers) -> None:
     """Register ``usage [--from --to --channel --group-by --json]``."""
-    usage = subparsers.add_parser("usage", help="messages sent and updated, and paid urgency, per channel")
+    usage = subparsers.add_parser(
+        "usage", help="messages sent and updated, and paid urgency, per channel"
+    )
     usage.add_argument("--from", dest="from_day", help="first UTC day, YYYY-MM-DD (this month)")
     usage.add_argument("--to", dest="to_day", help="last UTC day, YYYY-MM-DD (today)")
     usage.add_argument("--channel", help="only this channel")
