@@ -6,6 +6,8 @@ step is in the audit log and, with step events on, one signed event reaches the 
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -46,11 +48,31 @@ async def _submit(embedded: Embedded, ticket_id: str, timing: dict[str, Any]) ->
 
 
 async def _traced(embedded: Embedded, ticket_id: str, line: str) -> None:
+    lines: list[str] = []
+
     async def there() -> bool:
         request = await embedded.gateway.service.get(ticket_id)
-        return line in [e.detail for d in request.deliveries for e in d.history]
+        lines[:] = [e.detail for d in request.deliveries for e in d.history]
+        return line in lines
 
-    await eventually(there)
+    try:
+        await eventually(there)
+    except AssertionError as exc:
+        raise AssertionError(f"{line!r} not in the trace {lines}") from exc
+
+
+async def _settled(embedded: Embedded) -> None:
+    """No job is running: moving the clock on now cannot expire a lease (a job run twice)."""
+    db = embedded.gateway.settings.db_path
+
+    async def idle() -> bool:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            leased = (
+                "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND lease_owner IS NOT NULL"
+            )
+            return bool(conn.execute(leased).fetchone()[0] == 0)
+
+    await eventually(idle)
 
 
 async def _usage(gateway: Gateway, admin: str, channel: str) -> dict[str, int]:
@@ -80,6 +102,7 @@ async def test_lark_sms_with_paid_urgency_accepted_then_app_once_the_quota_is_sp
 
         clock.advance(timedelta(minutes=30, seconds=1))
         await _traced(embedded, "T-SMS", "reminder 1: sms urgency on the original card (lark)")
+        await _settled(embedded)
         clock.advance(timedelta(minutes=30))
         refused = (
             "escalation 0: app urgency on the original card (lark) (phone urgency refused by "
@@ -177,6 +200,7 @@ async def test_dingtalk_without_the_paid_plan_falls_back_to_an_in_app_ding_then_
             "dingtalk: /v1.0/robot/ding/send: 400 ding.serverquota.insufficient ding server "
             "quota insufficient)",
         )
+        await _settled(embedded)
         sandbox.paid_plan = True
         clock.advance(timedelta(minutes=30))
         await _traced(
