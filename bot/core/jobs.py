@@ -25,7 +25,7 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
-from bot.core.nudges import Nudges
+from bot.core.nudges import Nudges, Nudging
 from bot.core.ports import (
     Backend,
     Channel,
@@ -45,6 +45,7 @@ from bot.core.service import (
     UPDATE_CARD,
     ApprovalService,
 )
+from bot.core.step_events import FORWARD_STEP, StepForwarder
 from bot.core.timing.steps import ADD_APPROVERS, TIMING_STEP, StepJob
 from bot.core.vote_events import FORWARD_VOTE, VoteForwarder, record, stage_results
 from bot.errors import BackendError, ChannelError, GatewayError
@@ -85,20 +86,29 @@ class Lane:
 
 # Every kind the runner has a handler for (``JobRunner``); each is in exactly one lane. A kind
 # this version does not know (written by a newer replica mid-upgrade) is left for one that does.
-JOB_KINDS = (SEND_CARD, UPDATE_CARD, FORWARD_DECISION, FORWARD_VOTE, TELL_IDENTITY, TIMING_STEP)
+JOB_KINDS = (
+    SEND_CARD,
+    UPDATE_CARD,
+    FORWARD_DECISION,
+    FORWARD_VOTE,
+    FORWARD_STEP,
+    TELL_IDENTITY,
+    TIMING_STEP,
+)
+FORWARDS = (FORWARD_DECISION, FORWARD_VOTE, FORWARD_STEP)
 
 
 def lanes(*, forwards: int, updates: int, sends: int, timers: int = 2) -> tuple[Lane, ...]:
-    """The four lanes: decision (and vote) forwards, card updates (and every other kind), card sends,
-    and reminder and escalation steps.
+    """The four lanes: decision (and vote and step event) forwards, card updates (and every
+    other kind), card sends, and reminder and escalation steps.
 
     The forwards lane is urgent: a decision's way to the backend is the end of a click, so its
     claims go before the sends' and updates' store work. Steps have a lane of their own, so a
     flood of due reminders waits behind itself, never in front of a card or a decision."""
-    own = (FORWARD_DECISION, FORWARD_VOTE, SEND_CARD, TIMING_STEP)
+    own = (*FORWARDS, SEND_CARD, TIMING_STEP)
     others = tuple(k for k in JOB_KINDS if k not in own)
     return (
-        Lane("forwards", forwards, kinds=(FORWARD_DECISION, FORWARD_VOTE), urgent=True),
+        Lane("forwards", forwards, kinds=FORWARDS, urgent=True),
         Lane("updates", updates, kinds=others, claim_at=max(1, updates // 4)),
         Lane("sends", sends, kinds=(SEND_CARD,)),
         Lane("timers", timers, kinds=(TIMING_STEP,)),
@@ -116,6 +126,7 @@ class JobRunner:
         backend: Backend,
         service: ApprovalService,
         gate: Gate | None = None,
+        nudging: Nudging | None = None,
     ) -> None:
         self._service = service
         self._gate = gate or _open_gate
@@ -130,9 +141,10 @@ class JobRunner:
             FORWARD_DECISION: self._forward,
             FORWARD_VOTE: VoteForwarder(store, backend).run,
             TELL_IDENTITY: self._tell,
+            FORWARD_STEP: StepForwarder(backend).run,
             TIMING_STEP: self._step,
         }
-        self._nudges = Nudges(store, clock, service.router, self._channel)
+        self._nudges = Nudges(store, clock, service.router, self._channel, nudging)
 
     async def run(self, job: Job) -> None:
         """Do the job; raises a GatewayError subclass when it must be retried or failed."""

@@ -611,7 +611,29 @@ class VoteEvent(Entity):
     stages: tuple[StageResult, ...]
 
 
-BackendEvent = DecisionEvent | VoteEvent
+StepSent = Literal["sms", "phone", "app", "message", "email", "nothing"]
+"""What a reminder or escalation step sent: that urgency on the card, a plain message, an
+email, or nothing (no email route)."""
+
+
+class StepEvent(Entity):
+    """The webhook body of one reminder or escalation step run (sent only with
+    ``backend_step_events`` on): who was reminded, where, and what went out."""
+
+    event_id: str
+    type: Literal["approval.reminded", "approval.escalated"]
+    ticket_id: str
+    step: str  # as the trace names it: "reminder 2", "escalation 0", "reminder now"
+    account_id: str
+    display_name: str
+    channel: ChannelName | None  # where it went (None: nothing was sent)
+    sent: StepSent
+    asked: UrgencyKind | None  # the urgency the request asked for
+    detail: str  # the line in the request's trace
+    at: datetime
+
+
+BackendEvent = DecisionEvent | VoteEvent | StepEvent
 """What the gateway POSTs to the backend, told apart by ``type``."""
 
 
@@ -665,6 +687,8 @@ __all__ = [
     "SendReceipt",
     "SignedAnswer",
     "StageResult",
+    "StepEvent",
+    "StepSent",
     "Store",
     "UnitOfWork",
     "VerificationRepo",
