@@ -67,7 +67,7 @@ class Wire(BaseModel):
 
     # defer_build (here and on Entity): each model's validator is built when first used, not
     # at import. CLI commands import these modules through the store and use few or none of
-    # the models; building all of them took a third of ``tokens list``'s start.
+    # the models (building them all was about a twentieth of ``tokens list``'s start).
     model_config = ConfigDict(
         extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True
     )
