@@ -12,10 +12,6 @@ SELECT status FROM requests WHERE id = ?
 -- (SQLite only: PostgreSQL's request queries return the decision.)
 SELECT * FROM decisions WHERE request_id = ?
 
--- name: close_request
-UPDATE requests SET status = ?, closed_at = ?, close_reason = ?
-WHERE id = ? AND status = 'pending'
-
 -- name: due_for_expiry
 SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
 ORDER BY expires_at LIMIT ?
