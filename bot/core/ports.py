@@ -107,7 +107,9 @@ class RequestRepo(Protocol):
     async def close(
         self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
     ) -> bool:
-        """Move a pending request to a final status; False if it was no longer pending."""
+        """Move a pending request to a final status, its reminder and escalation steps still
+        pending cancelled with it (no step after the outcome); False if it was no longer
+        pending (nothing changed)."""
         ...
 
     async def set_changes(self, request_id: str, changes: Sequence[RosterChange]) -> bool:
@@ -122,8 +124,18 @@ class RequestRepo(Protocol):
         the votes of one request take turns and each sees the other's vote."""
         ...
 
+    async def for_vote(self, delivery_id: str) -> StoredRequest | None:
+        """The request of the card ``delivery_id`` with its votes, held as :meth:`lock`
+        ``exclusive`` holds it and read once the lock is granted (one round trip where the
+        engine can); None for an unknown card."""
+        ...
+
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]: ...
-    async def insert_decision(self, decision: Decision) -> None: ...
+    async def insert_decision(self, decision: Decision, forward: str | None = None) -> None:
+        """Record the decision that closed a request; ``forward``: with the outbox job of that
+        kind, due at the decision's time, that carries it to the backend."""
+        ...
+
     async def set_forward_state(
         self, decision_id: str, state: ForwardState, at: datetime, detail: str | None
     ) -> None: ...

@@ -12,10 +12,6 @@ SELECT status FROM requests WHERE id = ?
 -- (SQLite only: PostgreSQL's request queries return the decision.)
 SELECT * FROM decisions WHERE request_id = ?
 
--- name: close_request
-UPDATE requests SET status = ?, closed_at = ?, close_reason = ?
-WHERE id = ? AND status = 'pending'
-
 -- name: set_roster_changes
 -- Who joined the pending request since it started (bot.core.roster), under its lock.
 UPDATE requests SET roster_changes = ? WHERE id = ? AND status = 'pending'
