@@ -95,7 +95,10 @@ class AnswerRepo(Protocol):
 class RequestRepo(Protocol):
     """Approval requests and the decision that closes each (loaded with their deliveries)."""
 
-    async def insert(self, request: StoredRequest) -> None: ...
+    async def insert(self, request: StoredRequest) -> bool:
+        """Store a new request; False, storing nothing, if its ticket is already stored."""
+        ...
+
     async def get(self, request_id: str) -> StoredRequest | None: ...
     async def status(self, request_id: str) -> RequestStatus | None:
         """The request's status alone (no deliveries loaded: cheap inside a write)."""
@@ -225,6 +228,11 @@ class IdentityRepo(Protocol):
     async def binding_address(self, account_id: str, channel: ChannelName) -> str | None: ...
     async def route_preference(self, account_id: str) -> RoutePreference:
         """The account's channel order and email subscription (defaults when it set none)."""
+        ...
+
+    async def route_facts(self, account_id: str) -> tuple[RoutePreference, dict[ChannelName, str]]:
+        """:meth:`route_preference` and the account's address on each channel it is bound on,
+        read together (routing a card reads both: one round trip, not one per channel)."""
         ...
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None: ...

@@ -150,13 +150,11 @@ class ApprovalService:
     async def _create(
         self, uow: UnitOfWork, ticket: ApprovalRequest, now: datetime, request_id: str
     ) -> SubmitReceipt:
-        existing = await uow.requests.find(ticket.ticket_id)
-        if existing is not None:
-            raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
         request = StoredRequest(
             id=request_id, ticket=ticket, status=RequestStatus.PENDING, created_at=now
         )
-        await uow.requests.insert(request)
+        if not await uow.requests.insert(request):
+            raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
         # Only the first stage's cards go now; each later stage's when the one before approves.
         planned = [
             await self._plan(uow, request, approver, now)
