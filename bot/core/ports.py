@@ -129,7 +129,11 @@ class RequestRepo(Protocol):
 class DeliveryRepo(Protocol):
     """The cards sent (or to send) for a request, each with its history."""
 
-    async def insert(self, delivery: Delivery) -> None: ...
+    async def insert(self, delivery: Delivery, job: str | None = None) -> None:
+        """Store the delivery with its history; with ``job``, queue that outbox job on it (due
+        at its creation) with it: one round trip where the engine can."""
+        ...
+
     async def get(self, delivery_id: str) -> Delivery | None: ...
     async def set_state(
         self,

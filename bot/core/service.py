@@ -205,11 +205,10 @@ class ApprovalService:
             updated_at=now,
             history=(DeliveryEvent(at=now, state=state, detail=detail),),
         )
-        await uow.deliveries.insert(delivery)
-        if choice:
-            await uow.outbox.enqueue(SEND_CARD, delivery.id, now)
-            if len(acting.chain) > 1 and not exclude:
-                await self._tell_delegator(uow, request, approver, acting, now)
+        # The card's job goes with its delivery (one statement on PostgreSQL).
+        await uow.deliveries.insert(delivery, SEND_CARD if choice else None)
+        if choice and len(acting.chain) > 1 and not exclude:
+            await self._tell_delegator(uow, request, approver, acting, now)
         return PlannedDelivery(
             delivery_id=delivery.id,
             account_id=delivery.account_id,
