@@ -96,7 +96,10 @@ class AnswerRepo(Protocol):
 class RequestRepo(Protocol):
     """Approval requests and the decision that closes each (loaded with their deliveries)."""
 
-    async def insert(self, request: StoredRequest) -> None: ...
+    async def insert(self, request: StoredRequest) -> bool:
+        """Store a new request; False, storing nothing, if its ticket is already stored."""
+        ...
+
     async def get(self, request_id: str) -> StoredRequest | None: ...
     async def status(self, request_id: str) -> RequestStatus | None:
         """The request's status alone (no deliveries loaded: cheap inside a write)."""
@@ -144,7 +147,11 @@ class RequestRepo(Protocol):
 class DeliveryRepo(Protocol):
     """The cards sent (or to send) for a request, each with its history."""
 
-    async def insert(self, delivery: Delivery) -> None: ...
+    async def insert(self, delivery: Delivery, job: str | None = None) -> None:
+        """Store the delivery with its history; with ``job``, queue that outbox job on it (due
+        at its creation) with it: one round trip where the engine can."""
+        ...
+
     async def get(self, delivery_id: str) -> Delivery | None: ...
     async def set_state(
         self,
@@ -243,6 +250,11 @@ class IdentityRepo(Protocol):
     async def binding_address(self, account_id: str, channel: ChannelName) -> str | None: ...
     async def route_preference(self, account_id: str) -> RoutePreference:
         """The account's channel order and email subscription (defaults when it set none)."""
+        ...
+
+    async def route_facts(self, account_id: str) -> tuple[RoutePreference, dict[ChannelName, str]]:
+        """:meth:`route_preference` and the account's address on each channel it is bound on,
+        read together (routing a card reads both: one round trip, not one per channel)."""
         ...
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None: ...

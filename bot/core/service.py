@@ -150,13 +150,11 @@ class ApprovalService:
     async def _create(
         self, uow: UnitOfWork, ticket: ApprovalRequest, now: datetime, request_id: str
     ) -> SubmitReceipt:
-        existing = await uow.requests.find(ticket.ticket_id)
-        if existing is not None:
-            raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
         request = StoredRequest(
             id=request_id, ticket=ticket, status=RequestStatus.PENDING, created_at=now
         )
-        await uow.requests.insert(request)
+        if not await uow.requests.insert(request):
+            raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
         # Only the first stage's cards go now; each later stage's when the one before approves.
         planned = [
             await self._plan(uow, request, approver, now)
@@ -207,11 +205,10 @@ class ApprovalService:
             updated_at=now,
             history=(DeliveryEvent(at=now, state=state, detail=detail),),
         )
-        await uow.deliveries.insert(delivery)
-        if choice:
-            await uow.outbox.enqueue(SEND_CARD, delivery.id, now)
-            if len(acting.chain) > 1 and not exclude:
-                await self._tell_delegator(uow, request, approver, acting, now)
+        # The card's job goes with its delivery (one statement on PostgreSQL).
+        await uow.deliveries.insert(delivery, SEND_CARD if choice else None)
+        if choice and len(acting.chain) > 1 and not exclude:
+            await self._tell_delegator(uow, request, approver, acting, now)
         return PlannedDelivery(
             delivery_id=delivery.id,
             account_id=delivery.account_id,

@@ -187,6 +187,7 @@ class Queries(NamedQueries):
     release_callback_replay: str
     # bindings.sql: bindings, binding codes, preferences, email verifications
     binding_address: str
+    route_facts: str
     binding_owner: str
     upsert_binding: str
     bindings_of_account: str

@@ -26,9 +26,9 @@ class RequestRows(Rows):
     """The ``requests`` and ``decisions`` tables; a request is loaded with its deliveries and
     decision (carried by the one statement where the engine can, else read after it)."""
 
-    async def insert(self, request: StoredRequest) -> None:
-        """Store a new request."""
-        await self._tx.execute(
+    async def insert(self, request: StoredRequest) -> bool:
+        """Store a new request; False (nothing stored) if its ticket is already stored."""
+        inserted = await self._tx.execute(
             self.sql.insert_request,
             (
                 request.id,
@@ -39,6 +39,7 @@ class RequestRows(Rows):
                 ts(request.ticket.expires_at),
             ),
         )
+        return inserted == 1
 
     async def get(self, request_id: str) -> StoredRequest | None:
         """The request by its id."""

@@ -75,17 +75,22 @@ job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
 SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM job
 
 -- name: insert_delivery
--- The delivery and its events (:events, a JSON array of {at, state, detail}, in order) in one
+-- The delivery, its events (:events, a JSON array of {at, state, detail}, in order) and, when
+-- :job is not NULL, that outbox job on it due at its creation (with enqueue's NOTIFY) in one
 -- statement: one round trip per approver instead of one per row. The events' ids follow the
 -- array's order, so the history reads back as written.
 WITH delivery AS (INSERT INTO deliveries (id, request_id, account_id, channel, address, state,
     reason, external_ref, created_at, updated_at) VALUES (:id, :request_id, :account_id,
-    :channel, :address, :state, :reason, :external_ref, :created_at, :updated_at) RETURNING id)
-INSERT INTO delivery_events (delivery_id, at, state, detail)
-SELECT delivery.id, e.at, e.state, e.detail FROM delivery,
-    ROWS FROM (json_to_recordset(:events::json) AS (at TEXT, state TEXT, detail TEXT))
-    WITH ORDINALITY AS e (at, state, detail, n)
-ORDER BY e.n
+    :channel, :address, :state, :reason, :external_ref, :created_at, :updated_at) RETURNING id),
+history AS (INSERT INTO delivery_events (delivery_id, at, state, detail)
+    SELECT delivery.id, e.at, e.state, e.detail FROM delivery,
+        ROWS FROM (json_to_recordset(:events::json) AS (at TEXT, state TEXT, detail TEXT))
+        WITH ORDINALITY AS e (at, state, detail, n)
+    ORDER BY e.n),
+job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
+    SELECT CAST(:job AS TEXT), delivery.id, '{}', :created_at, :created_at FROM delivery
+    WHERE CAST(:job AS TEXT) IS NOT NULL RETURNING kind)
+SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM job
 
 -- name: get_delivery
 -- With its history as the events column (a JSON array of {at, state, detail} in id order):

@@ -34,8 +34,8 @@ INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
 VALUES (:forward, :id, :payload, :decided_at, :decided_at)
 
 -- name: insert_delivery
--- The row only (:events is PostgreSQL's): its events follow as insert_delivery_event, each a
--- statement run inline.
+-- The row only (:events and :job are PostgreSQL's): its events follow as
+-- insert_delivery_event, and its job as enqueue, each a statement run inline.
 INSERT INTO deliveries (id, request_id, account_id, channel, address, state, reason,
     external_ref, created_at, updated_at) VALUES (:id, :request_id, :account_id, :channel,
     :address, :state, :reason, :external_ref, :created_at, :updated_at)
