@@ -11,6 +11,28 @@ goes to the approver's email route, when routing allows email for them.
 Each outcome is one unit: a line in the card's history (so the request's trace says what went
 out and why), an audit record, a usage count for a paid urgency, and, when asked for, the step's
 signed event to the backend (``bot.core.step_events``).
+
+At most once. A step is an outbox job (``timing_step``, due at its time, in the store): a restart
+or a replica's death loses none, since its lease runs out and another worker claims it. But the
+job may then run again after its send went out, and urgency cannot be taken back, and SMS and
+phone urgency cost money. So each step has a durable mark, by its job's ref (``uow.steps``):
+
+- before the send, one committed unit marks it ``started``. A step found ``done`` already ran
+  and was recorded (the process died before the job's completion): nothing happens again. A
+  step found ``started`` may have sent before the process died, before its record: it is not
+  sent again, and its history line and audit record say so ("not repeated: its send may have
+  gone out before a restart"), with no usage count nor step event (what went out is unknown);
+- the record's unit marks it ``done`` with the history line, audit, usage count and event;
+- a send that fails with a ChannelError (the platform refused it, throttled it, or could not
+  be reached) releases the mark before the job's retry: as far as the channel knows nothing
+  went out. A call that timed out after it reached the platform may thus go out twice, as
+  every retried platform call may; the mark closes the window the channel cannot see: the
+  process dying, or a bug raising, between the send and its record.
+
+An ``add_approvers`` step does not come here (``bot.core.roster.add_from_step``): its change is
+recorded in the unit that makes it, and a re-run finds its newcomers already approvers. Nor does
+an ``on_expiry`` outcome (``ApprovalService.expire_due``): it is decided in the unit that closes
+the request, which only a request still pending allows, so it is decided and forwarded once.
 """
 
 from __future__ import annotations
@@ -41,6 +63,7 @@ Pick = Callable[[str, datetime], Channel]
 OUT = (DeliveryState.SENT, DeliveryState.UPDATED)
 PAID: frozenset[UrgencyKind] = frozenset({"sms", "phone"})  # charged by the platform
 TIMER = "timer"  # who and where, in the audit log
+NOT_REPEATED = "not repeated: its send may have gone out before a restart"
 
 
 def _no_paid_urgency(channel: str) -> bool:
@@ -58,11 +81,13 @@ class Nudging:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one step did: its history line, what went out, and on which channel."""
+    """What one step did: its history line, what went out, and on which channel; ``known``
+    False when that is unknown (a step not repeated: no usage count nor step event)."""
 
     detail: str
     sent: StepSent
     channel: str | None
+    known: bool = True
 
 
 class Nudges:
@@ -96,12 +121,44 @@ class Nudges:
         card = _card(request, approver) if request and approver else None
         if request is None or approver is None or card is None:
             return  # decided, withdrawn, expired or voted meanwhile; or no card to point at
-        if step.action == f"notify:{EMAIL}":
-            outcome = await self._email(request, email, step, job.created_at)
-        else:
-            outcome = await self._remind(request, card, step, job.created_at)
-        await self._record(job.ref, (request, approver, card), step, outcome)
+        of = (request, approver, card)
+        if not await self._start(job.ref, of, step):
+            return
+        outcome = await self._send(job, of, step, email)
+        async with self._store.unit() as uow:
+            await self._record(uow, job.ref, of, step, outcome)
         log.info("timing step run", extra=kv(step=step.key, detail=outcome.detail))
+
+    async def _send(
+        self,
+        job: Job,
+        of: tuple[StoredRequest, Approver, Delivery],
+        step: StepJob,
+        email: str | None,
+    ) -> Outcome:
+        request, _, card = of
+        try:
+            if step.action == f"notify:{EMAIL}":
+                return await self._email(request, email, step, job.created_at)
+            return await self._remind(request, card, step, job.created_at)
+        except ChannelError:
+            async with self._store.unit() as uow:  # nothing went out: the retry may send
+                await uow.steps.release(job.ref)
+            raise
+
+    async def _start(
+        self, ref: str, of: tuple[StoredRequest, Approver, Delivery], step: StepJob
+    ) -> bool:
+        """Mark the step started; False when an earlier run marked it (see the module doc)."""
+        async with self._store.unit() as uow:
+            mark = await uow.steps.start(ref, self._clock.now())
+            if mark == "started":  # that run died after its send, perhaps, and before its record
+                detail = f"{step.label}: {NOT_REPEATED}"
+                outcome = Outcome(detail, "nothing", None, known=False)
+                await self._record(uow, ref, of, step, outcome)
+        if mark is not None:
+            log.warning("timing step not run again", extra=kv(step=step.key, mark=mark))
+        return mark is None
 
     async def _remind(
         self, request: StoredRequest, card: Delivery, step: StepJob, queued: datetime
@@ -155,26 +212,28 @@ class Nudges:
 
     async def _record(
         self,
+        uow: UnitOfWork,
         ref: str,
         of: tuple[StoredRequest, Approver, Delivery],
         step: StepJob,
         outcome: Outcome,
     ) -> None:
+        # One unit with the step's done mark: recorded once, and never run again after it.
         request, approver, card = of
         now = self._clock.now()
-        async with self._store.unit() as uow:
-            current = await uow.deliveries.get(card.id)
-            if current is not None:
-                await uow.deliveries.set_state(card.id, current.state, now, outcome.detail)
-            if outcome.sent in PAID and outcome.channel is not None:
-                kind = f"urgent_{outcome.sent}"
-                await uow.ledger.meter(outcome.channel, approver.account_id, kind, now)
-            action = f"{step.kind}.sent"  # reminder.sent, escalation.sent
-            target = request.ticket.ticket_id
-            detail = f"{approver.account_id}: {outcome.detail}"
-            await uow.ledger.audit(now, TIMER, action, target, detail, TIMER)
-            if self._nudging.events:
-                await self._event(uow, ref, (request, approver), step, outcome)
+        await uow.steps.done(ref, now)
+        current = await uow.deliveries.get(card.id)
+        if current is not None:
+            await uow.deliveries.set_state(card.id, current.state, now, outcome.detail)
+        if outcome.sent in PAID and outcome.channel is not None:
+            kind = f"urgent_{outcome.sent}"
+            await uow.ledger.meter(outcome.channel, approver.account_id, kind, now)
+        action = f"{step.kind}.sent"  # reminder.sent, escalation.sent
+        target = request.ticket.ticket_id
+        detail = f"{approver.account_id}: {outcome.detail}"
+        await uow.ledger.audit(now, TIMER, action, target, detail, TIMER)
+        if self._nudging.events and outcome.known:
+            await self._event(uow, ref, (request, approver), step, outcome)
 
     async def _event(
         self,

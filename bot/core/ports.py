@@ -244,6 +244,27 @@ class DelegationRepo(Protocol):
         ...
 
 
+StepMark = Literal["started", "done"]
+"""A step's mark: its send may have gone out (``started``), or it ran and is recorded."""
+
+
+class StepRepo(Protocol):
+    """Marks of the reminder and escalation steps run, by their job's ref: a step re-run after
+    a crash or by another replica is not sent twice (:mod:`bot.core.nudges`)."""
+
+    async def start(self, ref: str, at: datetime) -> StepMark | None:
+        """Mark the step ``started``; None when it had no mark, else the mark it has (kept)."""
+        ...
+
+    async def done(self, ref: str, at: datetime) -> None:
+        """Mark the step ``done`` (recorded), whether or not it was started."""
+        ...
+
+    async def release(self, ref: str) -> None:
+        """Forget a ``started`` mark: the send failed, nothing went out, a retry may send."""
+        ...
+
+
 class IdentityRepo(Protocol):
     """Who an account is on each channel, how it wants to be reached, and binding codes."""
 
@@ -315,6 +336,8 @@ class UnitOfWork(Protocol):
     def delegations(self) -> DelegationRepo: ...
     @property
     def identities(self) -> IdentityRepo: ...
+    @property
+    def steps(self) -> StepRepo: ...
     @property
     def ledger(self) -> LedgerRepo: ...
     @property

@@ -161,6 +161,11 @@ class Queries(NamedQueries):
     add_delegation: str
     current_delegations: str
     clear_delegations: str
+    # steps.sql
+    start_step: str
+    step_state: str
+    finish_step: str
+    release_step: str
     # outbox.sql
     enqueue: str
     enqueue_redraw: str

@@ -23,6 +23,7 @@ from bot.store.repos.identities import IdentityRows
 from bot.store.repos.ledger import LedgerRows
 from bot.store.repos.outbox import OutboxRows
 from bot.store.repos.requests import RequestRows
+from bot.store.repos.steps import StepRows
 from bot.store.repos.votes import VoteRows
 from bot.store.tx import Bound, EngineTx
 
@@ -70,6 +71,11 @@ class EngineUnit:
     def identities(self) -> IdentityRows:
         """Bindings and binding codes as routing and ``bind CODE`` use them."""
         return IdentityRows(self._tx)
+
+    @cached_property
+    def steps(self) -> StepRows:
+        """Marks of the reminder and escalation steps run."""
+        return StepRows(self._tx)
 
     @cached_property
     def ledger(self) -> LedgerRows:
