@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench import cpu
 from bench.ideal import Budget, Call, Limit, completions, schedule
 from bench.load import open_loop, percentile, signed_submit, submit_all
 from bench.rates import USER_LIMIT_CODE, max_per_second, per_second
@@ -141,6 +142,7 @@ async def redraws(run: Run) -> dict[str, Any]:
     _, start_index = await run.fleet.platforms.redrawn()
     await run.fleet.refresh()
     started = time.time()
+    before_cpu = cpu.snapshot(run.host_pids)
     prior = [r[4] for r in run.fleet.lark_log(started - 60.0) if _is_patch(r) and r[2] == 200]
     pressed: dict[int, float] = {}
     failed = 0
@@ -163,6 +165,7 @@ async def redraws(run: Run) -> dict[str, Any]:
         rows, since = await run.fleet.platforms.redrawn(since)
         for _, delivery, at in rows:
             redrawn.setdefault(delivery, at)
+    spent = cpu.spent(before_cpu, cpu.snapshot(run.host_pids))
     await run.fleet.refresh()
     dlog, _ = await run.fleet.platforms.dingtalk([])  # no account asked: the log alone
     result: dict[str, Any] = {
@@ -173,6 +176,9 @@ async def redraws(run: Run) -> dict[str, Any]:
         "failed_clicks": failed,
         "errors": [repr(e) for e in errors[:5]],
         "prior_patches_60s": len(prior),
+        # The gateways' CPU from the first press to the last redraw, per card redrawn (clicks
+        # and their answers included).
+        "cpu_ms_per_redraw": spent / max(1, len(redrawn)) * 1000,
     }
     for channel in ("lark", "dingtalk"):
         result[channel] = tally(

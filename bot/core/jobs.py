@@ -15,6 +15,7 @@ from datetime import datetime
 
 from bot import tracing
 from bot.core import redraw
+from bot.core.batched_writes import BatchedWrites
 from bot.core.card_loads import CardLoads
 from bot.core.directory import ChannelDirectory
 from bot.core.models import (
@@ -135,6 +136,7 @@ class JobRunner:
         self._channels = channels
         self._backend = backend
         self._cards = CardLoads(store)
+        self._updated = BatchedWrites(store, "outbox-card-updates")
         self._kinds: dict[str, Callable[[Job], Awaitable[None]]] = {  # keys: JOB_KINDS
             SEND_CARD: self._send_card,
             UPDATE_CARD: self._update_card,
@@ -254,7 +256,8 @@ class JobRunner:
             with _platform(card.delivery.channel):
                 receipt = await channel.update(card)
             now = self._clock.now()
-            async with self._store.unit() as uow:
+
+            async def updated(uow: UnitOfWork) -> None:
                 await uow.deliveries.set_state(
                     card.delivery.id,
                     DeliveryState.UPDATED,
@@ -262,6 +265,9 @@ class JobRunner:
                     receipt.detail or _state_of(card.request),
                 )
                 await _meter(uow, card, UPDATED, receipt, now)
+
+            # With the other cards' updates that came back meanwhile: one write for them all.
+            await self._updated.write(updated)
             log.info("card updated", extra=kv(state=_state_of(card.request)))
 
     async def _mark(self, card: OutgoingCard, state: DeliveryState, detail: str) -> None:

@@ -72,9 +72,11 @@ class Grant:
     granted: bool
     wait: float
     at: float
+    turns: tuple[float, ...] = ()  # each window's turn, taken whether granted or not
 
 
 Pace = Budget | Sequence[Budget]
+
 
 # A counter's reservation never waits: any slot of it will do (see Window.cursor).
 COUNT_WITHIN = 1e12
@@ -141,6 +143,33 @@ def schedule(
     return Grant(True, slot - now, slot), taken
 
 
+# A window a call takes a lane of, with the turn a refused call gave back for it (None: the
+# window's next turn).
+Turn = tuple[Window, float | None]
+
+
+def turns(
+    now: float, windows: Sequence[Turn], nexts: Mapping[str, float]
+) -> tuple[list[float], dict[str, float]]:
+    """Each window's turn (the one given back, else its counter's slot, as a reservation of
+    :meth:`Window.cursor` alone would take it), and the counters' new next-slot times."""
+    taken: dict[str, float] = {}
+    got: list[float] = []
+    for window, kept in windows:
+        if kept is not None:
+            got.append(kept)
+            continue
+        grant, moved = schedule(now, window.cursor, (), {**nexts, **taken}, COUNT_WITHIN)
+        got.append(grant.at)
+        taken.update(moved)
+    return got, taken
+
+
+def lanes(windows: Sequence[Turn], turns: Sequence[float]) -> tuple[Budget, ...]:
+    """The lane of each window its turn falls on."""
+    return tuple(w.lane(t) for (w, _), t in zip(windows, turns, strict=True))
+
+
 def paused(now: float, current: float | None, seconds: float) -> float:
     """A budget's next slot after the platform asked for a pause of ``seconds``."""
     return max(current if current is not None else now, now + seconds)
@@ -150,10 +179,21 @@ class RateLimits(Protocol):
     """Where the budgets' next-slot times live, for everyone sending for the same apps."""
 
     async def reserve(
-        self, pace: Pace, free: Sequence[Budget] = (), *, within: float, lead: float = 0.0
+        self,
+        pace: Pace,
+        free: Sequence[Budget] = (),
+        *,
+        within: float,
+        lead: float = 0.0,
+        windows: Sequence[Turn] = (),
     ) -> Grant:
         """Take a slot of ``pace`` (and of each of ``free`` at the same time), no sooner than
-        ``lead`` seconds from now (what the answer takes to come back), or refuse."""
+        ``lead`` seconds from now (what the answer takes to come back), or refuse.
+
+        With ``windows``, first take each window's turn (:func:`turns`; taken even when the
+        call is refused: the grant's ``turns``, for the caller to give back) and pace the call
+        by the lanes they fall on too: all of it at once (one transaction where they are
+        stored)."""
         ...
 
     async def pause(self, key: str, seconds: float) -> None:

@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot import logs
+from bot.core.batched_writes import BatchedWrites
 from bot.core.jobs import JobRunner, Lane
 from bot.core.models import Job
-from bot.core.ports import Clock, Store
+from bot.core.ports import Clock, Store, UnitOfWork
 from bot.core.retry import RetryStrategy
 from bot.core.service import ApprovalService
 from bot.errors import BackendError, ChannelDeferred, ChannelError, GatewayError
@@ -48,37 +49,14 @@ class _Completions:
     # Jobs that finish while a flush is running are marked done together by the next one: one
     # write part for many jobs instead of one each, however many lanes finish at once.
     def __init__(self, store: Store, owner: str) -> None:
-        self._store = store
+        self._writes = BatchedWrites(store, "outbox-completions")
         self._owner = owner
-        self._queued: list[tuple[int, asyncio.Future[None]]] = []
-        self._flushing: asyncio.Task[None] | None = None
 
     async def complete(self, job_id: int) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self._queued.append((job_id, done))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush(), name="outbox-completions")
-        await asyncio.shield(done)
+        async def done(uow: UnitOfWork) -> None:
+            await uow.outbox.complete(job_id, self._owner)
 
-    async def _flush(self) -> None:
-        try:
-            while self._queued:
-                batch, self._queued = self._queued, []
-                try:
-                    async with self._store.unit() as uow:
-                        for job_id, _ in batch:
-                            await uow.outbox.complete(job_id, self._owner)
-                except BaseException as exc:
-                    for _, done in batch:
-                        done.set_exception(exc)
-                        done.exception()  # retrieved: a cancelled job's waiter is gone
-                    if not isinstance(exc, Exception):
-                        raise
-                else:
-                    for _, done in batch:
-                        done.set_result(None)
-        finally:
-            self._flushing = None
+        await self._writes.write(done)
 
 
 def _lag(jobs: Sequence[Job], now: datetime) -> float:

@@ -1,6 +1,6 @@
 """Platform rate budgets in the database (``rate_limits``), shared by every gateway replica.
 
-Each reservation is one write transaction: make sure each budget has a row, read (and, on
+Each reservation is one write transaction (with a window's turn, when it has one): make sure each budget has a row, read (and, on
 PostgreSQL, lock) the budgets' next free slots, apply :func:`bot.core.limits.schedule`, write
 back what it took. Two replicas never take the same slot: SQLite serialises its writers, and
 PostgreSQL's rows are locked in key order until the commit. A refused reservation changes no
@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from bot.core.limits import Budget, Grant, Pace, paces, paused, schedule
+from bot.core.limits import Budget, Grant, Pace, Turn, lanes, paces, paused, schedule, turns
 from bot.store.engine import EngineStore
 from bot.store.tx import EngineTx
 
@@ -29,18 +30,27 @@ class StoredRateLimits:
         self._now = now
 
     async def reserve(
-        self, pace: Pace, free: Sequence[Budget] = (), *, within: float, lead: float = 0.0
+        self,
+        pace: Pace,
+        free: Sequence[Budget] = (),
+        *,
+        within: float,
+        lead: float = 0.0,
+        windows: Sequence[Turn] = (),
     ) -> Grant:
-        """Take a slot of ``pace`` (and of each of ``free``), no sooner than ``lead``, or
-        refuse; one transaction."""
-        keys = sorted({b.key for b in (*paces(pace), *free)})
+        """Take a slot of ``pace`` (and of each of ``free``, and of a lane of each of
+        ``windows``), no sooner than ``lead``, or refuse; one transaction."""
         async with self._store.write() as tx:
-            nexts = await _lock(tx, keys)
+            counters = sorted({w.cursor.key for w, kept in windows if kept is None})
+            nexts = await _lock(tx, counters) if counters else {}
             now = self._now()  # read inside the transaction: the slot is ours from here
-            grant, taken = schedule(now, pace, free, nexts, within, lead)
-            for key, next_at in taken.items():
+            got, moved = turns(now, windows, nexts)
+            paced = (*paces(pace), *lanes(windows, got))
+            nexts = await _lock(tx, sorted({b.key for b in (*paced, *free)}))
+            grant, taken = schedule(now, paced, free, nexts, within, lead)
+            for key, next_at in (moved | taken).items():
                 await tx.execute(tx.sql.set_budget, (key, next_at))
-        return grant
+        return replace(grant, turns=tuple(got))
 
     async def pause(self, key: str, seconds: float) -> None:
         """No slot of ``key`` within ``seconds`` from now (and sweep a few idle budgets)."""

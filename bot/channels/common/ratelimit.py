@@ -34,18 +34,21 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from bot.core.limits import (
-    COUNT_WITHIN,
     Budget,
     Grant,
     Pace,
     RateLimits,
+    Turn,
     Window,
+    lanes,
     paces,
     paused,
     schedule,
+    turns,
 )
 from bot.errors import ChannelDeferred
 from bot.logs import kv
@@ -74,15 +77,25 @@ class LocalLimits:
         self._next: dict[str, float] = {}
 
     async def reserve(
-        self, pace: Pace, free: Sequence[Budget] = (), *, within: float, lead: float = 0.0
+        self,
+        pace: Pace,
+        free: Sequence[Budget] = (),
+        *,
+        within: float,
+        lead: float = 0.0,
+        windows: Sequence[Turn] = (),
     ) -> Grant:
-        """Take a slot of ``pace`` (and of each of ``free``), no sooner than ``lead``, or refuse."""
+        """Take a slot of ``pace`` (and of each of ``free``, and of a lane of each of
+        ``windows``), no sooner than ``lead``, or refuse."""
         now = self._now()
-        keys = [b.key for b in (*paces(pace), *free)]
+        got, moved = turns(now, windows, self._next)
+        self._next.update(moved)
+        paced = (*paces(pace), *lanes(windows, got))
+        keys = [b.key for b in (*paced, *free)]
         nexts = {k: self._next[k] for k in keys if k in self._next}
-        grant, taken = schedule(now, pace, free, nexts, within, lead)
+        grant, taken = schedule(now, paced, free, nexts, within, lead)
         self._next.update(taken)
-        return grant
+        return replace(grant, turns=tuple(got))
 
     async def pause(self, key: str, seconds: float) -> None:
         """No slot of ``key`` within ``seconds`` from now."""
@@ -151,14 +164,14 @@ async def take(
     ChannelDeferred when no slot can be had soon."""
     late = LATE_SHARE * min(b.interval for b in (*paces(pace), *free))
     for _ in range(RESERVE_TRIES):
-        turns = [await TURNS.take(limits, w) for w in windows]
-        lanes = [w.lane(t) for w, t in zip(windows, turns, strict=True)]
+        kept = [(w, TURNS.kept(limits, w)) for w in windows]
         asked = timer.now()
         lead = ROUND_TRIPS.lead(limits)
-        grant = await limits.reserve((*paces(pace), *lanes), free, within=PACE_WITHIN, lead=lead)
+        # One reservation for the window's turn, its lane and the rest: one transaction.
+        grant = await limits.reserve(pace, free, within=PACE_WITHIN, lead=lead, windows=kept)
         ROUND_TRIPS.took(limits, timer.now() - asked)
         if not grant.granted:
-            for window, turn in zip(windows, turns, strict=True):
+            for window, turn in zip(windows, grant.turns, strict=True):
                 TURNS.give_back(limits, window, turn)
             raise ChannelDeferred(f"{what}: rate budget spent", retry_after=grant.wait)
         lateness = await _until(timer, grant.at)
@@ -185,12 +198,10 @@ class Turns:
             weakref.WeakKeyDictionary()
         )
 
-    async def take(self, limits: RateLimits, window: Window) -> float:
-        """The earliest turn given back, else the window's next one."""
+    def kept(self, limits: RateLimits, window: Window) -> float | None:
+        """The earliest turn given back (now the caller's), else None: take the window's next."""
         kept = self._kept.get(limits, {}).get(window.key)
-        if kept:
-            return heapq.heappop(kept)
-        return (await limits.reserve(window.cursor, within=COUNT_WITHIN)).at
+        return heapq.heappop(kept) if kept else None
 
     def give_back(self, limits: RateLimits, window: Window, turn: float) -> None:
         """``turn``'s lane was not taken: the next call takes it."""

@@ -24,6 +24,7 @@ class PostgresEngineQueries(NamedQueries):
     fold_outbox_counts: str
     fold_usage_counts: str
     reserve_budgets: str
+    reserve_in_windows: str
     listen_schema: str
     listen_ping: str
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.channels.common.ratelimit import LocalLimits, take
-from bot.core.limits import Budget, Grant, Pace, RateLimits, Window
+from bot.core.limits import Budget, Grant, Pace, RateLimits, Turn, Window
 from bot.errors import ChannelDeferred
 from bot.store.engine import EngineStore
 from bot.store.limits import StoredRateLimits
@@ -190,9 +190,15 @@ class SlowAnswers:
         self.granted = 0
 
     async def reserve(
-        self, pace: Pace, free: Sequence[Budget] = (), *, within: float, lead: float = 0.0
+        self,
+        pace: Pace,
+        free: Sequence[Budget] = (),
+        *,
+        within: float,
+        lead: float = 0.0,
+        windows: Sequence[Turn] = (),
     ) -> Grant:
-        grant = await self._inner.reserve(pace, free, within=within, lead=lead)
+        grant = await self._inner.reserve(pace, free, within=within, lead=lead, windows=windows)
         self.granted += grant.granted
         await self._timer.sleep(self._rtt)
         return grant

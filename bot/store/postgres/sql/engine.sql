@@ -73,6 +73,11 @@ ON CONFLICT (channel, kind, slot) DO UPDATE SET n = c.n + excluded.n
 -- One rate reservation, run alone (not inside a transaction block): migration 0005.
 SELECT granted, wait, at FROM reserve_budgets($1, $2, $3, $4, $5, $6, $7)
 
+-- name: reserve_in_windows
+-- One rate reservation with its windows' turns, run alone: migration 0013.
+SELECT granted, wait, at, turns
+FROM reserve_in_windows($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+
 -- name: listen_schema
 -- The LISTEN connection's schema: the work NOTIFYs it answers are this store's.
 SELECT current_schema()
