@@ -2,7 +2,8 @@
 
 Card JSON 2.0 rejects unknown attributes, so only documented ones are used:
 ``markdown``, ``hr``, ``form`` with ``input`` and submit ``button``s inside a
-``column_set``, and an ``open_url`` button to the console.
+``column_set``, a ``select_person`` to hand a pending request over to a colleague, and an
+``open_url`` button to the console.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from cards.actions import COMMENT_FIELD, COMMENT_MAX_LENGTH, button_value
+from cards.actions import COMMENT_FIELD, COMMENT_MAX_LENGTH, HAND_OVER, button_value
 from cards.budget import LARK_CARD_LIMIT, Budget, fit
 from cards.content import (
     Actions,
@@ -29,6 +30,7 @@ FORM_NAME: Final = "approval_form"
 APPROVE_BUTTON: Final = "approve_button"
 REJECT_BUTTON: Final = "reject_button"
 CONSOLE_BUTTON: Final = "console_button"
+HAND_OVER_PICKER: Final = "hand_over_picker"
 # A code field longer than this goes into a collapsed panel (card JSON 2.0 collapsible_panel).
 CODE_FOLD_LINES: Final = 6
 CODE_FOLD_CHARS: Final = 400
@@ -111,6 +113,8 @@ def _elements(content: Content) -> list[dict[str, Any]]:
     elements.append({"tag": "hr"})
     if content.actions is not None:
         elements.append(_form(content, content.actions))
+        if content.state is CardState.PENDING:  # a test card hands nothing over
+            elements.append(_picker(content, content.actions))
     if content.console_url is not None:
         elements.append(_console_button(content, content.console_url))
     return elements
@@ -186,6 +190,19 @@ def _form(content: Content, actions: Actions) -> dict[str, Any]:
         "columns": [_column(approve), _column(reject)],
     }
     return {"tag": "form", "name": FORM_NAME, "elements": [comment, buttons]}
+
+
+def _picker(content: Content, actions: Actions) -> dict[str, Any]:
+    # select_person (人员选择-单选, card JSON 2.0): outside the form, so a pick calls back at
+    # once with the picked open_id in action.option. Without ``options`` Lark offers the chat's
+    # members (doc: card-json-v2-components/interactive-components/select-person).
+    return {
+        "tag": "select_person",
+        "name": HAND_OVER_PICKER,
+        "placeholder": _plain(content.text.hand_over_placeholder),
+        "width": "fill",
+        "behaviors": [{"type": "callback", "value": button_value(HAND_OVER, actions.ref)}],
+    }
 
 
 def _column(element: dict[str, Any]) -> dict[str, Any]:
