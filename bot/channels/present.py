@@ -192,11 +192,28 @@ _TOASTS: dict[ActionStatus, dict[str, str]] = {
         "en-US": "You handed this request over to {name}.",
         "zh-CN": "你已将此申请转交给 {name}。",
     },
+    ActionStatus.HANDED: {
+        "en-US": "Handed over to {name}: they get a card to decide.",
+        "zh-CN": "已转交给 {name}，对方将收到审批卡片。",
+    },
+    ActionStatus.TAKER_UNBOUND: {
+        "en-US": "The person you picked is not bound to a cloud account; ask them to bind first.",
+        "zh-CN": "你选择的人尚未绑定云账号，请对方先完成绑定。",
+    },
+    ActionStatus.TAKER_SUBMITTER: {
+        "en-US": "The person you picked submitted this request and cannot approve it.",
+        "zh-CN": "你选择的人是该申请的提交人，不能审批。",
+    },
+    ActionStatus.TAKER_APPROVER: {
+        "en-US": "The person you picked is, or was, an approver of this request.",
+        "zh-CN": "你选择的人已是（或曾是）该申请的审批人。",
+    },
     ActionStatus.SELF_APPROVAL: {
         "en-US": "You submitted this request: you cannot approve it.",
         "zh-CN": "这是你提交的申请，不能由你本人审批。",
     },
 }
+_HANDING = (ActionStatus.HANDED_OVER, ActionStatus.HANDED)  # toasts naming the colleague
 _OUTCOME_WORDS = {
     "en-US": {"approved": "approved", "rejected": "rejected"},
     "zh-CN": {"approved": "同意", "rejected": "拒绝"},
@@ -219,7 +236,7 @@ def toast_text(result: ActionResult) -> str:
         return template.format(status=_CLOSED_WORDS.get(locale, {}).get(status, status))
     if result.status is ActionStatus.ALREADY_VOTED:
         return _earlier_vote(template, result, locale)
-    if result.status is ActionStatus.HANDED_OVER and request and result.delivery:
+    if result.status in _HANDING and request and result.delivery:
         taker = handed_to(request, result.delivery.account_id)
         return template.format(name=taker.display_name if taker else "?")
     return template

@@ -37,6 +37,7 @@ from sandbox.lark.models import (
     Usage,
 )
 from sandbox.lark.openapi import OpenApi
+from sandbox.lark.pickers import callback_value, find_picker, offers
 from sandbox.lark.state import LarkStore
 from sandbox.lark.urgent import LarkUrgent
 from sandbox.lark.ws import DeliveryError, WsHub
@@ -283,6 +284,7 @@ class LarkSandbox:
         value: dict[str, Any],
         form_value: dict[str, Any] | None,
         verification_token: str,
+        picked: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         user = self.store.user(open_id)
         if self.store.message(message_id).open_id != open_id:
@@ -296,6 +298,7 @@ class LarkSandbox:
             form_value=form_value,
             verification_token=verification_token,
             now=self.store.now(),
+            picked=picked,
         )
 
     def _apply(self, message_id: str, code: int, response: dict[str, Any]) -> ClickResult:
@@ -305,6 +308,44 @@ class LarkSandbox:
             new = card["data"] if card.get("type") == "raw" else card
             self.store.update_card(message_id, new, "callback")
         return ClickResult(code=code, toast=toast or None, card=card or None, raw=response)
+
+    async def pick(
+        self,
+        open_id: str,
+        message_id: str,
+        person: str,
+        *,
+        picker: str | None = None,
+        timeout: float = 5,  # noqa: ASYNC109
+    ) -> ClickResult:
+        """Pick ``person`` (an open_id) on the card's person picker as ``open_id``, over the
+        long connection: the picker's callback value goes out as a ``card.action.trigger`` with
+        ``action.option`` = ``person``, answered and applied as a click is. KeyError when the
+        card has no such picker, ValueError when it does not offer ``person``."""
+        found = find_picker(self.store.message(message_id).content, picker)
+        self.store.user(person)  # a person of the tenant (KeyError otherwise)
+        if not offers(found, person):
+            raise ValueError(f"the picker does not offer {person}")
+        picked = (str(found.get("name") or ""), person)
+        return await self._call(self._pick(open_id, message_id, found, picked, timeout))
+
+    async def _pick(
+        self,
+        open_id: str,
+        message_id: str,
+        picker: dict[str, Any],
+        picked: tuple[str, str],
+        within: float,
+    ) -> ClickResult:
+        event = self._card_event(
+            open_id, message_id, callback_value(picker), None, self.verification_token, picked
+        )
+        delivery = self._hub.deliver(event)
+        try:
+            ack = await self._hub.wait_ack(delivery, within)
+        except DeliveryError:
+            return ClickResult(code=0, toast=CALLBACK_FAILED, failed=True)
+        return self._apply(message_id, int(ack.get("code", 0)), ack["data"])
 
     async def click_via_http(
         self,

@@ -169,7 +169,11 @@ class LarkInbound:
         action, operator = _dict(body.get("action")), _dict(body.get("operator"))
         message_id = str(_dict(body.get("context")).get("open_message_id", ""))
         form = action.get("form_value")
-        click = parse_click(_dict(action.get("value")), form if isinstance(form, dict) else None)
+        # A pick on the person picker (tag select_person) names the person in action.option
+        # (their open_id; P2CardActionTrigger's CallBackAction); a button has none.
+        option = action.get("option") if action.get("tag") == "select_person" else None
+        value = _dict(action.get("value"))
+        click = parse_click(value, form if isinstance(form, dict) else None, option)
         actor = str(operator.get(self._id_type) or "")
         where = {"channel": self._channel, "message_id": message_id, "source": source}
         if click is None:
@@ -185,6 +189,7 @@ class LarkInbound:
             action=ClickAction(click.action),
             comment=click.comment,
             source=source,
+            to=click.to,
         )
         try:
             result = await self._sink().action(inbound)
