@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
 
 from bot.core.models import ClickAction
 from sandbox.embedded import Embedded, start
 from sandbox.lark.platform import LarkPlatform
+from sandbox.phone.page import phone_url
 from sandbox.tickets import approver, sample_ticket
 from tests.channels.test_votes_on_platforms import backend_of, card_text, submit
 from tests.conftest import fast_settings
@@ -95,3 +98,23 @@ async def test_a_pick_the_gateway_cannot_follow_is_a_toast_and_changes_nothing(
     assert [a["account_id"] for a in body["awaited"]] == ["a1"]
     assert _picker_placeholder(lark_only, ann.address) == ["Hand over to…"]  # still hers
     assert (unbound.card_state, own.card_state) == ("pending", "pending")
+
+
+async def test_the_sandbox_phone_offers_the_other_seats_and_picks_over_the_platform(
+    lark_only: Embedded,
+) -> None:
+    ann = await lark_only.seat("lark", "a1", "Ann")
+    bo = await lark_only.seat("lark", "b7", "Bo")
+    cards = await submit(lark_only, sample_ticket("T-PHONE", [approver("a1", "Ann")]))
+    phone = phone_url(lark_only.gateway.url, ann.address)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(phone) as shown:
+            page = await shown.text()
+        assert f'<option value="{bo.address}">Bo</option>' in page
+        assert f'<option value="{ann.address}">' not in page  # nobody hands over to themself
+        form = {"ref": cards["a1"], "action": "hand_over", "to": bo.address}
+        async with session.post(f"{phone}/click", data=form, allow_redirects=False) as tapped:
+            assert tapped.status == 303
+            told = parse_qs(urlsplit(tapped.headers["Location"]).query)["toast"]
+    assert told == ["Handed over to b7: they get a card to decide."]
+    assert "You handed this request over to b7" in card_text(lark_only, ann)
