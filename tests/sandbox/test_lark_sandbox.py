@@ -768,3 +768,24 @@ async def test_a_delayed_update_must_follow_the_callback_answer(
         )
     )
     assert big == 230025
+
+
+PICKERS = [
+    ({"tag": "select_person"}, True),  # the tag is the one field always required
+    ({"tag": "select_person", "options": [{"value": "ou_a"}], "initial_option": "ou_a"}, True),
+    ({"tag": "select_person", "options": [{"value": "alice@example.com"}]}, False),
+    ({"tag": "select_person", "options": [{"value": "ou_a"}], "initial_option": "ou_b"}, False),
+    ({"tag": "select_person", "placeholder": "Pick"}, False),
+    ({"tag": "select_person", "behaviors": [{"type": "jump"}]}, False),
+    ({"tag": "form", "name": "f", "elements": [{"tag": "select_person"}]}, False),  # no name
+    ({"tag": "form", "name": "f", "elements": [{"tag": "select_person", "name": "p"}]}, True),
+]
+
+
+def test_person_pickers_are_checked_as_documented(client: lark.Client) -> None:
+    codes = []
+    for picker, _ in PICKERS:
+        body = card("Pick")
+        body["body"]["elements"].append(picker)
+        codes.append(client.im.v1.message.create(create_request(ALICE, body)).code)
+    assert codes == [0 if sent else 230099 for _, sent in PICKERS]
