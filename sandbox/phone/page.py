@@ -29,10 +29,9 @@ from markupsafe import Markup
 from bot.core.models import ClickAction
 from bot.errors import GatewayError
 from bot.http.pages import html_response
-from sandbox.lark.platform import LarkPlatform
 from sandbox.mail.page import mailbox_url
 from sandbox.phone.look import phone_css, render_phone_html
-from sandbox.platform import HeldCard, SandboxPlatform, Seat
+from sandbox.platform import HeldCard, PersonPicking, SandboxPlatform, Seat
 
 PREFIX = "/sandbox/phone"
 TOAST_MAX = 300  # the toast travels in the redirect's query string
@@ -142,7 +141,7 @@ class Phones:
         # A person picked on a Lark card's picker: sent as the platform sends a pick.
         holder = next((s for s in self._seats_of(user) if self._holds(s, ref)), None)
         platform = self._platform(holder) if holder and ref else None
-        if holder is None or not isinstance(platform, LarkPlatform):
+        if holder is None or not isinstance(platform, PersonPicking):
             return NOT_HERE
         try:
             outcome = await platform.pick(holder, ref, to)
