@@ -34,13 +34,17 @@ def test_script_in_title_is_escaped(channel: Channel) -> None:
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_buttons_submit_with_form_action(channel: Channel) -> None:
     payload = RENDER[channel](_view())
-    html = render_phone_html(channel, payload, form_action="/sandbox/click?x=1&y=2")
+    people = [("ou_bo", "Bo <b>")]  # whom a Lark card's person picker offers
+    html = render_phone_html(channel, payload, form_action="/sandbox/click?x=1&y=2", people=people)
     assert '<form class="phone-form" method="post" action="/sandbox/click?x=1&amp;y=2">' in html
     assert '<input type="hidden" name="ref" value="dlv_7f3a9c2e41b8">' in html
     assert 'name="comment"' in html
     for action in ("approve", "reject"):
         assert f'type="submit" name="action" value="{action}"' in html
-    assert "disabled" not in html
+    picker = '<option value="ou_bo">Bo &lt;b&gt;</option>' in html
+    assert picker is (channel == "lark")  # DingTalk cards have no person picker
+    assert ('value="hand_over"' in html) is (channel == "lark")
+    assert "disabled" not in html.replace('<option value="" disabled selected>', "")
 
 
 @pytest.mark.parametrize("channel", CHANNELS)

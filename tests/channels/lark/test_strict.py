@@ -33,9 +33,10 @@ from tests.gateway.helpers import eventually, trace
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 MESSAGES = "/open-apis/im/v1/messages"
-# 25 fields of 1,000 characters, 150 of them quotes: 30,640 bytes of card JSON, which the old
-# fitting let through, but each quote is escaped once more inside "content": a 38 KB body.
-LONG_VALUE = '"' * 150 + "x" * 850
+# 25 fields of 990 characters, 150 of them quotes: some 30,500 bytes of card JSON (the person
+# picker included), which the old fitting let through, but each quote is escaped once more
+# inside "content": a 38 KB body.
+LONG_VALUE = '"' * 150 + "x" * 840
 LONG_FIELDS = [{"name": f"Check {i}", "value": LONG_VALUE} for i in range(25)]
 
 
