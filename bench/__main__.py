@@ -1,5 +1,5 @@
-"""``scripts/bench [--quick] [--only PHASES] [--database-url URL] [--replicas N] [--matrix]``:
-the load driver.
+"""``scripts/bench [--quick] [--only PHASES] [--database-url URL] [--replicas N]
+[--taps RATE:SECONDS] [--matrix]``: the load driver.
 
 It starts the sandbox platforms every gateway shares (``bench.platforms``), the gateway
 process(es) (``bench.host``) and the bare baseline (``bench.bare``) on loopback, drives every
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import math
 import os
 import sys
@@ -79,6 +80,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "(PostgreSQL at --database-url, default $APPROVAL_GATEWAY_TEST_DATABASE_URL or loopback)",
     )
     parser.add_argument(
+        "--taps",
+        type=_rate_for,
+        metavar="RATE:SECONDS",
+        help="the taps phase's offered taps/s and seconds (as many cards queued behind as "
+        "tapped for its backlog row); default: the size's",
+    )
+    parser.add_argument(
         "--only",
         type=_phase_list,
         default=PHASES,
@@ -97,6 +105,14 @@ def _phase_list(text: str) -> tuple[str, ...]:
             f"unknown phase {', '.join(unknown) or '(none)'}: choose from {','.join(PHASES)}"
         )
     return tuple(name for name in PHASES if name in names)  # run order, whatever the order given
+
+
+def _rate_for(text: str) -> tuple[float, float]:
+    rate, _, seconds = text.partition(":")
+    try:
+        return float(rate), float(seconds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not RATE:SECONDS: {text!r}") from None
 
 
 def engine_available() -> bool:
@@ -276,6 +292,8 @@ async def main(args: argparse.Namespace) -> int:
             notes.append("PostgreSQL requested but the engine is unavailable: SQLite only")
             database_url = None
     sizes = QUICK if args.quick else FULL
+    if args.taps:
+        sizes = dataclasses.replace(sizes, taps=args.taps)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()

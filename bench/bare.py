@@ -10,7 +10,8 @@ anything. Two such endpoints run, on two ports:
 - ``url``: at the lowest cost the standard library allows (``hashlib``/``hmac`` and a small hand
   parse of exactly the gateway's own spelling of ``Signature-Input`` and ``Signature``): the
   yardstick a faster gateway verifier is measured against;
-- ``library_url``: with the gateway's own verifier (the RFC 9421 library), as before.
+- ``library_url``: with the RFC 9421 library's verifier (``bot.http.signatures.LibraryVerifier``),
+  what the gateway reads every spelling but its signer's with.
 
 ``GET /ping`` is an empty answer (the loopback round trip). Prints both URLs as one JSON line,
 runs until SIGTERM. The secret comes from ``BENCH_SECRET``.
@@ -34,7 +35,7 @@ from aiohttp import web
 from bot.backend.signing import NONCE_PATTERN, secret_key
 from bot.clock import SystemClock
 from bot.core.models import ApprovalRequest
-from bot.http.signatures import RequestVerifier
+from bot.http.signatures import LibraryVerifier
 
 WINDOW = 300.0  # seconds either side of now, as the gateway's verifier
 # The signer's exact spelling (bot.backend.signing.sign_request): label, covered components in order,
@@ -113,11 +114,13 @@ def app(secret: str) -> web.Application:
 
 
 def library_app(secret: str) -> web.Application:
-    """The baseline with the gateway's own verifier (the RFC 9421 library)."""
-    verifier = RequestVerifier(secret, SystemClock())
+    """The baseline with the RFC 9421 library's verifier (the gateway's before it read the
+    signer's spelling itself, and still its reference for every other spelling)."""
+    verifier = LibraryVerifier(secret, SystemClock())
 
     async def accept(request: web.Request) -> web.Response:
-        signed = await verifier.verify(request)
+        raw = request.raw_path
+        signed = verifier.check(request.method, raw, request.headers, await request.read())
         ticket = ApprovalRequest.model_validate_json(signed.body)
         return web.json_response({"ticket_id": ticket.ticket_id}, status=202)
 

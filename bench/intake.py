@@ -2,7 +2,7 @@
 
 Every target gets the same number of freshly signed submissions from the same client session:
 the bare endpoint that checks what intake must check at the standard library's cost (the
-yardstick), the bare endpoint with the gateway's own verifier library, then the gateway. The
+yardstick), the bare endpoint with the RFC 9421 library's verifier, then the gateway. The
 approvers are bound nowhere, so their cards go to the memory channel and the outbox worker's
 share of the work costs no platform call (the platform phases measure that).
 

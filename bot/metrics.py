@@ -98,6 +98,8 @@ class Metrics:
         )
         self._lanes: tuple[Lane, ...] = ()
         self._snapshot: Snapshot = {}
+        # Each label set's children, looked up once (method, route template, status).
+        self._http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.registry.register(_SnapshotCollector(lambda: self._snapshot))
 
     def watch_lanes(self, lanes: Iterable[Lane]) -> None:
@@ -122,8 +124,16 @@ class Metrics:
 
     def http_answered(self, method: str, route: str, status: int, seconds: float) -> None:
         """An HTTP request on ``route`` (its template, never the raw path) was answered."""
-        self.http_requests.labels(method=method, route=route, status=str(status)).inc()
-        self.http_seconds.labels(method=method, route=route).observe(seconds)
+        key = (method, route, status)
+        children = self._http_children.get(key)
+        if children is None:  # the library's label look-up costs more than the count itself
+            children = (
+                self.http_requests.labels(method=method, route=route, status=str(status)),
+                self.http_seconds.labels(method=method, route=route),
+            )
+            self._http_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self, snapshot: Snapshot) -> bytes:
         """Prometheus text exposition, with the gauges read from the store just now."""

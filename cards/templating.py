@@ -1,13 +1,17 @@
 """The jinja2 environments over this package's ``templates/`` directory.
 
-``PackageLoader`` reads package data, so an installed wheel carries the templates.
+``PackageLoader`` reads package data, so an installed wheel carries the templates. jinja2 is
+imported when the first environment is made: only email needs it, and importing it costs a
+command that renders a Lark or DingTalk card (``cards render``) a good share of its start.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 @cache
@@ -23,6 +27,8 @@ def text_env() -> Environment:
 
 
 def _env(*, autoescape: bool) -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
     return Environment(
         loader=PackageLoader("cards", "templates"),
         autoescape=autoescape,

@@ -61,6 +61,7 @@ class Decisions:
 DECISIONS = web.AppKey("decisions", Decisions)
 WEBHOOK = web.AppKey("webhook", Webhook)
 REQUIRED = ("event_id", "ticket_id", "decision", "approver", "decided_at")
+STEP_TYPES = ("approval.reminded", "approval.escalated")
 
 
 async def receive(request: web.Request) -> web.Response:
@@ -76,6 +77,16 @@ async def receive(request: web.Request) -> web.Response:
     if isinstance(event, dict) and event.get("type") == "approval.vote":
         # Progress only (backend_vote_events on): the decision comes as its own event.
         log.info("vote %s for %s: %s", webhook_id, event.get("ticket_id"), event.get("vote"))
+        return _answer(200, "noted")
+    if isinstance(event, dict) and event.get("type") in STEP_TYPES:
+        # A reminder or escalation step ran (backend_step_events on): what went out, and why.
+        log.info(
+            "%s %s for %s: %s",
+            event["type"],
+            webhook_id,
+            event.get("ticket_id"),
+            event.get("detail"),
+        )
         return _answer(200, "noted")
     missing = [name for name in REQUIRED if not isinstance(event, dict) or name not in event]
     if missing:

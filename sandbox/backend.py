@@ -23,6 +23,7 @@ from bot.backend.signing import sign_request
 
 DECISIONS_PATH = "/decisions"
 VOTE_TYPE = "approval.vote"
+STEP_TYPES = ("approval.reminded", "approval.escalated")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class SandboxBackend:
     gateway_url: str = ""
     decisions: list[ReceivedDecision] = field(default_factory=list)
     votes: list[ReceivedDecision] = field(default_factory=list)  # approval.vote events
+    steps: list[ReceivedDecision] = field(default_factory=list)  # reminded / escalated events
     attempts: list[Attempt] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
     hanging: int = 0  # webhooks held unanswered right now (see :meth:`hang`)
@@ -133,13 +135,18 @@ class SandboxBackend:
         if status is not None:
             return self._answer(webhook_id, status, ticket_id)
         # Standard Webhooks: one event per webhook-id however often it is delivered; the body's
-        # type tells a vote (sent only when the gateway is asked to) from a decision.
-        kept = self.votes if body.get("type") == VOTE_TYPE else self.decisions
+        # type tells a vote or a step (sent only when the gateway is asked to) from a decision.
+        kept = self._kept(str(body.get("type", "")))
         if all(d.webhook_id != webhook_id for d in kept):
             kept.append(ReceivedDecision(webhook_id=webhook_id, body=body))
         async with self._arrived:
             self._arrived.notify_all()
         return self._answer(webhook_id, 200, ticket_id)
+
+    def _kept(self, kind: str) -> list[ReceivedDecision]:
+        if kind == VOTE_TYPE:
+            return self.votes
+        return self.steps if kind in STEP_TYPES else self.decisions
 
     async def _held(self) -> None:
         if self._released.is_set():

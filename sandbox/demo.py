@@ -14,7 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.models import ClickAction
 from bot.errors import GatewayError
@@ -25,6 +25,9 @@ from sandbox.mail.platform import MailPlatform
 from sandbox.phone.page import phone_url
 from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
+
+if TYPE_CHECKING:
+    from sandbox.demo_time import Waiting
 
 HOP_TIMEOUT = 20.0
 
@@ -114,10 +117,12 @@ async def _flow(embedded: Embedded) -> None:
     # Two tickets, so both answers travel a real platform protocol: an approval on the first
     # real channel (Lark when it runs), a rejection with its reason on another one.
     first = next((s for s in real if s.channel == "lark"), real[0])
+    waiting = await _leave_waiting(embedded, seats)
     await _ticket(embedded, seats, first, ClickAction.APPROVE, "LGTM")
     second = next((s for s in reversed(real) if s != first), first)
     await _ticket(embedded, seats, second, ClickAction.REJECT, "not during the sale")
     await _votes(embedded, seats, real)
+    await _over_time(embedded, waiting, real)
     print("Done: one signed decision per ticket at the backend, every card shows the outcome.")
 
 
@@ -132,6 +137,28 @@ async def _votes(embedded: Embedded, seats: list[Seat], real: list[Seat]) -> Non
     chat = [s for s in seats if s.channel != "email"]
     if len(chat) >= 3:
         await demo_votes.quorum(embedded, chat[:3])
+
+
+async def _leave_waiting(embedded: Embedded, seats: list[Seat]) -> Waiting | None:
+    # First, so that its reminder and escalation come due while the other tickets run.
+    from sandbox import demo_time
+
+    seat = demo_time.timing_seat(seats)
+    if seat is None or not demo_time.mail_runs(embedded):
+        print("(no Lark and mail sandbox: the reminder and escalation hops are left out)\n")
+        return None
+    return await demo_time.leave_waiting(embedded, seat)
+
+
+async def _over_time(embedded: Embedded, waiting: Waiting | None, real: list[Seat]) -> None:
+    from sandbox import demo_time
+
+    if waiting is not None:
+        await demo_time.reminded(embedded, waiting)
+    delegate = demo_time.timing_seat(real) or real[-1]
+    away = next((s for s in real if s.account_id != delegate.account_id), None)
+    if away is not None:
+        await demo_time.delegated(embedded, away, delegate)
 
 
 async def _ticket(
@@ -203,6 +230,8 @@ def main(keep: bool, config: Path | None, *, keep_data: bool = False) -> int:
             sandbox=True,
             backend_url=None,
             email={"closing_emails": True},  # so the email approver also sees the outcome
+            # The reminder hop runs now, whatever the hour: quiet hours would hold it back.
+            reminders={"quiet_hours": None},
         )
         asyncio.run(run_demo(settings, keep=keep))
     finally:

@@ -35,6 +35,7 @@ from bot.core.emailverify import EmailVerification
 from bot.core.inbound import InboundDispatch
 from bot.core.jobs import JobRunner, lanes
 from bot.core.limits import RateLimits
+from bot.core.nudges import Nudging
 from bot.core.ports import Clock
 from bot.core.retry import RetryStrategy
 from bot.core.route_planner import Router
@@ -249,6 +250,7 @@ class Gateway:
             self._backend,
             self.service,
             self.access.check_send,
+            Nudging(paid=self.access.paid_urgency, events=self.settings.backend_step_events),
         )
         retry = RetryStrategy(
             base=outbox.backoff_base_seconds,

@@ -36,7 +36,13 @@ from bot.channel_access.models import (
     ConsentRequired,
     Source,
 )
-from bot.channel_access.notice import Notice, credential_fields, make_notice, next_steps
+from bot.channel_access.notice import (
+    Notice,
+    credential_fields,
+    make_notice,
+    next_steps,
+    offers_paid_urgency,
+)
 from bot.channel_access.running import RunningChannels
 from bot.core.directory import ChannelDirectory
 from bot.core.limits import RateLimits
@@ -112,6 +118,12 @@ class ChannelAccess:
     def authorized(self, name: str) -> bool:
         """May anything be sent on ``name`` right now."""
         return self.state(name) == AUTHORIZED
+
+    def paid_urgency(self, name: str) -> bool:
+        """Whether ``name`` may use SMS and phone urgency: it sends, and its admin accepted
+        their cost with the notice now current (``paid_urgency`` in the consent)."""
+        record = self._records.get(name)
+        return self.authorized(name) and record is not None and record.paid_urgency
 
     def refusal(self, name: str) -> str | None:
         """Why nothing may be sent on ``name`` now (None when it may), for traces and answers."""
@@ -245,6 +257,7 @@ class ChannelAccess:
             authorized_at=record.at.isoformat() if record else None,
             notice_version=record.notice_version if record else None,
             notice_current=bool(record and record.notice_version == self._version(name)),
+            paid_urgency=self.paid_urgency(name),
             credentials=self._source(name),
             detail=self.refusal(name) if state in (CONSENT_NEEDED, BROKEN) else None,
             health=channel.health() if channel and name in self._running else None,
@@ -288,12 +301,19 @@ class ChannelAccess:
         notice_version: str,
         credentials: dict[str, str] | None,
         where: str,
+        *,
+        paid_urgency: bool = False,
     ) -> AuthorizeResult:
-        """Check, seal, record consent, start; ConsentRequired (nothing stored) without it."""
+        """Check, seal, record consent (with ``paid_urgency`` when the admin accepted SMS and
+        phone urgency too), start; ConsentRequired (nothing stored) without it."""
         self.known(name)
         current = self.notice(name).version
         if not accept_notice:
             raise ConsentRequired("the notice must be accepted", {"accept_notice": "must be true"})
+        if paid_urgency and not offers_paid_urgency(name):
+            raise InvalidInput(
+                f"{name} has no paid urgency", {"paid_urgency": "not offered by this channel"}
+            )
         if notice_version != current:
             raise ConsentRequired(
                 "the notice changed since it was read; read it again",
@@ -302,7 +322,9 @@ class ChannelAccess:
         candidate, source = self._candidate(name, credentials)
         check = await check_credentials(candidate, running=self._is_live(name, candidate))
         async with self._lock:
-            record = await self._record_consent(name, by, current, (credentials, source), where)
+            record = await self._record_consent(
+                name, (by, where), (current, paid_urgency), (credentials, source)
+            )
             await self._swap(name, candidate, source)
             if credentials:
                 self._built_from[name] = dict(credentials)
@@ -323,15 +345,14 @@ class ChannelAccess:
     async def _record_consent(
         self,
         name: str,
-        by: str,
-        version: str,
+        who: tuple[str, str],
+        accepted: tuple[str, bool],
         given: tuple[dict[str, str] | None, Source],
-        where: str,
     ) -> ChannelAuthorization:
-        credentials, source = given
+        (by, where), (version, paid), (credentials, source) = who, accepted, given
         now = self._clock.now()
         record = ChannelAuthorization(
-            channel=name, state=AUTHORIZED, by=by, at=now, notice_version=version
+            channel=name, state=AUTHORIZED, by=by, at=now, notice_version=version, paid_urgency=paid
         )
         async with self._db.unit() as uow:
             if credentials:
@@ -339,6 +360,7 @@ class ChannelAccess:
             await uow.credentials.record_consent(record)
             fields = ",".join(sorted(credentials or {}))
             detail = f"notice {version}; credentials {source}{': ' + fields if fields else ''}"
+            detail += "; paid urgency accepted" if paid else ""
             await uow.ledger.audit(now, by, "channel.authorize", name, detail, where)
             await uow.outbox.wake_channel(name, (SEND_CARD, UPDATE_CARD), now)
         return record

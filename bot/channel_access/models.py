@@ -38,6 +38,7 @@ class ChannelStatus(BaseModel):
     authorized_at: str | None = None
     notice_version: str | None = None
     notice_current: bool = False
+    paid_urgency: bool = False  # SMS and phone urgency accepted with the current notice
     credentials: Literal["stored", "settings"] | None = None
     detail: str | None = None  # why a consent_needed or broken channel sends nothing
     health: ChannelHealth | None = None

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.channels.registry import REGISTRY
-from bot.settings.config import Settings
+from bot.settings.config import PAID_URGENCY_CHANNELS, Settings
 
 
 def credential_fields(name: str) -> frozenset[str]:
@@ -41,8 +41,44 @@ _EMAIL_USES = (
 )
 
 
+# SMS and phone urgency: what the platform bills for each (its own words), and the opt-in.
+_PAID_BILLED = {
+    "lark": "Lark bills urgent_sms and urgent_phone against the tenant's urgent quota "
+    "(refused once it is spent)",
+    "dingtalk": "a DingTalk DING by SMS or phone (remindType 2, 3) needs a paid plan and is "
+    "billed under it",
+}
+_PAID_USES = (
+    " Where a request asks for SMS or phone urgency on a reminder or escalation step, the gateway "
+    "uses the platform's SMS or phone urgency on the card already sent only if this consent was "
+    "given with paid_urgency: true; without it, or when the platform refuses, it uses the free "
+    "in-app urgency instead (then a plain reminder), and the request's trace says why."
+)
+
+
+def offers_paid_urgency(name: str) -> bool:
+    """Whether ``name``'s platform has SMS and phone urgency (charged to the tenant)."""
+    return name in PAID_URGENCY_CHANNELS
+
+
 def _uses(name: str) -> str:
-    return _EMAIL_USES if _is_email(name) else _CHAT_USES
+    if _is_email(name):
+        return _EMAIL_USES
+    return _CHAT_USES + (_PAID_USES if offers_paid_urgency(name) else "")
+
+
+def _urgency_billing(settings: Settings, name: str) -> dict[str, Any]:
+    rates = settings.rates
+    platform = "lark" if name == "lark" else "dingtalk"
+    return {
+        "unit": "urgency (each SMS or phone call to one approver)",
+        "sms": rates.platform_per_urgent_sms.get(name, 0.0),
+        "phone": rates.platform_per_urgent_phone.get(name, 0.0),
+        "app": 0.0,
+        "charged_by": "the platform, to the tenant",
+        "note": _PAID_BILLED[platform] + "; used only with paid_urgency accepted, "
+        "each counted in the usage (urgent_sms, urgent_phone)",
+    }
 
 
 def _is_email(name: str) -> bool:
@@ -87,7 +123,7 @@ class Notice(BaseModel):
 def make_notice(settings: Settings, name: str, *, credentials_in_settings: bool) -> Notice:
     """The notice for ``name`` under ``settings``; its version changes whenever its content does."""
     rates = settings.rates
-    billing = {
+    billing: dict[str, Any] = {
         "unit": "message (each email sent)"
         if _is_email(name)
         else "message (each card sent, each card update, each email)",
@@ -97,6 +133,8 @@ def make_notice(settings: Settings, name: str, *, credentials_in_settings: bool)
         "note": "the platform bills the organisation's app per its own price list; "
         "the deployment rate is this gateway's internal charge",
     }
+    if offers_paid_urgency(name):
+        billing["urgency"] = _urgency_billing(settings, name)
     fields = sorted(credential_fields(name))
     uses = _uses(name)
     content = json.dumps([name, uses, billing, fields], sort_keys=True)

@@ -32,6 +32,11 @@ def add_commands(subparsers: Subparsers) -> None:
     grant = cmd.add_parser("authorize", help="read the notice, confirm, authorize")
     grant.add_argument("channel", help="e.g. lark, dingtalk, email")
     grant.add_argument("--yes", action="store_true", help="accept the notice without asking")
+    grant.add_argument(
+        "--paid-urgency",
+        action="store_true",
+        help="also accept SMS and phone urgency, charged by the platform to the tenant",
+    )
     for flag in PLAIN_FLAGS:
         grant.add_argument(
             "--" + flag.replace("_", "-"),
@@ -72,6 +77,13 @@ def _print_notice(notice: dict[str, Any]) -> None:
         f"{billing['currency']}, deployment {billing['deployment_per_message']} "
         f"{billing['currency']}. {billing['note']}."
     )
+    urgency = billing.get("urgency")
+    if urgency:
+        print(
+            f"Paid urgency, per {urgency['unit']}: SMS {urgency['sms']} {billing['currency']}, "
+            f"phone {urgency['phone']} {billing['currency']}, charged by "
+            f"{urgency['charged_by']}: {urgency['note']} (accept with --paid-urgency)."
+        )
 
 
 def _notice(args: argparse.Namespace) -> int:
@@ -98,6 +110,8 @@ def _authorize(args: argparse.Namespace) -> int:
             print("not authorized", file=sys.stderr)
             return 1
     body: dict[str, Any] = {"accept_notice": True, "notice_version": notice["version"]}
+    if args.paid_urgency:
+        body["paid_urgency"] = True
     credentials = _credentials(args)
     if credentials:
         body["credentials"] = credentials

@@ -1,4 +1,5 @@
-"""``approval-gateway usage``: messages sent and updated, per day or per account.
+"""``approval-gateway usage``: messages sent and updated, and paid urgency (SMS, phone), per day
+or per account.
 
 Reads the database file directly, like ``approvals show``: usage is wanted when reconciling a
 platform's bill, possibly with the gateway stopped, and whoever can read the data directory can
@@ -8,7 +9,7 @@ already read every count in it, so no API token adds anything here.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.cli._db import Storage
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 
 def add_commands(subparsers: Subparsers) -> None:
     """Register ``usage [--from --to --channel --group-by --json]``."""
-    usage = subparsers.add_parser("usage", help="messages sent and updated per channel")
+    usage = subparsers.add_parser(
+        "usage", help="messages sent and updated, and paid urgency, per channel"
+    )
     usage.add_argument("--from", dest="from_day", help="first UTC day, YYYY-MM-DD (this month)")
     usage.add_argument("--to", dest="to_day", help="last UTC day, YYYY-MM-DD (today)")
     usage.add_argument("--channel", help="only this channel")
@@ -55,14 +58,19 @@ def render(report: UsageReport) -> str:
     key = "day" if report.group_by == "day" else "account_id"
     lines = [
         f"usage {report.from_day} .. {report.to_day}",
-        f"{key:<24} {'channel':<20} sent updated",
+        f"{key:<24} {'channel':<20} sent updated urgent_sms urgent_phone",
     ]
     for row in report.rows:
-        lines.append(
-            f"{getattr(row, key) or '':<24} {row.channel:<20} {row.sent:>4} {row.updated:>7}"
-        )
+        lines.append(_line(getattr(row, key) or "", row.channel, row.model_dump()))
     for channel, counts in sorted(report.totals.items()):
-        lines.append(f"{'total':<24} {channel:<20} {counts['sent']:>4} {counts['updated']:>7}")
+        lines.append(_line("total", channel, counts))
     if not report.rows:
         lines.append("(no messages)")
     return "\n".join(lines)
+
+
+def _line(key: str, channel: str, counts: dict[str, Any]) -> str:
+    return (
+        f"{key:<24} {channel:<20} {counts['sent']:>4} {counts['updated']:>7} "
+        f"{counts['urgent_sms']:>10} {counts['urgent_phone']:>12}"
+    )

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from bot import tracing
 from bot.core import redraw
+from bot.core.card_loads import CardLoads
 from bot.core.directory import ChannelDirectory
 from bot.core.models import (
     Decision,
@@ -24,7 +25,7 @@ from bot.core.models import (
     RequestStatus,
     StoredRequest,
 )
-from bot.core.nudges import Nudges
+from bot.core.nudges import Nudges, Nudging
 from bot.core.ports import (
     Backend,
     Channel,
@@ -44,6 +45,7 @@ from bot.core.service import (
     UPDATE_CARD,
     ApprovalService,
 )
+from bot.core.step_events import FORWARD_STEP, StepForwarder
 from bot.core.timing.steps import ADD_APPROVERS, TIMING_STEP, StepJob
 from bot.core.vote_events import FORWARD_VOTE, VoteForwarder, record, stage_results
 from bot.errors import BackendError, ChannelError, GatewayError
@@ -72,6 +74,10 @@ class Lane:
     concurrency: int
     kinds: tuple[str, ...]
     urgent: bool = False  # its claims are urgent store work (bot.core.ports.Store)
+    # While some of its jobs run, the lane claims again only once this many slots are free:
+    # one claim (a write) and one read of their cards (``bot.core.card_loads``) for several
+    # jobs, and the cards of one decision, queued together, claimed together.
+    claim_at: int = 1
 
     def takes(self, kind: str) -> bool:
         """Whether jobs of ``kind`` are this lane's."""
@@ -80,21 +86,30 @@ class Lane:
 
 # Every kind the runner has a handler for (``JobRunner``); each is in exactly one lane. A kind
 # this version does not know (written by a newer replica mid-upgrade) is left for one that does.
-JOB_KINDS = (SEND_CARD, UPDATE_CARD, FORWARD_DECISION, FORWARD_VOTE, TELL_IDENTITY, TIMING_STEP)
+JOB_KINDS = (
+    SEND_CARD,
+    UPDATE_CARD,
+    FORWARD_DECISION,
+    FORWARD_VOTE,
+    FORWARD_STEP,
+    TELL_IDENTITY,
+    TIMING_STEP,
+)
+FORWARDS = (FORWARD_DECISION, FORWARD_VOTE, FORWARD_STEP)
 
 
 def lanes(*, forwards: int, updates: int, sends: int, timers: int = 2) -> tuple[Lane, ...]:
-    """The four lanes: decision (and vote) forwards, card updates (and every other kind), card sends,
-    and reminder and escalation steps.
+    """The four lanes: decision (and vote and step event) forwards, card updates (and every
+    other kind), card sends, and reminder and escalation steps.
 
     The forwards lane is urgent: a decision's way to the backend is the end of a click, so its
     claims go before the sends' and updates' store work. Steps have a lane of their own, so a
     flood of due reminders waits behind itself, never in front of a card or a decision."""
-    own = (FORWARD_DECISION, FORWARD_VOTE, SEND_CARD, TIMING_STEP)
+    own = (*FORWARDS, SEND_CARD, TIMING_STEP)
     others = tuple(k for k in JOB_KINDS if k not in own)
     return (
-        Lane("forwards", forwards, kinds=(FORWARD_DECISION, FORWARD_VOTE), urgent=True),
-        Lane("updates", updates, kinds=others),
+        Lane("forwards", forwards, kinds=FORWARDS, urgent=True),
+        Lane("updates", updates, kinds=others, claim_at=max(1, updates // 4)),
         Lane("sends", sends, kinds=(SEND_CARD,)),
         Lane("timers", timers, kinds=(TIMING_STEP,)),
     )
@@ -111,6 +126,7 @@ class JobRunner:
         backend: Backend,
         service: ApprovalService,
         gate: Gate | None = None,
+        nudging: Nudging | None = None,
     ) -> None:
         self._service = service
         self._gate = gate or _open_gate
@@ -118,15 +134,17 @@ class JobRunner:
         self._clock = clock
         self._channels = channels
         self._backend = backend
+        self._cards = CardLoads(store)
         self._kinds: dict[str, Callable[[Job], Awaitable[None]]] = {  # keys: JOB_KINDS
             SEND_CARD: self._send_card,
             UPDATE_CARD: self._update_card,
             FORWARD_DECISION: self._forward,
             FORWARD_VOTE: VoteForwarder(store, backend).run,
             TELL_IDENTITY: self._tell,
+            FORWARD_STEP: StepForwarder(backend).run,
             TIMING_STEP: self._step,
         }
-        self._nudges = Nudges(store, clock, service.router, self._channel)
+        self._nudges = Nudges(store, clock, service.router, self._channel, nudging)
 
     async def run(self, job: Job) -> None:
         """Do the job; raises a GatewayError subclass when it must be retried or failed."""
@@ -163,13 +181,8 @@ class JobRunner:
                     await self._service.reroute(uow, failed, error.message)
 
     async def _load(self, delivery_id: str) -> OutgoingCard | None:
-        async with self._store.snapshot() as uow:
-            delivery = await uow.deliveries.get(delivery_id)
-            request = await uow.requests.get(delivery.request_id) if delivery else None
-            votes = await uow.votes.of_request(request.id) if request else []
-        if delivery is None or request is None:
-            return None
-        return OutgoingCard(delivery=delivery, request=request.with_votes(votes))
+        # The cards of the jobs one claim started are read together, each request once.
+        return await self._cards.card(delivery_id)
 
     def _channel(self, name: str, queued_at: datetime) -> Channel:
         # Revoked, broken, or waiting for renewed consent since the card was queued: the gate

@@ -96,7 +96,10 @@ class AnswerRepo(Protocol):
 class RequestRepo(Protocol):
     """Approval requests and the decision that closes each (loaded with their deliveries)."""
 
-    async def insert(self, request: StoredRequest) -> None: ...
+    async def insert(self, request: StoredRequest) -> bool:
+        """Store a new request; False, storing nothing, if its ticket is already stored."""
+        ...
+
     async def get(self, request_id: str) -> StoredRequest | None: ...
     async def status(self, request_id: str) -> RequestStatus | None:
         """The request's status alone (no deliveries loaded: cheap inside a write)."""
@@ -107,7 +110,9 @@ class RequestRepo(Protocol):
     async def close(
         self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
     ) -> bool:
-        """Move a pending request to a final status; False if it was no longer pending."""
+        """Move a pending request to a final status, its reminder and escalation steps still
+        pending cancelled with it (no step after the outcome); False if it was no longer
+        pending (nothing changed)."""
         ...
 
     async def set_changes(self, request_id: str, changes: Sequence[RosterChange]) -> bool:
@@ -122,8 +127,18 @@ class RequestRepo(Protocol):
         the votes of one request take turns and each sees the other's vote."""
         ...
 
+    async def for_vote(self, delivery_id: str) -> StoredRequest | None:
+        """The request of the card ``delivery_id`` with its votes, held as :meth:`lock`
+        ``exclusive`` holds it and read once the lock is granted (one round trip where the
+        engine can); None for an unknown card."""
+        ...
+
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]: ...
-    async def insert_decision(self, decision: Decision) -> None: ...
+    async def insert_decision(self, decision: Decision, forward: str | None = None) -> None:
+        """Record the decision that closed a request; ``forward``: with the outbox job of that
+        kind, due at the decision's time, that carries it to the backend."""
+        ...
+
     async def set_forward_state(
         self, decision_id: str, state: ForwardState, at: datetime, detail: str | None
     ) -> None: ...
@@ -132,7 +147,11 @@ class RequestRepo(Protocol):
 class DeliveryRepo(Protocol):
     """The cards sent (or to send) for a request, each with its history."""
 
-    async def insert(self, delivery: Delivery) -> None: ...
+    async def insert(self, delivery: Delivery, job: str | None = None) -> None:
+        """Store the delivery with its history; with ``job``, queue that outbox job on it (due
+        at its creation) with it: one round trip where the engine can."""
+        ...
+
     async def get(self, delivery_id: str) -> Delivery | None: ...
     async def set_state(
         self,
@@ -231,6 +250,11 @@ class IdentityRepo(Protocol):
     async def binding_address(self, account_id: str, channel: ChannelName) -> str | None: ...
     async def route_preference(self, account_id: str) -> RoutePreference:
         """The account's channel order and email subscription (defaults when it set none)."""
+        ...
+
+    async def route_facts(self, account_id: str) -> tuple[RoutePreference, dict[ChannelName, str]]:
+        """:meth:`route_preference` and the account's address on each channel it is bound on,
+        read together (routing a card reads both: one round trip, not one per channel)."""
         ...
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None: ...
@@ -611,7 +635,29 @@ class VoteEvent(Entity):
     stages: tuple[StageResult, ...]
 
 
-BackendEvent = DecisionEvent | VoteEvent
+StepSent = Literal["sms", "phone", "app", "message", "email", "nothing"]
+"""What a reminder or escalation step sent: that urgency on the card, a plain message, an
+email, or nothing (no email route)."""
+
+
+class StepEvent(Entity):
+    """The webhook body of one reminder or escalation step run (sent only with
+    ``backend_step_events`` on): who was reminded, where, and what went out."""
+
+    event_id: str
+    type: Literal["approval.reminded", "approval.escalated"]
+    ticket_id: str
+    step: str  # as the trace names it: "reminder 2", "escalation 0", "reminder now"
+    account_id: str
+    display_name: str
+    channel: ChannelName | None  # where it went (None: nothing was sent)
+    sent: StepSent
+    asked: UrgencyKind | None  # the urgency the request asked for
+    detail: str  # the line in the request's trace
+    at: datetime
+
+
+BackendEvent = DecisionEvent | VoteEvent | StepEvent
 """What the gateway POSTs to the backend, told apart by ``type``."""
 
 
@@ -665,6 +711,8 @@ __all__ = [
     "SendReceipt",
     "SignedAnswer",
     "StageResult",
+    "StepEvent",
+    "StepSent",
     "Store",
     "UnitOfWork",
     "VerificationRepo",

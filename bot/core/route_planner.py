@@ -63,11 +63,13 @@ class Router:
     ) -> RoutePlan:
         """Where to send this approver's card, and the fallbacks (``exclude``: already failed);
         read through the unit of work's ``identities``."""
-        preference = await identities.route_preference(approver.account_id)
+        preference, bound = await identities.route_facts(approver.account_id)
         addresses: dict[ChannelName, str | None] = {}
         for name in self._order():
-            # Looked up for unusable channels too: a bound approver skipped there is traced.
-            addresses[name] = await self.address(identities, approver, name)
+            # Known for unusable channels too: a bound approver skipped there is traced.
+            running = self._channels.get(name)
+            default = running.default_address(approver) if running else None
+            addresses[name] = bound.get(name) or default
         offers = [o for o in self.offers(preference.channel_order) if o.name not in exclude]
         return plan_route(
             approver,

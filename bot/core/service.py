@@ -150,13 +150,11 @@ class ApprovalService:
     async def _create(
         self, uow: UnitOfWork, ticket: ApprovalRequest, now: datetime, request_id: str
     ) -> SubmitReceipt:
-        existing = await uow.requests.find(ticket.ticket_id)
-        if existing is not None:
-            raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
         request = StoredRequest(
             id=request_id, ticket=ticket, status=RequestStatus.PENDING, created_at=now
         )
-        await uow.requests.insert(request)
+        if not await uow.requests.insert(request):
+            raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
         # Only the first stage's cards go now; each later stage's when the one before approves.
         planned = [
             await self._plan(uow, request, approver, now)
@@ -207,11 +205,10 @@ class ApprovalService:
             updated_at=now,
             history=(DeliveryEvent(at=now, state=state, detail=detail),),
         )
-        await uow.deliveries.insert(delivery)
-        if choice:
-            await uow.outbox.enqueue(SEND_CARD, delivery.id, now)
-            if len(acting.chain) > 1 and not exclude:
-                await self._tell_delegator(uow, request, approver, acting, now)
+        # The card's job goes with its delivery (one statement on PostgreSQL).
+        await uow.deliveries.insert(delivery, SEND_CARD if choice else None)
+        if choice and len(acting.chain) > 1 and not exclude:
+            await self._tell_delegator(uow, request, approver, acting, now)
         return PlannedDelivery(
             delivery_id=delivery.id,
             account_id=delivery.account_id,
@@ -304,13 +301,13 @@ class ApprovalService:
         if action.action is ClickAction.TEST:
             # Test cards (support's test sends) are not stored requests: a toast, nothing else.
             return ActionResult(status=ActionStatus.TEST, ref=action.ref)
-        card = await uow.deliveries.get(action.ref)
-        if card is not None:
-            # Clicks on one request take turns here, on every replica: each counts the votes
-            # with the others' in, and only one of them can find the outcome reached.
-            await uow.requests.lock(card.request_id, exclusive=True)
-        request = await uow.requests.get(card.request_id) if card else None
-        if card is None or request is None:
+        # Clicks on one request take turns here, on every replica: each counts the votes with
+        # the others' in, and only one of them can find the outcome reached. Read once, under
+        # the lock: nothing this unit reads later changes under it (a card send takes the lock
+        # too, jobs.py), so the click needs no second read of the request.
+        request = await uow.requests.for_vote(action.ref)
+        card = _card(request, action.ref)
+        if request is None or card is None:
             return ActionResult(status=ActionStatus.UNKNOWN_CARD)
         clicker = _clicker_delivery(request, action)
         if clicker is None:
@@ -323,10 +320,9 @@ class ApprovalService:
             return ActionResult(status=ActionStatus.UNLINKED, request=request)
         if request.status is RequestStatus.PENDING and now >= request.ticket.expires_at:
             await self._expire(uow, request, now)
-            request = await _reload(uow, request.id)
+            request = (await _reload(uow, request.id)).with_votes(request.votes)
         if request.status is not RequestStatus.PENDING:
             status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
-            request = request.with_votes(await uow.votes.of_request(request.id))
             return ActionResult(status=status, request=request, delivery=clicker)
         if action.action is ClickAction.REJECT and not action.comment:
             return ActionResult(
@@ -379,7 +375,7 @@ class ApprovalService:
         # The click as a vote under the request's policy (a request without one: the first
         # vote decides, as it always has); the outcome, once reached, is decided here once.
         policy = Policy.from_request(request.ticket)
-        votes = await uow.votes.of_request(request.id)
+        votes = list(request.votes)
         now = _counted_at(now, votes)
         vote = _admitted(policy, votes, request, clicker, action, now, voter)
         if not isinstance(vote, Vote):
@@ -427,10 +423,12 @@ class ApprovalService:
     ) -> StoredRequest:
         # A vote that leaves the request pending: the next stage's cards if it opened one,
         # and every card redrawn with the new tally (the clicker's after the click's answer).
+        # The request was read under its lock: read again only for the cards planned here.
+        current = request
         for approver in voting.opened(policy, *progress, request):
             await self._plan(uow, request, approver, now)
             uow.on_commit(functools.partial(self._wakeup.notify, SEND_CARD))
-        current = await _reload(uow, request.id)
+            current = await _reload(uow, request.id)
         await redraw.after_vote(uow, current, now, answered=clicker.id)
         uow.on_commit(functools.partial(self._wakeup.notify, UPDATE_CARD))
         return current
@@ -450,11 +448,16 @@ class ApprovalService:
         approver = request.approver(clicker.account_id)
         if approver is None:
             return None
+        # The approver's own binding first: a match is theirs whoever acts for them, so the
+        # delegations are read only when it is not.
+        if await self._router.address(uow.identities, approver, action.channel) == action.actor:
+            return approver.account_id
         acting = await _acting(uow, request, approver, now)
-        for account in dict.fromkeys((approver.account_id, acting.actor)):
-            whose = approver.model_copy(update={"account_id": account})
-            if await self._router.address(uow.identities, whose, action.channel) == action.actor:
-                return account
+        if acting.actor == approver.account_id:
+            return None
+        whose = approver.model_copy(update={"account_id": acting.actor})
+        if await self._router.address(uow.identities, whose, action.channel) == action.actor:
+            return acting.actor
         return None
 
     async def _decide(
@@ -484,12 +487,11 @@ class ApprovalService:
             forward_state=ForwardState.PENDING,
         )
         current = await self._closed(
-            uow, request, RequestStatus(outcome.value), at, None, answered=clicker.id
+            uow, request, RequestStatus(outcome.value), at, None, answered=clicker.id, locked=True
         )
         if current is None:
             return None
-        await uow.requests.insert_decision(decision)
-        await uow.outbox.enqueue(FORWARD_DECISION, decision.id, at)
+        await uow.requests.insert_decision(decision, FORWARD_DECISION)
         await tell_submitter.queue(uow, self._router, current, decision, at, votes)
         await uow.ledger.audit(
             at,
@@ -527,15 +529,17 @@ class ApprovalService:
         reason: str | None,
         *,
         answered: str | None = None,
+        locked: bool = False,
     ) -> StoredRequest | None:
         # _close, returning the request as it stands once closed (None: closed by another).
-        if not await uow.requests.close(request.id, status, at, reason):
+        # ``locked``: ``request`` was read under its exclusive lock in this unit (a click).
+        if not await uow.requests.close(request.id, status, at, reason):  # its steps too
             return None
-        await uow.outbox.cancel_steps(request.id, at)  # no reminder after the outcome
         # The cards as they are now that this transaction holds the request's row: a card whose
         # send committed since the request was read must be redrawn too (a send committing
-        # later sees the request closed: redraw.after_send).
-        current = await _reload(uow, request.id)
+        # later sees the request closed: redraw.after_send). Read under the lock, they are.
+        closed = {"status": status, "closed_at": at, "close_reason": reason}
+        current = request.model_copy(update=closed) if locked else await _reload(uow, request.id)
         await redraw.after_close(uow, current, at, answered=answered)
         return current
 
@@ -697,8 +701,7 @@ class ApprovalService:
         if not await self._close(uow, request, status, now, reason):
             return False
         decision = _policy_decision(request, decided, now)
-        await uow.requests.insert_decision(decision)
-        await uow.outbox.enqueue(FORWARD_DECISION, decision.id, now)
+        await uow.requests.insert_decision(decision, FORWARD_DECISION)
         await tell_submitter.queue(
             uow, self._router, request.model_copy(update={"status": status}), decision, now
         )
@@ -785,6 +788,12 @@ async def _audit_refusal(
     target = request.ticket.ticket_id if request else action.ref
     who = f"{action.channel}:{action.actor}"
     await uow.ledger.audit(at, who, "click.refused", target, result.status.value, action.source)
+
+
+def _card(request: StoredRequest | None, delivery_id: str) -> Delivery | None:
+    # The clicked card among its request's deliveries.
+    cards = request.deliveries if request else ()
+    return next((d for d in cards if d.id == delivery_id), None)
 
 
 def _clicker_delivery(request: StoredRequest, action: InboundAction) -> Delivery | None:

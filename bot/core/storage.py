@@ -199,6 +199,8 @@ class UsageRow(Entity):
     account_id: str | None = None
     sent: int = 0
     updated: int = 0
+    urgent_sms: int = 0  # paid urgency (reminders, escalation), charged by the platform
+    urgent_phone: int = 0
 
 
 class UsageReport(Entity):
@@ -270,6 +272,8 @@ class ChannelAuthorization(Entity):
     by: str
     at: datetime
     notice_version: str
+    # The admin also accepted the notice's SMS and phone urgency, which the platform charges.
+    paid_urgency: bool = False
 
 
 class ConsentRepo(Protocol):

@@ -24,7 +24,8 @@ EMAIL = re.compile(
 )
 CHAT_ID = re.compile(r"^[A-Za-z0-9._:@+$=-]{1,256}$")
 MAX_PAGE = 500  # the largest page of bindings or audit records one call returns
-USAGE_KINDS = ("sent", "updated")  # what is metered per delivered message
+# What is metered: per delivered message, and per paid urgency (charged by the platform).
+USAGE_KINDS = ("sent", "updated", "urgent_sms", "urgent_phone")
 
 
 def check_binding(account_id: str, channel: str, address: str) -> str:

@@ -54,6 +54,8 @@ def _observed(
     request: web.Request, route: str, status: int, seconds: float, request_id: str
 ) -> None:
     request.app[DEPS].metrics.http_answered(request.method, route, status, seconds)
+    if not access_log.isEnabledFor(logging.INFO):  # no fields built for a line nobody writes
+        return
     access_log.info(
         "http request",
         extra=kv(

@@ -29,6 +29,8 @@ class AuthorizeIn(BaseModel):
     accept_notice: bool = False
     notice_version: str = Field("", max_length=64)
     credentials: dict[str, str | int] | None = None
+    # Also accept the notice's SMS and phone urgency, which the platform charges the tenant.
+    paid_urgency: bool = False
 
 
 class RevokeOut(BaseModel):
@@ -119,6 +121,7 @@ async def authorize(request: web.Request) -> web.Response:
         body.notice_version,
         credentials,
         _source(request),
+        paid_urgency=body.paid_urgency,
     )
     return _json(result)
 

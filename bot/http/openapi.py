@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import bot
-from bot.core.ports import DecisionEvent, VoteEvent
+from bot.core.ports import DecisionEvent, StepEvent, VoteEvent
 from bot.http.samples import sample
 from bot.http.schemas import (
     CallbackRefusal,
@@ -143,7 +143,22 @@ def webhook_operations() -> dict[str, Operation]:
         },
         answers=decision.answers,
     )
-    return {"decision": decision, "vote": vote}
+    step = Operation(
+        operation_id="stepWebhook",
+        tag="webhooks",
+        summary='One reminder or escalation step run (type "approval.reminded" or '
+        '"approval.escalated"), only with backend_step_events on: who, on which channel, what '
+        "went out (sms, phone or app urgency, a plain message, an email, nothing) and why",
+        security=OPEN,
+        body=StepEvent,
+        headers={
+            "webhook-id": "the step's event_id, the same on every retry: de-duplicate on it",
+            "webhook-timestamp": "Unix seconds of this attempt",
+            "webhook-signature": 'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">',
+        },
+        answers=decision.answers,
+    )
+    return {"decision": decision, "vote": vote, "step": step}
 
 
 def document(tables: Sequence[web.RouteTableDef] | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from bot.channel_access import AuthorizeResult, ChannelStatus, Notice
 from bot.core.models import ApprovalRequest
-from bot.core.ports import DecisionEvent, VoteEvent
+from bot.core.ports import DecisionEvent, StepEvent, VoteEvent
 from bot.core.service import SubmitReceipt, Withdrawal
 from bot.core.storage import AuditPage, UsageReport
 from bot.core.timing.now import RemindNowResult
@@ -231,6 +231,20 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
         ],
     },
     HealthOut: {"status": "ok"},
+    StepEvent: {
+        "event_id": "9c2f0e1d4b3a5c6d7e8f9a0b1c2d3e4f",
+        "type": "approval.escalated",
+        "ticket_id": "DMS-1042",
+        "step": "escalation 1",
+        "account_id": "2002",
+        "display_name": "Wang Wei",
+        "channel": "lark",
+        "sent": "app",
+        "asked": "sms",
+        "detail": "escalation 1: app urgency on the original card (lark) (sms urgency not used: "
+        "lark's consent does not accept paid urgency (authorize it with paid_urgency: true))",
+        "at": AT,
+    },
     VoteEvent: {
         "event_id": "3b7e91c04a2d5f6e8a9b0c1d2e3f4a5b",
         "type": "approval.vote",
@@ -278,8 +292,17 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
         "from_day": "2026-11-01",
         "to_day": "2026-11-23",
         "group_by": "day",
-        "rows": [{"channel": "lark", "day": "2026-11-23", "sent": 12, "updated": 9}],
-        "totals": {"lark": {"sent": 12, "updated": 9}},
+        "rows": [
+            {
+                "channel": "lark",
+                "day": "2026-11-23",
+                "sent": 12,
+                "updated": 9,
+                "urgent_sms": 2,
+                "urgent_phone": 0,
+            }
+        ],
+        "totals": {"lark": {"sent": 12, "updated": 9, "urgent_sms": 2, "urgent_phone": 0}},
     },
     ChannelStatus: {
         "channel": "lark",
@@ -292,7 +315,8 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
         "notice_current": True,
         "credentials": "stored",
         "health": {"connected": True, "detail": "connected"},
-        "usage_this_month": {"sent": 12, "updated": 9},
+        "paid_urgency": True,
+        "usage_this_month": {"sent": 12, "updated": 9, "urgent_sms": 2, "urgent_phone": 0},
     },
     Notice: {
         "channel": "lark",
@@ -382,7 +406,7 @@ SAMPLES: Final[dict[type[BaseModel], Any]] = {
     DelegationOut: _DELEGATION,
     HandOverIn: {"account_id": "2001", "to": {"account_id": "2002", "display_name": "Wang Lei"}},
     DelegationsOut: {"delegations": [_DELEGATION], "max_depth": 3},
-    AuthorizeIn: {"accept_notice": True, "notice_version": "3f2a1b0c9d8e"},
+    AuthorizeIn: {"accept_notice": True, "notice_version": "3f2a1b0c9d8e", "paid_urgency": True},
     RevokeOut: {"channel": "lark", "state": "revoked", "rerouted": 3},
     TestSend: {"channel": "lark", "account_id": "2001", "locale": "en-US"},
     TestSent: {

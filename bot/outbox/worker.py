@@ -188,7 +188,7 @@ class OutboxWorker:
     async def _claim_batch(self, state: _LaneState) -> int:
         lane = state.lane
         free = lane.concurrency - len(state.running)
-        if free <= 0:
+        if free <= 0 or (state.running and free < lane.claim_at):
             await asyncio.wait(state.running, return_when=asyncio.FIRST_COMPLETED)
             return 1
         now = self._clock.now()

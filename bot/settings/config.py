@@ -40,7 +40,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from bot.core.models import Reminders
+from bot.core.models import Reminders, UrgencyKind
 from bot.core.routing import CHINA_REGIONS
 from bot.core.timing.durations import Duration
 from bot.core.timing.policy import TimingPolicy
@@ -92,6 +92,8 @@ ChannelList = Annotated[list[ChannelSetting], NoDecode, BeforeValidator(_as_list
 PlatformList = Annotated[list[SandboxPlatformSetting], NoDecode, BeforeValidator(_as_list)]
 DEFAULT_ORDER: tuple[ChannelSetting, ...] = ("dingtalk", "dingtalk_enterprise", "lark", "email")
 DEFAULT_PLATFORMS: tuple[SandboxPlatformSetting, ...] = ("dingtalk", "lark", "mail")
+# The channels whose platform offers SMS and phone urgency, billed to the tenant.
+PAID_URGENCY_CHANNELS: tuple[str, ...] = ("dingtalk", "dingtalk_enterprise", "lark")
 UrlSetting = Annotated[str, AfterValidator(_http_url)]
 
 
@@ -266,6 +268,17 @@ class RateSettings(_Group):
     deployment_per_message: float = Field(
         0.0, ge=0, description="what this deployment charges internally per message"
     )
+    # SMS and phone urgency are charged by the platform to the tenant (Lark: against the
+    # tenant's urgent quota; DingTalk: DING by SMS or phone needs a paid plan). The defaults are
+    # typical list prices of a Chinese SMS and voice notification, to be set to the contract's.
+    platform_per_urgent_sms: dict[str, float] = Field(
+        default_factory=lambda: dict.fromkeys(PAID_URGENCY_CHANNELS, 0.1),
+        description="the platform's price per SMS urgency, by channel (shown in the notice)",
+    )
+    platform_per_urgent_phone: dict[str, float] = Field(
+        default_factory=lambda: dict.fromkeys(PAID_URGENCY_CHANNELS, 0.2),
+        description="the platform's price per phone urgency, by channel (shown in the notice)",
+    )
 
 
 class ReminderSettings(_Group):
@@ -278,11 +291,10 @@ class ReminderSettings(_Group):
     after: Duration | None = Field(None, description="first reminder this long after the card")
     every: Duration | None = Field(None, description="then one reminder per this interval")
     max: int | None = Field(None, ge=1, le=10, description="reminders per approver at most")
-    # SMS and phone urgency cost money per message, a cost no channel's consent notice lists.
-    urgent: Literal["app"] | None = Field(
+    urgent: UrgencyKind | None = Field(
         None,
         description="urgency of the reminders where the approver's channel offers it "
-        "(app only: sms and phone are not supported)",
+        "(sms and phone only where the channel's consent accepted paid urgency, else app)",
     )
     on_expiry: Literal["reject", "expire", "approve"] = Field(
         "expire", description="what happens at expires_at when nobody decided"
@@ -364,6 +376,11 @@ class Settings(BaseSettings):
     )
     backend_vote_events: bool = Field(
         False, description="also POST a signed approval.vote event per counted vote (progress)"
+    )
+    backend_step_events: bool = Field(
+        False,
+        description="also POST a signed approval.reminded / approval.escalated event per "
+        "reminder or escalation step run",
     )
     sandbox: bool = Field(True, description="run the local sandbox platforms (embedded default)")
     sandbox_platforms: PlatformList = Field(

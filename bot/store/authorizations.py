@@ -1,6 +1,7 @@
 """Stored channel authorizations (``ConsentRepo``): the recorded consent of each channel.
 
-A channel's row says who authorized (or revoked) it, when, and which notice version they read.
+A channel's row says who authorized (or revoked) it, when, which notice version they read, and
+whether they accepted its paid (SMS and phone) urgency with it.
 Its credentials are sealed secrets (``channel:<name>``, see ``bot.channel_access.credentials``);
 revoking deletes that row outright, so no credential outlives its consent. A consent is written
 inside the unit of work of the change it goes with (``bot.store.repos.credentials``).
@@ -32,6 +33,7 @@ class AuthorizationStore:
                 by=row["by"],
                 at=parse_ts(row["at"]),
                 notice_version=row["notice_version"],
+                paid_urgency=bool(row["paid_urgency"]),
             )
             for row in rows
         }

@@ -140,6 +140,7 @@ class Queries(NamedQueries):
     set_roster_changes: str
     lock_request: str
     lock_request_exclusive: str
+    request_for_vote: str
     due_for_expiry: str
     insert_delivery: str
     insert_delivery_event: str
@@ -149,6 +150,7 @@ class Queries(NamedQueries):
     set_delivery_state: str
     queued_deliveries_of_channel: str
     insert_decision: str
+    insert_forwarded_decision: str
     set_forward_state: str
     request_counts: str
     delivery_counts: str
@@ -185,6 +187,7 @@ class Queries(NamedQueries):
     release_callback_replay: str
     # bindings.sql: bindings, binding codes, preferences, email verifications
     binding_address: str
+    route_facts: str
     binding_owner: str
     upsert_binding: str
     bindings_of_account: str

@@ -145,6 +145,15 @@ class DingTalkSandbox:
         return self._cards.card(out_track_id, user_id)
 
     @property
+    def paid_plan(self) -> bool:
+        """Whether the organisation has the paid plan that unlocks DING by SMS and phone."""
+        return self._api.ding.paid_plan
+
+    @paid_plan.setter
+    def paid_plan(self, value: bool) -> None:
+        self._api.ding.paid_plan = value
+
+    @property
     def dings(self) -> list[Ding]:
         """The DINGs sent (``robot/ding/send``), oldest first."""
         return list(self._api.ding.sent)

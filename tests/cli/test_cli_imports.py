@@ -1,7 +1,8 @@
 """``--help`` and the commands on the database file load no web framework and no platform SDK.
 
 The SDKs take seconds to import, aiohttp with the HTTP layer about a fifth of one: only ``serve``,
-``demo`` and ``tokens create`` (which uses the HTTP layer's token format) need them.
+``demo`` and ``tokens create`` (which uses the HTTP layer's token format) need them. Nor do they
+build the request models' validators, which they never use (built on first use instead).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("aiohttp", "lark_oapi", "dingtalk_stream")
+# jinja2 only draws emails and pages; prometheus_client only serves /metrics.
+HEAVY = ("aiohttp", "lark_oapi", "dingtalk_stream", "jinja2", "prometheus_client")
 
 # Runs one command in a fresh interpreter, then prints the exit status and which HEAVY modules
 # the command loaded; ``--help`` ends in SystemExit, which is its normal way out.
@@ -113,3 +115,24 @@ def test_cards_render_loads_no_web_framework_or_sdk(tmp_path: Path) -> None:
     code, loaded, output = _probe("cards", "render", "--channel", "lark", data_dir=tmp_path)
     assert code == 0 and '"schema": "2.0"' in output
     assert loaded == []
+
+
+# Whether the API's models had their validators built by the time the command ended.
+PROBE_BUILT = PROBE.replace(
+    "[m for m in",
+    "[m for m in ('ApprovalRequest', 'StoredRequest', 'Delivery')"
+    " if getattr(sys.modules['bot.core.models'], m).__pydantic_complete__] + [m for m in",
+)
+
+
+def test_tokens_list_builds_no_request_model(tmp_path: Path) -> None:
+    _cli("db", "migrate", data_dir=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE_BUILT, "tokens", "list"],
+        env={**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found == {"code": 0, "loaded": []}, result.stderr

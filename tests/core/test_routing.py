@@ -226,6 +226,9 @@ class _Tx:
     async def route_preference(self, account_id: str) -> RoutePreference:
         return self.preference
 
+    async def route_facts(self, account_id: str) -> tuple[RoutePreference, dict[str, str]]:
+        return self.preference, dict(self.bound)
+
 
 class _Chan:
     def __init__(self, kind: str) -> None:

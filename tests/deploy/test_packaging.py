@@ -100,9 +100,16 @@ async def test_demo_runs_the_whole_flow_on_the_sandbox(tmp_path: Path) -> None:
     run = await run_cli("demo", cwd=tmp_path, within=90)
     assert run.code == 0, run.output
     assert "Done: one signed decision per ticket" in run.out
-    # One approved and one rejected by a single tap, an all-of and a quorum request.
-    assert run.out.count("decision forwarded") == 4
+    # One approved and one rejected by a single tap, an all-of and a quorum request, one
+    # reminded then escalated, one voted by a delegate.
+    assert run.out.count("decision forwarded") == 6
     assert "1 of 2 approved" in run.out
+    assert "reminder 1: app urgency on the original card (lark)" in run.out
+    assert "Lark urgent_app on message om_" in run.out
+    assert "escalation 0: an email reminder to 2003@sandbox.example" in run.out
+    assert "mail “Waiting for your decision:" in run.out
+    assert "went to Liu Yang on lark (trace: “delegated: 2001 -> 2003”)" in run.out
+    assert "vote of 2001 by “2003 for Wang Wei”" in run.out
 
 
 def _base_env() -> dict[str, str]:

@@ -88,6 +88,7 @@ async def test_an_existing_database_gets_its_counts_on_upgrade(tmp_path: Path) -
         conn.execute("ALTER TABLE account_preferences DROP COLUMN time_zone")  # 0018
         conn.execute("DROP INDEX outbox_pending_redraws")  # 0019
         conn.execute("ALTER TABLE requests DROP COLUMN roster_changes")  # 0020
+        conn.execute("ALTER TABLE channel_authorizations DROP COLUMN paid_urgency")  # 0021
         conn.execute("DELETE FROM schema_migrations WHERE version >= 13")
         at = "2026-12-01T00:00:00.000000Z"
         for i, status in enumerate(["pending", "pending", "approved"]):

@@ -75,7 +75,7 @@ async def test_sms_and_phone_need_the_paid_plan_and_take_20(
 ) -> None:
     status, body = await send(kind, users(1))
     assert (status, body["code"]) == (400, "ding.serverquota.insufficient")
-    ding(sandbox).paid_plan = True
+    sandbox.paid_plan = True
     assert (await send(kind, users(20)))[0] == 200
     status, body = await send(kind, users(21))
     assert (status, body["code"]) == (400, "invalidParameter.userIds.overMax")

@@ -84,14 +84,13 @@ def both_click_together(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every click's lock of the request waits until two clicks have reached it: they arrive
     together, then take turns (the second reads the request as the first left it)."""
     barrier = asyncio.Barrier(2)
-    original: Callable[..., Awaitable[None]] = RequestRows.lock
+    original: Callable[..., Awaitable[Any]] = RequestRows.for_vote
 
-    async def lock(self: RequestRows, request_id: str, *, exclusive: bool = False) -> None:
-        if exclusive:
-            await asyncio.wait_for(barrier.wait(), 10)
-        await original(self, request_id, exclusive=exclusive)
+    async def for_vote(self: RequestRows, delivery_id: str) -> Any:
+        await asyncio.wait_for(barrier.wait(), 10)
+        return await original(self, delivery_id)
 
-    monkeypatch.setattr(RequestRows, "lock", lock)
+    monkeypatch.setattr(RequestRows, "for_vote", for_vote)
 
 
 def _ticket(ticket_id: str, expires_in: timedelta = timedelta(hours=1)) -> ApprovalRequest:
@@ -175,13 +174,18 @@ async def test_a_card_sent_while_another_replica_decides_is_redrawn(
     a, b, clock = replicas
     await a.submit(_ticket("T-SKEW"))
     barrier = asyncio.Barrier(2)
-    lock_request = RequestRows.lock
+    lock_request, click_lock = RequestRows.lock, RequestRows.for_vote
 
     async def locking(self: RequestRows, request_id: str, *, exclusive: bool = False) -> None:
         await asyncio.wait_for(barrier.wait(), 10)  # the card is out and the click in
         await lock_request(self, request_id, exclusive=exclusive)
 
+    async def clicking(self: RequestRows, delivery_id: str) -> Any:
+        await asyncio.wait_for(barrier.wait(), 10)  # the click locks its request in for_vote
+        return await click_lock(self, delivery_id)
+
     monkeypatch.setattr(RequestRows, "lock", locking)
+    monkeypatch.setattr(RequestRows, "for_vote", clicking)
     request = await a.get("T-SKEW")
     sent = next(d for d in request.deliveries if d.account_id == "a2")
     store_b = STORES[b]  # replica B's worker runs on B's store

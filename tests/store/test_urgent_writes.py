@@ -13,8 +13,10 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.core.limits import Budget
 from bot.store.engine import EngineStore
 from bot.store.postgres import PostgresStore
+from bot.store.postgres.limits import PostgresRateLimits
 from bot.store.sqlite import SqliteStore
 from bot.store.sqlite.group_commit import Turn
 
@@ -188,3 +190,36 @@ async def test_a_waiter_cancelled_once_handed_the_turn_hands_it_back() -> None:
     await asyncio.gather(waiter, return_exceptions=True)
     assert handed_back == [True]
     await asyncio.wait_for(turn.acquire(), 5)  # free again: nothing is stranded
+
+
+async def test_postgresql_rate_reservations_leave_the_reserved_share_to_a_click(
+    pg_url: str,
+) -> None:
+    # A thousand card sends reserve their rate budgets in statements of their own: those are
+    # ordinary work too, and queue for the ordinary share, not for the click's connection.
+    store = PostgresStore(pg_url, pool_size=2)  # one ordinary connection, one reserved
+    await store.open()
+    journal = Journal()
+    hold, holding = asyncio.Event(), asyncio.Event()
+    limits = PostgresRateLimits(store)
+
+    async def reserve(i: int) -> None:
+        await limits.reserve(Budget(f"lark:app:api:{i}", 50.0), within=1.0)
+        journal.events.append(("done", f"send{i}"))
+
+    try:
+        blocker = asyncio.create_task(
+            _write(store, journal, "blocker", 0, hold=hold, holding=holding)
+        )
+        await holding.wait()  # the one ordinary connection is held, in a transaction
+        queued = [asyncio.create_task(reserve(i)) for i in range(QUEUED)]
+        await _until(lambda: all(not t.done() for t in queued))
+        urgent = asyncio.create_task(_write(store, journal, "click", 999, urgent=True))
+        # Only a timeout that keeps a failing run from hanging: the assertions count order.
+        await asyncio.wait({urgent}, timeout=30)
+        hold.set()
+        await asyncio.gather(blocker, urgent, *queued)
+    finally:
+        await store.close()
+    click_done = journal.index("done", "click")
+    assert all(journal.index("done", f"send{i}") > click_done for i in range(QUEUED))

@@ -48,14 +48,13 @@ def _ticket() -> ApprovalRequest:
 
 def _arrive_together(monkeypatch: pytest.MonkeyPatch) -> None:
     barrier = asyncio.Barrier(2)
-    original: Callable[..., Awaitable[None]] = RequestRows.lock
+    original: Callable[..., Awaitable[Any]] = RequestRows.for_vote
 
-    async def lock(self: RequestRows, request_id: str, *, exclusive: bool = False) -> None:
-        if exclusive:
-            await asyncio.wait_for(barrier.wait(), 10)
-        await original(self, request_id, exclusive=exclusive)
+    async def for_vote(self: RequestRows, delivery_id: str) -> Any:
+        await asyncio.wait_for(barrier.wait(), 10)
+        return await original(self, delivery_id)
 
-    monkeypatch.setattr(RequestRows, "lock", lock)
+    monkeypatch.setattr(RequestRows, "for_vote", for_vote)
 
 
 async def test_two_votes_at_once_are_both_counted_and_decide_once(

@@ -21,6 +21,7 @@ from tests.channels.dingtalk.test_stream import FAST_DINGTALK, submit
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, run_cli, states
 
+NO_URGENCY = {"urgent_sms": 0, "urgent_phone": 0}  # no reminder asked for paid urgency
 Counts = dict[str, dict[str, int]]  # account_id -> {"sent": n, "updated": m}
 
 
@@ -112,7 +113,7 @@ async def test_usage_equals_what_the_platform_received_across_retries_and_restar
         }
         assert metered == platform_counts
         assert platform_counts == {"a1": {"sent": 3, "updated": 1}, "a2": {"sent": 2, "updated": 1}}
-        assert report["totals"]["dingtalk"] == {"sent": 5, "updated": 2}
+        assert report["totals"]["dingtalk"] == {**NO_URGENCY, "sent": 5, "updated": 2}
         await _check_other_views(second, token)
     finally:
         await second.stop()
@@ -124,14 +125,14 @@ async def _check_other_views(embedded: Embedded, token: str) -> None:
     assert 'gateway_messages_total{channel="dingtalk",kind="updated"} 2.0' in metrics
     _, channels = await _get(embedded, "/v1/channels", token)
     dingtalk = next(c for c in channels if c["channel"] == "dingtalk")
-    assert dingtalk["usage_this_month"] == {"sent": 5, "updated": 2}
+    assert dingtalk["usage_this_month"] == {**NO_URGENCY, "sent": 5, "updated": 2}
     _, by_day = await _get(embedded, "/v1/usage", token)
     assert [(r["channel"], r["sent"], r["updated"]) for r in by_day["rows"]] == [("dingtalk", 5, 2)]
     code, out = await _cli(
         embedded.gateway.settings.data_dir, "usage", "--group-by", "account", "--json"
     )
     assert code == 0, out
-    assert json.loads(out)["totals"] == {"dingtalk": {"sent": 5, "updated": 2}}
+    assert json.loads(out)["totals"] == {"dingtalk": {**NO_URGENCY, "sent": 5, "updated": 2}}
     code, table = await _cli(embedded.gateway.settings.data_dir, "usage")
     assert code == 0 and "dingtalk" in table and "   5       2" in table
 

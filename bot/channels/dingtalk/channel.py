@@ -60,7 +60,7 @@ CREATE_AND_DELIVER = "/v1.0/card/instances/createAndDeliver"
 UPDATE_CARD = "/v1.0/card/instances"
 BATCH_SEND = "/v1.0/robot/oToMessages/batchSend"
 DING_SEND = "/v1.0/robot/ding/send"  # DING: remindType 1 in-app, 2 SMS, 3 phone
-DING_IN_APP = 1
+REMIND_TYPE: dict[UrgencyKind, int] = {"app": 1, "sms": 2, "phone": 3}
 CARD_TOPIC = dingtalk_stream.CallbackHandler.TOPIC_CARD_CALLBACK
 CHAT_TOPIC = dingtalk_stream.ChatbotMessage.TOPIC
 OK = dingtalk_stream.AckMessage.STATUS_OK
@@ -80,12 +80,13 @@ class DingTalkChannel(ChannelDefaults):
     """Channel port implementation for one DingTalk app (stream or HTTP callback mode)."""
 
     kind: Literal["chat", "email"] = "chat"
-    # Urgency: the in-app DING; SMS and phone DINGs need a paid plan the notice does not list.
+    # Urgency: the DING in-app, by SMS or by phone; the last two need a paid plan, so the gateway
+    # asks for them only where the admin accepted their cost (bot.core.nudges).
     capabilities = ChannelCapabilities(
         china_only=True,
         credential_check=True,
         lookups=frozenset({"mobile"}),
-        urgency=frozenset({"app"}),
+        urgency=frozenset({"app", "sms", "phone"}),
     )
     settings: DingTalkSettings
 
@@ -233,13 +234,13 @@ class DingTalkChannel(ChannelDefaults):
             raise ChannelError(f"{self.name} does not know user {address}", retryable=False)
 
     async def urge(self, address: str, external_ref: str, kind: UrgencyKind, text: str) -> None:
-        """A DING (``robot/ding/send``, remindType 1: in-app) to the card's receiver, saying
-        ``text``; the card itself stays the one already sent."""
+        """A DING (``robot/ding/send``; remindType 1 in-app, 2 SMS, 3 phone) to the card's
+        receiver, saying ``text``; the card itself stays the one already sent."""
         if kind not in self.capabilities.urgency:
             await super().urge(address, external_ref, kind, text)
         body = {
             "robotCode": self._robot_code,
-            "remindType": DING_IN_APP,
+            "remindType": REMIND_TYPE[kind],
             "receiverUserIdList": [address],
             "content": text,
         }

@@ -70,9 +70,12 @@ class LarkChannel(ChannelDefaults):
     """Channel port implementation for one Lark/Feishu app (long connection or HTTP callbacks)."""
 
     kind: Literal["chat", "email"] = "chat"
-    # Urgency: in-app only; SMS and phone draw on a paid quota the consent notice does not list.
+    # Urgency: in-app, and SMS and phone, which draw on the tenant's paid quota: the gateway
+    # asks for those only where the admin accepted their cost (bot.core.nudges).
     capabilities = ChannelCapabilities(
-        credential_check=True, lookups=frozenset({"email"}), urgency=frozenset({"app"})
+        credential_check=True,
+        lookups=frozenset({"email"}),
+        urgency=frozenset({"app", "sms", "phone"}),
     )
     settings: LarkSettings
 
@@ -182,7 +185,8 @@ class LarkChannel(ChannelDefaults):
         await self.send_text(address, text)
 
     async def urge(self, address: str, external_ref: str, kind: UrgencyKind, text: str) -> None:
-        """Lark urgency (加急) on the card already sent: ``urgent_app`` (SMS/phone refused)."""
+        """Lark urgency (加急) on the card already sent: ``urgent_app``, ``urgent_sms`` or
+        ``urgent_phone`` (230024 when the tenant's paid quota is spent)."""
         if kind not in self.capabilities.urgency:
             await super().urge(address, external_ref, kind, text)
         await self.api.urgent(external_ref, kind, address, self.settings.receive_id_type)

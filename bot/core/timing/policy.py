@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from bot.core.models import ApprovalRequest, OnExpiry, Reminders
 from bot.core.timing.quiet import DEFAULT_ZONES, QuietHours
-from bot.errors import InvalidInput, NotSupported
+from bot.errors import InvalidInput
 
 AUTO_APPROVE_SETTING = "APPROVAL_GATEWAY_REMINDERS__ALLOW_AUTO_APPROVE"
 
@@ -45,14 +45,10 @@ class TimingPolicy:
 
 
 def check_intake(ticket: ApprovalRequest, now: datetime, policy: TimingPolicy) -> None:
-    """Refuse (InvalidInput, field by field) what the deployment or the deadline rules out,
-    and (NotSupported) what this version cannot do yet rather than accept and ignore it."""
+    """Refuse (InvalidInput, field by field) what the deployment or the deadline rules out."""
     fields = {**_auto_approve(ticket, policy), **_deadline(ticket, now)}
     if fields:
         raise InvalidInput("the request's reminders, escalation or on_expiry are invalid", fields)
-    missing = _not_supported(ticket)
-    if missing:
-        raise NotSupported("the request asks for what this gateway cannot do yet", missing)
 
 
 def _auto_approve(ticket: ApprovalRequest, policy: TimingPolicy) -> dict[str, str]:
@@ -77,20 +73,4 @@ def _deadline(ticket: ApprovalRequest, now: datetime) -> dict[str, str]:
     for index, step in enumerate(ticket.escalation):
         if now + step.after >= ticket.expires_at:
             fields[f"escalation.{index}.after"] = late
-    return fields
-
-
-# SMS and phone urgency cost money per message: no channel's consent notice lists that cost
-# yet, so no admin has accepted it.
-_PAID = "sms and phone urgency are not supported: no channel's consent notice lists their cost"
-
-
-def _not_supported(ticket: ApprovalRequest) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    own = ticket.reminders if isinstance(ticket.reminders, Reminders) else None
-    if own is not None and own.urgent in ("sms", "phone"):
-        fields["reminders.urgent"] = _PAID
-    for index, step in enumerate(ticket.escalation):
-        if step.urgent in ("sms", "phone"):
-            fields[f"escalation.{index}.urgent"] = _PAID
     return fields

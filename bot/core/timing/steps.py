@@ -2,7 +2,7 @@
 
 ``schedule`` writes them with the request (one job per ``Step.key``, ref
 ``"<request id>/<key>"``, due at the step's time); the request's close cancels those still
-pending, in the same unit (``OutboxRepo.cancel_steps``). A job that runs finds the request and
+pending, in the same unit (``RequestRepo.close``). A job that runs finds the request and
 who is still to vote as they are then, so a vote or a close that raced it sends nothing.
 """
 

@@ -26,8 +26,8 @@ replaces a lost connection on its next use.
 A fifth of the pool (at least one connection, see :func:`reserved_share`) is reserved for
 urgent transactions (``write(urgent=True)``: a click's decision, the claim and read of its
 forward): ordinary ones hold at most the rest at once, while urgent ones may take any free
-connection. So a burst of intake, card sends and rate reservations cannot make a click wait for
-a connection, and when nothing is urgent the ordinary work still has most of the pool. The
+connection. So a burst of intake, card sends and rate reservations (:meth:`statement` is
+ordinary too) cannot make a click wait for a connection, and when nothing is urgent the ordinary work still has most of the pool. The
 total stays ``DATABASE_POOL_SIZE``.
 """
 
@@ -197,9 +197,13 @@ class PostgresStore(Units, InProcessWork):
 
     async def statement(self, sql: str, *args: Any) -> asyncpg.Record | None:
         """Run one statement on its own, outside any transaction block, and return its first
-        row: the rows it locks are held while it runs, not for a client's round trips."""
+        row: the rows it locks are held while it runs, not for a client's round trips.
+
+        Ordinary work (a card send's rate reservation): it passes the ordinary share first,
+        so a burst of sends reserving their budgets cannot take the connections kept for a
+        click."""
         try:
-            async with self._need().acquire() as conn:
+            async with self._ordinary, self._need().acquire() as conn:
                 row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
                 return row
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

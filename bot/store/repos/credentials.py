@@ -46,6 +46,5 @@ class CredentialRows(Rows):
     async def record_consent(self, authorization: ChannelAuthorization) -> None:
         """Insert or replace a channel's consent decision."""
         a = authorization
-        await self._tx.execute(
-            self.sql.upsert_authorization, (a.channel, a.state, a.by, ts(a.at), a.notice_version)
-        )
+        row = (a.channel, a.state, a.by, ts(a.at), a.notice_version, a.paid_urgency)
+        await self._tx.execute(self.sql.upsert_authorization, row)

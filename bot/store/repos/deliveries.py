@@ -13,8 +13,9 @@ from bot.store.repos.rows import Rows, add_events, delivery, events_json, events
 class DeliveryRows(Rows):
     """The ``deliveries`` table and its events."""
 
-    async def insert(self, delivery: Delivery) -> None:
-        """Store a delivery with its history so far."""
+    async def insert(self, delivery: Delivery, job: str | None = None) -> None:
+        """Store a delivery with its history so far; with ``job``, queue that job on it (due at
+        its creation) too, in the same statement where the engine can."""
         carry = self._tx.rows_carry_children
         await self._tx.execute(
             self.sql.insert_delivery,
@@ -30,10 +31,14 @@ class DeliveryRows(Rows):
                 "created_at": ts(delivery.created_at),
                 "updated_at": ts(delivery.updated_at),
                 "events": events_json(delivery.history) if carry else None,
+                "job": job,
             },
         )
         if not carry:
             await add_events(self._tx, delivery.id, delivery.history)
+            if job is not None:
+                at = ts(delivery.created_at)
+                await self._tx.execute(self.sql.enqueue, (job, delivery.id, "{}", at, at))
 
     async def get(self, delivery_id: str) -> Delivery | None:
         """The delivery with its history."""

@@ -10,6 +10,7 @@ from bot.core.routing import RoutePreference
 from bot.store.codec import ts
 from bot.store.repos.ledger import LedgerRows
 from bot.store.repos.rows import Rows
+from bot.store.tx import Row
 
 
 class IdentityRows(Rows):
@@ -23,14 +24,14 @@ class IdentityRows(Rows):
     async def route_preference(self, account_id: str) -> RoutePreference:
         """The account's channel order and email subscription."""
         row = await self._tx.fetch_one(self.sql.route_preference, (account_id,))
-        if row is None:
-            return RoutePreference()
-        order = row["channel_order"]
-        return RoutePreference(
-            channel_order=tuple(order.split(",")) if order else None,
-            email_enabled=bool(row["email_enabled"]),
-            time_zone=row["time_zone"],
-        )
+        return _preference(row) if row is not None else RoutePreference()
+
+    async def route_facts(self, account_id: str) -> tuple[RoutePreference, dict[ChannelName, str]]:
+        """The account's route preference and its address on each channel it is bound on."""
+        rows = await self._tx.fetch_all(self.sql.route_facts, (account_id,))
+        first = rows[0]  # the statement returns a row even for an account it knows nothing of
+        preference = _preference(first) if first["has_preference"] else RoutePreference()
+        return preference, {row["channel"]: row["address"] for row in rows if row["channel"]}
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None:
         """The account bound to ``address`` on ``channel``, if any."""
@@ -67,3 +68,12 @@ class IdentityRows(Rows):
         """Use a code once: the account it was issued for, or None."""
         row = await self._tx.fetch_one(self.sql.take_binding_code, (ts(now), code_hash, ts(now)))
         return str(row["account_id"]) if row else None
+
+
+def _preference(row: Row) -> RoutePreference:
+    order = row["channel_order"]
+    return RoutePreference(
+        channel_order=tuple(order.split(",")) if order else None,
+        email_enabled=bool(row["email_enabled"]),
+        time_zone=row["time_zone"],
+    )

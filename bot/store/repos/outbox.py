@@ -14,6 +14,12 @@ from bot.store.queries import Queries
 from bot.store.repos.rows import Rows
 
 
+def step_refs(request_id: str) -> tuple[str, str]:
+    """The range of the request's step refs, ``"<request id>/<step key>"``: '0' is the
+    character after '/', so the range holds exactly this request's steps."""
+    return f"{request_id}/", f"{request_id}0"
+
+
 class OutboxRows(Rows):
     """The ``outbox`` table: enqueued with a change, leased, finished, retried or buried."""
 
@@ -85,14 +91,12 @@ class OutboxRows(Rows):
 
     async def cancel_steps(self, request_id: str, at: datetime) -> int:
         """Cancel the request's timing steps still pending; how many."""
-        # Refs are "<request id>/<step key>": '0' is the character after '/', so the range
-        # holds exactly this request's steps.
-        low, high = f"{request_id}/", f"{request_id}0"
+        low, high = step_refs(request_id)
         return await self._tx.execute(self.sql.cancel_steps, (ts(at), low, high))
 
     async def of_request(self, request_id: str) -> list[RequestJob]:
         """The request's steps and submitter notice, by due time."""
-        low, high = f"{request_id}/", f"{request_id}0"  # as in cancel_steps
+        low, high = step_refs(request_id)
         rows = await self._tx.fetch_all(self.sql.request_jobs, (low, high, notice_ref(request_id)))
         jobs = [
             RequestJob(

@@ -16,7 +16,9 @@ from bot.core.models import (
     StoredRequest,
 )
 from bot.store.codec import opt_ts, parse_ts, ts
+from bot.store.repos.outbox import OutboxRows, step_refs
 from bot.store.repos.rows import Rows, carried_events, decision, deliveries_of, delivery, from_json
+from bot.store.repos.votes import VoteRows, vote
 from bot.store.tx import Row
 
 
@@ -24,9 +26,9 @@ class RequestRows(Rows):
     """The ``requests`` and ``decisions`` tables; a request is loaded with its deliveries and
     decision (carried by the one statement where the engine can, else read after it)."""
 
-    async def insert(self, request: StoredRequest) -> None:
-        """Store a new request."""
-        await self._tx.execute(
+    async def insert(self, request: StoredRequest) -> bool:
+        """Store a new request; False (nothing stored) if its ticket is already stored."""
+        inserted = await self._tx.execute(
             self.sql.insert_request,
             (
                 request.id,
@@ -37,6 +39,7 @@ class RequestRows(Rows):
                 ts(request.ticket.expires_at),
             ),
         )
+        return inserted == 1
 
     async def get(self, request_id: str) -> StoredRequest | None:
         """The request by its id."""
@@ -84,11 +87,19 @@ class RequestRows(Rows):
     async def close(
         self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
     ) -> bool:
-        """Move a pending request to a final status; False if it was no longer pending."""
-        changed = await self._tx.execute(
-            self.sql.close_request, (status.value, ts(at), reason, request_id)
-        )
-        return changed == 1
+        """Move a pending request to a final status, its steps cancelled with it; False if it
+        was no longer pending (nothing changed)."""
+        params = {"status": status.value, "at": ts(at), "reason": reason, "id": request_id}
+        tx = self._tx
+        if tx.rows_carry_children:
+            low, high = step_refs(request_id)
+            return (
+                await tx.execute(self.sql.close_request, {**params, "low": low, "high": high}) == 1
+            )
+        if await tx.execute(self.sql.close_request, params) != 1:
+            return False
+        await OutboxRows(tx).cancel_steps(request_id, at)
+        return True
 
     async def set_changes(self, request_id: str, changes: Sequence[RosterChange]) -> bool:
         """Store who joined the pending request since it started; False once it closed."""
@@ -100,28 +111,39 @@ class RequestRows(Rows):
         query = self.sql.lock_request_exclusive if exclusive else self.sql.lock_request
         await self._tx.fetch_all(query, (request_id,))
 
+    async def for_vote(self, delivery_id: str) -> StoredRequest | None:
+        """The request of the card ``delivery_id``, held as :meth:`lock` ``exclusive`` holds
+        it and read after the lock was granted, with its votes; None for an unknown card."""
+        tx = self._tx
+        row = await tx.fetch_one(self.sql.request_for_vote, (delivery_id,))
+        if not tx.rows_carry_children:
+            # SQLite: one writer at a time holds every row already; the rest runs inline.
+            request = await self.get(row["request_id"]) if row else None
+            if request is None:
+                return None
+            return request.with_votes(await VoteRows(tx).of_request(request.id))
+        found = from_json(row["found"]) if row else None
+        if found is None:
+            return None
+        carried = {**found["request"], "decision": found["decision"]}
+        request = await self._hydrate({**carried, "deliveries": found["deliveries"]})
+        return request.with_votes([vote(v) for v in found["votes"]])
+
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]:
         """Ids of pending requests past their deadline."""
         rows = await self._tx.fetch_all(self.sql.due_for_expiry, (ts(now), limit))
         return [row["id"] for row in rows]
 
-    async def insert_decision(self, decision: Decision) -> None:
-        """Record the decision that closed a request."""
-        await self._tx.execute(
-            self.sql.insert_decision,
-            (
-                decision.id,
-                decision.request_id,
-                decision.outcome.value,
-                decision.account_id,
-                decision.display_name,
-                decision.channel,
-                decision.comment,
-                ts(decision.decided_at),
-                decision.source,
-                decision.forward_state.value,
-            ),
-        )
+    async def insert_decision(self, decision: Decision, forward: str | None = None) -> None:
+        """Record the decision that closed a request; ``forward``: with the outbox job of that
+        kind that carries it to the backend, due at once (one statement where the engine can)."""
+        row = _decision_row(decision)
+        tx = self._tx
+        if forward is None or not tx.rows_carry_children:
+            await tx.execute(self.sql.insert_decision, tuple(row.values()))
+        if forward is not None:
+            forwarded = {**row, "forward": forward, "payload": "{}"}
+            await tx.execute(self.sql.insert_forwarded_decision, forwarded)
 
     async def set_forward_state(
         self, decision_id: str, state: ForwardState, at: datetime, detail: str | None
@@ -130,3 +152,19 @@ class RequestRows(Rows):
         await self._tx.execute(
             self.sql.set_forward_state, (state.value, detail, ts(at), decision_id)
         )
+
+
+def _decision_row(decision: Decision) -> dict[str, str | None]:
+    # In insert_decision's column order.
+    return {
+        "id": decision.id,
+        "request_id": decision.request_id,
+        "outcome": decision.outcome.value,
+        "account_id": decision.account_id,
+        "display_name": decision.display_name,
+        "channel": decision.channel,
+        "comment": decision.comment,
+        "decided_at": ts(decision.decided_at),
+        "source": decision.source,
+        "forward_state": decision.forward_state.value,
+    }

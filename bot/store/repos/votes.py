@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.models import Outcome, Vote
 from bot.store.codec import parse_ts, ts
 from bot.store.repos.rows import Rows
+from bot.store.tx import Row
 
 
 class VoteRows(Rows):
@@ -30,15 +31,17 @@ class VoteRows(Rows):
     async def of_request(self, request_id: str) -> list[Vote]:
         """The request's votes, oldest first."""
         rows = await self._tx.fetch_all(self.sql.votes_of_request, (request_id,))
-        return [
-            Vote(
-                stage=row["stage"],
-                account_id=row["account_id"],
-                outcome=Outcome(row["outcome"]),
-                at=parse_ts(row["at"]),
-                comment=row["comment"],
-                display_name=row["display_name"],
-                channel=row["channel"],
-            )
-            for row in rows
-        ]
+        return [vote(row) for row in rows]
+
+
+def vote(row: Row) -> Vote:
+    """A vote row (or the same keys in a JSON object)."""
+    return Vote(
+        stage=row["stage"],
+        account_id=row["account_id"],
+        outcome=Outcome(row["outcome"]),
+        at=parse_ts(row["at"]),
+        comment=row["comment"],
+        display_name=row["display_name"],
+        channel=row["channel"],
+    )

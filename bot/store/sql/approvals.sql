@@ -2,8 +2,10 @@
 -- The text both engines run; an engine's own dialect is in its package's sql/approvals.sql.
 
 -- name: insert_request
+-- Nothing when the ticket is already stored (the caller reads that from the count): one
+-- statement where a look-up first would be two.
 INSERT INTO requests (id, ticket_id, status, ticket, created_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id) DO NOTHING
 
 -- name: request_status
 SELECT status FROM requests WHERE id = ?
@@ -11,10 +13,6 @@ SELECT status FROM requests WHERE id = ?
 -- name: decision_of_request
 -- (SQLite only: PostgreSQL's request queries return the decision.)
 SELECT * FROM decisions WHERE request_id = ?
-
--- name: close_request
-UPDATE requests SET status = ?, closed_at = ?, close_reason = ?
-WHERE id = ? AND status = 'pending'
 
 -- name: set_roster_changes
 -- Who joined the pending request since it started (bot.core.roster), under its lock.

@@ -4,6 +4,15 @@
 -- name: binding_address
 SELECT address FROM bindings WHERE account_id = ? AND channel = ?
 
+-- name: route_facts
+-- What Router.plan reads of an account, in one statement: its route preference (has_preference
+-- NULL when it set none) beside each of its bindings (channel NULL when it has none).
+SELECT p.account_id AS has_preference, p.channel_order, p.email_enabled, p.time_zone,
+    b.channel, b.address
+FROM (SELECT CAST(? AS TEXT) AS account_id) AS a
+LEFT JOIN account_preferences p ON p.account_id = a.account_id
+LEFT JOIN bindings b ON b.account_id = a.account_id
+
 -- name: binding_owner
 SELECT account_id FROM bindings WHERE channel = ? AND address = ?
 

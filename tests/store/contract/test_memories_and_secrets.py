@@ -35,6 +35,25 @@ async def test_consents_are_recorded_and_replaced(engine: EngineStore) -> None:
         T0,
         "v1",
     )
+    assert stored.paid_urgency is False
+
+
+async def test_a_consent_keeps_whether_paid_urgency_was_accepted(engine: EngineStore) -> None:
+    consents = AuthorizationStore(engine)
+    paid = ChannelAuthorization(
+        channel="lark",
+        state="authorized",
+        by="admin",
+        at=T0,
+        notice_version="v1",
+        paid_urgency=True,
+    )
+    async with engine.unit() as tx:
+        await tx.credentials.record_consent(paid)
+    assert (await consents.all())["lark"].paid_urgency is True
+    async with engine.unit() as tx:  # authorized again without it: withdrawn
+        await tx.credentials.record_consent(paid.model_copy(update={"paid_urgency": False}))
+    assert (await consents.all())["lark"].paid_urgency is False
 
 
 async def test_sealed_secrets_put_replace_list_and_delete(engine: EngineStore) -> None:

@@ -48,18 +48,49 @@ SELECT id FROM requests WHERE id = ? FOR SHARE
 -- this one's commit and then reads its vote (READ COMMITTED reads anew per statement).
 SELECT id FROM requests WHERE id = ? FOR UPDATE
 
+-- name: request_for_vote
+-- A click's request: locked as lock_request_exclusive locks it, then read with its decision,
+-- deliveries and votes in one call (the function of migration 0012 says why a function).
+SELECT request_for_vote(?) AS found
+
+-- name: close_request
+-- The close and the cancelling of its reminder and escalation steps still pending (as
+-- cancel_steps) in one statement; the row returned (0 or 1) is whether it closed.
+WITH closed AS (UPDATE requests SET status = :status, closed_at = :at, close_reason = :reason
+    WHERE id = :id AND status = 'pending' RETURNING id),
+steps AS (UPDATE outbox SET state = 'cancelled', done_at = :at, lease_owner = NULL,
+    lease_until = NULL
+    WHERE kind = 'timing_step' AND state = 'pending' AND ref ~>=~ :low AND ref ~<~ :high
+    AND EXISTS (SELECT 1 FROM closed))
+SELECT id FROM closed
+
+-- name: insert_forwarded_decision
+-- The decision and its forward job (:forward, due at once) in one statement, woken as enqueue.
+WITH decided AS (INSERT INTO decisions (id, request_id, outcome, account_id, display_name,
+    channel, comment, decided_at, source, forward_state) VALUES (:id, :request_id, :outcome,
+    :account_id, :display_name, :channel, :comment, :decided_at, :source, :forward_state)
+    RETURNING id),
+job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
+    SELECT :forward, id, :payload, :decided_at, :decided_at FROM decided RETURNING kind)
+SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM job
+
 -- name: insert_delivery
--- The delivery and its events (:events, a JSON array of {at, state, detail}, in order) in one
+-- The delivery, its events (:events, a JSON array of {at, state, detail}, in order) and, when
+-- :job is not NULL, that outbox job on it due at its creation (with enqueue's NOTIFY) in one
 -- statement: one round trip per approver instead of one per row. The events' ids follow the
 -- array's order, so the history reads back as written.
 WITH delivery AS (INSERT INTO deliveries (id, request_id, account_id, channel, address, state,
     reason, external_ref, created_at, updated_at) VALUES (:id, :request_id, :account_id,
-    :channel, :address, :state, :reason, :external_ref, :created_at, :updated_at) RETURNING id)
-INSERT INTO delivery_events (delivery_id, at, state, detail)
-SELECT delivery.id, e.at, e.state, e.detail FROM delivery,
-    ROWS FROM (json_to_recordset(:events::json) AS (at TEXT, state TEXT, detail TEXT))
-    WITH ORDINALITY AS e (at, state, detail, n)
-ORDER BY e.n
+    :channel, :address, :state, :reason, :external_ref, :created_at, :updated_at) RETURNING id),
+history AS (INSERT INTO delivery_events (delivery_id, at, state, detail)
+    SELECT delivery.id, e.at, e.state, e.detail FROM delivery,
+        ROWS FROM (json_to_recordset(:events::json) AS (at TEXT, state TEXT, detail TEXT))
+        WITH ORDINALITY AS e (at, state, detail, n)
+    ORDER BY e.n),
+job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
+    SELECT CAST(:job AS TEXT), delivery.id, '{}', :created_at, :created_at FROM delivery
+    WHERE CAST(:job AS TEXT) IS NOT NULL RETURNING kind)
+SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM job
 
 -- name: get_delivery
 -- With its history as the events column (a JSON array of {at, state, detail} in id order):

@@ -18,9 +18,24 @@ SELECT id FROM requests WHERE id = ?
 -- The same: one writer at a time already takes turns.
 SELECT id FROM requests WHERE id = ?
 
+-- name: request_for_vote
+-- The clicked card's request id: one writer at a time already holds it, and the request, its
+-- deliveries and its votes follow as statements run inline.
+SELECT request_id FROM deliveries WHERE id = ?
+
+-- name: close_request
+-- The row only: its steps are cancelled by cancel_steps after it, run inline.
+UPDATE requests SET status = :status, closed_at = :at, close_reason = :reason
+WHERE id = :id AND status = 'pending'
+
+-- name: insert_forwarded_decision
+-- The decision's forward job only: insert_decision runs before it, inline.
+INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
+VALUES (:forward, :id, :payload, :decided_at, :decided_at)
+
 -- name: insert_delivery
--- The row only (:events is PostgreSQL's): its events follow as insert_delivery_event, each a
--- statement run inline.
+-- The row only (:events and :job are PostgreSQL's): its events follow as
+-- insert_delivery_event, and its job as enqueue, each a statement run inline.
 INSERT INTO deliveries (id, request_id, account_id, channel, address, state, reason,
     external_ref, created_at, updated_at) VALUES (:id, :request_id, :account_id, :channel,
     :address, :state, :reason, :external_ref, :created_at, :updated_at)

@@ -6,6 +6,7 @@
 UPDATE sealed_secrets SET blob = zeroblob(length(blob)) WHERE name = ?
 
 -- name: upsert_authorization
-INSERT INTO channel_authorizations (channel, state, by, at, notice_version)
-VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel) DO UPDATE SET state = excluded.state,
-    by = excluded.by, at = excluded.at, notice_version = excluded.notice_version
+INSERT INTO channel_authorizations (channel, state, by, at, notice_version, paid_urgency)
+VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel) DO UPDATE SET state = excluded.state,
+    by = excluded.by, at = excluded.at, notice_version = excluded.notice_version,
+    paid_urgency = excluded.paid_urgency

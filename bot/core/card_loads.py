@@ -1,0 +1,75 @@
+"""Cards loaded together: the outbox jobs one claim starts ask for their cards in the same moment,
+and one read snapshot answers them all, reading each request (with its deliveries, decision and
+votes) once however many of its cards are among them.
+
+A decision leaves every other approver's card to redraw, and its update jobs are queued, and
+claimed, together: loading the request once per card read (and parsed) the same rows that many
+times over, the most expensive part of a redraw on the gateway's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.core.models import Delivery, StoredRequest
+from bot.core.ports import OutgoingCard, Store, UnitOfWork
+
+
+class CardLoads:
+    """Coalesces the card loads that arrive while a read is running into the next one."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._queued: list[tuple[str, asyncio.Future[OutgoingCard | None]]] = []
+        self._reading: asyncio.Task[None] | None = None
+
+    async def card(self, delivery_id: str) -> OutgoingCard | None:
+        """The delivery with its request as stored now (None: either is gone)."""
+        found: asyncio.Future[OutgoingCard | None] = asyncio.get_running_loop().create_future()
+        self._queued.append((delivery_id, found))
+        if self._reading is None:
+            # Started after this loop turn's other jobs have queued their loads too.
+            self._reading = asyncio.create_task(self._read(), name="outbox-card-loads")
+        return await asyncio.shield(found)
+
+    async def _read(self) -> None:
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                try:
+                    cards = await self._load([delivery_id for delivery_id, _ in batch])
+                except BaseException as exc:
+                    for _, found in batch:
+                        found.set_exception(exc)
+                        found.exception()  # retrieved: a cancelled job's waiter is gone
+                    if not isinstance(exc, Exception):
+                        raise
+                else:
+                    for (_, found), card in zip(batch, cards, strict=True):
+                        found.set_result(card)
+        finally:
+            self._reading = None
+
+    async def _load(self, delivery_ids: list[str]) -> list[OutgoingCard | None]:
+        requests: dict[str, StoredRequest | None] = {}
+        known: dict[str, Delivery] = {}  # the deliveries of the requests read so far
+        cards: list[OutgoingCard | None] = []
+        async with self._store.snapshot() as uow:
+            for delivery_id in delivery_ids:
+                delivery = known.get(delivery_id) or await uow.deliveries.get(delivery_id)
+                if delivery is None:
+                    cards.append(None)
+                    continue
+                if delivery.request_id not in requests:
+                    request = await _request(uow, delivery.request_id)
+                    requests[delivery.request_id] = request
+                    known.update((d.id, d) for d in (request.deliveries if request else ()))
+                request = requests[delivery.request_id]
+                cards.append(OutgoingCard(delivery=delivery, request=request) if request else None)
+        return cards
+
+
+async def _request(uow: UnitOfWork, request_id: str) -> StoredRequest | None:
+    request = await uow.requests.get(request_id)
+    votes = await uow.votes.of_request(request.id) if request else []
+    return request.with_votes(votes) if request else None

@@ -1,0 +1,133 @@
+"""What a click costs in statements, on each engine: the request read once under its lock
+(with its cards, decision and votes), the clicker's binding, the vote, then what the vote
+implies. On PostgreSQL each statement is a round trip, and the transaction adds two (BEGIN and
+COMMIT, no reset: tests/store/test_postgres_round_trips.py): a counting vote is 8 round trips
+and a deciding one 10 (they were 13 and 16, with the request read two or three times). SQLite
+runs the same steps inline, the request's rows a statement each."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.channels.memory import MemoryChannel
+from bot.core.models import (
+    ActionStatus,
+    ApprovalRequest,
+    ClickAction,
+    DeliveryState,
+    InboundAction,
+)
+from bot.core.route_planner import Router
+from bot.core.service import ApprovalService
+from bot.store.engine import EngineStore
+from bot.store.postgres import PostgresStore
+from bot.store.postgres.tx import PostgresTx
+from bot.store.sqlite.tx import SqliteTx
+from bot.store.tx import EngineTx
+from tests.support.clock import MovableClock
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# The request read under its lock, the clicker's binding (no delegation read: it is theirs),
+# the vote; then a counting vote redraws the clicker's card after its answer and the other's
+# now, and a deciding one closes the request (its steps with it), redraws both cards, and
+# records the decision with its forward job; each audited.
+VOTE = ["request_for_vote", "binding_address", "add_vote", "enqueue", "enqueue_redraw"]
+DECIDE = ["request_for_vote", "binding_address", "add_vote", "close_request", "enqueue"]
+SQLITE_READ = [
+    "get_request",
+    "deliveries_of_request",
+    "events_of_deliveries",
+    "decision_of_request",
+    "votes_of_request",
+]
+EXPECTED = {
+    "postgresql": (
+        [*VOTE, "insert_audit"],
+        [*DECIDE, "enqueue", "insert_forwarded_decision", "insert_audit"],
+    ),
+    "sqlite": (
+        [VOTE[0], *SQLITE_READ, *VOTE[1:], "insert_audit"],
+        [
+            *[DECIDE[0], *SQLITE_READ, *DECIDE[1:4], "cancel_steps", "enqueue", "enqueue"],
+            *["insert_decision", "insert_forwarded_decision", "insert_audit"],
+        ],
+    ),
+}
+
+
+class NoWakeup:
+    def notify(self, *kinds: str) -> None:
+        return None
+
+
+def _ticket() -> ApprovalRequest:
+    return ApprovalRequest.model_validate(
+        {
+            "ticket_id": "T-TRIPS",
+            "title": "Add an index to orders",
+            "submitter": {"account_id": "1001", "display_name": "Chen Jie"},
+            "approvers": [
+                {"account_id": a, "display_name": n, "account_type": "main"}
+                for a, n in (("a1", "Ann"), ("a2", "Bob"))
+            ],
+            "policy": {"rule": "all"},
+            "console_url": "https://dms.example.com/tickets/T-TRIPS",
+            "expires_at": (T0 + timedelta(hours=1)).isoformat(),
+        }
+    )
+
+
+def _named(tx: EngineTx, sql: str) -> str:
+    # The query's name; a template's ({marks}) by the text before its placeholder.
+    for name, text in vars(tx.sql).items():
+        if text == sql or ("{" in text and sql.startswith(text.split("{")[0])):
+            return name
+    return sql
+
+
+def _watch(monkeypatch: pytest.MonkeyPatch, kind: type[EngineTx], sent: list[str]) -> None:
+    for primitive in ("execute", "fetch_all", "fetch_one"):
+        original: Callable[..., Awaitable[Any]] = getattr(kind, primitive)
+
+        async def watched(self: EngineTx, sql: str, params: Any = (), _run: Any = original) -> Any:
+            sent.append(_named(self, sql))
+            return await _run(self, sql, params)
+
+        monkeypatch.setattr(kind, primitive, watched)
+
+
+async def test_a_counting_vote_and_a_deciding_one_read_the_request_once(
+    engine: EngineStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ApprovalService(
+        engine, MovableClock(T0), Router({"memory": MemoryChannel()}, ["memory"]), NoWakeup()
+    )
+    await service.submit(_ticket())
+    request = await service.get("T-TRIPS")
+    async with engine.unit() as uow:  # both cards on the approvers' phones: both are redrawn
+        for card in request.deliveries:
+            await uow.deliveries.set_state(card.id, DeliveryState.SENT, T0, "sent")
+    engine_name = "postgresql" if isinstance(engine, PostgresStore) else "sqlite"
+    sent: list[str] = []
+    _watch(monkeypatch, PostgresTx if engine_name == "postgresql" else SqliteTx, sent)
+    counted: list[list[str]] = []
+    for card in sorted(request.deliveries, key=lambda d: d.account_id):
+        click = InboundAction(
+            channel="memory",
+            actor=card.account_id,
+            ref=card.id,
+            action=ClickAction.APPROVE,
+            source="test",
+        )
+        result = await service.handle_action(click)
+        counted.append(sent.copy())
+        sent.clear()
+        assert result.request is not None and len(result.request.votes) == len(counted)
+    assert result.status is ActionStatus.DECIDED
+    assert result.request.decision is not None
+    # In any order (the cards' redraws follow the deliveries' order), but each one counted.
+    assert [sorted(c) for c in counted] == [sorted(e) for e in EXPECTED[engine_name]]

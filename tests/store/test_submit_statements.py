@@ -1,0 +1,121 @@
+"""What one signed submission costs the store, counted in statements (a count, never a time).
+
+The unit of work of ``POST /v1/approvals`` (``bot.http.once.signed_write``): claim the request
+id, ``ApprovalService.submit``, keep the answer. On PostgreSQL each statement is a round trip,
+and the transaction adds its BEGIN and COMMIT. A new statement on this path fails here: cut one
+elsewhere or raise the count on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from asyncpg.connection import LoggedQuery
+
+from bot.channels.memory import MemoryChannel
+from bot.core.models import ApprovalRequest
+from bot.core.ports import SignedAnswer
+from bot.core.route_planner import Router
+from bot.core.service import ApprovalService
+from bot.store.engine import EngineStore
+from bot.store.postgres.tx import PostgresTx
+from bot.store.repos.unit import EngineUnit
+from bot.store.tx import EngineTx, Params, Row
+from sandbox.tickets import approver, sample_ticket
+from tests.support.clock import MovableClock
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+CHANNELS = ("dingtalk", "lark", "email", "memory")  # the bench's order: routing reads them all
+# claim, insert request, current delegations (once a unit), keep; then per approver: the route
+# facts and the delivery with its first event and its card's job (SQLite: three statements).
+FIXED = 4
+PER_APPROVER = {"sqlite": 4, "postgresql": 2}
+
+
+class Counting(EngineTx):
+    """An engine transaction that records every statement it is given."""
+
+    def __init__(self, tx: EngineTx) -> None:
+        self._tx = tx
+        self.sql = tx.sql
+        self.rows_carry_children = tx.rows_carry_children
+        self.open = True  # the engine's transaction checks its own
+        self.statements: list[str] = []
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        self.statements.append(sql)
+        return await self._tx.execute(sql, params)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        self.statements.append(sql)
+        return await self._tx.fetch_all(sql, params)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        self.statements.append(sql)
+        return await self._tx.fetch_one(sql, params)
+
+
+class _Wakeups:
+    def notify(self, *kinds: str) -> None:
+        pass
+
+
+def _ticket(ticket_id: str, approvers: int) -> ApprovalRequest:
+    people = [approver(f"a{i}", f"Approver {i}") for i in range(approvers)]
+    return ApprovalRequest.model_validate(sample_ticket(ticket_id, people))
+
+
+async def _submit(store: EngineStore, ticket: ApprovalRequest, counted: Counting) -> None:
+    clock = MovableClock(T0)
+    router = Router({name: MemoryChannel(name) for name in CHANNELS}, CHANNELS)
+    service = ApprovalService(store, clock, router, _Wakeups())
+    uow = EngineUnit(counted)
+    request_id, until = f"req-{ticket.ticket_id}", T0 + timedelta(days=1)
+    assert await uow.answers.claim(request_id, "hash", T0, until)
+    await service.submit(ticket, uow)
+    answer = SignedAnswer(
+        request_hash="hash", status=202, content_type=None, key_id=None, body=None
+    )
+    await uow.answers.keep(request_id, answer, T0, until)
+
+
+async def test_a_submission_costs_a_fixed_count_of_statements_per_approver(
+    engine: EngineStore,
+) -> None:
+    for approvers in (1, 3):
+        async with engine.write() as tx:
+            counted = Counting(tx)
+            await _submit(engine, _ticket(f"T-{approvers}", approvers), counted)
+        kind = "postgresql" if isinstance(tx, PostgresTx) else "sqlite"
+        expected = FIXED + PER_APPROVER[kind] * approvers
+        assert len(counted.statements) == expected, counted.statements
+
+
+async def test_a_submission_on_postgresql_is_its_statements_begin_and_commit(
+    pg_url: str,
+) -> None:
+    from bot.store.postgres import PostgresStore
+
+    store = PostgresStore(pg_url, pool_size=1)
+    await store.open()
+    sent: list[str] = []
+
+    def log(record: LoggedQuery) -> None:
+        sent.append(" ".join(record.query.split())[:30])
+
+    try:
+        async with store.write() as tx:
+            assert isinstance(tx, PostgresTx)
+            tx.conn.add_query_logger(log)
+            counted = Counting(tx)
+            await _submit(store, _ticket("T-pg", 1), counted)
+        async with store.read() as tx:  # the pool's one connection again
+            assert isinstance(tx, PostgresTx)
+            tx.conn.remove_query_logger(log)
+        await asyncio.sleep(0)  # the driver calls its loggers on the next turn of the loop
+    finally:
+        await store.close()
+    # Logged from the first statement: the statements, COMMIT, then the read's BEGIN.
+    assert len(sent) == len(counted.statements) + 2 == FIXED + PER_APPROVER["postgresql"] + 2, sent
+    assert sent[-2] == "COMMIT;", sent
