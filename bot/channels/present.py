@@ -65,6 +65,7 @@ def ticket_card(
     progress: ViewProgress | None = None,
     time_zone: str | None = None,
     handed_to: str | None = None,
+    hand_over_to: tuple[str, ...] = (),
 ) -> ApprovalView:
     """The view of ``ticket`` as ``approver`` holds it in ``state`` (times in ``time_zone``,
     the approver's own, else the zone of the ticket's locale as quiet hours use it)."""
@@ -87,11 +88,15 @@ def ticket_card(
         progress=progress,
         time_zone=zone_for(time_zone, ticket.locale).key,
         handed_to=handed_to,
+        hand_over_to=hand_over_to,
     )
 
 
-def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
-    """The approval view of ``request`` for the approver of ``delivery``."""
+def card_view(
+    request: StoredRequest, delivery: Delivery, hand_over_to: tuple[str, ...] = ()
+) -> ApprovalView:
+    """The approval view of ``request`` for the approver of ``delivery`` (whose picker, on a
+    channel with one, offers ``hand_over_to``)."""
     approver = request.approver(delivery.account_id)
     decision = request.decision
     failed = decision is not None and decision.forward_state is ForwardState.FAILED
@@ -113,6 +118,7 @@ def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
         progress=view_progress(request, holder),
         time_zone=delivery.time_zone,
         handed_to=taker.display_name if taker else None,
+        hand_over_to=hand_over_to,
     )
 
 

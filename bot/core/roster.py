@@ -46,6 +46,7 @@ Planner = Callable[[UnitOfWork, StoredRequest, Approver, datetime], Awaitable[ob
 """Plans one approver's card in the unit (``ApprovalService``'s routing, delegation included)."""
 HAND_OVER = "request.hand_over"  # the audit action
 ADDED = "request.add_approvers"
+CANDIDATES = 20  # people a card's hand-over picker offers at most
 
 
 def applied(ticket: ApprovalRequest, changes: Sequence[RosterChange]) -> ApprovalRequest:
@@ -173,6 +174,20 @@ def refusal(request: StoredRequest, giver: str, taker: str) -> ActionStatus | No
     if _joined_before(request, taker):
         return ActionStatus.TAKER_APPROVER
     return None
+
+
+def not_takers(request: StoredRequest) -> set[str]:
+    """Who the request cannot be handed over to: its submitter and its approvers, now, before
+    (handed over) or to be added by its escalation."""
+    return {request.ticket.submitter.account_id} | _ever(request) | _to_be_added(request)
+
+
+def candidates(request: StoredRequest, bound: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The addresses a card's hand-over picker offers: of ``bound`` (account_id, address) on
+    the card's channel, in account order, the first :data:`CANDIDATES` who may take the
+    request over (a card stays small; bindings carry no display names to order by)."""
+    excluded = not_takers(request)
+    return tuple(address for account, address in bound if account not in excluded)[:CANDIDATES]
 
 
 def _joined_before(request: StoredRequest, account_id: str) -> bool:
