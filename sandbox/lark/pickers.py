@@ -7,24 +7,33 @@ card-json-v2-components > interactive-components > select-person; also larksuite
 
 - ``tag`` is the only field always required; ``name`` is required inside a ``form`` (and unique
   in the card: the form's submission is keyed by it);
-- ``options`` is a list of ``{"value": open_id}``; ``initial_option`` must be one of them;
+- ``options`` is a list of ``{"value": open_id}`` (a value that is no user's open_id is not
+  refused: see below); ``initial_option`` must be one of them;
 - ``placeholder`` is a ``plain_text`` object; ``behaviors`` a list of ``callback`` /
   ``open_url`` behaviors.
 
-Without ``options`` the platform offers the members of the chat the card is in. The sandbox's
-chats have no member lists, so there it offers every user of the tenant: a simplification, and
-the one place where a pick can succeed in the sandbox but offer fewer people on the platform.
+Whom a picker offers (:func:`offered`) follows the doc's ``options`` field: "the option content
+is displayed in the order of the option array ... When the options array is empty, or all the
+values of value are invalid, the candidate options are displayed as all member options in the
+conversation where the card is located" (open.larksuite.com/document/uAjLw4CM/ukzMukzMukzM/
+feishu-cards/card-json-v2-components/interactive-components/single-select-user-picker). The
+sandbox's cards are in one-to-one chats with the bot, whose only person is the card's holder.
+A phone shows nobody else, so nobody else can be picked: :meth:`LarkSandbox.pick` refuses them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sandbox.lark.state import CARD_CONTENT_ERROR, ApiError
 
 TAG = "select_person"
 _BEHAVIORS = ("callback", "open_url")
+
+
+class NotOffered(ValueError):
+    """A pick of someone the picker does not offer: the client cannot send one."""
 
 
 def check_pickers(card: dict[str, Any]) -> None:
@@ -52,10 +61,18 @@ def callback_value(picker: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def offers(picker: dict[str, Any], open_id: str) -> bool:
-    """Whether the picker lets its user pick ``open_id`` (any tenant user without options)."""
-    options = [o.get("value") for o in picker.get("options") or [] if isinstance(o, dict)]
-    return not options or open_id in options
+def offered(
+    picker: dict[str, Any], members: Sequence[str], known: Callable[[str], bool]
+) -> list[str]:
+    """The open_ids the picker offers, in order: its options that are ``known`` users, or the
+    chat's ``members`` when it has none that are (see the module's docstring)."""
+    valid = [v for v in _values(picker) if known(v)]
+    return valid or list(members)
+
+
+def _values(picker: dict[str, Any]) -> list[str]:
+    options = picker.get("options") or []
+    return [o["value"] for o in options if isinstance(o, dict) and isinstance(o.get("value"), str)]
 
 
 def _pickers(node: Any, *, in_form: bool) -> Iterator[tuple[dict[str, Any], bool]]:
@@ -75,9 +92,9 @@ def _problem(picker: dict[str, Any], in_form: bool) -> str | None:
     if in_form and not (isinstance(name, str) and name):
         return "name is required inside a form"
     if options is not None and not _open_ids(options):
-        return "options must be a list of {value: open_id}"
+        return "options must be a list of {value: string}"
     initial = picker.get("initial_option")
-    if initial is not None and (not isinstance(options, list) or not offers(picker, initial)):
+    if initial is not None and initial not in _values(picker):
         return "initial_option must be one of the options"
     placeholder = picker.get("placeholder")
     if placeholder is not None and not _plain_text(placeholder):
@@ -89,9 +106,9 @@ def _problem(picker: dict[str, Any], in_form: bool) -> str | None:
 
 
 def _open_ids(options: Any) -> bool:
+    # Values that are no open_id are not refused: the doc falls back to the chat's members.
     return isinstance(options, list) and all(
-        isinstance(o, dict) and isinstance(o.get("value"), str) and o["value"].startswith("ou_")
-        for o in options
+        isinstance(o, dict) and isinstance(o.get("value"), str) for o in options
     )
 
 

@@ -37,7 +37,7 @@ from sandbox.lark.models import (
     Usage,
 )
 from sandbox.lark.openapi import OpenApi
-from sandbox.lark.pickers import callback_value, find_picker, offers
+from sandbox.lark.pickers import NotOffered, callback_value, find_picker, offered
 from sandbox.lark.state import LarkStore
 from sandbox.lark.urgent import LarkUrgent
 from sandbox.lark.ws import DeliveryError, WsHub
@@ -321,13 +321,23 @@ class LarkSandbox:
         """Pick ``person`` (an open_id) on the card's person picker as ``open_id``, over the
         long connection: the picker's callback value goes out as a ``card.action.trigger`` with
         ``action.option`` = ``person``, answered and applied as a click is. KeyError when the
-        card has no such picker, ValueError when it does not offer ``person``."""
-        found = find_picker(self.store.message(message_id).content, picker)
-        self.store.user(person)  # a person of the tenant (KeyError otherwise)
-        if not offers(found, person):
-            raise ValueError(f"the picker does not offer {person}")
+        card has no such picker, :class:`NotOffered` when it does not offer ``person`` (the
+        client lists only whom it offers, so no pick of anyone else ever reaches the app)."""
+        message = self.store.message(message_id)
+        found = find_picker(message.content, picker)
+        # The card is in the holder's one-to-one chat with the bot: its only member is them.
+        people = offered(found, [message.open_id], self._known)
+        if person not in people:
+            raise NotOffered(f"the picker offers {', '.join(people)}, not {person}")
         picked = (str(found.get("name") or ""), person)
         return await self._call(self._pick(open_id, message_id, found, picked, timeout))
+
+    def _known(self, open_id: str) -> bool:
+        try:
+            self.store.user(open_id)
+        except KeyError:
+            return False
+        return True
 
     async def _pick(
         self,

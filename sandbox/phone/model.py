@@ -44,6 +44,7 @@ class Block:
     placeholder: str | None = None  # the comment input of a form, or the picker's
     buttons: tuple[Button, ...] = ()
     ref: str = ""  # what the form's buttons (or the picker) echo
+    options: tuple[str, ...] = ()  # the picker's options as the card lists them (open_ids)
 
 
 @dataclass(frozen=True)

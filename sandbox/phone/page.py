@@ -8,7 +8,7 @@ every card a sandbox card.
 or a seat's address on its platform (``staff2002`` on DingTalk, ``ou_2002`` on Lark). It draws
 the cards the user holds on the sandbox Lark and DingTalk with the same renderer as
 ``/preview``. A tap posts the card's form to ``/sandbox/phone/{user}/click``, which presses the
-button (or, on a Lark card's person picker, picks one of the other seats of that platform)
+button (or, on a Lark card's person picker, picks one of the people it offers)
 through the platform's real callback protocol (the sandbox sends the frame to the
 gateway's stream, exactly as a phone would) and redirects back to the phone with the toast the
 platform showed (POST-redirect-GET, so a reload never taps twice). No script runs on the page.
@@ -157,13 +157,10 @@ class Phones:
     def _platform(self, seat: Seat) -> SandboxPlatform:
         return next(p for p in self.platforms if seat.channel in p.channels())
 
-    def _people(self, seat: Seat) -> list[tuple[str, str]]:
-        # Whom a person picker offers on the phone: the other seats on the same platform.
-        return [
-            (s.address, s.display_name)
-            for s in self.seats
-            if s.channel == seat.channel and s.address != seat.address
-        ]
+    def _people(self, seat: Seat) -> dict[str, str]:
+        # The names a person picker shows for the addresses it offers: the seats' own (Lark
+        # shows the names it knows; the card carries only open_ids).
+        return {s.address: s.display_name for s in self.seats if s.channel == seat.channel}
 
     def _holds(self, seat: Seat, delivery_id: str) -> bool:
         return any(h.delivery_id == delivery_id for h in self._platform(seat).held(seat))
@@ -173,14 +170,17 @@ class Phones:
         return Screen(
             seat=seat,
             label=LABELS.get(seat.channel, seat.channel),
-            cards=[_draw(card, action, self._people(seat)) for card in held],
+            cards=[_draw(card, action, self._people(seat), seat.address) for card in held],
             mailbox=mailbox_url(seat.address) if seat.channel == "email" else None,
         )
 
 
-def _draw(card: HeldCard, action: str, people: list[tuple[str, str]]) -> DrawnCard:
-    # render_phone_html escapes every payload string itself (autoescaped template)
-    html = render_phone_html(card.look, card.payload, form_action=action, people=people)
+def _draw(card: HeldCard, action: str, people: dict[str, str], holder: str) -> DrawnCard:
+    # render_phone_html escapes every payload string itself (autoescaped template); a picker
+    # without options offers the chat's members: the card is in the holder's chat with the bot.
+    html = render_phone_html(
+        card.look, card.payload, form_action=action, people=people, members=(holder,)
+    )
     return DrawnCard(delivery_id=card.delivery_id, html=Markup(html))
 
 

@@ -1,12 +1,14 @@
 """Hand-over (转交) from the Lark card itself, through the real lark-oapi client and the sandbox:
 the approver picks a colleague on the card's person picker (``select_person``), the colleague
 gets a card and decides, and the decision carries their vote. A pick the gateway cannot follow
-(a person bound to no account, the submitter) is answered with a toast and changes nothing."""
+(a person unbound since the card was drawn) is answered with a toast and changes nothing; the
+picker lists the colleagues bound on the channel, so nobody else can be picked at all."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -14,6 +16,7 @@ import pytest
 
 from bot.core.models import ClickAction
 from sandbox.embedded import Embedded, start
+from sandbox.lark.pickers import NotOffered
 from sandbox.lark.platform import LarkPlatform
 from sandbox.phone.page import phone_url
 from sandbox.tickets import approver, sample_ticket
@@ -38,12 +41,16 @@ def _lark(embedded: Embedded) -> LarkPlatform:
     return lark
 
 
-def _picker_placeholder(embedded: Embedded, open_id: str) -> list[str]:
-    # The placeholders of the person pickers on the user's newest card.
+def _pickers(embedded: Embedded, open_id: str) -> list[dict[str, Any]]:
+    # The person pickers on the user's newest card.
     card = _lark(embedded).app().cards(open_id)[-1].content
-    return [
-        e["placeholder"]["content"] for e in card["body"]["elements"] if e["tag"] == "select_person"
-    ]
+    return [e for e in card["body"]["elements"] if e["tag"] == "select_person"]
+
+
+def _offered(embedded: Embedded, open_id: str) -> list[str]:
+    (picker,) = _pickers(embedded, open_id)
+    assert picker["placeholder"]["content"] == "Hand over to…"
+    return [option["value"] for option in picker["options"]]
 
 
 async def test_ann_picks_bo_on_her_card_and_bo_decides(lark_only: Embedded) -> None:
@@ -51,13 +58,13 @@ async def test_ann_picks_bo_on_her_card_and_bo_decides(lark_only: Embedded) -> N
     ann = await lark_only.seat("lark", "a1", "Ann")
     bo = await lark_only.seat("lark", "b7", "Bo")
     cards = await submit(lark_only, sample_ticket("T-PICK", [approver("a1", "Ann")]))
-    assert _picker_placeholder(lark_only, ann.address) == ["Hand over to…"]
+    assert _offered(lark_only, ann.address) == [bo.address]  # not Ann herself
 
     picked = await lark.pick(ann, cards["a1"], bo.address)
     assert picked.failed is False
     assert picked.toast == "Handed over to b7: they get a card to decide."
     assert "You handed this request over to b7" in card_text(lark_only, ann)  # in the ACK
-    assert _picker_placeholder(lark_only, ann.address) == []  # and no more buttons or picker
+    assert _pickers(lark_only, ann.address) == []  # and no more buttons or picker
 
     body = await trace(backend_of(lark_only), "T-PICK")
     assert [(j["account_id"], j["how"], j["replaces"]) for j in body["joined"]] == [
@@ -77,30 +84,44 @@ async def test_ann_picks_bo_on_her_card_and_bo_decides(lark_only: Embedded) -> N
     assert votes == [("b7", "approved", "lark")]
 
 
-async def test_a_pick_the_gateway_cannot_follow_is_a_toast_and_changes_nothing(
+async def test_the_card_offers_bound_colleagues_only_and_a_pick_of_anyone_else_is_refused(
     lark_only: Embedded,
 ) -> None:
     lark = _lark(lark_only)
     ann = await lark_only.seat("lark", "a1", "Ann")
+    cy = await lark_only.seat("lark", "c3", "Cy")  # the other approver
     submitter = await lark_only.seat("lark", "1001", "Chen Jie")  # the sample's submitter
+    bo = await lark_only.seat("lark", "b7", "Bo")
+    dee = await lark_only.seat("lark", "d9", "Dee")
     lark.app().add_user("ou_stranger", name="Stranger")  # in the tenant, bound to no account
-    cards = await submit(lark_only, sample_ticket("T-NOPE", [approver("a1", "Ann")]))
+    ticket = sample_ticket("T-NOPE", [approver("a1", "Ann"), approver("c3", "Cy")])
+    cards = await submit(lark_only, ticket)
+    # The colleagues bound on the channel in account order, not the submitter nor an approver.
+    assert _offered(lark_only, ann.address) == [bo.address, dee.address]
 
-    unbound = await lark.pick(ann, cards["a1"], "ou_stranger")
+    for nobody in ("ou_stranger", submitter.address, cy.address, ann.address):
+        with pytest.raises(NotOffered):  # the client lists only whom the picker offers
+            await lark.pick(ann, cards["a1"], nobody)
+
+    # Dee unbinds after the card was drawn: the pick reaches the gateway, which answers.
+    await lark_only.gateway.bindings.remove(
+        "d9", "lark", by="admin", at=lark_only.gateway.clock.now()
+    )
+    unbound = await lark.pick(ann, cards["a1"], dee.address)
     assert unbound.toast == (
         "The person you picked is not bound to a cloud account; ask them to bind first."
     )
-    own = await lark.pick(ann, cards["a1"], submitter.address)
-    assert own.toast == "The person you picked submitted this request and cannot approve it."
-
     body = await trace(backend_of(lark_only), "T-NOPE")
-    assert body["joined"] == [] and [d["account_id"] for d in body["deliveries"]] == ["a1"]
-    assert [a["account_id"] for a in body["awaited"]] == ["a1"]
-    assert _picker_placeholder(lark_only, ann.address) == ["Hand over to…"]  # still hers
-    assert (unbound.card_state, own.card_state) == ("pending", "pending")
+    assert body["joined"] == [] and sorted(d["account_id"] for d in body["deliveries"]) == [
+        "a1",
+        "c3",
+    ]
+    assert sorted(a["account_id"] for a in body["awaited"]) == ["a1", "c3"]
+    assert _offered(lark_only, ann.address) == [bo.address, dee.address]  # left as it was
+    assert unbound.card_state == "pending"
 
 
-async def test_the_sandbox_phone_offers_the_other_seats_and_picks_over_the_platform(
+async def test_the_sandbox_phone_offers_whom_the_card_lists_and_picks_over_the_platform(
     lark_only: Embedded,
 ) -> None:
     ann = await lark_only.seat("lark", "a1", "Ann")
