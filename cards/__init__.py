@@ -5,6 +5,7 @@ No I/O happens here; templates are package data loaded with importlib.resources.
 
 from cards.actions import Click, parse_click
 from cards.budget import DINGTALK_CARD_LIMIT, EMAIL_HTML_LIMIT, LARK_CARD_LIMIT
+from cards.content import takes_clicks
 from cards.dingtalk import render_dingtalk
 from cards.email import RenderedEmail, render_email
 from cards.lark import render_lark
@@ -41,6 +42,7 @@ __all__ = [
     "render_email",
     "render_lark",
     "sample_view",
+    "takes_clicks",
     "validate",
     "validate_json",
 ]

@@ -181,6 +181,11 @@ def _decision(view: ApprovalView, text: UiText, cut: _Cutter, where: ZoneInfo) -
     )
 
 
+def takes_clicks(view: ApprovalView) -> bool:
+    """Whether the card of ``view`` carries buttons (and, on Lark, the hand-over picker)."""
+    return _actions(view) is not None
+
+
 def _actions(view: ApprovalView) -> Actions | None:
     if view.state not in INTERACTIVE or not ref_is_usable(view.action_ref):
         return None

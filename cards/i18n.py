@@ -24,6 +24,7 @@ class UiText:
     reject: str
     open_console: str
     comment_placeholder: str
+    hand_over_placeholder: str  # the Lark card's person picker
     ticket: str
     submitter: str
     approver: str
@@ -84,6 +85,7 @@ _EN = UiText(
     reject="Reject",
     open_console="Open in console",
     comment_placeholder="Comment (optional to approve, required to reject)",
+    hand_over_placeholder="Hand over to…",
     ticket="Ticket",
     submitter="Submitter",
     approver="Approver",
@@ -145,6 +147,7 @@ _ZH = UiText(
     reject="拒绝",
     open_console="在控制台打开",
     comment_placeholder="审批意见（同意时可选，拒绝时必填）",
+    hand_over_placeholder="转交给…",
     ticket="工单",
     submitter="提交人",
     approver="审批人",

@@ -2,7 +2,8 @@
 
 Card JSON 2.0 rejects unknown attributes, so only documented ones are used:
 ``markdown``, ``hr``, ``form`` with ``input`` and submit ``button``s inside a
-``column_set``, and an ``open_url`` button to the console.
+``column_set``, a ``select_person`` to hand a pending request over to a colleague, and an
+``open_url`` button to the console.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from cards.actions import COMMENT_FIELD, COMMENT_MAX_LENGTH, button_value
+from cards.actions import COMMENT_FIELD, COMMENT_MAX_LENGTH, HAND_OVER, button_value
 from cards.budget import LARK_CARD_LIMIT, Budget, fit
 from cards.content import (
     Actions,
@@ -29,6 +30,7 @@ FORM_NAME: Final = "approval_form"
 APPROVE_BUTTON: Final = "approve_button"
 REJECT_BUTTON: Final = "reject_button"
 CONSOLE_BUTTON: Final = "console_button"
+HAND_OVER_PICKER: Final = "hand_over_picker"
 # A code field longer than this goes into a collapsed panel (card JSON 2.0 collapsible_panel).
 CODE_FOLD_LINES: Final = 6
 CODE_FOLD_CHARS: Final = 400
@@ -44,7 +46,13 @@ def render_lark(view: ApprovalView) -> dict[str, Any]:
     :data:`LARK_CARD_LIMIT` bytes (:func:`lark_body_size`)."""
 
     def build(budget: Budget) -> dict[str, Any]:
-        return _card(build_content(view, budget))
+        # Short of room the hand-over picker goes first, before any ticket text: the card's
+        # content matters more than a convenience the API also offers.
+        content = build_content(view, budget)
+        card = _card(content, view.hand_over_to)
+        if view.hand_over_to and lark_body_size(card) > LARK_CARD_LIMIT:
+            return _card(content, ())
+        return card
 
     return fit(build, lark_body_size, LARK_CARD_LIMIT)
 
@@ -69,7 +77,7 @@ def lark_body_size(card: dict[str, Any]) -> int:
     return len(lark_json(lark_content(card))) + LARK_BODY_ROOM
 
 
-def _card(content: Content) -> dict[str, Any]:
+def _card(content: Content, offered: tuple[str, ...]) -> dict[str, Any]:
     return {
         "schema": "2.0",
         "config": {
@@ -79,7 +87,7 @@ def _card(content: Content) -> dict[str, Any]:
             "summary": {"content": content.title},
         },
         "header": _header(content),
-        "body": {"elements": _elements(content)},
+        "body": {"elements": _elements(content, offered)},
     }
 
 
@@ -103,7 +111,7 @@ def _markdown(text: str) -> dict[str, str]:
     return {"tag": "markdown", "content": text}
 
 
-def _elements(content: Content) -> list[dict[str, Any]]:
+def _elements(content: Content, offered: tuple[str, ...]) -> list[dict[str, Any]]:
     elements = [_markdown(block) for block in _blocks(content)[:1] if block]
     elements += [_markdown(block) for block in _progress(content) if block]
     elements += _fields(content)
@@ -111,6 +119,8 @@ def _elements(content: Content) -> list[dict[str, Any]]:
     elements.append({"tag": "hr"})
     if content.actions is not None:
         elements.append(_form(content, content.actions))
+        if content.state is CardState.PENDING and offered:  # a test card hands nothing over
+            elements.append(_picker(content, content.actions, offered))
     if content.console_url is not None:
         elements.append(_console_button(content, content.console_url))
     return elements
@@ -186,6 +196,23 @@ def _form(content: Content, actions: Actions) -> dict[str, Any]:
         "columns": [_column(approve), _column(reject)],
     }
     return {"tag": "form", "name": FORM_NAME, "elements": [comment, buttons]}
+
+
+def _picker(content: Content, actions: Actions, offered: tuple[str, ...]) -> dict[str, Any]:
+    # select_person (人员选择-单选, card JSON 2.0): outside the form, so a pick calls back at
+    # once with the picked open_id in action.option. ``options`` is a list of {"value":
+    # open_id}, shown in its order with the names Lark knows; without options (or with none
+    # valid) Lark offers the members of the card's chat, here the holder alone, so the card
+    # always lists whom it offers (doc: card-json-v2-components/interactive-components/
+    # single-select-user-picker, open.larksuite.com).
+    return {
+        "tag": "select_person",
+        "name": HAND_OVER_PICKER,
+        "placeholder": _plain(content.text.hand_over_placeholder),
+        "width": "fill",
+        "options": [{"value": open_id} for open_id in offered],
+        "behaviors": [{"type": "callback", "value": button_value(HAND_OVER, actions.ref)}],
+    }
 
 
 def _column(element: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from cards.view import ApprovalView, CardState, Locale, ViewDecision, ViewField
 
 _SHANGHAI = timezone(timedelta(hours=8))
+# Two colleagues a pending Lark card offers to hand the request over to (their open_ids).
+_COLLEAGUES = ("ou_5a1c0f3e9b7d4e21a8c6f0b2d4e6a8c0", "ou_7e2b4d6f8a0c1e3b5d7f9a1c3e5b7d9f")
 
 _SQL = (
     "ALTER TABLE orders ADD INDEX idx_orders_customer_created (customer_id, created_at);\n"
@@ -47,6 +49,7 @@ def _en(state: CardState) -> ApprovalView:
         ),
         action_ref="dlv_7f3a9c2e41b8",
         note=_note(state, "The ticket service answered 503 Service Unavailable."),
+        hand_over_to=_COLLEAGUES,
     )
 
 
@@ -76,6 +79,7 @@ def _zh(state: CardState) -> ApprovalView:
         ),
         action_ref="dlv_7f3a9c2e41b8",
         note=_note(state, "工单服务返回 503 Service Unavailable。"),
+        hand_over_to=_COLLEAGUES,
     )
 
 

@@ -23,7 +23,17 @@ Channel = Literal["lark", "dingtalk", "email"]
 
 # The element tags our Lark cards use; anything else is not ours.
 LARK_TAGS: Final = frozenset(
-    {"markdown", "hr", "form", "input", "button", "column_set", "column", "collapsible_panel"}
+    {
+        "markdown",
+        "hr",
+        "form",
+        "input",
+        "button",
+        "column_set",
+        "column",
+        "collapsible_panel",
+        "select_person",
+    }
 )
 _FLAGS: Final = ("isTest", "showActions", "showConsole")
 
@@ -129,7 +139,7 @@ def _element_errors(element: Any, path: str) -> list[str]:
             errors += _elements_errors(children, f"{path}.{key}")
     if tag == "input" and element.get("name") != COMMENT_FIELD:
         errors.append(f"{path}: input must be named {COMMENT_FIELD!r}")
-    if tag == "button":
+    if tag in ("button", "select_person"):  # both call back with a value of the contract
         errors += _button_errors(element, path)
     return errors
 
@@ -137,7 +147,7 @@ def _element_errors(element: Any, path: str) -> list[str]:
 def _button_errors(button: Mapping[str, Any], path: str) -> list[str]:
     behaviors = button.get("behaviors")
     if not isinstance(behaviors, list) or not behaviors:
-        return [f"{path}: button needs behaviors"]
+        return [f"{path}: {button.get('tag')} needs behaviors"]
     errors = []
     for index, behavior in enumerate(behaviors):
         errors += _behavior_errors(behavior, f"{path}.behaviors[{index}]")

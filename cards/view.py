@@ -115,6 +115,11 @@ class ApprovalView(BaseModel):
     handed_to: str | None = None
     # IANA zone the card's times are shown in (the approver's); None: the locale's zone.
     time_zone: str | None = None
+    # Whom the holder may hand the request over to, by their platform id (Lark open_ids, at
+    # most 20, see bot.core.roster.candidates): a pending Lark card offers them in a person
+    # picker, none means no picker (without options Lark offers the members of the chat,
+    # which in the bot's one-to-one chat is the holder alone).
+    hand_over_to: tuple[str, ...] = ()
 
     @field_validator("time_zone")
     @classmethod

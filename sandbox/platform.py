@@ -7,7 +7,7 @@ button as one of them through the platform's real callback protocol.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from bot.core.limits import RateLimits
 from bot.core.models import ClickAction, Entity
@@ -75,4 +75,13 @@ class SandboxPlatform(Protocol):
 
     def held(self, seat: Seat) -> list[HeldCard]:
         """The interactive cards the seat holds now, newest first."""
+        ...
+
+
+@runtime_checkable
+class PersonPicking(Protocol):
+    """A platform whose cards carry a person picker (Lark's ``select_person``)."""
+
+    async def pick(self, seat: Seat, delivery_id: str, address: str) -> ClickOutcome:
+        """Pick the person at ``address`` on the picker of the seat's card for ``delivery_id``."""
         ...

@@ -65,6 +65,7 @@ def ticket_card(
     progress: ViewProgress | None = None,
     time_zone: str | None = None,
     handed_to: str | None = None,
+    hand_over_to: tuple[str, ...] = (),
 ) -> ApprovalView:
     """The view of ``ticket`` as ``approver`` holds it in ``state`` (times in ``time_zone``,
     the approver's own, else the zone of the ticket's locale as quiet hours use it)."""
@@ -87,11 +88,15 @@ def ticket_card(
         progress=progress,
         time_zone=zone_for(time_zone, ticket.locale).key,
         handed_to=handed_to,
+        hand_over_to=hand_over_to,
     )
 
 
-def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
-    """The approval view of ``request`` for the approver of ``delivery``."""
+def card_view(
+    request: StoredRequest, delivery: Delivery, hand_over_to: tuple[str, ...] = ()
+) -> ApprovalView:
+    """The approval view of ``request`` for the approver of ``delivery`` (whose picker, on a
+    channel with one, offers ``hand_over_to``)."""
     approver = request.approver(delivery.account_id)
     decision = request.decision
     failed = decision is not None and decision.forward_state is ForwardState.FAILED
@@ -113,6 +118,7 @@ def card_view(request: StoredRequest, delivery: Delivery) -> ApprovalView:
         progress=view_progress(request, holder),
         time_zone=delivery.time_zone,
         handed_to=taker.display_name if taker else None,
+        hand_over_to=hand_over_to,
     )
 
 
@@ -192,11 +198,28 @@ _TOASTS: dict[ActionStatus, dict[str, str]] = {
         "en-US": "You handed this request over to {name}.",
         "zh-CN": "你已将此申请转交给 {name}。",
     },
+    ActionStatus.HANDED: {
+        "en-US": "Handed over to {name}: they get a card to decide.",
+        "zh-CN": "已转交给 {name}，对方将收到审批卡片。",
+    },
+    ActionStatus.TAKER_UNBOUND: {
+        "en-US": "The person you picked is not bound to a cloud account; ask them to bind first.",
+        "zh-CN": "你选择的人尚未绑定云账号，请对方先完成绑定。",
+    },
+    ActionStatus.TAKER_SUBMITTER: {
+        "en-US": "The person you picked submitted this request and cannot approve it.",
+        "zh-CN": "你选择的人是该申请的提交人，不能审批。",
+    },
+    ActionStatus.TAKER_APPROVER: {
+        "en-US": "The person you picked is, or was, an approver of this request.",
+        "zh-CN": "你选择的人已是（或曾是）该申请的审批人。",
+    },
     ActionStatus.SELF_APPROVAL: {
         "en-US": "You submitted this request: you cannot approve it.",
         "zh-CN": "这是你提交的申请，不能由你本人审批。",
     },
 }
+_HANDING = (ActionStatus.HANDED_OVER, ActionStatus.HANDED)  # toasts naming the colleague
 _OUTCOME_WORDS = {
     "en-US": {"approved": "approved", "rejected": "rejected"},
     "zh-CN": {"approved": "同意", "rejected": "拒绝"},
@@ -219,7 +242,7 @@ def toast_text(result: ActionResult) -> str:
         return template.format(status=_CLOSED_WORDS.get(locale, {}).get(status, status))
     if result.status is ActionStatus.ALREADY_VOTED:
         return _earlier_vote(template, result, locale)
-    if result.status is ActionStatus.HANDED_OVER and request and result.delivery:
+    if result.status in _HANDING and request and result.delivery:
         taker = handed_to(request, result.delivery.account_id)
         return template.format(name=taker.display_name if taker else "?")
     return template

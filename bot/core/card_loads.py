@@ -5,21 +5,28 @@ votes) once however many of its cards are among them.
 A decision leaves every other approver's card to redraw, and its update jobs are queued, and
 claimed, together: loading the request once per card read (and parsed) the same rows that many
 times over, the most expensive part of a redraw on the gateway's loop.
+
+A pending card on a channel with a person picker also carries whom the picker offers
+(:func:`bot.core.roster.candidates`): the accounts bound on that channel, read once for the
+whole batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 
-from bot.core.models import Delivery, StoredRequest
+from bot.core import roster
+from bot.core.models import Delivery, RequestStatus, StoredRequest
 from bot.core.ports import OutgoingCard, Store, UnitOfWork
 
 
 class CardLoads:
     """Coalesces the card loads that arrive while a read is running into the next one."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, picks: Callable[[str], bool] = lambda _: False) -> None:
         self._store = store
+        self._picks = picks  # whether a channel's cards offer a hand-over picker
         self._queued: list[tuple[str, asyncio.Future[OutgoingCard | None]]] = []
         self._reading: asyncio.Task[None] | None = None
 
@@ -66,7 +73,33 @@ class CardLoads:
                     known.update((d.id, d) for d in (request.deliveries if request else ()))
                 request = requests[delivery.request_id]
                 cards.append(OutgoingCard(delivery=delivery, request=request) if request else None)
-        return cards
+            return await self._with_candidates(uow, cards)
+
+    async def _with_candidates(
+        self, uow: UnitOfWork, cards: list[OutgoingCard | None]
+    ) -> list[OutgoingCard | None]:
+        # One read of the bindings for every pending card on a picker's channel in the batch.
+        picking = [c for c in cards if c is not None and self._offers(c)]
+        if not picking:
+            return cards
+        channels = sorted({c.delivery.channel for c in picking})
+        most = max(len(roster.not_takers(c.request)) for c in picking)
+        bound = await uow.identities.first_bound(channels, roster.CANDIDATES + most)
+        return [
+            c.model_copy(update={"hand_over_to": _offered(c, bound[c.delivery.channel])})
+            if c is not None and self._offers(c)
+            else c
+            for c in cards
+        ]
+
+    def _offers(self, card: OutgoingCard) -> bool:
+        return card.request.status is RequestStatus.PENDING and self._picks(card.delivery.channel)
+
+
+def _offered(card: OutgoingCard, bound: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    # Not the holder themself (an approver is among the not_takers anyway).
+    others = [(a, address) for a, address in bound if a != card.delivery.account_id]
+    return roster.candidates(card.request, others)
 
 
 async def _request(uow: UnitOfWork, request_id: str) -> StoredRequest | None:

@@ -135,7 +135,7 @@ class JobRunner:
         self._clock = clock
         self._channels = channels
         self._backend = backend
-        self._cards = CardLoads(store)
+        self._cards = CardLoads(store, self._picks)
         self._updated = BatchedWrites(store, "outbox-card-updates")
         self._kinds: dict[str, Callable[[Job], Awaitable[None]]] = {  # keys: JOB_KINDS
             SEND_CARD: self._send_card,
@@ -185,6 +185,10 @@ class JobRunner:
     async def _load(self, delivery_id: str) -> OutgoingCard | None:
         # The cards of the jobs one claim started are read together, each request once.
         return await self._cards.card(delivery_id)
+
+    def _picks(self, name: str) -> bool:
+        channel = self._channels.get(name)
+        return channel is not None and channel.capabilities.person_picker
 
     def _channel(self, name: str, queued_at: datetime) -> Channel:
         # Revoked, broken, or waiting for renewed consent since the card was queued: the gate

@@ -496,11 +496,12 @@ class StoredRequest(Entity):
 
 
 class ClickAction(StrEnum):
-    """What a card button asks for."""
+    """What a card button (or Lark's person picker) asks for."""
 
     APPROVE = "approve"
     REJECT = "reject"
     TEST = "test"
+    HAND_OVER = "hand_over"  # a person picked on the card: hand the request over to them
 
 
 class InboundAction(Entity):
@@ -512,6 +513,7 @@ class InboundAction(Entity):
     action: ClickAction
     comment: str | None = None
     source: str  # e.g. "stream:<connection id>" or "http": kept in the audit trail
+    to: str | None = None  # HAND_OVER: the picked person's identity on that channel
 
 
 class ActionStatus(StrEnum):
@@ -525,6 +527,10 @@ class ActionStatus(StrEnum):
     STAGE_PASSED = "stage_passed"  # their stage was decided without their vote
     SELF_APPROVAL = "self_approval"  # the submitter's own account, not allowed on this request
     HANDED_OVER = "handed_over"  # the clicker handed the request over to a colleague
+    HANDED = "handed"  # this pick handed the request over (the colleague gets a card)
+    TAKER_UNBOUND = "taker_unbound"  # the picked person is bound to no account on the channel
+    TAKER_SUBMITTER = "taker_submitter"  # the picked person submitted the request
+    TAKER_APPROVER = "taker_approver"  # the picked person is, or was, an approver of it
     CLOSED = "closed"  # withdrawn or expired
     NOT_APPROVER = "not_approver"
     UNLINKED = "identity_unlinked"  # the clicker's chat identity is no longer the approver's
@@ -543,12 +549,23 @@ class ActionResult(Entity):
 
     @property
     def ok(self) -> bool:
-        return self.status in (ActionStatus.DECIDED, ActionStatus.VOTED, ActionStatus.TEST)
+        return self.status in (
+            ActionStatus.DECIDED,
+            ActionStatus.VOTED,
+            ActionStatus.TEST,
+            ActionStatus.HANDED,
+        )
 
     @property
     def counted(self) -> bool:
         """Whether the click's vote was stored (its card now shows the vote)."""
         return self.status in (ActionStatus.DECIDED, ActionStatus.VOTED)
+
+    @property
+    def changed_card(self) -> bool:
+        """Whether the click changed what its own card shows (a vote stored, or the request
+        handed over): the click's answer redraws it, else the card API does."""
+        return self.counted or self.status is ActionStatus.HANDED
 
 
 class Job(Entity):

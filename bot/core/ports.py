@@ -279,6 +279,13 @@ class IdentityRepo(Protocol):
         ...
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None: ...
+    async def first_bound(
+        self, channels: Sequence[ChannelName], per_channel: int
+    ) -> dict[ChannelName, list[tuple[str, str]]]:
+        """The first ``per_channel`` (account_id, address) bound on each of ``channels``, by
+        account id, in one read (a card's hand-over candidates)."""
+        ...
+
     async def set_binding(
         self,
         account_id: str,
@@ -502,6 +509,9 @@ class OutgoingCard(Entity):
 
     delivery: Delivery
     request: StoredRequest
+    # The addresses the card's hand-over picker offers (a channel with ``person_picker``),
+    # see ``bot.core.roster.candidates``; empty: the card carries no picker.
+    hand_over_to: tuple[str, ...] = ()
 
 
 class SendReceipt(Entity):
@@ -531,6 +541,9 @@ class ChannelCapabilities(Entity):
     # ``urge()`` raises the urgency of a card already sent, in these ways (Lark urgent_app,
     # DingTalk DING); where it is empty a reminder is a plain message (``tell``).
     urgency: frozenset[UrgencyKind] = frozenset()
+    # A pending card offers its holder a person picker to hand the request over (Lark's
+    # select_person); its candidates come with the card (``OutgoingCard.hand_over_to``).
+    person_picker: bool = False
 
 
 class Channel(Protocol):

@@ -27,6 +27,7 @@ from pydantic import Field
 from bot.core import redraw
 from bot.core.models import (
     AccountType,
+    ActionStatus,
     ApprovalRequest,
     Approver,
     DeliveryState,
@@ -45,6 +46,7 @@ Planner = Callable[[UnitOfWork, StoredRequest, Approver, datetime], Awaitable[ob
 """Plans one approver's card in the unit (``ApprovalService``'s routing, delegation included)."""
 HAND_OVER = "request.hand_over"  # the audit action
 ADDED = "request.add_approvers"
+CANDIDATES = 20  # people a card's hand-over picker offers at most
 
 
 def applied(ticket: ApprovalRequest, changes: Sequence[RosterChange]) -> ApprovalRequest:
@@ -115,11 +117,13 @@ async def hand_over(
     now: datetime,
     plan: Planner,
     source: str,
+    answered: str | None = None,
 ) -> tuple[StoredRequest, Approver]:
     """``giver`` hands the request to ``to``, who replaces them in the open stage and gets a
     card; the giver's cards are redrawn saying so. Refused (field by field) when the request
     is closed, the giver is not awaited in the open stage (or voted), or ``to`` is the
-    submitter or already an approver of the request."""
+    submitter or already an approver of the request. ``answered``: the giver's card whose
+    click asked for it, redrawn by the click's answer (see :func:`redraw.after_vote`)."""
     found = await uow.requests.find(ticket_id)
     if found is None:
         raise NotFound(f"no request for ticket {ticket_id}")
@@ -143,7 +147,10 @@ async def hand_over(
     current = await _record(uow, request, [change])
     await plan(uow, current, taker, now)
     await _mark_handed(uow, current, giving, taker, now)
-    await _redraw(uow, current, now)
+    if answered is None:
+        await _redraw(uow, current, now)
+    else:  # as after a vote: every card held, the picker's own once its answer is out
+        await redraw.after_vote(uow, current, now, answered=answered)
     detail = f"to {taker.account_id} (stage {stage + 1})"
     await uow.ledger.audit(now, giver, HAND_OVER, ticket_id, detail, source)
     return await _reload(uow, request.id), taker
@@ -153,6 +160,38 @@ def handed(request: StoredRequest, account_id: str) -> bool:
     """Whether ``account_id`` handed the request over and is no approver of it since."""
     gave = any(c.replaces == account_id for c in request.changes)
     return gave and request.approver(account_id) is None
+
+
+def refusal(request: StoredRequest, giver: str, taker: str) -> ActionStatus | None:
+    """Why ``giver`` cannot hand the open request (with its votes) to the account ``taker``,
+    as a click's answer; None when :func:`hand_over` will take it."""
+    progress = outcome(Policy.from_request(request.ticket), request.votes)
+    if all(a.account_id != giver for a in progress.awaited):
+        voted = any(v.account_id == giver for v in request.votes)
+        return ActionStatus.ALREADY_VOTED if voted else ActionStatus.STAGE_PASSED
+    if taker == request.ticket.submitter.account_id:
+        return ActionStatus.TAKER_SUBMITTER
+    if _joined_before(request, taker):
+        return ActionStatus.TAKER_APPROVER
+    return None
+
+
+def not_takers(request: StoredRequest) -> set[str]:
+    """Who the request cannot be handed over to: its submitter and its approvers, now, before
+    (handed over) or to be added by its escalation."""
+    return {request.ticket.submitter.account_id} | _ever(request) | _to_be_added(request)
+
+
+def candidates(request: StoredRequest, bound: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The addresses a card's hand-over picker offers: of ``bound`` (account_id, address) on
+    the card's channel, in account order, the first :data:`CANDIDATES` who may take the
+    request over (a card stays small; bindings carry no display names to order by)."""
+    excluded = not_takers(request)
+    return tuple(address for account, address in bound if account not in excluded)[:CANDIDATES]
+
+
+def _joined_before(request: StoredRequest, account_id: str) -> bool:
+    return account_id in _ever(request) or account_id in _to_be_added(request)
 
 
 def _awaited(request: StoredRequest, giver: str) -> Approver:
@@ -171,7 +210,7 @@ def _taker(request: StoredRequest, giving: Approver, to: Colleague) -> Approver:
     if to.account_id == request.ticket.submitter.account_id:
         why = "is the submitter, who cannot approve their own request"
         raise InvalidInput(f"{to.account_id} {why}", {"to.account_id": why})
-    if to.account_id in _ever(request) or to.account_id in _to_be_added(request):
+    if _joined_before(request, to.account_id):
         why = "is already an approver of this request"
         raise InvalidInput(f"{to.account_id} {why}", {"to.account_id": why})
     return Approver(

@@ -281,14 +281,14 @@ class ApprovalService:
             result = await self._apply(uow, action, now)
             if result.status is ActionStatus.DECIDED:
                 uow.on_commit(functools.partial(self._wakeup.notify, FORWARD_DECISION, UPDATE_CARD))
-            elif result.status not in (ActionStatus.TEST, ActionStatus.VOTED):
+            elif not result.ok:  # a vote and a hand-over are audited as such
                 await _audit_refusal(uow, action, result, now)
         return result
 
     async def answered(self, result: ActionResult, *, redrawn: bool, how: str = "") -> None:
         """The channel's word on a decided click's answer: card redrawn, or redraw it now."""
         delivery = result.delivery
-        if not result.counted or delivery is None:
+        if not result.changed_card or delivery is None:
             return
         async with self._store.unit() as uow:
             queued = await redraw.after_answer(
@@ -328,7 +328,40 @@ class ApprovalService:
             return ActionResult(
                 status=ActionStatus.REASON_REQUIRED, request=request, delivery=clicker
             )
+        if action.action is ClickAction.HAND_OVER:
+            return await self._picked(uow, request, clicker, action, now)
         return await self._vote(uow, request, clicker, action, now, voter)
+
+    async def _picked(
+        self,
+        uow: UnitOfWork,
+        request: StoredRequest,
+        clicker: Delivery,
+        action: InboundAction,
+        now: datetime,
+    ) -> ActionResult:
+        # A person picked on the card (Lark's select_person): their chat identity is an account
+        # through that channel's binding, as the clicker's is; the hand-over is then the API's,
+        # in the click's unit, its refusals answered as toasts.
+        request = request.with_votes(await uow.votes.of_request(request.id))
+        taker = await uow.identities.binding_owner(action.channel, action.to or "")
+        refused = (
+            ActionStatus.TAKER_UNBOUND
+            if taker is None
+            else roster.refusal(request, clicker.account_id, taker)
+        )
+        if refused is not None or taker is None:
+            refused = refused or ActionStatus.TAKER_UNBOUND
+            return ActionResult(status=refused, request=request, delivery=clicker)
+        ticket_id, to = request.ticket.ticket_id, roster.Colleague(account_id=taker)
+        current, joined = await roster.hand_over(
+            uow, ticket_id, clicker.account_id, to, now, self._plan, action.source, clicker.id
+        )
+        await self._joined(uow, current.id, (joined,), now)
+        votes = await uow.votes.of_request(current.id)
+        return ActionResult(
+            status=ActionStatus.HANDED, request=current.with_votes(votes), delivery=clicker
+        )
 
     async def _vote(
         self,

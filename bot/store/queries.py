@@ -194,6 +194,7 @@ class Queries(NamedQueries):
     binding_address: str
     route_facts: str
     binding_owner: str
+    first_bound_on: str
     upsert_binding: str
     bindings_of_account: str
     bindings_page: str

@@ -139,11 +139,18 @@ def card_action_event(
     form_value: dict[str, Any] | None,
     verification_token: str,
     now: float,
+    picked: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A ``card.action.trigger`` (schema 2.0) callback body for a click by ``user``."""
+    """A ``card.action.trigger`` (schema 2.0) callback body for a click by ``user``; with
+    ``picked`` (the picker's name, the person's open_id) a pick on a ``select_person``, which
+    calls back with ``action.tag`` "select_person" and the open_id in ``action.option``
+    (select_person doc, card JSON 2.0; the SDK's CallBackAction carries both)."""
     action: dict[str, Any] = {"value": value, "tag": "button"}
     if form_value is not None:
         action.update(name="submit", form_value=form_value)
+    if picked is not None:
+        name, open_id = picked
+        action.update(tag="select_person", option=open_id, **({"name": name} if name else {}))
     return {
         "schema": "2.0",
         "header": _header("card.action.trigger", app_id, verification_token, now),

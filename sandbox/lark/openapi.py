@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.lark.models import RequestRecord, SandboxMessage
+from sandbox.lark.pickers import check_pickers
 from sandbox.lark.state import (
     APP_ID_INVALID,
     APP_SECRET_INVALID,
@@ -268,6 +269,7 @@ class OpenApi:
         card = body.get("card")
         if not isinstance(card, dict):
             raise ApiError(400, INVALID_PARAM, "card must be an object")
+        check_pickers(card)
         # "卡片大小需控制在 30KB 以内" (open.larkoffice.com, delayed update); the Lark
         # international page says 100 KB after conversion: the stricter one, on the body sent.
         await self._sized(request, CARD_BODY_LIMIT)
@@ -317,6 +319,8 @@ def _content(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         raise ApiError(400, INVALID_PARAM, "content is not valid JSON") from None
     if not isinstance(content, dict) or (msg_type == "text" and "text" not in content):
         raise ApiError(400, INVALID_PARAM, "invalid message content")
+    if msg_type == "interactive":
+        check_pickers(content)
     return msg_type, content
 
 

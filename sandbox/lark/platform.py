@@ -104,6 +104,15 @@ class LarkPlatform:
         state = self.card_state(seat, delivery_id) or ""
         return ClickOutcome(toast=str(toast), card_state=state, failed=result.failed)
 
+    async def pick(self, seat: Seat, delivery_id: str, address: str) -> ClickOutcome:
+        """Pick the person with the open_id ``address`` on the hand-over picker of the seat's
+        card (:class:`~sandbox.platform.PersonPicking`)."""
+        message = self.message_of(seat, delivery_id)
+        result = await self.app().pick(seat.address, message.message_id, address)
+        toast = result.toast.get("content", "") if result.toast else ""
+        state = self.card_state(seat, delivery_id) or ""
+        return ClickOutcome(toast=str(toast), card_state=state, failed=result.failed)
+
     def card_state(self, seat: Seat, delivery_id: str) -> str | None:
         """The state the seat's card shows now, read from its header."""
         try:

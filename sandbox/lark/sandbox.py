@@ -37,6 +37,7 @@ from sandbox.lark.models import (
     Usage,
 )
 from sandbox.lark.openapi import OpenApi
+from sandbox.lark.pickers import NotOffered, callback_value, find_picker, offered
 from sandbox.lark.state import LarkStore
 from sandbox.lark.urgent import LarkUrgent
 from sandbox.lark.ws import DeliveryError, WsHub
@@ -283,6 +284,7 @@ class LarkSandbox:
         value: dict[str, Any],
         form_value: dict[str, Any] | None,
         verification_token: str,
+        picked: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         user = self.store.user(open_id)
         if self.store.message(message_id).open_id != open_id:
@@ -296,6 +298,7 @@ class LarkSandbox:
             form_value=form_value,
             verification_token=verification_token,
             now=self.store.now(),
+            picked=picked,
         )
 
     def _apply(self, message_id: str, code: int, response: dict[str, Any]) -> ClickResult:
@@ -305,6 +308,54 @@ class LarkSandbox:
             new = card["data"] if card.get("type") == "raw" else card
             self.store.update_card(message_id, new, "callback")
         return ClickResult(code=code, toast=toast or None, card=card or None, raw=response)
+
+    async def pick(
+        self,
+        open_id: str,
+        message_id: str,
+        person: str,
+        *,
+        picker: str | None = None,
+        timeout: float = 5,  # noqa: ASYNC109
+    ) -> ClickResult:
+        """Pick ``person`` (an open_id) on the card's person picker as ``open_id``, over the
+        long connection: the picker's callback value goes out as a ``card.action.trigger`` with
+        ``action.option`` = ``person``, answered and applied as a click is. KeyError when the
+        card has no such picker, :class:`NotOffered` when it does not offer ``person`` (the
+        client lists only whom it offers, so no pick of anyone else ever reaches the app)."""
+        message = self.store.message(message_id)
+        found = find_picker(message.content, picker)
+        # The card is in the holder's one-to-one chat with the bot: its only member is them.
+        people = offered(found, [message.open_id], self._known)
+        if person not in people:
+            raise NotOffered(f"the picker offers {', '.join(people)}, not {person}")
+        picked = (str(found.get("name") or ""), person)
+        return await self._call(self._pick(open_id, message_id, found, picked, timeout))
+
+    def _known(self, open_id: str) -> bool:
+        try:
+            self.store.user(open_id)
+        except KeyError:
+            return False
+        return True
+
+    async def _pick(
+        self,
+        open_id: str,
+        message_id: str,
+        picker: dict[str, Any],
+        picked: tuple[str, str],
+        within: float,
+    ) -> ClickResult:
+        event = self._card_event(
+            open_id, message_id, callback_value(picker), None, self.verification_token, picked
+        )
+        delivery = self._hub.deliver(event)
+        try:
+            ack = await self._hub.wait_ack(delivery, within)
+        except DeliveryError:
+            return ClickResult(code=0, toast=CALLBACK_FAILED, failed=True)
+        return self._apply(message_id, int(ack.get("code", 0)), ack["data"])
 
     async def click_via_http(
         self,

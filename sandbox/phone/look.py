@@ -10,7 +10,7 @@ attribute unchecked (URLs pass :func:`cards.text.safe_url`, colours come from a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -27,16 +27,26 @@ def render_phone_html(
     payload: Mapping[str, Any],
     *,
     form_action: str | None = None,
+    people: Mapping[str, str] | None = None,
+    members: Sequence[str] = (),
 ) -> str:
     """Draw ``payload`` (Lark card JSON 2.0 or a DingTalk cardParamMap) as HTML.
 
     With ``form_action`` each form's buttons are ``<button type="submit"
     name="action">`` posting ``ref`` (hidden) and ``comment`` to it; without,
-    the buttons and the input are drawn disabled.
+    the buttons and the input are drawn disabled. A person picker offers its options, or the
+    chat's ``members`` when it lists none (as Lark does), by their name in ``people`` (address
+    to name), and posts ``action=hand_over``, ``ref`` and ``to`` (the address).
     """
     card = lark_card(payload) if channel == "lark" else dingtalk_card(payload)
     template = _env().get_template("phone_card.html.j2")
-    return template.render(card=card, form_action=form_action, channel=channel)
+    return template.render(
+        card=card,
+        form_action=form_action,
+        channel=channel,
+        people=people or {},
+        members=tuple(members),
+    )
 
 
 def phone_css() -> str:

@@ -39,11 +39,12 @@ class Button:
 class Block:
     """One vertical piece of the card body."""
 
-    kind: Literal["markdown", "hr", "form", "buttons"]
+    kind: Literal["markdown", "hr", "form", "buttons", "picker"]
     lines: tuple[tuple[Span, ...], ...] = ()
-    placeholder: str | None = None  # the comment input, forms only
+    placeholder: str | None = None  # the comment input of a form, or the picker's
     buttons: tuple[Button, ...] = ()
-    ref: str = ""  # what the form's buttons echo
+    ref: str = ""  # what the form's buttons (or the picker) echo
+    options: tuple[str, ...] = ()  # the picker's options as the card lists them (open_ids)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ every card a sandbox card.
 or a seat's address on its platform (``staff2002`` on DingTalk, ``ou_2002`` on Lark). It draws
 the cards the user holds on the sandbox Lark and DingTalk with the same renderer as
 ``/preview``. A tap posts the card's form to ``/sandbox/phone/{user}/click``, which presses the
-button through the platform's real callback protocol (the sandbox sends the frame to the
+button (or, on a Lark card's person picker, picks one of the people it offers)
+through the platform's real callback protocol (the sandbox sends the frame to the
 gateway's stream, exactly as a phone would) and redirects back to the phone with the toast the
 platform showed (POST-redirect-GET, so a reload never taps twice). No script runs on the page.
 """
@@ -30,7 +31,7 @@ from bot.errors import GatewayError
 from bot.http.pages import html_response
 from sandbox.mail.page import mailbox_url
 from sandbox.phone.look import phone_css, render_phone_html
-from sandbox.platform import HeldCard, SandboxPlatform, Seat
+from sandbox.platform import HeldCard, PersonPicking, SandboxPlatform, Seat
 
 PREFIX = "/sandbox/phone"
 TOAST_MAX = 300  # the toast travels in the redirect's query string
@@ -118,6 +119,8 @@ class Phones:
         raise web.HTTPSeeOther(location=f"{PREFIX}/{quote(user, safe='')}?{query}")
 
     async def _press(self, user: str, ref: str, action: str, form: Mapping[str, Any]) -> str:
+        if action == ClickAction.HAND_OVER.value:
+            return await self._pick(user, ref, _text(form, "to"))
         try:
             button = ClickAction(action)
         except ValueError:
@@ -134,11 +137,30 @@ class Phones:
             return f"The tap did not reach the gateway: {exc}"
         return outcome.toast or "(no toast)"
 
+    async def _pick(self, user: str, ref: str, to: str) -> str:
+        # A person picked on a Lark card's picker: sent as the platform sends a pick.
+        holder = next((s for s in self._seats_of(user) if self._holds(s, ref)), None)
+        platform = self._platform(holder) if holder and ref else None
+        if holder is None or not isinstance(platform, PersonPicking):
+            return NOT_HERE
+        try:
+            outcome = await platform.pick(holder, ref, to)
+        except (KeyError, ValueError):
+            return NOT_HERE  # no picker any more (handed over or decided), or nobody picked
+        except (TimeoutError, GatewayError) as exc:
+            return f"The pick did not reach the gateway: {exc}"
+        return outcome.toast or "(no toast)"
+
     def _seats_of(self, user: str) -> list[Seat]:
         return [s for s in self.seats if user in (s.account_id, s.address)]
 
     def _platform(self, seat: Seat) -> SandboxPlatform:
         return next(p for p in self.platforms if seat.channel in p.channels())
+
+    def _people(self, seat: Seat) -> dict[str, str]:
+        # The names a person picker shows for the addresses it offers: the seats' own (Lark
+        # shows the names it knows; the card carries only open_ids).
+        return {s.address: s.display_name for s in self.seats if s.channel == seat.channel}
 
     def _holds(self, seat: Seat, delivery_id: str) -> bool:
         return any(h.delivery_id == delivery_id for h in self._platform(seat).held(seat))
@@ -148,14 +170,17 @@ class Phones:
         return Screen(
             seat=seat,
             label=LABELS.get(seat.channel, seat.channel),
-            cards=[_draw(card, action) for card in held],
+            cards=[_draw(card, action, self._people(seat), seat.address) for card in held],
             mailbox=mailbox_url(seat.address) if seat.channel == "email" else None,
         )
 
 
-def _draw(card: HeldCard, action: str) -> DrawnCard:
-    # render_phone_html escapes every payload string itself (autoescaped template)
-    html = render_phone_html(card.look, card.payload, form_action=action)
+def _draw(card: HeldCard, action: str, people: dict[str, str], holder: str) -> DrawnCard:
+    # render_phone_html escapes every payload string itself (autoescaped template); a picker
+    # without options offers the chat's members: the card is in the holder's chat with the bot.
+    html = render_phone_html(
+        card.look, card.payload, form_action=action, people=people, members=(holder,)
+    )
     return DrawnCard(delivery_id=card.delivery_id, html=Markup(html))
 
 

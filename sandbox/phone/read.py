@@ -69,6 +69,11 @@ def _lark_block(element: Any) -> list[Block]:
         return [_standalone(element)]
     if tag == "column_set":
         return _lark_blocks(_flatten(_list(_get(element, "columns"))))
+    if tag == "select_person":  # a person picker (Lark's select_person): pick to hand over
+        placeholder = _str(_get(element, "placeholder", "content"))
+        options = tuple(_str(_get(o, "value")) for o in _list(_get(element, "options")))
+        ref = _str(_callback(element).get(REF_KEY))
+        return [Block(kind="picker", placeholder=placeholder, ref=ref, options=options)]
     return []
 
 

@@ -24,17 +24,25 @@ def _lark_callback_values(node: Any) -> list[dict[str, Any]]:
 def test_lark_buttons_round_trip(locale: Locale) -> None:
     card = render_lark(sample_view(CardState.PENDING, locale))
     values = _lark_callback_values(card)
-    clicks = [parse_click(v, {COMMENT_FIELD: "  looks fine \n"}) for v in values]
+    clicks = [parse_click(v, {COMMENT_FIELD: "  looks fine \n"}, "ou_b") for v in values]
     assert clicks == [
         Click(action="approve", ref="dlv_7f3a9c2e41b8", comment="looks fine"),
         Click(action="reject", ref="dlv_7f3a9c2e41b8", comment="looks fine"),
+        Click(action="hand_over", ref="dlv_7f3a9c2e41b8", to="ou_b"),  # the person picker
     ]
+
+
+@pytest.mark.parametrize("option", [None, "", 7, " ou_b", "x" * 129])
+def test_a_pick_without_a_person_is_not_a_pick(option: Any) -> None:
+    card = render_lark(sample_view(CardState.PENDING, Locale.EN_US))
+    (picker,) = [v for v in _lark_callback_values(card) if v["action"] == "hand_over"]
+    assert parse_click(picker, None, option) is None
 
 
 def test_test_card_buttons_answer_test() -> None:
     card = render_lark(sample_view(CardState.TEST, Locale.EN_US))
     clicks = [parse_click(v, None) for v in _lark_callback_values(card)]
-    assert [c.action for c in clicks if c] == ["test", "test"]
+    assert [c.action for c in clicks if c] == ["test", "test"]  # and no person picker
 
 
 def test_final_cards_have_no_callbacks() -> None:

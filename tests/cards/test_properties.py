@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cards import (
+    LARK_CARD_LIMIT,
     ApprovalView,
     CardState,
     Locale,
@@ -19,8 +20,10 @@ from cards import (
     render_dingtalk,
     render_email,
     render_lark,
+    sample_view,
     validate,
 )
+from cards.lark import lark_body_size
 from cards.text import escape_dingtalk, escape_lark
 
 NASTY = [
@@ -148,3 +151,25 @@ SPECIAL = set("\\`*_[]()<>#+-.!|~:&=")
 def test_escaped_text_has_no_markup_left(raw: str) -> None:
     assert not SPECIAL & set(_LARK_ENTITY.sub("", escape_lark(raw)))
     assert not SPECIAL & set(_DINGTALK_ESCAPE.sub("", escape_dingtalk(raw)))
+
+
+def _picks(card: dict[str, Any]) -> bool:
+    return '"select_person"' in json.dumps(card)
+
+
+def test_short_of_room_the_picker_goes_before_any_text() -> None:
+    # Twenty candidates (about 1 KB): somewhere between the card fitting with them and the
+    # card fitting only shortened is a size where it fits whole without the picker.
+    offered = tuple(f"ou_{i:032x}" for i in range(20))
+
+    def view(length: int) -> ApprovalView:
+        fields = tuple(ViewField(name=f"f{i}", value="x" * length) for i in range(30))
+        return sample_view(CardState.PENDING, Locale.EN_US).model_copy(
+            update={"fields": fields, "summary": "", "hand_over_to": offered}
+        )
+
+    cards = [render_lark(view(length)) for length in range(820, 961, 4)]
+    assert _picks(cards[0]) and "shortened" in json.dumps(cards[-1])  # the two ends
+    dropped = [card for card in cards if not _picks(card)]
+    assert dropped and all("shortened" not in json.dumps(card) for card in dropped)
+    assert all(lark_body_size(card) <= LARK_CARD_LIMIT for card in cards)

@@ -30,6 +30,7 @@ from lark_oapi.event.callback.model.p2_card_action_trigger import (
 )
 from lark_oapi.ws.exception import ClientException
 
+from sandbox.lark.pickers import NotOffered
 from sandbox.lark.sandbox import LarkSandbox
 
 _SDK_LOOP = wsc.loop
@@ -768,3 +769,68 @@ async def test_a_delayed_update_must_follow_the_callback_answer(
         )
     )
     assert big == 230025
+
+
+PICKERS = [
+    ({"tag": "select_person"}, True),  # the tag is the one field always required
+    ({"tag": "select_person", "options": [{"value": "ou_a"}], "initial_option": "ou_a"}, True),
+    # Not an open_id: valid JSON, and the doc's fallback (the chat's members) applies.
+    ({"tag": "select_person", "options": [{"value": "alice@example.com"}]}, True),
+    ({"tag": "select_person", "options": [{"text": "Alice"}]}, False),  # no value
+    ({"tag": "select_person", "options": [{"value": "ou_a"}], "initial_option": "ou_b"}, False),
+    ({"tag": "select_person", "placeholder": "Pick"}, False),
+    ({"tag": "select_person", "behaviors": [{"type": "jump"}]}, False),
+    ({"tag": "form", "name": "f", "elements": [{"tag": "select_person"}]}, False),  # no name
+    ({"tag": "form", "name": "f", "elements": [{"tag": "select_person", "name": "p"}]}, True),
+]
+
+
+def test_person_pickers_are_checked_as_documented(client: lark.Client) -> None:
+    codes = []
+    for picker, _ in PICKERS:
+        body = card("Pick")
+        body["body"]["elements"].append(picker)
+        codes.append(client.im.v1.message.create(create_request(ALICE, body)).code)
+    assert codes == [0 if sent else 230099 for _, sent in PICKERS]
+
+
+def _picker_card(options: list[str] | None) -> dict[str, Any]:
+    body = card("Pick")
+    picker: dict[str, Any] = {
+        "tag": "select_person",
+        "behaviors": [{"type": "callback", "value": {"action": "hand_over", "req": "9"}}],
+    }
+    if options is not None:
+        picker["options"] = [{"value": open_id} for open_id in options]
+    body["body"]["elements"].append(picker)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("options", "offered"),
+    [
+        (None, [ALICE]),  # the members of Alice's one-to-one chat with the bot: Alice alone
+        ([BOB], [BOB]),
+        (["ou_gone", "alice@example.com"], [ALICE]),  # none valid: the chat's members again
+        (["ou_gone", BOB], [BOB]),
+    ],
+)
+async def test_a_person_picker_offers_its_options_or_the_chats_members(
+    sandbox: LarkSandbox,
+    client: lark.Client,
+    recorder: Recorder,
+    ws_app: WsApp,
+    options: list[str] | None,
+    offered: list[str],
+) -> None:
+    sent = client.im.v1.message.create(create_request(ALICE, _picker_card(options)))
+    message_id = sent.data.message_id
+    for person in (ALICE, BOB, "ou_gone"):
+        if person not in offered:
+            with pytest.raises(NotOffered, match=person):
+                await sandbox.pick(ALICE, message_id, person)
+    assert recorder.clicks == []  # nothing the client cannot send reached the app
+    for person in offered:
+        assert (await sandbox.pick(ALICE, message_id, person)).code == 200
+    picks = [(c.event.action.tag, c.event.action.option) for c in recorder.clicks]
+    assert picks == [("select_person", person) for person in offered]

@@ -34,13 +34,18 @@ def test_script_in_title_is_escaped(channel: Channel) -> None:
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_buttons_submit_with_form_action(channel: Channel) -> None:
     payload = RENDER[channel](_view())
-    html = render_phone_html(channel, payload, form_action="/sandbox/click?x=1&y=2")
+    bo = _view().hand_over_to[0]  # the first the sample's Lark picker offers
+    people = {bo: "Bo <b>"}  # the names the phone knows
+    html = render_phone_html(channel, payload, form_action="/sandbox/click?x=1&y=2", people=people)
     assert '<form class="phone-form" method="post" action="/sandbox/click?x=1&amp;y=2">' in html
     assert '<input type="hidden" name="ref" value="dlv_7f3a9c2e41b8">' in html
     assert 'name="comment"' in html
     for action in ("approve", "reject"):
         assert f'type="submit" name="action" value="{action}"' in html
-    assert "disabled" not in html
+    picker = f'<option value="{bo}">Bo &lt;b&gt;</option>' in html
+    assert picker is (channel == "lark")  # DingTalk cards have no person picker
+    assert ('value="hand_over"' in html) is (channel == "lark")
+    assert "disabled" not in html.replace('<option value="" disabled selected>', "")
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -80,3 +85,11 @@ def test_hostile_payload_is_contained() -> None:
 
 def test_css_ships_with_the_package() -> None:
     assert ".phone-card" in phone_css()
+
+
+def test_a_picker_without_options_offers_the_chats_members() -> None:
+    payload = render_lark(_view())
+    (picker,) = [e for e in payload["body"]["elements"] if e["tag"] == "select_person"]
+    del picker["options"]
+    html = render_phone_html("lark", payload, form_action="/c", members=["ou_ann"])
+    assert re.findall(r'<option value="(ou_[^"]*)"', html) == ["ou_ann"]

@@ -76,6 +76,7 @@ class LarkChannel(ChannelDefaults):
         credential_check=True,
         lookups=frozenset({"email"}),
         urgency=frozenset({"app", "sms", "phone"}),
+        person_picker=True,
     )
     settings: LarkSettings
 
@@ -229,4 +230,4 @@ class LarkChannel(ChannelDefaults):
 
 
 def _content(card: OutgoingCard) -> str:
-    return lark_content(render_lark(card_view(card.request, card.delivery)))
+    return lark_content(render_lark(card_view(card.request, card.delivery, card.hand_over_to)))

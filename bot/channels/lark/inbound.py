@@ -28,7 +28,7 @@ from bot.core.models import ActionResult, ActionStatus, ClickAction, InboundActi
 from bot.core.ports import InboundMessage, InboundSink
 from bot.errors import ChannelError, StoreError
 from bot.logs import kv
-from cards import parse_click, render_lark
+from cards import parse_click, render_lark, takes_clicks
 
 log = logging.getLogger("bot.channels.lark")
 
@@ -73,9 +73,13 @@ def click_response(result: ActionResult, message_id: str) -> Response:
     response: Response = {"toast": {"type": toast_kind(result), "content": toast_text(result)}}
     request, delivery = result.request, result.delivery
     # Only redraw the card that was clicked, never paint another delivery onto it.
-    if request is not None and delivery is not None and delivery.external_ref == message_id:
-        card = render_lark(card_view(request, delivery))
-        response["card"] = {"type": "raw", "data": card}
+    if request is None or delivery is None or delivery.external_ref != message_id:
+        return response
+    view = card_view(request, delivery)
+    # A refusal that leaves the card clickable leaves it as it is: a redraw here would lose
+    # its picker's candidates, which only the card loads read (bot.core.card_loads).
+    if result.changed_card or not takes_clicks(view):
+        response["card"] = {"type": "raw", "data": render_lark(view)}
     return response
 
 
@@ -169,7 +173,11 @@ class LarkInbound:
         action, operator = _dict(body.get("action")), _dict(body.get("operator"))
         message_id = str(_dict(body.get("context")).get("open_message_id", ""))
         form = action.get("form_value")
-        click = parse_click(_dict(action.get("value")), form if isinstance(form, dict) else None)
+        # A pick on the person picker (tag select_person) names the person in action.option
+        # (their open_id; P2CardActionTrigger's CallBackAction); a button has none.
+        option = action.get("option") if action.get("tag") == "select_person" else None
+        value = _dict(action.get("value"))
+        click = parse_click(value, form if isinstance(form, dict) else None, option)
         actor = str(operator.get(self._id_type) or "")
         where = {"channel": self._channel, "message_id": message_id, "source": source}
         if click is None:
@@ -185,6 +193,7 @@ class LarkInbound:
             action=ClickAction(click.action),
             comment=click.comment,
             source=source,
+            to=click.to,
         )
         try:
             result = await self._sink().action(inbound)

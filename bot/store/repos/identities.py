@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.core.models import ChannelName
@@ -37,6 +38,18 @@ class IdentityRows(Rows):
         """The account bound to ``address`` on ``channel``, if any."""
         row = await self._tx.fetch_one(self.sql.binding_owner, (channel, address))
         return str(row["account_id"]) if row else None
+
+    async def first_bound(
+        self, channels: Sequence[ChannelName], per_channel: int
+    ) -> dict[ChannelName, list[tuple[str, str]]]:
+        """The first ``per_channel`` (account_id, address) bound on each channel, by account."""
+        found: dict[ChannelName, list[tuple[str, str]]] = {name: [] for name in channels}
+        if not channels or per_channel <= 0:
+            return found
+        sql = self.sql.first_bound_on.format(marks=", ".join("?" * len(channels)))
+        for row in await self._tx.fetch_all(sql, (*channels, per_channel)):
+            found[str(row["channel"])].append((str(row["account_id"]), str(row["address"])))
+        return found
 
     async def set_binding(
         self,

@@ -16,6 +16,15 @@ LEFT JOIN bindings b ON b.account_id = a.account_id
 -- name: binding_owner
 SELECT account_id FROM bindings WHERE channel = ? AND address = ?
 
+-- name: first_bound_on
+-- {marks}: one ? per channel. The first accounts bound on each channel, by account id (the
+-- bindings hold no display names): the candidates of a card's hand-over picker.
+SELECT account_id, channel, address FROM (
+    SELECT account_id, channel, address,
+        ROW_NUMBER() OVER (PARTITION BY channel ORDER BY account_id) AS n
+    FROM bindings WHERE channel IN ({marks})
+) AS ranked WHERE n <= ? ORDER BY channel, account_id
+
 -- name: upsert_binding
 INSERT INTO bindings (account_id, channel, address, bound_by, method, bound_at)
 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, channel) DO UPDATE SET

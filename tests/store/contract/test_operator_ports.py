@@ -43,6 +43,14 @@ async def test_bindings_set_page_and_remove(engine: EngineStore) -> None:
         await bindings.list(cursor="not-a-cursor")
 
 
+async def test_the_first_bound_of_each_channel_in_one_read(engine: EngineStore) -> None:
+    rows = [(f"a{i}", "lark", f"ou_{i}") for i in (3, 1, 2)] + [("a1", "ding", "s1")]
+    await BindingStore(engine).set_many(rows, by="admin", method="import", at=T0)
+    async with engine.snapshot() as tx:
+        found = await tx.identities.first_bound(["lark", "ding", "email"], 2)
+    assert found == {"lark": [("a1", "ou_1"), ("a2", "ou_2")], "ding": [("a1", "s1")], "email": []}
+
+
 async def test_preferences_default_then_change(engine: EngineStore) -> None:
     prefs = PreferenceStore(engine)
     assert (await prefs.get("a1")).channel_order is None
