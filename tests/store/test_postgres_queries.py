@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 
 import asyncpg
@@ -34,6 +35,14 @@ def test_placeholders_are_numbered_and_literals_and_casts_left_alone() -> None:
     )
 
 
+# The repositories' placeholders; any other brace is SQL's own (a '{}' JSON literal).
+_TEMPLATE = re.compile(r"\{(marks|rows|kinds|filters)\}")
+
+
+def _fill(sql: str, **parts: str) -> str:
+    return _TEMPLATE.sub(lambda match: parts[match.group(1)], sql)
+
+
 async def test_every_named_query_prepares_on_the_migrated_schema(pg_url: str) -> None:
     store = PostgresStore(pg_url, pool_size=2)
     await store.open()
@@ -46,9 +55,9 @@ async def test_every_named_query_prepares_on_the_migrated_schema(pg_url: str) ->
             if name in fragments:
                 continue
             area = [f for n, f in fragments.items() if n.split("_")[0] == name.split("_")[0]]
-            for fragment in ["", *area] if "{" in sql else [""]:
-                part = f" {fragment.format(marks=':k0')}" if fragment else ""
-                text = sql.format(marks="?", rows="(?, 0)", kinds=part, filters=part)
+            for fragment in ["", *area] if _TEMPLATE.search(sql) else [""]:
+                part = f" {_fill(fragment, marks=':k0')}" if fragment else ""
+                text = _fill(sql, marks="?", rows="(?, 0)", kinds=part, filters=part)
                 await conn.prepare(numbered(text)[0])  # raises on a syntax or schema error
     finally:
         await conn.close()

@@ -110,4 +110,9 @@ async def test_usage_is_metered_per_day_channel_and_account(engine: EngineStore)
         ("a1", "email"): 1,
     }
     assert (await usage.totals())[("lark", "sent")] == 2
-    assert (await usage.month(T0 + timedelta(days=3)))["lark"] == {"sent": 2, "updated": 1}
+    assert (await usage.month(T0 + timedelta(days=3)))["lark"] == {
+        "sent": 2,
+        "updated": 1,
+        "urgent_sms": 0,  # every kind a channel is billed for, counted or not
+        "urgent_phone": 0,
+    }
