@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from bot.backend.signing import sign_request
 from bot.errors import VerificationError
 from bot.http.signatures import RequestVerifier
+from tests.support.respell import respell
 
 SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -46,28 +47,6 @@ def _mutations() -> st.SearchStrategy[tuple[str, str, str]]:
     return st.tuples(header, how, text)
 
 
-def _apply(fields: CIMultiDict[str], change: tuple[str, str, str], at: int) -> CIMultiDict[str]:
-    name, how, text = change
-    fields = fields.copy()
-    value = ", ".join(fields.popall(name, []))  # one line, as RFC 9110 combines them
-    cut = at % (len(value) + 1)
-    if how == "append":
-        fields[name] = value + text
-    elif how == "prepend":
-        fields[name] = text + value
-    elif how == "insert":
-        fields[name] = value[:cut] + text + value[cut:]
-    elif how == "case":
-        fields[name.swapcase()] = value
-    elif how == "split":
-        fields.add(name, value[:cut])
-        fields.add(name, value[cut:])
-    else:
-        fields.add(name, value)
-        fields.add(name, value)
-    return fields
-
-
 @settings(max_examples=300, deadline=None)
 @given(
     method=_methods,
@@ -88,7 +67,7 @@ def test_every_accepted_spelling_has_the_original_key(
     assert original.request_id == request_id
     fields: CIMultiDict[str] = CIMultiDict(headers)
     for change, at in changes:
-        fields = _apply(fields, change, at)
+        fields = respell(fields, change, at)
     try:
         accepted = VERIFIER.check(method, target, fields, body)
     except VerificationError:

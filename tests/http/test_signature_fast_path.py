@@ -32,6 +32,7 @@ from bot.http.signatures import (
     signature_base,
 )
 from tests.support.clock import MovableClock
+from tests.support.respell import respell
 
 SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3"
 OTHER = "whsec_" + "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXI="
@@ -194,31 +195,6 @@ def _spare_bits(value: str) -> str:
     return value[:-3] + spare + value[-2:]
 
 
-def _apply(fields: CIMultiDict[str], change: tuple[str, str, str], at: int) -> CIMultiDict[str]:
-    name, how, text = change
-    fields = fields.copy()
-    value = ", ".join(fields.popall(name, []))  # one line, as RFC 9110 combines them
-    cut = at % (len(value) + 1)
-    if how == "append":
-        fields[name] = value + text
-    elif how == "prepend":
-        fields[name] = text + value
-    elif how == "insert":
-        fields[name] = value[:cut] + text + value[cut:]
-    elif how == "case":
-        fields[name.swapcase()] = value
-    elif how == "split":
-        fields.add(name, value[:cut])
-        fields.add(name, value[cut:])
-    elif how == "duplicate":
-        fields.add(name, value)
-        fields.add(name, value)
-    elif how == "replace" and value:
-        fields[name] = value[:cut] + text + value[cut + 1 :]
-    # "drop": the field is gone
-    return fields
-
-
 @settings(max_examples=100, deadline=None)
 @given(
     method=_methods, target=_targets, body=st.binary(max_size=48), nonce=_nonces, options=_options
@@ -241,7 +217,7 @@ def test_both_verifiers_give_one_answer_to_every_re_spelling(
 ) -> None:
     fields = _sign(method, target, body)
     for change, at in changes:
-        fields = _apply(fields, change, at)
+        fields = respell(fields, change, at)
     _both(method, target, fields, body)
 
 
