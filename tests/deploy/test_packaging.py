@@ -97,9 +97,11 @@ async def test_serve_from_the_wheel_with_the_sandbox_on_fails_in_one_line(
 
 
 async def test_demo_runs_the_whole_flow_on_the_sandbox(tmp_path: Path) -> None:
-    run = await run_cli("demo", cwd=tmp_path, within=90)
+    # TMPDIR: where tempfile makes the demo's data directory, gone once the demo is done.
+    run = await run_cli("demo", env={"TMPDIR": str(tmp_path)}, cwd=tmp_path, within=90)
     assert run.code == 0, run.output
     assert "Done: one signed decision per ticket" in run.out
+    assert [p for p in os.listdir(tmp_path) if p.startswith("approval-gateway-demo-")] == []
     # One approved and one rejected by a single tap, an all-of and a quorum request, one
     # reminded then escalated, one voted by a delegate.
     assert run.out.count("decision forwarded") == 6
