@@ -9,7 +9,6 @@
     ├── VerificationError        an inbound call is not authentic (signature, token, replay)
     ├── AccessDenied             authentic, but the caller may not do this
     ├── InvalidInput             the request body or parameters are wrong (carries field errors)
-    │   ├── NotSupported         accepted by the contract, not done by this version (422)
     │   └── MalformedBody        the body is not JSON at all (400 rather than 422)
     ├── NotFound                 the named ticket, delivery or binding does not exist
     ├── Conflict                 the call contradicts what is already stored (idempotency key reuse, ...)
@@ -82,12 +81,6 @@ class InvalidInput(GatewayError):
     def __init__(self, message: str | None = None, fields: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.fields: dict[str, str] = dict(fields or {})
-
-
-class NotSupported(InvalidInput):
-    """The request asks for something this version accepts in its contract but cannot do yet."""
-
-    code = "not_supported"
 
 
 class MalformedBody(InvalidInput):
