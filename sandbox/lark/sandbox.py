@@ -15,6 +15,10 @@ HTTP calls; the async methods below may be awaited from any other event loop. Th
 ``timeout`` parameters (ASYNC109 silenced on purpose) bound the wait on the sandbox loop,
 where running out ends in a DeliveryError naming the unacknowledged event - a caller-side
 ``asyncio.timeout`` could only cancel.
+
+Over 400 lines on purpose, as the DingTalk sandbox's facade: every knob the tests, the demo and
+the benchmark turn (users, taps, person picks, faults, limits, logs) is one short method of
+:class:`LarkSandbox` over the modules that hold the platform's parts.
 """
 
 from __future__ import annotations
