@@ -34,7 +34,7 @@ from aiohttp import web
 
 from bot.backend.signing import NONCE_PATTERN, secret_key
 from bot.clock import SystemClock
-from bot.core.models import ApprovalRequest
+from bot.core.intake import ApprovalRequest
 from bot.http.signatures import LibraryVerifier
 
 WINDOW = 300.0  # seconds either side of now, as the gateway's verifier

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from bot.channels.present import ticket_card
-from bot.core.models import ApprovalRequest
+from bot.core.intake import ApprovalRequest
 from bot.errors import InvalidInput, validation_fields
 from cards import ApprovalView, CardState, Locale, sample_view
 

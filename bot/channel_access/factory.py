@@ -7,8 +7,8 @@ from typing import Literal
 
 from bot.channels.base import ChannelDefaults
 from bot.channels.registry import REGISTRY
+from bot.core.intake import Approver
 from bot.core.limits import RateLimits
-from bot.core.models import Approver
 from bot.core.ports import (
     Channel,
     ChannelCapabilities,

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.core.models import ChannelName, UrgencyKind
+from bot.core.intake import ChannelName, UrgencyKind
 from bot.core.ports import CallbackGuard, Channel, ChannelCapabilities, LookupKey
 from bot.errors import ChannelError
 

@@ -17,7 +17,8 @@ import aiosmtplib
 
 from bot.channels.base import ChannelDefaults
 from bot.channels.present import card_view
-from bot.core.models import Approver, RequestStatus
+from bot.core.intake import Approver
+from bot.core.models import RequestStatus
 from bot.core.ports import (
     ChannelCapabilities,
     ChannelHealth,

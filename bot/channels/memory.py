@@ -12,7 +12,8 @@ from typing import Literal
 
 from bot.channels.base import ChannelDefaults
 from bot.channels.present import card_view, toast_text
-from bot.core.models import ActionResult, Approver, ClickAction, InboundAction
+from bot.core.intake import Approver
+from bot.core.models import ActionResult, ClickAction, InboundAction
 from bot.core.ports import ChannelHealth, InboundSink, OutgoingCard, SendReceipt
 from bot.errors import ChannelError
 from cards import ApprovalView

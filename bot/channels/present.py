@@ -8,11 +8,10 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.channels.tally import view_progress
+from bot.core.intake import ApprovalRequest, Approver
 from bot.core.models import (
     ActionResult,
     ActionStatus,
-    ApprovalRequest,
-    Approver,
     Delivery,
     ForwardState,
     RequestStatus,

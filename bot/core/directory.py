@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from typing import Protocol
 
-from bot.core.models import ChannelName
+from bot.core.intake import ChannelName
 from bot.core.ports import Channel
 
 

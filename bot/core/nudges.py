@@ -43,14 +43,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core import step_events
-from bot.core.models import (
-    Approver,
-    Delivery,
-    DeliveryState,
-    Job,
-    StoredRequest,
-    UrgencyKind,
-)
+from bot.core.intake import Approver, UrgencyKind
+from bot.core.models import Delivery, DeliveryState, Job, StoredRequest
 from bot.core.ports import Channel, Clock, StepEvent, StepSent, Store, UnitOfWork
 from bot.core.route_planner import EMAIL, Router
 from bot.core.timing.steps import StepJob, still_to_vote

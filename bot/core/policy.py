@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from bot.core.models import ApprovalRequest, Approver, Outcome, Rule, Vote
+from bot.core.intake import ApprovalRequest, Approver, Rule
+from bot.core.models import Outcome, Vote
 
 
 @dataclass(frozen=True)

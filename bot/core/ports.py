@@ -20,10 +20,9 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from bot.core.delegation import Delegation
+from bot.core.intake import Approver, ChannelName, UrgencyKind
 from bot.core.models import (
     ActionResult,
-    Approver,
-    ChannelName,
     Decision,
     Delivery,
     DeliveryState,
@@ -34,7 +33,6 @@ from bot.core.models import (
     RequestStatus,
     RosterChange,
     StoredRequest,
-    UrgencyKind,
     Vote,
 )
 from bot.core.routing import RoutePreference

@@ -25,18 +25,8 @@ from datetime import datetime
 from pydantic import Field
 
 from bot.core import redraw
-from bot.core.models import (
-    AccountType,
-    ActionStatus,
-    ApprovalRequest,
-    Approver,
-    DeliveryState,
-    RequestStatus,
-    RosterChange,
-    StoredRequest,
-    Text,
-    Wire,
-)
+from bot.core.intake import AccountType, ApprovalRequest, Approver, Text, Wire
+from bot.core.models import ActionStatus, DeliveryState, RequestStatus, RosterChange, StoredRequest
 from bot.core.policy import Policy, outcome
 from bot.core.ports import UnitOfWork
 from bot.core.timing.steps import StepJob

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 
 from bot.core.directory import ChannelDirectory
-from bot.core.models import Approver, ChannelName, UrgencyKind
+from bot.core.intake import Approver, ChannelName, UrgencyKind
 from bot.core.ports import IdentityRepo
 from bot.core.routing import CHINA_REGIONS, ChannelOffer, RoutePlan, plan_route
 

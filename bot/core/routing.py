@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
-from bot.core.models import AccountType, Approver, ChannelName, Entity
+from bot.core.intake import AccountType, Approver, ChannelName
+from bot.core.models import Entity
 
 # Mainland China: "cn" and Alibaba Cloud's mainland region ids. Hong Kong (cn-hongkong) is not
 # mainland and is not here; the deployment's setting replaces this list whole.

@@ -18,11 +18,10 @@ from datetime import datetime, timedelta
 
 from bot import tracing
 from bot.core import delegation, redraw, roster, tell_submitter, vote_events, voting
+from bot.core.intake import ApprovalRequest, Approver, Person, Wire
 from bot.core.models import (
     ActionResult,
     ActionStatus,
-    ApprovalRequest,
-    Approver,
     ClickAction,
     Decision,
     Delivery,
@@ -32,11 +31,9 @@ from bot.core.models import (
     ForwardState,
     InboundAction,
     Outcome,
-    Person,
     RequestStatus,
     StoredRequest,
     Vote,
-    Wire,
 )
 from bot.core.policy import Policy, Progress, admit, outcome
 from bot.core.ports import Clock, IdentityNotice, RequestJob, Store, UnitOfWork, Wakeup, within

@@ -13,14 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.core.models import (
-    AccountType,
-    Approver,
-    Decision,
-    Outcome,
-    StoredRequest,
-    Vote,
-)
+from bot.core.intake import AccountType, Approver
+from bot.core.models import Decision, Outcome, StoredRequest, Vote
 from bot.core.ports import IdentityNotice, UnitOfWork, notice_ref
 from bot.core.route_planner import Router
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time
 
-from bot.core.models import in_utc_range
+from bot.core.intake import in_utc_range
 from bot.core.timing.quiet import zone
 from bot.errors import InvalidInput
 

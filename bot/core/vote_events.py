@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import uuid
 
-from bot.core.models import ApprovalRequest, Job, StoredRequest, Vote
+from bot.core.intake import ApprovalRequest
+from bot.core.models import Job, StoredRequest, Vote
 from bot.core.policy import Policy, outcome
 from bot.core.ports import Backend, StageResult, Store, UnitOfWork, VoteEvent, VoteRecord
 from bot.logs import bind, kv

@@ -8,7 +8,8 @@ redrawn with buttons instead of a second one).
 
 from __future__ import annotations
 
-from bot.core.models import ActionStatus, Approver, DeliveryState, StoredRequest
+from bot.core.intake import Approver
+from bot.core.models import ActionStatus, DeliveryState, StoredRequest
 from bot.core.policy import Policy, Progress, Refusal
 
 ANSWERS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.core.models import ApprovalRequest
+from bot.core.intake import ApprovalRequest
 from bot.core.ports import UnitOfWork
 from bot.core.service import SubmitReceipt, Withdrawal
 from bot.core.timing.policy import check_intake

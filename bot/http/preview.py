@@ -22,7 +22,7 @@ from aiohttp import web
 from markupsafe import Markup
 from pydantic import BaseModel
 
-from bot.core.models import ApprovalRequest
+from bot.core.intake import ApprovalRequest
 from bot.errors import InvalidInput
 from bot.http.pages import html_page
 from bot.http.session import Caller, support_page

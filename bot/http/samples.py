@@ -14,7 +14,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from bot.channel_access import AuthorizeResult, ChannelStatus, Notice
-from bot.core.models import ApprovalRequest
+from bot.core.intake import ApprovalRequest
 from bot.core.ports import DecisionEvent, StepEvent, VoteEvent
 from bot.core.service import SubmitReceipt, Withdrawal
 from bot.core.storage import AuditPage, UsageReport

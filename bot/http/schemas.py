@@ -8,14 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from bot.core.models import (
-    DeliveryState,
-    ForwardState,
-    Outcome,
-    RequestStatus,
-    Rule,
-    StoredRequest,
-)
+from bot.core.intake import Rule
+from bot.core.models import DeliveryState, ForwardState, Outcome, RequestStatus, StoredRequest
 from bot.core.policy import Policy, StageState, outcome
 from bot.core.ports import IdentityNotice, RequestJob
 from bot.core.service import RequestTrace

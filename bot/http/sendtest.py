@@ -21,7 +21,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.channels.present import TEST_PREFIX
-from bot.core.models import ApprovalRequest, Delivery, DeliveryState, RequestStatus, StoredRequest
+from bot.core.intake import ApprovalRequest
+from bot.core.models import Delivery, DeliveryState, RequestStatus, StoredRequest
 from bot.core.ports import OutgoingCard
 from bot.errors import ChannelError, Conflict, InvalidInput, NotFound, ReceiverUnknown
 from bot.http.auth import Role

@@ -40,7 +40,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from bot.core.models import Reminders, UrgencyKind
+from bot.core.intake import Reminders, UrgencyKind
 from bot.core.routing import CHINA_REGIONS
 from bot.core.timing.durations import Duration
 from bot.core.timing.policy import TimingPolicy

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.app.runtime import Gateway
 from bot.channels.memory import MemoryChannel
-from bot.core.models import Approver
+from bot.core.intake import Approver
 from bot.core.ports import Clock
 from bot.secrets import encode_key, key_file, key_id, new_key, read_key_file, write_key_file
 from bot.settings.config import Settings, ensure_backend_secret

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.channels.memory import MemoryChannel
+from bot.core.intake import ApprovalRequest
 from bot.core.jobs import JobRunner
-from bot.core.models import ActionResult, ActionStatus, ApprovalRequest, ClickAction, InboundAction
+from bot.core.models import ActionResult, ActionStatus, ClickAction, InboundAction
 from bot.core.ports import BackendReceipt, DecisionEvent, OutgoingCard, SendReceipt
 from bot.core.redraw import ANSWER_GRACE
 from bot.core.route_planner import Router

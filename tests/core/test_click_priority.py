@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.channels.memory import MemoryChannel
+from bot.core.intake import ApprovalRequest
 from bot.core.jobs import JobRunner, lanes
-from bot.core.models import ActionStatus, ApprovalRequest, ClickAction, InboundAction
+from bot.core.models import ActionStatus, ClickAction, InboundAction
 from bot.core.ports import BackendReceipt, DecisionEvent, UnitOfWork
 from bot.core.route_planner import Router
 from bot.core.service import (

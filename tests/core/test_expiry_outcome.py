@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from bot.channels.memory import MemoryChannel
-from bot.core.models import ApprovalRequest, ForwardState, RequestStatus
+from bot.core.intake import ApprovalRequest
+from bot.core.models import ForwardState, RequestStatus
 from bot.core.route_planner import Router
 from bot.core.service import ApprovalService
 from bot.core.timing.policy import TimingPolicy

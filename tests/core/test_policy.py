@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.models import ApprovalRequest, Outcome
+from bot.core.intake import ApprovalRequest
+from bot.core.models import Outcome
 from bot.core.policy import Policy, Refusal, StageState, Vote, admit, outcome
 from sandbox.tickets import approver, sample_ticket
 

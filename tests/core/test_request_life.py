@@ -11,13 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.channels.memory import MemoryChannel
-from bot.core.models import (
-    ActionStatus,
-    ApprovalRequest,
-    ClickAction,
-    InboundAction,
-    RequestStatus,
-)
+from bot.core.intake import ApprovalRequest
+from bot.core.models import ActionStatus, ClickAction, InboundAction, RequestStatus
 from bot.core.route_planner import Router
 from bot.core.service import ApprovalService, Withdrawal
 from bot.errors import Conflict, InvalidInput

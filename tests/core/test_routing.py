@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from bot.core.models import AccountType, Approver
+from bot.core.intake import AccountType, Approver
 from bot.core.ports import ChannelCapabilities
 from bot.core.route_planner import Router
 from bot.core.routing import ChannelOffer, RoutePreference, plan_route

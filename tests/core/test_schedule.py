@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.models import ApprovalRequest, Reminders
+from bot.core.intake import ApprovalRequest, Reminders
 from bot.core.timing.durations import format_duration, parse_duration
 from bot.core.timing.plan import Pending, Plan, plan
 from bot.core.timing.policy import TimingPolicy

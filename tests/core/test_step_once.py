@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.channels.memory import MemoryChannel
-from bot.core.models import ApprovalRequest, DeliveryState, Job, UrgencyKind
+from bot.core.intake import ApprovalRequest, UrgencyKind
+from bot.core.models import DeliveryState, Job
 from bot.core.nudges import NOT_REPEATED, Nudges, Nudging
 from bot.core.ports import ChannelCapabilities
 from bot.core.route_planner import Router

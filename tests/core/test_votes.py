@@ -14,11 +14,11 @@ import pytest
 
 from bot.channels.memory import MemoryChannel
 from bot.channels.present import card_view, toast_text
+from bot.core.intake import ApprovalRequest
 from bot.core.jobs import JobRunner
 from bot.core.models import (
     ActionResult,
     ActionStatus,
-    ApprovalRequest,
     ClickAction,
     DeliveryState,
     InboundAction,

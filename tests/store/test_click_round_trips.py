@@ -14,13 +14,8 @@ from typing import Any
 import pytest
 
 from bot.channels.memory import MemoryChannel
-from bot.core.models import (
-    ActionStatus,
-    ApprovalRequest,
-    ClickAction,
-    DeliveryState,
-    InboundAction,
-)
+from bot.core.intake import ApprovalRequest
+from bot.core.models import ActionStatus, ClickAction, DeliveryState, InboundAction
 from bot.core.route_planner import Router
 from bot.core.service import ApprovalService
 from bot.store.engine import EngineStore

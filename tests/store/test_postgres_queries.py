@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from bot.core.models import ApprovalRequest, RequestStatus, StoredRequest
+from bot.core.intake import ApprovalRequest
+from bot.core.models import RequestStatus, StoredRequest
 from bot.core.storage import ChannelAuthorization
 from bot.store import queries
 from bot.store.postgres import PostgresStore

@@ -14,14 +14,9 @@ from typing import Any
 import pytest
 
 from bot.channels.memory import MemoryChannel
+from bot.core.intake import ApprovalRequest
 from bot.core.jobs import JobRunner
-from bot.core.models import (
-    ActionStatus,
-    ApprovalRequest,
-    ClickAction,
-    InboundAction,
-    RequestStatus,
-)
+from bot.core.models import ActionStatus, ClickAction, InboundAction, RequestStatus
 from bot.core.route_planner import Router
 from bot.core.service import ApprovalService, Withdrawal
 from bot.errors import Conflict

@@ -10,15 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from asyncpg.connection import LoggedQuery
 
+from bot.core.intake import ApprovalRequest
 from bot.core.limits import Budget
-from bot.core.models import (
-    ApprovalRequest,
-    Delivery,
-    DeliveryEvent,
-    DeliveryState,
-    RequestStatus,
-    StoredRequest,
-)
+from bot.core.models import Delivery, DeliveryEvent, DeliveryState, RequestStatus, StoredRequest
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.limits import PostgresRateLimits
 from bot.store.postgres.tx import PostgresTx

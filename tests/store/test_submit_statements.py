@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from asyncpg.connection import LoggedQuery
 
 from bot.channels.memory import MemoryChannel
-from bot.core.models import ApprovalRequest
+from bot.core.intake import ApprovalRequest
 from bot.core.ports import SignedAnswer
 from bot.core.route_planner import Router
 from bot.core.service import ApprovalService

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from bot.channels.memory import MemoryChannel
-from bot.core.models import ActionStatus, ApprovalRequest, ClickAction, InboundAction
+from bot.core.intake import ApprovalRequest
+from bot.core.models import ActionStatus, ClickAction, InboundAction
 from bot.core.route_planner import Router
 from bot.core.service import ApprovalService
 from bot.store.engine import EngineStore

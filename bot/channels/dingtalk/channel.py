@@ -38,8 +38,9 @@ from bot.channels.dingtalk.inbound import (
 )
 from bot.channels.dingtalk.runner import FrameHandler, GatewayStreamClient, StreamRunner
 from bot.channels.present import card_view
+from bot.core.intake import Approver, UrgencyKind
 from bot.core.limits import RateLimits
-from bot.core.models import Approver, RequestStatus, UrgencyKind
+from bot.core.models import RequestStatus
 from bot.core.ports import (
     CallbackGuard,
     ChannelCapabilities,

@@ -37,8 +37,8 @@ from bot.channels.lark.messages import Messages
 from bot.channels.lark.runner import WsRunner
 from bot.channels.lark.ws import GatewayWsClient
 from bot.channels.present import card_view
+from bot.core.intake import Approver, UrgencyKind
 from bot.core.limits import RateLimits
-from bot.core.models import Approver, UrgencyKind
 from bot.core.ports import (
     CallbackGuard,
     ChannelCapabilities,

@@ -17,14 +17,8 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.core.models import (
-    Approver,
-    DeliveryState,
-    Entity,
-    RequestStatus,
-    StoredRequest,
-    UrgencyKind,
-)
+from bot.core.intake import Approver, UrgencyKind
+from bot.core.models import DeliveryState, Entity, RequestStatus, StoredRequest
 from bot.core.ports import RequestJob, UnitOfWork
 from bot.core.timing.policy import TimingPolicy
 from bot.core.timing.steps import REMIND_NOW, TIMING_STEP, Offered, StepJob, still_to_vote

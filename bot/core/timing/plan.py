@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from bot.core.models import (
+from bot.core.intake import (
     MAX_STEPS,
     ApprovalRequest,
     Approver,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.core.models import ApprovalRequest, OnExpiry, Reminders
+from bot.core.intake import ApprovalRequest, OnExpiry, Reminders
 from bot.core.timing.quiet import DEFAULT_ZONES, QuietHours
 from bot.errors import InvalidInput
 

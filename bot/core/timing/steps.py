@@ -12,14 +12,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from bot.core.models import (
-    Approver,
-    DeliveryState,
-    Entity,
-    RequestStatus,
-    StoredRequest,
-    UrgencyKind,
-)
+from bot.core.intake import Approver, UrgencyKind
+from bot.core.models import DeliveryState, Entity, RequestStatus, StoredRequest
 from bot.core.policy import Policy, outcome
 from bot.core.ports import UnitOfWork
 from bot.core.timing.plan import Pending, Step, plan

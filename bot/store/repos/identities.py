@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.core.models import ChannelName
+from bot.core.intake import ChannelName
 from bot.core.routing import RoutePreference
 from bot.store.codec import ts
 from bot.store.repos.ledger import LedgerRows

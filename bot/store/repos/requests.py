@@ -7,14 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.core import roster
-from bot.core.models import (
-    ApprovalRequest,
-    Decision,
-    ForwardState,
-    RequestStatus,
-    RosterChange,
-    StoredRequest,
-)
+from bot.core.intake import ApprovalRequest
+from bot.core.models import Decision, ForwardState, RequestStatus, RosterChange, StoredRequest
 from bot.store.codec import opt_ts, parse_ts, ts
 from bot.store.repos.outbox import OutboxRows, step_refs
 from bot.store.repos.rows import Rows, carried_events, decision, deliveries_of, delivery, from_json

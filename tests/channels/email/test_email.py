@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from bot.channels.email import EmailChannel, message_id
-from bot.core.models import ApprovalRequest, ClickAction, Delivery, DeliveryState, StoredRequest
+from bot.core.intake import ApprovalRequest
+from bot.core.models import ClickAction, Delivery, DeliveryState, StoredRequest
 from bot.core.ports import OutgoingCard
 from bot.errors import ChannelError
 from bot.settings.config import EmailSettings

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.core.intake import ApprovalRequest
 from bot.core.models import (
-    ApprovalRequest,
     Decision,
     Delivery,
     DeliveryEvent,

@@ -8,13 +8,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.core.models import (
-    ApprovalRequest,
-    Delivery,
-    DeliveryState,
-    RequestStatus,
-    StoredRequest,
-)
+from bot.core.intake import ApprovalRequest
+from bot.core.models import Delivery, DeliveryState, RequestStatus, StoredRequest
 from bot.core.storage import StoreGauges
 from bot.store.engine import EngineStore
 from bot.store.probe import StoreProbe

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.core.models import ApprovalRequest, Outcome, RequestStatus, StoredRequest, Vote
+from bot.core.intake import ApprovalRequest
+from bot.core.models import Outcome, RequestStatus, StoredRequest, Vote
 from bot.store.engine import EngineStore
 from sandbox.tickets import approver, sample_ticket
 
