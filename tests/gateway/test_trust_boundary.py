@@ -18,6 +18,7 @@ from bot.app.runtime import Gateway
 from sandbox.tickets import approver, sample_ticket
 from tests.gateway import admin
 from tests.gateway.helpers import parts, row_counts, run_cli
+from tests.support.respell import respellings
 
 Headers = dict[str, str]
 
@@ -38,31 +39,13 @@ def _codes(db: Any) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM binding_codes").fetchone()[0])
 
 
-def _respellings(headers: Headers) -> list[Headers]:
-    """The captured headers, spelt as a tolerant parser might still accept them."""
-    sig, sig_input = headers["Signature"], headers["Signature-Input"]
-    label, _, value = sig.partition("=")
-    return [
-        headers,
-        {**headers, "Signature": sig + ", sig2=:AAAA:"},
-        {**headers, "Signature": f"{label}= {value}"},
-        {**headers, "Signature": sig + " "},
-        {**headers, "Signature-Input": sig_input + ';tag="x"'},
-        {**headers, "Signature-Input": sig_input.replace(";", "; ", 1)},
-        {**headers, "Signature": sig.replace("=:", "=:A", 1)},
-        {**headers, "Signature": sig.rstrip(":").rstrip("=") + ":"},
-        {k.lower(): v for k, v in headers.items()},
-        {k.upper(): v for k, v in headers.items()},
-    ]
-
-
 async def test_respelt_credentials_mint_no_second_binding_code(stack: object) -> None:
     gateway, backend, _ = parts(stack)
     body = json.dumps({"account_id": "victim"}).encode()
     captured = backend.sign("POST", "/v1/me/binding-codes", body)
     answers = [
         await _send(gateway.gateway.url, "POST", "/v1/me/binding-codes", body, h)
-        for h in _respellings(captured)
+        for h in respellings(captured)
     ]
     accepted = [answer for status, answer in answers if status == 201]
     withheld = [answer["error"]["code"] for status, answer in answers if status == 409]

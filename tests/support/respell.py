@@ -31,3 +31,22 @@ def respell(fields: CIMultiDict[str], change: tuple[str, str, str], at: int) -> 
         fields[name] = value[:cut] + text + value[cut + 1 :]
     # "drop": the field is gone
     return fields
+
+
+def respellings(headers: dict[str, str]) -> list[dict[str, str]]:
+    """The signed headers, then nine spellings a tolerant parser might still accept: an extra
+    signature, spaces, a parameter, a changed or non-canonical MAC, the names' case."""
+    sig, sig_input = headers["Signature"], headers["Signature-Input"]
+    label, _, value = sig.partition("=")
+    return [
+        headers,
+        {**headers, "Signature": sig + ", sig2=:AAAA:"},
+        {**headers, "Signature": f"{label}= {value}"},
+        {**headers, "Signature": sig + " "},
+        {**headers, "Signature-Input": sig_input + ';tag="x"'},
+        {**headers, "Signature-Input": sig_input.replace(";", "; ", 1)},
+        {**headers, "Signature": sig.replace("=:", "=:A", 1)},
+        {**headers, "Signature": sig.rstrip(":").rstrip("=") + ":"},
+        {k.lower(): v for k, v in headers.items()},
+        {k.upper(): v for k, v in headers.items()},
+    ]
