@@ -15,8 +15,14 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost,::1")
 TEST_DATABASE_URL = os.environ.get("APPROVAL_GATEWAY_TEST_DATABASE_URL")
 for _name in list(os.environ):
     # A developer's own configuration must not leak into the suite.
-    if _name.startswith("APPROVAL_GATEWAY_"):
+    # The test database's own variable stays: the workers of a parallel run read it again.
+    if _name.startswith("APPROVAL_GATEWAY_") and _name != "APPROVAL_GATEWAY_TEST_DATABASE_URL":
         del os.environ[_name]
+
+# The PostgreSQL cases skip with this prefix where no server answers (tests/store/engines.py);
+# the run's summary counts them in one line, never silently.
+POSTGRES_SKIP = "no PostgreSQL at"
+_postgres_skips: list[str] = []
 
 FAST_OUTBOX = OutboxSettings(
     lease_seconds=2,
@@ -56,3 +62,34 @@ async def stack(settings: Settings) -> AsyncIterator[object]:
         yield embedded
     finally:
         await embedded.stop()
+
+
+# The long runs (replica kills, fault injections, the demo) start first: when the suite runs on
+# several workers (scripts/test passes ``-n``), a long file scheduled last would leave the other
+# workers idle while it finishes. A stable sort keeps every file's own order.
+_LONG_RUNS = ("replicas", "faults", "slow")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in _LONG_RUNS))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # With several workers the skips happen in the workers; their reports reach the main
+    # process's hooks too, so the count below holds however the suite ran.
+    if (
+        report.skipped
+        and isinstance(report.longrepr, tuple)
+        and POSTGRES_SKIP in report.longrepr[2]
+    ):
+        _postgres_skips.append(report.longrepr[2])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _postgres_skips:
+        terminalreporter.write_line(
+            f"POSTGRESQL TESTS SKIPPED ({len(_postgres_skips)}): {_postgres_skips[0]}; "
+            "set APPROVAL_GATEWAY_TEST_DATABASE_URL or start the server",
+            red=True,
+            bold=True,
+        )

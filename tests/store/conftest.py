@@ -11,7 +11,7 @@ import pytest
 from bot.store.engine import EngineStore
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
-from tests.store.engines import SKIPPED, URL, postgres_schema
+from tests.store.engines import postgres_schema
 
 
 @pytest.fixture
@@ -34,13 +34,3 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield store
     finally:
         await store.close()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if SKIPPED:
-        terminalreporter.write_line(
-            f"POSTGRESQL STORAGE TESTS SKIPPED ({len(SKIPPED)}): no PostgreSQL at {URL} "
-            f"({SKIPPED[0]}); set APPROVAL_GATEWAY_TEST_DATABASE_URL or start the server",
-            red=True,
-            bold=True,
-        )

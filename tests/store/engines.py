@@ -16,11 +16,10 @@ from typing import TypeVar
 import asyncpg
 import pytest
 
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import POSTGRES_SKIP, TEST_DATABASE_URL
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 URL = TEST_DATABASE_URL or DEFAULT_URL
-SKIPPED: list[str] = []  # why PostgreSQL cases were skipped, for the terminal summary
 
 T = TypeVar("T")
 
@@ -72,8 +71,7 @@ def postgres_schema() -> Iterator[str]:
     """A database URL on a fresh schema, dropped afterwards; skips (loudly) without PostgreSQL."""
     why = unavailable()
     if why is not None:
-        SKIPPED.append(why)
-        pytest.skip(f"no PostgreSQL at {URL}: {why}")
+        pytest.skip(f"{POSTGRES_SKIP} {URL}: {why}")
     schema = f"gw_test_{uuid.uuid4().hex[:12]}"
     _run(lambda: _admin(f'CREATE SCHEMA "{schema}"'))
     try:
@@ -96,8 +94,7 @@ def postgres_database(prefix: str) -> Iterator[str]:
     (loudly) without PostgreSQL."""
     why = unavailable()
     if why is not None:
-        SKIPPED.append(why)
-        pytest.skip(f"no PostgreSQL at {URL}: {why}")
+        pytest.skip(f"{POSTGRES_SKIP} {URL}: {why}")
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     _run(lambda: _admin(f'CREATE DATABASE "{name}"'))
     try:
