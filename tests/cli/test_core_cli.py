@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import bot
-from bot.store.migrations import LATEST, MIGRATIONS
+from bot.store.sqlite.store import LATEST, MIGRATIONS
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

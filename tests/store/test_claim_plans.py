@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlite3
 
 from bot.core.jobs import JOB_KINDS, lanes
-from bot.store.migrations import MIGRATIONS
 from bot.store.sqlite.queries import SQLITE, SQLITE_ENGINE
+from bot.store.sqlite.store import MIGRATIONS
 
 LANES = lanes(forwards=1, updates=1, sends=1)
 

@@ -1,6 +1,6 @@
 """All SQL lives in ``.sql`` files, each text once: the queries both engines run as written in
 ``bot/store/sql/*.sql``, an engine's own dialect in its package's ``sql/*.sql`` (SQLite:
-``bot/store/sqlite/sql``, migrations ``bot/store/migrations/``; PostgreSQL:
+``bot/store/sqlite/sql``, migrations ``bot/store/sqlite/migrations/``; PostgreSQL:
 ``bot/store/postgres/sql`` and ``.../migrations``). No Python source of the product holds a SQL
 statement or fragment, no text is written identically in two engines' files, both engines
 define the same query names, the named queries load by name, and a broken query file fails
@@ -17,10 +17,10 @@ import pytest
 
 from bot.errors import StoreError
 from bot.store import queries
-from bot.store.migrations import LATEST, MIGRATIONS
 from bot.store.postgres.queries import POSTGRES
 from bot.store.queries import Queries, parse
 from bot.store.sqlite.queries import SQLITE, SQLITE_ENGINE
+from bot.store.sqlite.store import LATEST, MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 # A statement's opening words, a clause fragment ("AND x = ?") or a transaction verb, in the

@@ -2,7 +2,7 @@
 
 Its repository queries are the shared ones (``bot/store/sql``) plus its own text where SQLite's
 dialect differs (``sql/*.sql``), its own statements in ``sql/engine.sql``; its versioned
-migrations are ``bot/store/migrations``. The repository code is the same as PostgreSQL's
+migrations are ``bot/store/sqlite/migrations``. The repository code is the same as PostgreSQL's
 (``bot.store.tx.EngineTx``).
 """
 

@@ -24,13 +24,14 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import TypeVar
 
 from bot.errors import StoreError
 from bot.files import create_private_file, private_dir
 from bot.logs import kv
-from bot.store.migrations import LATEST, MIGRATIONS
+from bot.store.migrations import load
 from bot.store.repos.unit import Units
 from bot.store.sqlite.group_commit import Connection, GroupCommit, StoreStats
 from bot.store.sqlite.queries import SQLITE
@@ -41,6 +42,8 @@ from bot.store.wakeups import InProcessWork
 log = logging.getLogger("bot.store")
 _T = TypeVar("_T")
 
+MIGRATIONS = load(files("bot.store.sqlite").joinpath("migrations"))
+LATEST = MIGRATIONS[-1][0]  # the highest version: the schema this gateway expects
 WRITE_PROBE_SECONDS = 2.0  # readiness writes at most this often while the store is healthy
 
 

@@ -1,6 +1,6 @@
-"""Schema versions for the SQLite store: one ``NNNN_name.sql`` file each, applied in version order
-and recorded in ``schema_migrations``. (PostgreSQL has its own files in the same format, read by
-:func:`load` from ``bot/store/postgres/migrations``.)
+"""Schema versions, read the same way for each engine: one ``NNNN_name.sql`` file each in the
+engine's package (``bot/store/sqlite/migrations``, ``bot/store/postgres/migrations``), applied
+in version order and recorded in ``schema_migrations``.
 
 A file's first line is ``-- <description>`` (what ``schema_migrations`` records); the rest is its
 statements, separated by ``;``. Never edit a released migration: add the next file. Versions
@@ -11,7 +11,6 @@ need not be contiguous (9 is unused). Timestamps are stored as fixed-width UTC I
 from __future__ import annotations
 
 import re
-from importlib.resources import files
 from importlib.resources.abc import Traversable
 
 from bot.errors import StoreError
@@ -19,11 +18,10 @@ from bot.errors import StoreError
 _FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def load(root: Traversable | None = None) -> list[tuple[int, str, str]]:
-    """(version, description, statements) of every migration file in ``root`` (default: the
-    SQLite engine's, this package), by version."""
+def load(root: Traversable) -> list[tuple[int, str, str]]:
+    """(version, description, statements) of every migration file in ``root``, by version."""
     found: dict[int, tuple[int, str, str]] = {}
-    for entry in (root or files(__name__)).iterdir():
+    for entry in root.iterdir():
         match = _FILE.match(entry.name)
         if match is None:
             continue
@@ -35,9 +33,3 @@ def load(root: Traversable | None = None) -> list[tuple[int, str, str]]:
             raise StoreError(f"{entry.name}: the first line must be '-- <description>', then SQL")
         found[version] = (version, first.removeprefix("-- ").strip(), sql.strip())
     return [found[version] for version in sorted(found)]
-
-
-MIGRATIONS = load()
-
-# The highest version: the schema this gateway expects.
-LATEST = MIGRATIONS[-1][0]
