@@ -125,10 +125,14 @@ class RequestRepo(Protocol):
         the votes of one request take turns and each sees the other's vote."""
         ...
 
-    async def for_vote(self, delivery_id: str) -> StoredRequest | None:
+    async def for_vote(
+        self, delivery_id: str, channel: ChannelName | None = None
+    ) -> StoredRequest | None:
         """The request of the card ``delivery_id`` with its votes, held as :meth:`lock`
         ``exclusive`` holds it and read once the lock is granted (one round trip where the
-        engine can); None for an unknown card."""
+        engine can); None for an unknown card. ``channel``: the click's; where the engine
+        reads them in the same call, the bindings of the request's approvers on it come too,
+        and the unit's ``identities.binding_address`` answers them until the unit writes."""
         ...
 
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]: ...
@@ -170,9 +174,9 @@ class OutboxRepo(Protocol):
     """The outbox: jobs committed with the change that implies them, leased to workers."""
 
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None: ...
-    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> bool:
+    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> None:
         """Queue a card's redraw unless one is already waiting unclaimed (it will draw the
-        request as it is when it runs); whether one was queued."""
+        request as it is when it runs)."""
         ...
 
     async def claim(

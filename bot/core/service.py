@@ -302,7 +302,7 @@ class ApprovalService:
         # the others' in, and only one of them can find the outcome reached. Read once, under
         # the lock: nothing this unit reads later changes under it (a card send takes the lock
         # too, jobs.py), so the click needs no second read of the request.
-        request = await uow.requests.for_vote(action.ref)
+        request = await uow.requests.for_vote(action.ref, action.channel)
         card = _card(request, action.ref)
         if request is None or card is None:
             return ActionResult(status=ActionStatus.UNKNOWN_CARD)

@@ -18,7 +18,11 @@ class IdentityRows(Rows):
     """The ``bindings``, ``preferences`` and ``binding_codes`` tables, read for routing."""
 
     async def binding_address(self, account_id: str, channel: ChannelName) -> str | None:
-        """The account's address on ``channel``, if bound."""
+        """The account's address on ``channel``, if bound (as the unit read it ahead, when it
+        did: ``EngineTx.read_ahead``)."""
+        known = self._tx.read_ahead
+        if (account_id, channel) in known:
+            return known[account_id, channel]
         row = await self._tx.fetch_one(self.sql.binding_address, (account_id, channel))
         return str(row["address"]) if row else None
 
