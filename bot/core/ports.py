@@ -12,8 +12,9 @@ and CLI edges use are in :mod:`bot.core.storage`). The store is one small reposi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -267,6 +268,20 @@ class StepRepo(Protocol):
         ...
 
 
+RouteFacts = tuple[RoutePreference, dict[ChannelName, str]]
+"""An account's route preference and its address on each channel it is bound on."""
+
+
+@dataclass(frozen=True)
+class Routes:
+    """What routing a stage's cards reads, read together (:meth:`IdentityRepo.routes`): the
+    delegations not ended at that moment, and the route facts of the stage's approvers and of
+    everyone they delegate to, down the chains (an account with none: defaults, no bindings)."""
+
+    delegations: tuple[Delegation, ...]
+    facts: Mapping[str, RouteFacts]
+
+
 class IdentityRepo(Protocol):
     """Who an account is on each channel, how it wants to be reached, and binding codes."""
 
@@ -275,9 +290,15 @@ class IdentityRepo(Protocol):
         """The account's channel order and email subscription (defaults when it set none)."""
         ...
 
-    async def route_facts(self, account_id: str) -> tuple[RoutePreference, dict[ChannelName, str]]:
+    async def route_facts(self, account_id: str) -> RouteFacts:
         """:meth:`route_preference` and the account's address on each channel it is bound on,
         read together (routing a card reads both: one round trip, not one per channel)."""
+        ...
+
+    async def routes(self, account_ids: Sequence[str], at: datetime) -> Routes:
+        """The delegations not ended at ``at`` (as ``DelegationRepo.current``) and the route
+        facts of ``account_ids`` and of everyone reached from them along those delegations, in
+        one read: a stage's cards are routed from it, not from a read per approver."""
         ...
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None: ...

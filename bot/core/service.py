@@ -36,7 +36,16 @@ from bot.core.models import (
     Vote,
 )
 from bot.core.policy import Policy, Progress, admit, outcome
-from bot.core.ports import Clock, IdentityNotice, RequestJob, Store, UnitOfWork, Wakeup, within
+from bot.core.ports import (
+    Clock,
+    IdentityNotice,
+    RequestJob,
+    Routes,
+    Store,
+    UnitOfWork,
+    Wakeup,
+    within,
+)
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.route_planner import Router
 from bot.core.tell_submitter import TELL_IDENTITY as TELL_IDENTITY  # re-exported for callers
@@ -153,9 +162,12 @@ class ApprovalService:
         if not await uow.requests.insert(request):
             raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
         # Only the first stage's cards go now; each later stage's when the one before approves.
+        # Routed from one read (delegations and every approver's bindings): their deliveries,
+        # written after it, go to the store together.
+        first = voting.first_stage(request)
+        routes = await uow.identities.routes([a.account_id for a in first], now)
         planned = [
-            await self._plan(uow, request, approver, now)
-            for approver in voting.first_stage(request)
+            await self._plan(uow, request, approver, now, routes=routes) for approver in first
         ]
         # The steps, written with the request: a crash loses neither, a restart repeats none.
         # (Most requests have none: they pay no reload for them.)
@@ -177,13 +189,16 @@ class ApprovalService:
         approver: Approver,
         now: datetime,
         exclude: frozenset[str] = frozenset(),
+        *,
+        routes: Routes | None = None,
     ) -> PlannedDelivery:
         # An approver away: the card goes to whoever acts for them (the delivery stays theirs,
-        # so the vote counts as theirs), and they are told where it went.
-        acting = await _acting(uow, request, approver, now)
+        # so the vote counts as theirs), and they are told where it went. ``routes``: what the
+        # stage's routing read at once (else read here).
+        acting = await _acting(uow, request, approver, now, routes)
         target = approver.model_copy(update={"account_id": acting.actor})
         with tracing.span("approval.route", account_id=approver.account_id):
-            plan = await self._router.plan(uow.identities, target, exclude)
+            plan = await self._router.plan(uow.identities, target, exclude, routes)
         choice = plan.choices[0] if plan.choices else None
         state = DeliveryState.QUEUED if choice else DeliveryState.UNREACHABLE
         # The trace says why a channel the approver is bound on was passed over.
@@ -205,7 +220,7 @@ class ApprovalService:
         # The card's job goes with its delivery (one statement on PostgreSQL).
         await uow.deliveries.insert(delivery, SEND_CARD if choice else None)
         if choice and len(acting.chain) > 1 and not exclude:
-            await self._tell_delegator(uow, request, approver, acting, now)
+            await self._tell_delegator(uow, request, approver, acting, now, routes)
         return PlannedDelivery(
             delivery_id=delivery.id,
             account_id=delivery.account_id,
@@ -221,9 +236,10 @@ class ApprovalService:
         approver: Approver,
         acting: delegation.Resolution,
         now: datetime,
+        routes: Routes | None,
     ) -> None:
         # A short notice on the delegator's own first channel; none reachable: nothing to send.
-        plan = await self._router.plan(uow.identities, approver)
+        plan = await self._router.plan(uow.identities, approver, routes=routes)
         if not plan.choices:
             return
         choice = plan.choices[0]
@@ -420,10 +436,14 @@ class ApprovalService:
     ) -> StoredRequest:
         # A vote that leaves the request pending: the next stage's cards if it opened one,
         # and every card redrawn with the new tally (the clicker's after the click's answer).
-        # The request was read under its lock: read again only for the cards planned here.
+        # The request was read under its lock: read again only for the cards planned here,
+        # routed from one read as a submission's are.
         current = request
-        for approver in voting.opened(policy, *progress, request):
-            await self._plan(uow, request, approver, now)
+        opened = voting.opened(policy, *progress, request)
+        if opened:
+            routes = await uow.identities.routes([a.account_id for a in opened], now)
+            for approver in opened:
+                await self._plan(uow, request, approver, now, routes=routes)
             uow.on_commit(functools.partial(self._wakeup.notify, SEND_CARD))
             current = await _reload(uow, request.id)
         await redraw.after_vote(uow, current, now, answered=clicker.id)
@@ -709,9 +729,13 @@ class ApprovalService:
 
 
 async def _acting(
-    uow: UnitOfWork, request: StoredRequest, approver: Approver, at: datetime
+    uow: UnitOfWork,
+    request: StoredRequest,
+    approver: Approver,
+    at: datetime,
+    routes: Routes | None = None,
 ) -> delegation.Resolution:
-    delegations = await uow.delegations.current(at)
+    delegations = routes.delegations if routes else await uow.delegations.current(at)
     submitter = request.ticket.submitter.account_id
     return delegation.resolve(approver.account_id, at, delegations, submitter)
 
