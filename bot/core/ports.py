@@ -114,6 +114,15 @@ class RequestRepo(Protocol):
         pending (nothing changed)."""
         ...
 
+    async def close_held(
+        self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
+    ) -> None:
+        """:meth:`close` a request this unit read pending under its exclusive lock
+        (:meth:`for_vote`): nothing else can close it meanwhile, so nothing is read back (the
+        engine may send it with the unit's next statement); if it was not pending after all,
+        the unit fails (StoreError)."""
+        ...
+
     async def set_changes(self, request_id: str, changes: Sequence[RosterChange]) -> bool:
         """Store who joined the pending request since it started (``bot.core.roster``);
         False if it was no longer pending."""
@@ -224,6 +233,13 @@ class VoteRepo(Protocol):
 
     async def add(self, request_id: str, vote: Vote) -> bool:
         """Store ``vote``; False (nothing stored) if this account already voted in that stage."""
+        ...
+
+    async def add_held(self, request_id: str, vote: Vote) -> None:
+        """Store ``vote``, admitted against the votes read under the request's exclusive lock
+        (``RequestRepo.for_vote``): no vote of the request can be stored meanwhile, so nothing
+        is read back (the engine may send it with the unit's next statement); if the account
+        had voted in that stage after all, the unit fails (StoreError)."""
         ...
 
     async def of_request(self, request_id: str) -> list[Vote]:

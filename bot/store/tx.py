@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
+from bot.errors import StoreError
 from bot.store.queries import Queries
 
 Row = Any  # a result row: by column name (and position), whatever the engine's driver returns
@@ -37,11 +38,15 @@ class EngineTx:
         """Run a statement; how many rows it changed (StoreError in a read-only transaction)."""
         raise NotImplementedError
 
-    async def defer(self, sql: str, params: Params = ()) -> None:
+    async def defer(self, sql: str, params: Params = (), *, changes: int | None = None) -> None:
         """Run a write whose outcome the caller does not read (no count, no rows), at the
         latest before the transaction's next statement or its commit: an engine where each
-        statement is a round trip sends the writes held this way together, as one. Here: now."""
-        await self.execute(sql, params)
+        statement is a round trip sends the writes held this way together, as one. Here: now.
+        ``changes``: the count the write must make (or return), which the caller is sure of;
+        any other fails the transaction (StoreError) where it would have been read."""
+        changed = await self.execute(sql, params)
+        if changes is not None and changed != changes:
+            raise StoreError(f"a write expected to change {changes} row(s) changed {changed}")
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         """Every row of a query."""

@@ -1,12 +1,12 @@
 """What a click costs in statements, on each engine: the request read once under its lock
 (with its cards, decision and votes, and on PostgreSQL the clicker's binding), the vote, then
 what the vote implies. On PostgreSQL each statement is a round trip, and the transaction adds
-two (BEGIN and COMMIT, no reset: tests/store/test_postgres_round_trips.py); the writes nobody
-reads back (the jobs, the decision, the audit line) are deferred and go together in one
-statement before the COMMIT (``apply_writes``): a counting vote is 5 round trips and a deciding
-one 6 (8 and 10 with the binding read apart and each write a round trip, 13 and 16 with the
-request read two or three times). SQLite runs the same steps inline, the request's rows, the
-binding and each deferred write a statement each."""
+two (BEGIN and COMMIT, no reset: tests/store/test_postgres_round_trips.py); every write after
+the read is deferred and they go together in one statement before the COMMIT
+(``apply_writes``): a click that counts a vote and one that decides are both 4 round trips
+(8 and 10 with the binding read apart and each write a round trip, 13 and 16 with the request
+read two or three times). SQLite runs the same steps inline, the request's rows, the binding
+and each deferred write a statement each (11 and 14)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 # The request read under its lock, the clicker's binding (no delegation read: it is theirs),
 # the vote; then a counting vote redraws the clicker's card after its answer and the other's
 # now, and a deciding one closes the request (its steps with it), redraws both cards, and
-# records the decision with its forward job; each audited. The writes after the vote (and, for
-# a decision, after the close) are deferred: nothing reads what they return.
+# records the decision with its forward job; each audited. Everything after the read is a
+# deferred write: admitted under the lock, the vote and the close cannot fail to be stored (a
+# count other than one fails the transaction), and nothing reads the rest back.
 SQLITE_READ = [
     "get_request",
     "deliveries_of_request",
@@ -42,20 +43,18 @@ SQLITE_READ = [
     "decision_of_request",
     "votes_of_request",
 ]
-VOTE_HELD = ["enqueue", "enqueue_redraw", "insert_audit"]
-DECIDE_HELD = ["enqueue", "enqueue", "insert_forwarded_decision", "insert_audit"]
-VOTE = ["request_for_vote", "add_vote"]  # on PostgreSQL the read brings the binding too
-SQLITE_VOTE = ["request_for_vote", *SQLITE_READ, "binding_address", "add_vote"]
+VOTE_HELD = ["add_vote", "enqueue", "enqueue_redraw", "insert_audit"]
+DECIDE_HELD = ["add_vote", "close_request", "enqueue", "enqueue", "insert_forwarded_decision"]
+DECIDE_HELD += ["insert_audit"]
+READ = ["request_for_vote"]  # on PostgreSQL the read brings the binding too
+SQLITE_VOTE = ["request_for_vote", *SQLITE_READ, "binding_address"]
 SQLITE_HELD = ["insert_decision", *DECIDE_HELD]  # the decision and its forward job apart
 # Per engine, per click: the statements sent, and the writes deferred among them.
 EXPECTED = {
-    "postgresql": (
-        ([*VOTE, "apply_writes"], VOTE_HELD),
-        ([*VOTE, "close_request", "apply_writes"], DECIDE_HELD),
-    ),
+    "postgresql": (([*READ, "apply_writes"], VOTE_HELD), ([*READ, "apply_writes"], DECIDE_HELD)),
     "sqlite": (
         ([*SQLITE_VOTE, *VOTE_HELD], VOTE_HELD),
-        ([*SQLITE_VOTE, "close_request", "cancel_steps", *SQLITE_HELD], SQLITE_HELD),
+        ([*SQLITE_VOTE, "cancel_steps", *SQLITE_HELD], SQLITE_HELD),
     ),
 }
 
@@ -104,10 +103,15 @@ def _watch(
         original: Callable[..., Awaitable[Any]] = getattr(kind, primitive)
 
         async def watched(
-            self: EngineTx, sql: str, params: Any = (), _run: Any = original, _into: Any = into
+            self: EngineTx,
+            sql: str,
+            params: Any = (),
+            _run: Any = original,
+            _into: Any = into,
+            **how: Any,
         ) -> Any:
             _into.append(_named(self, sql))
-            return await _run(self, sql, params)
+            return await _run(self, sql, params, **how)
 
         monkeypatch.setattr(kind, primitive, watched)
 

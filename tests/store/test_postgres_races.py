@@ -62,16 +62,18 @@ async def replicas(
 
 @pytest.fixture
 def both_close_together(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every close_request waits until two transactions have reached it: both read the request
-    pending before either closes it."""
+    """Every close of a request (``close``, or a click's ``close_held`` under the request's
+    lock) waits until two transactions have reached it: both read the request pending before
+    either closes it."""
     barrier = asyncio.Barrier(2)
-    original: Callable[..., Awaitable[bool]] = RequestRows.close
+    for name in ("close", "close_held"):
+        original: Callable[..., Awaitable[Any]] = getattr(RequestRows, name)
 
-    async def close_request(self: RequestRows, *args: Any) -> bool:
-        await asyncio.wait_for(barrier.wait(), 10)
-        return await original(self, *args)
+        async def closing(self: RequestRows, *args: Any, _close: Any = original) -> Any:
+            await asyncio.wait_for(barrier.wait(), 10)
+            return await _close(self, *args)
 
-    monkeypatch.setattr(RequestRows, "close", close_request)
+        monkeypatch.setattr(RequestRows, name, closing)
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ Every statement is a round trip, so the writes whose outcome nobody reads (``def
 queued, an audit line, a decision) are held and sent together, as one call of ``apply_writes``
 (migration 0017), before the transaction's next statement or its commit: a click's jobs and its
 audit line cost one round trip instead of one each. Each held write goes as its text with its
-values in one JSON array (:func:`held`); the function runs them in order, each seeing the ones
-before, as separate statements would.
+values in one JSON array (:func:`held`), and the count it must change when the caller is sure
+of one; the function runs them in order, each seeing the ones before, as separate statements
+would, and fails on a count that differs.
 """
 
 from __future__ import annotations
@@ -108,24 +109,25 @@ class PostgresTx(EngineTx):
         self.sql = sql
         self._writable = writable
         self.open = True
-        self._held: list[tuple[str, list[Any]]] = []  # deferred writes, in order
+        # Deferred writes, in order: the text, its values, the count it must change (or None).
+        self._held: list[tuple[str, list[Any], int | None]] = []
 
-    async def defer(self, sql: str, params: Params = ()) -> None:
+    async def defer(self, sql: str, params: Params = (), *, changes: int | None = None) -> None:
         if not self._writable:
             raise StoreError("write attempted in a read-only transaction")
         self.read_ahead = {}  # a write may change what was read ahead
         spelled = held(sql, params)
         if spelled is None:
-            await self.execute(sql, params)
+            await super().defer(sql, params, changes=changes)
             return
-        self._held.append(spelled)
+        self._held.append((*spelled, changes))
 
     async def flush(self) -> None:
         """Send the deferred writes, in one statement (the store calls this before COMMIT)."""
         if not self._held:
             return
         writes, self._held = self._held, []
-        batch = json.dumps([{"sql": text, "args": args} for text, args in writes])
+        batch = json.dumps([{"sql": t, "args": a, "changes": n} for t, a, n in writes])
         await self.fetch_one(ENGINE.apply_writes, (batch,))
 
     async def execute(self, sql: str, params: Params = ()) -> int:

@@ -95,6 +95,20 @@ class RequestRows(Rows):
         await OutboxRows(tx).cancel_steps(request_id, at)
         return True
 
+    async def close_held(
+        self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
+    ) -> None:
+        """:meth:`close` a request read pending under this unit's exclusive lock: a deferred
+        write that must close it (``EngineTx.defer``)."""
+        params = {"status": status.value, "at": ts(at), "reason": reason, "id": request_id}
+        tx = self._tx
+        if tx.rows_carry_children:
+            low, high = step_refs(request_id)
+            await tx.defer(self.sql.close_request, {**params, "low": low, "high": high}, changes=1)
+            return
+        await tx.defer(self.sql.close_request, params, changes=1)
+        await OutboxRows(tx).cancel_steps(request_id, at)
+
     async def set_changes(self, request_id: str, changes: Sequence[RosterChange]) -> bool:
         """Store who joined the pending request since it started; False once it closed."""
         text = json.dumps([c.model_dump(mode="json") for c in changes])
