@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from bot.errors import StoreError
@@ -32,7 +33,7 @@ class EngineTx:
     # Bindings a statement read beside its own rows, (account, channel) -> address or None:
     # PostgreSQL's request_for_vote reads the clicked channel's bindings of the request's
     # approvers under the request's lock. Answered from here until the transaction writes.
-    read_ahead: Mapping[tuple[str, str], str | None] = {}
+    read_ahead: Mapping[tuple[str, str], str | None] = MappingProxyType({})
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; how many rows it changed (StoreError in a read-only transaction)."""

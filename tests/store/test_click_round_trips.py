@@ -177,3 +177,25 @@ async def test_the_binding_read_with_the_request_still_decides_who_may_vote(
         )
         results.append((await service.handle_action(click)).status)
     assert results == [ActionStatus.UNLINKED, ActionStatus.VOTED]
+
+
+async def test_what_the_click_read_ahead_gives_way_to_the_units_own_writes(
+    engine: EngineStore,
+) -> None:
+    # The bindings read with the request answer binding_address until the unit writes; after
+    # a write (here a binding moved in the same unit) the store is asked again.
+    service = ApprovalService(
+        engine, MovableClock(T0), Router({"memory": MemoryChannel()}, ["memory"]), NoWakeup()
+    )
+    await service.submit(_ticket())
+    request = await service.get("T-TRIPS")
+    card = next(d for d in request.deliveries if d.account_id == "a1")
+    async with engine.unit() as uow:
+        await uow.identities.set_binding("a1", "memory", "first-a1", "admin", "cli", T0)
+    async with engine.unit() as uow:
+        assert await uow.requests.for_vote(card.id, "memory") is not None
+        before = await uow.identities.binding_address("a1", "memory")
+        await uow.identities.set_binding("a1", "memory", "moved-a1", "admin", "cli", T0)
+        after = await uow.identities.binding_address("a1", "memory")
+        unbound = await uow.identities.binding_address("a2", "memory")
+    assert (before, after, unbound) == ("first-a1", "moved-a1", None)
