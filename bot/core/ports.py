@@ -12,8 +12,9 @@ and CLI edges use are in :mod:`bot.core.storage`). The store is one small reposi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -113,6 +114,15 @@ class RequestRepo(Protocol):
         pending (nothing changed)."""
         ...
 
+    async def close_held(
+        self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
+    ) -> None:
+        """:meth:`close` a request this unit read pending under its exclusive lock
+        (:meth:`for_vote`): nothing else can close it meanwhile, so nothing is read back (the
+        engine may send it with the unit's next statement); if it was not pending after all,
+        the unit fails (StoreError)."""
+        ...
+
     async def set_changes(self, request_id: str, changes: Sequence[RosterChange]) -> bool:
         """Store who joined the pending request since it started (``bot.core.roster``);
         False if it was no longer pending."""
@@ -125,10 +135,14 @@ class RequestRepo(Protocol):
         the votes of one request take turns and each sees the other's vote."""
         ...
 
-    async def for_vote(self, delivery_id: str) -> StoredRequest | None:
+    async def for_vote(
+        self, delivery_id: str, channel: ChannelName | None = None
+    ) -> StoredRequest | None:
         """The request of the card ``delivery_id`` with its votes, held as :meth:`lock`
         ``exclusive`` holds it and read once the lock is granted (one round trip where the
-        engine can); None for an unknown card."""
+        engine can); None for an unknown card. ``channel``: the click's; where the engine
+        reads them in the same call, the bindings of the request's approvers on it come too,
+        and the unit's ``identities.binding_address`` answers them until the unit writes."""
         ...
 
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]: ...
@@ -170,9 +184,9 @@ class OutboxRepo(Protocol):
     """The outbox: jobs committed with the change that implies them, leased to workers."""
 
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None: ...
-    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> bool:
+    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> None:
         """Queue a card's redraw unless one is already waiting unclaimed (it will draw the
-        request as it is when it runs); whether one was queued."""
+        request as it is when it runs)."""
         ...
 
     async def claim(
@@ -221,6 +235,13 @@ class VoteRepo(Protocol):
         """Store ``vote``; False (nothing stored) if this account already voted in that stage."""
         ...
 
+    async def add_held(self, request_id: str, vote: Vote) -> None:
+        """Store ``vote``, admitted against the votes read under the request's exclusive lock
+        (``RequestRepo.for_vote``): no vote of the request can be stored meanwhile, so nothing
+        is read back (the engine may send it with the unit's next statement); if the account
+        had voted in that stage after all, the unit fails (StoreError)."""
+        ...
+
     async def of_request(self, request_id: str) -> list[Vote]:
         """The request's votes in the order they came (including this unit's own)."""
         ...
@@ -263,6 +284,20 @@ class StepRepo(Protocol):
         ...
 
 
+RouteFacts = tuple[RoutePreference, dict[ChannelName, str]]
+"""An account's route preference and its address on each channel it is bound on."""
+
+
+@dataclass(frozen=True)
+class Routes:
+    """What routing a stage's cards reads, read together (:meth:`IdentityRepo.routes`): the
+    delegations not ended at that moment, and the route facts of the stage's approvers and of
+    everyone they delegate to, down the chains (an account with none: defaults, no bindings)."""
+
+    delegations: tuple[Delegation, ...]
+    facts: Mapping[str, RouteFacts]
+
+
 class IdentityRepo(Protocol):
     """Who an account is on each channel, how it wants to be reached, and binding codes."""
 
@@ -271,9 +306,15 @@ class IdentityRepo(Protocol):
         """The account's channel order and email subscription (defaults when it set none)."""
         ...
 
-    async def route_facts(self, account_id: str) -> tuple[RoutePreference, dict[ChannelName, str]]:
+    async def route_facts(self, account_id: str) -> RouteFacts:
         """:meth:`route_preference` and the account's address on each channel it is bound on,
         read together (routing a card reads both: one round trip, not one per channel)."""
+        ...
+
+    async def routes(self, account_ids: Sequence[str], at: datetime) -> Routes:
+        """The delegations not ended at ``at`` (as ``DelegationRepo.current``) and the route
+        facts of ``account_ids`` and of everyone reached from them along those delegations, in
+        one read: a stage's cards are routed from it, not from a read per approver."""
         ...
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None: ...

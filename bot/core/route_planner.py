@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from bot.core.directory import ChannelDirectory
 from bot.core.intake import Approver, ChannelName, UrgencyKind
-from bot.core.ports import IdentityRepo
+from bot.core.ports import IdentityRepo, Routes
 from bot.core.routing import CHINA_REGIONS, ChannelOffer, RoutePlan, plan_route
 
 EMAIL: ChannelName = "email"
@@ -59,11 +59,17 @@ class Router:
         return bound or (running.default_address(approver) if running else None)
 
     async def plan(
-        self, identities: IdentityRepo, approver: Approver, exclude: Collection[ChannelName] = ()
+        self,
+        identities: IdentityRepo,
+        approver: Approver,
+        exclude: Collection[ChannelName] = (),
+        routes: Routes | None = None,
     ) -> RoutePlan:
         """Where to send this approver's card, and the fallbacks (``exclude``: already failed);
-        read through the unit of work's ``identities``."""
-        preference, bound = await identities.route_facts(approver.account_id)
+        read through the unit of work's ``identities``, unless ``routes`` already holds the
+        approver's facts."""
+        known = routes.facts.get(approver.account_id) if routes else None
+        preference, bound = known or await identities.route_facts(approver.account_id)
         addresses: dict[ChannelName, str | None] = {}
         for name in self._order():
             # Known for unusable channels too: a bound approver skipped there is traced.

@@ -3,9 +3,11 @@
 Every change of state commits together with the outbox jobs it implies (send a card, update
 cards, forward a decision), so a crash can lose neither: the worker finds the jobs on restart.
 
-Over 400 lines on purpose: every way a request closes (a click, a withdrawal, a console
-decision, expiry) goes through the one ``_close`` here, which also settles a race with another
-replica's close of the same request; split up, each would need its own copy of that rule.
+Over 400 lines on purpose: every way a request closes is here, together: a withdrawal, a
+console decision and expiry through the one ``_close``, which also settles a race with another
+replica's close of the same request, and a click through ``_decide``, under the request's lock,
+where that race cannot happen (the others wait for its commit); split up, each would need its
+own copy of those rules.
 """
 
 from __future__ import annotations
@@ -36,7 +38,16 @@ from bot.core.models import (
     Vote,
 )
 from bot.core.policy import Policy, Progress, admit, outcome
-from bot.core.ports import Clock, IdentityNotice, RequestJob, Store, UnitOfWork, Wakeup, within
+from bot.core.ports import (
+    Clock,
+    IdentityNotice,
+    RequestJob,
+    Routes,
+    Store,
+    UnitOfWork,
+    Wakeup,
+    within,
+)
 from bot.core.redraw import UPDATE_CARD as UPDATE_CARD  # the job kind, re-exported for callers
 from bot.core.route_planner import Router
 from bot.core.tell_submitter import TELL_IDENTITY as TELL_IDENTITY  # re-exported for callers
@@ -153,9 +164,12 @@ class ApprovalService:
         if not await uow.requests.insert(request):
             raise Conflict(f"ticket {ticket.ticket_id} was already submitted")
         # Only the first stage's cards go now; each later stage's when the one before approves.
+        # Routed from one read (delegations and every approver's bindings): their deliveries,
+        # written after it, go to the store together.
+        first = voting.first_stage(request)
+        routes = await uow.identities.routes([a.account_id for a in first], now)
         planned = [
-            await self._plan(uow, request, approver, now)
-            for approver in voting.first_stage(request)
+            await self._plan(uow, request, approver, now, routes=routes) for approver in first
         ]
         # The steps, written with the request: a crash loses neither, a restart repeats none.
         # (Most requests have none: they pay no reload for them.)
@@ -177,13 +191,16 @@ class ApprovalService:
         approver: Approver,
         now: datetime,
         exclude: frozenset[str] = frozenset(),
+        *,
+        routes: Routes | None = None,
     ) -> PlannedDelivery:
         # An approver away: the card goes to whoever acts for them (the delivery stays theirs,
-        # so the vote counts as theirs), and they are told where it went.
-        acting = await _acting(uow, request, approver, now)
+        # so the vote counts as theirs), and they are told where it went. ``routes``: what the
+        # stage's routing read at once (else read here).
+        acting = await _acting(uow, request, approver, now, routes)
         target = approver.model_copy(update={"account_id": acting.actor})
         with tracing.span("approval.route", account_id=approver.account_id):
-            plan = await self._router.plan(uow.identities, target, exclude)
+            plan = await self._router.plan(uow.identities, target, exclude, routes)
         choice = plan.choices[0] if plan.choices else None
         state = DeliveryState.QUEUED if choice else DeliveryState.UNREACHABLE
         # The trace says why a channel the approver is bound on was passed over.
@@ -205,7 +222,7 @@ class ApprovalService:
         # The card's job goes with its delivery (one statement on PostgreSQL).
         await uow.deliveries.insert(delivery, SEND_CARD if choice else None)
         if choice and len(acting.chain) > 1 and not exclude:
-            await self._tell_delegator(uow, request, approver, acting, now)
+            await self._tell_delegator(uow, request, approver, acting, now, routes)
         return PlannedDelivery(
             delivery_id=delivery.id,
             account_id=delivery.account_id,
@@ -221,9 +238,10 @@ class ApprovalService:
         approver: Approver,
         acting: delegation.Resolution,
         now: datetime,
+        routes: Routes | None,
     ) -> None:
         # A short notice on the delegator's own first channel; none reachable: nothing to send.
-        plan = await self._router.plan(uow.identities, approver)
+        plan = await self._router.plan(uow.identities, approver, routes=routes)
         if not plan.choices:
             return
         choice = plan.choices[0]
@@ -302,7 +320,7 @@ class ApprovalService:
         # the others' in, and only one of them can find the outcome reached. Read once, under
         # the lock: nothing this unit reads later changes under it (a card send takes the lock
         # too, jobs.py), so the click needs no second read of the request.
-        request = await uow.requests.for_vote(action.ref)
+        request = await uow.requests.for_vote(action.ref, action.channel)
         card = _card(request, action.ref)
         if request is None or card is None:
             return ActionResult(status=ActionStatus.UNKNOWN_CARD)
@@ -377,12 +395,10 @@ class ApprovalService:
         vote = _admitted(policy, votes, request, clicker, action, now, voter)
         if not isinstance(vote, Vote):
             return ActionResult(status=vote, request=request.with_votes(votes), delivery=clicker)
-        if not await uow.votes.add(request.id, vote):
-            return ActionResult(
-                status=ActionStatus.ALREADY_VOTED,
-                request=request.with_votes(votes),
-                delivery=clicker,
-            )
+        # Admitted against the votes read under the request's lock: no vote of it can be
+        # stored meanwhile (a double tap waits for this commit, then admit refuses it), so the
+        # vote and all that follows from it are writes nothing needs to read back.
+        await uow.votes.add_held(request.id, vote)
         await self._announce(uow, request, vote)
         before, after = outcome(policy, votes), outcome(policy, [*votes, vote])
         votes = [*votes, vote]
@@ -393,12 +409,6 @@ class ApprovalService:
                 status=ActionStatus.VOTED, request=current.with_votes(votes), delivery=clicker
             )
         decided = await self._decide(uow, request, clicker, action, now, votes)
-        if decided is None:
-            # Another replica's click closed it after we read it pending (PostgreSQL made our
-            # close wait for its commit): this click came second and is told who decided.
-            request = await _reload(uow, request.id)
-            status = ActionStatus.ALREADY_DECIDED if request.decision else ActionStatus.CLOSED
-            return ActionResult(status=status, request=request, delivery=clicker)
         return ActionResult(
             status=ActionStatus.DECIDED, request=decided.with_votes(votes), delivery=clicker
         )
@@ -420,10 +430,14 @@ class ApprovalService:
     ) -> StoredRequest:
         # A vote that leaves the request pending: the next stage's cards if it opened one,
         # and every card redrawn with the new tally (the clicker's after the click's answer).
-        # The request was read under its lock: read again only for the cards planned here.
+        # The request was read under its lock: read again only for the cards planned here,
+        # routed from one read as a submission's are.
         current = request
-        for approver in voting.opened(policy, *progress, request):
-            await self._plan(uow, request, approver, now)
+        opened = voting.opened(policy, *progress, request)
+        if opened:
+            routes = await uow.identities.routes([a.account_id for a in opened], now)
+            for approver in opened:
+                await self._plan(uow, request, approver, now, routes=routes)
             uow.on_commit(functools.partial(self._wakeup.notify, SEND_CARD))
             current = await _reload(uow, request.id)
         await redraw.after_vote(uow, current, now, answered=clicker.id)
@@ -465,9 +479,11 @@ class ApprovalService:
         action: InboundAction,
         at: datetime,
         votes: list[Vote],
-    ) -> StoredRequest | None:
+    ) -> StoredRequest:
         """Record the click's decision: the request as it now stands (closed, with the
-        decision); None when another transaction closed the request first (nothing recorded)."""
+        decision). It was read pending under its exclusive lock, so no other transaction (a
+        replica's click, a withdrawal, the expiry sweep) can close it first: each waits for
+        this commit, then finds it closed."""
         approver = request.approver(clicker.account_id)
         assert approver is not None
         outcome = Outcome.APPROVED if action.action is ClickAction.APPROVE else Outcome.REJECTED
@@ -483,11 +499,12 @@ class ApprovalService:
             source=action.source,
             forward_state=ForwardState.PENDING,
         )
-        current = await self._closed(
-            uow, request, RequestStatus(outcome.value), at, None, answered=clicker.id, locked=True
-        )
-        if current is None:
-            return None
+        status = RequestStatus(outcome.value)
+        await uow.requests.close_held(request.id, status, at, None)  # its steps too
+        # The cards as read under the lock: a card whose send committed before it was granted
+        # is among them; one committing later sees the request closed (redraw.after_send).
+        current = request.model_copy(update={"status": status, "closed_at": at})
+        await redraw.after_close(uow, current, at, answered=clicker.id)
         await uow.requests.insert_decision(decision, FORWARD_DECISION)
         await tell_submitter.queue(uow, self._router, current, decision, at, votes)
         await uow.ledger.audit(
@@ -509,36 +526,17 @@ class ApprovalService:
         status: RequestStatus,
         at: datetime,
         reason: str | None,
-        *,
-        answered: str | None = None,
     ) -> bool:
-        # False: the request was pending when read, but another transaction (a replica's click,
-        # withdrawal or expiry sweep) closed it before this one could; each caller says what
-        # that means for it. Only one of them ever closes it.
-        return await self._closed(uow, request, status, at, reason, answered=answered) is not None
-
-    async def _closed(
-        self,
-        uow: UnitOfWork,
-        request: StoredRequest,
-        status: RequestStatus,
-        at: datetime,
-        reason: str | None,
-        *,
-        answered: str | None = None,
-        locked: bool = False,
-    ) -> StoredRequest | None:
-        # _close, returning the request as it stands once closed (None: closed by another).
-        # ``locked``: ``request`` was read under its exclusive lock in this unit (a click).
+        # False: the request was pending when read (without its lock), but another transaction
+        # (a replica's click, withdrawal or expiry sweep) closed it before this one could; each
+        # caller says what that means for it. Only one of them ever closes it.
         if not await uow.requests.close(request.id, status, at, reason):  # its steps too
-            return None
+            return False
         # The cards as they are now that this transaction holds the request's row: a card whose
         # send committed since the request was read must be redrawn too (a send committing
-        # later sees the request closed: redraw.after_send). Read under the lock, they are.
-        closed = {"status": status, "closed_at": at, "close_reason": reason}
-        current = request.model_copy(update=closed) if locked else await _reload(uow, request.id)
-        await redraw.after_close(uow, current, at, answered=answered)
-        return current
+        # later sees the request closed: redraw.after_send).
+        await redraw.after_close(uow, await _reload(uow, request.id), at)
+        return True
 
     async def withdraw(
         self, ticket_id: str, body: Withdrawal, uow: UnitOfWork | None = None
@@ -709,9 +707,13 @@ class ApprovalService:
 
 
 async def _acting(
-    uow: UnitOfWork, request: StoredRequest, approver: Approver, at: datetime
+    uow: UnitOfWork,
+    request: StoredRequest,
+    approver: Approver,
+    at: datetime,
+    routes: Routes | None = None,
 ) -> delegation.Resolution:
-    delegations = await uow.delegations.current(at)
+    delegations = routes.delegations if routes else await uow.delegations.current(at)
     submitter = request.ticket.submitter.account_id
     return delegation.resolve(approver.account_id, at, delegations, submitter)
 

@@ -193,6 +193,7 @@ class Queries(NamedQueries):
     # bindings.sql: bindings, binding codes, preferences, email verifications
     binding_address: str
     route_facts: str
+    routes_at: str
     binding_owner: str
     first_bound_on: str
     upsert_binding: str

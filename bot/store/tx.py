@@ -7,10 +7,12 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import MappingProxyType
 from typing import Any, Protocol
 
+from bot.errors import StoreError
 from bot.store.queries import Queries
 
 Row = Any  # a result row: by column name (and position), whatever the engine's driver returns
@@ -28,10 +30,24 @@ class EngineTx:
     # ``deliveries`` (PostgreSQL: each statement is a round trip). Else those rows have
     # statements of their own (SQLite: statements run inline, and it has no writing CTEs).
     rows_carry_children = False
+    # Bindings a statement read beside its own rows, (account, channel) -> address or None:
+    # PostgreSQL's request_for_vote reads the clicked channel's bindings of the request's
+    # approvers under the request's lock. Answered from here until the transaction writes.
+    read_ahead: Mapping[tuple[str, str], str | None] = MappingProxyType({})
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; how many rows it changed (StoreError in a read-only transaction)."""
         raise NotImplementedError
+
+    async def defer(self, sql: str, params: Params = (), *, changes: int | None = None) -> None:
+        """Run a write whose outcome the caller does not read (no count, no rows), at the
+        latest before the transaction's next statement or its commit: an engine where each
+        statement is a round trip sends the writes held this way together, as one. Here: now.
+        ``changes``: the count the write must make (or return), which the caller is sure of;
+        any other fails the transaction (StoreError) where it would have been read."""
+        changed = await self.execute(sql, params)
+        if changes is not None and changed != changes:
+            raise StoreError(f"a write expected to change {changes} row(s) changed {changed}")
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         """Every row of a query."""

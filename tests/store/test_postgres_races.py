@@ -62,16 +62,18 @@ async def replicas(
 
 @pytest.fixture
 def both_close_together(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every close_request waits until two transactions have reached it: both read the request
-    pending before either closes it."""
+    """Every close of a request (``close``, or a click's ``close_held`` under the request's
+    lock) waits until two transactions have reached it: both read the request pending before
+    either closes it."""
     barrier = asyncio.Barrier(2)
-    original: Callable[..., Awaitable[bool]] = RequestRows.close
+    for name in ("close", "close_held"):
+        original: Callable[..., Awaitable[Any]] = getattr(RequestRows, name)
 
-    async def close_request(self: RequestRows, *args: Any) -> bool:
-        await asyncio.wait_for(barrier.wait(), 10)
-        return await original(self, *args)
+        async def closing(self: RequestRows, *args: Any, _close: Any = original) -> Any:
+            await asyncio.wait_for(barrier.wait(), 10)
+            return await _close(self, *args)
 
-    monkeypatch.setattr(RequestRows, "close", close_request)
+        monkeypatch.setattr(RequestRows, name, closing)
 
 
 @pytest.fixture
@@ -81,9 +83,9 @@ def both_click_together(monkeypatch: pytest.MonkeyPatch) -> None:
     barrier = asyncio.Barrier(2)
     original: Callable[..., Awaitable[Any]] = RequestRows.for_vote
 
-    async def for_vote(self: RequestRows, delivery_id: str) -> Any:
+    async def for_vote(self: RequestRows, delivery_id: str, channel: Any = None) -> Any:
         await asyncio.wait_for(barrier.wait(), 10)
-        return await original(self, delivery_id)
+        return await original(self, delivery_id, channel)
 
     monkeypatch.setattr(RequestRows, "for_vote", for_vote)
 
@@ -175,9 +177,9 @@ async def test_a_card_sent_while_another_replica_decides_is_redrawn(
         await asyncio.wait_for(barrier.wait(), 10)  # the card is out and the click in
         await lock_request(self, request_id, exclusive=exclusive)
 
-    async def clicking(self: RequestRows, delivery_id: str) -> Any:
+    async def clicking(self: RequestRows, delivery_id: str, channel: Any = None) -> Any:
         await asyncio.wait_for(barrier.wait(), 10)  # the click locks its request in for_vote
-        return await click_lock(self, delivery_id)
+        return await click_lock(self, delivery_id, channel)
 
     monkeypatch.setattr(RequestRows, "lock", locking)
     monkeypatch.setattr(RequestRows, "for_vote", clicking)

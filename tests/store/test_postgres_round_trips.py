@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from asyncpg.connection import LoggedQuery
 
 from bot.core.intake import ApprovalRequest
 from bot.core.limits import Budget
 from bot.core.models import Delivery, DeliveryEvent, DeliveryState, RequestStatus, StoredRequest
+from bot.core.ports import SignedAnswer
+from bot.errors import Conflict
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.limits import PostgresRateLimits
 from bot.store.postgres.tx import PostgresTx
@@ -101,3 +104,59 @@ async def test_a_rate_reservation_is_one_statement_outside_any_transaction(pg_ur
         await store.close()
     assert [g.granted for g in grants] == [True, False]  # ann's budget holds the second
     assert sent == ["SELECT granted, wait, at FROM reserve_bu"] * 2, sent
+
+
+async def test_deferred_writes_go_together_before_the_next_statement_and_keep_their_values(
+    pg_url: str,
+) -> None:
+    # A job, an audit line and a kept answer (bytes, an integer, a NULL) are held, then sent as
+    # one statement before the read that follows: the read sees them, each value as written.
+    store = PostgresStore(pg_url, pool_size=1)
+    await store.open()
+    sent: list[str] = []
+
+    def log(record: LoggedQuery) -> None:
+        sent.append(" ".join(record.query.split())[:24])
+
+    answer = SignedAnswer(
+        request_hash="h", status=409, content_type=None, key_id="k1", body=b"\x00sealed\xff"
+    )
+    try:
+        async with store.write() as raw:
+            assert isinstance(raw, PostgresTx)
+            raw.conn.add_query_logger(log)
+            uow = EngineUnit(raw)
+            await uow.outbox.enqueue("update_card", "del-1", T0, '{"it\'s": 1}')
+            await uow.ledger.audit(T0, "ann", "vote.approved", "T-1", "stage 1", "test")
+            await uow.answers.keep("req-1", answer, T0, T0 + timedelta(days=1))
+            recalled = await uow.answers.recall("req-1")
+            jobs = await uow.outbox.claim("me", T0, T0 + timedelta(minutes=1), 10)
+        await asyncio.sleep(0)  # the driver calls its loggers on the next turn of the loop
+    finally:
+        await store.close()
+    assert recalled == answer
+    assert [(j.kind, j.ref, j.payload) for j in jobs] == [("update_card", "del-1", {"it's": 1})]
+    # The held writes in one statement, then the recall, the claim and COMMIT.
+    assert sent[0] == "SELECT apply_writes(CAST" and len(sent) == 4, sent
+
+
+async def test_a_deferred_write_that_fails_fails_its_transaction(pg_url: str) -> None:
+    # Sent at the commit, the failing write (a second delivery with the same id) is refused as
+    # its own statement would be, and stops the commit: nothing of the unit is kept.
+    ticket = ApprovalRequest.model_validate(sample_ticket("T-r1", [approver("a1", "Ann")]))
+    request = StoredRequest(id="r1", ticket=ticket, status=RequestStatus.PENDING, created_at=T0)
+    store = PostgresStore(pg_url, pool_size=1)
+    await store.open()
+    try:
+        with pytest.raises(Conflict):
+            async with store.unit() as uow:
+                await uow.requests.insert(request)
+                await uow.outbox.enqueue("update_card", "del-1", T0)
+                await uow.deliveries.insert(_delivery(events=1).model_copy(update={"id": "x"}))
+                await uow.deliveries.insert(_delivery(events=1).model_copy(update={"id": "x"}))
+        async with store.snapshot() as uow:
+            assert await uow.requests.get("r1") is None
+            assert await uow.outbox.of_request("r1") == []
+            assert await uow.deliveries.get("x") is None
+    finally:
+        await store.close()

@@ -51,9 +51,9 @@ def _arrive_together(monkeypatch: pytest.MonkeyPatch) -> None:
     barrier = asyncio.Barrier(2)
     original: Callable[..., Awaitable[Any]] = RequestRows.for_vote
 
-    async def for_vote(self: RequestRows, delivery_id: str) -> Any:
+    async def for_vote(self: RequestRows, delivery_id: str, channel: Any = None) -> Any:
         await asyncio.wait_for(barrier.wait(), 10)
-        return await original(self, delivery_id)
+        return await original(self, delivery_id, channel)
 
     monkeypatch.setattr(RequestRows, "for_vote", for_vote)
 

@@ -27,6 +27,7 @@ class PostgresEngineQueries(NamedQueries):
     reserve_in_windows: str
     listen_schema: str
     listen_ping: str
+    apply_writes: str
 
 
 POSTGRES = Queries(load_all("bot.store.postgres"))

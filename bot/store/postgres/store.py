@@ -274,8 +274,10 @@ class PostgresStore(Units, InProcessWork):
         conn, transaction = await self._begin(pool, writable)
         try:
             async with _translating("transaction"):
+                tx = PostgresTx(conn, self.sql, writable=writable)
                 try:
-                    yield PostgresTx(conn, self.sql, writable=writable)
+                    yield tx
+                    await tx.flush()  # the writes it deferred, before COMMIT
                 except BaseException:
                     # On a lost connection the rollback fails too (the server already rolled
                     # back): the error that stopped the transaction is the one to tell.

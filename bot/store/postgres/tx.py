@@ -3,10 +3,20 @@
 The repository code binds ``?`` (positional) and ``:name`` (named) parameters on every engine;
 asyncpg wants ``$1``..``$n``, so each query text is renumbered once (cached) before it runs.
 Quoted text and ``::`` casts are left alone.
+
+Every statement is a round trip, so the writes whose outcome nobody reads (``defer``: a job
+queued, an audit line, a decision) are held and sent together, as one call of ``apply_writes``
+(migration 0017), before the transaction's next statement or its commit: a click's jobs and its
+audit line cost one round trip instead of one each. Each held write goes as its text with its
+values in one JSON array (:func:`held`), and the count it must change when the caller is sure
+of one; the function runs them in order, each seeing the ones before, as separate statements
+would, and fails on a count that differs.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from functools import lru_cache
 from typing import Any
@@ -15,6 +25,7 @@ import asyncpg
 
 from bot.errors import StoreError
 from bot.store.postgres.errors import translated
+from bot.store.postgres.queries import ENGINE
 from bot.store.queries import Queries
 from bot.store.tx import EngineTx, Params, Row
 
@@ -44,6 +55,42 @@ def numbered(sql: str) -> tuple[str, tuple[str, ...]]:
     return _TOKEN.sub(replace, sql), tuple(names)
 
 
+# How a held write reads its n-th value from the JSON array: text as it is, other JSON values
+# cast back to what the driver would have sent, bytes through base64, NULL as the literal (an
+# untyped NULL takes the type its place needs, as a NULL parameter does).
+_READ_AS = {
+    str: "($1->>{n})",
+    int: "(($1->>{n})::bigint)",
+    bool: "(($1->>{n})::boolean)",
+    float: "(($1->>{n})::float8)",
+    bytes: "decode($1->>{n}, 'base64')",
+    type(None): "NULL",
+}
+_NUMBERED = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\$(\d+)")
+
+
+@lru_cache(maxsize=1024)
+def _held_text(text: str, kinds: tuple[type, ...]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        number = match.group(1)
+        if number is None:
+            return match.group(0)  # a literal or a quoted name
+        return _READ_AS[kinds[int(number) - 1]].format(n=int(number) - 1)
+
+    return _NUMBERED.sub(replace, text)
+
+
+def held(sql: str, params: Params) -> tuple[str, list[Any]] | None:
+    """``sql`` as ``apply_writes`` runs it (its values read from one JSON array, ``$1``) and
+    that array; None when a value has no such spelling (the write then runs at once)."""
+    text, args = bind(sql, params)
+    kinds = tuple(type(arg) for arg in args)
+    if any(kind not in _READ_AS for kind in kinds):
+        return None
+    values = [base64.b64encode(a).decode() if isinstance(a, bytes) else a for a in args]
+    return _held_text(text, kinds), values
+
+
 def bind(sql: str, params: Params) -> tuple[str, list[Any]]:
     """The asyncpg text and argument list for ``sql`` with ``params``."""
     text, names = numbered(sql)
@@ -62,10 +109,32 @@ class PostgresTx(EngineTx):
         self.sql = sql
         self._writable = writable
         self.open = True
+        # Deferred writes, in order: the text, its values, the count it must change (or None).
+        self._held: list[tuple[str, list[Any], int | None]] = []
+
+    async def defer(self, sql: str, params: Params = (), *, changes: int | None = None) -> None:
+        if not self._writable:
+            raise StoreError("write attempted in a read-only transaction")
+        self.read_ahead = {}  # a write may change what was read ahead
+        spelled = held(sql, params)
+        if spelled is None:
+            await super().defer(sql, params, changes=changes)
+            return
+        self._held.append((*spelled, changes))
+
+    async def flush(self) -> None:
+        """Send the deferred writes, in one statement (the store calls this before COMMIT)."""
+        if not self._held:
+            return
+        writes, self._held = self._held, []
+        batch = json.dumps([{"sql": t, "args": a, "changes": n} for t, a, n in writes])
+        await self.fetch_one(ENGINE.apply_writes, (batch,))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         if not self._writable:
             raise StoreError("write attempted in a read-only transaction")
+        self.read_ahead = {}  # a write may change what was read ahead
+        await self.flush()
         text, args = bind(sql, params)
         async with _translated():
             if text.lstrip().upper().startswith(("WITH", "SELECT")):
@@ -77,11 +146,13 @@ class PostgresTx(EngineTx):
         return int(last) if last.isdigit() else 0
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        await self.flush()
         text, args = bind(sql, params)
         async with _translated():
             return list(await self.conn.fetch(text, *args))
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        await self.flush()
         text, args = bind(sql, params)
         async with _translated():
             return await self.conn.fetchrow(text, *args)

@@ -29,8 +29,8 @@ class AnswerRows(Rows):
     async def keep(
         self, request_id: str, answer: SignedAnswer, at: datetime, expires_at: datetime
     ) -> None:
-        """Keep the answer until ``expires_at``."""
-        await self._tx.execute(
+        """Keep the answer until ``expires_at`` (a deferred write: see ``EngineTx.defer``)."""
+        await self._tx.defer(
             self.sql.keep_answer,
             (
                 request_id,

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.core.delegation import Delegation
 from bot.store.codec import parse_ts, ts
 from bot.store.repos.rows import Rows
-from bot.store.tx import EngineTx
+from bot.store.tx import EngineTx, Row
 
 
 class DelegationRows(Rows):
@@ -38,18 +38,20 @@ class DelegationRows(Rows):
 
     async def _read_current(self, now: datetime) -> list[Delegation]:
         rows = await self._tx.fetch_all(self.sql.current_delegations, (ts(now),))
-        return [
-            Delegation(
-                account_id=row["account_id"],
-                delegate_id=row["delegate_id"],
-                starts_at=parse_ts(row["starts_at"]),
-                ends_at=parse_ts(row["ends_at"]),
-                set_by=row["set_by"],
-            )
-            for row in rows
-        ]
+        return [delegation(row) for row in rows]
 
     async def clear(self, account_id: str, now: datetime) -> int:
         """Drop the approver's delegations not ended at ``now``; how many."""
         self._read.clear()
         return await self._tx.execute(self.sql.clear_delegations, (account_id, ts(now)))
+
+
+def delegation(row: Row) -> Delegation:
+    """A delegation row (or the same keys in a JSON object)."""
+    return Delegation(
+        account_id=row["account_id"],
+        delegate_id=row["delegate_id"],
+        starts_at=parse_ts(row["starts_at"]),
+        ends_at=parse_ts(row["ends_at"]),
+        set_by=row["set_by"],
+    )

@@ -15,9 +15,10 @@ class DeliveryRows(Rows):
 
     async def insert(self, delivery: Delivery, job: str | None = None) -> None:
         """Store a delivery with its history so far; with ``job``, queue that job on it (due at
-        its creation) too, in the same statement where the engine can."""
+        its creation) too, in the same statement where the engine can; a deferred write
+        (``EngineTx.defer``)."""
         carry = self._tx.rows_carry_children
-        await self._tx.execute(
+        await self._tx.defer(
             self.sql.insert_delivery,
             {
                 "id": delivery.id,

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
 from bot.core.intake import ChannelName
+from bot.core.ports import RouteFacts, Routes
 from bot.core.routing import RoutePreference
 from bot.store.codec import ts
+from bot.store.repos.delegations import delegation
 from bot.store.repos.ledger import LedgerRows
-from bot.store.repos.rows import Rows
+from bot.store.repos.rows import Rows, from_json
 from bot.store.tx import Row
 
 
@@ -18,7 +21,11 @@ class IdentityRows(Rows):
     """The ``bindings``, ``preferences`` and ``binding_codes`` tables, read for routing."""
 
     async def binding_address(self, account_id: str, channel: ChannelName) -> str | None:
-        """The account's address on ``channel``, if bound."""
+        """The account's address on ``channel``, if bound (as the unit read it ahead, when it
+        did: ``EngineTx.read_ahead``)."""
+        known = self._tx.read_ahead
+        if (account_id, channel) in known:
+            return known[account_id, channel]
         row = await self._tx.fetch_one(self.sql.binding_address, (account_id, channel))
         return str(row["address"]) if row else None
 
@@ -27,12 +34,25 @@ class IdentityRows(Rows):
         row = await self._tx.fetch_one(self.sql.route_preference, (account_id,))
         return _preference(row) if row is not None else RoutePreference()
 
-    async def route_facts(self, account_id: str) -> tuple[RoutePreference, dict[ChannelName, str]]:
+    async def route_facts(self, account_id: str) -> RouteFacts:
         """The account's route preference and its address on each channel it is bound on."""
-        rows = await self._tx.fetch_all(self.sql.route_facts, (account_id,))
-        first = rows[0]  # the statement returns a row even for an account it knows nothing of
-        preference = _preference(first) if first["has_preference"] else RoutePreference()
-        return preference, {row["channel"]: row["address"] for row in rows if row["channel"]}
+        # The statement returns a row even for an account it knows nothing of.
+        return _facts(await self._tx.fetch_all(self.sql.route_facts, (account_id,)))
+
+    async def routes(self, account_ids: Sequence[str], at: datetime) -> Routes:
+        """The delegations not ended at ``at`` and the route facts of ``account_ids`` and of
+        whoever they delegate to, in one statement."""
+        params = {"at": ts(at), "accounts": json.dumps(list(account_ids))}
+        row = await self._tx.fetch_one(self.sql.routes_at, params)
+        assert row is not None  # a statement of subqueries: always one row
+        found = sorted(
+            (delegation(d) for d in from_json(row["delegations"])),
+            key=lambda d: (d.account_id, d.starts_at),
+        )
+        rows: dict[str, list[Row]] = {}
+        for fact in from_json(row["facts"]):
+            rows.setdefault(fact["account_id"], []).append(fact)
+        return Routes(tuple(found), {account: _facts(each) for account, each in rows.items()})
 
     async def binding_owner(self, channel: ChannelName, address: str) -> str | None:
         """The account bound to ``address`` on ``channel``, if any."""
@@ -81,6 +101,14 @@ class IdentityRows(Rows):
         """Use a code once: the account it was issued for, or None."""
         row = await self._tx.fetch_one(self.sql.take_binding_code, (ts(now), code_hash, ts(now)))
         return str(row["account_id"]) if row else None
+
+
+def _facts(rows: Sequence[Row]) -> RouteFacts:
+    # route_facts' rows of one account: its preference on each (NULL when it set none), and
+    # one row per binding (channel NULL when it has none).
+    first = rows[0]
+    preference = _preference(first) if first["has_preference"] else RoutePreference()
+    return preference, {row["channel"]: row["address"] for row in rows if row["channel"]}
 
 
 def _preference(row: Row) -> RoutePreference:

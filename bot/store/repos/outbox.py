@@ -24,14 +24,14 @@ class OutboxRows(Rows):
     """The ``outbox`` table: enqueued with a change, leased, finished, retried or buried."""
 
     async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None:
-        """Queue a job due at ``run_at``."""
-        await self._tx.execute(self.sql.enqueue, (kind, ref, payload, ts(run_at), ts(run_at)))
+        """Queue a job due at ``run_at`` (a deferred write: see ``EngineTx.defer``)."""
+        await self._tx.defer(self.sql.enqueue, (kind, ref, payload, ts(run_at), ts(run_at)))
 
-    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> bool:
-        """Queue a card's redraw due at ``run_at`` unless one is already waiting unclaimed;
-        whether one was queued."""
+    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> None:
+        """Queue a card's redraw due at ``run_at`` unless one is already waiting unclaimed
+        (deferred, as :meth:`enqueue`)."""
         params = {"kind": kind, "ref": ref, "payload": "{}", "at": ts(run_at)}
-        return await self._tx.execute(self.sql.enqueue_redraw, params) == 1
+        await self._tx.defer(self.sql.enqueue_redraw, params)
 
     async def claim(
         self,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.core import roster
-from bot.core.intake import ApprovalRequest
+from bot.core.intake import ApprovalRequest, ChannelName
 from bot.core.models import Decision, ForwardState, RequestStatus, RosterChange, StoredRequest
 from bot.store.codec import opt_ts, parse_ts, ts
 from bot.store.repos.outbox import OutboxRows, step_refs
@@ -95,6 +95,20 @@ class RequestRows(Rows):
         await OutboxRows(tx).cancel_steps(request_id, at)
         return True
 
+    async def close_held(
+        self, request_id: str, status: RequestStatus, at: datetime, reason: str | None
+    ) -> None:
+        """:meth:`close` a request read pending under this unit's exclusive lock: a deferred
+        write that must close it (``EngineTx.defer``)."""
+        params = {"status": status.value, "at": ts(at), "reason": reason, "id": request_id}
+        tx = self._tx
+        if tx.rows_carry_children:
+            low, high = step_refs(request_id)
+            await tx.defer(self.sql.close_request, {**params, "low": low, "high": high}, changes=1)
+            return
+        await tx.defer(self.sql.close_request, params, changes=1)
+        await OutboxRows(tx).cancel_steps(request_id, at)
+
     async def set_changes(self, request_id: str, changes: Sequence[RosterChange]) -> bool:
         """Store who joined the pending request since it started; False once it closed."""
         text = json.dumps([c.model_dump(mode="json") for c in changes])
@@ -105,22 +119,32 @@ class RequestRows(Rows):
         query = self.sql.lock_request_exclusive if exclusive else self.sql.lock_request
         await self._tx.fetch_all(query, (request_id,))
 
-    async def for_vote(self, delivery_id: str) -> StoredRequest | None:
+    async def for_vote(
+        self, delivery_id: str, channel: ChannelName | None = None
+    ) -> StoredRequest | None:
         """The request of the card ``delivery_id``, held as :meth:`lock` ``exclusive`` holds
-        it and read after the lock was granted, with its votes; None for an unknown card."""
+        it and read after the lock was granted, with its votes; None for an unknown card.
+        On PostgreSQL the call reads the approvers' bindings on ``channel`` too (read ahead)."""
         tx = self._tx
-        row = await tx.fetch_one(self.sql.request_for_vote, (delivery_id,))
         if not tx.rows_carry_children:
             # SQLite: one writer at a time holds every row already; the rest runs inline.
+            row = await tx.fetch_one(self.sql.request_for_vote, (delivery_id,))
             request = await self.get(row["request_id"]) if row else None
             if request is None:
                 return None
             return request.with_votes(await VoteRows(tx).of_request(request.id))
-        found = from_json(row["found"]) if row else None
-        if found is None:
+        row = await tx.fetch_one(self.sql.request_for_vote, (delivery_id, channel))
+        read = from_json(row["found"]) if row else None
+        if read is None:
             return None
+        found = read["found"]
         carried = {**found["request"], "decision": found["decision"]}
         request = await self._hydrate({**carried, "deliveries": found["deliveries"]})
+        if channel is not None:
+            bound = read["bound"]
+            tx.read_ahead = {
+                (d.account_id, channel): bound.get(d.account_id) for d in request.deliveries
+            }
         return request.with_votes([vote(v) for v in found["votes"]])
 
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]:
@@ -130,14 +154,15 @@ class RequestRows(Rows):
 
     async def insert_decision(self, decision: Decision, forward: str | None = None) -> None:
         """Record the decision that closed a request; ``forward``: with the outbox job of that
-        kind that carries it to the backend, due at once (one statement where the engine can)."""
+        kind that carries it to the backend, due at once (one statement where the engine can);
+        deferred writes (``EngineTx.defer``)."""
         row = _decision_row(decision)
         tx = self._tx
         if forward is None or not tx.rows_carry_children:
-            await tx.execute(self.sql.insert_decision, tuple(row.values()))
+            await tx.defer(self.sql.insert_decision, tuple(row.values()))
         if forward is not None:
             forwarded = {**row, "forward": forward, "payload": "{}"}
-            await tx.execute(self.sql.insert_forwarded_decision, forwarded)
+            await tx.defer(self.sql.insert_forwarded_decision, forwarded)
 
     async def set_forward_state(
         self, decision_id: str, state: ForwardState, at: datetime, detail: str | None

@@ -13,25 +13,31 @@ class VoteRows(Rows):
 
     async def add(self, request_id: str, vote: Vote) -> bool:
         """Store the vote; False when the account already voted in that stage."""
-        changed = await self._tx.execute(
-            self.sql.add_vote,
-            (
-                request_id,
-                vote.stage,
-                vote.account_id,
-                vote.outcome.value,
-                vote.comment,
-                vote.display_name,
-                vote.channel,
-                ts(vote.at),
-            ),
-        )
-        return changed == 1
+        return await self._tx.execute(self.sql.add_vote, _row(request_id, vote)) == 1
+
+    async def add_held(self, request_id: str, vote: Vote) -> None:
+        """Store a vote admitted under the request's exclusive lock: a deferred write that
+        must store one row (``EngineTx.defer``)."""
+        await self._tx.defer(self.sql.add_vote, _row(request_id, vote), changes=1)
 
     async def of_request(self, request_id: str) -> list[Vote]:
         """The request's votes, oldest first."""
         rows = await self._tx.fetch_all(self.sql.votes_of_request, (request_id,))
         return [vote(row) for row in rows]
+
+
+def _row(request_id: str, vote: Vote) -> tuple[object, ...]:
+    # In add_vote's column order.
+    return (
+        request_id,
+        vote.stage,
+        vote.account_id,
+        vote.outcome.value,
+        vote.comment,
+        vote.display_name,
+        vote.channel,
+        ts(vote.at),
+    )
 
 
 def vote(row: Row) -> Vote:

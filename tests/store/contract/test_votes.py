@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.core.intake import ApprovalRequest
 from bot.core.models import Outcome, RequestStatus, StoredRequest, Vote
+from bot.errors import StoreError
 from bot.store.engine import EngineStore
 from sandbox.tickets import approver, sample_ticket
 
@@ -59,3 +62,28 @@ async def test_votes_of_another_request_are_not_read(engine: EngineStore) -> Non
         await uow.votes.add("r3", _vote("a1", T0))
     async with engine.snapshot() as uow:
         assert await uow.votes.of_request("r4") == []
+
+
+async def test_a_vote_and_a_close_under_the_lock_are_stored_or_fail_their_unit(
+    engine: EngineStore,
+) -> None:
+    # add_held and close_held are read back by nobody (PostgreSQL sends them with the unit's
+    # next statement): stored as add and close store them, and a second vote of the account
+    # in that stage, or the close of a request no longer pending, fails the whole unit.
+    await _request(engine, "r4")
+    async with engine.unit() as uow:
+        await uow.votes.add_held("r4", _vote("a1", T0))
+        await uow.requests.close_held("r4", RequestStatus.APPROVED, T0, None)
+    for again in (
+        lambda uow: uow.votes.add_held("r4", _vote("a1", T0 + timedelta(seconds=1))),
+        lambda uow: uow.requests.close_held("r4", RequestStatus.REJECTED, T0, "late"),
+    ):
+        with pytest.raises(StoreError):
+            async with engine.unit() as uow:
+                await uow.votes.add_held("r4", _vote("a2", T0))
+                await again(uow)
+    async with engine.snapshot() as uow:
+        assert await uow.votes.of_request("r4") == [_vote("a1", T0)]
+        request = await uow.requests.get("r4")
+    assert request is not None and request.status is RequestStatus.APPROVED
+    assert request.closed_at == T0 and request.close_reason is None

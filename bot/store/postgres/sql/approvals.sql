@@ -50,8 +50,9 @@ SELECT id FROM requests WHERE id = ? FOR UPDATE
 
 -- name: request_for_vote
 -- A click's request: locked as lock_request_exclusive locks it, then read with its decision,
--- deliveries and votes in one call (the function of migration 0012 says why a function).
-SELECT request_for_vote(?) AS found
+-- deliveries and votes in one call (the function of migration 0014 says why a function), and
+-- the bindings of its approvers on the click's channel (migration 0018).
+SELECT request_for_vote(?, ?) AS found
 
 -- name: close_request
 -- The close and the cancelling of its reminder and escalation steps still pending (as

@@ -85,3 +85,8 @@ SELECT current_schema()
 -- name: listen_ping
 -- The LISTEN connection's liveness check.
 SELECT 1
+
+-- name: apply_writes
+-- The writes a transaction deferred (bot/store/postgres/tx.py), run in order by migration
+-- 0017's function: one round trip for all of them.
+SELECT apply_writes(CAST(? AS json))
