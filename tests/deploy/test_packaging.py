@@ -61,7 +61,9 @@ def test_the_wheel_ships_the_queries_and_migrations_as_sql_files(wheel: Path) ->
         assert {f"{engine}/sql/{area}.sql" for area in ("approvals", "outbox", "engine")} <= set(
             sql
         )
-    migrations = [name.rsplit("/", 1)[1][:4] for name in sql if "bot/store/sqlite/migrations/" in name]
+    migrations = [
+        name.rsplit("/", 1)[1][:4] for name in sql if "bot/store/sqlite/migrations/" in name
+    ]
     assert migrations == [f"{version:04d}" for version, _, _ in MIGRATIONS]  # every one of them
     pg = [name.rsplit("/", 1)[1][:4] for name in sql if "postgres/migrations/" in name]
     assert pg == [f"{version:04d}" for version, _, _ in PG_MIGRATIONS]
