@@ -136,3 +136,52 @@ def test_tokens_list_builds_no_request_model(tmp_path: Path) -> None:
     )
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found == {"code": 0, "loaded": []}, result.stderr
+
+
+def _loaded(names: tuple[str, ...], *args: str, data_dir: Path) -> tuple[int, list[str], str]:
+    """(exit status, which of ``names`` the command loaded, its stderr)."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.replace(repr(HEAVY), repr(names)), *args],
+        env={**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    return found["code"], found["loaded"], result.stderr
+
+
+# What `tokens list` on the SQLite file has no use for: the other engine and its driver, aiosql
+# (the query files are plain enough to be read without it), and the repositories, with their
+# request, roster and timing models, of every store port but the tokens.
+NOT_FOR_TOKENS = (
+    "bot.store.postgres",
+    "asyncpg",
+    "aiosql",
+    "bot.store.repos.requests",
+    "bot.store.repos.outbox",
+    "bot.store.bindings",
+    "bot.store.preferences",
+    "bot.core.roster",
+    "bot.core.policy",
+)
+
+
+def test_tokens_list_on_sqlite_loads_neither_the_other_engine_nor_other_ports(
+    tmp_path: Path,
+) -> None:
+    _cli("db", "migrate", data_dir=tmp_path)
+    code, loaded, err = _loaded(NOT_FOR_TOKENS, "tokens", "list", data_dir=tmp_path)
+    assert (code, loaded) == (0, []), err
+
+
+# What the sample card has no use for: the request models and the channels' presentation that
+# only a --ticket file needs, and the settings.
+NOT_FOR_SAMPLE = ("bot.core.intake", "bot.core.models", "bot.channels", "bot.settings")
+
+
+def test_cards_render_of_the_sample_loads_no_request_model(tmp_path: Path) -> None:
+    code, loaded, err = _loaded(
+        NOT_FOR_SAMPLE, "cards", "render", "--channel", "dingtalk", data_dir=tmp_path
+    )
+    assert (code, loaded) == (0, []), err
