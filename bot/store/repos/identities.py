@@ -9,8 +9,8 @@ from datetime import datetime
 from bot.core.intake import ChannelName
 from bot.core.routing import RoutePreference
 from bot.store.codec import ts
+from bot.store.repos.bound import Rows
 from bot.store.repos.ledger import LedgerRows
-from bot.store.repos.rows import Rows
 from bot.store.tx import Row
 
 
