@@ -101,6 +101,9 @@ async def cli_startup(run: Run) -> None:
     """CLI commands that need no platform, against ``python -c pass``."""
     exe = str(Path(sys.executable).parent / "approval-gateway")
     env = gateway_env(run.data_dir, run.database_url)  # the gateway's own database
+    # As installed (the image compiles its bytecode at build): a developer's
+    # PYTHONDONTWRITEBYTECODE would make every run compile the gateway's modules again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     runs = run.sizes.cli_runs
     base = await _wall([sys.executable, "-c", "pass"], env, runs + 1)
     commands = {
@@ -110,6 +113,7 @@ async def cli_startup(run: Run) -> None:
     }
     found = {}
     for name, argv in commands.items():
+        await _wall(argv, env, 1)  # writes the bytecode cache and warms the page cache
         found[name] = await _wall(argv, env, runs)
         run.add(
             "CLI start-up",

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
@@ -33,16 +33,52 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
 class Storage:
-    """The storage ports a command works through, on the configured database."""
+    """The storage ports a command works through, on the configured database.
 
-    store: Store  # approvals, their trace and the sealed secrets, through units of work
-    bindings: BindingRepo
-    preferences: PreferenceRepo
-    tokens: TokenRepo
-    audit: AuditRepo
-    usage: UsageRepo
+    Each port is made, and its adapter module imported, on first use: ``tokens list`` then
+    loads none of the request, routing and preference models the other ports bring.
+    """
+
+    def __init__(self, engine: EngineStore) -> None:
+        self._engine = engine
+        # approvals, their trace and the sealed secrets, through units of work
+        self.store: Store = engine
+
+    @cached_property
+    def bindings(self) -> BindingRepo:
+        """Who is reachable where."""
+        from bot.store.bindings import BindingStore
+
+        return BindingStore(self._engine)
+
+    @cached_property
+    def preferences(self) -> PreferenceRepo:
+        """Each account's channel preferences."""
+        from bot.store.preferences import PreferenceStore
+
+        return PreferenceStore(self._engine)
+
+    @cached_property
+    def tokens(self) -> TokenRepo:
+        """The API tokens."""
+        from bot.store.tokens import TokenStore
+
+        return TokenStore(self._engine)
+
+    @cached_property
+    def audit(self) -> AuditRepo:
+        """The audit log."""
+        from bot.store.audit import AuditLog
+
+        return AuditLog(self._engine)
+
+    @cached_property
+    def usage(self) -> UsageRepo:
+        """Usage metering."""
+        from bot.store.usage import UsageStore
+
+        return UsageStore(self._engine)
 
 
 StoreWork: TypeAlias = Callable[[argparse.Namespace, Storage], Awaitable[int]]
@@ -75,20 +111,7 @@ def with_store(
 
 def storage(store: EngineStore) -> Storage:
     """The ports over one open store."""
-    from bot.store.audit import AuditLog
-    from bot.store.bindings import BindingStore
-    from bot.store.preferences import PreferenceStore
-    from bot.store.tokens import TokenStore
-    from bot.store.usage import UsageStore
-
-    return Storage(
-        store=store,
-        bindings=BindingStore(store),
-        preferences=PreferenceStore(store),
-        tokens=TokenStore(store),
-        audit=AuditLog(store),
-        usage=UsageStore(store),
-    )
+    return Storage(store)
 
 
 def with_storage(

@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bot.core.timing.durations import Duration
+from bot.core.timing.urgency import UrgencyKind as UrgencyKind  # re-exported: part of the contract
 
 Locale = Literal["zh-CN", "en-US"]
 ChannelName = str  # "lark", "dingtalk", "dingtalk_enterprise", "email", "memory", ...
@@ -179,7 +180,6 @@ class Stage(Wire):
 
 
 # -- Approvals over time: the intake's reminders, escalation ladder and expiry outcome --------
-UrgencyKind = Literal["app", "sms", "phone"]  # in-app, SMS, phone call (the platforms' kinds)
 OnExpiry = Literal["reject", "expire", "approve"]
 MAX_STEPS = 10  # reminders per request, and escalation steps per request
 

@@ -13,8 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from bot.core.entity import Entity as Entity  # the base of the entities below, re-exported
 from bot.core.intake import ApprovalRequest, Approver, ChannelName
 
 
@@ -71,12 +70,6 @@ class ForwardState(StrEnum):
     FORWARDED = "forwarded"
     FAILED = "failed"
     NOT_NEEDED = "not_needed"  # decided in the console: the backend already knows
-
-
-class Entity(BaseModel):
-    """Base of stored entities: immutable snapshots."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class DeliveryEvent(Entity):

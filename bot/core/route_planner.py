@@ -7,7 +7,8 @@ from collections.abc import Callable, Collection, Sequence
 from bot.core.directory import ChannelDirectory
 from bot.core.intake import Approver, ChannelName, UrgencyKind
 from bot.core.ports import IdentityRepo, Routes
-from bot.core.routing import CHINA_REGIONS, ChannelOffer, RoutePlan, plan_route
+from bot.core.regions import CHINA_REGIONS
+from bot.core.routing import ChannelOffer, RoutePlan, plan_route
 
 EMAIL: ChannelName = "email"
 

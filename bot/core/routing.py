@@ -16,28 +16,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
+from bot.core.entity import Entity
 from bot.core.intake import AccountType, Approver, ChannelName
-from bot.core.models import Entity
-
-# Mainland China: "cn" and Alibaba Cloud's mainland region ids. Hong Kong (cn-hongkong) is not
-# mainland and is not here; the deployment's setting replaces this list whole.
-CHINA_REGIONS: tuple[str, ...] = (
-    "cn",
-    "cn-qingdao",
-    "cn-beijing",
-    "cn-zhangjiakou",
-    "cn-huhehaote",
-    "cn-wulanchabu",
-    "cn-hangzhou",
-    "cn-shanghai",
-    "cn-nanjing",
-    "cn-fuzhou",
-    "cn-wuhan-lr",
-    "cn-shenzhen",
-    "cn-heyuan",
-    "cn-guangzhou",
-    "cn-chengdu",
-)
+from bot.core.regions import CHINA_REGIONS
 
 
 class ChannelOffer(Entity):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, Protocol
 
-from bot.core.models import Entity
+from bot.core.entity import Entity
 
 # --------------------------------------------------------------------------- bindings
 

@@ -17,7 +17,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -40,14 +40,16 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from bot.core.intake import Reminders, UrgencyKind
-from bot.core.routing import CHINA_REGIONS
+from bot.core.regions import CHINA_REGIONS
 from bot.core.timing.durations import Duration
-from bot.core.timing.policy import TimingPolicy
 from bot.core.timing.quiet import DEFAULT_ZONES, QuietHours, zone
+from bot.core.timing.urgency import UrgencyKind
 from bot.errors import ConfigError
 from bot.files import private_dir, read_secret_file, write_new_secret_file
 from bot.settings.check import describe, describe_parse_error, read_toml, unknown_env, unknown_keys
+
+if TYPE_CHECKING:
+    from bot.core.timing.policy import TimingPolicy
 
 ENV_PREFIX = "APPROVAL_GATEWAY_"
 SECRET_FILE = "backend_secret"
@@ -335,6 +337,10 @@ class ReminderSettings(_Group):
 
     def policy(self) -> TimingPolicy:
         """The core's view of these settings."""
+        # Here, not at the top: only serve asks for it, and the CLI's commands load settings too.
+        from bot.core.intake import Reminders
+        from bot.core.timing.policy import TimingPolicy
+
         rule = None
         if self.after is not None:
             rule = Reminders(after=self.after, every=self.every, max=self.max, urgent=self.urgent)

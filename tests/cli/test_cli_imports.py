@@ -117,11 +117,13 @@ def test_cards_render_loads_no_web_framework_or_sdk(tmp_path: Path) -> None:
     assert loaded == []
 
 
-# Whether the API's models had their validators built by the time the command ended.
+# Whether the API's models had their validators built by the time the command ended (a model
+# whose module was never imported was not built either).
 PROBE_BUILT = PROBE.replace(
     "[m for m in",
-    "[m for m in ('ApprovalRequest', 'StoredRequest', 'Delivery')"
-    " if getattr(sys.modules['bot.core.models'], m).__pydantic_complete__] + [m for m in",
+    "[m for m in ('ApprovalRequest', 'StoredRequest', 'Delivery') if 'bot.core.models' in"
+    " sys.modules and getattr(sys.modules['bot.core.models'], m).__pydantic_complete__]"
+    " + [m for m in",
 )
 
 
@@ -136,3 +138,58 @@ def test_tokens_list_builds_no_request_model(tmp_path: Path) -> None:
     )
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found == {"code": 0, "loaded": []}, result.stderr
+
+
+def _loaded(names: tuple[str, ...], *args: str, data_dir: Path) -> tuple[int, list[str], str]:
+    """(exit status, which of ``names`` the command loaded, its stderr)."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.replace(repr(HEAVY), repr(names)), *args],
+        env={**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    return found["code"], found["loaded"], result.stderr
+
+
+# What `tokens list` on the SQLite file has no use for: the other engine and its driver, aiosql
+# (the query files are plain enough to be read without it), the repositories of every store
+# port but the tokens, and the request, routing and timing models (the settings and the token
+# records need none of them).
+NOT_FOR_TOKENS = (
+    "bot.store.postgres",
+    "asyncpg",
+    "aiosql",
+    "bot.store.repos.requests",
+    "bot.store.repos.outbox",
+    "bot.store.repos.rows",
+    "bot.store.bindings",
+    "bot.store.preferences",
+    "bot.core.intake",
+    "bot.core.models",
+    "bot.core.routing",
+    "bot.core.roster",
+    "bot.core.policy",
+    "bot.core.timing.policy",
+)
+
+
+def test_tokens_list_on_sqlite_loads_neither_the_other_engine_nor_other_ports(
+    tmp_path: Path,
+) -> None:
+    _cli("db", "migrate", data_dir=tmp_path)
+    code, loaded, err = _loaded(NOT_FOR_TOKENS, "tokens", "list", data_dir=tmp_path)
+    assert (code, loaded) == (0, []), err
+
+
+# What the sample card has no use for: the request models and the channels' presentation that
+# only a --ticket file needs, and the settings.
+NOT_FOR_SAMPLE = ("bot.core.intake", "bot.core.models", "bot.channels", "bot.settings")
+
+
+def test_cards_render_of_the_sample_loads_no_request_model(tmp_path: Path) -> None:
+    code, loaded, err = _loaded(
+        NOT_FOR_SAMPLE, "cards", "render", "--channel", "dingtalk", data_dir=tmp_path
+    )
+    assert (code, loaded) == (0, []), err

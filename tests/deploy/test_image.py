@@ -78,6 +78,23 @@ def test_the_data_dir_is_the_volume_and_the_sandbox_is_off() -> None:
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"  # a read-only root filesystem stays clean
 
 
+def test_the_bytecode_is_compiled_at_build_and_trusted_at_run() -> None:
+    # The runtime writes no .pyc (read-only root): without them in the virtualenv, every start
+    # would compile every module it imports.
+    env = dict(
+        pair.split("=", 1) for op, arg in _final_stage() if op == "ENV" for pair in shlex.split(arg)
+    )
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    runs = [arg for op, arg in _instructions() if op == "RUN"]
+    (build,) = [arg for arg in runs if "pip install" in arg]
+    compiled = build.split("&&")[-1].split()
+    assert compiled[:3] == ["/opt/approval-gateway/bin/python", "-m", "compileall"], build
+    assert "/opt/approval-gateway/lib" in compiled
+    assert "--invalidation-mode unchecked-hash" in " ".join(compiled)
+    copied = [arg for op, arg in _final_stage() if op == "COPY"]
+    assert "--from=build /opt/approval-gateway /opt/approval-gateway" in copied
+
+
 def test_the_wheel_is_built_from_bot_and_cards_only() -> None:
     steps = _instructions()
     copies = [arg.split() for op, arg in steps if op == "COPY" and not arg.startswith("--from")]

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.core.ports import SignedAnswer
 from bot.store.codec import ts
-from bot.store.repos.rows import Rows
+from bot.store.repos.bound import Rows
 
 
 class AnswerRows(Rows):

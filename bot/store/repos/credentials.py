@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.core.storage import ChannelAuthorization, Sealed
 from bot.store.codec import ts
-from bot.store.repos.rows import Rows
+from bot.store.repos.bound import Rows
 
 
 class CredentialRows(Rows):

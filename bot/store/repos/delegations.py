@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.core.delegation import Delegation
 from bot.store.codec import parse_ts, ts
-from bot.store.repos.rows import Rows
+from bot.store.repos.bound import Rows
 from bot.store.tx import EngineTx, Row
 
 

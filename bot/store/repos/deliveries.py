@@ -7,7 +7,8 @@ from datetime import datetime
 from bot.core.models import Delivery, DeliveryEvent, DeliveryState
 from bot.errors import StoreError
 from bot.store.codec import ts
-from bot.store.repos.rows import Rows, add_events, delivery, events_json, events_of
+from bot.store.repos.bound import Rows
+from bot.store.repos.rows import add_events, delivery, events_json, events_of
 
 
 class DeliveryRows(Rows):

@@ -11,9 +11,10 @@ from bot.core.intake import ChannelName
 from bot.core.ports import RouteFacts, Routes
 from bot.core.routing import RoutePreference
 from bot.store.codec import ts
+from bot.store.repos.bound import Rows
 from bot.store.repos.delegations import delegation
 from bot.store.repos.ledger import LedgerRows
-from bot.store.repos.rows import Rows, from_json
+from bot.store.repos.rows import from_json
 from bot.store.tx import Row
 
 

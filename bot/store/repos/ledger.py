@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.store.codec import ts
-from bot.store.repos.rows import Rows
+from bot.store.repos.bound import Rows
 
 
 class LedgerRows(Rows):

@@ -11,7 +11,7 @@ from bot.core.models import Job
 from bot.core.ports import RequestJob, notice_ref
 from bot.store.codec import opt_ts, parse_ts, ts
 from bot.store.queries import Queries
-from bot.store.repos.rows import Rows
+from bot.store.repos.bound import Rows
 
 
 def step_refs(request_id: str) -> tuple[str, str]:

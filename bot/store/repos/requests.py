@@ -10,8 +10,9 @@ from bot.core import roster
 from bot.core.intake import ApprovalRequest, ChannelName
 from bot.core.models import Decision, ForwardState, RequestStatus, RosterChange, StoredRequest
 from bot.store.codec import opt_ts, parse_ts, ts
+from bot.store.repos.bound import Rows
 from bot.store.repos.outbox import OutboxRows, step_refs
-from bot.store.repos.rows import Rows, carried_events, decision, deliveries_of, delivery, from_json
+from bot.store.repos.rows import carried_events, decision, deliveries_of, delivery, from_json
 from bot.store.repos.votes import VoteRows, vote
 from bot.store.tx import Row
 

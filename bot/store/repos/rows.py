@@ -1,5 +1,5 @@
-"""What the repositories share: the transaction they are bound to, and the decoding of request,
-delivery and decision rows (a request is loaded with its deliveries and decision)."""
+"""The decoding of request, delivery and decision rows (a request is loaded with its deliveries
+and decision), shared by the repositories of requests and deliveries."""
 
 from __future__ import annotations
 
@@ -9,20 +9,7 @@ from typing import Any
 
 from bot.core.models import Decision, Delivery, DeliveryEvent, DeliveryState, ForwardState
 from bot.store.codec import opt_ts, parse_ts, ts
-from bot.store.queries import Queries
 from bot.store.tx import EngineTx, Row
-
-
-class Rows:
-    """A repository bound to one engine transaction."""
-
-    def __init__(self, tx: EngineTx) -> None:
-        self._tx = tx
-
-    @property
-    def sql(self) -> Queries:
-        """The engine's named queries."""
-        return self._tx.sql
 
 
 async def deliveries_of(tx: EngineTx, request_id: str) -> list[Delivery]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.core.ports import StepMark
 from bot.errors import StoreError
 from bot.store.codec import ts
-from bot.store.repos.rows import Rows
+from bot.store.repos.bound import Rows
 
 
 class StepRows(Rows):

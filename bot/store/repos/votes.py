@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.models import Outcome, Vote
 from bot.store.codec import parse_ts, ts
-from bot.store.repos.rows import Rows
+from bot.store.repos.bound import Rows
 from bot.store.tx import Row
 
 
