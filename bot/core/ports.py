@@ -169,8 +169,15 @@ class DeliveryRepo(Protocol):
 class OutboxRepo(Protocol):
     """The outbox: jobs committed with the change that implies them, leased to workers."""
 
-    async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None: ...
-    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> bool:
+    async def enqueue(
+        self, kind: str, ref: str, run_at: datetime, payload: str = "{}", *, channel: str = ""
+    ) -> None:
+        """Queue a job; ``channel``: the one a card job goes to (its platform's lane claims it)."""
+        ...
+
+    async def enqueue_redraw(
+        self, kind: str, ref: str, run_at: datetime, *, channel: str = ""
+    ) -> bool:
         """Queue a card's redraw unless one is already waiting unclaimed (it will draw the
         request as it is when it runs); whether one was queued."""
         ...
@@ -183,10 +190,12 @@ class OutboxRepo(Protocol):
         limit: int,
         *,
         kinds: Collection[str] = (),
+        channels: Collection[str] = (),
     ) -> list[Job]:
         """Lease up to ``limit`` due jobs to ``owner``; an expired lease is claimable again.
 
-        Only jobs of ``kinds`` when given (one lane's claim).
+        Only jobs of ``kinds`` when given (one lane's claim), and of those only the ones queued
+        for ``channels`` when given as well ('' names the jobs queued for no channel).
         """
         ...
 

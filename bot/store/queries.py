@@ -171,6 +171,7 @@ class Queries(NamedQueries):
     enqueue_redraw: str
     claim: str
     claim_kind_in: str
+    claim_channel_in: str
     complete: str
     reschedule: str
     defer: str

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from bot.channels.memory import MemoryChannel
 from bot.core.intake import ApprovalRequest
-from bot.core.jobs import JobRunner, lanes
+from bot.core.jobs import JobRunner
+from bot.core.lanes import lanes
 from bot.core.models import ActionStatus, ClickAction, InboundAction
 from bot.core.ports import BackendReceipt, DecisionEvent, UnitOfWork
 from bot.core.route_planner import Router
