@@ -273,6 +273,7 @@ class Gateway:
                 sends=outbox.send_concurrency,
                 channels=tuple(REGISTRY),
                 paced=chat_platforms(),
+                platform_updates=outbox.platform_update_concurrency,
             ),
             expiry_sweep_seconds=outbox.expiry_sweep_seconds,
         )

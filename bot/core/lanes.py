@@ -65,10 +65,11 @@ def lanes(
     timers: int = 2,
     channels: Sequence[str] = (),
     paced: Sequence[str] = (),
+    platform_updates: int = 32,
 ) -> tuple[Lane, ...]:
     """The lanes: decision (and vote and step event) forwards, card updates (and every other
     kind), card sends, reminder and escalation steps, and one lane of card updates for each
-    channel of ``paced``.
+    channel of ``paced`` (``platform_updates`` in flight each).
 
     The forwards lane is urgent: a decision's way to the backend is the end of a click, so its
     claims go before the sends' and updates' store work. Steps have a lane of their own, so a
@@ -90,9 +91,9 @@ def lanes(
         *(
             Lane(
                 f"updates-{name}",
-                updates,
+                platform_updates,
                 (UPDATE_CARD,),
-                claim_at=_claim_at(updates),
+                claim_at=_claim_at(platform_updates),
                 channels=(name,),
             )
             for name in paced
