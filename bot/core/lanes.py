@@ -39,8 +39,10 @@ class Lane:
     claim_at: int = 1
 
     def takes(self, kind: str) -> bool:
-        """Whether jobs of ``kind`` are this lane's."""
-        return kind in self.kinds
+        """Whether jobs of ``kind`` are this lane's: a kind, or a kind and the channel its
+        jobs were queued for, ``"<kind> <channel>"`` (``bot.core.ports.Wakeup``)."""
+        kind, _, channel = kind.partition(" ")
+        return kind in self.kinds and (not channel or not self.channels or channel in self.channels)
 
 
 # Every kind the runner has a handler for (``JobRunner``); each is in exactly one lane. A kind

@@ -725,7 +725,9 @@ class Wakeup(Protocol):
     def notify(self, *kinds: str) -> None:
         """Jobs of ``kinds`` were committed (none named: of any kind); only the lanes that take
         them look now, so a burst of submissions does not make the decision lane claim
-        (urgently) for nothing on each one."""
+        (urgently) for nothing on each one. A kind may name the channel its jobs were queued
+        for, ``"<kind> <channel>"``: then only that channel's lane looks (a decision's Lark
+        redraws do not make the DingTalk lane claim for nothing)."""
         ...
 
 

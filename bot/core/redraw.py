@@ -94,6 +94,20 @@ async def after_send(uow: UnitOfWork, delivery: Delivery, at: datetime) -> None:
         await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at, channel=delivery.channel)
 
 
+def wakes(request: StoredRequest | None) -> tuple[str, ...]:
+    """What a change that redraws ``request``'s cards wakes (``bot.core.ports.Wakeup``): the
+    lane of each channel its cards are on, not every lane of card updates."""
+    if request is None:
+        return (UPDATE_CARD,)
+    channels = sorted({d.channel for d in request.deliveries if d.state in SHOWN})
+    return tuple(wake(channel) for channel in channels) or (UPDATE_CARD,)
+
+
+def wake(channel: str) -> str:
+    """What a redraw queued for a card on ``channel`` wakes."""
+    return f"{UPDATE_CARD} {channel}"
+
+
 def already_shown(payload: dict[str, object], card: OutgoingCard) -> bool:
     """Whether a backstop update is moot: the card was redrawn since the request closed (or
     since the vote it was queued for)."""

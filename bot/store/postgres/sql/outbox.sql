@@ -3,11 +3,13 @@
 
 -- name: enqueue
 -- The NOTIFY is delivered when the transaction commits: idle workers of every replica wake.
--- Its payload, "<schema> <kind>", lets a replica wake only the lane of that kind, and ignore
--- the work of another deployment in another schema of the same database.
+-- Its payload, "<schema> <kind>" (or "<schema> <kind> <channel>" for a job queued for a
+-- channel), lets a replica wake only the lane of that kind (and channel), and ignore the work
+-- of another deployment in another schema of the same database.
 WITH job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at, channel)
-    VALUES (?, ?, ?, ?, ?, ?) RETURNING kind)
-SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM job
+    VALUES (?, ?, ?, ?, ?, ?) RETURNING kind, channel)
+SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || concat_ws(' ', kind,
+    NULLIF(channel, ''))) FROM job
 
 -- name: claim
 -- {kinds}: nothing, or claim_kind_in, with claim_channel_in (one lane's share of the outbox).
@@ -57,5 +59,6 @@ WITH job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at
     SELECT :kind, :ref, :payload, :at, :at, :channel
     WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = :kind AND ref = :ref
         AND state = 'pending' AND payload = :payload AND lease_owner IS NULL)
-    RETURNING kind)
-SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM job
+    RETURNING kind, channel)
+SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || concat_ws(' ', kind,
+    NULLIF(channel, ''))) FROM job
