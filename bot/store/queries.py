@@ -244,4 +244,5 @@ class Queries(NamedQueries):
     seed_budgets: str
     read_budgets: str
     set_budget: str
+    set_budgets: str
     sweep_budgets: str
