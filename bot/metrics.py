@@ -24,7 +24,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bot.core.jobs import Lane
+from bot.core.lanes import Lane
 from bot.core.models import Job
 from bot.core.service import FORWARD_DECISION
 

@@ -44,17 +44,37 @@ LARK_BODY_ROOM: Final = 512
 def render_lark(view: ApprovalView) -> dict[str, Any]:
     """The card JSON 2.0 object for ``view``, sent in a body of at most
     :data:`LARK_CARD_LIMIT` bytes (:func:`lark_body_size`)."""
+    return _fitted(view)[0]
 
-    def build(budget: Budget) -> dict[str, Any]:
+
+def render_lark_content(view: ApprovalView) -> str:
+    """:func:`render_lark` as a message's ``content`` (:func:`lark_content`): the card JSON
+    written once, when its size was checked, not again for the message."""
+    return _fitted(view)[1]
+
+
+Drawn = tuple[dict[str, Any], str]  # a card and its content string
+
+
+def _fitted(view: ApprovalView) -> Drawn:
+    def build(budget: Budget) -> Drawn:
         # Short of room the hand-over picker goes first, before any ticket text: the card's
         # content matters more than a convenience the API also offers.
         content = build_content(view, budget)
-        card = _card(content, view.hand_over_to)
-        if view.hand_over_to and lark_body_size(card) > LARK_CARD_LIMIT:
-            return _card(content, ())
-        return card
+        drawn = _drawn(_card(content, view.hand_over_to))
+        if view.hand_over_to and _body_size(drawn) > LARK_CARD_LIMIT:
+            return _drawn(_card(content, ()))
+        return drawn
 
-    return fit(build, lark_body_size, LARK_CARD_LIMIT)
+    return fit(build, _body_size, LARK_CARD_LIMIT)
+
+
+def _drawn(card: dict[str, Any]) -> Drawn:
+    return card, lark_content(card)
+
+
+def _body_size(drawn: Drawn) -> int:
+    return len(lark_json(drawn[1])) + LARK_BODY_ROOM
 
 
 def lark_json(value: Any) -> bytes:
@@ -74,7 +94,7 @@ def lark_body_size(card: dict[str, Any]) -> int:
     quote and backslash of the card JSON is escaped once more; a delayed update carries the
     card as an object, which is never larger.
     """
-    return len(lark_json(lark_content(card))) + LARK_BODY_ROOM
+    return _body_size(_drawn(card))
 
 
 def _card(content: Content, offered: tuple[str, ...]) -> dict[str, Any]:

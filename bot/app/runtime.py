@@ -28,12 +28,13 @@ from bot.channel_access import ChannelAccess
 from bot.channel_access.credentials import ChannelCredentials
 from bot.channels.base import callback_routes
 from bot.channels.memory import MemoryChannel
-from bot.channels.registry import configured_names
+from bot.channels.registry import REGISTRY, chat_platforms, configured_names
 from bot.clock import SystemClock
 from bot.core.directory import ChannelDirectory
 from bot.core.emailverify import EmailVerification
 from bot.core.inbound import InboundDispatch
-from bot.core.jobs import JobRunner, lanes
+from bot.core.jobs import JobRunner
+from bot.core.lanes import lanes
 from bot.core.limits import RateLimits
 from bot.core.nudges import Nudging
 from bot.core.ports import Clock
@@ -270,6 +271,9 @@ class Gateway:
                 forwards=outbox.forward_concurrency,
                 updates=outbox.update_concurrency,
                 sends=outbox.send_concurrency,
+                channels=tuple(REGISTRY),
+                paced=chat_platforms(),
+                platform_updates=outbox.platform_update_concurrency,
             ),
             expiry_sweep_seconds=outbox.expiry_sweep_seconds,
         )

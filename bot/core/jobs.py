@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot import tracing
@@ -59,63 +58,6 @@ FINAL = (DeliveryState.SENT, DeliveryState.UPDATED)
 SENT, UPDATED = "sent", "updated"  # usage kinds
 
 
-@dataclass(frozen=True)
-class Lane:
-    """A share of the outbox: the job kinds claimed together, with their own concurrency.
-
-    Lanes keep one kind of work from starving another: a hanging backend fills only the
-    decision lane, and a card backlog behind a platform's rate limit only the card lane, so a
-    new ticket's cards and a click's decision never wait behind each other. Every lane names
-    its kinds: a claim that only excluded kinds would walk past every pending job of theirs (the
-    outbox's (kind, next_attempt_at) index serves ``kind IN``, not ``NOT IN``), and behind
-    30,000 queued cards each such claim took 4 ms of the write lock instead of 10 µs.
-    """
-
-    name: str
-    concurrency: int
-    kinds: tuple[str, ...]
-    urgent: bool = False  # its claims are urgent store work (bot.core.ports.Store)
-    # While some of its jobs run, the lane claims again only once this many slots are free:
-    # one claim (a write) and one read of their cards (``bot.core.card_loads``) for several
-    # jobs, and the cards of one decision, queued together, claimed together.
-    claim_at: int = 1
-
-    def takes(self, kind: str) -> bool:
-        """Whether jobs of ``kind`` are this lane's."""
-        return kind in self.kinds
-
-
-# Every kind the runner has a handler for (``JobRunner``); each is in exactly one lane. A kind
-# this version does not know (written by a newer replica mid-upgrade) is left for one that does.
-JOB_KINDS = (
-    SEND_CARD,
-    UPDATE_CARD,
-    FORWARD_DECISION,
-    FORWARD_VOTE,
-    FORWARD_STEP,
-    TELL_IDENTITY,
-    TIMING_STEP,
-)
-FORWARDS = (FORWARD_DECISION, FORWARD_VOTE, FORWARD_STEP)
-
-
-def lanes(*, forwards: int, updates: int, sends: int, timers: int = 2) -> tuple[Lane, ...]:
-    """The four lanes: decision (and vote and step event) forwards, card updates (and every
-    other kind), card sends, and reminder and escalation steps.
-
-    The forwards lane is urgent: a decision's way to the backend is the end of a click, so its
-    claims go before the sends' and updates' store work. Steps have a lane of their own, so a
-    flood of due reminders waits behind itself, never in front of a card or a decision."""
-    own = (*FORWARDS, SEND_CARD, TIMING_STEP)
-    others = tuple(k for k in JOB_KINDS if k not in own)
-    return (
-        Lane("forwards", forwards, kinds=FORWARDS, urgent=True),
-        Lane("updates", updates, kinds=others, claim_at=max(1, updates // 4)),
-        Lane("sends", sends, kinds=(SEND_CARD,)),
-        Lane("timers", timers, kinds=(TIMING_STEP,)),
-    )
-
-
 class JobRunner:
     """Runs one claimed outbox job by kind."""
 
@@ -137,7 +79,9 @@ class JobRunner:
         self._backend = backend
         self._cards = CardLoads(store, self._picks)
         self._updated = BatchedWrites(store, "outbox-card-updates")
-        self._kinds: dict[str, Callable[[Job], Awaitable[None]]] = {  # keys: JOB_KINDS
+        self._kinds: dict[
+            str, Callable[[Job], Awaitable[None]]
+        ] = {  # keys: bot.core.lanes.JOB_KINDS
             SEND_CARD: self._send_card,
             UPDATE_CARD: self._update_card,
             FORWARD_DECISION: self._forward,
@@ -226,7 +170,7 @@ class JobRunner:
                     external_ref=receipt.external_ref,
                 )
                 await _meter(uow, card, SENT, receipt, now)
-                await redraw.after_send(uow, card.delivery.id, card.request.id, now)
+                await redraw.after_send(uow, card.delivery, now)
             log.info("card sent", extra=kv(channel=card.delivery.channel))
 
     def _may_be_out(self, job: Job, card: OutgoingCard) -> bool:

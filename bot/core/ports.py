@@ -183,8 +183,15 @@ class DeliveryRepo(Protocol):
 class OutboxRepo(Protocol):
     """The outbox: jobs committed with the change that implies them, leased to workers."""
 
-    async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None: ...
-    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> None:
+    async def enqueue(
+        self, kind: str, ref: str, run_at: datetime, payload: str = "{}", *, channel: str = ""
+    ) -> None:
+        """Queue a job; ``channel``: the one a card job goes to (its platform's lane claims it)."""
+        ...
+
+    async def enqueue_redraw(
+        self, kind: str, ref: str, run_at: datetime, *, channel: str = ""
+    ) -> None:
         """Queue a card's redraw unless one is already waiting unclaimed (it will draw the
         request as it is when it runs)."""
         ...
@@ -197,10 +204,12 @@ class OutboxRepo(Protocol):
         limit: int,
         *,
         kinds: Collection[str] = (),
+        channels: Collection[str] = (),
     ) -> list[Job]:
         """Lease up to ``limit`` due jobs to ``owner``; an expired lease is claimable again.
 
-        Only jobs of ``kinds`` when given (one lane's claim).
+        Only jobs of ``kinds`` when given (one lane's claim), and of those only the ones queued
+        for ``channels`` when given as well ('' names the jobs queued for no channel).
         """
         ...
 
@@ -757,7 +766,9 @@ class Wakeup(Protocol):
     def notify(self, *kinds: str) -> None:
         """Jobs of ``kinds`` were committed (none named: of any kind); only the lanes that take
         them look now, so a burst of submissions does not make the decision lane claim
-        (urgently) for nothing on each one."""
+        (urgently) for nothing on each one. A kind may name the channel its jobs were queued
+        for, ``"<kind> <channel>"``: then only that channel's lane looks (a decision's Lark
+        redraws do not make the DingTalk lane claim for nothing)."""
         ...
 
 

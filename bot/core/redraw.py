@@ -4,7 +4,9 @@ A request closes (decided, withdrawn, expired) or its decision cannot reach the 
 may be sent while the decision commits; a clicker's card may be redrawn by the click's own answer
 or not. Each of these asks the same question, "which cards still show an old state, and when is
 each redrawn?", and this module answers it, in the caller's transaction, by queueing
-``update_card`` outbox jobs. The channels only report what became of a click's answer
+``update_card`` outbox jobs, each naming its card's channel: a platform's redraws are claimed by
+a lane of their own (``bot.core.lanes``), paced by that platform's limits alone and never
+queued behind another platform's. The channels only report what became of a click's answer
 (:meth:`bot.core.ports.InboundSink.answered`); the outbox worker only carries the jobs out.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from bot.core.models import DeliveryState, RequestStatus, StoredRequest
+from bot.core.models import Delivery, DeliveryState, RequestStatus, StoredRequest
 from bot.core.ports import OutgoingCard, UnitOfWork
 
 UPDATE_CARD = "update_card"
@@ -39,9 +41,11 @@ async def after_close(
         if delivery.state not in SHOWN:
             continue
         if delivery.id == answered:
-            await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at + ANSWER_GRACE, AFTER_ANSWER)
+            await uow.outbox.enqueue(
+                UPDATE_CARD, delivery.id, at + ANSWER_GRACE, AFTER_ANSWER, channel=delivery.channel
+            )
         else:
-            await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at)
+            await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at, channel=delivery.channel)
 
 
 async def after_vote(
@@ -54,11 +58,13 @@ async def after_vote(
         if delivery.state not in SHOWN:
             continue
         if delivery.id == answered:
-            await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at + ANSWER_GRACE, since)
+            await uow.outbox.enqueue(
+                UPDATE_CARD, delivery.id, at + ANSWER_GRACE, since, channel=delivery.channel
+            )
         else:
             # Votes that come together redraw each card once: a redraw still waiting will show
             # them all (and Lark takes 5 updates a second per message).
-            await uow.outbox.enqueue_redraw(UPDATE_CARD, delivery.id, at)
+            await uow.outbox.enqueue_redraw(UPDATE_CARD, delivery.id, at, channel=delivery.channel)
 
 
 async def after_answer(
@@ -76,16 +82,30 @@ async def after_answer(
             delivery_id, DeliveryState.UPDATED, at, how or REDRAWN_IN_ANSWER
         )
         return False
-    await uow.outbox.enqueue(UPDATE_CARD, delivery_id, at)
+    await uow.outbox.enqueue(UPDATE_CARD, delivery_id, at, channel=current.channel)
     return True
 
 
-async def after_send(uow: UnitOfWork, delivery_id: str, request_id: str, at: datetime) -> None:
+async def after_send(uow: UnitOfWork, delivery: Delivery, at: datetime) -> None:
     """A card that went out while its request closed must show the outcome too."""
     # The status alone: loading every delivery of the request here held the write lock for it.
-    status = await uow.requests.status(request_id)
+    status = await uow.requests.status(delivery.request_id)
     if status is not None and status is not RequestStatus.PENDING:
-        await uow.outbox.enqueue(UPDATE_CARD, delivery_id, at)
+        await uow.outbox.enqueue(UPDATE_CARD, delivery.id, at, channel=delivery.channel)
+
+
+def wakes(request: StoredRequest | None) -> tuple[str, ...]:
+    """What a change that redraws ``request``'s cards wakes (``bot.core.ports.Wakeup``): the
+    lane of each channel its cards are on, not every lane of card updates."""
+    if request is None:
+        return (UPDATE_CARD,)
+    channels = sorted({d.channel for d in request.deliveries if d.state in SHOWN})
+    return tuple(wake(channel) for channel in channels) or (UPDATE_CARD,)
+
+
+def wake(channel: str) -> str:
+    """What a redraw queued for a card on ``channel`` wakes."""
+    return f"{UPDATE_CARD} {channel}"
 
 
 def already_shown(payload: dict[str, object], card: OutgoingCard) -> bool:

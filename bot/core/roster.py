@@ -243,7 +243,9 @@ async def _redraw(uow: UnitOfWork, request: StoredRequest, now: datetime) -> Non
     # a card handed over says to whom). A redraw still waiting will draw it too.
     for delivery in request.deliveries:
         if delivery.state in redraw.SHOWN:
-            await uow.outbox.enqueue_redraw(redraw.UPDATE_CARD, delivery.id, now)
+            await uow.outbox.enqueue_redraw(
+                redraw.UPDATE_CARD, delivery.id, now, channel=delivery.channel
+            )
 
 
 async def _locked(uow: UnitOfWork, request_id: str) -> StoredRequest | None:

@@ -295,7 +295,8 @@ class ApprovalService:
             now = self._clock.now()
             result = await self._apply(uow, action, now)
             if result.status is ActionStatus.DECIDED:
-                uow.on_commit(functools.partial(self._wakeup.notify, FORWARD_DECISION, UPDATE_CARD))
+                wakes = (FORWARD_DECISION, *redraw.wakes(result.request))
+                uow.on_commit(functools.partial(self._wakeup.notify, *wakes))
             elif not result.ok:  # a vote and a hand-over are audited as such
                 await _audit_refusal(uow, action, result, now)
         return result
@@ -310,7 +311,7 @@ class ApprovalService:
                 uow, delivery.id, self._clock.now(), redrawn=redrawn, how=how
             )
             if queued:
-                uow.on_commit(functools.partial(self._wakeup.notify, UPDATE_CARD))
+                uow.on_commit(functools.partial(self._wakeup.notify, redraw.wake(delivery.channel)))
 
     async def _apply(self, uow: UnitOfWork, action: InboundAction, now: datetime) -> ActionResult:
         if action.action is ClickAction.TEST:
@@ -441,7 +442,7 @@ class ApprovalService:
             uow.on_commit(functools.partial(self._wakeup.notify, SEND_CARD))
             current = await _reload(uow, request.id)
         await redraw.after_vote(uow, current, now, answered=clicker.id)
-        uow.on_commit(functools.partial(self._wakeup.notify, UPDATE_CARD))
+        uow.on_commit(functools.partial(self._wakeup.notify, *redraw.wakes(current)))
         return current
 
     async def _voter(

@@ -5,9 +5,10 @@ restarted, or another replica) claims it again, so an accepted job is never stra
 idempotent by construction (see ``bot.core.jobs``), and the decision webhook carries a stable
 event id, so running a job twice after a crash forwards nothing twice.
 
-Each lane (``bot.core.jobs.lanes``: decision forwards, card updates, card sends) has its own claim
-loop and its own share of concurrency, so a backend that hangs on every webhook, or a thousand
-cards waiting for a platform's rate limit, hold up only their own lane.
+Each lane (``bot.core.lanes``: decision forwards, card updates, each paced platform's card
+updates, card sends, steps) has its own claim loop and its own share of concurrency, so a
+backend that hangs on every webhook, or a thousand cards waiting for a platform's rate limit,
+hold up only their own lane.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from datetime import datetime, timedelta
 
 from bot import logs
 from bot.core.batched_writes import BatchedWrites
-from bot.core.jobs import JobRunner, Lane
+from bot.core.jobs import JobRunner
+from bot.core.lanes import Lane
 from bot.core.models import Job
 from bot.core.ports import Clock, Store, UnitOfWork
 from bot.core.retry import RetryStrategy
@@ -178,6 +180,7 @@ class OutboxWorker:
                     now + self._lease,
                     free,
                     kinds=lane.kinds,
+                    channels=lane.channels,
                 )
         except GatewayError:
             log.exception("claiming outbox jobs failed", extra=kv(lane=lane.name))

@@ -113,6 +113,15 @@ class OutboxSettings(_Group):
         8, ge=1, le=256, description="decision webhooks in flight (their own lane)"
     )
     update_concurrency: int = Field(8, ge=1, le=256, description="card updates in flight")
+    # A paced platform's update waits in place for its slot of the platform's budget (at most
+    # bot.channels.common.ratelimit.PACE_WITHIN ahead): its lane needs as many in flight as the
+    # platform's rate times a call's own time (the card's read, the answer, the commit), which
+    # on a busy host is a few hundred milliseconds at 48 calls a second. More than the rate times
+    # PACE_WITHIN (2 s: 38 at DingTalk's 19/s) only books slots too far ahead: those jobs are put
+    # back until their turn, each a write for nothing.
+    platform_update_concurrency: int = Field(
+        32, ge=1, le=256, description="card updates in flight per paced platform (its own lane)"
+    )
     send_concurrency: int = Field(8, ge=1, le=256, description="card sends in flight")
     backoff_base_seconds: float = Field(
         1.0, gt=0, description="first retry delay; doubles per attempt, with jitter"

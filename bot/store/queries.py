@@ -204,6 +204,7 @@ class Queries(NamedQueries):
     enqueue_redraw: str
     claim: str
     claim_kind_in: str
+    claim_channel_in: str
     complete: str
     reschedule: str
     defer: str
@@ -277,4 +278,5 @@ class Queries(NamedQueries):
     seed_budgets: str
     read_budgets: str
     set_budget: str
+    set_budgets: str
     sweep_budgets: str

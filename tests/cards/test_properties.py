@@ -23,7 +23,7 @@ from cards import (
     sample_view,
     validate,
 )
-from cards.lark import lark_body_size
+from cards.lark import lark_body_size, lark_content, render_lark_content
 from cards.text import escape_dingtalk, escape_lark
 
 NASTY = [
@@ -103,6 +103,15 @@ def test_lark_valid_and_safe(view: ApprovalView) -> None:
     json.dumps(card, ensure_ascii=False).encode("utf-8")  # no lone surrogates
     for markdown in _markdowns(card):
         _no_markup_from_input(markdown)
+
+
+@FAST
+@given(views)
+def test_a_lark_messages_content_is_the_card_as_fitted(view: ApprovalView) -> None:
+    # The content string is the one written when the card's size was checked, not another.
+    content = render_lark_content(view)
+    assert content == lark_content(render_lark(view))
+    assert json.loads(content) == render_lark(view)
 
 
 @FAST

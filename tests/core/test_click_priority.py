@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.channels.memory import MemoryChannel
+from bot.channels.registry import REGISTRY, chat_platforms
 from bot.core.intake import ApprovalRequest
-from bot.core.jobs import JobRunner, lanes
+from bot.core.jobs import JobRunner
+from bot.core.lanes import lanes
 from bot.core.models import ActionStatus, ClickAction, InboundAction
 from bot.core.ports import BackendReceipt, DecisionEvent, UnitOfWork
 from bot.core.route_planner import Router
@@ -141,6 +143,26 @@ def test_a_submission_wakes_only_the_sends_lane_and_a_decision_not_the_sends_lan
     assert woken(FORWARD_DECISION, UPDATE_CARD) == {"forwards", "updates"}
     assert woken(TELL_IDENTITY) == {"updates"}
     assert woken("a_kind_this_version_does_not_know") == set()  # left for a replica that does
+
+
+def test_a_redraw_for_a_channel_wakes_that_channels_lane_of_updates() -> None:
+    by_lane = lanes(
+        forwards=1, updates=1, sends=1, channels=tuple(REGISTRY), paced=chat_platforms()
+    )
+
+    def woken(*kinds: str) -> set[str]:
+        return {lane.name for lane in by_lane if any(lane.takes(k) for k in kinds)}
+
+    assert woken(f"{UPDATE_CARD} lark") == {"updates-lark"}
+    assert woken(f"{UPDATE_CARD} dingtalk") == {"updates-dingtalk"}
+    assert woken(f"{UPDATE_CARD} email", TELL_IDENTITY) == {"updates"}
+    # A kind alone (another replica's NOTIFY from before channels were named): every lane of it.
+    assert woken(UPDATE_CARD) == {
+        "updates",
+        "updates-lark",
+        "updates-dingtalk",
+        "updates-dingtalk_enterprise",
+    }
 
 
 async def test_a_decided_clicks_answer_carries_the_request_as_stored(tmp_path: Path) -> None:

@@ -11,10 +11,18 @@ from pathlib import Path
 import pytest
 
 from bot.channels.memory import MemoryChannel
+from bot.channels.registry import REGISTRY, chat_platforms
 from bot.core.intake import ApprovalRequest
-from bot.core.models import ActionStatus, ClickAction, InboundAction, RequestStatus
+from bot.core.lanes import lanes
+from bot.core.models import (
+    ActionStatus,
+    ClickAction,
+    DeliveryState,
+    InboundAction,
+    RequestStatus,
+)
 from bot.core.route_planner import Router
-from bot.core.service import ApprovalService, Withdrawal
+from bot.core.service import FORWARD_DECISION, ApprovalService, Withdrawal
 from bot.errors import Conflict, InvalidInput
 from bot.store.sqlite import SqliteStore
 from tests.support.clock import MovableClock
@@ -25,9 +33,11 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 @dataclass
 class Wakeups:
     count: int = 0
+    kinds: list[tuple[str, ...]] = field(default_factory=list)
 
     def notify(self, *kinds: str) -> None:
         self.count += 1
+        self.kinds.append(kinds)
 
 
 @dataclass
@@ -35,6 +45,7 @@ class Core:
     service: ApprovalService
     clock: MovableClock
     wakeups: Wakeups = field(default_factory=Wakeups)
+    store: SqliteStore | None = None
 
 
 @pytest.fixture
@@ -44,7 +55,7 @@ async def core(tmp_path: Path) -> AsyncIterator[Core]:
     clock, wakeups, memory = MovableClock(T0), Wakeups(), MemoryChannel()
     service = ApprovalService(store, clock, Router({"memory": memory}, ["memory"]), wakeups)
     try:
-        yield Core(service, clock, wakeups)
+        yield Core(service, clock, wakeups, store)
     finally:
         await store.close()
 
@@ -121,3 +132,22 @@ async def test_a_withdrawal_is_idempotent_and_a_decided_request_cannot_be_withdr
     await _click(core, "T-DONE", "a1", ClickAction.APPROVE)
     with pytest.raises(Conflict):
         await core.service.withdraw("T-DONE", Withdrawal())
+
+
+async def test_a_decision_wakes_the_lanes_of_its_cards_channels_only(core: Core) -> None:
+    # Each paced platform has a lane of card updates: a decision whose cards are all on one
+    # channel wakes that channel's lane, not every platform's (each would claim for nothing).
+    await core.service.submit(_ticket("T-WAKE"))
+    request = await core.service.get("T-WAKE")
+    assert core.store is not None
+    async with core.store.unit() as uow:
+        for card in request.deliveries:
+            await uow.deliveries.set_state(card.id, DeliveryState.SENT, T0, "sent")
+    assert await _click(core, "T-WAKE", "a1", ClickAction.APPROVE) is ActionStatus.DECIDED
+    woke = core.wakeups.kinds[-1]
+    assert woke == (FORWARD_DECISION, "update_card memory")
+    paced = lanes(forwards=1, updates=1, sends=1, channels=tuple(REGISTRY), paced=chat_platforms())
+    assert {lane.name for lane in paced if any(lane.takes(k) for k in woke)} == {
+        "forwards",
+        "updates",
+    }

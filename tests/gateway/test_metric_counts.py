@@ -90,6 +90,8 @@ async def test_an_existing_database_gets_its_counts_on_upgrade(tmp_path: Path) -
         conn.execute("ALTER TABLE requests DROP COLUMN roster_changes")  # 0020
         conn.execute("ALTER TABLE channel_authorizations DROP COLUMN paid_urgency")  # 0021
         conn.execute("DROP TABLE step_runs")  # 0022
+        conn.execute("DROP INDEX outbox_due_by_channel")  # 0023
+        conn.execute("ALTER TABLE outbox DROP COLUMN channel")  # 0023
         conn.execute("DELETE FROM schema_migrations WHERE version >= 13")
         at = "2026-12-01T00:00:00.000000Z"
         for i, status in enumerate(["pending", "pending", "approved"]):

@@ -117,7 +117,8 @@ async def test_outbox_lanes_platform_errors_and_click_time(stack: object) -> Non
     [error] = samples["gateway_platform_errors_total"]
     assert error.labels == {"platform": "memory", "code": "channel_error"} and error.value == 1
     lanes = {s.labels["lane"] for s in samples["gateway_outbox_lane_depth"]}
-    assert lanes == {"forwards", "updates", "sends", "timers"}
+    paced = {"updates-lark", "updates-dingtalk", "updates-dingtalk_enterprise"}
+    assert lanes == {"forwards", "updates", "sends", "timers", *paced}
     assert {s.labels["lane"] for s in samples["gateway_outbox_lag_seconds"]} == lanes
     [clicks] = [
         s for s in samples["gateway_click_answer_seconds_count"] if s.labels["channel"] == "memory"

@@ -1,4 +1,5 @@
-"""Outbox lanes: decision forwards, card updates and card sends never wait behind one another.
+"""Outbox lanes: decision forwards, card updates and card sends never wait behind one another,
+nor one platform's card updates behind another's.
 
 Each test fills one lane to the brim through the sandbox (a backend that holds every webhook, a
 card backlog behind the sandbox Lark app's rate limit) and shows the other lanes' work is done
@@ -15,6 +16,7 @@ from sandbox.backend import SandboxBackend
 from sandbox.embedded import Embedded, start
 from sandbox.lark.platform import LarkPlatform
 from sandbox.lark.sandbox import LarkSandbox
+from sandbox.platform import Seat
 from sandbox.tickets import approver, sample_ticket
 from tests.conftest import fast_settings
 from tests.gateway.helpers import eventually, parts, states
@@ -125,3 +127,64 @@ async def _backlog_approvers(embedded: Embedded, ticket: int) -> list[dict[str, 
         await embedded.seat("lark", f"q{ticket}-{i}", f"Q {ticket}-{i}") for i in range(PER_TICKET)
     ]
     return [approver(s.account_id, s.display_name) for s in seats]
+
+
+def _cards_patched(sandbox: LarkSandbox) -> int:
+    return sum(
+        1
+        for r in sandbox.requests_log
+        if r.method == "PATCH" and r.path.startswith("/open-apis/im/v1/messages/") and r.code == 0
+    )
+
+
+async def test_a_dingtalk_redraw_overtakes_a_backlog_of_lark_redraws(tmp_path: Path) -> None:
+    # Each platform paces its own calls: a DingTalk card shows its outcome while a decision's
+    # Lark cards still wait for the Lark app's budget (in one lane by due time, it waited for
+    # all but the lane's last few of the Lark redraws queued before it).
+    lark = {"app_qps": LARK_QPS - 2, "throttle_retry_seconds": 0.1}
+    settings = fast_settings(tmp_path / "data", sandbox_platforms=["lark", "dingtalk"], lark=lark)
+    embedded = await start(settings)
+    try:
+        backend = embedded.backend
+        assert backend is not None
+        sandbox = _lark(embedded)
+        sandbox.limit_app_qps(LARK_QPS)
+        await sandbox.wait_connected()
+        seats = [await embedded.seat("lark", f"l{i}", f"L {i}") for i in range(PER_TICKET)]
+        ann = await embedded.seat("lark", "ann", "Ann")
+        dan = await embedded.seat("dingtalk", "dan", "Dan")
+        big = await _delivered(embedded, "T-BIG", seats)
+        small = await _delivered(embedded, "T-SMALL", [ann, dan])
+        lark_platform, ding = embedded.platform_of("lark"), embedded.platform_of("dingtalk")
+        base = _cards_patched(sandbox)
+        # The big ticket's first approver decides: every other card of it is queued for a
+        # redraw, more than the Lark app takes in a second; then Ann decides the small one.
+        await lark_platform.click(seats[0], big[seats[0].account_id], ClickAction.APPROVE)
+        await backend.wait_for_decision("T-BIG", within=20)
+        await lark_platform.click(ann, small["ann"], ClickAction.APPROVE)
+
+        async def dan_redrawn() -> bool:
+            return ding.card_state(dan, small["dan"]) == "approved"
+
+        await eventually(dan_redrawn, within=20)
+        at_dingtalk = _cards_patched(sandbox) - base
+    finally:
+        await embedded.stop()
+    backlog = PER_TICKET - 1
+    assert at_dingtalk < backlog // 2, (at_dingtalk, backlog)
+
+
+async def _delivered(embedded: Embedded, ticket: str, seats: list[Seat]) -> dict[str, str]:
+    """Submit ``ticket`` to ``seats``; each one's delivery, once every card is out."""
+    backend = embedded.backend
+    assert backend is not None
+    status, receipt = await backend.submit(
+        sample_ticket(ticket, [approver(s.account_id, s.display_name) for s in seats])
+    )
+    assert status == 202, receipt
+
+    async def sent() -> bool:
+        return set(await states(backend, ticket)) == {"sent"}
+
+    await eventually(sent, within=20)
+    return {d["account_id"]: d["delivery_id"] for d in receipt["deliveries"]}

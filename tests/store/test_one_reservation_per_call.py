@@ -41,22 +41,31 @@ class Platform:
         *,
         token: str | None = None,
         params: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any] | bytes | None = None,
     ) -> Answer:
         self.patches += method == "PATCH"
         return Answer(200, {}, {"code": 0, "tenant_access_token": "t-1", "expire": 7200})
 
 
 class CountingStore(SqliteStore):
-    """A SQLite store counting its write transactions."""
+    """A SQLite store counting its write transactions and the statements run in them."""
 
     writes = 0
+    statements = 0
 
     @asynccontextmanager
     async def write(self, *, urgent: bool = False) -> AsyncIterator[SqliteTx]:
         self.writes += 1
         async with super().write(urgent=urgent) as tx:
-            yield tx
+            raw = tx._raw  # the connection this transaction holds
+            raw.set_trace_callback(self._count)
+            try:
+                yield tx
+            finally:
+                raw.set_trace_callback(None)
+
+    def _count(self, statement: str) -> None:
+        self.statements += 1
 
 
 async def patch_cards(limits: RateLimits, timer: VirtualTimer, first: int = 0) -> Platform:
@@ -88,6 +97,22 @@ async def test_a_lark_call_is_one_write_transaction_on_sqlite(tmp_path: Path) ->
         await store.close()
     assert platform.patches == PATCHES
     assert store.writes - before == PATCHES
+
+
+async def test_a_lark_calls_reservation_is_three_statements_on_sqlite(tmp_path: Path) -> None:
+    # The counter with the pace and the message's budget, then the window's lane, then one
+    # write of every budget moved (eight statements before: a seed and a read twice, and a
+    # write per budget).
+    clock = MovableClock(1_000_000.0)
+    store = CountingStore(tmp_path / "gateway.db")
+    await store.open()
+    try:
+        before = store.statements
+        platform = await patch_cards(StoredRateLimits(store, now=clock), VirtualTimer(clock))
+    finally:
+        await store.close()
+    assert platform.patches == PATCHES
+    assert store.statements - before == 3 * PATCHES
 
 
 async def test_a_lark_call_is_one_statement_on_postgresql(pg_url: str) -> None:

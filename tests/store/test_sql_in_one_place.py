@@ -162,8 +162,8 @@ def test_every_named_query_is_valid_sql_against_the_schema() -> None:
 def test_the_migrations_are_the_sql_files_in_version_order() -> None:
     versions = [version for version, _, _ in MIGRATIONS]
     assert (
-        versions == [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22]
-        and LATEST == 22
+        versions == [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]
+        and LATEST == 23
     )
     assert MIGRATIONS[0][1].startswith("requests, deliveries, decisions, outbox")
 

@@ -82,17 +82,17 @@ class Transport:
         *,
         token: str | None = None,
         params: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any] | bytes | None = None,
     ) -> Answer:
         """One call; ChannelError (retryable) when the network or the answer's JSON fails.
 
         The body goes out as :func:`cards.lark.lark_json` writes it, the encoding the cards'
-        size budget counts on.
+        size budget counts on (bytes: already written so).
         """
         headers = {"Content-Type": "application/json; charset=utf-8"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        data = lark_json(body) if body is not None else None
+        data = lark_json(body) if isinstance(body, dict) else body
         try:
             async with self._http().request(
                 method, self._base + path, params=params, data=data, headers=headers

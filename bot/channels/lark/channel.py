@@ -51,8 +51,7 @@ from bot.core.ports import (
 from bot.errors import ChannelError, ConfigError
 from bot.logs import adopt_sdk_loggers, kv
 from bot.settings.config import LarkSettings
-from cards import render_lark
-from cards.lark import lark_content
+from cards.lark import render_lark_content
 
 log = logging.getLogger("bot.channels.lark")
 
@@ -230,4 +229,4 @@ class LarkChannel(ChannelDefaults):
 
 
 def _content(card: OutgoingCard) -> str:
-    return lark_content(render_lark(card_view(card.request, card.delivery, card.hand_over_to)))
+    return render_lark_content(card_view(card.request, card.delivery, card.hand_over_to))

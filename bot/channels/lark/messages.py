@@ -54,14 +54,14 @@ class Messages:
         body: dict[str, Any] = {"receive_id": receiver, "msg_type": msg_type, "content": content}
         if uuid is not None:
             body["uuid"] = uuid
-        _within("im.message.create", body, TEXT_BODY_LIMIT if msg_type == "text" else None)
+        data = _within("im.message.create", body, TEXT_BODY_LIMIT if msg_type == "text" else None)
         # "Sending to one user: 5 QPS" is the receiver's budget, on top of the API's.
         user = self._budget(f"user:{receiver}", self._settings.user_qps)
         answer = await self.call(
             "im.message.create",
             "POST",
             MESSAGES,
-            body,
+            data,
             params={"receive_id_type": id_type},
             user=user,
         )
@@ -71,8 +71,8 @@ class Messages:
         """Replace a sent card's content (the platform limits updates of one message to 5/s)."""
         one = self._budget(f"message:{message_id}", self._settings.user_qps)
         path = f"{MESSAGES}/{message_id}"
-        _within("im.message.patch", {"content": content})
-        await self.call("im.message.patch", "PATCH", path, {"content": content}, user=one)
+        data = _within("im.message.patch", {"content": content})
+        await self.call("im.message.patch", "PATCH", path, data, user=one)
 
     async def urgent(self, message_id: str, kind: str, receiver: str, id_type: str) -> None:
         """Make a message the bot sent urgent for ``receiver`` (``urgent_app``, ``_sms``,
@@ -106,20 +106,21 @@ class Messages:
     async def delayed_update(self, token: str, card: dict[str, Any]) -> None:
         """Replace a clicked card after the callback was answered (the click's token)."""
         body = {"token": token, "card": card}
-        _within("interactive.card.update", body)
-        await self.call("interactive.card.update", "POST", CARD_UPDATE, body)
+        data = _within("interactive.card.update", body)
+        await self.call("interactive.card.update", "POST", CARD_UPDATE, data)
 
     async def call(
         self,
         api: str,
         method: str,
         path: str,
-        body: dict[str, Any],
+        body: dict[str, Any] | bytes,
         *,
         params: dict[str, str] | None = None,
         user: Budget | None = None,
     ) -> Answer:
-        """One OpenAPI call: budgets, our tenant token (refreshed once if refused), errors."""
+        """One OpenAPI call: budgets, our tenant token (refreshed once if refused), errors.
+        ``body``: the JSON object, or its bytes as :func:`_within` wrote them."""
         pace, minute = self.app_budgets(api)
         for attempt in (1, 2):
             free = [user] if user is not None else []
@@ -162,9 +163,12 @@ class Messages:
         return Budget(f"lark:{self._app_id}:{what}", rate)
 
 
-def _within(api: str, body: dict[str, Any], limit: int | None = None) -> None:
+def _within(api: str, body: dict[str, Any], limit: int | None = None) -> bytes:
+    """``body`` as sent, checked against the platform's limit: written once, for the check
+    and the wire."""
     # The cards are fitted to the body as sent (cards.lark.lark_body_size): a body over the
     # platform's limit would be refused (230025) on every retry, so it is never sent.
-    size, most = len(lark_json(body)), limit or LARK_CARD_LIMIT
-    if size > most:
-        raise ChannelError(f"{api}: request body {size} bytes is over {most}", retryable=False)
+    data, most = lark_json(body), limit or LARK_CARD_LIMIT
+    if len(data) > most:
+        raise ChannelError(f"{api}: request body {len(data)} bytes is over {most}", retryable=False)
+    return data

@@ -40,7 +40,8 @@ class DeliveryRows(Rows):
             await add_events(self._tx, delivery.id, delivery.history)
             if job is not None:
                 at = ts(delivery.created_at)
-                await self._tx.execute(self.sql.enqueue, (job, delivery.id, "{}", at, at))
+                params = (job, delivery.id, "{}", at, at, delivery.channel)
+                await self._tx.execute(self.sql.enqueue, params)
 
     async def get(self, delivery_id: str) -> Delivery | None:
         """The delivery with its history."""

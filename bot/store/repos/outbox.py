@@ -23,14 +23,20 @@ def step_refs(request_id: str) -> tuple[str, str]:
 class OutboxRows(Rows):
     """The ``outbox`` table: enqueued with a change, leased, finished, retried or buried."""
 
-    async def enqueue(self, kind: str, ref: str, run_at: datetime, payload: str = "{}") -> None:
-        """Queue a job due at ``run_at`` (a deferred write: see ``EngineTx.defer``)."""
-        await self._tx.defer(self.sql.enqueue, (kind, ref, payload, ts(run_at), ts(run_at)))
+    async def enqueue(
+        self, kind: str, ref: str, run_at: datetime, payload: str = "{}", *, channel: str = ""
+    ) -> None:
+        """Queue a job due at ``run_at`` (for ``channel``, when it goes to one; a deferred
+        write: see ``EngineTx.defer``)."""
+        params = (kind, ref, payload, ts(run_at), ts(run_at), channel)
+        await self._tx.defer(self.sql.enqueue, params)
 
-    async def enqueue_redraw(self, kind: str, ref: str, run_at: datetime) -> None:
+    async def enqueue_redraw(
+        self, kind: str, ref: str, run_at: datetime, *, channel: str = ""
+    ) -> None:
         """Queue a card's redraw due at ``run_at`` unless one is already waiting unclaimed
         (deferred, as :meth:`enqueue`)."""
-        params = {"kind": kind, "ref": ref, "payload": "{}", "at": ts(run_at)}
+        params = {"kind": kind, "ref": ref, "payload": "{}", "at": ts(run_at), "channel": channel}
         await self._tx.defer(self.sql.enqueue_redraw, params)
 
     async def claim(
@@ -41,17 +47,20 @@ class OutboxRows(Rows):
         limit: int,
         *,
         kinds: Collection[str] = (),
+        channels: Collection[str] = (),
     ) -> list[Job]:
-        """Lease up to ``limit`` due jobs (of ``kinds`` when given) to ``owner``."""
+        """Lease up to ``limit`` due jobs (of ``kinds``, for ``channels``, when given) to
+        ``owner``."""
         params: dict[str, Any] = {
             "owner": owner,
             "until": ts(lease_until),
             "now": ts(now),
             "limit": limit,
         }
-        rows = await self._tx.fetch_all(
-            self.sql.claim.format(kinds=_kind_filter(self.sql, kinds, params)), params
-        )
+        share = _filter(self.sql.claim_kind_in, "k", kinds, params)
+        if kinds and channels:  # the channel index leads with the kind
+            share += _filter(self.sql.claim_channel_in, "c", channels, params)
+        rows = await self._tx.fetch_all(self.sql.claim.format(kinds=share), params)
         return [
             Job(
                 id=row["id"],
@@ -113,14 +122,14 @@ class OutboxRows(Rows):
         return sorted(jobs, key=lambda job: (job.due, job.ref))
 
 
-def _kind_filter(queries: Queries, kinds: Collection[str], params: dict[str, Any]) -> str:
+def _filter(fragment: str, prefix: str, values: Collection[str], params: dict[str, Any]) -> str:
     # Named placeholders only (the values never reach the SQL text): one lane's share of the
-    # outbox, served by the (kind, next_attempt_at) index of pending jobs.
-    if not kinds:
+    # outbox (its kinds, and its channels), served by an index of pending jobs.
+    if not values:
         return ""
     marks = []
-    for name in sorted(kinds):
-        key = f"k{len(params)}"
-        params[key] = name
+    for value in sorted(values):
+        key = f"{prefix}{len(params)}"
+        params[key] = value
         marks.append(f":{key}")
-    return " " + queries.claim_kind_in.format(marks=", ".join(marks))
+    return " " + fragment.format(marks=", ".join(marks))

@@ -4,12 +4,17 @@
 -- The text both engines run; an engine's own dialect is in its package's sql/limits.sql.
 
 -- name: seed_budgets
--- {rows}: one (?, 0) per key; a new key is free now. (Needed by PostgreSQL's row locks; on
--- SQLite it only adds the rows the reservation would write anyway.)
+-- {rows}: one (?, 0) per key; a new key is free now. (Needed by PostgreSQL's row locks; a
+-- SQLite reservation reads a missing key as free now instead.)
 INSERT INTO rate_limits (key, next_at) VALUES {rows} ON CONFLICT (key) DO NOTHING
 
 -- name: set_budget
 INSERT INTO rate_limits (key, next_at) VALUES (?, ?)
+ON CONFLICT (key) DO UPDATE SET next_at = excluded.next_at
+
+-- name: set_budgets
+-- {rows}: one (?, ?) per key: every budget a reservation moved, in one statement.
+INSERT INTO rate_limits (key, next_at) VALUES {rows}
 ON CONFLICT (key) DO UPDATE SET next_at = excluded.next_at
 
 -- name: sweep_budgets

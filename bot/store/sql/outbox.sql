@@ -5,6 +5,12 @@
 -- {marks}: one :kN placeholder per kind, served by the (kind, next_attempt_at) index.
 AND kind IN ({marks})
 
+-- name: claim_channel_in
+-- {marks}: one :cN placeholder per channel, after claim_kind_in: served by the (kind, channel,
+-- next_attempt_at) index of pending jobs (SQLite 0023, PostgreSQL 0017), so a platform's lane
+-- never walks past another platform's queued redraws.
+AND channel IN ({marks})
+
 -- name: reschedule
 UPDATE outbox SET next_attempt_at = ?, last_error = ?, lease_owner = NULL,
     lease_until = NULL WHERE id = ? AND lease_owner = ?

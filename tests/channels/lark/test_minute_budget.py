@@ -7,6 +7,7 @@ would be exceeded. Nothing waits in real time: the clock moves when every sender
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -36,12 +37,12 @@ class Platform:
         *,
         token: str | None = None,
         params: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any] | bytes | None = None,
     ) -> Answer:
         if path != MESSAGES:  # the tenant token
             return Answer(200, {}, {"code": 0, "tenant_access_token": "t-1", "expire": 7200})
-        assert body is not None
-        self.sends.append((self._timer.now(), body["receive_id"]))
+        assert isinstance(body, bytes)  # written once by the client, as it goes on the wire
+        self.sends.append((self._timer.now(), json.loads(body)["receive_id"]))
         return Answer(200, {}, {"code": 0, "data": {"message_id": f"om_{len(self.sends)}"}})
 
 

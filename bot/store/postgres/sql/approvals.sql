@@ -88,8 +88,8 @@ history AS (INSERT INTO delivery_events (delivery_id, at, state, detail)
         ROWS FROM (json_to_recordset(:events::json) AS (at TEXT, state TEXT, detail TEXT))
         WITH ORDINALITY AS e (at, state, detail, n)
     ORDER BY e.n),
-job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
-    SELECT CAST(:job AS TEXT), delivery.id, '{}', :created_at, :created_at FROM delivery
+job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at, channel)
+    SELECT CAST(:job AS TEXT), delivery.id, '{}', :created_at, :created_at, :channel FROM delivery
     WHERE CAST(:job AS TEXT) IS NOT NULL RETURNING kind)
 SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM job
 

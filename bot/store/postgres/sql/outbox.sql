@@ -3,14 +3,16 @@
 
 -- name: enqueue
 -- The NOTIFY is delivered when the transaction commits: idle workers of every replica wake.
--- Its payload, "<schema> <kind>", lets a replica wake only the lane of that kind, and ignore
--- the work of another deployment in another schema of the same database.
-WITH job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
-    VALUES (?, ?, ?, ?, ?) RETURNING kind)
-SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM job
+-- Its payload, "<schema> <kind>" (or "<schema> <kind> <channel>" for a job queued for a
+-- channel), lets a replica wake only the lane of that kind (and channel), and ignore the work
+-- of another deployment in another schema of the same database.
+WITH job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at, channel)
+    VALUES (?, ?, ?, ?, ?, ?) RETURNING kind, channel)
+SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || concat_ws(' ', kind,
+    NULLIF(channel, ''))) FROM job
 
 -- name: claim
--- {kinds}: nothing, or claim_kind_in (one lane's share of the outbox).
+-- {kinds}: nothing, or claim_kind_in, with claim_channel_in (one lane's share of the outbox).
 -- SKIP LOCKED: replicas claiming at once each take other rows instead of waiting on each
 -- other; a row whose lease ran out (its replica died) is claimable again.
 UPDATE outbox SET lease_owner = :owner, lease_until = :until, attempts = attempts + 1
@@ -53,9 +55,10 @@ WHERE kind = 'tell_identity' AND ref = ?
 -- name: enqueue_redraw
 -- A card's redraw, unless one is already waiting unclaimed (migration 0011): it will draw the
 -- request as it is then. Woken as enqueue is.
-WITH job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
-    SELECT :kind, :ref, :payload, :at, :at
+WITH job AS (INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at, channel)
+    SELECT :kind, :ref, :payload, :at, :at, :channel
     WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = :kind AND ref = :ref
         AND state = 'pending' AND payload = :payload AND lease_owner IS NULL)
-    RETURNING kind)
-SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || kind) FROM job
+    RETURNING kind, channel)
+SELECT pg_notify('approval_gateway_work', current_schema() || ' ' || concat_ws(' ', kind,
+    NULLIF(channel, ''))) FROM job

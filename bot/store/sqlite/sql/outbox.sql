@@ -2,11 +2,11 @@
 -- SQLite's own text of the queries whose dialect differs; the rest is shared (bot/store/sql/outbox.sql).
 
 -- name: enqueue
-INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
-VALUES (?, ?, ?, ?, ?)
+INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at, channel)
+VALUES (?, ?, ?, ?, ?, ?)
 
 -- name: claim
--- {kinds}: nothing, or claim_kind_in (one lane's share of the outbox).
+-- {kinds}: nothing, or claim_kind_in, with claim_channel_in (one lane's share of the outbox).
 UPDATE outbox SET lease_owner = :owner, lease_until = :until, attempts = attempts + 1
 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= :now
     AND (lease_until IS NULL OR lease_until <= :now){kinds}
@@ -43,7 +43,7 @@ WHERE kind = 'tell_identity' AND ref = ?
 -- name: enqueue_redraw
 -- A card's redraw, unless one is already waiting unclaimed (migration 0019): it will draw the
 -- request as it is then.
-INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at)
-SELECT :kind, :ref, :payload, :at, :at
+INSERT INTO outbox (kind, ref, payload, next_attempt_at, created_at, channel)
+SELECT :kind, :ref, :payload, :at, :at, :channel
 WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind = :kind AND ref = :ref AND state = 'pending'
     AND payload = :payload AND lease_owner IS NULL)
