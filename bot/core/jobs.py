@@ -111,20 +111,20 @@ class JobRunner:
         notice = IdentityNotice.model_validate(job.payload)
         await self._channel(notice.channel, job.created_at).tell(notice.address, notice.text)
 
-    async def give_up(self, job: Job, error: GatewayError) -> None:
-        """Record a job that will never succeed on the delivery or decision it was for."""
+    async def give_up(self, uow: UnitOfWork, job: Job, error: GatewayError) -> None:
+        """Record, in the caller's ``uow`` (the one that buries the job), a job that will never
+        succeed on the delivery or decision it was for."""
         now = self._clock.now()
-        async with self._store.unit() as uow:
-            if job.kind == FORWARD_DECISION:
-                await self._forward_failed(uow, job.ref, error.message)
-            elif job.kind in (SEND_CARD, UPDATE_CARD):
-                await uow.deliveries.set_state(
-                    job.ref, DeliveryState.FAILED, now, error.message, reason=error.message
-                )
-            if job.kind == SEND_CARD:
-                failed = await uow.deliveries.get(job.ref)
-                if failed is not None:
-                    await self._service.reroute(uow, failed, error.message)
+        if job.kind == FORWARD_DECISION:
+            await self._forward_failed(uow, job.ref, error.message)
+        elif job.kind in (SEND_CARD, UPDATE_CARD):
+            await uow.deliveries.set_state(
+                job.ref, DeliveryState.FAILED, now, error.message, reason=error.message
+            )
+        if job.kind == SEND_CARD:
+            failed = await uow.deliveries.get(job.ref)
+            if failed is not None:
+                await self._service.reroute(uow, failed, error.message)
 
     async def _load(self, delivery_id: str) -> OutgoingCard | None:
         # The cards of the jobs one claim started are read together, each request once.

@@ -230,8 +230,10 @@ class OutboxWorker:
         )
         if decision is None:
             log.warning("job failed for good", extra=kv(error=error.message))
-            await self._runner.give_up(job, error)
+            # One unit: the failure shows on the delivery (or decision) when, and only when,
+            # the job is gone from the queue, so no reader sees one without the other.
             async with self._store.unit() as uow:
+                await self._runner.give_up(uow, job, error)
                 await uow.outbox.bury(job.id, self.owner, error.message)
             return
         log.info("job will be retried", extra=kv(error=error.message, delay=decision.delay))
