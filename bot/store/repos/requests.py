@@ -16,6 +16,28 @@ from bot.store.repos.rows import carried_events, decision, deliveries_of, delive
 from bot.store.repos.votes import VoteRows, vote
 from bot.store.tx import Row
 
+# The tickets parsed (or written) lately, by their stored text. A ticket is immutable once
+# stored (roster changes are kept apart), and its outbox job loads it back a moment after the
+# submission wrote it: parsing the same text again rebuilt the same frozen, validated value,
+# which cost more than the rest of the card's read.
+_TICKETS_KEPT = 512
+_tickets: dict[str, ApprovalRequest] = {}
+
+
+def _remember(text: str, ticket: ApprovalRequest) -> None:
+    if len(_tickets) >= _TICKETS_KEPT:
+        del _tickets[next(iter(_tickets))]  # the oldest first
+    _tickets[text] = ticket
+
+
+def _ticket(text: str) -> ApprovalRequest:
+    """The ticket stored as ``text``, parsed once for as long as it is remembered."""
+    ticket = _tickets.get(text)
+    if ticket is None:
+        ticket = ApprovalRequest.model_validate_json(text)
+        _remember(text, ticket)
+    return ticket
+
 
 class RequestRows(Rows):
     """The ``requests`` and ``decisions`` tables; a request is loaded with its deliveries and
@@ -23,17 +45,20 @@ class RequestRows(Rows):
 
     async def insert(self, request: StoredRequest) -> bool:
         """Store a new request; False (nothing stored) if its ticket is already stored."""
+        text = request.ticket.model_dump_json()
         inserted = await self._tx.execute(
             self.sql.insert_request,
             (
                 request.id,
                 request.ticket.ticket_id,
                 request.status.value,
-                request.ticket.model_dump_json(),
+                text,
                 ts(request.created_at),
                 ts(request.ticket.expires_at),
             ),
         )
+        if inserted == 1:  # read back by its card's job in a moment
+            _remember(text, request.ticket)
         return inserted == 1
 
     async def get(self, request_id: str) -> StoredRequest | None:
@@ -66,7 +91,7 @@ class RequestRows(Rows):
             deliveries = await deliveries_of(tx, row["id"])
             decided = await tx.fetch_one(self.sql.decision_of_request, (row["id"],))
         changes = [RosterChange.model_validate(c) for c in from_json(row["roster_changes"])]
-        ticket = ApprovalRequest.model_validate_json(row["ticket"])
+        ticket = _ticket(row["ticket"])
         return StoredRequest(
             id=row["id"],
             ticket=roster.applied(ticket, changes),
