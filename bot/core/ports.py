@@ -165,6 +165,10 @@ class DeliveryRepo(Protocol):
         ...
 
     async def get(self, delivery_id: str) -> Delivery | None: ...
+    async def state(self, delivery_id: str) -> DeliveryState | None:
+        """The delivery's state alone (None: no such delivery): one row, without its history."""
+        ...
+
     async def set_state(
         self,
         delivery_id: str,

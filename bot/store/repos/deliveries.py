@@ -50,6 +50,11 @@ class DeliveryRows(Rows):
         events = await events_of(self._tx, [row])
         return delivery(row, events.get(delivery_id, []))
 
+    async def state(self, delivery_id: str) -> DeliveryState | None:
+        """The delivery's state alone."""
+        row = await self._tx.fetch_one(self.sql.delivery_state, (delivery_id,))
+        return DeliveryState(row["state"]) if row else None
+
     async def set_state(
         self,
         delivery_id: str,
