@@ -169,6 +169,10 @@ class DeliveryRepo(Protocol):
         """The delivery's state alone (None: no such delivery): one row, without its history."""
         ...
 
+    async def request_of(self, delivery_id: str) -> str | None:
+        """The id of the delivery's request (None: no such delivery), without its history."""
+        ...
+
     async def set_state(
         self,
         delivery_id: str,

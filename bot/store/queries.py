@@ -179,6 +179,7 @@ class Queries(NamedQueries):
     insert_delivery_event: str
     get_delivery: str
     delivery_state: str
+    delivery_request: str
     deliveries_of_request: str
     events_of_deliveries: str
     set_delivery_state: str

@@ -55,6 +55,11 @@ class DeliveryRows(Rows):
         row = await self._tx.fetch_one(self.sql.delivery_state, (delivery_id,))
         return DeliveryState(row["state"]) if row else None
 
+    async def request_of(self, delivery_id: str) -> str | None:
+        """The id of the delivery's request alone."""
+        row = await self._tx.fetch_one(self.sql.delivery_request, (delivery_id,))
+        return str(row["request_id"]) if row else None
+
     async def set_state(
         self,
         delivery_id: str,

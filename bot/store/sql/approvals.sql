@@ -25,6 +25,9 @@ ORDER BY expires_at LIMIT ?
 -- name: delivery_state
 SELECT state FROM deliveries WHERE id = ?
 
+-- name: delivery_request
+SELECT request_id FROM deliveries WHERE id = ?
+
 -- name: insert_delivery_event
 INSERT INTO delivery_events (delivery_id, at, state, detail) VALUES (?, ?, ?, ?)
 
