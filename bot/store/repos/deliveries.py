@@ -52,12 +52,12 @@ class DeliveryRows(Rows):
 
     async def state(self, delivery_id: str) -> DeliveryState | None:
         """The delivery's state alone."""
-        row = await self._tx.fetch_one(self.sql.delivery_state, (delivery_id,))
+        row = await self._tx.fetch_one(self.sql.delivery_head, (delivery_id,))
         return DeliveryState(row["state"]) if row else None
 
     async def request_of(self, delivery_id: str) -> str | None:
         """The id of the delivery's request alone."""
-        row = await self._tx.fetch_one(self.sql.delivery_request, (delivery_id,))
+        row = await self._tx.fetch_one(self.sql.delivery_head, (delivery_id,))
         return str(row["request_id"]) if row else None
 
     async def set_state(
