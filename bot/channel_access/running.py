@@ -28,6 +28,15 @@ class RunningChannels(Mapping[str, Channel]):
     def __len__(self) -> int:
         return len(self._channels)
 
+    # The dict's own look-ups: routing asks for every channel of the deployment's order on each
+    # submission, and Mapping's generic ones raise and catch a KeyError for each not running.
+    def __contains__(self, name: object) -> bool:
+        return name in self._channels
+
+    def get(self, name: str, default: Channel | None = None) -> Channel | None:  # type: ignore[override]
+        """The channel running under ``name``, else ``default``."""
+        return self._channels.get(name, default)
+
     def put(self, name: str, channel: Channel) -> None:
         """Run ``channel`` under ``name`` (in place of any channel there)."""
         self._channels[name] = channel

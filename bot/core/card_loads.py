@@ -63,15 +63,16 @@ class CardLoads:
         cards: list[OutgoingCard | None] = []
         async with self._store.snapshot() as uow:
             for delivery_id in delivery_ids:
-                delivery = known.get(delivery_id) or await uow.deliveries.get(delivery_id)
-                if delivery is None:
-                    cards.append(None)
-                    continue
-                if delivery.request_id not in requests:
-                    request = await _request(uow, delivery.request_id)
-                    requests[delivery.request_id] = request
-                    known.update((d.id, d) for d in (request.deliveries if request else ()))
-                request = requests[delivery.request_id]
+                if delivery_id not in known:
+                    # The request holds the delivery as ``get`` reads it: only its request's id
+                    # is read apart (a request read before in this snapshot holds all of its own).
+                    request_id = await uow.deliveries.request_of(delivery_id)
+                    if request_id is not None and request_id not in requests:
+                        request = await _request(uow, request_id)
+                        requests[request_id] = request
+                        known.update((d.id, d) for d in (request.deliveries if request else ()))
+                delivery = known.get(delivery_id)
+                request = requests[delivery.request_id] if delivery else None
                 cards.append(OutgoingCard(delivery=delivery, request=request) if request else None)
             return await self._with_candidates(uow, cards)
 

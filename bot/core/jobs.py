@@ -159,8 +159,8 @@ class JobRunner:
                 # First of all: a close committing meanwhile on another replica either sees
                 # this card sent or is seen by after_send below (never neither).
                 await uow.requests.lock(card.request.id)
-                current_delivery = await uow.deliveries.get(card.delivery.id)
-                if current_delivery is None or current_delivery.state is not DeliveryState.QUEUED:
+                # Its state alone: the card to send was read already, before the platform call.
+                if await uow.deliveries.state(card.delivery.id) is not DeliveryState.QUEUED:
                     return  # a parallel attempt (expired lease) committed first: count it once
                 await uow.deliveries.set_state(
                     card.delivery.id,

@@ -165,6 +165,14 @@ class DeliveryRepo(Protocol):
         ...
 
     async def get(self, delivery_id: str) -> Delivery | None: ...
+    async def state(self, delivery_id: str) -> DeliveryState | None:
+        """The delivery's state alone (None: no such delivery): one row, without its history."""
+        ...
+
+    async def request_of(self, delivery_id: str) -> str | None:
+        """The id of the delivery's request (None: no such delivery), without its history."""
+        ...
+
     async def set_state(
         self,
         delivery_id: str,

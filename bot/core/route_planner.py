@@ -40,11 +40,12 @@ class Router:
         offers = []
         for name in self._order(preferred):
             why = self._refusal(name)
+            running = self._channels[name]
             offers.append(
                 ChannelOffer(
                     name=name,
-                    kind=self._channels[name].kind,
-                    china_only=self._channels[name].capabilities.china_only,
+                    kind=running.kind,
+                    china_only=running.capabilities.china_only,
                     authorized=why is None,
                     unusable=why,
                 )

@@ -14,6 +14,7 @@ with no usable chat channel it is unreachable with the reason ``unsubscribed``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from bot.core.entity import Entity
@@ -21,7 +22,10 @@ from bot.core.intake import AccountType, Approver, ChannelName
 from bot.core.regions import CHINA_REGIONS
 
 
-class ChannelOffer(Entity):
+# The offers, choices and plans are internal values computed per approver on every submission,
+# never read from outside: plain frozen dataclasses, which cost a fraction of a validated model.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelOffer:
     """What routing needs to know about one configured channel."""
 
     name: ChannelName
@@ -42,14 +46,16 @@ class RoutePreference(Entity):
 UNSUBSCRIBED = "unsubscribed"
 
 
-class RouteChoice(Entity):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteChoice:
     """One usable way to reach the approver."""
 
     channel: ChannelName
     address: str
 
 
-class RoutePlan(Entity):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutePlan:
     """Usable channels in order (first is used), or why there is none."""
 
     choices: tuple[RouteChoice, ...]

@@ -198,7 +198,12 @@ class ApprovalService:
         # so the vote counts as theirs), and they are told where it went. ``routes``: what the
         # stage's routing read at once (else read here).
         acting = await _acting(uow, request, approver, now, routes)
-        target = approver.model_copy(update={"account_id": acting.actor})
+        # (Mostly the approver themself: no copy of them then.)
+        target = (
+            approver
+            if acting.actor == approver.account_id
+            else approver.model_copy(update={"account_id": acting.actor})
+        )
         with tracing.span("approval.route", account_id=approver.account_id):
             plan = await self._router.plan(uow.identities, target, exclude, routes)
         choice = plan.choices[0] if plan.choices else None

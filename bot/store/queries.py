@@ -178,6 +178,7 @@ class Queries(NamedQueries):
     insert_delivery: str
     insert_delivery_event: str
     get_delivery: str
+    delivery_head: str
     deliveries_of_request: str
     events_of_deliveries: str
     set_delivery_state: str

@@ -51,6 +51,16 @@ class DeliveryRows(Rows):
         events = await events_of(self._tx, [row])
         return delivery(row, events.get(delivery_id, []))
 
+    async def state(self, delivery_id: str) -> DeliveryState | None:
+        """The delivery's state alone."""
+        row = await self._tx.fetch_one(self.sql.delivery_head, (delivery_id,))
+        return DeliveryState(row["state"]) if row else None
+
+    async def request_of(self, delivery_id: str) -> str | None:
+        """The id of the delivery's request alone."""
+        row = await self._tx.fetch_one(self.sql.delivery_head, (delivery_id,))
+        return str(row["request_id"]) if row else None
+
     async def set_state(
         self,
         delivery_id: str,

@@ -33,7 +33,7 @@ class IdentityRows(Rows):
     async def route_preference(self, account_id: str) -> RoutePreference:
         """The account's channel order and email subscription."""
         row = await self._tx.fetch_one(self.sql.route_preference, (account_id,))
-        return _preference(row) if row is not None else RoutePreference()
+        return _preference(row) if row is not None else _NO_PREFERENCE
 
     async def route_facts(self, account_id: str) -> RouteFacts:
         """The account's route preference and its address on each channel it is bound on."""
@@ -104,11 +104,15 @@ class IdentityRows(Rows):
         return str(row["account_id"]) if row else None
 
 
+# What an account that set no preference has (frozen: one value serves every such account).
+_NO_PREFERENCE = RoutePreference()
+
+
 def _facts(rows: Sequence[Row]) -> RouteFacts:
     # route_facts' rows of one account: its preference on each (NULL when it set none), and
     # one row per binding (channel NULL when it has none).
     first = rows[0]
-    preference = _preference(first) if first["has_preference"] else RoutePreference()
+    preference = _preference(first) if first["has_preference"] else _NO_PREFERENCE
     return preference, {row["channel"]: row["address"] for row in rows if row["channel"]}
 
 

@@ -16,6 +16,45 @@ from bot.store.repos.rows import carried_events, decision, deliveries_of, delive
 from bot.store.repos.votes import VoteRows, vote
 from bot.store.tx import Row
 
+# The tickets parsed (or written) lately, by their stored text. A ticket is immutable once
+# stored (roster changes are kept apart), and its outbox job loads it back a moment after the
+# submission wrote it: parsing the same text again rebuilt the same frozen, validated value,
+# which cost more than the rest of the card's read. Bounded by the texts' total length, not
+# their count: under a burst the cards' jobs run thousands of submissions behind, and a count
+# small enough for the largest tickets would forget every ticket before its card is sent.
+_TICKET_CHARS_KEPT = 4_000_000
+
+
+class _Tickets:
+    """The parsed tickets by their text, the oldest forgotten first past ``chars`` in all."""
+
+    def __init__(self, chars: int) -> None:
+        self._chars = chars
+        self._kept: dict[str, ApprovalRequest] = {}
+        self._size = 0
+
+    def remember(self, text: str, ticket: ApprovalRequest) -> None:
+        """Keep ``ticket`` as the value of ``text`` (already validated by the caller)."""
+        if text in self._kept:
+            return
+        while self._kept and self._size + len(text) > self._chars:
+            oldest = next(iter(self._kept))
+            del self._kept[oldest]
+            self._size -= len(oldest)
+        self._kept[text] = ticket
+        self._size += len(text)
+
+    def parsed(self, text: str) -> ApprovalRequest:
+        """The ticket stored as ``text``, validated once for as long as it is remembered."""
+        ticket = self._kept.get(text)
+        if ticket is None:
+            ticket = ApprovalRequest.model_validate_json(text)
+            self.remember(text, ticket)
+        return ticket
+
+
+_tickets = _Tickets(_TICKET_CHARS_KEPT)
+
 
 class RequestRows(Rows):
     """The ``requests`` and ``decisions`` tables; a request is loaded with its deliveries and
@@ -23,17 +62,20 @@ class RequestRows(Rows):
 
     async def insert(self, request: StoredRequest) -> bool:
         """Store a new request; False (nothing stored) if its ticket is already stored."""
+        text = request.ticket.model_dump_json()
         inserted = await self._tx.execute(
             self.sql.insert_request,
             (
                 request.id,
                 request.ticket.ticket_id,
                 request.status.value,
-                request.ticket.model_dump_json(),
+                text,
                 ts(request.created_at),
                 ts(request.ticket.expires_at),
             ),
         )
+        if inserted == 1:  # read back by its card's job in a moment
+            _tickets.remember(text, request.ticket)
         return inserted == 1
 
     async def get(self, request_id: str) -> StoredRequest | None:
@@ -66,7 +108,7 @@ class RequestRows(Rows):
             deliveries = await deliveries_of(tx, row["id"])
             decided = await tx.fetch_one(self.sql.decision_of_request, (row["id"],))
         changes = [RosterChange.model_validate(c) for c in from_json(row["roster_changes"])]
-        ticket = ApprovalRequest.model_validate_json(row["ticket"])
+        ticket = _tickets.parsed(row["ticket"])
         return StoredRequest(
             id=row["id"],
             ticket=roster.applied(ticket, changes),

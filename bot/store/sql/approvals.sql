@@ -22,6 +22,10 @@ UPDATE requests SET roster_changes = ? WHERE id = ? AND status = 'pending'
 SELECT id FROM requests WHERE status = 'pending' AND expires_at <= ?
 ORDER BY expires_at LIMIT ?
 
+-- name: delivery_head
+-- A delivery's request and state, without its history.
+SELECT request_id, state FROM deliveries WHERE id = ?
+
 -- name: insert_delivery_event
 INSERT INTO delivery_events (delivery_id, at, state, detail) VALUES (?, ?, ?, ?)
 

@@ -218,6 +218,7 @@ async def test_deliveries_keep_their_history_and_a_revoke_finds_the_queued_ones(
         await tx.requests.insert(request)
         await tx.deliveries.insert(delivery)
         await tx.outbox.enqueue("send_card", "del-q", T0 + timedelta(hours=1))  # waits for consent
+        assert await tx.deliveries.state("del-q") is DeliveryState.QUEUED
         assert await tx.deliveries.on_channel("lark", DeliveryState.QUEUED) == ["del-q"]
         assert await tx.deliveries.on_channel("dingtalk", DeliveryState.QUEUED) == []
         await tx.outbox.wake_channel("lark", ("send_card", "update_card"), T0)
@@ -227,6 +228,8 @@ async def test_deliveries_keep_their_history_and_a_revoke_finds_the_queued_ones(
     assert [j.ref for j in woken] == ["del-q"]
     async with engine.snapshot() as tx:
         stored = await tx.deliveries.get("del-q")
+        assert await tx.deliveries.state("del-q") is DeliveryState.SENT
+        assert await tx.deliveries.request_of("del-q") == "r4"
         before = await tx.requests.due_for_expiry(
             request.ticket.expires_at - timedelta(seconds=1), 10
         )
@@ -302,6 +305,8 @@ async def test_a_state_change_of_an_unknown_delivery_is_refused_and_writes_no_ev
         with pytest.raises(StoreError):
             await tx.deliveries.set_state("nowhere", DeliveryState.SENT, T0, "sent")
         assert await tx.deliveries.get("nowhere") is None
+        assert await tx.deliveries.state("nowhere") is None
+        assert await tx.deliveries.request_of("nowhere") is None
 
 
 async def _depth(engine: EngineStore) -> dict[str, int]:
