@@ -10,7 +10,6 @@ from typing import Any
 from bot.core.models import Job
 from bot.core.ports import RequestJob, notice_ref
 from bot.store.codec import opt_ts, parse_ts, ts
-from bot.store.queries import Queries
 from bot.store.repos.bound import Rows
 
 
