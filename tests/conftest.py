@@ -64,16 +64,6 @@ async def stack(settings: Settings) -> AsyncIterator[object]:
         await embedded.stop()
 
 
-# The long runs (replica kills, fault injections, the demo) start first: when the suite runs on
-# several workers (scripts/test passes ``-n``), a long file scheduled last would leave the other
-# workers idle while it finishes. A stable sort keeps every file's own order.
-_LONG_RUNS = ("replicas", "faults", "slow")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in _LONG_RUNS))
-
-
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # With several workers the skips happen in the workers; their reports reach the main
     # process's hooks too, so the count below holds however the suite ran.
