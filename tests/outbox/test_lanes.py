@@ -9,6 +9,8 @@ while that lane is still full: ordering, not a stopwatch.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.core.models import ClickAction
@@ -63,30 +65,42 @@ async def test_a_new_tickets_card_goes_out_while_the_backend_hangs(tmp_path: Pat
         await embedded.stop()
 
 
-def _lark(embedded: Embedded) -> LarkSandbox:
-    platform = embedded.platform_of("lark")
-    assert isinstance(platform, LarkPlatform)
-    return platform.app()
+@asynccontextmanager
+async def _throttled(
+    tmp_path: Path, platforms: list[str]
+) -> AsyncIterator[tuple[Embedded, SandboxBackend, LarkSandbox]]:
+    """A gateway on ``platforms`` whose sandbox Lark app takes LARK_QPS calls a second per API
+    (the gateway aiming just under it, and retrying a throttled call soon)."""
+    lark = {"app_qps": LARK_QPS - 2, "throttle_retry_seconds": 0.1}
+    embedded = await start(fast_settings(tmp_path / "data", sandbox_platforms=platforms, lark=lark))
+    try:
+        backend, platform = embedded.backend, embedded.platform_of("lark")
+        assert backend is not None and isinstance(platform, LarkPlatform)
+        sandbox = platform.app()
+        sandbox.limit_app_qps(LARK_QPS)
+        await sandbox.wait_connected()
+        yield embedded, backend, sandbox
+    finally:
+        await embedded.stop()
 
 
-def _cards_created(sandbox: LarkSandbox) -> int:
+def _lark_calls(sandbox: LarkSandbox, method: str, path: str) -> int:
+    """The calls ``sandbox`` took (code 0) of ``method`` on ``path`` (or, ending in /, under it)."""
     return sum(
         1
         for r in sandbox.requests_log
-        if r.method == "POST" and r.path == "/open-apis/im/v1/messages" and r.code == 0
+        if r.method == method
+        and (r.path.startswith(path) if path.endswith("/") else r.path == path)
+        and r.code == 0
     )
 
 
+def _cards_created(sandbox: LarkSandbox) -> int:
+    return _lark_calls(sandbox, "POST", "/open-apis/im/v1/messages")
+
+
 async def test_a_decision_and_card_updates_overtake_a_card_backlog(tmp_path: Path) -> None:
-    lark = {"app_qps": LARK_QPS - 2, "throttle_retry_seconds": 0.1}
-    settings = fast_settings(tmp_path / "data", sandbox_platforms=["lark"], lark=lark)
-    embedded = await start(settings)
-    try:
-        backend = embedded.backend
-        assert backend is not None
-        sandbox = _lark(embedded)
-        sandbox.limit_app_qps(LARK_QPS)
-        await sandbox.wait_connected()
+    async with _throttled(tmp_path, ["lark"]) as (embedded, backend, sandbox):
         ann = await embedded.seat("lark", "ann", "Ann")
         bob = await embedded.seat("lark", "bob", "Bob")
         backlog = [await _backlog_approvers(embedded, t) for t in range(BACKLOG_TICKETS)]
@@ -114,8 +128,6 @@ async def test_a_decision_and_card_updates_overtake_a_card_backlog(tmp_path: Pat
 
         await eventually(bob_updated, within=20)
         at_update = _cards_created(sandbox) - base
-    finally:
-        await embedded.stop()
     cards = BACKLOG_TICKETS * PER_TICKET
     # Both went through while most of the backlog still waited for the rate limit.
     assert at_decision < cards // 2, (at_decision, cards)
@@ -130,26 +142,14 @@ async def _backlog_approvers(embedded: Embedded, ticket: int) -> list[dict[str, 
 
 
 def _cards_patched(sandbox: LarkSandbox) -> int:
-    return sum(
-        1
-        for r in sandbox.requests_log
-        if r.method == "PATCH" and r.path.startswith("/open-apis/im/v1/messages/") and r.code == 0
-    )
+    return _lark_calls(sandbox, "PATCH", "/open-apis/im/v1/messages/")
 
 
 async def test_a_dingtalk_redraw_overtakes_a_backlog_of_lark_redraws(tmp_path: Path) -> None:
     # Each platform paces its own calls: a DingTalk card shows its outcome while a decision's
     # Lark cards still wait for the Lark app's budget (in one lane by due time, it waited for
     # all but the lane's last few of the Lark redraws queued before it).
-    lark = {"app_qps": LARK_QPS - 2, "throttle_retry_seconds": 0.1}
-    settings = fast_settings(tmp_path / "data", sandbox_platforms=["lark", "dingtalk"], lark=lark)
-    embedded = await start(settings)
-    try:
-        backend = embedded.backend
-        assert backend is not None
-        sandbox = _lark(embedded)
-        sandbox.limit_app_qps(LARK_QPS)
-        await sandbox.wait_connected()
+    async with _throttled(tmp_path, ["lark", "dingtalk"]) as (embedded, backend, sandbox):
         seats = [await embedded.seat("lark", f"l{i}", f"L {i}") for i in range(PER_TICKET)]
         ann = await embedded.seat("lark", "ann", "Ann")
         dan = await embedded.seat("dingtalk", "dan", "Dan")
@@ -168,8 +168,6 @@ async def test_a_dingtalk_redraw_overtakes_a_backlog_of_lark_redraws(tmp_path: P
 
         await eventually(dan_redrawn, within=20)
         at_dingtalk = _cards_patched(sandbox) - base
-    finally:
-        await embedded.stop()
     backlog = PER_TICKET - 1
     assert at_dingtalk < backlog // 2, (at_dingtalk, backlog)
 
