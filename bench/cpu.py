@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -49,3 +50,33 @@ async def backends(database_url: str) -> list[int]:
         return [int(r["pid"]) for r in await conn.fetch(statement("pg_backends"))]
     finally:
         await conn.close()
+
+
+def per_request_ms(seconds: float, accepted: int) -> float:
+    """CPU milliseconds per accepted request (at least one request, so never a division by 0)."""
+    return seconds / max(1, accepted) * 1000
+
+
+@dataclass
+class Meter:
+    """The CPU seconds of a set of processes (and, with ``database_url``, of the PostgreSQL
+    backends serving its database) from :meth:`start` to each :meth:`read`."""
+
+    pids: list[int]
+    database_url: str | None = None
+    _before: dict[int, float] = field(default_factory=dict)
+    _before_db: dict[int, float] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        """Take the starting snapshot."""
+        server = await backends(self.database_url) if self.database_url else []
+        self._before = snapshot(self.pids)
+        self._before_db = snapshot(server)
+
+    async def read(self) -> tuple[float, float]:
+        """(the processes', the server backends') CPU seconds since :meth:`start`; a backend
+        opened meanwhile counts from 0."""
+        spent_here = spent(self._before, snapshot(self.pids))
+        if not self.database_url:
+            return spent_here, 0.0
+        return spent_here, spent(self._before_db, snapshot(await backends(self.database_url)))

@@ -179,6 +179,13 @@ class Host:
         result: dict[str, Any] = await self._post("/click", body)
         return result
 
+    async def lark_taps(self, rate: float, taps: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Have the platforms press Approve on each (account, delivery id)'s Lark card, in an
+        open loop at ``rate`` a second (``bench.press``); each press's delivery, stamp,
+        lateness against the schedule and whether it failed."""
+        got = await self._post("/lark/taps", {"rate": rate, "taps": [list(t) for t in taps]})
+        return list(got["taps"])
+
     async def refresh(self) -> None:
         """Fetch new card and decision stamps and the Lark log."""
         async with self._refreshing:

@@ -22,6 +22,7 @@ import time
 
 from aiohttp import web
 
+from bench import press as taps
 from bench.stamps import (
     Journal,
     StampedDecisions,
@@ -31,8 +32,10 @@ from bench.stamps import (
 )
 from bot.channels.dingtalk.inbound import delivery_of
 from sandbox.backend import SandboxBackend
+from sandbox.lark.platform import button_values
+from sandbox.lark.sandbox import DeliveryError
 from sandbox.mail.catcher import MailCatcher
-from tests.faults.harness import Platforms
+from tests.faults.harness import CLICK_TIMEOUT, Platforms
 
 
 class Control:
@@ -49,6 +52,7 @@ class Control:
             web.post("/seat", self.seat),
             web.post("/limits", self.limits),
             web.post("/click", self.click),
+            web.post("/lark/taps", self.lark_taps),
             web.get("/cards", self.cards),
             web.get("/decisions", self.decisions),
             web.get("/redraws", self.redraws),
@@ -87,6 +91,44 @@ class Control:
         at = time.time()
         answered = await self._p.approve(channel, address, str(body["delivery_id"]))
         return web.json_response({"at": at, "answered": time.time() - at, "failed": not answered})
+
+    async def lark_taps(self, request: web.Request) -> web.Response:
+        """Press Approve on many Lark cards in an open loop at ``rate`` a second, here where
+        the users are: each card's message and button are looked up before the first press,
+        so a press costs what a Lark client's tap does (the card event sent over the app's
+        stream, its answer applied to the card), not a control request and a search of the
+        user's messages. Answers once every press is answered or has failed: each tap's
+        delivery, when it was pressed, how late that was against the schedule, and whether
+        it failed."""
+        body = await request.json()
+        planned = [self._lark_button(str(a), str(d)) for a, d in body["taps"]]
+        results = await taps.open_loop(float(body["rate"]), planned, self._press)
+        return web.json_response({"taps": results})
+
+    def _lark_button(self, account: str, delivery: str) -> taps.Button:
+        address = self._addresses[("lark", account)]
+        message = self._p.lark_message(address, delivery)
+        values = [] if message is None else list(button_values(message.content))
+        approve = [v for v in values if v.get("action") == "approve"]
+        message_id = message.message_id if message is not None else ""
+        return taps.Button(delivery, address, message_id, approve[0] if approve else None)
+
+    async def _press(self, button: taps.Button) -> bool:
+        """One tap, as :meth:`Platforms.approve` makes it once the card is found; False when
+        unanswered."""
+        if button.value is None:
+            return False
+        try:
+            result = await self._p.lark.click(
+                button.address,
+                button.message_id,
+                button.value,
+                form_value={"comment": ""},
+                timeout=CLICK_TIMEOUT,
+            )
+        except (DeliveryError, TimeoutError):
+            return False
+        return not result.failed  # no answer within the platform's 3 s: the client's error
 
     async def cards(self, request: web.Request) -> web.Response:
         """Lark cards created since index ``since``: [delivery_id, address, at] each."""

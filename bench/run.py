@@ -23,7 +23,8 @@ class Sizes:
     burst_users: int
     dingtalk_cards: int
     rates: tuple[tuple[float, float], ...]  # (offered requests/s, seconds)
-    taps: tuple[float, float]  # (offered taps/s on delivered cards, seconds)
+    taps: tuple[float, float]  # (offered taps/s on delivered cards, seconds): quiet outbox
+    backlog_taps: tuple[float, float, int]  # (taps/s, seconds, requests queued behind Lark)
     drain: float  # how long after the load a phase waits for what is still queued
     pending: int  # seeded pending requests for the growth phase
     samples: int  # sequential samples for latency and scrape measurements
@@ -37,7 +38,8 @@ QUICK = Sizes(
     burst_users=20,
     dingtalk_cards=40,
     rates=((5, 2),),
-    taps=(10, 2),
+    taps=(50, 2),
+    backlog_taps=(200, 1.5, 300),
     drain=10,
     pending=10_000,
     samples=8,
@@ -50,7 +52,8 @@ FULL = Sizes(
     burst_users=100,
     dingtalk_cards=600,
     rates=((5, 10), (50, 6), (200, 3)),
-    taps=(40, 5),
+    taps=(50, 5),
+    backlog_taps=(200, 5, 1000),
     drain=30,
     pending=100_000,
     samples=30,

@@ -99,7 +99,7 @@ def with_store(
     from bot.store.engine import make_store
 
     async def main() -> T:
-        store = make_store(settings)
+        store = make_store(settings, one_shot=True)
         await store.open(create=create)
         try:
             return await work(store)
@@ -139,7 +139,7 @@ def migrate(settings: Settings) -> list[int]:
     from bot.store.engine import make_store
 
     async def main() -> list[int]:
-        store = make_store(settings)
+        store = make_store(settings, one_shot=True)
         await store.open(migrate=False)
         try:
             return await store.migrate()

@@ -95,13 +95,16 @@ class EngineStore(Protocol):
         ...
 
 
-def make_store(settings: Settings) -> EngineStore:
-    """The engine ``settings`` selects, not yet open."""
+def make_store(settings: Settings, *, one_shot: bool = False) -> EngineStore:
+    """The engine ``settings`` selects, not yet open; ``one_shot`` for a command that opens
+    it, does one thing and closes it (PostgreSQL: one connection at first, no LISTEN)."""
     if settings.database_url is not None:
         from bot.store.postgres import PostgresStore
 
         return PostgresStore(
-            settings.database_url.get_secret_value(), pool_size=settings.database_pool_size
+            settings.database_url.get_secret_value(),
+            pool_size=settings.database_pool_size,
+            one_shot=one_shot,
         )
     from bot.store.sqlite import SqliteStore
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.store.engines import postgres_schema
+
 # jinja2 only draws emails and pages; prometheus_client only serves /metrics.
 HEAVY = ("aiohttp", "lark_oapi", "dingtalk_stream", "jinja2", "prometheus_client")
 
@@ -31,11 +33,13 @@ print(json.dumps({{"code": code, "loaded": [m for m in {HEAVY!r} if m in sys.mod
 """
 
 
-def _probe(*args: str, data_dir: Path) -> tuple[int, list[str], str]:
+def _probe(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None
+) -> tuple[int, list[str], str]:
     """(exit status, HEAVY modules loaded, everything printed before the verdict)."""
     result = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
-        env={**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir)},
+        env={**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir), **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -45,10 +49,10 @@ def _probe(*args: str, data_dir: Path) -> tuple[int, list[str], str]:
     return found["code"], found["loaded"], "\n".join(output)
 
 
-def _cli(*args: str, data_dir: Path) -> str:
+def _cli(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        env={**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir)},
+        env={**os.environ, "APPROVAL_GATEWAY_DATA_DIR": str(data_dir), **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -69,6 +73,15 @@ def test_tokens_list_on_an_existing_database_loads_no_web_framework_or_sdk(
     token_id = _cli("tokens", "create", "--role", "support", data_dir=tmp_path).split()[1]
     code, loaded, output = _probe("tokens", "list", data_dir=tmp_path)
     assert code == 0 and token_id in output
+    assert loaded == []
+
+
+def test_tokens_list_on_postgresql_loads_no_web_framework_or_sdk(tmp_path: Path) -> None:
+    with postgres_schema() as url:
+        env = {"APPROVAL_GATEWAY_DATABASE_URL": url}
+        token_id = _cli("tokens", "create", "--role", "support", data_dir=tmp_path, env=env)
+        code, loaded, output = _probe("tokens", "list", data_dir=tmp_path, env=env)
+    assert code == 0 and token_id.split()[1] in output
     assert loaded == []
 
 

@@ -99,11 +99,16 @@ class PostgresStore(Units, InProcessWork):
 
     shared = True  # replicas share the database: their NOTIFYs wake this one
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, one_shot: bool = False) -> None:
         super().__init__()
         self.sql = POSTGRES
         self._url = url
         self._pool_size = pool_size
+        # A command that opens the store, does one thing and closes it (the CLI's): one
+        # connection made at first instead of the reserved share, and no LISTEN connection,
+        # as nothing it does waits for another process's NOTIFY. Each connection made is a
+        # server process started and a handshake: about 5 ms apiece on loopback.
+        self._one_shot = one_shot
         self._pool: asyncpg.Pool | None = None
         # Ordinary transactions pass this first, so the reserved share stays free for urgent
         # ones (module docstring); urgent ones go straight to the pool.
@@ -123,15 +128,16 @@ class PostgresStore(Units, InProcessWork):
             # connection to be made.
             self._pool = await asyncpg.create_pool(
                 self._url,
-                min_size=reserved_share(self._pool_size) + 1,
+                min_size=1 if self._one_shot else reserved_share(self._pool_size) + 1,
                 max_size=self._pool_size,
                 reset=_keep_session,
                 timeout=CONNECT_SECONDS,
                 server_settings=SESSION_SETTINGS,
             )
-            if migrate:
+            if migrate and await self._behind():
                 await self.migrate()
-            await self._listener.open()
+            if not self._one_shot:
+                await self._listener.open()
         except CONNECT_ERRORS as exc:
             await self.close()
             raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
@@ -208,6 +214,19 @@ class PostgresStore(Units, InProcessWork):
                 return row
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"statement failed: {exc}") from exc
+
+    async def _behind(self) -> bool:
+        """Whether the schema may need a migration: one read, outside any transaction, so a
+        start on an up-to-date schema skips the migrating transaction (its lock and its five
+        round trips). A schema newer than this gateway is refused here too."""
+        async with self._need().acquire() as conn:
+            try:
+                current = int(await conn.fetchval(ENGINE.schema_version))
+            except asyncpg.UndefinedTableError:
+                return True  # a new database: no bookkeeping table yet
+        if current > LATEST:
+            raise StoreError(f"database schema {current} is newer than this gateway ({LATEST})")
+        return current < LATEST
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations under the advisory lock; the versions applied."""
