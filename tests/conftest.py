@@ -11,12 +11,18 @@ import pytest
 from bot.settings.config import OutboxSettings, Settings, load_settings
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost,::1")
-# Where the PostgreSQL cases run (tests/store/engines.py), read before the scrub below.
-TEST_DATABASE_URL = os.environ.get("APPROVAL_GATEWAY_TEST_DATABASE_URL")
+# Where the PostgreSQL cases run (tests/store/engines.py), read before the scrub below. It moves
+# to a name outside the gateway's prefix: the workers of a parallel run read it again, and the
+# gateway processes the tests start refuse any APPROVAL_GATEWAY_ variable they do not know.
+_SUITE_DATABASE_URL = "GATEWAY_SUITE_DATABASE_URL"
+TEST_DATABASE_URL = os.environ.get("APPROVAL_GATEWAY_TEST_DATABASE_URL") or os.environ.get(
+    _SUITE_DATABASE_URL
+)
+if TEST_DATABASE_URL:
+    os.environ[_SUITE_DATABASE_URL] = TEST_DATABASE_URL
 for _name in list(os.environ):
     # A developer's own configuration must not leak into the suite.
-    # The test database's own variable stays: the workers of a parallel run read it again.
-    if _name.startswith("APPROVAL_GATEWAY_") and _name != "APPROVAL_GATEWAY_TEST_DATABASE_URL":
+    if _name.startswith("APPROVAL_GATEWAY_"):
         del os.environ[_name]
 
 # The PostgreSQL cases skip with this prefix where no server answers (tests/store/engines.py);
