@@ -160,3 +160,35 @@ async def test_a_deferred_write_that_fails_fails_its_transaction(pg_url: str) ->
             assert await uow.deliveries.get("x") is None
     finally:
         await store.close()
+
+
+class _Undo(Exception):
+    pass
+
+
+async def test_held_writes_run_as_statements_prepared_once_per_session(pg_url: str) -> None:
+    # A held write is prepared on its first use in the session and run prepared after that
+    # (its plan kept). A first use rolled back forgets the session's note of it but not the
+    # statement, which the next use finds and runs: the job of the unit rolled back is gone,
+    # the two after it are kept.
+    store = PostgresStore(pg_url, pool_size=1)
+    await store.open()
+    try:
+        with pytest.raises(_Undo):
+            async with store.write() as raw:
+                await EngineUnit(raw).outbox.enqueue("update_card", "del-0", T0)
+                await raw.fetch_one("SELECT 1")  # sends the held write
+                raise _Undo
+        for ref in ("del-1", "del-2"):
+            async with store.unit() as uow:
+                await uow.outbox.enqueue("update_card", ref, T0)
+        async with store.write() as raw:
+            assert isinstance(raw, PostgresTx)
+            jobs = await EngineUnit(raw).outbox.claim("me", T0, T0 + timedelta(minutes=1), 10)
+            prepared = await raw.conn.fetch(
+                "SELECT name FROM pg_prepared_statements WHERE name LIKE 'aw\\_%'"
+            )
+    finally:
+        await store.close()
+    assert sorted(j.ref for j in jobs) == ["del-1", "del-2"]
+    assert len(prepared) == 1, prepared  # one text, one statement

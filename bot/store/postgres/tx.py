@@ -10,12 +10,15 @@ queued, an audit line, a decision) are held and sent together, as one call of ``
 audit line cost one round trip instead of one each. Each held write goes as its text with its
 values in one JSON array (:func:`held`), and the count it must change when the caller is sure
 of one; the function runs them in order, each seeing the ones before, as separate statements
-would, and fails on a count that differs.
+would, and fails on a count that differs. A write with no count to check also goes with a name
+fixed by its text (:func:`statement_name`): the function prepares it once per session under that
+name and runs the prepared statement (migration 0020), so its plan is made once, not per call.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from functools import lru_cache
@@ -91,6 +94,20 @@ def held(sql: str, params: Params) -> tuple[str, list[Any]] | None:
     return _held_text(text, kinds), values
 
 
+@lru_cache(maxsize=1024)
+def statement_name(text: str) -> str:
+    """The name ``apply_writes`` prepares a held write's ``text`` under in a session (the same
+    text, the same name, on every replica)."""
+    return "aw_" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _write(text: str, args: list[Any], changes: int | None) -> dict[str, Any]:
+    # A write with a count to check runs as dynamic SQL (migration 0020 says why).
+    if changes is not None:
+        return {"sql": text, "args": args, "changes": changes}
+    return {"sql": text, "args": args, "changes": None, "name": statement_name(text)}
+
+
 def bind(sql: str, params: Params) -> tuple[str, list[Any]]:
     """The asyncpg text and argument list for ``sql`` with ``params``."""
     text, names = numbered(sql)
@@ -127,7 +144,7 @@ class PostgresTx(EngineTx):
         if not self._held:
             return
         writes, self._held = self._held, []
-        batch = json.dumps([{"sql": t, "args": a, "changes": n} for t, a, n in writes])
+        batch = json.dumps([_write(t, a, n) for t, a, n in writes])
         await self.fetch_one(ENGINE.apply_writes, (batch,))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
