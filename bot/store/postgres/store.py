@@ -89,7 +89,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     # A connection goes back to the pool as it is: asyncpg still rolls back a transaction left
     # open, and the default reset (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) would cost a
     # round trip per transaction for state no pooled connection takes: locks are transaction
-    # locks (sql/engine.sql), LISTEN has its own connection, and nothing SETs a session value.
+    # locks (sql/engine.sql), LISTEN has its own connection, and the one session state the
+    # gateway makes, apply_writes' prepared statements and the settings that mark them
+    # (migration 0020), is meant to stay with the connection for its next transaction.
     return None
 
 
