@@ -12,8 +12,8 @@ and CLI edges use are in :mod:`bot.core.storage`). The store is one small reposi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -435,17 +435,13 @@ class Store(Protocol):
     def snapshot(self, *, urgent: bool = False) -> AbstractAsyncContextManager[UnitOfWork]: ...
 
 
-@asynccontextmanager
-async def within(
+def within(
     store: Store, uow: UnitOfWork | None, *, urgent: bool = False
-) -> AsyncIterator[UnitOfWork]:
+) -> AbstractAsyncContextManager[UnitOfWork]:
     """``uow`` when the caller passed one (what runs inside commits with the caller's change,
     and its on-commit callbacks wait for the caller's commit), else a unit of the store's own."""
-    if uow is not None:
-        yield uow
-        return
-    async with store.unit(urgent=urgent) as own:
-        yield own
+    # nullcontext, not a generator-based manager: every signed submission passes its unit here.
+    return nullcontext(uow) if uow is not None else store.unit(urgent=urgent)
 
 
 # --------------------------------------------------------------------------- channels
