@@ -156,6 +156,11 @@ def body_deadline(seconds: float) -> Middleware:
 
 
 async def _body_in_time(request: web.Request, seconds: float) -> bool:
+    if request.content.is_eof():
+        # The whole body came with the head (a small JSON body nearly always does): reading it
+        # cannot wait, so no timer is set (and cancelled) for it.
+        await request.read()
+        return True
     try:
         async with asyncio.timeout(seconds):
             await request.read()  # kept by aiohttp for the handler
