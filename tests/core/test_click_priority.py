@@ -19,7 +19,13 @@ from bot.channels.registry import REGISTRY, chat_platforms
 from bot.core.intake import ApprovalRequest
 from bot.core.jobs import JobRunner
 from bot.core.lanes import lanes
-from bot.core.models import ActionStatus, ClickAction, InboundAction
+from bot.core.models import (
+    ActionResult,
+    ActionStatus,
+    ClickAction,
+    DeliveryState,
+    InboundAction,
+)
 from bot.core.ports import BackendReceipt, DecisionEvent, UnitOfWork
 from bot.core.route_planner import Router
 from bot.core.service import (
@@ -125,6 +131,48 @@ async def test_a_click_is_decided_before_the_writes_queued_ahead_of_it(tmp_path:
         await sqlite.close()
     assert result.status is ActionStatus.DECIDED
     assert store.order == ["urgent"] + ["ordinary"] * QUEUED
+
+
+async def _decided(
+    store: Turns, clock: MovableClock, tickets: int
+) -> tuple[ApprovalService, JobRunner, list[ActionResult]]:
+    # ``tickets`` requests, each with its card sent and then approved by its one approver.
+    memory = MemoryChannel()
+    service = ApprovalService(store, clock, Router({"memory": memory}, ["memory"]), NoWakeup())
+    jobs = JobRunner(store, clock, {"memory": memory}, Backend(), service)
+    receipts = [await service.submit(_ticket(f"T-D{i}", f"d{i}")) for i in range(tickets)]
+    async with store.store.unit() as tx:
+        claimed = await tx.outbox.claim("test", clock.now(), clock.now(), 10 * tickets)
+    for job in claimed:
+        await jobs.run(job)
+    results = []
+    for i, receipt in enumerate(receipts):
+        click = InboundAction(
+            channel="memory",
+            actor=f"d{i}",
+            ref=receipt.deliveries[0].delivery_id,
+            action=ClickAction.APPROVE,
+            source="test",
+        )
+        results.append(await service.handle_action(click))
+    return service, jobs, results
+
+
+async def test_the_answers_of_clicks_decided_together_are_recorded_in_one_unit(
+    tmp_path: Path,
+) -> None:
+    sqlite = SqliteStore(tmp_path / "gateway.db")
+    await sqlite.open()
+    store, clock = Turns(sqlite), MovableClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    try:
+        service, _, results = await _decided(store, clock, 5)
+        store.order.clear()
+        await asyncio.gather(*(service.answered(r, redrawn=True) for r in results))
+        shown = [await service.get(f"T-D{i}") for i in range(5)]
+    finally:
+        await sqlite.close()
+    assert store.order == ["ordinary"]  # one unit for the five answers
+    assert all(r.deliveries[0].state is DeliveryState.UPDATED for r in shown)
 
 
 def test_the_forwards_lane_claims_as_urgent_work_and_the_others_do_not() -> None:
