@@ -24,6 +24,7 @@ from bot.core.models import (
     ActionStatus,
     ClickAction,
     DeliveryState,
+    ForwardState,
     InboundAction,
 )
 from bot.core.ports import BackendReceipt, DecisionEvent, UnitOfWork
@@ -156,6 +157,45 @@ async def _decided(
         )
         results.append(await service.handle_action(click))
     return service, jobs, results
+
+
+async def test_a_forward_is_recorded_before_the_writes_queued_ahead_of_it(tmp_path: Path) -> None:
+    # Behind a card backlog the forwards lane's slots are held until the forward is recorded:
+    # that write is urgent, like the click and the forward's claim and read.
+    sqlite = SqliteStore(tmp_path / "gateway.db")
+    await sqlite.open()
+    store, clock = Turns(sqlite), MovableClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    try:
+        service, jobs, _ = await _decided(store, clock, 1)
+        async with sqlite.unit() as tx:
+            (forward,) = await tx.outbox.claim(
+                "test", clock.now(), clock.now(), 10, kinds=(FORWARD_DECISION,)
+            )
+        hold, holding = asyncio.Event(), asyncio.Event()
+
+        async def blocker() -> None:
+            async with store.unit():
+                holding.set()
+                await hold.wait()
+
+        holder = asyncio.create_task(blocker())
+        await holding.wait()
+        store.order.clear()
+        submits = [
+            asyncio.create_task(service.submit(_ticket(f"T-Q{i}", f"q{i}"))) for i in range(QUEUED)
+        ]
+        await _until(lambda: sqlite.stats.waiting == QUEUED)
+        forwarded = asyncio.create_task(jobs.run(forward))
+        await _until(lambda: sqlite.stats.waiting == QUEUED + 1)
+        hold.set()
+        await forwarded
+        await asyncio.gather(holder, *submits)
+        stored = await service.get("T-D0")
+    finally:
+        await sqlite.close()
+    assert stored.decision is not None
+    assert stored.decision.forward_state is ForwardState.FORWARDED
+    assert store.order == ["urgent"] + ["ordinary"] * QUEUED
 
 
 async def test_the_answers_of_clicks_decided_together_are_recorded_in_one_unit(
