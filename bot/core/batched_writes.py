@@ -23,9 +23,10 @@ Write = Callable[[UnitOfWork], Awaitable[None]]
 class BatchedWrites:
     """Coalesces the writes that arrive while a commit is running into the next unit of work."""
 
-    def __init__(self, store: Store, name: str) -> None:
+    def __init__(self, store: Store, name: str, *, urgent: bool = False) -> None:
         self._store = store
         self._name = name
+        self._urgent = urgent  # its units are urgent store work (bot.core.ports.Store)
         self._queued: list[tuple[Write, asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
@@ -44,7 +45,7 @@ class BatchedWrites:
             while self._queued:
                 batch, self._queued = self._queued, []
                 try:
-                    async with self._store.unit() as uow:
+                    async with self._store.unit(urgent=self._urgent) as uow:
                         for step, _ in batch:
                             await step(uow)
                 except BaseException as exc:

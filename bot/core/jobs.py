@@ -79,6 +79,11 @@ class JobRunner:
         self._backend = backend
         self._cards = CardLoads(store, self._picks)
         self._updated = BatchedWrites(store, "outbox-card-updates")
+        # Urgent, like the click that made the decision and the claim of its forward: the
+        # forwards lane's slot is held until this commits, and behind a card backlog an ordinary
+        # unit waited for the sends' share of the store while decisions queued for the slots.
+        # The forwards that come back together are recorded in one unit.
+        self._forwarded = BatchedWrites(store, "outbox-forwards", urgent=True)
         self._kinds: dict[
             str, Callable[[Job], Awaitable[None]]
         ] = {  # keys: bot.core.lanes.JOB_KINDS
@@ -235,13 +240,12 @@ class JobRunner:
         ):
             receipt = await self._backend.deliver(_event(decision, request))
             detail = "already decided there (409)" if receipt.already_decided else "accepted"
-            async with self._store.unit() as uow:
-                await uow.requests.set_forward_state(
-                    decision.id,
-                    ForwardState.FORWARDED,
-                    self._clock.now(),
-                    f"{receipt.status} {detail}",
-                )
+            at, said = self._clock.now(), f"{receipt.status} {detail}"
+
+            async def record(uow: UnitOfWork) -> None:
+                await uow.requests.set_forward_state(decision.id, ForwardState.FORWARDED, at, said)
+
+            await self._forwarded.write(record)
             log.info("decision forwarded", extra=kv(status=receipt.status))
 
     async def _forward_failed(self, uow: UnitOfWork, decision_id: str, why: str) -> None:

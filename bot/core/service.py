@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from bot import tracing
 from bot.core import delegation, redraw, roster, tell_submitter, vote_events, voting
+from bot.core.batched_writes import BatchedWrites
 from bot.core.intake import ApprovalRequest, Approver, Person, Wire
 from bot.core.models import (
     ActionResult,
@@ -135,6 +136,9 @@ class ApprovalService:
         self._router = router
         self._wakeup = wakeup
         self._timing = timing or TimingPolicy()
+        # The answers that come back together are recorded together: one unit for the clicks
+        # of a burst instead of a BEGIN and COMMIT each on the loop that answers them.
+        self._answers = BatchedWrites(store, "click-answers")
 
     @property
     def router(self) -> Router:
@@ -311,12 +315,15 @@ class ApprovalService:
         delivery = result.delivery
         if not result.changed_card or delivery is None:
             return
-        async with self._store.unit() as uow:
+
+        async def record(uow: UnitOfWork) -> None:
             queued = await redraw.after_answer(
                 uow, delivery.id, self._clock.now(), redrawn=redrawn, how=how
             )
             if queued:
                 uow.on_commit(functools.partial(self._wakeup.notify, redraw.wake(delivery.channel)))
+
+        await self._answers.write(record)
 
     async def _apply(self, uow: UnitOfWork, action: InboundAction, now: datetime) -> ActionResult:
         if action.action is ClickAction.TEST:

@@ -19,7 +19,14 @@ from bot.channels.registry import REGISTRY, chat_platforms
 from bot.core.intake import ApprovalRequest
 from bot.core.jobs import JobRunner
 from bot.core.lanes import lanes
-from bot.core.models import ActionStatus, ClickAction, InboundAction
+from bot.core.models import (
+    ActionResult,
+    ActionStatus,
+    ClickAction,
+    DeliveryState,
+    ForwardState,
+    InboundAction,
+)
 from bot.core.ports import BackendReceipt, DecisionEvent, UnitOfWork
 from bot.core.route_planner import Router
 from bot.core.service import (
@@ -125,6 +132,87 @@ async def test_a_click_is_decided_before_the_writes_queued_ahead_of_it(tmp_path:
         await sqlite.close()
     assert result.status is ActionStatus.DECIDED
     assert store.order == ["urgent"] + ["ordinary"] * QUEUED
+
+
+async def _decided(
+    store: Turns, clock: MovableClock, tickets: int
+) -> tuple[ApprovalService, JobRunner, list[ActionResult]]:
+    # ``tickets`` requests, each with its card sent and then approved by its one approver.
+    memory = MemoryChannel()
+    service = ApprovalService(store, clock, Router({"memory": memory}, ["memory"]), NoWakeup())
+    jobs = JobRunner(store, clock, {"memory": memory}, Backend(), service)
+    receipts = [await service.submit(_ticket(f"T-D{i}", f"d{i}")) for i in range(tickets)]
+    async with store.store.unit() as tx:
+        claimed = await tx.outbox.claim("test", clock.now(), clock.now(), 10 * tickets)
+    for job in claimed:
+        await jobs.run(job)
+    results = []
+    for i, receipt in enumerate(receipts):
+        click = InboundAction(
+            channel="memory",
+            actor=f"d{i}",
+            ref=receipt.deliveries[0].delivery_id,
+            action=ClickAction.APPROVE,
+            source="test",
+        )
+        results.append(await service.handle_action(click))
+    return service, jobs, results
+
+
+async def test_a_forward_is_recorded_before_the_writes_queued_ahead_of_it(tmp_path: Path) -> None:
+    # Behind a card backlog the forwards lane's slots are held until the forward is recorded:
+    # that write is urgent, like the click and the forward's claim and read.
+    sqlite = SqliteStore(tmp_path / "gateway.db")
+    await sqlite.open()
+    store, clock = Turns(sqlite), MovableClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    try:
+        service, jobs, _ = await _decided(store, clock, 1)
+        async with sqlite.unit() as tx:
+            (forward,) = await tx.outbox.claim(
+                "test", clock.now(), clock.now(), 10, kinds=(FORWARD_DECISION,)
+            )
+        hold, holding = asyncio.Event(), asyncio.Event()
+
+        async def blocker() -> None:
+            async with store.unit():
+                holding.set()
+                await hold.wait()
+
+        holder = asyncio.create_task(blocker())
+        await holding.wait()
+        store.order.clear()
+        submits = [
+            asyncio.create_task(service.submit(_ticket(f"T-Q{i}", f"q{i}"))) for i in range(QUEUED)
+        ]
+        await _until(lambda: sqlite.stats.waiting == QUEUED)
+        forwarded = asyncio.create_task(jobs.run(forward))
+        await _until(lambda: sqlite.stats.waiting == QUEUED + 1)
+        hold.set()
+        await forwarded
+        await asyncio.gather(holder, *submits)
+        stored = await service.get("T-D0")
+    finally:
+        await sqlite.close()
+    assert stored.decision is not None
+    assert stored.decision.forward_state is ForwardState.FORWARDED
+    assert store.order == ["urgent"] + ["ordinary"] * QUEUED
+
+
+async def test_the_answers_of_clicks_decided_together_are_recorded_in_one_unit(
+    tmp_path: Path,
+) -> None:
+    sqlite = SqliteStore(tmp_path / "gateway.db")
+    await sqlite.open()
+    store, clock = Turns(sqlite), MovableClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    try:
+        service, _, results = await _decided(store, clock, 5)
+        store.order.clear()
+        await asyncio.gather(*(service.answered(r, redrawn=True) for r in results))
+        shown = [await service.get(f"T-D{i}") for i in range(5)]
+    finally:
+        await sqlite.close()
+    assert store.order == ["ordinary"]  # one unit for the five answers
+    assert all(r.deliveries[0].state is DeliveryState.UPDATED for r in shown)
 
 
 def test_the_forwards_lane_claims_as_urgent_work_and_the_others_do_not() -> None:
