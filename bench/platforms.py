@@ -113,11 +113,13 @@ class Control:
         message_id = message.message_id if message is not None else ""
         return taps.Button(delivery, address, message_id, approve[0] if approve else None)
 
-    async def _press(self, button: taps.Button) -> bool:
-        """One tap, as :meth:`Platforms.approve` makes it once the card is found; False when
-        unanswered."""
+    async def _press(self, button: taps.Button) -> taps.Answer:
+        """One tap, as :meth:`Platforms.approve` makes it once the card is found, and how the
+        gateway answered it."""
+        unanswered = taps.Answer(None, card=False)
         if button.value is None:
-            return False
+            return unanswered
+        started = time.perf_counter()
         try:
             result = await self._p.lark.click(
                 button.address,
@@ -127,8 +129,10 @@ class Control:
                 timeout=CLICK_TIMEOUT,
             )
         except (DeliveryError, TimeoutError):
-            return False
-        return not result.failed  # no answer within the platform's 3 s: the client's error
+            return unanswered
+        if result.failed:  # no answer within the platform's 3 s: the client's error
+            return unanswered
+        return taps.Answer(time.perf_counter() - started, card=result.card is not None)
 
     async def cards(self, request: web.Request) -> web.Response:
         """Lark cards created since index ``since``: [delivery_id, address, at] each."""

@@ -1,5 +1,6 @@
 """An open loop of taps where the users are (the platforms process): pressed on schedule,
-each stamped as it starts, with how late it started against the schedule."""
+each stamped as it starts, with how late it started against the schedule and how it was
+answered."""
 
 from __future__ import annotations
 
@@ -22,21 +23,40 @@ class Button:
     value: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class Answer:
+    """How the gateway answered a press: after ``seconds`` (None: not within the platform's
+    3 s, so the press failed), and whether the answer carried the clicker's redrawn card (the
+    click counted or decided in its own answer) or a toast alone ("processing": the card
+    follows later, through the platform's update API)."""
+
+    seconds: float | None
+    card: bool
+
+
 async def open_loop(
     rate: float,
     buttons: Sequence[Button],
-    press: Callable[[Button], Coroutine[Any, Any, bool]],
+    press: Callable[[Button], Coroutine[Any, Any, Answer]],
 ) -> list[dict[str, Any]]:
     """Press button ``i`` at ``i / rate`` s after the start, whatever the earlier presses do;
-    each press's delivery, wall-clock stamp, lateness (s) and whether it failed."""
+    each press's delivery, wall-clock stamp, lateness (s), whether it failed, and when
+    answered, how soon (s) and whether with its card."""
     results: list[dict[str, Any]] = []
 
     async def one(button: Button, due: float) -> None:
         late = time.perf_counter() - due
         at = time.time()
-        answered = await press(button)
+        answer = await press(button)
         results.append(
-            {"delivery": button.delivery, "at": at, "late": late, "failed": not answered}
+            {
+                "delivery": button.delivery,
+                "at": at,
+                "late": late,
+                "failed": answer.seconds is None,
+                "answered": answer.seconds,
+                "card": answer.card,
+            }
         )
 
     start = time.perf_counter() + LEAD

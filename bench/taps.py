@@ -6,8 +6,9 @@ approver each, waited for), then pressed in an open loop at the offered tap rate
 platforms process itself (``bench.press``: every card's button found before the first press,
 so the driver sends one control request, not one per tap, and a press costs what a Lark
 client's tap does). The rows give the rate achieved (first press to last, from the presses'
-own stamps), how late the presses started against their schedule, and the click → decision
-latency at the backend over every tap (taps with no decision within the drain time are
+own stamps), how late the presses started against their schedule, how soon each press was
+answered and whether the answer carried the decided card (the click decided in its own answer)
+or a "processing" toast alone, and the click → decision latency at the backend over every tap (taps with no decision within the drain time are
 censored: counted, and beyond any percentile they reach): once on a quiet outbox (50 taps/s),
 once behind a send backlog (200 taps/s, with as many requests as the size says submitted just
 before, their sends queued behind Lark's limit; the backlog waits to drain after the row).
@@ -73,6 +74,7 @@ async def tap_rate(run: Run, rate: float, seconds: float, backlog: int = 0) -> d
         queued=queued,
         failed_taps=sum(1 for p in presses if p["failed"]),
         late_p99_ms=percentile(late, 0.99) * 1000,
+        **answers(presses),
     )
     run.taps_last_phase += len(pressed)
     run.raw[f"taps_{rate:g}{'_backlog' if backlog else ''}"] = result
@@ -94,6 +96,20 @@ def _tally(run: Run, pressed: dict[str, float], tickets: dict[str, str]) -> dict
         "censored": sum(1 for v in latencies if math.isinf(v)),
         "decision_p50_ms": percentile(latencies, 0.5) * 1000,
         "decision_p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
+def answers(presses: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the presses were answered: tap → answer p50/p99 (a press with no answer within the
+    platform's 3 s counts as beyond every answered one), and how many answers carried the
+    clicker's redrawn card (the click decided in its own answer: each request here has one
+    approver) against a toast alone ("processing": the decision came after the answer)."""
+    waits = [math.inf if p["failed"] else float(p["answered"]) for p in presses]
+    return {
+        "answer_p50_ms": percentile(waits, 0.5) * 1000,
+        "answer_p99_ms": percentile(waits, 0.99) * 1000,
+        "decided_in_answer": sum(1 for p in presses if not p["failed"] and p["card"]),
+        "toast_only": sum(1 for p in presses if not p["failed"] and not p["card"]),
     }
 
 
@@ -124,6 +140,15 @@ def _rows(run: Run, r: dict[str, Any]) -> None:
         f"{r['offered_rate']:g}/s offered",
         times(r["achieved_rate"], r["offered_rate"]),
         "≥ 0.95x, 0 failed",
+    )
+    run.add(
+        section,
+        "tap → its answer p50 / p99; answered with the decided card / a toast alone / not",
+        f"{ms(r['answer_p50_ms'])} / {ms(r['answer_p99_ms'])}; "
+        f"{r['decided_in_answer']} / {r['toast_only']} / {r['failed_taps']}",
+        f"{run.loopback_ms(0.5):.2f} / {loop99:.2f} ms loopback",
+        times(r["answer_p99_ms"], loop99) + " (p99)",
+        "p99 ≤ 2.5 s (the answer budget), every answer with its card",
     )
     run.add(
         section,

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from bench.press import Button, open_loop
-from bench.taps import achieved_rate
+from bench.press import Answer, Button, open_loop
+from bench.taps import achieved_rate, answers
 
 
 def test_the_rate_counts_the_gaps_between_the_first_press_and_the_last() -> None:
@@ -27,9 +27,9 @@ async def test_every_button_is_pressed_once_and_a_press_unanswered_is_failed() -
     buttons = [Button(f"d{i}", f"ou_{i}", f"om_{i}", {"action": "approve"}) for i in range(5)]
     pressed: list[str] = []
 
-    async def press(button: Button) -> bool:
+    async def press(button: Button) -> Answer:
         pressed.append(button.delivery)
-        return button.delivery != "d3"
+        return Answer(None if button.delivery == "d3" else 0.01, card=button.delivery != "d1")
 
     results = await open_loop(10_000, buttons, press)
     assert pressed == [b.delivery for b in buttons]  # in the schedule's order
@@ -40,3 +40,22 @@ async def test_every_button_is_pressed_once_and_a_press_unanswered_is_failed() -
         "d3": True,
         "d4": False,
     }
+    assert {r["delivery"]: r["card"] for r in results if not r["failed"]} == {
+        "d0": True,
+        "d1": False,
+        "d2": True,
+        "d4": True,
+    }
+
+
+def test_answers_count_a_failed_press_beyond_every_answered_one() -> None:
+    presses = [
+        {"failed": False, "answered": 0.010, "card": True},
+        {"failed": False, "answered": 0.030, "card": True},
+        {"failed": False, "answered": 2.9, "card": False},
+        {"failed": True, "answered": None, "card": False},
+    ]
+    got = answers(presses)
+    assert got["answer_p50_ms"] == pytest.approx(30.0)
+    assert math.isinf(got["answer_p99_ms"])
+    assert (got["decided_in_answer"], got["toast_only"]) == (2, 1)
