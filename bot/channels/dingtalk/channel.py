@@ -101,6 +101,8 @@ class DingTalkChannel(ChannelDefaults):
             client_id,
             secret,
             qps=settings.qps,
+            burst=settings.burst,
+            per_second=settings.per_second,
             retry_after=settings.throttle_retry_seconds,
             limits=limits,
         )

@@ -121,10 +121,10 @@ class Messages:
     ) -> Answer:
         """One OpenAPI call: budgets, our tenant token (refreshed once if refused), errors.
         ``body``: the JSON object, or its bytes as :func:`_within` wrote them."""
-        pace, minute = self.app_budgets(api)
+        pace, windows = self.app_budgets(api)
         for attempt in (1, 2):
             free = [user] if user is not None else []
-            await take(self.limits, pace, free, what=api, timer=self.timer, windows=[minute])
+            await take(self.limits, pace, free, what=api, timer=self.timer, windows=windows)
             token = await self.token.get()
             answer = await self.transport.request(
                 method, path, token=token, params=params, body=body
@@ -142,20 +142,24 @@ class Messages:
                     fallback=self._settings.throttle_retry_seconds,
                 )
             except Throttled as exc:
-                await self.limits.pause(exc.throttle.key, exc.throttle.seconds)
+                # Past the pace's burst too, or its first calls would go inside the pause.
+                extra = pace.tolerance if exc.throttle.key == pace.key else 0.0
+                await self.limits.pause(exc.throttle.key, exc.throttle.seconds + extra)
                 raise
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def app_budgets(self, api: str) -> tuple[Budget, Window]:
-        """The app's budgets of ``api``: the per-second pace, and the minute's window."""
+    def app_budgets(self, api: str) -> tuple[Budget, tuple[Window, Window]]:
+        """The app's budgets of ``api``: the per-second pace (with its burst), and the windows
+        of the second and of the minute."""
         settings = self._settings
+        key = f"lark:{self._app_id}:api:{api}"
+        second = settings.app_per_second / settings.app_qps
         return (
-            self._budget(f"api:{api}", settings.app_qps),
-            Window(
-                f"lark:{self._app_id}:api:{api}:minute",
-                settings.app_per_minute,
-                settings.app_minute_seconds,
+            Budget(key, settings.app_qps, settings.app_burst),
+            (
+                Window(f"{key}:second", settings.app_per_second, second),
+                Window(f"{key}:minute", settings.app_per_minute, settings.app_minute_seconds),
             ),
         )
 
