@@ -5,19 +5,24 @@ platform's calls a second spanning what that many calls take at the pace.
 On a virtual clock (``tests.support.pacing``), with calls coming due in any pattern and wake-ups
 made late at will, the calls never number more than the platform's limit in any second, even
 counted over a second plus the margin each budget keeps for a call's way to the platform; a
-quiet app's burst goes at once; a backlog still goes at the pace. Nothing waits in real time."""
+quiet app's burst goes at once; a backlog still goes at the pace. And a card update, in its
+platform's own lane, waits in place for a slot that a send would be put back for (losing its
+place behind the jobs queued after it). Nothing waits in real time."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.channels.common.ratelimit import LocalLimits, take
+from bot.channels.common.ratelimit import PACE_WITHIN, UPDATE_WITHIN, LocalLimits, take
 from bot.channels.dingtalk.api import OpenApi
-from bot.channels.lark.messages import Messages
+from bot.channels.dingtalk.channel import UPDATE_CARD
+from bot.channels.lark.api import Answer
+from bot.channels.lark.messages import MESSAGES, Messages
 from bot.core.limits import Budget, Window
 from bot.errors import ChannelDeferred
 from bot.settings.config import DingTalkSettings, LarkSettings
@@ -124,3 +129,74 @@ def test_the_windows_keep_the_margin_the_pace_kept() -> None:
     s, d = LarkSettings(), DingTalkSettings()
     assert s.app_per_second / s.app_qps - 0.5 / s.app_qps >= 1.03
     assert d.per_second / d.qps - 0.5 / d.qps >= 1.025
+
+
+async def test_a_card_update_waits_in_place_for_a_slot_a_send_would_be_put_back_for() -> None:
+    # The update lane of a platform holds only its updates: an update waits there for its slot
+    # (keeping its place) where a send, in the lane every platform shares, is put back.
+    clock = MovableClock(START)
+    timer = VirtualTimer(clock)
+    limits = LocalLimits(now=clock)
+    sent: list[tuple[str, float]] = []
+
+    async def request(method: str, path: str, **_: object) -> Answer:
+        if not path.startswith(MESSAGES):
+            return Answer(200, {}, {"code": 0, "tenant_access_token": "t-1", "expire": 7200})
+        sent.append((method, timer.now()))
+        return Answer(200, {}, {"code": 0, "data": {"message_id": "om_1"}})
+
+    messages = Messages(LarkSettings(), "cli_app", "secret", limits)
+    messages.transport.request = request  # type: ignore[method-assign]
+    messages.timer = timer
+    busy = PACE_WITHIN + 3.0  # booked out further than a send waits in place
+    for api in ("im.message.patch", "im.message.create"):
+        await limits.pause(messages.app_budgets(api)[0].key, busy)
+
+    async def both() -> None:
+        with pytest.raises(ChannelDeferred):
+            await messages.create("ou_1", "open_id", "interactive", "{}")
+        await messages.patch("om_1", "{}", "ou_1")
+
+    await timer.run([both()])
+    assert sent == [("PATCH", pytest.approx(START + busy))]
+
+
+async def test_a_dingtalk_card_update_waits_in_place_too() -> None:
+    clock = MovableClock(START)
+    timer = VirtualTimer(clock)
+    limits = LocalLimits(now=clock)
+    s = DingTalkSettings()
+    api = OpenApi(
+        s.api_base,
+        "ding-id",
+        "secret",
+        qps=s.qps,
+        burst=s.burst,
+        per_second=s.per_second,
+        retry_after=1.0,
+        limits=limits,
+    )
+    api.timer = timer
+    sent: list[float] = []
+
+    async def request(
+        method: str, path: str, body: dict[str, object], token: str
+    ) -> tuple[int, dict[str, object]]:
+        sent.append(timer.now())
+        return 200, {"success": True}
+
+    async def token() -> str:
+        return "t"
+
+    api._request = request  # type: ignore[method-assign]
+    api._access_token = token  # type: ignore[method-assign]
+    busy = PACE_WITHIN + 3.0
+    await limits.pause(api.budgets(UPDATE_CARD)[0].key, busy)
+
+    async def both() -> None:
+        with pytest.raises(ChannelDeferred):
+            await api.call("PUT", UPDATE_CARD, {})
+        await api.call("PUT", UPDATE_CARD, {}, within=UPDATE_WITHIN)
+
+    await timer.run([both()])
+    assert sent == [pytest.approx(START + busy)]

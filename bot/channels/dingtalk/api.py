@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.common.ratelimit import SYSTEM_TIMER, Timer, take
+from bot.channels.common.ratelimit import PACE_WITHIN, SYSTEM_TIMER, Timer, take
 from bot.clock import SystemClock
 from bot.core.limits import Budget, RateLimits, Window
 from bot.core.ports import Clock
@@ -87,12 +87,16 @@ class OpenApi:
             await self._session.close()
             self._session = None
 
-    async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def call(
+        self, method: str, path: str, body: dict[str, Any], *, within: float = PACE_WITHIN
+    ) -> dict[str, Any]:
         """A v1.0 call with the access-token header; on a refused token, one new token and
-        one more try."""
+        one more try. ``within``: how long it may wait for its slot before being put back."""
         budget, windows = self.budgets(path)
         for attempt in (1, 2):
-            await take(self.limits, budget, what=path, timer=self.timer, windows=windows)
+            await take(
+                self.limits, budget, what=path, timer=self.timer, windows=windows, within=within
+            )
             token = await self._access_token()
             status, answer = await self._request(method, path, body, token)
             if attempt == 1 and _token_refused(status, answer):

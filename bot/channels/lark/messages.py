@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.channels.common.ratelimit import SYSTEM_TIMER, Timer, take
+from bot.channels.common.ratelimit import PACE_WITHIN, SYSTEM_TIMER, UPDATE_WITHIN, Timer, take
 from bot.channels.lark.api import Answer, TenantToken, Throttled, Transport, check, token_refused
 from bot.core.limits import Budget, RateLimits, Window
 from bot.errors import ChannelError
@@ -72,7 +72,7 @@ class Messages:
         one = self._budget(f"message:{message_id}", self._settings.user_qps)
         path = f"{MESSAGES}/{message_id}"
         data = _within("im.message.patch", {"content": content})
-        await self.call("im.message.patch", "PATCH", path, data, user=one)
+        await self.call("im.message.patch", "PATCH", path, data, user=one, within=UPDATE_WITHIN)
 
     async def urgent(self, message_id: str, kind: str, receiver: str, id_type: str) -> None:
         """Make a message the bot sent urgent for ``receiver`` (``urgent_app``, ``_sms``,
@@ -118,13 +118,16 @@ class Messages:
         *,
         params: dict[str, str] | None = None,
         user: Budget | None = None,
+        within: float = PACE_WITHIN,
     ) -> Answer:
         """One OpenAPI call: budgets, our tenant token (refreshed once if refused), errors.
         ``body``: the JSON object, or its bytes as :func:`_within` wrote them."""
         pace, windows = self.app_budgets(api)
         for attempt in (1, 2):
             free = [user] if user is not None else []
-            await take(self.limits, pace, free, what=api, timer=self.timer, windows=windows)
+            await take(
+                self.limits, pace, free, what=api, timer=self.timer, windows=windows, within=within
+            )
             token = await self.token.get()
             answer = await self.transport.request(
                 method, path, token=token, params=params, body=body
