@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -39,9 +40,10 @@ def lark(limits: LocalLimits) -> Budgets:
     return Messages(LarkSettings(), "cli_app", "secret", limits).app_budgets("im.message.patch")
 
 
-def dingtalk(limits: LocalLimits) -> Budgets:
-    """The DingTalk app's budgets of its card update API, as the channel builds them."""
-    s = DingTalkSettings()
+def dingtalk(limits: LocalLimits, burst: int | None = None) -> Budgets:
+    """The DingTalk app's budgets of its card update API, as the channel builds them (with
+    ``burst``: as it builds them with that burst set)."""
+    s = DingTalkSettings() if burst is None else DingTalkSettings(burst=burst)
     api = OpenApi(
         s.api_base,
         "ding-id",
@@ -83,7 +85,7 @@ async def send(build: object, dues: list[float], stalls: list[float]) -> list[fl
 
 
 # (builder, the platform's calls in any second, the margin kept for a call's way there)
-PLATFORMS = [(lark, 50, 0.03), (dingtalk, 20, 0.025)]
+PLATFORMS = [(lark, 50, 0.03), (dingtalk, 20, 0.025), (partial(dingtalk, burst=5), 20, 0.025)]
 
 dues = st.lists(st.floats(0.0, 0.05), min_size=1, max_size=300).map(
     lambda gaps: list(itertools.accumulate(gaps))

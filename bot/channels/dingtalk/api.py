@@ -202,8 +202,8 @@ class OpenApi:
         # "20 QPS per app per API": each path of the app has its own budgets.
         key = f"dingtalk:{self._client_id}:api:{path}"
         pace = Budget(key, self._qps, self._burst)
-        if self._per_second is None:
-            return pace, ()
+        if self._per_second is None or self._burst == 1:
+            return pace, ()  # the pace alone spaces any per_second calls as the window would
         return pace, (Window(f"{key}:second", self._per_second, self._per_second / self._qps),)
 
     async def _check(
