@@ -66,7 +66,7 @@ class OpenApi:
         self._client_id = client_id
         self._secret = client_secret
         self._qps = qps
-        self._burst = burst
+        self._burst = min(burst, per_second) if per_second is not None else 1
         self._per_second = per_second
         self._retry_after = retry_after
         self.limits = limits

@@ -159,7 +159,7 @@ class Messages:
         key = f"lark:{self._app_id}:api:{api}"
         second = settings.app_per_second / settings.app_qps
         return (
-            Budget(key, settings.app_qps, settings.app_burst),
+            Budget(key, settings.app_qps, min(settings.app_burst, settings.app_per_second)),
             (
                 Window(f"{key}:second", settings.app_per_second, second),
                 Window(f"{key}:minute", settings.app_per_minute, settings.app_minute_seconds),
