@@ -71,7 +71,7 @@ async def _throttled(
 ) -> AsyncIterator[tuple[Embedded, SandboxBackend, LarkSandbox]]:
     """A gateway on ``platforms`` whose sandbox Lark app takes LARK_QPS calls a second per API
     (the gateway aiming just under it, and retrying a throttled call soon)."""
-    lark = {"app_qps": LARK_QPS - 2, "throttle_retry_seconds": 0.1}
+    lark = {"app_qps": LARK_QPS - 2, "app_per_second": LARK_QPS, "throttle_retry_seconds": 0.1}
     embedded = await start(fast_settings(tmp_path / "data", sandbox_platforms=platforms, lark=lark))
     try:
         backend, platform = embedded.backend, embedded.platform_of("lark")

@@ -114,6 +114,7 @@ async def _run(tmp: Path, engine_env: dict[str, str]) -> Outcome:
         **engine_env,
         "APPROVAL_GATEWAY_MASTER_KEY": master_key(),
         "APPROVAL_GATEWAY_LARK__APP_QPS": str(APP_QPS),
+        "APPROVAL_GATEWAY_LARK__APP_PER_SECOND": str(APP_LIMIT),  # the sandbox app's limit
         "APPROVAL_GATEWAY_OUTBOX__SEND_CONCURRENCY": "2",  # so every replica takes sends
         "APPROVAL_GATEWAY_OUTBOX__SHUTDOWN_GRACE_SECONDS": "2",
     }

@@ -58,6 +58,11 @@ log = logging.getLogger("bot.channels.ratelimit")
 # How far ahead a call may book the app's budget and wait for it in place. Beyond this (the app
 # is booked out by other senders or replicas) the job is put back rather than hold its slot.
 PACE_WITHIN = 2.0
+# A card update runs in its platform's own lane (bot.core.lanes): while it waits for its slot
+# it holds only other updates of that platform, which wait for the same budget. Put back, it
+# would come due behind the updates queued after it and lose its place (on three replicas, a
+# fifth of a redraw storm's updates went round again); so it waits in place this long.
+UPDATE_WITHIN = 10.0
 # How late after its slot a call may still go, as a share of its budgets' smallest interval.
 # Half: the bound above stays rate + 1 for a whole rate, and half an interval is left for the
 # call's way to the platform.
@@ -158,17 +163,18 @@ async def take(
     what: str,
     timer: Timer = SYSTEM_TIMER,
     windows: Sequence[Window] = (),
+    within: float = PACE_WITHIN,
 ) -> None:
     """Wait for a slot of ``pace``, of a lane of each of ``windows``, and of ``free``, and
     return when the call may go; a fresh slot (and lane) when woken too late for it;
-    ChannelDeferred when no slot can be had soon."""
+    ChannelDeferred when no slot can be had within ``within`` seconds."""
     late = LATE_SHARE * min(b.interval for b in (*paces(pace), *free))
     for _ in range(RESERVE_TRIES):
         kept = [(w, TURNS.kept(limits, w)) for w in windows]
         asked = timer.now()
         lead = ROUND_TRIPS.lead(limits)
         # One reservation for the window's turn, its lane and the rest: one transaction.
-        grant = await limits.reserve(pace, free, within=PACE_WITHIN, lead=lead, windows=kept)
+        grant = await limits.reserve(pace, free, within=within, lead=lead, windows=kept)
         ROUND_TRIPS.took(limits, timer.now() - asked)
         if not grant.granted:
             for window, turn in zip(windows, grant.turns, strict=True):

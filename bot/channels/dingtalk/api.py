@@ -21,9 +21,9 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.common.ratelimit import SYSTEM_TIMER, Timer, take
+from bot.channels.common.ratelimit import PACE_WITHIN, SYSTEM_TIMER, Timer, take
 from bot.clock import SystemClock
-from bot.core.limits import Budget, RateLimits
+from bot.core.limits import Budget, RateLimits, Window
 from bot.core.ports import Clock
 from bot.errors import ChannelError, ChannelThrottled, ReceiverUnknown
 from bot.logs import kv
@@ -57,6 +57,8 @@ class OpenApi:
         client_secret: str,
         *,
         qps: float,
+        burst: int = 1,
+        per_second: int | None = None,
         retry_after: float,
         limits: RateLimits,
     ) -> None:
@@ -64,6 +66,8 @@ class OpenApi:
         self._client_id = client_id
         self._secret = client_secret
         self._qps = qps
+        self._burst = min(burst, per_second) if per_second is not None else 1
+        self._per_second = per_second
         self._retry_after = retry_after
         self.limits = limits
         self.timer: Timer = SYSTEM_TIMER  # the clock ``limits`` grants slots by
@@ -83,12 +87,16 @@ class OpenApi:
             await self._session.close()
             self._session = None
 
-    async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def call(
+        self, method: str, path: str, body: dict[str, Any], *, within: float = PACE_WITHIN
+    ) -> dict[str, Any]:
         """A v1.0 call with the access-token header; on a refused token, one new token and
-        one more try."""
-        budget = self._budget(path)
+        one more try. ``within``: how long it may wait for its slot before being put back."""
+        budget, windows = self.budgets(path)
         for attempt in (1, 2):
-            await take(self.limits, budget, what=path, timer=self.timer)
+            await take(
+                self.limits, budget, what=path, timer=self.timer, windows=windows, within=within
+            )
             token = await self._access_token()
             status, answer = await self._request(method, path, body, token)
             if attempt == 1 and _token_refused(status, answer):
@@ -99,9 +107,9 @@ class OpenApi:
 
     async def oapi(self, base: str, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """A topapi call (token in the query, errors as ``errcode``); None when no such user."""
-        budget = self._budget(path)
+        budget, windows = self.budgets(path)
         for attempt in (1, 2):
-            await take(self.limits, budget, what=path, timer=self.timer)
+            await take(self.limits, budget, what=path, timer=self.timer, windows=windows)
             token = await self._access_token()
             url = f"{base.rstrip('/')}{path}?access_token={token}"
             answer = await self._post(url, body, path)
@@ -188,9 +196,15 @@ class OpenApi:
             raise ChannelError(f"{path} failed: {type(exc).__name__}") from exc
         return status, answer if isinstance(answer, dict) else {}
 
-    def _budget(self, path: str) -> Budget:
-        # "20 QPS per app per API": each path of the app has its own budget.
-        return Budget(f"dingtalk:{self._client_id}:api:{path}", self._qps)
+    def budgets(self, path: str) -> tuple[Budget, tuple[Window, ...]]:
+        """The app's budgets of the API at ``path``: the pace (with its burst), and the window
+        that holds the burst to ``per_second`` calls in any span that many take at the pace."""
+        # "20 QPS per app per API": each path of the app has its own budgets.
+        key = f"dingtalk:{self._client_id}:api:{path}"
+        pace = Budget(key, self._qps, self._burst)
+        if self._per_second is None or self._burst == 1:
+            return pace, ()  # the pace alone spaces any per_second calls as the window would
+        return pace, (Window(f"{key}:second", self._per_second, self._per_second / self._qps),)
 
     async def _check(
         self, path: str, status: int, answer: dict[str, Any], budget: Budget
@@ -207,7 +221,8 @@ class OpenApi:
     ) -> ChannelError:
         what = f"{path}: {status} {code} {answer.get('message', '')}".strip()
         if status == 403 and code.startswith(QPS_LIMIT_PREFIX):
-            await self.limits.pause(budget.key, self._retry_after)
+            # Past the burst's tolerance too, or its first calls would go inside the pause.
+            await self.limits.pause(budget.key, self._retry_after + budget.tolerance)
             log.warning("throttled by DingTalk", extra=kv(api=path, code=code))
             return ChannelThrottled(what, retry_after=self._retry_after)
         if status == 403 and code == ORG_QUOTA:

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from bot.channels.base import ChannelDefaults
 from bot.channels.common.bridge import Bridge
+from bot.channels.common.ratelimit import UPDATE_WITHIN
 from bot.channels.dingtalk.api import OpenApi
 from bot.channels.dingtalk.crypto import EventCrypto
 from bot.channels.dingtalk.http import CallbackEndpoint
@@ -101,6 +102,8 @@ class DingTalkChannel(ChannelDefaults):
             client_id,
             secret,
             qps=settings.qps,
+            burst=settings.burst,
+            per_second=settings.per_second,
             retry_after=settings.throttle_retry_seconds,
             limits=limits,
         )
@@ -262,7 +265,7 @@ class DingTalkChannel(ChannelDefaults):
             # A "processing" notice left by a late click's ACK is private to its owner and the
             # shared data does not reach it: the card showing the outcome clears it.
             body["privateData"] = {card.delivery.address: {"cardParamMap": _NO_NOTICE}}
-        await self.api.call("PUT", UPDATE_CARD, body)
+        await self.api.call("PUT", UPDATE_CARD, body, within=UPDATE_WITHIN)
         return SendReceipt(external_ref=track_id)
 
     @staticmethod

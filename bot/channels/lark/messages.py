@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.channels.common.ratelimit import SYSTEM_TIMER, Timer, take
+from bot.channels.common.ratelimit import PACE_WITHIN, SYSTEM_TIMER, UPDATE_WITHIN, Timer, take
 from bot.channels.lark.api import Answer, TenantToken, Throttled, Transport, check, token_refused
 from bot.core.limits import Budget, RateLimits, Window
 from bot.errors import ChannelError
@@ -72,7 +72,7 @@ class Messages:
         one = self._budget(f"message:{message_id}", self._settings.user_qps)
         path = f"{MESSAGES}/{message_id}"
         data = _within("im.message.patch", {"content": content})
-        await self.call("im.message.patch", "PATCH", path, data, user=one)
+        await self.call("im.message.patch", "PATCH", path, data, user=one, within=UPDATE_WITHIN)
 
     async def urgent(self, message_id: str, kind: str, receiver: str, id_type: str) -> None:
         """Make a message the bot sent urgent for ``receiver`` (``urgent_app``, ``_sms``,
@@ -118,13 +118,16 @@ class Messages:
         *,
         params: dict[str, str] | None = None,
         user: Budget | None = None,
+        within: float = PACE_WITHIN,
     ) -> Answer:
         """One OpenAPI call: budgets, our tenant token (refreshed once if refused), errors.
         ``body``: the JSON object, or its bytes as :func:`_within` wrote them."""
-        pace, minute = self.app_budgets(api)
+        pace, windows = self.app_budgets(api)
         for attempt in (1, 2):
             free = [user] if user is not None else []
-            await take(self.limits, pace, free, what=api, timer=self.timer, windows=[minute])
+            await take(
+                self.limits, pace, free, what=api, timer=self.timer, windows=windows, within=within
+            )
             token = await self.token.get()
             answer = await self.transport.request(
                 method, path, token=token, params=params, body=body
@@ -142,20 +145,24 @@ class Messages:
                     fallback=self._settings.throttle_retry_seconds,
                 )
             except Throttled as exc:
-                await self.limits.pause(exc.throttle.key, exc.throttle.seconds)
+                # Past the pace's burst too, or its first calls would go inside the pause.
+                extra = pace.tolerance if exc.throttle.key == pace.key else 0.0
+                await self.limits.pause(exc.throttle.key, exc.throttle.seconds + extra)
                 raise
             return answer
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def app_budgets(self, api: str) -> tuple[Budget, Window]:
-        """The app's budgets of ``api``: the per-second pace, and the minute's window."""
+    def app_budgets(self, api: str) -> tuple[Budget, tuple[Window, Window]]:
+        """The app's budgets of ``api``: the per-second pace (with its burst), and the windows
+        of the second and of the minute."""
         settings = self._settings
+        key = f"lark:{self._app_id}:api:{api}"
+        second = settings.app_per_second / settings.app_qps
         return (
-            self._budget(f"api:{api}", settings.app_qps),
-            Window(
-                f"lark:{self._app_id}:api:{api}:minute",
-                settings.app_per_minute,
-                settings.app_minute_seconds,
+            Budget(key, settings.app_qps, min(settings.app_burst, settings.app_per_second)),
+            (
+                Window(f"{key}:second", settings.app_per_second, second),
+                Window(f"{key}:minute", settings.app_per_minute, settings.app_minute_seconds),
             ),
         )
 

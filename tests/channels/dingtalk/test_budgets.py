@@ -16,7 +16,7 @@ PLATFORM_QPS, BUDGET_QPS, CARDS = 5, 4, 12  # small numbers: a few seconds of pa
 
 
 async def test_a_burst_of_cards_stays_under_the_apis_qps(tmp_path: Path) -> None:
-    dingtalk = {"qps": BUDGET_QPS, "throttle_retry_seconds": 0.1}
+    dingtalk = {"qps": BUDGET_QPS, "per_second": PLATFORM_QPS, "throttle_retry_seconds": 0.1}
     settings = fast_settings(tmp_path / "data", sandbox_platforms=["dingtalk"], dingtalk=dingtalk)
     embedded = await start(settings)
     try:
