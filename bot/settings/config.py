@@ -209,15 +209,14 @@ class LarkSettings(_Group):
     throttle_retry_seconds: float = Field(
         1.0, gt=0, description="pause after a 429 that carries no x-ogw-ratelimit-reset"
     )
+    ack_budget_seconds: float = Field(
+        2.5, gt=0, description="answer a click within this (the platform allows 3 s)"
+    )
 
     @model_validator(mode="after")
     def _check_second(self) -> LarkSettings:
         _within_second(self.app_qps, self.app_per_second, "app_")
         return self
-
-    ack_budget_seconds: float = Field(
-        2.5, gt=0, description="answer a click within this (the platform allows 3 s)"
-    )
 
 
 class DingTalkSettings(_Group):
