@@ -210,8 +210,9 @@ class RequestRows(Rows):
     async def set_forward_state(
         self, decision_id: str, state: ForwardState, at: datetime, detail: str | None
     ) -> None:
-        """Record how the decision's way to the backend stands."""
-        await self._tx.execute(
+        """Record how the decision's way to the backend stands (deferred, as nobody reads it
+        back in the unit that records it)."""
+        await self._tx.defer(
             self.sql.set_forward_state, (state.value, detail, ts(at), decision_id)
         )
 
