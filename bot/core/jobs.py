@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from bot import tracing
-from bot.core import redraw
+from bot.core import forwards, redraw
 from bot.core.batched_reads import BatchedReads
 from bot.core.batched_writes import BatchedWrites
 from bot.core.card_loads import CardLoads
 from bot.core.directory import ChannelDirectory
+from bot.core.forwards import Forwarding
 from bot.core.models import (
     Decision,
     DeliveryState,
@@ -31,7 +32,6 @@ from bot.core.ports import (
     Backend,
     Channel,
     Clock,
-    DecisionEvent,
     IdentityNotice,
     OutgoingCard,
     SendReceipt,
@@ -40,7 +40,6 @@ from bot.core.ports import (
 )
 from bot.core.service import (
     FORWARD_DECISION,
-    POLICY,
     SEND_CARD,
     TELL_IDENTITY,
     UPDATE_CARD,
@@ -48,7 +47,7 @@ from bot.core.service import (
 )
 from bot.core.step_events import FORWARD_STEP, StepForwarder
 from bot.core.timing.steps import ADD_APPROVERS, TIMING_STEP, StepJob
-from bot.core.vote_events import FORWARD_VOTE, VoteForwarder, record, stage_results
+from bot.core.vote_events import FORWARD_VOTE, VoteForwarder
 from bot.errors import BackendError, ChannelError, GatewayError
 from bot.logs import bind, kv
 
@@ -57,8 +56,6 @@ Gate = Callable[[str, datetime], None]
 """Raises ChannelError unless the channel may take a job queued at the given time."""
 FINAL = (DeliveryState.SENT, DeliveryState.UPDATED)
 SENT, UPDATED = "sent", "updated"  # usage kinds
-Forwarding = tuple[Decision, StoredRequest]
-"""A decision to forward and its request, with the votes its event lists."""
 Handler = Callable[[Job], Awaitable[bool | None]]
 """Does one job's work; True when it also completed the job, in the unit of its outcome."""
 
@@ -236,24 +233,24 @@ class JobRunner:
             await uow.deliveries.set_state(card.delivery.id, state, self._clock.now(), detail)
 
     async def _forward(self, job: Job) -> bool:
-        # Read with the other forwards that start together, in one urgent snapshot.
-        found = await self._decisions.read(job.ref)
-        if found is None:
+        # A first attempt sends the event its job carries; any other reads the decision, with
+        # the other forwards that start together, in one urgent snapshot (bot.core.forwards).
+        forwarding = forwards.carried(job) or await self._decisions.read(job.ref)
+        if forwarding is None:
             raise BackendError(f"decision {job.ref} not found", retryable=False)
-        decision, request = found
-        if decision.forward_state is not ForwardState.PENDING:
+        if not forwarding.pending:
             return False
         with (
-            tracing.joined("approval.forward", request.id, request.ticket.ticket_id),
-            bind(decision_id=decision.id),
+            tracing.joined("approval.forward", forwarding.request_id, forwarding.ticket_id),
+            bind(decision_id=job.ref),
         ):
-            receipt = await self._backend.deliver(_event(decision, request))
+            receipt = await self._backend.deliver(forwarding.event)
             detail = "already decided there (409)" if receipt.already_decided else "accepted"
             at, said = self._clock.now(), f"{receipt.status} {detail}"
             owner = job.lease_owner
 
             async def record(uow: UnitOfWork) -> None:
-                await uow.requests.set_forward_state(decision.id, ForwardState.FORWARDED, at, said)
+                await uow.requests.set_forward_state(job.ref, ForwardState.FORWARDED, at, said)
                 if owner is not None:  # the job done in the same unit: no write of its own
                     await uow.outbox.complete(job.id, owner)
 
@@ -323,11 +320,12 @@ def _state_of(request: StoredRequest) -> str:
 
 
 async def _forwarding(uow: UnitOfWork, decision_id: str) -> Forwarding | None:
-    # The decision and its request with the votes the event lists (None: no such decision).
+    # The decision as stored, its request with the votes the event lists (None: not found).
     request = await uow.requests.by_decision(decision_id)
     if request is None or request.decision is None:
         return None
-    return request.decision, request.with_votes(await uow.votes.of_request(request.id))
+    votes = await uow.votes.of_request(request.id)
+    return forwards.stored(request.decision, request.with_votes(votes))
 
 
 async def _decision_and_request(
@@ -337,18 +335,3 @@ async def _decision_and_request(
     if request is None or request.decision is None:
         raise BackendError(f"decision {decision_id} not found", retryable=False)
     return request.decision, request
-
-
-def _event(decision: Decision, request: StoredRequest) -> DecisionEvent:
-    return DecisionEvent(
-        event_id=decision.id,
-        ticket_id=request.ticket.ticket_id,
-        decision=decision.outcome.value,
-        approver={"account_id": decision.account_id, "display_name": decision.display_name},
-        channel=decision.channel,
-        comment=decision.comment,
-        decided_at=decision.decided_at,
-        votes=tuple(record(vote) for vote in request.votes),
-        stages=stage_results(request.ticket, list(request.votes)),
-        decided_by="policy" if decision.source == POLICY else "approver",
-    )
