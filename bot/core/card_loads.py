@@ -13,10 +13,10 @@ whole batch.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 
 from bot.core import roster
+from bot.core.batched_reads import BatchedReads
 from bot.core.models import Delivery, RequestStatus, StoredRequest
 from bot.core.ports import OutgoingCard, Store, UnitOfWork
 
@@ -27,35 +27,11 @@ class CardLoads:
     def __init__(self, store: Store, picks: Callable[[str], bool] = lambda _: False) -> None:
         self._store = store
         self._picks = picks  # whether a channel's cards offer a hand-over picker
-        self._queued: list[tuple[str, asyncio.Future[OutgoingCard | None]]] = []
-        self._reading: asyncio.Task[None] | None = None
+        self._reads = BatchedReads(self._load, "outbox-card-loads")
 
     async def card(self, delivery_id: str) -> OutgoingCard | None:
         """The delivery with its request as stored now (None: either is gone)."""
-        found: asyncio.Future[OutgoingCard | None] = asyncio.get_running_loop().create_future()
-        self._queued.append((delivery_id, found))
-        if self._reading is None:
-            # Started after this loop turn's other jobs have queued their loads too.
-            self._reading = asyncio.create_task(self._read(), name="outbox-card-loads")
-        return await asyncio.shield(found)
-
-    async def _read(self) -> None:
-        try:
-            while self._queued:
-                batch, self._queued = self._queued, []
-                try:
-                    cards = await self._load([delivery_id for delivery_id, _ in batch])
-                except BaseException as exc:
-                    for _, found in batch:
-                        found.set_exception(exc)
-                        found.exception()  # retrieved: a cancelled job's waiter is gone
-                    if not isinstance(exc, Exception):
-                        raise
-                else:
-                    for (_, found), card in zip(batch, cards, strict=True):
-                        found.set_result(card)
-        finally:
-            self._reading = None
+        return await self._reads.read(delivery_id)
 
     async def _load(self, delivery_ids: list[str]) -> list[OutgoingCard | None]:
         requests: dict[str, StoredRequest | None] = {}

@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from bot import tracing
-from bot.core import redraw
+from bot.core import forwards, redraw
+from bot.core.batched_reads import BatchedReads
 from bot.core.batched_writes import BatchedWrites
 from bot.core.card_loads import CardLoads
 from bot.core.directory import ChannelDirectory
+from bot.core.forwards import Forwarding
 from bot.core.models import (
     Decision,
     DeliveryState,
@@ -30,7 +32,6 @@ from bot.core.ports import (
     Backend,
     Channel,
     Clock,
-    DecisionEvent,
     IdentityNotice,
     OutgoingCard,
     SendReceipt,
@@ -39,7 +40,6 @@ from bot.core.ports import (
 )
 from bot.core.service import (
     FORWARD_DECISION,
-    POLICY,
     SEND_CARD,
     TELL_IDENTITY,
     UPDATE_CARD,
@@ -47,7 +47,7 @@ from bot.core.service import (
 )
 from bot.core.step_events import FORWARD_STEP, StepForwarder
 from bot.core.timing.steps import ADD_APPROVERS, TIMING_STEP, StepJob
-from bot.core.vote_events import FORWARD_VOTE, VoteForwarder, record, stage_results
+from bot.core.vote_events import FORWARD_VOTE, VoteForwarder
 from bot.errors import BackendError, ChannelError, GatewayError
 from bot.logs import bind, kv
 
@@ -56,6 +56,8 @@ Gate = Callable[[str, datetime], None]
 """Raises ChannelError unless the channel may take a job queued at the given time."""
 FINAL = (DeliveryState.SENT, DeliveryState.UPDATED)
 SENT, UPDATED = "sent", "updated"  # usage kinds
+Handler = Callable[[Job], Awaitable[bool | None]]
+"""Does one job's work; True when it also completed the job, in the unit of its outcome."""
 
 
 class JobRunner:
@@ -82,11 +84,11 @@ class JobRunner:
         # Urgent, like the click that made the decision and the claim of its forward: the
         # forwards lane's slot is held until this commits, and behind a card backlog an ordinary
         # unit waited for the sends' share of the store while decisions queued for the slots.
-        # The forwards that come back together are recorded in one unit.
+        # The forwards that come back together are recorded in one unit, each with its job's
+        # completion.
         self._forwarded = BatchedWrites(store, "outbox-forwards", urgent=True)
-        self._kinds: dict[
-            str, Callable[[Job], Awaitable[None]]
-        ] = {  # keys: bot.core.lanes.JOB_KINDS
+        self._decisions = BatchedReads(self._forwards, "outbox-forward-loads")
+        self._kinds: dict[str, Handler] = {  # keys: bot.core.lanes.JOB_KINDS
             SEND_CARD: self._send_card,
             UPDATE_CARD: self._update_card,
             FORWARD_DECISION: self._forward,
@@ -97,12 +99,15 @@ class JobRunner:
         }
         self._nudges = Nudges(store, clock, service.router, self._channel, nudging)
 
-    async def run(self, job: Job) -> None:
-        """Do the job; raises a GatewayError subclass when it must be retried or failed."""
+    async def run(self, job: Job) -> bool:
+        """Do the job; raises a GatewayError subclass when it must be retried or failed.
+
+        True: the job is done already, completed (as its ``lease_owner``) in the unit that
+        recorded its outcome; False: the caller completes it."""
         handler = self._kinds.get(job.kind)
         if handler is None:
             raise GatewayError(f"unknown job kind {job.kind}")
-        await handler(job)
+        return bool(await handler(job))
 
     async def _step(self, job: Job) -> None:
         # Adding approvers is a change of the request (cards, redraws); the rest are nudges.
@@ -227,26 +232,36 @@ class JobRunner:
         async with self._store.unit() as uow:
             await uow.deliveries.set_state(card.delivery.id, state, self._clock.now(), detail)
 
-    async def _forward(self, job: Job) -> None:
-        # Urgent, like the click that made the decision and the claim of this job.
-        async with self._store.snapshot(urgent=True) as uow:
-            decision, request = await _decision_and_request(uow, job.ref)
-            request = request.with_votes(await uow.votes.of_request(request.id))
-        if decision.forward_state is not ForwardState.PENDING:
-            return
+    async def _forward(self, job: Job) -> bool:
+        # A first attempt sends the event its job carries; any other reads the decision, with
+        # the other forwards that start together, in one urgent snapshot (bot.core.forwards).
+        forwarding = forwards.carried(job) or await self._decisions.read(job.ref)
+        if forwarding is None:
+            raise BackendError(f"decision {job.ref} not found", retryable=False)
+        if not forwarding.pending:
+            return False
         with (
-            tracing.joined("approval.forward", request.id, request.ticket.ticket_id),
-            bind(decision_id=decision.id),
+            tracing.joined("approval.forward", forwarding.request_id, forwarding.ticket_id),
+            bind(decision_id=job.ref),
         ):
-            receipt = await self._backend.deliver(_event(decision, request))
+            receipt = await self._backend.deliver(forwarding.event)
             detail = "already decided there (409)" if receipt.already_decided else "accepted"
             at, said = self._clock.now(), f"{receipt.status} {detail}"
+            owner = job.lease_owner
 
             async def record(uow: UnitOfWork) -> None:
-                await uow.requests.set_forward_state(decision.id, ForwardState.FORWARDED, at, said)
+                await uow.requests.set_forward_state(job.ref, ForwardState.FORWARDED, at, said)
+                if owner is not None:  # the job done in the same unit: no write of its own
+                    await uow.outbox.complete(job.id, owner)
 
             await self._forwarded.write(record)
             log.info("decision forwarded", extra=kv(status=receipt.status))
+        return owner is not None
+
+    async def _forwards(self, decision_ids: list[str]) -> list[Forwarding | None]:
+        # Urgent, like the click that made the decisions and the claim of their forwards.
+        async with self._store.snapshot(urgent=True) as uow:
+            return [await _forwarding(uow, decision_id) for decision_id in decision_ids]
 
     async def _forward_failed(self, uow: UnitOfWork, decision_id: str, why: str) -> None:
         now = self._clock.now()
@@ -304,6 +319,15 @@ def _state_of(request: StoredRequest) -> str:
     return str(request.status)
 
 
+async def _forwarding(uow: UnitOfWork, decision_id: str) -> Forwarding | None:
+    # The decision as stored, its request with the votes the event lists (None: not found).
+    request = await uow.requests.by_decision(decision_id)
+    if request is None or request.decision is None:
+        return None
+    votes = await uow.votes.of_request(request.id)
+    return forwards.stored(request.decision, request.with_votes(votes))
+
+
 async def _decision_and_request(
     uow: UnitOfWork, decision_id: str
 ) -> tuple[Decision, StoredRequest]:
@@ -311,18 +335,3 @@ async def _decision_and_request(
     if request is None or request.decision is None:
         raise BackendError(f"decision {decision_id} not found", retryable=False)
     return request.decision, request
-
-
-def _event(decision: Decision, request: StoredRequest) -> DecisionEvent:
-    return DecisionEvent(
-        event_id=decision.id,
-        ticket_id=request.ticket.ticket_id,
-        decision=decision.outcome.value,
-        approver={"account_id": decision.account_id, "display_name": decision.display_name},
-        channel=decision.channel,
-        comment=decision.comment,
-        decided_at=decision.decided_at,
-        votes=tuple(record(vote) for vote in request.votes),
-        stages=stage_results(request.ticket, list(request.votes)),
-        decided_by="policy" if decision.source == POLICY else "approver",
-    )

@@ -241,3 +241,5 @@ class Job(Entity):
     attempts: int
     created_at: datetime
     last_error: str | None = None
+    # Who holds its lease, as claimed: what completes the job with the work's outcome needs it.
+    lease_owner: str | None = None

@@ -146,9 +146,11 @@ class RequestRepo(Protocol):
         ...
 
     async def due_for_expiry(self, now: datetime, limit: int) -> Sequence[str]: ...
-    async def insert_decision(self, decision: Decision, forward: str | None = None) -> None:
+    async def insert_decision(
+        self, decision: Decision, forward: str | None = None, *, payload: str = "{}"
+    ) -> None:
         """Record the decision that closed a request; ``forward``: with the outbox job of that
-        kind, due at the decision's time, that carries it to the backend."""
+        kind, due at the decision's time, that carries it to the backend (with ``payload``)."""
         ...
 
     async def set_forward_state(

@@ -19,8 +19,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import tracing
-from bot.core import delegation, redraw, roster, tell_submitter, vote_events, voting
+from bot.core import delegation, forwards, redraw, roster, tell_submitter, vote_events, voting
 from bot.core.batched_writes import BatchedWrites
+from bot.core.forwards import POLICY as POLICY  # who decided at expiry, re-exported
 from bot.core.intake import ApprovalRequest, Approver, Person, Wire
 from bot.core.models import (
     ActionResult,
@@ -60,7 +61,6 @@ from bot.errors import Conflict, InvalidInput, NotFound
 SEND_CARD = "send_card"
 FORWARD_DECISION = "forward_decision"
 NO_CHANNEL = "none"
-POLICY = "policy"  # who decided a request its deadline closed as on_expiry said
 _AT_EXPIRY = {
     "reject": (RequestStatus.REJECTED, Outcome.REJECTED),
     "approve": (RequestStatus.APPROVED, Outcome.APPROVED),
@@ -518,7 +518,9 @@ class ApprovalService:
         # is among them; one committing later sees the request closed (redraw.after_send).
         current = request.model_copy(update={"status": status, "closed_at": at})
         await redraw.after_close(uow, current, at, answered=clicker.id)
-        await uow.requests.insert_decision(decision, FORWARD_DECISION)
+        # The forward carries its event: every vote is in hand (bot.core.forwards).
+        event = forwards.payload(decision, current.with_votes(votes))
+        await uow.requests.insert_decision(decision, FORWARD_DECISION, payload=event)
         await tell_submitter.queue(uow, self._router, current, decision, at, votes)
         await uow.ledger.audit(
             at,

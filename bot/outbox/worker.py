@@ -196,17 +196,18 @@ class OutboxWorker:
         # scope: the request's ids a job finds stay on its later lines (a retry, a failure).
         with logs.scope(), bind(job_id=str(job.id), job_kind=job.kind):
             try:
-                await self._runner.run(job)
+                completed = await self._runner.run(job)
             except GatewayError as error:
                 await self._failed(job, error)
             except Exception as exc:  # a bug must not kill the worker; retry like a transient error
                 log.exception("job crashed")
                 await self._failed(job, GatewayError(f"internal error: {type(exc).__name__}"))
             else:
-                await self._finish(job)
+                await self._finish(job, completed)
 
-    async def _finish(self, job: Job) -> None:
-        await self._completions.complete(job.id)
+    async def _finish(self, job: Job, completed: bool) -> None:
+        if not completed:  # else done in the unit that recorded the job's outcome
+            await self._completions.complete(job.id)
         self._metrics.job_done(job, self._clock.now())
 
     async def _failed(self, job: Job, error: GatewayError) -> None:

@@ -69,13 +69,15 @@ class OutboxRows(Rows):
                 attempts=row["attempts"],
                 created_at=parse_ts(row["created_at"]),
                 last_error=row["last_error"],
+                lease_owner=owner,
             )
             for row in rows
         ]
 
     async def complete(self, job_id: int, owner: str) -> None:
-        """The job is done (while ``owner`` still holds its lease)."""
-        await self._tx.execute(self.sql.complete, (job_id, owner))
+        """The job is done (while ``owner`` still holds its lease; a deferred write: see
+        ``EngineTx.defer``)."""
+        await self._tx.defer(self.sql.complete, (job_id, owner))
 
     async def reschedule(self, job_id: int, owner: str, run_at: datetime, error: str) -> None:
         """Try again at ``run_at`` (an attempt counted)."""

@@ -195,7 +195,9 @@ class RequestRows(Rows):
         rows = await self._tx.fetch_all(self.sql.due_for_expiry, (ts(now), limit))
         return [row["id"] for row in rows]
 
-    async def insert_decision(self, decision: Decision, forward: str | None = None) -> None:
+    async def insert_decision(
+        self, decision: Decision, forward: str | None = None, *, payload: str = "{}"
+    ) -> None:
         """Record the decision that closed a request; ``forward``: with the outbox job of that
         kind that carries it to the backend, due at once (one statement where the engine can);
         deferred writes (``EngineTx.defer``)."""
@@ -204,16 +206,15 @@ class RequestRows(Rows):
         if forward is None or not tx.rows_carry_children:
             await tx.defer(self.sql.insert_decision, tuple(row.values()))
         if forward is not None:
-            forwarded = {**row, "forward": forward, "payload": "{}"}
+            forwarded = {**row, "forward": forward, "payload": payload}
             await tx.defer(self.sql.insert_forwarded_decision, forwarded)
 
     async def set_forward_state(
         self, decision_id: str, state: ForwardState, at: datetime, detail: str | None
     ) -> None:
-        """Record how the decision's way to the backend stands."""
-        await self._tx.execute(
-            self.sql.set_forward_state, (state.value, detail, ts(at), decision_id)
-        )
+        """Record how the decision's way to the backend stands (deferred, as nobody reads it
+        back in the unit that records it)."""
+        await self._tx.defer(self.sql.set_forward_state, (state.value, detail, ts(at), decision_id))
 
 
 def _decision_row(decision: Decision) -> dict[str, str | None]:
