@@ -10,9 +10,7 @@ and each deferred write a statement each (11 and 14)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -23,10 +21,9 @@ from bot.core.route_planner import Router
 from bot.core.service import ApprovalService
 from bot.store.engine import EngineStore
 from bot.store.postgres import PostgresStore
-from bot.store.postgres.queries import ENGINE
 from bot.store.postgres.tx import PostgresTx
 from bot.store.sqlite.tx import SqliteTx
-from bot.store.tx import EngineTx
+from tests.store.statements import watch
 from tests.support.clock import MovableClock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -81,41 +78,6 @@ def _ticket() -> ApprovalRequest:
     )
 
 
-def _named(tx: EngineTx, sql: str) -> str:
-    # The query's name; a template's ({marks}) by the text before its placeholder.
-    if sql == ENGINE.apply_writes:
-        return "apply_writes"
-    for name, text in vars(tx.sql).items():
-        if text == sql or ("{" in text and sql.startswith(text.split("{")[0])):
-            return name
-    return sql
-
-
-def _watch(
-    monkeypatch: pytest.MonkeyPatch, kind: type[EngineTx], sent: list[str], held: list[str]
-) -> None:
-    for primitive, into in (
-        ("execute", sent),
-        ("fetch_all", sent),
-        ("fetch_one", sent),
-        ("defer", held),
-    ):
-        original: Callable[..., Awaitable[Any]] = getattr(kind, primitive)
-
-        async def watched(
-            self: EngineTx,
-            sql: str,
-            params: Any = (),
-            _run: Any = original,
-            _into: Any = into,
-            **how: Any,
-        ) -> Any:
-            _into.append(_named(self, sql))
-            return await _run(self, sql, params, **how)
-
-        monkeypatch.setattr(kind, primitive, watched)
-
-
 async def test_a_counting_vote_and_a_deciding_one_read_the_request_once(
     engine: EngineStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,7 +92,7 @@ async def test_a_counting_vote_and_a_deciding_one_read_the_request_once(
     engine_name = "postgresql" if isinstance(engine, PostgresStore) else "sqlite"
     sent: list[str] = []
     held: list[str] = []
-    _watch(monkeypatch, PostgresTx if engine_name == "postgresql" else SqliteTx, sent, held)
+    watch(monkeypatch, PostgresTx if engine_name == "postgresql" else SqliteTx, sent, held)
     counted: list[tuple[list[str], list[str]]] = []
     for card in sorted(request.deliveries, key=lambda d: d.account_id):
         click = InboundAction(

@@ -13,9 +13,7 @@ the retries that start together in one snapshot, and skips one already recorded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -28,11 +26,11 @@ from bot.core.route_planner import Router
 from bot.core.service import FORWARD_DECISION, ApprovalService
 from bot.store.engine import EngineStore
 from bot.store.postgres import PostgresStore
-from bot.store.postgres.queries import ENGINE
 from bot.store.postgres.tx import PostgresTx
 from bot.store.sqlite.tx import SqliteTx
 from bot.store.tx import EngineTx
 from sandbox.tickets import approver, sample_ticket
+from tests.store.statements import watch
 from tests.support.clock import MovableClock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -67,40 +65,6 @@ class NoWakeup:
 
 def _ticket(i: int) -> ApprovalRequest:
     return ApprovalRequest.model_validate(sample_ticket(f"T-F{i}", [approver(f"f{i}", "F")]))
-
-
-def _named(tx: EngineTx, sql: str) -> str:
-    if sql == ENGINE.apply_writes:
-        return "apply_writes"
-    for name, text in vars(tx.sql).items():
-        if text == sql or ("{" in text and sql.startswith(text.split("{")[0])):
-            return name
-    return sql
-
-
-def _watch(
-    monkeypatch: pytest.MonkeyPatch, kind: type[EngineTx], sent: list[str], held: list[str]
-) -> None:
-    for primitive, into in (
-        ("execute", sent),
-        ("fetch_all", sent),
-        ("fetch_one", sent),
-        ("defer", held),
-    ):
-        original: Callable[..., Awaitable[Any]] = getattr(kind, primitive)
-
-        async def watched(
-            self: EngineTx,
-            sql: str,
-            params: Any = (),
-            _run: Any = original,
-            _into: Any = into,
-            **how: Any,
-        ) -> Any:
-            _into.append(_named(self, sql))
-            return await _run(self, sql, params, **how)
-
-        monkeypatch.setattr(kind, primitive, watched)
 
 
 async def _decided(engine: EngineStore, backend: Backend) -> tuple[JobRunner, list[Job]]:
@@ -145,7 +109,7 @@ async def test_first_attempts_send_the_carried_event_and_record_with_their_compl
     name, kind = _engine(engine)
     sent: list[str] = []
     held: list[str] = []
-    _watch(monkeypatch, kind, sent, held)
+    watch(monkeypatch, kind, sent, held)
     done = await asyncio.gather(*(runner.run(job) for job in jobs))
     monkeypatch.undo()
     assert done == [True] * FORWARDS  # completed with the record: the worker writes nothing
@@ -173,7 +137,7 @@ async def test_retried_attempts_read_together_and_skip_what_was_forwarded(
     name, kind = _engine(engine)
     sent: list[str] = []
     held: list[str] = []
-    _watch(monkeypatch, kind, sent, held)
+    watch(monkeypatch, kind, sent, held)
     done = await asyncio.gather(*(runner.run(job) for job in again))
     monkeypatch.undo()
     assert done == [False] * FORWARDS  # nothing recorded: the worker completes them
