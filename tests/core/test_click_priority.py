@@ -9,10 +9,11 @@ timed: the click's goes right after the one that was running, before every queue
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bot.channels.memory import MemoryChannel
 from bot.channels.registry import REGISTRY, chat_platforms
@@ -41,6 +42,7 @@ from sandbox.tickets import approver, sample_ticket
 from tests.support.clock import MovableClock
 
 QUEUED = 30  # submissions queued behind the write that holds the store
+T = TypeVar("T")
 
 
 class Backend:
@@ -87,6 +89,33 @@ def _ticket(ticket_id: str, *accounts: str) -> ApprovalRequest:
     )
 
 
+async def _behind_a_queue(
+    store: Turns, sqlite: SqliteStore, service: ApprovalService, late: Coroutine[Any, Any, T]
+) -> T:
+    """Run ``late`` once one write holds the store and QUEUED submissions wait behind it (the
+    order of turns is noted from the first of them), then let them all go; ``late``'s result."""
+    hold, holding = asyncio.Event(), asyncio.Event()
+
+    async def blocker() -> None:
+        async with store.unit():
+            holding.set()
+            await hold.wait()
+
+    holder = asyncio.create_task(blocker())
+    await holding.wait()
+    store.order.clear()
+    submits = [
+        asyncio.create_task(service.submit(_ticket(f"T-Q{i}", f"q{i}"))) for i in range(QUEUED)
+    ]
+    await _until(lambda: sqlite.stats.waiting == QUEUED)
+    task = asyncio.create_task(late)
+    await _until(lambda: sqlite.stats.waiting == QUEUED + 1)
+    hold.set()
+    result = await task
+    await asyncio.gather(holder, *submits)
+    return result
+
+
 async def test_a_click_is_decided_before_the_writes_queued_ahead_of_it(tmp_path: Path) -> None:
     sqlite = SqliteStore(tmp_path / "gateway.db")
     await sqlite.open()
@@ -102,20 +131,6 @@ async def test_a_click_is_decided_before_the_writes_queued_ahead_of_it(tmp_path:
         async with sqlite.unit() as tx:
             (job,) = await tx.outbox.claim("test", clock.now(), clock.now(), 10)
         await jobs.run(job)  # the card is on a1's phone
-        hold, holding = asyncio.Event(), asyncio.Event()
-
-        async def blocker() -> None:
-            async with store.unit():
-                holding.set()
-                await hold.wait()
-
-        holder = asyncio.create_task(blocker())
-        await holding.wait()
-        store.order.clear()
-        submits = [
-            asyncio.create_task(service.submit(_ticket(f"T-Q{i}", f"q{i}"))) for i in range(QUEUED)
-        ]
-        await _until(lambda: sqlite.stats.waiting == QUEUED)
         click = InboundAction(
             channel="memory",
             actor="a1",
@@ -123,11 +138,7 @@ async def test_a_click_is_decided_before_the_writes_queued_ahead_of_it(tmp_path:
             action=ClickAction.APPROVE,
             source="test",
         )
-        decided = asyncio.create_task(service.handle_action(click))
-        await _until(lambda: sqlite.stats.waiting == QUEUED + 1)
-        hold.set()
-        result = await decided
-        await asyncio.gather(holder, *submits)
+        result = await _behind_a_queue(store, sqlite, service, service.handle_action(click))
     finally:
         await sqlite.close()
     assert result.status is ActionStatus.DECIDED
@@ -171,25 +182,7 @@ async def test_a_forward_is_recorded_before_the_writes_queued_ahead_of_it(tmp_pa
             (forward,) = await tx.outbox.claim(
                 "test", clock.now(), clock.now(), 10, kinds=(FORWARD_DECISION,)
             )
-        hold, holding = asyncio.Event(), asyncio.Event()
-
-        async def blocker() -> None:
-            async with store.unit():
-                holding.set()
-                await hold.wait()
-
-        holder = asyncio.create_task(blocker())
-        await holding.wait()
-        store.order.clear()
-        submits = [
-            asyncio.create_task(service.submit(_ticket(f"T-Q{i}", f"q{i}"))) for i in range(QUEUED)
-        ]
-        await _until(lambda: sqlite.stats.waiting == QUEUED)
-        forwarded = asyncio.create_task(jobs.run(forward))
-        await _until(lambda: sqlite.stats.waiting == QUEUED + 1)
-        hold.set()
-        await forwarded
-        await asyncio.gather(holder, *submits)
+        await _behind_a_queue(store, sqlite, service, jobs.run(forward))
         stored = await service.get("T-D0")
     finally:
         await sqlite.close()
