@@ -12,9 +12,9 @@ is retried, writing nothing twice: nothing of theirs committed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
+from bot.core.batched_reads import BatchedReads
 from bot.core.ports import Store, UnitOfWork
 
 Write = Callable[[UnitOfWork], Awaitable[None]]
@@ -25,37 +25,18 @@ class BatchedWrites:
 
     def __init__(self, store: Store, name: str, *, urgent: bool = False) -> None:
         self._store = store
-        self._name = name
         self._urgent = urgent  # its units are urgent store work (bot.core.ports.Store)
-        self._queued: list[tuple[Write, asyncio.Future[None]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        # The coalescing is BatchedReads': a batch of steps is "read" by committing them, and
+        # what the commit raises is raised to every step's caller.
+        self._commits: BatchedReads[Write, None] = BatchedReads(self._commit, name)
 
     async def write(self, step: Write) -> None:
         """Run ``step`` in a unit of work shared with the writes queued meanwhile; return once
         it committed."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queued.append((step, done))
-        if self._flushing is None:
-            # Started after this loop turn's other jobs have queued their writes too.
-            self._flushing = asyncio.create_task(self._flush(), name=self._name)
-        await asyncio.shield(done)
+        await self._commits.read(step)
 
-    async def _flush(self) -> None:
-        try:
-            while self._queued:
-                batch, self._queued = self._queued, []
-                try:
-                    async with self._store.unit(urgent=self._urgent) as uow:
-                        for step, _ in batch:
-                            await step(uow)
-                except BaseException as exc:
-                    for _, done in batch:
-                        done.set_exception(exc)
-                        done.exception()  # retrieved: a cancelled job's waiter is gone
-                    if not isinstance(exc, Exception):
-                        raise
-                else:
-                    for _, done in batch:
-                        done.set_result(None)
-        finally:
-            self._flushing = None
+    async def _commit(self, steps: list[Write]) -> list[None]:
+        async with self._store.unit(urgent=self._urgent) as uow:
+            for step in steps:
+                await step(uow)
+        return [None] * len(steps)
